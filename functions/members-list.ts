@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { listMembers } from '../shared/directory/service.js';
+import { memberSchema } from '../shared/directory/schemas.js';
+
+export const membersList = endpoint({
+  name: 'members-list',
+  route: '{organization}/_apis/userentitlements',
+  methods: ['GET'],
+  summary: 'Members of the organization with their groups and project entitlements.',
+  tags: ['Members'],
+  apiVersions: API_VERSIONS.memberEntitlements,
+  access: { users: { scopes: [] }, organization: 'member' },
+  params: organizationParam,
+  responses: { 200: { description: 'The members.', schema: z.object({ totalCount: z.number(), members: z.array(memberSchema) }) } },
+  handler: async ({ app, organization }) => {
+    const members = await listMembers(app, organization!);
+    return { body: { totalCount: members.length, members } };
+  },
+});

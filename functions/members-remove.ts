@@ -1,0 +1,20 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationUserParam } from '../shared/http/params.js';
+import { removeMember } from '../shared/directory/service.js';
+
+export const membersRemove = endpoint({
+  name: 'members-remove',
+  route: '{organization}/_apis/userentitlements/{userId}',
+  methods: ['DELETE'],
+  summary: 'Removes a member from the organization (Project Collection Administrators).',
+  tags: ['Members'],
+  apiVersions: API_VERSIONS.memberEntitlements,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationUserParam,
+  responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
+  handler: async ({ app, organization, params }) => {
+    await removeMember(app, organization!, params.userId);
+    return { status: 204 };
+  },
+});

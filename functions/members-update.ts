@@ -1,0 +1,19 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationUserParam } from '../shared/http/params.js';
+import { updateMember } from '../shared/directory/service.js';
+import { memberSchema, updateMemberBody } from '../shared/directory/schemas.js';
+
+export const membersUpdate = endpoint({
+  name: 'members-update',
+  route: '{organization}/_apis/userentitlements/{userId}',
+  methods: ['PATCH'],
+  summary: "Replaces a member's organization groups or project entitlements (Project Collection Administrators).",
+  tags: ['Members'],
+  apiVersions: API_VERSIONS.memberEntitlements,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationUserParam,
+  body: updateMemberBody,
+  responses: { 200: { description: 'Updated.', schema: memberSchema }, 409: { description: 'lastAdministrator' } },
+  handler: async ({ app, organization, params, body }) => ({ body: await updateMember(app, organization!, params.userId, body) }),
+});

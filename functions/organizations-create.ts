@@ -1,0 +1,24 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { createOrganization, organizationView } from '../shared/directory/service.js';
+import { createOrganizationBody, organizationSchema } from '../shared/directory/schemas.js';
+import type { UserCaller } from '../shared/auth/caller.js';
+
+export const organizationsCreate = endpoint({
+  name: 'organizations-create',
+  route: '_apis/organizations',
+  methods: ['POST'],
+  summary: 'Creates an organization; the caller becomes its first Project Collection Administrator.',
+  tags: ['Organizations'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] } },
+  body: createOrganizationBody,
+  responses: {
+    201: { description: 'Created.', schema: organizationSchema },
+    409: { description: 'The name is taken (organizationNameTaken).' },
+  },
+  handler: async ({ app, caller, body }) => {
+    const organization = await createOrganization(app, caller as UserCaller, body);
+    return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
+  },
+});

@@ -1,0 +1,19 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { listOrganizationsOf, organizationView } from '../shared/directory/service.js';
+import { listOf, organizationSchema } from '../shared/directory/schemas.js';
+
+export const organizationsList = endpoint({
+  name: 'organizations-list',
+  route: '_apis/organizations',
+  methods: ['GET'],
+  summary: "Organizations the caller belongs to.",
+  tags: ['Organizations'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, apps: { roles: [] } },
+  responses: { 200: { description: 'The organizations.', schema: listOf(organizationSchema) } },
+  handler: async ({ app, caller }) => {
+    const organizations = await listOrganizationsOf(app, caller!);
+    return { body: { count: organizations.length, value: organizations.map(organizationView) } };
+  },
+});

@@ -1,0 +1,26 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { createProject, projectView } from '../shared/directory/service.js';
+import { createProjectBody, projectSchema } from '../shared/directory/schemas.js';
+
+export const projectsCreate = endpoint({
+  name: 'projects-create',
+  route: '{organization}/_apis/projects',
+  methods: ['POST'],
+  summary: 'Creates a project (Project Collection Administrators).',
+  tags: ['Projects'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationParam,
+  body: createProjectBody,
+  responses: {
+    201: { description: 'Created.', schema: projectSchema },
+    409: { description: 'A project with that name exists (projectAlreadyExists).' },
+  },
+  handler: async ({ app, organization, body }) => {
+    const project = await createProject(app, organization!, body);
+    const view = projectView(project, organization!.organization.name);
+    return { status: 201, body: view, headers: { Location: view.url } };
+  },
+});

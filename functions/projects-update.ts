@@ -1,0 +1,21 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationProjectParam } from '../shared/http/params.js';
+import { projectView, updateProject } from '../shared/directory/service.js';
+import { projectSchema, updateProjectBody } from '../shared/directory/schemas.js';
+
+export const projectsUpdate = endpoint({
+  name: 'projects-update',
+  route: '{organization}/_apis/projects/{project}',
+  methods: ['PATCH'],
+  summary: "Changes a project's description or visibility (Project Collection Administrators).",
+  tags: ['Projects'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationProjectParam,
+  body: updateProjectBody,
+  responses: { 200: { description: 'The updated project.', schema: projectSchema } },
+  handler: async ({ app, organization, params, body }) => ({
+    body: projectView(await updateProject(app, organization!, params.project, body), organization!.organization.name),
+  }),
+});

@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createConnection, createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { azuriteConnectionString } from '../shared/storage/clients.js';
+
+export interface AzuriteInstance {
+  readonly host: string;
+  readonly ports: { blob: number; queue: number; table: number };
+  readonly connectionString: string;
+  /** False when an Azurite already listening was reused. */
+  readonly started: boolean;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 } as const;
+
+export function isListening(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function azuriteEntry(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
+}
+
+async function waitForPorts(ports: number[], host: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode}`);
+    const ready = await Promise.all(ports.map((port) => isListening(port, host)));
+    if (ready.every(Boolean)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Azurite did not listen on ${ports.join(', ')} within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts Azurite (blob, queue, table) as a child process: persisted in `location`, or in memory.
+ * `--skipApiVersionCheck` is needed because the storage SDKs send newer API versions than Azurite knows.
+ */
+export async function startAzurite(options: {
+  location?: string;
+  ports?: { blob: number; queue: number; table: number };
+  host?: string;
+}): Promise<AzuriteInstance> {
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
+  const args = [
+    azuriteEntry(),
+    '--blobHost', host, '--queueHost', host, '--tableHost', host,
+    '--blobPort', String(ports.blob), '--queuePort', String(ports.queue), '--tablePort', String(ports.table),
+    '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry',
+    ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  try {
+    await waitForPorts([ports.blob, ports.queue, ports.table], host, child, 30_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  return {
+    host,
+    ports,
+    connectionString: azuriteConnectionString(host, ports),
+    started: true,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+/** Reuses an Azurite already listening on the default ports, otherwise starts one persisted in `location`. */
+export async function startOrReuseAzurite(location: string): Promise<AzuriteInstance> {
+  const host = '127.0.0.1';
+  const listening = await Promise.all(Object.values(DEFAULT_AZURITE_PORTS).map((port) => isListening(port, host)));
+  if (listening.every(Boolean)) {
+    return {
+      host,
+      ports: { ...DEFAULT_AZURITE_PORTS },
+      connectionString: azuriteConnectionString(host, DEFAULT_AZURITE_PORTS),
+      started: false,
+      stop: async () => undefined,
+    };
+  }
+  if (listening.some(Boolean)) {
+    throw new Error('Some of the ports 10000-10002 are in use by something other than a complete Azurite; free them and retry.');
+  }
+  return startAzurite({ location, ports: { ...DEFAULT_AZURITE_PORTS }, host });
+}

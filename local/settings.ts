@@ -1,0 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Reads local.settings.json `Values` as Core Tools does: real environment variables win. */
+export function loadLocalSettings(path = 'local.settings.json', env: NodeJS.ProcessEnv = process.env): void {
+  if (!existsSync(path)) return;
+  const json = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, string> };
+  for (const [name, value] of Object.entries(json.Values ?? {})) {
+    if (env[name] === undefined) env[name] = value;
+  }
+}

@@ -1,0 +1,66 @@
+import { createAppContext, useAppContext } from '../shared/app-context.js';
+import { getConfig, ConfigurationError, STORAGE_CONNECTION } from '../shared/config.js';
+import { provisionStorage } from '../shared/storage/provision.js';
+import { createStorageClients } from '../shared/storage/clients.js';
+import { declarations } from '../functions/declarations.js';
+import { startOrReuseAzurite } from './azurite.js';
+import { seedDemoData } from './demo-data.js';
+import { ensureDevSecrets } from './dev-secrets.js';
+import { startLocalRuntime } from './runner.js';
+import { loadLocalSettings } from './settings.js';
+
+/** `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine. */
+async function main(): Promise<void> {
+  loadLocalSettings();
+  await ensureDevSecrets();
+  const azurite = await startOrReuseAzurite('.azurite');
+  console.log(azurite.started ? 'Azurite started (data in .azurite/)' : 'Reusing the Azurite already listening on 10000-10002');
+
+  let config;
+  try {
+    config = getConfig();
+  } catch (error) {
+    if (error instanceof ConfigurationError) console.error(error.message);
+    await azurite.stop();
+    process.exit(1);
+  }
+  const app = createAppContext(config);
+  useAppContext(app);
+  await provisionStorage(app.storage);
+  await seedDemoData(app);
+
+  const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
+  const runtime = await startLocalRuntime({
+    declarations,
+    settings: process.env,
+    queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
+    blobService: app.storage.blobService,
+    log: app.log,
+    port: config.port,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
+  });
+
+  const functions = declarations.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
+  console.log(`\nFunctions:\n${functions.join('\n')}`);
+  console.log(`\nGatehouse is listening on ${runtime.url}`);
+  console.log('Get a development token:   TOKEN=$(npm run --silent token -- alice@contoso.com)');
+  console.log(`Call the API:               curl -H "Authorization: Bearer $TOKEN" "${runtime.url}/contoso/_apis/projects?api-version=7.1"`);
+  console.log(`OpenAPI document:           ${runtime.url}/openapi.json\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal} received, stopping`);
+    await runtime.stop();
+    await azurite.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { getConfig, type AppConfig } from './config.js';
+import { systemClock, type Clock } from './clock.js';
+import { createStorageClients, type StorageClients } from './storage/clients.js';
+import { createJwtVerifier, type JwtVerifier } from './auth/jwt.js';
+import { DirectoryRepository } from './directory/repository.js';
+import { createLogger, type Logger } from './logging.js';
+
+/** Everything a handler needs, built once per process from the configuration. */
+export interface AppContext {
+  readonly config: AppConfig;
+  readonly clock: Clock;
+  readonly storage: StorageClients;
+  readonly verifyJwt: JwtVerifier;
+  readonly directory: DirectoryRepository;
+  readonly log: Logger;
+}
+
+export function createAppContext(config: AppConfig, overrides: { clock?: Clock; log?: Logger } = {}): AppContext {
+  const clock = overrides.clock ?? systemClock;
+  const storage = createStorageClients(config.storage);
+  return {
+    config,
+    clock,
+    storage,
+    verifyJwt: createJwtVerifier(config.auth, clock),
+    directory: new DirectoryRepository(storage),
+    log: overrides.log ?? createLogger(config.logLevel),
+  };
+}
+
+let current: AppContext | undefined;
+
+export function getAppContext(): AppContext {
+  current ??= createAppContext(getConfig());
+  return current;
+}
+
+/** The local runtime and tests install their own context (own storage endpoints, clock, logger). */
+export function useAppContext(context: AppContext): void {
+  current = context;
+}

@@ -1,0 +1,67 @@
+import type { AppContext } from '../app-context.js';
+import { unauthorized } from '../http/errors.js';
+
+export interface UserCaller {
+  readonly kind: 'user';
+  readonly id: string;
+  readonly tenantId: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly scopes: ReadonlySet<string>;
+}
+
+export interface ServicePrincipalCaller {
+  readonly kind: 'servicePrincipal';
+  readonly id: string;
+  readonly tenantId: string;
+  readonly displayName: string;
+  readonly roles: ReadonlySet<string>;
+}
+
+export type Caller = UserCaller | ServicePrincipalCaller;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
+
+/** Extracts the bearer credential; anything else (missing, other schemes, oversized) is a uniform 401. */
+export function bearerToken(authorization: string | null): string {
+  if (!authorization || authorization.length > MAX_AUTHORIZATION_LENGTH) throw unauthorized();
+  const match = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i.exec(authorization);
+  if (!match?.[1]) throw unauthorized();
+  return match[1];
+}
+
+/**
+ * Authenticates a Microsoft Entra ID shaped access token. Delegated tokens (with `scp`) are users;
+ * app-only tokens (no `scp`, `roles` for app roles) are service principals identified by client id.
+ */
+export async function authenticateJwt(app: AppContext, authorization: string | null): Promise<Caller> {
+  const claims = await app.verifyJwt(bearerToken(authorization));
+  if (!claims || typeof claims.tid !== 'string') throw unauthorized();
+  if (typeof claims.scp === 'string') {
+    if (typeof claims.oid !== 'string' || !GUID.test(claims.oid)) throw unauthorized();
+    return {
+      kind: 'user',
+      id: claims.oid.toLowerCase(),
+      tenantId: claims.tid,
+      email: String(claims.preferred_username ?? ''),
+      displayName: String(claims.name ?? claims.preferred_username ?? claims.oid),
+      scopes: new Set(claims.scp.split(' ').filter(Boolean)),
+    };
+  }
+  const appId = claims.azp ?? claims.appid;
+  if (typeof appId !== 'string' || !GUID.test(appId)) throw unauthorized();
+  const principal = await app.directory.getServicePrincipal(appId.toLowerCase());
+  return {
+    kind: 'servicePrincipal',
+    id: appId.toLowerCase(),
+    tenantId: claims.tid,
+    displayName: principal?.displayName ?? appId,
+    roles: new Set(Array.isArray(claims.roles) ? claims.roles.filter((role) => typeof role === 'string') : []),
+  };
+}
+
+/** Azure DevOps style subject descriptor: `aad.` (users) or `aadsp.` (service principals) + base64url(id). */
+export function subjectDescriptor(kind: Caller['kind'], id: string): string {
+  return `${kind === 'user' ? 'aad' : 'aadsp'}.${Buffer.from(id, 'utf8').toString('base64url')}`;
+}

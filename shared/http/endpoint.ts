@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { getAppContext, type AppContext } from '../app-context.js';
+import { authenticateJwt, type Caller } from '../auth/caller.js';
+import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
+import type { HttpDeclaration } from '../runtime/declarations.js';
+import { AppError, badRequest, errorBody, forbidden, toAppError } from './errors.js';
+
+/**
+ * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
+ * scopes (any of) or app roles (any of) each must hold; `organization` makes the endpoint
+ * organization-scoped, answering 404 to non-members exactly as for a missing organization.
+ */
+export type Access =
+  | { readonly anonymous: true }
+  | {
+      readonly anonymous?: false;
+      readonly users?: { readonly scopes: readonly string[] };
+      readonly apps?: { readonly roles: readonly string[] };
+      readonly organization?: 'member' | 'administrator';
+    };
+
+export interface ResponseDoc {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+  readonly contentType?: string;
+}
+
+export interface EndpointDoc {
+  readonly route: string;
+  readonly methods: readonly HttpMethod[];
+  readonly summary: string;
+  readonly tags: readonly string[];
+  readonly apiVersions: readonly string[] | undefined;
+  readonly access: Access;
+  readonly params: z.ZodType | undefined;
+  readonly query: z.ZodType | undefined;
+  readonly body: z.ZodType | undefined;
+  readonly responses: Readonly<Record<number, ResponseDoc>>;
+}
+
+export interface EndpointInput<P, Q, B> {
+  readonly request: HttpRequest;
+  readonly context: InvocationContext;
+  readonly app: AppContext;
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly caller: Caller | undefined;
+  readonly organization: OrganizationAccess | undefined;
+  readonly activityId: string;
+}
+
+export interface EndpointResult {
+  readonly status?: number;
+  /** Serialised as JSON unless `text` is given. */
+  readonly body?: unknown;
+  readonly text?: string;
+  readonly contentType?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface EndpointSpec<P, Q, B> {
+  readonly name: string;
+  readonly route: string;
+  readonly methods: HttpMethod[];
+  readonly summary: string;
+  readonly tags?: readonly string[];
+  /** Required for `_apis` routes: the `api-version` values accepted. */
+  readonly apiVersions?: readonly string[];
+  readonly access: Access;
+  readonly params?: z.ZodType<P>;
+  readonly query?: z.ZodType<Q>;
+  readonly body?: z.ZodType<B>;
+  readonly responses: Readonly<Record<number, ResponseDoc>>;
+  readonly handler: (input: EndpointInput<P, Q, B>) => Promise<EndpointResult>;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+};
+
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+export function endpoint<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  spec: EndpointSpec<P, Q, B>,
+): HttpDeclaration {
+  const doc: EndpointDoc = {
+    route: spec.route,
+    methods: spec.methods,
+    summary: spec.summary,
+    tags: spec.tags ?? [],
+    apiVersions: spec.apiVersions,
+    access: spec.access,
+    params: spec.params,
+    query: spec.query,
+    body: spec.body,
+    responses: spec.responses,
+  };
+  return {
+    kind: 'http',
+    name: spec.name,
+    options: { route: spec.route, methods: spec.methods, authLevel: 'anonymous' },
+    doc,
+    handler: async (request, context) => {
+      const activityId = randomUUID();
+      let app: AppContext | undefined;
+      try {
+        app = getAppContext();
+        const result = await invoke(spec, request, context, app, activityId);
+        return toResponse(result, activityId);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.status >= 500) {
+          const fields = { invocationId: context.invocationId, activityId, function: spec.name, error: describe(error) };
+          if (app) app.log.error('request failed', fields);
+          else context.error('request failed', fields);
+        }
+        return errorResponse(appError, activityId);
+      }
+    },
+  };
+}
+
+async function invoke<P, Q, B>(
+  spec: EndpointSpec<P, Q, B>,
+  request: HttpRequest,
+  context: InvocationContext,
+  app: AppContext,
+  activityId: string,
+): Promise<EndpointResult> {
+  const query = readQuery(request);
+  if (spec.apiVersions) checkApiVersion(query['api-version'], spec.apiVersions);
+
+  const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
+  const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter') as Q;
+
+  let caller: Caller | undefined;
+  let organization: OrganizationAccess | undefined;
+  if (!spec.access.anonymous) {
+    caller = await authenticateJwt(app, request.headers.get('authorization'));
+    authorizeCallerKind(spec.access, caller);
+    if (spec.access.organization) {
+      organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
+      if (spec.access.organization === 'administrator' && !organization.isAdministrator) {
+        throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
+      }
+    }
+  }
+
+  const body = spec.body ? await readJsonBody(request, spec.body, app.config.maxRequestBodyBytes) : undefined;
+  return spec.handler({
+    request,
+    context,
+    app,
+    params,
+    query: parsedQuery,
+    body: body as B,
+    caller,
+    organization,
+    activityId,
+  });
+}
+
+function readQuery(request: HttpRequest): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of request.query.entries()) {
+    if (Object.hasOwn(query, key)) throw badRequest('duplicateQueryParameter', `The query parameter '${key}' is given more than once.`);
+    query[key] = value;
+  }
+  return query;
+}
+
+function checkApiVersion(given: string | undefined, supported: readonly string[]): void {
+  if (!given) {
+    throw badRequest(
+      'apiVersionRequired',
+      `The api-version query parameter is required. Supported versions: ${supported.join(', ')}.`,
+    );
+  }
+  if (!supported.includes(given)) {
+    throw badRequest(
+      'unsupportedApiVersion',
+      `The api-version '${given.slice(0, 40)}' is not supported. Supported versions: ${supported.join(', ')}.`,
+    );
+  }
+}
+
+function parseOrThrow(schema: z.ZodType | undefined, input: unknown, code: string): unknown {
+  if (!schema) return {};
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw validationError(code, parsed.error);
+}
+
+export function validationError(code: string, error: z.ZodError): AppError {
+  const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const message = details.map((detail) => (detail.path ? `${detail.path}: ${detail.message}` : detail.message)).join('; ');
+  return badRequest(code, message, details);
+}
+
+function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, caller: Caller): void {
+  if (caller.kind === 'user') {
+    if (!access.users) throw forbidden('callerTypeNotAllowed', 'User tokens cannot call this API.');
+    if (access.users.scopes.length > 0 && !access.users.scopes.some((scope) => caller.scopes.has(scope))) {
+      throw forbidden('insufficientScope', `This API requires one of the scopes: ${access.users.scopes.join(', ')}.`);
+    }
+    return;
+  }
+  if (!access.apps) throw forbidden('callerTypeNotAllowed', 'App-only tokens cannot call this API.');
+  if (!access.apps.roles.some((role) => caller.roles.has(role))) {
+    throw forbidden('missingAppRole', `This API requires one of the app roles: ${access.apps.roles.join(', ')}.`);
+  }
+}
+
+/** Reads a JSON body within the size limit; a wrong content type, bad JSON or schema miss is a 4xx. */
+export async function readJsonBody<B>(request: HttpRequest, schema: z.ZodType<B>, maxBytes: number): Promise<B> {
+  if (!METHODS_WITH_BODY.has(request.method)) return schema.parse(undefined);
+  const declaredLength = Number(request.headers.get('content-length') ?? '0');
+  if (declaredLength > maxBytes) throw requestTooLarge(maxBytes);
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > maxBytes) throw requestTooLarge(maxBytes);
+  if (bytes.length === 0) throw badRequest('bodyRequired', 'A JSON request body is required.');
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+    throw new AppError(415, 'unsupportedMediaType', 'Send the request body as application/json.');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw badRequest('invalidJson', 'The request body is not valid JSON.');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw validationError('invalidRequestBody', parsed.error);
+  return parsed.data;
+}
+
+export function requestTooLarge(maxBytes: number): AppError {
+  return new AppError(413, 'requestBodyTooLarge', `The request body exceeds the limit of ${maxBytes} bytes.`);
+}
+
+function toResponse(result: EndpointResult, activityId: string): HttpResponseInit {
+  const status = result.status ?? 200;
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Activity-Id': activityId, ...result.headers };
+  if (result.text !== undefined) {
+    return { status, body: result.text, headers: { 'Content-Type': result.contentType ?? 'text/plain; charset=utf-8', ...headers } };
+  }
+  if (result.body === undefined) return { status, headers };
+  return {
+    status,
+    body: JSON.stringify(result.body),
+    headers: { 'Content-Type': result.contentType ?? 'application/json; charset=utf-8', ...headers },
+  };
+}
+
+export function errorResponse(error: AppError, activityId: string = randomUUID()): HttpResponseInit {
+  return {
+    status: error.status,
+    body: JSON.stringify(errorBody(error)),
+    headers: {
+      'Content-Type': 'application/json; charset=utf-8',
+      ...SECURITY_HEADERS,
+      'X-Activity-Id': activityId,
+      ...error.options.headers,
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 2000);
+  return String(error).slice(0, 2000);
+}

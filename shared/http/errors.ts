@@ -1,0 +1,94 @@
+import { ZodError } from 'zod';
+
+/**
+ * A failure the caller can act on. `code` is the stable machine-readable identifier (camelCase);
+ * `typeKey` mirrors the exception names Azure DevOps puts in its error bodies.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly options: { typeKey?: string; details?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  get typeKey(): string {
+    return this.options.typeKey ?? `${this.code.charAt(0).toUpperCase()}${this.code.slice(1)}Exception`;
+  }
+}
+
+export const badRequest = (code: string, message: string, details?: unknown) =>
+  new AppError(400, code, message, { details });
+export const unauthorized = (message = 'Authentication is required to access this resource.') =>
+  new AppError(401, 'unauthorized', message, {
+    typeKey: 'UnauthorizedRequestException',
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  });
+export const forbidden = (code: string, message: string) => new AppError(403, code, message);
+export const notFound = (code: string, message: string) => new AppError(404, code, message);
+export const conflict = (code: string, message: string, details?: unknown) =>
+  new AppError(409, code, message, { details });
+
+export const organizationNotFound = (organization: string) =>
+  notFound('organizationNotFound', `The organization '${organization}' does not exist or you do not have access to it.`);
+
+/** Turns anything thrown into an AppError; unknown failures become a 500 whose details stay in the log. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ZodError) {
+    return badRequest(
+      'invalidRequest',
+      error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; '),
+      error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    );
+  }
+  if (isStorageUnavailable(error)) {
+    return new AppError(503, 'storageUnavailable', 'Storage is unavailable; try again shortly.', {
+      headers: { 'Retry-After': '5' },
+    });
+  }
+  const status = restErrorStatus(error);
+  if (status === 409 || status === 412) {
+    return conflict('concurrentModification', 'The resource was changed by another request; read it again and retry.');
+  }
+  return new AppError(500, 'internalError', 'An unexpected error occurred.');
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Azure SDK errors are RestErrors; matched by shape so duplicate SDK copies still match. */
+function isRestError(error: unknown): error is { name: 'RestError'; statusCode?: number; code?: string } {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'RestError';
+}
+
+export function restErrorStatus(error: unknown): number | undefined {
+  return isRestError(error) ? error.statusCode : undefined;
+}
+
+export function isStorageUnavailable(error: unknown): boolean {
+  if (isRestError(error)) {
+    const status = error.statusCode;
+    if (status === undefined || status === 500 || status === 503 || status === 429) return true;
+    return error.code !== undefined && NETWORK_ERRORS.has(error.code);
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NETWORK_ERRORS.has(code);
+}
+
+/** The Azure DevOps error body shape, with Gatehouse's stable `code`. */
+export function errorBody(error: AppError) {
+  return {
+    $id: '1',
+    innerException: null,
+    message: error.message,
+    typeName: `Gatehouse.${error.typeKey}, Gatehouse`,
+    typeKey: error.typeKey,
+    errorCode: 0,
+    eventId: 3000,
+    code: error.code,
+    ...(error.options.details === undefined ? {} : { details: error.options.details }),
+  };
+}

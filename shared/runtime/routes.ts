@@ -1,0 +1,127 @@
+/**
+ * ASP.NET Core route templates as the Functions host uses them: literal segments (case-insensitive),
+ * `{name}`, `{name?}`, `{name:constraint}` and a trailing catch-all `{*name}`. When several templates
+ * match, literals beat parameters and parameters beat catch-alls, segment by segment.
+ */
+
+type Segment =
+  | { kind: 'literal'; value: string }
+  | { kind: 'param'; name: string; optional: boolean; constraint: string | undefined }
+  | { kind: 'catchAll'; name: string };
+
+export interface RouteTemplate {
+  readonly template: string;
+  readonly segments: readonly Segment[];
+}
+
+const CONSTRAINTS: Record<string, RegExp> = {
+  guid: /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i,
+  int: /^-?\d+$/,
+  alpha: /^[a-z]+$/i,
+};
+
+export function parseRouteTemplate(template: string): RouteTemplate {
+  const segments = template
+    .split('/')
+    .filter((part) => part.length > 0)
+    .map((part): Segment => {
+      const match = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?(\?)?\}$/.exec(part);
+      if (!match) {
+        if (/[{}]/.test(part)) throw new Error(`unsupported route segment '${part}' in '${template}'`);
+        return { kind: 'literal', value: part.toLowerCase() };
+      }
+      const [, star, name = '', constraint, optional] = match;
+      if (star) return { kind: 'catchAll', name };
+      if (constraint && !CONSTRAINTS[constraint]) throw new Error(`unsupported route constraint '${constraint}'`);
+      return { kind: 'param', name, optional: Boolean(optional), constraint };
+    });
+  segments.forEach((segment, index) => {
+    if (segment.kind === 'catchAll' && index !== segments.length - 1) throw new Error(`catch-all must be last in '${template}'`);
+  });
+  return { template, segments };
+}
+
+/** Matches a decoded path (segments) against a template; returns route values or undefined. */
+export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  let index = 0;
+  for (const segment of route.segments) {
+    if (segment.kind === 'catchAll') {
+      params[segment.name] = pathSegments.slice(index).join('/');
+      return params;
+    }
+    const value = pathSegments[index];
+    if (value === undefined) {
+      if (segment.kind === 'param' && segment.optional) continue;
+      return undefined;
+    }
+    if (segment.kind === 'literal') {
+      if (value.toLowerCase() !== segment.value) return undefined;
+    } else {
+      const constraint = segment.constraint ? CONSTRAINTS[segment.constraint] : undefined;
+      if (constraint && !constraint.test(value)) return undefined;
+      params[segment.name] = value;
+    }
+    index += 1;
+  }
+  return index === pathSegments.length ? params : undefined;
+}
+
+/** Higher sorts first: compare segment by segment, literal > constrained param > param > catch-all. */
+function rank(segment: Segment | undefined): number {
+  if (!segment) return 0;
+  if (segment.kind === 'literal') return 4;
+  if (segment.kind === 'param') return segment.constraint ? 3 : 2;
+  return 1;
+}
+
+export function compareRoutePrecedence(a: RouteTemplate, b: RouteTemplate): number {
+  const length = Math.max(a.segments.length, b.segments.length);
+  for (let i = 0; i < length; i += 1) {
+    const difference = rank(b.segments[i]) - rank(a.segments[i]);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+/** Splits a URL path into decoded segments; undefined when the encoding is malformed. */
+export function splitPath(pathname: string): string[] | undefined {
+  try {
+    return pathname
+      .split('/')
+      .filter((part) => part.length > 0)
+      .map((part) => decodeURIComponent(part));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RouteTable<T> {
+  /** The best match for the path among entries accepting the method, plus the methods the path allows. */
+  find(method: string, pathSegments: readonly string[]): { entry: T; params: Record<string, string> } | undefined;
+  allowedMethods(pathSegments: readonly string[]): string[];
+}
+
+export function createRouteTable<T>(entries: readonly { route: string; methods: readonly string[]; value: T }[]): RouteTable<T> {
+  const compiled = entries
+    .map((entry) => ({ ...entry, template: parseRouteTemplate(entry.route), methods: entry.methods.map((m) => m.toUpperCase()) }))
+    .sort((a, b) => compareRoutePrecedence(a.template, b.template));
+  return {
+    find(method, pathSegments) {
+      for (const entry of compiled) {
+        if (!entry.methods.includes(method.toUpperCase())) continue;
+        const params = matchRoute(entry.template, pathSegments);
+        if (params) return { entry: entry.value, params };
+      }
+      return undefined;
+    },
+    allowedMethods(pathSegments) {
+      const methods = new Set<string>();
+      for (const entry of compiled) {
+        if (entry.template.segments.some((segment) => segment.kind === 'catchAll')) continue;
+        if (matchRoute(entry.template, pathSegments)) entry.methods.forEach((method) => methods.add(method));
+      }
+      return [...methods].sort();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { StorageConfig } from '../config.js';
+
+/** Storage clients for one account, created from a connection string (Azurite) or identity settings. */
+export interface StorageClients {
+  table(name: string): TableClient;
+  queue(name: string): QueueClient;
+  readonly tableService: TableServiceClient;
+  readonly queueService: QueueServiceClient;
+  readonly blobService: BlobServiceClient | undefined;
+}
+
+export function createStorageClients(config: StorageConfig): StorageClients {
+  const tables = new Map<string, TableClient>();
+  const queues = new Map<string, QueueClient>();
+  let tableService: TableServiceClient;
+  let queueService: QueueServiceClient;
+  let blobService: BlobServiceClient | undefined;
+  let makeTable: (name: string) => TableClient;
+
+  if (config.kind === 'connectionString') {
+    const allowInsecureConnection = /UseDevelopmentStorage=true|http:\/\//i.test(config.connectionString);
+    tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection });
+    queueService = QueueServiceClient.fromConnectionString(config.connectionString);
+    blobService = BlobServiceClient.fromConnectionString(config.connectionString);
+    makeTable = (name) => TableClient.fromConnectionString(config.connectionString, name, { allowInsecureConnection });
+  } else {
+    const credential: TokenCredential = new DefaultAzureCredential(
+      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
+    );
+    tableService = new TableServiceClient(config.tableServiceUri, credential);
+    queueService = new QueueServiceClient(config.queueServiceUri, credential);
+    blobService = config.blobServiceUri ? new BlobServiceClient(config.blobServiceUri, credential) : undefined;
+    makeTable = (name) => new TableClient(config.tableServiceUri, name, credential);
+  }
+
+  return {
+    tableService,
+    queueService,
+    blobService,
+    table(name) {
+      let client = tables.get(name);
+      if (!client) tables.set(name, (client = makeTable(name)));
+      return client;
+    },
+    queue(name) {
+      let client = queues.get(name);
+      if (!client) queues.set(name, (client = queueService.getQueueClient(name)));
+      return client;
+    },
+  };
+}
+
+/** Connection string for an Azurite instance on the given ports. */
+export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }): string {
+  const account = 'devstoreaccount1';
+  const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+  return [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${account}`,
+    `AccountKey=${key}`,
+    `BlobEndpoint=http://${host}:${ports.blob}/${account}`,
+    `QueueEndpoint=http://${host}:${ports.queue}/${account}`,
+    `TableEndpoint=http://${host}:${ports.table}/${account}`,
+  ].join(';');
+}
