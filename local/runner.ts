@@ -33,8 +33,15 @@ export interface LocalRuntimeOptions {
   readonly hostId?: string;
 }
 
+/** What the runtime serves, in the host's terms: for comparing with what the real host registers. */
+export type ServedFunction =
+  | { kind: 'http'; name: string; route: string; methods: string[]; authLevel: string }
+  | { kind: 'queue'; name: string; queueName: string; connection: string }
+  | { kind: 'timer'; name: string; schedule: string; runOnStartup: boolean; useMonitor: boolean };
+
 export interface LocalRuntime {
   readonly url: string;
+  readonly served: readonly ServedFunction[];
   /** Runs a queue or timer function once, as `POST /admin/functions/{name}` does. */
   invoke(name: string, input?: unknown): Promise<void>;
   /** Waits until every queue listener has polled an empty queue once after this call. */
@@ -269,8 +276,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const address = server.address() as AddressInfo;
   const baseUrl = `http://${hostname}:${address.port}`;
 
+  const served: ServedFunction[] = options.declarations.map((declaration): ServedFunction => {
+    switch (declaration.kind) {
+      case 'http':
+        return { kind: 'http', name: declaration.name, route: declaration.options.route, methods: [...declaration.options.methods], authLevel: declaration.options.authLevel };
+      case 'queue':
+        return { kind: 'queue', name: declaration.name, queueName: declaration.options.queueName, connection: declaration.options.connection };
+      case 'timer':
+        return { kind: 'timer', name: declaration.name, ...declaration.options };
+    }
+  });
+
   return {
     url: baseUrl,
+    served,
     invoke,
     drainQueues: async (timeoutMs = 15_000) => {
       await Promise.all(listeners.map((listener) => listener.waitUntilIdle(timeoutMs)));
@@ -344,7 +363,8 @@ async function sendAndClose(res: ServerResponse, response: HttpResponseInit): Pr
 
 class QueueListener {
   private wakeUp: (() => void) | undefined;
-  private idleWaiters: (() => void)[] = [];
+  private idleWaiters: { registeredAt: number; resolve: () => void }[] = [];
+  private pollsStarted = 0;
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -371,9 +391,13 @@ class QueueListener {
   waitUntilIdle(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`queue ${this.queue.name} did not drain in ${timeoutMs} ms`)), timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
+      // Only a poll that starts after this call proves the queue was empty after it.
+      this.idleWaiters.push({
+        registeredAt: this.pollsStarted,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
       });
       this.wake();
     });
@@ -384,6 +408,7 @@ class QueueListener {
     let delay = 100;
     while (this.isRunning()) {
       let found = 0;
+      const pollIndex = ++this.pollsStarted;
       try {
         const response = await this.queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: 600 });
         found = response.receivedMessageItems.length;
@@ -396,9 +421,10 @@ class QueueListener {
         delay = 100;
         continue;
       }
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      waiters.forEach((resolve) => resolve());
+      const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
+      this.idleWaiters = this.idleWaiters.filter((waiter) => waiter.registeredAt >= pollIndex);
+      satisfied.forEach((waiter) => waiter.resolve());
+      if (this.idleWaiters.length > 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay * (0.8 + Math.random() * 0.4));
         timer.unref();
@@ -411,7 +437,7 @@ class QueueListener {
     }
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
-    waiters.forEach((resolve) => resolve());
+    waiters.forEach((waiter) => waiter.resolve());
   }
 
   private async process(message: {

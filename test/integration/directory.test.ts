@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_USERS } from '../../local/demo-data.js';
+import { seedDemoData } from '../../local/demo-data.js';
+import { TABLES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 
 let env: TestEnvironment;
@@ -9,13 +12,162 @@ afterAll(async () => {
   await env?.stop();
 });
 
-describe('organizations and projects', () => {
-  it('lists the demo projects of contoso for alice', async () => {
-    const token = await env.userToken('alice@contoso.com');
-    const response = await env.fetch('/contoso/_apis/projects?api-version=7.1', { token });
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { count: number; value: { name: string; visibility: string }[] };
-    expect(body.value.map((p) => p.name)).toEqual(['api', 'oss', 'web']);
-    expect(body.value.find((p) => p.name === 'oss')?.visibility).toBe('public');
+const userId = (email: string) => DEMO_USERS.find((user) => user.email === email)!.id;
+
+async function call(method: string, path: string, email: string | undefined, body?: unknown) {
+  const token = email ? await env.userToken(email) : undefined;
+  const response = await env.fetch(path, {
+    method,
+    ...(token ? { token } : {}),
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+}
+
+async function countRows(table: string): Promise<number> {
+  let count = 0;
+  for await (const _ of env.app.storage.table(table).listEntities()) count += 1;
+  return count;
+}
+
+describe('organizations', () => {
+  it('lists the projects of contoso for its members', async () => {
+    const { status, body } = await call('GET', '/contoso/_apis/projects?api-version=7.1', 'alice@contoso.com');
+    expect(status).toBe(200);
+    expect(body?.value.map((p: { name: string }) => p.name)).toEqual(['api', 'oss', 'web']);
+    expect(body?.value.find((p: { name: string }) => p.name === 'oss').visibility).toBe('public');
+  });
+
+  it('gives a non-member exactly the answer a missing organization gets', async () => {
+    const other = await call('GET', '/contoso/_apis/projects?api-version=7.1', 'erin@fabrikam.com');
+    const missing = await call('GET', '/nosuchorg/_apis/projects?api-version=7.1', 'erin@fabrikam.com');
+    expect(other.status).toBe(404);
+    expect(missing.status).toBe(404);
+    expect(other.body?.code).toBe('organizationNotFound');
+    const strip = (body: Record<string, unknown> | undefined) => JSON.stringify({ ...body, message: String(body?.message).replace(/'[^']*'/, "'X'") });
+    expect(strip(other.body)).toBe(strip(missing.body));
+    expect((await call('GET', '/contoso/_apis/projects/web?api-version=7.1', 'erin@fabrikam.com')).status).toBe(404);
+    expect((await call('GET', '/not_valid!/_apis/projects?api-version=7.1', 'erin@fabrikam.com')).body?.code).toBe('organizationNotFound');
+  });
+
+  it('lists only the caller’s organizations', async () => {
+    const { body } = await call('GET', '/_apis/organizations?api-version=7.1', 'erin@fabrikam.com');
+    expect(body?.value.map((o: { name: string }) => o.name)).toEqual(['fabrikam']);
+  });
+
+  it('creates an organization whose creator becomes its administrator', async () => {
+    const created = await call('POST', '/_apis/organizations?api-version=7.1', 'dave@contoso.com', { name: 'dave-labs', description: 'experiments' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'dave-labs', description: 'experiments' });
+    const project = await call('POST', '/dave-labs/_apis/projects?api-version=7.1', 'dave@contoso.com', { name: 'first' });
+    expect(project.status).toBe(201);
+    const again = await call('POST', '/_apis/organizations?api-version=7.1', 'bob@contoso.com', { name: 'DAVE-LABS' });
+    expect(again.status).toBe(409);
+    expect(again.body?.code).toBe('organizationNameTaken');
+  });
+
+  it('refuses invalid and reserved organization names without writing anything', async () => {
+    const before = await countRows(TABLES.organizations);
+    for (const name of ['admin', 'Runtime', 'api', '-lead', 'trail-', 'has space', 'x'.repeat(51), '', 'under_score', 'dot.ted']) {
+      const { status, body } = await call('POST', '/_apis/organizations?api-version=7.1', 'bob@contoso.com', { name });
+      expect(status, name).toBe(400);
+      expect(body?.code, name).toBe('invalidRequestBody');
+    }
+    expect(await countRows(TABLES.organizations)).toBe(before);
+  });
+
+  it('re-seeding the demo data changes nothing', async () => {
+    const before = await Promise.all(Object.values(TABLES).map(countRows));
+    await seedDemoData(env.app);
+    expect(await Promise.all(Object.values(TABLES).map(countRows))).toEqual(before);
+  });
+});
+
+describe('projects', () => {
+  it('lets administrators create projects and refuses members', async () => {
+    const created = await call('POST', '/contoso/_apis/projects?api-version=7.1', 'alice@contoso.com', { name: 'mobile', visibility: 'private' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'mobile', visibility: 'private', state: 'wellFormed' });
+    const byName = await call('GET', '/contoso/_apis/projects/Mobile?api-version=7.1', 'bob@contoso.com');
+    expect(byName.body?.id).toBe(created.body?.id);
+    const denied = await call('POST', '/contoso/_apis/projects?api-version=7.1', 'bob@contoso.com', { name: 'sneaky' });
+    expect(denied.status).toBe(403);
+    expect(denied.body?.code).toBe('accessDenied');
+    const duplicate = await call('POST', '/contoso/_apis/projects?api-version=7.1', 'alice@contoso.com', { name: 'MOBILE' });
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body?.code).toBe('projectAlreadyExists');
+  });
+
+  it('refuses invalid project names', async () => {
+    const before = await countRows(TABLES.projects);
+    for (const name of ['_hidden', 'dot.', 'a/b', 'a#b', 'COM1', 'x'.repeat(65), ' padded', 'semi;colon']) {
+      const { status } = await call('POST', '/contoso/_apis/projects?api-version=7.1', 'alice@contoso.com', { name });
+      expect(status, name).toBe(400);
+    }
+    expect(await countRows(TABLES.projects)).toBe(before);
+  });
+
+  it('updates description and visibility, and answers 404 for unknown projects', async () => {
+    const updated = await call('PATCH', '/contoso/_apis/projects/api?api-version=7.1', 'alice@contoso.com', { description: 'The API' });
+    expect(updated.body).toMatchObject({ name: 'api', description: 'The API', visibility: 'private' });
+    const missing = await call('GET', '/contoso/_apis/projects/00000000-0000-4000-8000-000000000000?api-version=7.1', 'alice@contoso.com');
+    expect(missing.status).toBe(404);
+    expect(missing.body?.code).toBe('projectNotFound');
+    const empty = await call('PATCH', '/contoso/_apis/projects/api?api-version=7.1', 'alice@contoso.com', {});
+    expect(empty.status).toBe(400);
+  });
+});
+
+describe('members', () => {
+  it('lists members with their groups and project entitlements', async () => {
+    const { status, body } = await call('GET', '/contoso/_apis/userentitlements?api-version=7.1-preview.3', 'bob@contoso.com');
+    expect(status).toBe(200);
+    const carol = body?.members.find((m: { user: { principalName: string } }) => m.user.principalName === 'carol@contoso.com');
+    expect(carol.groups).toEqual(['projectScopedUsers']);
+    expect(carol.projectEntitlements).toEqual([{ projectRef: { id: expect.any(String), name: 'web' }, group: { groupType: 'projectContributor' } }]);
+    expect(carol.user.descriptor).toMatch(/^aad\./);
+  });
+
+  it('adds a known identity, updates it and removes it', async () => {
+    const projects = await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'erin@fabrikam.com');
+    const shop = projects.body?.value[0].id as string;
+    const added = await call('POST', '/fabrikam/_apis/userentitlements?api-version=7.1-preview.3', 'erin@fabrikam.com', {
+      user: { principalName: 'bob@contoso.com' },
+      projectEntitlements: [{ projectRef: { id: shop } }],
+    });
+    expect(added.status).toBe(201);
+    expect(added.body?.projectEntitlements[0].group.groupType).toBe('projectContributor');
+    expect((await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'bob@contoso.com')).status).toBe(200);
+
+    const updated = await call('PATCH', `/fabrikam/_apis/userentitlements/${userId('bob@contoso.com')}?api-version=7.1-preview.3`, 'erin@fabrikam.com', {
+      groups: ['projectCollectionAdministrators'],
+    });
+    expect(updated.body?.groups).toEqual(['projectCollectionAdministrators']);
+
+    const removed = await call('DELETE', `/fabrikam/_apis/userentitlements/${userId('bob@contoso.com')}?api-version=7.1-preview.3`, 'erin@fabrikam.com');
+    expect(removed.status).toBe(204);
+    expect((await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'bob@contoso.com')).status).toBe(404);
+  });
+
+  it('refuses unknown identities, duplicates, unknown projects and removing the last administrator', async () => {
+    const unknown = await call('POST', '/contoso/_apis/userentitlements?api-version=7.1-preview.3', 'alice@contoso.com', { user: { principalName: 'ghost@contoso.com' } });
+    expect(unknown.body?.code).toBe('identityNotFound');
+    const duplicate = await call('POST', '/contoso/_apis/userentitlements?api-version=7.1-preview.3', 'alice@contoso.com', { user: { principalName: 'bob@contoso.com' } });
+    expect(duplicate.body?.code).toBe('memberAlreadyExists');
+    const badProject = await call('POST', '/contoso/_apis/userentitlements?api-version=7.1-preview.3', 'alice@contoso.com', {
+      user: { principalName: 'erin@fabrikam.com' },
+      projectEntitlements: [{ projectRef: { id: '00000000-0000-4000-8000-000000000000' } }],
+    });
+    expect(badProject.status).toBe(400);
+    expect(badProject.body?.code).toBe('projectNotFound');
+    expect((await call('GET', '/contoso/_apis/projects?api-version=7.1', 'erin@fabrikam.com')).status).toBe(404);
+    const lastAdmin = await call('DELETE', `/contoso/_apis/userentitlements/${userId('alice@contoso.com')}?api-version=7.1-preview.3`, 'alice@contoso.com');
+    expect(lastAdmin.status).toBe(409);
+    expect(lastAdmin.body?.code).toBe('lastAdministrator');
+    const notMember = await call('DELETE', '/contoso/_apis/userentitlements/not-a-guid?api-version=7.1-preview.3', 'alice@contoso.com');
+    expect(notMember.body?.code).toBe('memberNotFound');
+    const byMember = await call('DELETE', `/contoso/_apis/userentitlements/${userId('dave@contoso.com')}?api-version=7.1-preview.3`, 'bob@contoso.com');
+    expect(byMember.status).toBe(403);
   });
 });

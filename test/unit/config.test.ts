@@ -1,0 +1,104 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, loadConfig } from '../../shared/config.js';
+
+const pepper = `1:${Buffer.alloc(32, 7).toString('base64')}`;
+const jwks = JSON.stringify({ keys: [{ kty: 'RSA', n: 'abc', e: 'AQAB' }] });
+const valid = {
+  STORAGE: 'UseDevelopmentStorage=true',
+  AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
+  AUTH_AUDIENCE: 'api://gatehouse',
+  AUTH_JWKS: jwks,
+  TOKEN_PEPPERS: pepper,
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return (error as ConfigurationError).problems;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('configuration', () => {
+  it('accepts a complete connection-string configuration with defaults', () => {
+    const config = loadConfig(valid);
+    expect(config.storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+    expect(config.maxRequestBodyBytes).toBe(1024 * 1024);
+    expect(config.auth.clockSkewSeconds).toBe(60);
+    expect(config.peppers).toHaveLength(1);
+    expect(config.peppers[0]?.version).toBe('1');
+  });
+
+  it('lists every missing setting at once', () => {
+    const problems = problemsOf({});
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^AUTH_ISSUER: is required/),
+        expect.stringMatching(/^AUTH_AUDIENCE: is required/),
+        expect.stringMatching(/^TOKEN_PEPPERS: is required/),
+        expect.stringMatching(/^STORAGE: set STORAGE/),
+        expect.stringMatching(/^AUTH_JWKS_URI: set AUTH_JWKS_URI/),
+      ]),
+    );
+  });
+
+  it('reports invalid values with the setting name', () => {
+    const problems = problemsOf({
+      ...valid,
+      TOKEN_PEPPERS: '1:dG9vc2hvcnQ=',
+      AUTH_JWKS_URI: 'http://keys.example.test/jwks',
+      AUTH_JWKS: undefined,
+      LOG_LEVEL: 'loud',
+      MAX_REQUEST_BODY_BYTES: '-5',
+    });
+    expect(problems.some((p) => p.startsWith('TOKEN_PEPPERS:') && p.includes('32 bytes'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('AUTH_JWKS_URI:') && p.includes('https'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('MAX_REQUEST_BODY_BYTES:'))).toBe(true);
+  });
+
+  it('refuses duplicated pepper versions and malformed JWKS', () => {
+    expect(problemsOf({ ...valid, TOKEN_PEPPERS: `${pepper},${pepper}` }).join()).toMatch(/listed twice/);
+    expect(problemsOf({ ...valid, AUTH_JWKS: '{not json' }).join()).toMatch(/AUTH_JWKS/);
+  });
+
+  it('keeps the pepper order: the first entry is current', () => {
+    const second = `2:${Buffer.alloc(48, 9).toString('base64')}`;
+    const config = loadConfig({ ...valid, TOKEN_PEPPERS: `${second},${pepper}` });
+    expect(config.peppers.map((p) => p.version)).toEqual(['2', '1']);
+  });
+
+  it('accepts identity-based storage settings', () => {
+    const config = loadConfig({
+      ...valid,
+      STORAGE: undefined,
+      STORAGE__tableServiceUri: 'https://acct.table.core.windows.net',
+      STORAGE__queueServiceUri: 'https://acct.queue.core.windows.net',
+      STORAGE__blobServiceUri: 'https://acct.blob.core.windows.net',
+      STORAGE__credential: 'managedidentity',
+      STORAGE__clientId: '6f1c2b55-7c1e-4a52-9a43-3f7b0c0d2e11',
+    });
+    expect(config.storage).toMatchObject({ kind: 'identity', managedIdentityClientId: '6f1c2b55-7c1e-4a52-9a43-3f7b0c0d2e11' });
+  });
+
+  it('reads *_FILE settings for secrets and reports unreadable files', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+    writeFileSync(join(directory, 'peppers'), `${pepper}\n`);
+    const config = loadConfig({ ...valid, TOKEN_PEPPERS: undefined, TOKEN_PEPPERS_FILE: join(directory, 'peppers') });
+    expect(config.peppers).toHaveLength(1);
+    expect(problemsOf({ ...valid, TOKEN_PEPPERS: undefined, TOKEN_PEPPERS_FILE: join(directory, 'missing') }).join()).toMatch(
+      /TOKEN_PEPPERS_FILE: cannot read file/,
+    );
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const secret = `1:${Buffer.alloc(8, 1).toString('base64')}`;
+    const problems = problemsOf({ ...valid, TOKEN_PEPPERS: secret });
+    expect(problems.join()).not.toContain(secret.slice(2));
+  });
+});
