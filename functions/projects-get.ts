@@ -11,7 +11,7 @@ export const projectsGet = endpoint({
   summary: 'One project, by id or name.',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member' },
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationProjectParam,
   responses: { 200: { description: 'The project.', schema: projectSchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => ({

@@ -11,7 +11,7 @@ export const projectsList = endpoint({
   summary: 'Projects of the organization the caller can see.',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member' },
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'The projects.', schema: listOf(projectSchema) } },
   handler: async ({ app, organization }) => {

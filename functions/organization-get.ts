@@ -1,0 +1,18 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { organizationView } from '../shared/directory/service.js';
+import { organizationSchema } from '../shared/directory/schemas.js';
+
+export const organizationGet = endpoint({
+  name: 'organization-get',
+  route: '{organization}/_apis/organization',
+  methods: ['GET'],
+  summary: "The organization's overview: name and description (visible to every member).",
+  tags: ['Organizations'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  params: organizationParam,
+  responses: { 200: { description: 'The organization.', schema: organizationSchema } },
+  handler: async ({ organization }) => ({ body: organizationView(organization!.organization) }),
+});

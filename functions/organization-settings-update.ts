@@ -1,0 +1,23 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { organizationSettingsView, updateOrganizationSettings } from '../shared/directory/visibility.js';
+import { organizationSettingsBody, organizationSettingsSchema } from '../shared/directory/schemas.js';
+
+export const organizationSettingsUpdate = endpoint({
+  name: 'organization-settings-update',
+  route: '{organization}/_apis/organization/settings',
+  methods: ['PATCH'],
+  summary: 'Changes organization settings (Project Collection Administrators); audited.',
+  tags: ['Organizations'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationParam,
+  body: organizationSettingsBody,
+  responses: { 200: { description: 'The settings after the change.', schema: organizationSettingsSchema } },
+  handler: async ({ app, request, caller, organization, body, activityId }) => {
+    const updated = await updateOrganizationSettings(app, organization!, auditContextOf(request, caller!, activityId), body);
+    return { body: organizationSettingsView(updated) };
+  },
+});

@@ -1,0 +1,18 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { organizationUsage } from '../shared/directory/visibility.js';
+import { organizationUsageSchema } from '../shared/directory/schemas.js';
+
+export const organizationUsageGet = endpoint({
+  name: 'organization-usage',
+  route: '{organization}/_apis/organization/usage',
+  methods: ['GET'],
+  summary: 'Billing and usage: members, service principals and projects.',
+  tags: ['Organizations'],
+  apiVersions: API_VERSIONS.core,
+  access: { users: { scopes: [] }, organization: 'member' },
+  params: organizationParam,
+  responses: { 200: { description: 'Usage.', schema: organizationUsageSchema } },
+  handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization!) }),
+});

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import { organizationParam } from '../shared/http/params.js';
+import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
+import { mergePolicies, readPolicies, tokenPolicyDocumentSchema, tokenPolicyUpdateSchema } from '../shared/tokens/policies.js';
+import { previewPolicyViolations } from '../shared/tokens/admin.js';
+
+const violationSchema = z.object({
+  authorizationId: z.string(),
+  displayName: z.string(),
+  scope: z.string(),
+  targetAccounts: z.array(z.string()).nullable(),
+  validFrom: z.string(),
+  validTo: z.string(),
+  owner: z.object({ id: z.string(), displayName: z.string(), principalName: z.string(), descriptor: z.string() }),
+  violations: z.array(z.string()),
+});
+
+export const tokenPoliciesPreview = endpoint({
+  name: 'token-policies-preview',
+  route: '{organization}/_apis/tokens/policies/preview',
+  methods: ['POST'],
+  summary: 'Dry run: which active PATs (and owners) would break the proposed policies. Nothing is saved.',
+  tags: ['Token policies'],
+  apiVersions: TOKEN_POLICY_API_VERSIONS,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationParam,
+  body: tokenPolicyUpdateSchema,
+  responses: {
+    200: {
+      description: 'The proposed document (merged over the current one) and the violating PATs.',
+      schema: z.object({ policies: tokenPolicyDocumentSchema, count: z.number(), value: z.array(violationSchema) }),
+    },
+  },
+  handler: async ({ app, organization, body }) => {
+    const organizationId = organization!.organization.id;
+    const policies = mergePolicies((await readPolicies(app, organizationId)).document, body);
+    const value = await previewPolicyViolations(app, organizationId, policies);
+    return { body: { policies, count: value.length, value } };
+  },
+});

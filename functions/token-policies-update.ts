@@ -1,0 +1,31 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
+import { etagOf, policyView, tokenPolicyUpdateSchema, tokenPolicyViewSchema, updatePolicies } from '../shared/tokens/policies.js';
+
+export const tokenPoliciesUpdate = endpoint({
+  name: 'token-policies-update',
+  route: '{organization}/_apis/tokens/policies',
+  methods: ['PUT'],
+  summary: 'Replaces the given policy sections (others keep their values); audited as Token.PolicyUpdateEvent.',
+  tags: ['Token policies'],
+  apiVersions: TOKEN_POLICY_API_VERSIONS,
+  access: { users: { scopes: [] }, organization: 'administrator' },
+  params: organizationParam,
+  body: tokenPolicyUpdateSchema,
+  responses: {
+    200: { description: 'The saved policy document.', schema: tokenPolicyViewSchema },
+    412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
+  },
+  handler: async ({ app, caller, organization, request, body, activityId }) => {
+    const stored = await updatePolicies(
+      app,
+      organization!.organization,
+      auditContextOf(request, caller!, activityId),
+      body,
+      request.headers.get('if-match'),
+    );
+    return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
+  },
+});

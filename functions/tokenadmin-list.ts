@@ -1,0 +1,19 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { listUserTokens } from '../shared/tokens/admin.js';
+import { TOKEN_ADMIN_API_VERSIONS, pagedSessionTokensSchema, subjectDescriptorParam, tokenAdminListQuery } from '../shared/tokens/schemas.js';
+
+export const tokenAdminList = endpoint({
+  name: 'tokenadmin-list',
+  route: '{organization}/_apis/tokenadmin/personalaccesstokens/{subjectDescriptor}',
+  methods: ['GET'],
+  summary: "A member's PATs (isPublic=false) or SSH keys (isPublic=true), for Project Collection Administrators.",
+  tags: ['Token admin'],
+  apiVersions: TOKEN_ADMIN_API_VERSIONS,
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  params: subjectDescriptorParam,
+  query: tokenAdminListQuery,
+  responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },
+  handler: async ({ app, caller, organization, params, query }) => ({
+    body: await listUserTokens(app, organization!.organization, caller!.id, params.subjectDescriptor, query),
+  }),
+});

@@ -1,0 +1,22 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { createRevocationRule } from '../shared/tokens/admin.js';
+import { TOKEN_ADMIN_API_VERSIONS, revocationRuleBody } from '../shared/tokens/schemas.js';
+
+export const tokenAdminRevocationRules = endpoint({
+  name: 'tokenadmin-revocation-rules',
+  route: '{organization}/_apis/tokenadmin/revocationrules',
+  methods: ['POST'],
+  summary: 'Stores a revocation rule (scopes, createdBefore) and revokes the matching PATs now.',
+  tags: ['Token admin'],
+  apiVersions: TOKEN_ADMIN_API_VERSIONS,
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  params: organizationParam,
+  body: revocationRuleBody,
+  responses: { 201: { description: 'Created (no body).' } },
+  handler: async ({ app, caller, organization, request, body, activityId }) => {
+    await createRevocationRule(app, organization!.organization, auditContextOf(request, caller!, activityId), body);
+    return { status: 201 };
+  },
+});

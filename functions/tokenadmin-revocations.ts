@@ -1,0 +1,29 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { revokeAuthorizations } from '../shared/tokens/admin.js';
+import { TOKEN_ADMIN_API_VERSIONS, isPublicQuery, revocationsBody } from '../shared/tokens/schemas.js';
+
+export const tokenAdminRevocations = endpoint({
+  name: 'tokenadmin-revocations',
+  route: '{organization}/_apis/tokenadmin/revocations',
+  methods: ['POST'],
+  summary: "Revokes members' PATs (or SSH keys with isPublic=true) by authorizationId.",
+  tags: ['Token admin'],
+  apiVersions: TOKEN_ADMIN_API_VERSIONS,
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  params: organizationParam,
+  query: isPublicQuery,
+  body: revocationsBody,
+  responses: { 204: { description: 'Revoked.' } },
+  handler: async ({ app, caller, organization, request, query, body, activityId }) => {
+    await revokeAuthorizations(
+      app,
+      organization!.organization,
+      auditContextOf(request, caller!, activityId),
+      body.map((item) => item.authorizationId),
+      query.isPublic,
+    );
+    return { status: 204 };
+  },
+});

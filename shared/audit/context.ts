@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest } from '@azure/functions';
+import type { AppContext } from '../app-context.js';
+import type { Caller } from '../auth/caller.js';
+import type { Organization } from '../directory/repository.js';
+import type { AuditActor, AuditEvent } from './events.js';
+
+/** Who did something and from where: everything an audit event needs besides the action itself. */
+export interface AuditContext {
+  readonly actor: AuditActor;
+  readonly ipAddress: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly activityId: string;
+  readonly correlationId: string;
+}
+
+/** The fixed actor for changes Gatehouse makes on its own (revocation rules, leaks, timers). */
+export const SYSTEM_ACTOR: AuditActor = {
+  kind: 'system',
+  id: '00000000-0000-0000-0000-000000000000',
+  displayName: 'Gatehouse',
+  authenticationMechanism: 'System',
+};
+
+export function actorOf(caller: Caller): AuditActor {
+  if (caller.kind === 'user') {
+    return {
+      kind: 'user',
+      id: caller.id,
+      upn: caller.email.slice(0, 256) || undefined,
+      displayName: caller.displayName.slice(0, 256),
+      authenticationMechanism: 'EntraBearer',
+    };
+  }
+  return {
+    kind: 'servicePrincipal',
+    id: caller.id,
+    displayName: caller.displayName.slice(0, 256),
+    clientId: caller.id,
+    authenticationMechanism: 'EntraBearer',
+  };
+}
+
+/** The client address from `X-Forwarded-For` (set by the Functions front end), without a port. */
+export function clientIp(request: HttpRequest): string | undefined {
+  const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+  if (!forwarded) return undefined;
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::\d+)?$/.exec(forwarded);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(forwarded);
+  if (v4?.[1]) return v4[1];
+  return /^[0-9a-fA-F:]{2,45}$/.test(forwarded) ? forwarded : undefined;
+}
+
+export function auditContextOf(request: HttpRequest, caller: Caller, activityId: string): AuditContext {
+  const userAgent = request.headers.get('user-agent') ?? undefined;
+  return {
+    actor: actorOf(caller),
+    ipAddress: clientIp(request),
+    userAgent: userAgent?.slice(0, 512),
+    activityId,
+    correlationId: activityId,
+  };
+}
+
+export function systemAuditContext(correlationId: string = randomUUID()): AuditContext {
+  return { actor: SYSTEM_ACTOR, ipAddress: undefined, userAgent: undefined, activityId: correlationId, correlationId };
+}
+
+/** Builds an organization-scoped audit event (a new event id each call). */
+export function organizationEvent(
+  app: AppContext,
+  context: AuditContext,
+  organization: Pick<Organization, 'id' | 'name'>,
+  action: { actionId: string; area: string; category: AuditEvent['category']; data: Record<string, unknown> },
+): AuditEvent {
+  return {
+    id: randomUUID(),
+    schemaVersion: 1,
+    timestamp: app.clock.now().toISOString(),
+    organizationId: organization.id,
+    organizationName: organization.name,
+    actionId: action.actionId,
+    area: action.area,
+    category: action.category,
+    actor: context.actor,
+    ...(context.ipAddress ? { ipAddress: context.ipAddress } : {}),
+    ...(context.userAgent ? { userAgent: context.userAgent } : {}),
+    correlationId: context.correlationId,
+    activityId: context.activityId,
+    scopeType: 'organization',
+    scopeId: organization.id,
+    data: action.data,
+  };
+}

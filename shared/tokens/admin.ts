@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { odata } from '@azure/data-tables';
+import type { AppContext } from '../app-context.js';
+import { subjectDescriptor } from '../auth/caller.js';
+import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import type { Organization } from '../directory/repository.js';
+import { badRequest, notFound } from '../http/errors.js';
+import { readAll, readEntity } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+import { PatRepository, statusOf, type PatRecord, type StoredPat } from './repository.js';
+import { parseDateTime, type SessionTokenView } from './schemas.js';
+import { ALL_SCOPES, scopesMatch } from './scopes.js';
+import { isVisibleIn, revokeStoredPat } from './service.js';
+import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
+
+const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// ---- subject descriptors -------------------------------------------------------------------------
+
+/**
+ * Subject descriptors are Azure DevOps graph descriptors: `aad.` + base64url (no padding) of the
+ * user's object id as text, e.g. `aad.YTExY2UwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDBh`
+ * (see `subjectDescriptor` in shared/auth/caller.ts). Returns the user id, or undefined.
+ */
+export function userIdFromDescriptor(descriptor: string): string | undefined {
+  const match = /^aad\.([A-Za-z0-9_-]{1,200})=*$/.exec(descriptor);
+  if (!match?.[1]) return undefined;
+  const id = Buffer.from(match[1], 'base64url').toString('utf8');
+  return GUID.test(id) ? id.toLowerCase() : undefined;
+}
+
+async function memberUserOrFail(app: AppContext, organizationId: string, descriptor: string): Promise<string> {
+  const userId = userIdFromDescriptor(descriptor);
+  if (!userId) throw badRequest('invalidSubjectDescriptor', "The subject descriptor is not a user descriptor ('aad.' + base64url of the user id).");
+  const membership = await app.directory.getMembership(organizationId, 'user', userId);
+  if (!membership) throw notFound('identityNotFound', 'No member of this organization has that subject descriptor.');
+  return userId;
+}
+
+// ---- session token sources (PATs here; SSH keys register theirs) ---------------------------------
+
+/**
+ * A kind of session token the Token Admin API lists and revokes: PATs (`isPublic=false`) are built in;
+ * SSH keys (`isPublic=true`) register a source with `registerSessionTokenSource(true, source)`.
+ */
+export interface SessionTokenSource {
+  /** Every token of the user that is visible in the organization, sorted by authorizationId. */
+  list(app: AppContext, organizationId: string, userId: string): Promise<SessionTokenView[]>;
+  /** Finds a token visible in the organization whose owner is a member of it. */
+  find(app: AppContext, organizationId: string, authorizationId: string): Promise<{ ownerId: string } | undefined>;
+  /** Revokes it (idempotent) with its audit event. */
+  revoke(app: AppContext, organization: Organization, audit: AuditContext, authorizationId: string): Promise<void>;
+}
+
+const sources = new Map<boolean, SessionTokenSource>();
+
+export function registerSessionTokenSource(isPublic: boolean, source: SessionTokenSource): void {
+  sources.set(isPublic, source);
+}
+
+export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView {
+  return {
+    accessId: record.accessId,
+    alternateToken: null,
+    authorizationId: record.authorizationId,
+    claims: null,
+    clientId: ZERO_GUID,
+    displayName: record.displayName,
+    hostAuthorizationId: ZERO_GUID,
+    isPublic: false,
+    isValid: statusOf(record, now) === 'active',
+    publicData: null,
+    scope: record.scope,
+    source: null,
+    targetAccounts: record.targetAccounts,
+    token: null,
+    userId: record.ownerId,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+  };
+}
+
+async function ownerName(app: AppContext, userId: string): Promise<string> {
+  return (await app.directory.getUser(userId))?.displayName ?? userId;
+}
+
+const patSource: SessionTokenSource = {
+  async list(app, organizationId, userId) {
+    const now = app.clock.now();
+    return (await new PatRepository(app).listByOwner(userId))
+      .filter(({ record }) => isVisibleIn(record, organizationId))
+      .map(({ record }) => sessionTokenView(record, now))
+      .sort((a, b) => (a.authorizationId < b.authorizationId ? -1 : 1));
+  },
+  async find(app, organizationId, authorizationId) {
+    const stored = await new PatRepository(app).getById(authorizationId);
+    if (!stored || !isVisibleIn(stored.record, organizationId)) return undefined;
+    const membership = await app.directory.getMembership(organizationId, 'user', stored.record.ownerId);
+    return membership ? { ownerId: stored.record.ownerId } : undefined;
+  },
+  async revoke(app, organization, audit, authorizationId) {
+    const stored = await new PatRepository(app).getById(authorizationId);
+    if (!stored) return;
+    await revokeStoredPat(app, organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId));
+  },
+};
+registerSessionTokenSource(false, patSource);
+
+function sourceFor(isPublic: boolean): SessionTokenSource | undefined {
+  return sources.get(isPublic);
+}
+
+// ---- list ----------------------------------------------------------------------------------------
+
+const CONTINUATION_TTL_MS = 60 * 60 * 1000;
+const invalidContinuation = () =>
+  badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
+
+/**
+ * The Token Admin API declares its continuation token as a uuid, so it is a server-side cursor: a row
+ * in `continuations` (PK = the uuid) bound to the caller, organization, user and isPublic.
+ */
+export async function listUserTokens(
+  app: AppContext,
+  organization: Organization,
+  callerId: string,
+  descriptor: string,
+  query: { pageSize: number; continuationToken?: string | undefined; isPublic: boolean },
+): Promise<{ value: SessionTokenView[]; continuationToken: string | null }> {
+  const userId = await memberUserOrFail(app, organization.id, descriptor);
+  const binding = ['tokenadmin', callerId, organization.id, userId, String(query.isPublic)].join('|');
+  const continuations = app.storage.table(TABLES.continuations);
+  let after: string | undefined;
+  if (query.continuationToken) {
+    const cursor = await readEntity<{ binding: string; after: string; expiresAt: string }>(
+      continuations,
+      query.continuationToken.toLowerCase(),
+      'cursor',
+    );
+    if (!cursor || cursor.binding !== binding || Date.parse(cursor.expiresAt) <= app.clock.now().getTime()) throw invalidContinuation();
+    after = cursor.after;
+  }
+  const source = sourceFor(query.isPublic);
+  const all = source ? await source.list(app, organization.id, userId) : [];
+  const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > (after as string));
+  const value = remaining.slice(0, query.pageSize);
+  const last = value[value.length - 1];
+  if (remaining.length <= value.length || !last) return { value, continuationToken: null };
+  const id = randomUUID();
+  await continuations.createEntity({
+    partitionKey: id,
+    rowKey: 'cursor',
+    binding,
+    after: last.authorizationId,
+    expiresAt: new Date(app.clock.now().getTime() + CONTINUATION_TTL_MS).toISOString(),
+  });
+  return { value, continuationToken: id };
+}
+
+// ---- revocations ---------------------------------------------------------------------------------
+
+/** Revokes every listed authorization; unknown ids fail the whole call before anything is revoked. */
+export async function revokeAuthorizations(
+  app: AppContext,
+  organization: Organization,
+  audit: AuditContext,
+  authorizationIds: readonly string[],
+  isPublic: boolean,
+): Promise<void> {
+  const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
+  const source = sourceFor(isPublic);
+  const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization.id, id)) ? id : undefined)));
+  const missing = ids.filter((_, i) => found[i] === undefined);
+  if (missing.length > 0 || !source) {
+    throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
+  }
+  for (const id of ids) await source.revoke(app, organization, audit, id);
+}
+
+// ---- revocation rules ----------------------------------------------------------------------------
+
+export interface RevocationRule {
+  id: string;
+  scopes: string[];
+  createdBefore: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+const RULE_PREFIX = 'rule_';
+
+export async function listRevocationRules(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
+  const rows = await readAll<{ scopes: string; createdBefore: string; createdAt: string; createdBy: string }>(
+    app.storage.table(TABLES.revocationRules),
+    odata`PartitionKey eq ${organizationId} and RowKey ge ${RULE_PREFIX} and RowKey lt ${'rule`'}`,
+  );
+  return rows.map((row) => ({
+    id: (row.rowKey ?? '').slice(RULE_PREFIX.length),
+    scopes: row.scopes.split(' ').filter(Boolean),
+    createdBefore: row.createdBefore,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+  }));
+}
+
+export const ruleMatches = (rule: RevocationRule, record: PatRecord) =>
+  Date.parse(record.validFrom) < Date.parse(rule.createdBefore) && scopesMatch(record.scope.split(' '), rule.scopes);
+
+/**
+ * Whether a revocation rule of the organization refuses this PAT there. The PAT authenticator calls
+ * this for the organization being accessed (global PATs are refused per organization, not revoked).
+ */
+export async function isRevokedByRule(app: AppContext, organizationId: string, record: PatRecord): Promise<boolean> {
+  const rules = await listRevocationRules(app, organizationId);
+  return rules.some((rule) => ruleMatches(rule, record));
+}
+
+/** Org-wide enumeration: every PAT of every user member, with the owner's membership confirmed. */
+async function memberPats(app: AppContext, organizationId: string): Promise<StoredPat[]> {
+  const members = (await app.directory.listMemberships(organizationId)).filter((member) => member.subjectKind === 'user');
+  const repository = new PatRepository(app);
+  const lists = await Promise.all(members.map((member) => repository.listByOwner(member.subjectId)));
+  return lists.flat().filter(({ record }) => isVisibleIn(record, organizationId));
+}
+
+/**
+ * Stores a revocation rule (with its audit event) and revokes now every unrevoked PAT that targets
+ * only this organization and matches it (Token.PatSystemRevokeEvent each). Global PATs that match are
+ * refused in this organization by `isRevokedByRule` instead of being revoked everywhere.
+ */
+export async function createRevocationRule(
+  app: AppContext,
+  organization: Organization,
+  audit: AuditContext,
+  body: { scopes: string; createdBefore?: string | undefined },
+): Promise<{ rule: RevocationRule; revoked: number }> {
+  const scopes = body.scopes.split(/\s+/).filter(Boolean);
+  const unknown = scopes.find((scope) => !ALL_SCOPES.has(scope));
+  if (scopes.length === 0) throw badRequest('invalidScope', 'scopes must name at least one scope.');
+  if (unknown !== undefined) throw badRequest('invalidScope', `Unknown scope '${unknown.slice(0, 64)}'.`);
+  if (new Set(scopes).size !== scopes.length) throw badRequest('invalidScope', 'A scope is listed more than once.');
+  const now = app.clock.now();
+  const createdBefore = body.createdBefore ? parseDateTime(body.createdBefore) : now;
+  if (Number.isNaN(createdBefore.getTime())) throw badRequest('invalidCreatedBefore', 'createdBefore is not a valid date-time.');
+  const rule: RevocationRule = {
+    id: randomUUID(),
+    scopes,
+    createdBefore: createdBefore.toISOString(),
+    createdAt: now.toISOString(),
+    createdBy: audit.actor.id,
+  };
+  const event = organizationEvent(app, audit, organization, {
+    actionId: 'Token.RevocationRuleCreateEvent',
+    area: 'Token',
+    category: 'create',
+    data: { RuleId: rule.id, Scopes: scopes.join(' '), CreatedBefore: rule.createdBefore },
+  });
+  await commitWithEvents(
+    app,
+    TABLES.revocationRules,
+    [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
+    [event],
+  );
+
+  const system = { ...systemAuditContext(audit.correlationId), ipAddress: audit.ipAddress, userAgent: audit.userAgent };
+  let revoked = 0;
+  for (const stored of await memberPats(app, organization.id)) {
+    const { record } = stored;
+    if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
+    const name = await ownerName(app, record.ownerId);
+    if (await revokeStoredPat(app, organization, system, stored, 'rule', name, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
+  }
+  return { rule, revoked };
+}
+
+// ---- policy preview ------------------------------------------------------------------------------
+
+export interface PolicyViolation {
+  authorizationId: string;
+  displayName: string;
+  scope: string;
+  targetAccounts: string[] | null;
+  validFrom: string;
+  validTo: string;
+  owner: { id: string; displayName: string; principalName: string; descriptor: string };
+  violations: PolicyName[];
+}
+
+/** Active PATs of the organization's members that would break `policies`, with their owners. */
+export async function previewPolicyViolations(app: AppContext, organizationId: string, policies: TokenPolicyDocument): Promise<PolicyViolation[]> {
+  const now = app.clock.now();
+  const result: PolicyViolation[] = [];
+  const users = new Map<string, { displayName: string; email: string }>();
+  for (const { record } of await memberPats(app, organizationId)) {
+    if (statusOf(record, now) !== 'active') continue;
+    const violations = violationsOf(policies, record.ownerId, {
+      scopes: record.scope.split(' '),
+      global: record.targetAccounts === null,
+      validFrom: new Date(record.validFrom),
+      validTo: new Date(record.validTo),
+    });
+    if (violations.length === 0) continue;
+    if (!users.has(record.ownerId)) {
+      const user = await app.directory.getUser(record.ownerId);
+      users.set(record.ownerId, { displayName: user?.displayName ?? record.ownerId, email: user?.email ?? '' });
+    }
+    const owner = users.get(record.ownerId) as { displayName: string; email: string };
+    result.push({
+      authorizationId: record.authorizationId,
+      displayName: record.displayName,
+      scope: record.scope,
+      targetAccounts: record.targetAccounts,
+      validFrom: record.validFrom,
+      validTo: record.validTo,
+      owner: {
+        id: record.ownerId,
+        displayName: owner.displayName,
+        principalName: owner.email,
+        descriptor: subjectDescriptor('user', record.ownerId),
+      },
+      violations,
+    });
+  }
+  return result.sort((a, b) => (a.owner.displayName + a.displayName).localeCompare(b.owner.displayName + b.displayName));
+}
