@@ -1,0 +1,27 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { SERVICE_ROLES } from '../shared/auth/roles.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { decideGrantRequest } from '../shared/pipelines/service.js';
+import { grantDecisionBody, grantRequestSchema, grantRequestView, requestIdParam } from '../shared/pipelines/schemas.js';
+
+export const operatorGrantDecision = endpoint({
+  name: 'operator-grant-decision',
+  route: '_apis/pipelines/freegrantrequests/{requestId}/decision',
+  methods: ['POST'],
+  summary: 'Approves or rejects a request in manual review, with a comment (Gatehouse.Operator). A request gets one decision.',
+  tags: ['Pipeline grants (operators)'],
+  apiVersions: API_VERSIONS.pipelineGrants,
+  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  params: requestIdParam,
+  body: grantDecisionBody,
+  responses: {
+    200: { description: 'Decided.', schema: grantRequestSchema },
+    404: { description: 'grantRequestNotFound' },
+    409: { description: 'requestAlreadyDecided, requestNotInManualReview, concurrentModification' },
+  },
+  handler: async ({ app, caller, params, body, request, activityId }) => {
+    const decided = await decideGrantRequest(app, caller!, params.requestId, body, auditContextOf(request, caller!, activityId));
+    return { body: grantRequestView(decided, 'operator') };
+  },
+});

@@ -1,0 +1,28 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { SERVICE_ROLES } from '../shared/auth/roles.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { revokeGrant } from '../shared/pipelines/service.js';
+import { capacitySchema, capacityView, grantRevocationBody } from '../shared/pipelines/schemas.js';
+
+export const operatorGrantRevoke = endpoint({
+  name: 'operator-grant-revoke',
+  route: '_apis/pipelines/freegrants/{organization}/revoke',
+  methods: ['POST'],
+  summary: "Revokes an organization's free grant, with a comment: public projects drop to 0 free parallel jobs (Gatehouse.Operator).",
+  tags: ['Pipeline grants (operators)'],
+  apiVersions: API_VERSIONS.pipelineGrants,
+  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  params: organizationParam,
+  body: grantRevocationBody,
+  responses: {
+    200: { description: 'Revoked; the updated capacity record.', schema: capacitySchema },
+    404: { description: 'organizationNotFound' },
+    409: { description: 'noActiveGrant' },
+  },
+  handler: async ({ app, caller, params, body, request, activityId }) => {
+    const capacity = await revokeGrant(app, params.organization, body.comment, auditContextOf(request, caller!, activityId));
+    return { body: capacityView(capacity) };
+  },
+});

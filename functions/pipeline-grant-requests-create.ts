@@ -1,0 +1,31 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { submitGrantRequest } from '../shared/pipelines/service.js';
+import { createGrantRequestBody, grantRequestSchema, grantRequestView, submissionErrorCode } from '../shared/pipelines/schemas.js';
+
+export const pipelineGrantRequestsCreate = endpoint({
+  name: 'pipeline-grant-requests-create',
+  route: '{organization}/_apis/pipelines/freegrantrequests',
+  methods: ['POST'],
+  summary:
+    'Requests free parallel jobs for public projects (Project Collection Administrators or administrators of a public project). One open request per organization; the grant-review timer decides.',
+  tags: ['Pipeline grants'],
+  apiVersions: API_VERSIONS.pipelineGrants,
+  access: { users: { scopes: [] }, organization: 'member' },
+  params: organizationParam,
+  body: createGrantRequestBody,
+  validationCode: (where, issue) => (where === 'body' ? submissionErrorCode(issue) : undefined),
+  responses: {
+    201: { description: 'Submitted (status pending).', schema: grantRequestSchema },
+    400: { description: 'invalidRepositoryLink, invalidDescription, invalidRequesterEmail, invalidRequesterName, invalidProjects, projectNotFound, projectNotPublic, invalidRequestBody' },
+    403: { description: 'accessDenied' },
+    409: { description: 'openRequestExists, grantAlreadyActive' },
+  },
+  handler: async ({ app, organization, caller, body, request, activityId }) => {
+    const created = await submitGrantRequest(app, organization!, caller!, body, auditContextOf(request, caller!, activityId));
+    const view = grantRequestView(created, 'organization');
+    return { status: 201, body: view, headers: { Location: view.url } };
+  },
+});

@@ -1,0 +1,12 @@
+/**
+ * Service-level roles. They come from the `roles` claim: app roles of app-only tokens, or app roles
+ * assigned to a user in a delegated token. They are separate from any organization's groups: a
+ * Project Collection Administrator is not an operator, and an operator is not a member of any
+ * organization by virtue of the role.
+ */
+export const SERVICE_ROLES = {
+  /** Gatehouse operations staff: review free pipeline grant requests, revoke grants. */
+  operator: 'Gatehouse.Operator',
+  /** The pipelines service: reads organizations' pipeline capacity. */
+  pipelines: 'Gatehouse.Pipelines',
+} as const;
