@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { AUDIT_ACTIONS } from '../shared/audit/actions.js';
+
+const query = z.object({ areaName: z.string().max(64).optional() });
+const actionInfo = z.object({ actionId: z.string(), area: z.string(), category: z.string() });
+const responses = { 200: { description: 'The actions Gatehouse records.', schema: z.object({ count: z.number(), value: z.array(actionInfo) }) } };
+
+function listActions(areaName: string | undefined) {
+  const value = AUDIT_ACTIONS.filter((action) => !areaName || action.area.toLowerCase() === areaName.toLowerCase()).map(
+    ({ actionId, area, category }) => ({ actionId, area, category }),
+  );
+  return { body: { count: value.length, value } };
+}
+
+export const auditActionsList = endpoint({
+  name: 'audit-actions-list',
+  route: '{organization}/_apis/audit/actions',
+  methods: ['GET'],
+  summary: 'Lists the audit actions Gatehouse records, with area and category (members).',
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member' },
+  params: organizationParam,
+  query,
+  responses,
+  handler: async ({ query }) => listActions(query.areaName),
+});
+
+export const auditActionsListGlobal = endpoint({
+  name: 'audit-actions-list-global',
+  route: '_apis/audit/actions',
+  methods: ['GET'],
+  summary: 'Lists the audit actions Gatehouse records, with area and category (any signed-in caller).',
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access: { users: { scopes: [] }, apps: { roles: [] } },
+  query,
+  responses,
+  handler: async ({ query }) => listActions(query.areaName),
+});

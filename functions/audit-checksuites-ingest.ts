@@ -1,0 +1,26 @@
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam } from '../shared/http/params.js';
+import { AUDIT_INGEST_APP_ROLES } from '../shared/audit/access.js';
+import { checkSuiteBody, checkSuiteResultSchema, ingestCheckSuite } from '../shared/audit/checksuites.js';
+
+export const auditCheckSuitesIngest = endpoint({
+  name: 'audit-checksuites-ingest',
+  route: '{organization}/_apis/audit/checksuites',
+  methods: ['POST'],
+  summary: 'Records a completed check suite with every approver as a CheckSuite.Completed audit event (the pipelines service).',
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access: { apps: { roles: [...AUDIT_INGEST_APP_ROLES] }, organization: 'member' },
+  params: organizationParam,
+  body: checkSuiteBody,
+  responses: {
+    201: { description: 'Stored.', schema: checkSuiteResultSchema },
+    200: { description: 'Already stored (a retried request).', schema: checkSuiteResultSchema },
+    413: { description: 'requestBodyTooLarge' },
+  },
+  handler: async ({ app, caller, organization, body, activityId }) => {
+    const result = await ingestCheckSuite(app, caller!, organization!, activityId, body);
+    return { status: result.status === 'created' ? 201 : 200, body: result };
+  },
+});

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
+import { organizationParam, organizationUserParam } from '../shared/http/params.js';
+import { auditReaderSchema, grantAuditReader, listAuditReaders, revokeAuditReader } from '../shared/audit/access.js';
+
+const userParam = organizationUserParam.extend({
+  userId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID').transform((id) => id.toLowerCase()),
+});
+const access = { users: { scopes: [] }, organization: 'administrator' } as const;
+
+export const auditReadersList = endpoint({
+  name: 'audit-readers-list',
+  route: '{organization}/_apis/audit/readers',
+  methods: ['GET'],
+  summary: 'Members granted audit log reading besides the Project Collection Administrators.',
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access,
+  params: organizationParam,
+  responses: { 200: { description: 'The readers.', schema: z.object({ count: z.number(), value: z.array(auditReaderSchema) }) } },
+  handler: async ({ app, organization }) => {
+    const value = await listAuditReaders(app, organization!.organization.id);
+    return { body: { count: value.length, value } };
+  },
+});
+
+export const auditReadersGrant = endpoint({
+  name: 'audit-readers-grant',
+  route: '{organization}/_apis/audit/readers/{userId}',
+  methods: ['PUT'],
+  summary: 'Grants a member audit log reading (not Project-Scoped Users).',
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access,
+  params: userParam,
+  responses: {
+    200: { description: 'Already granted.', schema: auditReaderSchema },
+    201: { description: 'Granted.', schema: auditReaderSchema },
+    404: { description: 'memberNotFound' },
+    409: { description: 'readerNotEligible' },
+  },
+  handler: async ({ app, request, caller, organization, params, activityId }) => {
+    const { reader, created } = await grantAuditReader(app, request, caller!, organization!, activityId, params.userId);
+    return { status: created ? 201 : 200, body: reader };
+  },
+});
+
+export const auditReadersRevoke = endpoint({
+  name: 'audit-readers-revoke',
+  route: '{organization}/_apis/audit/readers/{userId}',
+  methods: ['DELETE'],
+  summary: "Removes a member's audit log reading grant.",
+  tags: ['Audit'],
+  apiVersions: API_VERSIONS.audit,
+  access,
+  params: userParam,
+  responses: { 204: { description: 'Removed.' }, 404: { description: 'readerNotFound' } },
+  handler: async ({ app, request, caller, organization, params, activityId }) => {
+    await revokeAuditReader(app, request, caller!, organization!, activityId, params.userId);
+    return { status: 204 };
+  },
+});

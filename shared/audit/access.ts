@@ -1,0 +1,191 @@
+import { odata, type TransactionAction } from '@azure/data-tables';
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import type { Caller } from '../auth/caller.js';
+import type { OrganizationAccess } from '../directory/access.js';
+import { AppError, forbidden, notFound } from '../http/errors.js';
+import { readEntity } from '../storage/entities.js';
+import { QUEUES, TABLES } from '../storage/names.js';
+import { sendJson } from '../storage/queue.js';
+import { auditContextOf, organizationEvent } from './context.js';
+import { commitWithEvents } from './outbox.js';
+import { ACCESS_LOG_ACTION } from './query.js';
+import { SETTINGS_ROW_KEY, auditSettingsTable, getAuditSettings } from './repository.js';
+
+/**
+ * Who may read an organization's audit log: Project Collection Administrators, and members the
+ * organization grants reading (`r_<user id>` rows in `auditsettings`, managed by administrators);
+ * service principals with the Gatehouse.AuditRead app role that are members. Never members of the
+ * Project-Scoped Users group, whatever else they hold; never other organizations (404 before this).
+ */
+export const AUDIT_READ_SCOPE = 'vso.auditlog';
+export const AUDIT_READ_APP_ROLE = 'Gatehouse.AuditRead';
+export const AUDIT_INGEST_APP_ROLES = ['Gatehouse.Pipelines', 'Gatehouse.AuditIngest'] as const;
+
+const readerRowKey = (userId: string) => `r_${userId.toLowerCase()}`;
+
+export async function assertAuditReader(app: AppContext, access: OrganizationAccess, caller: Caller): Promise<void> {
+  if (access.membership.groups.includes('projectScopedUsers')) {
+    throw forbidden('accessDenied', 'Project-Scoped Users cannot read the audit log.');
+  }
+  if (caller.kind === 'servicePrincipal') {
+    if (caller.roles.has(AUDIT_READ_APP_ROLE)) return;
+    throw forbidden('accessDenied', `Reading the audit log needs the ${AUDIT_READ_APP_ROLE} app role.`);
+  }
+  if (access.isAdministrator) return;
+  const grant = await readEntity(auditSettingsTable(app), access.organization.id, readerRowKey(caller.id));
+  if (!grant) throw forbidden('accessDenied', 'Reading the audit log needs Project Collection Administrator rights or an audit reader grant.');
+}
+
+/** Records the read itself (AuditLog.AccessLog), straight on the audit queue; a failure fails the read. */
+export async function recordAuditAccess(
+  app: AppContext,
+  request: HttpRequest,
+  caller: Caller,
+  access: OrganizationAccess,
+  activityId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+    actionId: ACCESS_LOG_ACTION,
+    area: 'Auditing',
+    category: 'access',
+    data,
+  });
+  await sendJson(app.storage.queue(QUEUES.audit), event);
+}
+
+// ---- reader grants --------------------------------------------------------------------------------
+
+export const auditReaderSchema = z.object({
+  userId: z.string(),
+  displayName: z.string(),
+  principalName: z.string(),
+  grantedBy: z.string(),
+  grantedOn: z.string(),
+});
+export type AuditReader = z.infer<typeof auditReaderSchema>;
+
+type ReaderRow = {
+  partitionKey: string;
+  rowKey: string;
+  UserId: string;
+  DisplayName: string;
+  PrincipalName: string;
+  GrantedBy: string;
+  GrantedOn: string;
+};
+
+const toReader = (row: ReaderRow): AuditReader => ({
+  userId: row.UserId,
+  displayName: row.DisplayName,
+  principalName: row.PrincipalName,
+  grantedBy: row.GrantedBy,
+  grantedOn: row.GrantedOn,
+});
+
+export async function listAuditReaders(app: AppContext, organizationId: string): Promise<AuditReader[]> {
+  const readers: AuditReader[] = [];
+  for await (const row of auditSettingsTable(app).listEntities<ReaderRow>({
+    queryOptions: { filter: odata`PartitionKey eq ${organizationId} and RowKey ge ${'r_'} and RowKey lt ${'r`'}` },
+  })) {
+    readers.push(toReader(row));
+  }
+  return readers;
+}
+
+export async function grantAuditReader(
+  app: AppContext,
+  request: HttpRequest,
+  caller: Caller,
+  access: OrganizationAccess,
+  activityId: string,
+  userId: string,
+): Promise<{ reader: AuditReader; created: boolean }> {
+  const organizationId = access.organization.id;
+  const membership = await app.directory.getMembership(organizationId, 'user', userId);
+  if (!membership) throw notFound('memberNotFound', `The user ${userId} is not a member of the organization.`);
+  if (membership.groups.includes('projectScopedUsers')) {
+    throw new AppError(409, 'readerNotEligible', 'Project-Scoped Users cannot be granted audit log reading.');
+  }
+  const existing = await readEntity<ReaderRow>(auditSettingsTable(app), organizationId, readerRowKey(userId));
+  if (existing) return { reader: toReader(existing), created: false };
+  const user = await app.directory.getUser(userId);
+  const row: ReaderRow = {
+    partitionKey: organizationId,
+    rowKey: readerRowKey(userId),
+    UserId: userId,
+    DisplayName: user?.displayName ?? userId,
+    PrincipalName: user?.email ?? '',
+    GrantedBy: caller.id,
+    GrantedOn: app.clock.now().toISOString(),
+  };
+  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+    actionId: 'AuditLog.ReaderGranted',
+    area: 'Auditing',
+    category: 'modify',
+    data: { UserId: userId, UserDisplayName: row.DisplayName, UserPrincipalName: row.PrincipalName },
+  });
+  await commitWithEvents(app, TABLES.auditSettings, [['create', row]], [event]);
+  return { reader: toReader(row), created: true };
+}
+
+export async function revokeAuditReader(
+  app: AppContext,
+  request: HttpRequest,
+  caller: Caller,
+  access: OrganizationAccess,
+  activityId: string,
+  userId: string,
+): Promise<void> {
+  const organizationId = access.organization.id;
+  const existing = await readEntity<ReaderRow>(auditSettingsTable(app), organizationId, readerRowKey(userId));
+  if (!existing) throw notFound('readerNotFound', `The user ${userId} has no audit reader grant.`);
+  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+    actionId: 'AuditLog.ReaderRevoked',
+    area: 'Auditing',
+    category: 'remove',
+    data: { UserId: userId, UserDisplayName: existing.DisplayName, UserPrincipalName: existing.PrincipalName },
+  });
+  const action: TransactionAction = ['delete', { partitionKey: organizationId, rowKey: existing.rowKey }];
+  await commitWithEvents(app, TABLES.auditSettings, [action], [event]);
+}
+
+// ---- settings -------------------------------------------------------------------------------------
+
+export const auditSettingsBody = z
+  .object({ retentionDays: z.number().int().min(1).max(3650) })
+  .strict();
+
+export const auditSettingsSchema = z.object({ retentionDays: z.number().int(), isDefault: z.boolean() });
+
+export async function readAuditSettings(app: AppContext, organizationId: string) {
+  const settings = await getAuditSettings(app, organizationId);
+  return { retentionDays: settings.retentionDays, isDefault: !settings.custom };
+}
+
+export async function updateAuditSettings(
+  app: AppContext,
+  request: HttpRequest,
+  caller: Caller,
+  access: OrganizationAccess,
+  activityId: string,
+  retentionDays: number,
+) {
+  const organizationId = access.organization.id;
+  const table = auditSettingsTable(app);
+  const current = await readEntity<{ RetentionDays?: number }>(table, organizationId, SETTINGS_ROW_KEY);
+  const before = await getAuditSettings(app, organizationId);
+  if (before.custom && before.retentionDays === retentionDays) return { retentionDays, isDefault: false };
+  const entity = { partitionKey: organizationId, rowKey: SETTINGS_ROW_KEY, RetentionDays: retentionDays, UpdatedBy: caller.id, UpdatedOn: app.clock.now().toISOString() };
+  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+    actionId: 'AuditLog.RetentionUpdated',
+    area: 'Auditing',
+    category: 'modify',
+    data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays },
+  });
+  const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];
+  await commitWithEvents(app, TABLES.auditSettings, [action], [event]);
+  return { retentionDays, isDefault: false };
+}
