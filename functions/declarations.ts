@@ -1,7 +1,28 @@
 import type { FunctionDeclaration } from '../shared/runtime/declarations.js';
+import { patsCreate } from './pats-create.js';
+import { patsGet } from './pats-get.js';
+import { patsUpdate } from './pats-update.js';
+import { patsRevoke } from './pats-revoke.js';
+import { tokenPoliciesGet } from './token-policies-get.js';
+import { tokenPoliciesUpdate } from './token-policies-update.js';
+import { tokenPoliciesPreview } from './token-policies-preview.js';
+import { tokenAdminList } from './tokenadmin-list.js';
+import { tokenAdminRevocations } from './tokenadmin-revocations.js';
+import { tokenAdminRevocationRules } from './tokenadmin-revocation-rules.js';
+import { outboxRelay } from './outbox-relay.js';
 import { health } from './health.js';
 import { openApiFunction } from './openapi.js';
 import { notFoundFunction } from './not-found.js';
+import { pipelineGrantRequestsCreate } from './pipeline-grant-requests-create.js';
+import { pipelineGrantRequestsList } from './pipeline-grant-requests-list.js';
+import { pipelineGrantRequestsGet } from './pipeline-grant-requests-get.js';
+import { pipelineCapacityGet } from './pipeline-capacity-get.js';
+import { pipelineProjectCapacityGet } from './pipeline-project-capacity-get.js';
+import { operatorGrantRequestsList } from './operator-grant-requests-list.js';
+import { operatorGrantRequestsGet } from './operator-grant-requests-get.js';
+import { operatorGrantDecision } from './operator-grant-decision.js';
+import { operatorGrantRevoke } from './operator-grant-revoke.js';
+import { grantReview } from './grant-review.js';
 import { organizationsList } from './organizations-list.js';
 import { organizationsCreate } from './organizations-create.js';
 import { projectsList } from './projects-list.js';
@@ -12,6 +33,20 @@ import { membersList } from './members-list.js';
 import { membersAdd } from './members-add.js';
 import { membersUpdate } from './members-update.js';
 import { membersRemove } from './members-remove.js';
+import { organizationGet } from './organization-get.js';
+import { organizationSettingsGet } from './organization-settings-get.js';
+import { organizationSettingsUpdate } from './organization-settings-update.js';
+import { organizationUsageGet } from './organization-usage.js';
+import { identitiesSearch } from './identities-search.js';
+import { auditWriter } from './audit-writer.js';
+import { auditRetention } from './audit-retention.js';
+import { auditLogQuery } from './audit-log-query.js';
+import { auditLogDownload } from './audit-log-download.js';
+import { auditActionsList, auditActionsListGlobal } from './audit-actions-list.js';
+import { auditVerify } from './audit-verify.js';
+import { auditCheckSuitesIngest } from './audit-checksuites-ingest.js';
+import { auditReadersGrant, auditReadersList, auditReadersRevoke } from './audit-readers.js';
+import { auditSettingsGet, auditSettingsUpdate } from './audit-settings.js';
 
 /** Every function of the app. The Functions host and the local runtime both read this list. */
 export const declarations: readonly FunctionDeclaration[] = [
@@ -27,5 +62,44 @@ export const declarations: readonly FunctionDeclaration[] = [
   membersAdd,
   membersUpdate,
   membersRemove,
+  organizationGet,
+  organizationSettingsGet,
+  organizationSettingsUpdate,
+  organizationUsageGet,
+  identitiesSearch,
+  patsCreate,
+  patsGet,
+  patsUpdate,
+  patsRevoke,
+  tokenPoliciesGet,
+  tokenPoliciesUpdate,
+  tokenPoliciesPreview,
+  tokenAdminList,
+  tokenAdminRevocations,
+  tokenAdminRevocationRules,
+  outboxRelay,
+  pipelineGrantRequestsCreate,
+  pipelineGrantRequestsList,
+  pipelineGrantRequestsGet,
+  pipelineCapacityGet,
+  pipelineProjectCapacityGet,
+  operatorGrantRequestsList,
+  operatorGrantRequestsGet,
+  operatorGrantDecision,
+  operatorGrantRevoke,
+  grantReview,
+  auditWriter,
+  auditRetention,
+  auditLogQuery,
+  auditLogDownload,
+  auditActionsList,
+  auditActionsListGlobal,
+  auditVerify,
+  auditCheckSuitesIngest,
+  auditReadersList,
+  auditReadersGrant,
+  auditReadersRevoke,
+  auditSettingsGet,
+  auditSettingsUpdate,
   notFoundFunction(() => declarations),
 ];

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';

@@ -2,6 +2,8 @@ import type { AppContext } from '../shared/app-context.js';
 import type { Membership, Project } from '../shared/directory/repository.js';
 import type { OrganizationGroup, ProjectRole } from '../shared/directory/schemas.js';
 import { restErrorStatus } from '../shared/http/errors.js';
+import { SERVICE_ROLES } from '../shared/auth/roles.js';
+import { ensureCapacityRecord } from '../shared/pipelines/service.js';
 
 /** The demo tenant every local token is issued for. */
 export const DEMO_TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -46,7 +48,11 @@ export const DEMO_USERS: readonly DemoUser[] = [
 export const APP_ROLES = {
   pipelines: 'Gatehouse.Pipelines',
   auditIngest: 'Gatehouse.AuditIngest',
+  /** Reads an organization's audit log (SIEM exports); no seeded principal holds it. */
+  auditRead: 'Gatehouse.AuditRead',
   introspection: 'Gatehouse.TokenIntrospection',
+  /** Service operators (also assignable to users): free pipeline grant reviews. */
+  operator: SERVICE_ROLES.operator,
 } as const;
 
 export const DEMO_SERVICE_PRINCIPALS = [
@@ -75,6 +81,7 @@ export async function seedDemoData(app: AppContext): Promise<void> {
         projectScopedVisibility: false,
       }),
     );
+    await ensureCapacityRecord(app, organization);
     for (const project of organization.projects) {
       const record: Project = { ...project, organizationId: organization.id, description: '', createdAt, updatedAt: createdAt };
       await ignoreConflict(app.directory.createProject(record));

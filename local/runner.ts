@@ -344,7 +344,19 @@ async function send(res: ServerResponse, response: HttpResponseInit, headOnly = 
     payload = Buffer.from(response.body);
   } else if (response.body instanceof ReadableStream) {
     res.writeHead(response.status ?? 200, Object.fromEntries(headers));
-    for await (const chunk of response.body as ReadableStream<Uint8Array>) res.write(chunk);
+    // Pull the next chunk only when the socket has taken the last one: never buffer a whole stream.
+    for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
     res.end();
     return;
   }
@@ -453,8 +465,15 @@ class QueueListener {
     if (message.dequeueCount > queues.maxDequeueCount) return this.moveToPoison(message, 'dequeue count exceeded before invocation');
     let outcome: 'ok' | 'failed' = 'ok';
     let reason = '';
+    let text: string;
     try {
-      const text = decodeMessage(message.messageText, queues.messageEncoding);
+      text = decodeMessage(message.messageText, queues.messageEncoding);
+    } catch (error) {
+      // As the host's queue extension (5.x) does: a message it cannot decode goes to poison at once,
+      // since retrying cannot help (Azure/azure-sdk-for-net#18326).
+      return this.moveToPoison(message, `message decoding failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`);
+    }
+    try {
       await this.run(parsePayload(text), {
         id: message.messageId,
         popReceipt: message.popReceipt,

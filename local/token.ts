@@ -4,7 +4,7 @@ import { loadLocalSettings } from './settings.js';
 import { appToken, DEFAULT_USER_SCOPES, userToken } from './tokens.js';
 
 /**
- * `npm run --silent token -- <user-email> [--scope "vso.pats vso.pats_manage"]`
+ * `npm run --silent token -- <user-email> [--scope "vso.pats vso.pats_manage"] [--role Gatehouse.Operator]`
  * `npm run --silent token -- --app <service-name> [--role Gatehouse.X]`
  * Prints a one-hour access token signed with the development key.
  */
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const email = positionals[0];
   if (!email) throw new Error('usage: npm run --silent token -- <user-email> [--scope "..."] | --app <service-name>');
   const scopes = values.scope ? values.scope.split(/[\s,]+/).filter(Boolean) : DEFAULT_USER_SCOPES;
-  console.log(await userToken(key, settings, email, { scopes }));
+  console.log(await userToken(key, settings, email, { scopes, ...(values.role ? { roles: values.role } : {}) }));
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseNcrontab } from './runtime/ncrontab.js';
 
 /**
  * The one place that reads app settings. Everything else receives a validated AppConfig.
@@ -54,6 +55,37 @@ const jwks = z
   })
   .pipe(z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }));
 
+/** Every minute: pending audit events are relayed within about a minute when the queue was down. */
+export const DEFAULT_OUTBOX_RELAY_SCHEDULE = '0 * * * * *';
+
+const ncrontab = z.string().superRefine((value, ctx) => {
+  try {
+    parseNcrontab(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+/** Daily at 02:30 UTC: audit day partitions past their organization's retention are purged. */
+export const DEFAULT_AUDIT_RETENTION_SCHEDULE = '0 30 2 * * *';
+
+/** Every 15 minutes: pending free pipeline grant requests are reviewed. */
+export const DEFAULT_GRANT_REVIEW_SCHEDULE = '0 */15 * * * *';
+const DEFAULT_GRANT_ALLOWED_HOSTS = 'github.com,gitlab.com,bitbucket.org,dev.azure.com,codeberg.org,git.sr.ht';
+const DEFAULT_GRANT_MINING_TERMS = [
+  'miner', 'miners', 'xmrig', 'nicehash', 'monero', 'hashrate', 'cryptominer', 'cpuminer', 'cgminer', 'bfgminer',
+  'ethminer', 'nbminer', 'lolminer', 'phoenixminer', 'nanominer', 'minergate', 'coinhive', 'cryptonight', 'stratum+tcp',
+].join(',');
+
+const count = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A comma-separated, lower-cased list whose items match `item`. */
+const csvList = (fallback: string, item: RegExp, what: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => [...new Set(value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))])
+    .pipe(z.array(z.string().regex(item, `each entry must be ${what}`)).min(1, 'at least one entry is required'));
+
 const settingsSchema = z
   .object({
     STORAGE: z.string().min(1).optional(),
@@ -75,21 +107,37 @@ const settingsSchema = z
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
-  })
-  .superRefine((settings, ctx) => {
-    const identityBased = settings.STORAGE__tableServiceUri && settings.STORAGE__queueServiceUri;
-    if (!settings.STORAGE && !identityBased) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['STORAGE'],
-        message:
-          'set STORAGE (a connection string) or STORAGE__tableServiceUri, STORAGE__queueServiceUri and STORAGE__blobServiceUri',
-      });
-    }
-    if (!settings.AUTH_JWKS_URI && !settings.AUTH_JWKS) {
-      ctx.addIssue({ code: 'custom', path: ['AUTH_JWKS_URI'], message: 'set AUTH_JWKS_URI (or AUTH_JWKS locally)' });
-    }
+    OUTBOX_RELAY_SCHEDULE: ncrontab.default(DEFAULT_OUTBOX_RELAY_SCHEDULE),
+
+    GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE),
+    GRANT_REVIEW_BATCH_SIZE: count(1, 500, 50),
+    GRANT_PUBLIC_PARALLEL_JOBS: count(1, 1000, 10),
+    GRANT_PUBLIC_MAX_MINUTES_PER_JOB: count(1, 10080, 360),
+    PIPELINES_PRIVATE_PARALLEL_JOBS: count(0, 1000, 1),
+    PIPELINES_PRIVATE_MAX_MINUTES_PER_JOB: count(1, 10080, 60),
+    PIPELINES_PRIVATE_MONTHLY_MINUTES: count(0, 1_000_000, 1800),
+    GRANT_ALLOWED_HOSTS: csvList(DEFAULT_GRANT_ALLOWED_HOSTS, /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a DNS host name'),
+    GRANT_MINING_TERMS: csvList(DEFAULT_GRANT_MINING_TERMS, /^[a-z0-9][a-z0-9+.-]{2,39}$/, '3-40 letters, digits or + . -'),
+    GRANT_MIN_ORGANIZATION_AGE_DAYS: count(0, 3650, 7),
+    GRANT_MAX_REQUESTS_PER_EMAIL: count(1, 1000, 3),
+    GRANT_REQUEST_WINDOW_DAYS: count(1, 3650, 30),
+
+    AUDIT_RETENTION_SCHEDULE: ncrontab.default(DEFAULT_AUDIT_RETENTION_SCHEDULE),
+    AUDIT_RETENTION_DAYS: count(1, 3650, 90),
+    AUDIT_RETENTION_MAX_PAGES: count(1, 10_000, 50),
   });
+
+/** Settings that are required in one of several forms; checked even when other settings are invalid. */
+function alternativeProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (!env.STORAGE && !(env.STORAGE__tableServiceUri && env.STORAGE__queueServiceUri)) {
+    problems.push(
+      'STORAGE: set STORAGE (a connection string) or STORAGE__tableServiceUri, STORAGE__queueServiceUri and STORAGE__blobServiceUri',
+    );
+  }
+  if (!env.AUTH_JWKS_URI && !env.AUTH_JWKS) problems.push('AUTH_JWKS_URI: set AUTH_JWKS_URI (or AUTH_JWKS locally)');
+  return problems;
+}
 
 export type StorageConfig =
   | { kind: 'connectionString'; connectionString: string }
@@ -114,6 +162,41 @@ export interface AppConfig {
   readonly maxRequestBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
+  /** NCRONTAB schedule of the outbox relay timer (`%OUTBOX_RELAY_SCHEDULE%`). */
+  readonly outboxRelaySchedule: string;
+  readonly pipelines: PipelineGrantSettings;
+  readonly audit: AuditSettings;
+}
+
+/** The audit log: retention purge timer and defaults. */
+export interface AuditSettings {
+  /** NCRONTAB schedule of the retention timer (`%AUDIT_RETENTION_SCHEDULE%`). */
+  readonly retentionSchedule: string;
+  /** Retention of organizations that did not set their own. */
+  readonly defaultRetentionDays: number;
+  /** Table requests (pages of at most 100 deletions) one retention run may spend; the next run resumes. */
+  readonly retentionMaxPagesPerRun: number;
+}
+
+/** Free pipeline grants: the review timer, its rule thresholds and the capacity organizations get. */
+export interface PipelineGrantSettings {
+  /** NCRONTAB schedule of the grant review timer (`%GRANT_REVIEW_SCHEDULE%`). */
+  readonly reviewSchedule: string;
+  /** Pending requests reviewed per timer run (oldest first). */
+  readonly reviewBatchSize: number;
+  /** What an approved grant gives public projects (no monthly cap). */
+  readonly publicGrant: { readonly parallelJobs: number; readonly maxMinutesPerJob: number };
+  /** What every organization's private projects get without a request. */
+  readonly privateDefault: { readonly parallelJobs: number; readonly maxMinutesPerJob: number; readonly monthlyMinutes: number };
+  /** Repository hosts a request may name; others are rejected by the review. */
+  readonly allowedHosts: readonly string[];
+  /** Words that mark crypto-mining (matched as whole words); any match rejects. */
+  readonly miningTerms: readonly string[];
+  /** Organizations younger than this go to manual review. */
+  readonly minOrganizationAgeDays: number;
+  /** This many requests from one email within the window send a request to manual review. */
+  readonly maxRequestsPerEmail: number;
+  readonly requestWindowDays: number;
 }
 
 /** Settings an Azure deployment must provide (one of each alternative group). */
@@ -160,6 +243,7 @@ export function loadConfig(env: Env): AppConfig {
   const problems: string[] = [];
   const resolved = resolveFileSettings(env, problems);
   const parsed = settingsSchema.safeParse(resolved);
+  problems.push(...alternativeProblems(resolved));
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = issue.path.join('.') || 'settings';
@@ -191,6 +275,27 @@ export function loadConfig(env: Env): AppConfig {
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
     logLevel: s.LOG_LEVEL,
     port: s.PORT,
+    outboxRelaySchedule: s.OUTBOX_RELAY_SCHEDULE,
+    pipelines: {
+      reviewSchedule: s.GRANT_REVIEW_SCHEDULE,
+      reviewBatchSize: s.GRANT_REVIEW_BATCH_SIZE,
+      publicGrant: { parallelJobs: s.GRANT_PUBLIC_PARALLEL_JOBS, maxMinutesPerJob: s.GRANT_PUBLIC_MAX_MINUTES_PER_JOB },
+      privateDefault: {
+        parallelJobs: s.PIPELINES_PRIVATE_PARALLEL_JOBS,
+        maxMinutesPerJob: s.PIPELINES_PRIVATE_MAX_MINUTES_PER_JOB,
+        monthlyMinutes: s.PIPELINES_PRIVATE_MONTHLY_MINUTES,
+      },
+      allowedHosts: s.GRANT_ALLOWED_HOSTS,
+      miningTerms: s.GRANT_MINING_TERMS,
+      minOrganizationAgeDays: s.GRANT_MIN_ORGANIZATION_AGE_DAYS,
+      maxRequestsPerEmail: s.GRANT_MAX_REQUESTS_PER_EMAIL,
+      requestWindowDays: s.GRANT_REQUEST_WINDOW_DAYS,
+    },
+    audit: {
+      retentionSchedule: s.AUDIT_RETENTION_SCHEDULE,
+      defaultRetentionDays: s.AUDIT_RETENTION_DAYS,
+      retentionMaxPagesPerRun: s.AUDIT_RETENTION_MAX_PAGES,
+    },
   });
 }
 

@@ -8,6 +8,8 @@ export interface UserCaller {
   readonly email: string;
   readonly displayName: string;
   readonly scopes: ReadonlySet<string>;
+  /** App roles assigned to the user (`roles` claim of a delegated token), e.g. Gatehouse.Operator. */
+  readonly roles?: ReadonlySet<string>;
 }
 
 export interface ServicePrincipalCaller {
@@ -47,6 +49,7 @@ export async function authenticateJwt(app: AppContext, authorization: string | n
       email: String(claims.preferred_username ?? ''),
       displayName: String(claims.name ?? claims.preferred_username ?? claims.oid),
       scopes: new Set(claims.scp.split(' ').filter(Boolean)),
+      roles: stringSet(claims.roles),
     };
   }
   const appId = claims.azp ?? claims.appid;
@@ -59,6 +62,10 @@ export async function authenticateJwt(app: AppContext, authorization: string | n
     displayName: principal?.displayName ?? appId,
     roles: new Set(Array.isArray(claims.roles) ? claims.roles.filter((role) => typeof role === 'string') : []),
   };
+}
+
+function stringSet(claim: unknown): ReadonlySet<string> {
+  return new Set(Array.isArray(claim) ? claim.filter((item): item is string => typeof item === 'string') : []);
 }
 
 /** Azure DevOps style subject descriptor: `aad.` (users) or `aadsp.` (service principals) + base64url(id). */

@@ -132,3 +132,40 @@ export const memberSchema = z.object({
 });
 
 export const listOf = <T extends z.ZodType>(item: T) => z.object({ count: z.number().int(), value: z.array(item) });
+
+export const organizationSettingsBody = z.object({ limitUserVisibilityToProjects: z.boolean() }).strict();
+export const organizationSettingsSchema = z.object({ limitUserVisibilityToProjects: z.boolean() });
+
+const identityIdList = z
+  .string()
+  .max(50 * 37)
+  .transform((value) => value.split(',').map((id) => id.trim().toLowerCase()))
+  .pipe(z.array(guidSchema).min(1).max(50));
+
+export const identitySearchQuery = z
+  .object({
+    searchFilter: z.enum(['General', 'MailAddress', 'DisplayName']).default('General'),
+    filterValue: z.string().trim().min(1, 'filterValue is required').max(256).optional(),
+    identityIds: identityIdList.optional(),
+    projectId: z.string().min(1).max(64).optional(),
+  })
+  .refine((query) => query.filterValue !== undefined || query.identityIds !== undefined, {
+    message: 'give filterValue or identityIds',
+    path: ['filterValue'],
+  });
+
+export const identitySchema = z.object({
+  id: z.string(),
+  descriptor: z.string(),
+  providerDisplayName: z.string(),
+  isActive: z.boolean(),
+  properties: z.record(z.string(), z.object({ $type: z.string(), $value: z.string() })),
+});
+
+export const organizationUsageSchema = z.object({
+  organizationId: z.string(),
+  members: z.number().int(),
+  servicePrincipals: z.number().int(),
+  projects: z.object({ total: z.number().int(), public: z.number().int() }),
+  pipelines: z.object({ freeGrantStatus: z.string(), publicParallelJobs: z.number().int(), privateParallelJobs: z.number().int() }),
+});

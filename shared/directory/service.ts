@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, type Caller, type UserCaller } from '../auth/caller.js';
 import { badRequest, conflict, notFound, restErrorStatus } from '../http/errors.js';
+import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
 import type { Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
@@ -57,6 +58,8 @@ export async function createOrganization(
     groups: ['projectCollectionAdministrators'],
     projects: [],
   });
+  // Every organization has a pipeline capacity record: private defaults, no free public jobs.
+  await ensureCapacityRecord(app, organization);
   return organization;
 }
 

@@ -8,6 +8,7 @@ import type { OrganizationAccess } from './access.js';
 import type { Membership, Organization, User } from './repository.js';
 import type { identitySearchQuery, organizationSettingsBody } from './schemas.js';
 import { getProject } from './service.js';
+import { getCapacity } from '../pipelines/service.js';
 
 export function organizationSettingsView(organization: Organization) {
   return { limitUserVisibilityToProjects: organization.projectScopedVisibility };
@@ -100,16 +101,22 @@ export async function searchIdentities(app: AppContext, access: OrganizationAcce
   return { count: matches.length, value: matches.map(identityView) };
 }
 
-/** A minimal billing-and-usage page: what the organization consumes. */
+/** A minimal billing-and-usage page: members, projects and pipeline grants. */
 export async function organizationUsage(app: AppContext, access: OrganizationAccess) {
-  const [memberships, projects] = await Promise.all([
+  const [memberships, projects, capacity] = await Promise.all([
     app.directory.listMemberships(access.organization.id),
     app.directory.listProjects(access.organization.id),
+    getCapacity(app, access.organization),
   ]);
   return {
     organizationId: access.organization.id,
     members: memberships.filter((membership) => membership.subjectKind === 'user').length,
     servicePrincipals: memberships.filter((membership) => membership.subjectKind === 'servicePrincipal').length,
     projects: { total: projects.length, public: projects.filter((project) => project.visibility === 'public').length },
+    pipelines: {
+      freeGrantStatus: capacity.grant.status,
+      publicParallelJobs: capacity.public.parallelJobs,
+      privateParallelJobs: capacity.private.parallelJobs,
+    },
   };
 }

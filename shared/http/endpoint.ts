@@ -5,7 +5,7 @@ import { getAppContext, type AppContext } from '../app-context.js';
 import { authenticateJwt, type Caller } from '../auth/caller.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
-import { AppError, badRequest, errorBody, forbidden, toAppError } from './errors.js';
+import { AppError, badRequest, forbidden, renderErrorBody, toAppError, type ErrorEnvelope } from './errors.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -16,9 +16,16 @@ export type Access =
   | { readonly anonymous: true }
   | {
       readonly anonymous?: false;
-      readonly users?: { readonly scopes: readonly string[] };
+      /** `roles`, when given, also requires one of these app roles in the user's `roles` claim. */
+      readonly users?: { readonly scopes: readonly string[]; readonly roles?: readonly string[] };
       readonly apps?: { readonly roles: readonly string[] };
       readonly organization?: 'member' | 'administrator';
+      /**
+       * While an organization limits Project-Scoped Users to their projects, its organization-level
+       * routes answer them 403. Routes that filter what they return by the caller's projects (or
+       * that only touch the caller's own things) opt in with 'allowed'.
+       */
+      readonly projectScopedUsers?: 'allowed';
     };
 
 export interface ResponseDoc {
@@ -57,6 +64,11 @@ export interface EndpointResult {
   /** Serialised as JSON unless `text` is given. */
   readonly body?: unknown;
   readonly text?: string;
+  /**
+   * A streamed body (e.g. an audit log download): sent chunk by chunk, never buffered whole. The
+   * host streams it because functions/index.ts enables HTTP streams; the local runtime always does.
+   */
+  readonly stream?: ReadableStream<Uint8Array>;
   readonly contentType?: string;
   readonly headers?: Record<string, string>;
 }
@@ -74,6 +86,13 @@ export interface EndpointSpec<P, Q, B> {
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
   readonly responses: Readonly<Record<number, ResponseDoc>>;
+  /** How AppErrors are rendered (default `standard`); see ErrorEnvelope. */
+  readonly errorEnvelope?: ErrorEnvelope;
+  /**
+   * Gives validation failures of a query parameter or body field a specific error code (for example a
+   * SessionTokenError) instead of `invalidQueryParameter` / `invalidRequestBody`.
+   */
+  readonly validationCode?: (where: 'query' | 'body', issue: z.core.$ZodIssue) => string | undefined;
   readonly handler: (input: EndpointInput<P, Q, B>) => Promise<EndpointResult>;
 }
 
@@ -121,7 +140,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
           if (app) app.log.error('request failed', fields);
           else context.error('request failed', fields);
         }
-        return errorResponse(appError, activityId);
+        return errorResponse(appError, activityId, spec.errorEnvelope, request.query.get('api-version'));
       }
     },
   };
@@ -137,9 +156,6 @@ async function invoke<P, Q, B>(
   const query = readQuery(request);
   if (spec.apiVersions) checkApiVersion(query['api-version'], spec.apiVersions);
 
-  const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
-  const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter') as Q;
-
   let caller: Caller | undefined;
   let organization: OrganizationAccess | undefined;
   if (!spec.access.anonymous) {
@@ -150,10 +166,17 @@ async function invoke<P, Q, B>(
       if (spec.access.organization === 'administrator' && !organization.isAdministrator) {
         throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
       }
+      if (organization.isProjectScoped && spec.access.projectScopedUsers !== 'allowed') {
+        throw forbidden('projectScopedUserRestricted', 'This organization limits your visibility to the projects you belong to.');
+      }
     }
   }
 
-  const body = spec.body ? await readJsonBody(request, spec.body, app.config.maxRequestBodyBytes) : undefined;
+  const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
+  const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
+  const body = spec.body
+    ? await readJsonBody(request, spec.body, app.config.maxRequestBodyBytes, (issue) => spec.validationCode?.('body', issue))
+    : undefined;
   return spec.handler({
     request,
     context,
@@ -191,17 +214,21 @@ function checkApiVersion(given: string | undefined, supported: readonly string[]
   }
 }
 
-function parseOrThrow(schema: z.ZodType | undefined, input: unknown, code: string): unknown {
+type IssueCode = (issue: z.core.$ZodIssue) => string | undefined;
+
+function parseOrThrow(schema: z.ZodType | undefined, input: unknown, code: string, issueCode?: IssueCode): unknown {
   if (!schema) return {};
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw validationError(code, parsed.error);
+  throw validationError(code, parsed.error, issueCode);
 }
 
-export function validationError(code: string, error: z.ZodError): AppError {
+/** A 400 listing every issue; `issueCode` may name a more specific code from the first issue. */
+export function validationError(code: string, error: z.ZodError, issueCode?: IssueCode): AppError {
   const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
   const message = details.map((detail) => (detail.path ? `${detail.path}: ${detail.message}` : detail.message)).join('; ');
-  return badRequest(code, message, details);
+  const first = error.issues[0];
+  return badRequest((first && issueCode?.(first)) ?? code, message, details);
 }
 
 function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, caller: Caller): void {
@@ -210,16 +237,25 @@ function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, calle
     if (access.users.scopes.length > 0 && !access.users.scopes.some((scope) => caller.scopes.has(scope))) {
       throw forbidden('insufficientScope', `This API requires one of the scopes: ${access.users.scopes.join(', ')}.`);
     }
+    const roles = access.users.roles ?? [];
+    if (roles.length > 0 && !roles.some((role) => caller.roles?.has(role))) {
+      throw forbidden('missingRole', `This API requires one of the roles: ${roles.join(', ')}.`);
+    }
     return;
   }
   if (!access.apps) throw forbidden('callerTypeNotAllowed', 'App-only tokens cannot call this API.');
-  if (!access.apps.roles.some((role) => caller.roles.has(role))) {
+  if (access.apps.roles.length > 0 && !access.apps.roles.some((role) => caller.roles.has(role))) {
     throw forbidden('missingAppRole', `This API requires one of the app roles: ${access.apps.roles.join(', ')}.`);
   }
 }
 
 /** Reads a JSON body within the size limit; a wrong content type, bad JSON or schema miss is a 4xx. */
-export async function readJsonBody<B>(request: HttpRequest, schema: z.ZodType<B>, maxBytes: number): Promise<B> {
+export async function readJsonBody<B>(
+  request: HttpRequest,
+  schema: z.ZodType<B>,
+  maxBytes: number,
+  issueCode?: IssueCode,
+): Promise<B> {
   if (!METHODS_WITH_BODY.has(request.method)) return schema.parse(undefined);
   const declaredLength = Number(request.headers.get('content-length') ?? '0');
   if (declaredLength > maxBytes) throw requestTooLarge(maxBytes);
@@ -237,7 +273,7 @@ export async function readJsonBody<B>(request: HttpRequest, schema: z.ZodType<B>
     throw badRequest('invalidJson', 'The request body is not valid JSON.');
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw validationError('invalidRequestBody', parsed.error);
+  if (!parsed.success) throw validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
 }
 
@@ -248,6 +284,9 @@ export function requestTooLarge(maxBytes: number): AppError {
 function toResponse(result: EndpointResult, activityId: string): HttpResponseInit {
   const status = result.status ?? 200;
   const headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Activity-Id': activityId, ...result.headers };
+  if (result.stream !== undefined) {
+    return { status, body: result.stream, headers: { 'Content-Type': result.contentType ?? 'application/octet-stream', ...headers } };
+  }
   if (result.text !== undefined) {
     return { status, body: result.text, headers: { 'Content-Type': result.contentType ?? 'text/plain; charset=utf-8', ...headers } };
   }
@@ -259,14 +298,20 @@ function toResponse(result: EndpointResult, activityId: string): HttpResponseIni
   };
 }
 
-export function errorResponse(error: AppError, activityId: string = randomUUID()): HttpResponseInit {
+export function errorResponse(
+  error: AppError,
+  activityId: string = randomUUID(),
+  envelope: ErrorEnvelope = 'standard',
+  apiVersion?: string | null,
+): HttpResponseInit {
   return {
     status: error.status,
-    body: JSON.stringify(errorBody(error)),
+    body: JSON.stringify(renderErrorBody(error, envelope, apiVersion)),
     headers: {
       'Content-Type': 'application/json; charset=utf-8',
       ...SECURITY_HEADERS,
       'X-Activity-Id': activityId,
+      ...(envelope === 'standard' ? {} : { 'X-Gatehouse-Error': error.code }),
       ...error.options.headers,
     },
   };

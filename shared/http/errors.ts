@@ -78,6 +78,59 @@ export function isStorageUnavailable(error: unknown): boolean {
   return typeof code === 'string' && NETWORK_ERRORS.has(code);
 }
 
+/**
+ * Azure DevOps' `SessionTokenError` values (tokens spec 7.2, in spec order). Routes that answer with a
+ * `PatTokenResult` report AppErrors carrying one of these codes inside that envelope.
+ */
+export const SESSION_TOKEN_ERRORS = [
+  'none', 'displayNameRequired', 'invalidDisplayName', 'invalidValidTo', 'invalidScope', 'userIdRequired',
+  'invalidUserId', 'invalidUserType', 'accessDenied', 'failedToIssueAccessToken', 'invalidClient',
+  'invalidClientType', 'invalidClientId', 'invalidTargetAccounts', 'hostAuthorizationNotFound',
+  'authorizationNotFound', 'failedToUpdateAccessToken', 'sourceNotSupported', 'invalidSourceIP', 'invalidSource',
+  'duplicateHash', 'sshPolicyDisabled', 'invalidToken', 'tokenNotFound', 'invalidAuthorizationId',
+  'failedToReadTenantPolicy', 'globalPatPolicyViolation', 'fullScopePatPolicyViolation',
+  'patLifespanPolicyViolation', 'invalidTokenType', 'invalidAudience', 'invalidSubject',
+  'deploymentHostNotSupported', 'disablePatCreationPolicyViolation', 'failedToReadOrgPolicy',
+  'globalPATCreationBlocked', 'expiredPatCannotBeExtended',
+] as const;
+export type SessionTokenError = (typeof SESSION_TOKEN_ERRORS)[number];
+
+const SESSION_TOKEN_ERROR_SET: ReadonlySet<string> = new Set(SESSION_TOKEN_ERRORS);
+export const isSessionTokenError = (code: string): code is SessionTokenError => SESSION_TOKEN_ERROR_SET.has(code);
+
+/** A business failure of a session-token (PAT) operation, with the HTTP status that fits it. */
+export const sessionTokenFailure = (status: 400 | 403 | 404 | 409, code: Exclude<SessionTokenError, 'none'>, message: string) =>
+  new AppError(status, code, message);
+
+/**
+ * How an endpoint renders errors: `standard` is Azure DevOps' exception body; `patTokenResult` puts
+ * AppErrors whose code is a SessionTokenError into `{ patToken: null, patTokenError, patTokenErrorMessage }`
+ * (other errors, such as 401, keep the standard body).
+ */
+export type ErrorEnvelope = 'standard' | 'patTokenResult';
+
+/**
+ * The tokens spec up to 7.1 has 33 SessionTokenError values and no `patTokenErrorMessage`; 7.2 adds
+ * the message and four values. A 7.1 caller gets the closest 7.1 value (the exact code is also in the
+ * `X-Gatehouse-Error` header).
+ */
+const DOWNGRADE_TO_71: Partial<Record<SessionTokenError, SessionTokenError>> = {
+  disablePatCreationPolicyViolation: 'accessDenied',
+  failedToReadOrgPolicy: 'failedToReadTenantPolicy',
+  globalPATCreationBlocked: 'globalPatPolicyViolation',
+  expiredPatCannotBeExtended: 'failedToUpdateAccessToken',
+};
+
+const usesSpec71 = (apiVersion: string | null | undefined) => !apiVersion || /^(?:[0-6]\.|7\.[01](?:$|-|\.))/.test(apiVersion);
+
+export function renderErrorBody(error: AppError, envelope: ErrorEnvelope = 'standard', apiVersion?: string | null): unknown {
+  if (envelope === 'patTokenResult' && isSessionTokenError(error.code) && error.code !== 'none') {
+    if (usesSpec71(apiVersion)) return { patToken: null, patTokenError: DOWNGRADE_TO_71[error.code] ?? error.code };
+    return { patToken: null, patTokenError: error.code, patTokenErrorMessage: error.message };
+  }
+  return errorBody(error);
+}
+
 /** The Azure DevOps error body shape, with Gatehouse's stable `code`. */
 export function errorBody(error: AppError) {
   return {

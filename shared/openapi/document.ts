@@ -48,7 +48,8 @@ function openApiPath(route: string): string {
 
 function security(doc: EndpointDoc): JsonSchema[] {
   if (doc.access.anonymous) return [];
-  return [{ entraBearer: [...(doc.access.users?.scopes ?? []), ...(doc.access.apps?.roles ?? [])] }];
+  const required = [...(doc.access.users?.scopes ?? []), ...(doc.access.users?.roles ?? []), ...(doc.access.apps?.roles ?? [])];
+  return [{ entraBearer: [...new Set(required)] }];
 }
 
 function operation(name: string, doc: EndpointDoc): JsonSchema {

@@ -8,13 +8,29 @@ export const TABLES = {
   members: 'members',
   users: 'users',
   servicePrincipals: 'serviceprincipals',
+  pats: 'pats',
+  patHashes: 'pathashes',
+  patIds: 'patids',
+  patExpiry: 'patexpiry',
+  tokenPolicies: 'tokenpolicies',
+  revocationRules: 'revocationrules',
+  continuations: 'continuations',
+  outbox: 'outbox',
+  pipelineGrants: 'pipelinegrants',
+  auditLog: 'auditlog',
+  auditDays: 'auditdays',
+  auditSettings: 'auditsettings',
 } as const;
 
 export const QUEUES = {
   audit: 'audit-events',
+  notifications: 'notifications',
 } as const;
 
-export const CONTAINERS: Readonly<Record<string, string>> = {};
+export const CONTAINERS = {
+  /** Audit event data too large for a table property (kept whole, never cut). */
+  auditPayloads: 'audit-payloads',
+} as const satisfies Readonly<Record<string, string>>;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

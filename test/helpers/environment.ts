@@ -57,6 +57,9 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     AUTH_AUDIENCE: TEST_AUDIENCE,
     AUTH_JWKS: JSON.stringify(signingKey.publicJwks),
     TOKEN_PEPPERS: generatePepperSetting('1'),
+    OUTBOX_RELAY_SCHEDULE: '0 * * * * *',
+    GRANT_REVIEW_SCHEDULE: '0 */15 * * * *',
+    AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
     LOG_LEVEL: options.logLevel ?? 'info',
     ...options.settings,
   };

@@ -51,8 +51,10 @@ function pathFor(declaration: HttpDeclaration, project: string): string {
   return `/${route}${version ? `?api-version=${version}` : ''}`;
 }
 
-const scopedAllowed = (declaration: HttpDeclaration) =>
-  !declaration.doc?.access.anonymous && declaration.doc?.access.projectScopedUsers === 'allowed';
+type RestrictedAccess = Exclude<NonNullable<HttpDeclaration['doc']>['access'], { anonymous: true }>;
+const accessOf = (declaration: HttpDeclaration): RestrictedAccess | undefined =>
+  declaration.doc?.access.anonymous ? undefined : (declaration.doc?.access as RestrictedAccess | undefined);
+const scopedAllowed = (declaration: HttpDeclaration) => accessOf(declaration)?.projectScopedUsers === 'allowed';
 
 describe('project-scoped users, feature on', () => {
   beforeAll(async () => setLimited(true));
@@ -65,8 +67,9 @@ describe('project-scoped users, feature on', () => {
       const carol = await call(method, path, 'carol@contoso.com', method === 'GET' || method === 'DELETE' ? undefined : {});
       if (!scopedAllowed(declaration)) {
         expect(carol.status, `${method} ${path}`).toBe(403);
-        const adminOnly = !declaration.doc?.access.anonymous && declaration.doc?.access.organization === 'administrator';
-        expect(carol.body?.code, `${method} ${path}`).toBe(adminOnly ? 'accessDenied' : 'projectScopedUserRestricted');
+        const access = accessOf(declaration);
+        const expected = !access?.users ? 'callerTypeNotAllowed' : access.organization === 'administrator' ? 'accessDenied' : 'projectScopedUserRestricted';
+        expect(carol.body?.code, `${method} ${path}`).toBe(expected);
       } else {
         expect(carol.body?.code, `${method} ${path}`).not.toBe('projectScopedUserRestricted');
       }
@@ -148,5 +151,20 @@ describe('project-scoped users, feature off', () => {
     expect(denied.status).toBe(403);
     const invalid = await call('PATCH', '/contoso/_apis/organization/settings?api-version=7.1', 'alice@contoso.com', { limitUserVisibilityToProjects: 'yes' });
     expect(invalid.status).toBe(400);
+  });
+});
+
+describe('billing and usage', () => {
+  it('shows members, projects and pipeline grants to members, and hides them from scoped users while limited', async () => {
+    const usage = await call('GET', '/contoso/_apis/organization/usage?api-version=7.1', 'bob@contoso.com');
+    expect(usage.status).toBe(200);
+    expect(usage.body).toMatchObject({ members: 4, servicePrincipals: 2, projects: { total: 3, public: 1 }, pipelines: { publicParallelJobs: 0 } });
+    await setLimited(true);
+    try {
+      const hidden = await call('GET', '/contoso/_apis/organization/usage?api-version=7.1', 'carol@contoso.com');
+      expect(hidden.status).toBe(403);
+    } finally {
+      await setLimited(false);
+    }
   });
 });
