@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import { organizationParam } from '../shared/http/params.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { idempotencyKeyOf, MAX_GRACE_MINUTES, rotatePat } from '../shared/tokens/rotation.js';
+import { PAT_API_VERSIONS, patTokenResultSchema, patValidationCode } from '../shared/tokens/schemas.js';
+import { lookupSelf, patSelfSchema } from '../shared/tokens/self.js';
+import type { PatCaller } from '../shared/auth/caller.js';
+
+export const gracePeriodQuery = z.object({
+  gracePeriodMinutes: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_GRACE_MINUTES)
+    .default(0)
+    .describe(`How long the old secret keeps working (0–${MAX_GRACE_MINUTES} minutes, default 0).`),
+});
+
+function patCaller(caller: unknown): PatCaller {
+  const value = caller as PatCaller | undefined;
+  if (value?.kind !== 'pat') throw new Error('this route is declared for PAT callers only');
+  return value;
+}
+
+/** `GET /{organization}/_apis/tokens/pats/self`: the PAT looks itself up. */
+export const patsSelf = endpoint({
+  name: 'pats-self',
+  route: '{organization}/_apis/tokens/pats/self',
+  methods: ['GET'],
+  summary: 'Self lookup by the PAT itself: metadata, days left, policy compliance and a rotation hint.',
+  tags: ['Using tokens'],
+  apiVersions: PAT_API_VERSIONS,
+  access: { pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  params: organizationParam,
+  responses: { 200: { description: 'The PAT as it sees itself.', schema: patSelfSchema } },
+  handler: async ({ app, caller, organization }) => ({ body: await lookupSelf(app, patCaller(caller), organization!.organization) }),
+});
+
+/** `POST /{organization}/_apis/tokens/pats/self/rotate`: the PAT rotates itself. */
+export const patsSelfRotate = endpoint({
+  name: 'pats-self-rotate',
+  route: '{organization}/_apis/tokens/pats/self/rotate',
+  methods: ['POST'],
+  summary: 'Rotates the calling PAT: a new secret (same name, scopes, targets), the old one works for gracePeriodMinutes.',
+  tags: ['Using tokens'],
+  apiVersions: PAT_API_VERSIONS,
+  access: { pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  params: organizationParam,
+  query: gracePeriodQuery,
+  errorEnvelope: 'patTokenResult',
+  validationCode: (where, issue) => (issue.path[0] === 'gracePeriodMinutes' ? 'invalidGracePeriod' : patValidationCode(where, issue)),
+  responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },
+  handler: async ({ app, caller, organization, query, request, activityId }) => {
+    const pat = patCaller(caller);
+    const idempotencyKey = idempotencyKeyOf(request);
+    const patToken = await rotatePat(app, {
+      organization: organization!.organization,
+      audit: auditContextOf(request, pat, activityId),
+      ownerId: pat.id,
+      owner: { displayName: pat.displayName, email: pat.email, tenantId: pat.tenantId },
+      authorizationId: pat.authorizationId,
+      gracePeriodMinutes: query.gracePeriodMinutes,
+      idempotencyKey,
+    });
+    return { body: { patToken, patTokenError: 'none' } };
+  },
+});

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { clientIp } from '../shared/audit/context.js';
+import { endpoint } from '../shared/http/endpoint.js';
+import { acceptLeakReport, enforceLeakRateLimit, leakReportBody, leakValidationCode } from '../shared/tokens/leaks.js';
+
+/** `POST /_apis/tokens/leaks`: anyone may report leaked tokens (no authentication, no per-token outcome). */
+export const tokensLeaks = endpoint({
+  name: 'tokens-leaks',
+  route: '_apis/tokens/leaks',
+  methods: ['POST'],
+  summary: 'Reports publicly exposed tokens (1–100 candidates); live ones are revoked unless the organization turned that off.',
+  tags: ['Using tokens'],
+  access: { anonymous: true },
+  body: leakReportBody,
+  validationCode: leakValidationCode,
+  responses: { 202: { description: 'Accepted; the answer never says which candidates were tokens.', schema: z.object({ accepted: z.literal(true) }) } },
+  handler: async ({ app, body, request }) => {
+    const ip = clientIp(request);
+    enforceLeakRateLimit(app, ip);
+    acceptLeakReport(app, body, { ip, userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? undefined });
+    return { status: 202, body: { accepted: true } };
+  },
+});

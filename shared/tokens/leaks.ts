@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import type { Organization } from '../directory/repository.js';
+import { AppError } from '../http/errors.js';
+import { RateLimiter } from '../http/rate-limit.js';
+import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
+import { runInBackground } from '../runtime/background.js';
+import { assertSafeKey } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+import { evaluatePat } from './authenticate.js';
+import { parseGatehouseToken } from './format.js';
+import { autoRevokesLeaks, readPolicies } from './policies.js';
+import { PatRepository, type StoredPat } from './repository.js';
+import { patEventData, revokeStoredPat } from './service.js';
+
+/**
+ * Leak reports (`POST /_apis/tokens/leaks`), unauthenticated by design, as GitHub's credential
+ * revocation: anyone who finds a token can report it. Candidates that fail the checksum are dropped
+ * without a storage read; each one that matches a live PAT gets a Token.PatPublicDiscoveryEvent and,
+ * unless the owner's organization turned `leakedPatAutoRevocation` off for the owner, is revoked
+ * (Token.PatSystemRevokeEvent, reason 'leaked'); the owner is notified either way. The reporter always
+ * gets 202 with no per-token outcome, and the work runs after the answer, so timing tells nothing.
+ */
+
+export const MAX_LEAK_CANDIDATES = 100;
+const MAX_CANDIDATE_LENGTH = 256;
+
+export const leakReportBody = z
+  .object({
+    tokens: z
+      .array(z.string().max(MAX_CANDIDATE_LENGTH, `candidates have at most ${MAX_CANDIDATE_LENGTH} characters`))
+      .min(1, 'at least one candidate is required')
+      .max(MAX_LEAK_CANDIDATES, `at most ${MAX_LEAK_CANDIDATES} candidates per report`)
+      .describe('Candidate token strings (1–100).'),
+    url: z.string().max(2048).optional().describe('Where the tokens were found (kept in the audit event).'),
+    source: z.string().max(128).optional().describe('Who reports, e.g. a scanner name.'),
+  })
+  .strict();
+export type LeakReport = z.infer<typeof leakReportBody>;
+
+/** Maps schema failures of the `tokens` array to specific codes. */
+export function leakValidationCode(_where: 'query' | 'body', issue: z.core.$ZodIssue): string | undefined {
+  if (issue.path[0] !== 'tokens') return undefined;
+  if (issue.code === 'too_big' && issue.path.length === 1) return 'tooManyCandidates';
+  return 'invalidCandidate';
+}
+
+const limiters = new WeakMap<AppContext, RateLimiter>();
+
+/** Per client IP token bucket (`LEAK_REPORTS_PER_MINUTE`); 429 leakReportRateLimited with Retry-After. */
+export function enforceLeakRateLimit(app: AppContext, ip: string | undefined): void {
+  let limiter = limiters.get(app);
+  if (!limiter) limiters.set(app, (limiter = new RateLimiter(app.config.patAuth.leakReportsPerMinute)));
+  const verdict = limiter.take(`leak:${ip ?? 'unknown'}`, app.clock.now().getTime());
+  if (!verdict.allowed) {
+    throw new AppError(429, 'leakReportRateLimited', 'Too many leak reports from this address; retry after the time given in Retry-After.', {
+      headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+    });
+  }
+}
+
+/** Accepts a report: the candidates that pass the checksum are processed in the background. */
+export function acceptLeakReport(app: AppContext, report: LeakReport, reporter: { ip: string | undefined; userAgent: string | undefined }): number {
+  const candidates = [...new Set(report.tokens.map((token) => token.trim()).filter((token) => parseGatehouseToken(token) !== undefined))];
+  if (candidates.length > 0) {
+    const correlationId = randomUUID();
+    runInBackground(app, 'pat-leak-report', async () => {
+      for (const token of candidates) await handleCandidate(app, token, report, reporter, correlationId);
+    });
+  }
+  return candidates.length;
+}
+
+async function handleCandidate(
+  app: AppContext,
+  token: string,
+  report: LeakReport,
+  reporter: { ip: string | undefined; userAgent: string | undefined },
+  correlationId: string,
+): Promise<void> {
+  const result = await evaluatePat(app, token);
+  // Live tokens only (revoked, expired, past-grace and unknown ones need nothing).
+  if (!result.ok && result.reason !== 'revocationRule' && result.reason !== 'wrongOrganization') return;
+  const repository = new PatRepository(app);
+  const stored = await repository.findByToken(token);
+  if (!stored || stored.record.revokedAt) return;
+  const { record } = stored;
+  const organization = await app.directory.getOrganizationById(record.organizationId);
+  if (!organization) return;
+  const owner = await app.directory.getUser(record.ownerId);
+  const ownerName = owner?.displayName ?? record.ownerId;
+  const audit: AuditContext = { ...systemAuditContext(correlationId), ipAddress: reporter.ip, userAgent: reporter.userAgent };
+  const found = { Url: report.url ?? null, Source: report.source ?? null, ReportedAt: app.clock.now().toISOString() };
+  const policies = (await readPolicies(app, organization.id)).document;
+  const revoke = autoRevokesLeaks(policies, record.ownerId);
+
+  await recordDiscovery(app, organization, audit, stored, ownerName, found, revoke);
+  let revoked = false;
+  if (revoke) {
+    revoked = await revokeStoredPat(app, organization, audit, stored, 'system', ownerName, { Reason: 'leaked', ...found });
+  }
+  await enqueueNotification(
+    app,
+    notificationMessage(app, {
+      kind: 'token.leaked',
+      organizationId: organization.id,
+      organizationName: organization.name,
+      recipient: { userId: record.ownerId, ...(owner?.email ? { email: owner.email } : {}), ...(owner ? { displayName: owner.displayName.slice(0, 256) } : {}) },
+      subject: revoked ? `Your PAT "${record.displayName.slice(0, 150)}" was found in public and revoked` : `Your PAT "${record.displayName.slice(0, 150)}" was found in public`,
+      body: [
+        `A personal access token of yours, "${record.displayName}" (authorizationId ${record.authorizationId}), was reported as publicly exposed${report.url ? ` at ${report.url}` : ''}.`,
+        revoked
+          ? 'It has been revoked automatically. Create a new token and update whatever used the old one.'
+          : `Automatic revocation is turned off for you in ${organization.name}; revoke or rotate the token now.`,
+      ].join('\n\n'),
+      data: { authorizationId: record.authorizationId, displayName: record.displayName, revoked, url: report.url ?? null },
+    }),
+  );
+}
+
+/** The discovery event, committed with a `leak_<authorizationId>` marker row in the owner's partition. */
+async function recordDiscovery(
+  app: AppContext,
+  organization: Organization,
+  audit: AuditContext,
+  stored: StoredPat,
+  ownerName: string,
+  found: Record<string, unknown>,
+  willRevoke: boolean,
+): Promise<void> {
+  const { record } = stored;
+  const event = organizationEvent(app, audit, organization, {
+    actionId: 'Token.PatPublicDiscoveryEvent',
+    area: 'Token',
+    category: 'access',
+    data: patEventData(record, ownerName, { ...found, AutoRevocation: willRevoke }),
+  });
+  await commitWithEvents(
+    app,
+    TABLES.pats,
+    [['upsert', { partitionKey: assertSafeKey(record.ownerId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
+    [event],
+  );
+}

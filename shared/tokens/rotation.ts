@@ -1,0 +1,275 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { odata, type TableEntity } from '@azure/data-tables';
+import type { HttpRequest } from '@azure/functions';
+import type { AppContext } from '../app-context.js';
+import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
+import type { AuditEvent } from '../audit/events.js';
+import type { Organization } from '../directory/repository.js';
+import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
+import { assertSafeKey, readAll, readEntity } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+import { generateToken } from './format.js';
+import { currentPepper, hashToken } from './hashing.js';
+import { enforceOnCreate, readPolicies } from './policies.js';
+import { PatRepository, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
+import type { PatTokenView } from './schemas.js';
+import { isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
+
+/**
+ * PAT rotation: a new secret as a new authorization with the same name, scopes and targets and a
+ * policy-clamped validTo (the old token's lifetime, counted from now), returned once. The old secret
+ * keeps working for `gracePeriodMinutes` (0–1440): the old record gets `rotatedTo` and `graceEndsAt`,
+ * which the authenticator enforces at read time, so correctness never waits for a timer. A
+ * `patexpiry` row at graceEndsAt lets the lifecycle timer finalise it with `endGraceIfDue`.
+ *
+ * `Idempotency-Key`: the answer of a rotation made with a key is kept for 24 hours, encrypted with
+ * AES-256-GCM under a key derived (HKDF) from the pepper, in the owner's partition, and written in the
+ * same transaction as the rotation itself; a retry with the same key returns the same new token and
+ * never issues a second one. Without the key, rotating an already-rotated PAT is a 409 naming its
+ * successor.
+ */
+
+export const MAX_GRACE_MINUTES = 1440;
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_PREFIX = 'idem_';
+const DAY_MS = 86_400_000;
+const ATTEMPTS = 4;
+
+/** Reads `Idempotency-Key`: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
+export function idempotencyKeyOf(request: HttpRequest): string | undefined {
+  const value = request.headers.get('idempotency-key');
+  if (value === null) return undefined;
+  if (!/^[\x21-\x7e]{1,128}$/.test(value)) {
+    throw badRequest('invalidIdempotencyKey', 'Idempotency-Key must be 1 to 128 visible ASCII characters.');
+  }
+  return value;
+}
+
+const idempotencyRowKey = (authorizationId: string, key: string) =>
+  `${IDEMPOTENCY_PREFIX}${authorizationId.toLowerCase()}_${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 40)}`;
+
+function sealingKey(app: AppContext, pepperVersion: string): Buffer | undefined {
+  const pepper = app.config.peppers.find((candidate) => candidate.version === pepperVersion);
+  if (!pepper) return undefined;
+  return Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:pat-rotation-idempotency', 32));
+}
+
+function seal(app: AppContext, token: string, aad: string): { pepperVersion: string; sealed: string } {
+  const pepper = currentPepper(app.config.peppers);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(app, pepper.version) as Buffer, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+  return { pepperVersion: pepper.version, sealed: Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64') };
+}
+
+function unseal(app: AppContext, pepperVersion: string, sealed: string, aad: string): string | undefined {
+  const key = sealingKey(app, pepperVersion);
+  const bytes = Buffer.from(sealed, 'base64');
+  if (!key || bytes.length < 29) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+interface IdempotencyRow {
+  oldAuthorizationId: string;
+  newAuthorizationId: string;
+  pepperVersion: string;
+  sealed: string;
+  expiresAt: string;
+}
+
+export interface RotationRequest {
+  readonly organization: Organization;
+  readonly audit: AuditContext;
+  readonly ownerId: string;
+  readonly owner: PatOwnerIdentity;
+  readonly authorizationId: string;
+  readonly gracePeriodMinutes: number;
+  readonly idempotencyKey: string | undefined;
+}
+
+const notFoundFailure = (authorizationId: string) =>
+  sessionTokenFailure(404, 'authorizationNotFound', `No PAT with authorizationId '${authorizationId}' was found.`);
+
+export const alreadyRotated = (successor: string) =>
+  new AppError(409, 'patAlreadyRotated', `This PAT was already rotated; its successor is authorizationId '${successor}'.`, {
+    details: { successorAuthorizationId: successor },
+  });
+
+/** Rotates a PAT of `ownerId`; see the module comment. */
+export async function rotatePat(app: AppContext, request: RotationRequest): Promise<PatTokenView> {
+  const { organization, ownerId, authorizationId, idempotencyKey } = request;
+  if (!Number.isInteger(request.gracePeriodMinutes) || request.gracePeriodMinutes < 0 || request.gracePeriodMinutes > MAX_GRACE_MINUTES) {
+    throw badRequest('invalidGracePeriod', `gracePeriodMinutes must be an integer from 0 to ${MAX_GRACE_MINUTES}.`);
+  }
+  const repository = new PatRepository(app);
+  await purgeRotationIdempotency(app, ownerId).catch(() => undefined);
+  for (let attempt = 1; ; attempt++) {
+    const now = app.clock.now();
+    const stored = await repository.get(ownerId, authorizationId);
+    if (!stored) throw notFoundFailure(authorizationId);
+    const { record, etag } = stored;
+    if (!isVisibleIn(record, organization.id)) {
+      throw sessionTokenFailure(403, 'accessDenied', 'This PAT belongs to another organization; rotate it there.');
+    }
+    const rowKey = idempotencyKey === undefined ? undefined : idempotencyRowKey(authorizationId, idempotencyKey);
+    if (rowKey) {
+      const replay = await replayRotation(app, ownerId, rowKey, now);
+      if (replay) return replay;
+    }
+    if (record.rotatedTo) throw alreadyRotated(record.rotatedTo);
+    const status = statusOf(record, now);
+    if (status === 'revoked') throw sessionTokenFailure(409, 'failedToUpdateAccessToken', 'This PAT has been revoked and cannot be rotated.');
+    if (status === 'expired') throw sessionTokenFailure(400, 'expiredPatCannotBeExtended', 'This PAT has expired and cannot be rotated; create a new one.');
+
+    const scopes = record.scope.split(' ');
+    const lifetime = Math.min(Date.parse(record.validTo) - Date.parse(record.validFrom), MAX_LIFETIME_DAYS * DAY_MS);
+    const requested = new Date(now.getTime() + Math.max(lifetime, 60_000));
+    const policies = (await readPolicies(app, organization.id)).document;
+    const validTo = enforceOnCreate(policies, ownerId, { scopes, global: record.targetAccounts === null, validTo: requested }, now);
+
+    const pepper = currentPepper(app.config.peppers);
+    const token = generateToken(pepper.version);
+    const iso = now.toISOString();
+    const created: PatRecord = {
+      authorizationId: randomUUID(),
+      ownerId,
+      accessId: randomUUID(),
+      displayName: record.displayName,
+      scope: record.scope,
+      targetAccounts: record.targetAccounts === null ? null : [...record.targetAccounts],
+      validFrom: iso,
+      validTo: validTo.toISOString(),
+      revokedAt: null,
+      revokedBy: null,
+      revocationKind: null,
+      pepperVersion: pepper.version,
+      hash: hashToken(app.config.peppers, pepper.version, token) as string,
+      organizationId: organization.id,
+      updatedAt: iso,
+    };
+    const graceEndsAt = new Date(now.getTime() + request.gracePeriodMinutes * 60_000).toISOString();
+    const immediate = request.gracePeriodMinutes === 0;
+    const oldNext: PatRecord = {
+      ...record,
+      rotatedTo: created.authorizationId,
+      graceEndsAt,
+      updatedAt: iso,
+      ...(immediate ? { revokedAt: iso, revokedBy: SYSTEM_ACTOR.id, revocationKind: 'system' as const, revocationReason: 'rotated' } : {}),
+    };
+    const events: AuditEvent[] = [
+      organizationEvent(app, request.audit, organization, {
+        actionId: 'Token.PatRotateEvent',
+        area: 'Token',
+        category: 'modify',
+        data: patEventData(created, request.owner.displayName, {
+          PreviousAuthorizationId: record.authorizationId,
+          GracePeriodMinutes: request.gracePeriodMinutes,
+          PreviousGraceEndsAt: graceEndsAt,
+          IdempotencyKeyUsed: idempotencyKey !== undefined,
+        }),
+      }),
+    ];
+    if (immediate) {
+      events.push(
+        organizationEvent(app, { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent }, organization, {
+          actionId: 'Token.PatSystemRevokeEvent',
+          area: 'Token',
+          category: 'remove',
+          data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
+        }),
+      );
+    }
+    const extra: TableEntity[] = [];
+    if (rowKey) {
+      const { pepperVersion, sealed } = seal(app, token, `${record.authorizationId}|${created.authorizationId}|${rowKey}`);
+      extra.push({
+        partitionKey: assertSafeKey(ownerId),
+        rowKey,
+        oldAuthorizationId: record.authorizationId,
+        newAuthorizationId: created.authorizationId,
+        pepperVersion,
+        sealed,
+        expiresAt: new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString(),
+      });
+    }
+    try {
+      await repository.rotate(record, etag, oldNext, created, request.owner, extra, events);
+      return patView(created, token);
+    } catch (error) {
+      const status = restErrorStatus(error);
+      if ((status !== 412 && status !== 409) || attempt >= ATTEMPTS) throw error;
+      // Lost a race: the next round sees the winner (same key → its answer; otherwise 409).
+    }
+  }
+}
+
+async function replayRotation(app: AppContext, ownerId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {
+  const table = app.storage.table(TABLES.pats);
+  const row = await readEntity<IdempotencyRow>(table, assertSafeKey(ownerId), rowKey);
+  if (!row) return undefined;
+  if (Date.parse(row.expiresAt) <= now.getTime()) {
+    await table.deleteEntity(assertSafeKey(ownerId), rowKey).catch(() => undefined);
+    return undefined;
+  }
+  const token = unseal(app, row.pepperVersion, row.sealed, `${row.oldAuthorizationId}|${row.newAuthorizationId}|${rowKey}`);
+  const successor = await new PatRepository(app).get(ownerId, row.newAuthorizationId);
+  if (!token || !successor) return undefined;
+  return patView(successor.record, token);
+}
+
+/** Deletes an owner's idempotency records older than the 24-hour window (the timer may call it too). */
+export async function purgeRotationIdempotency(app: AppContext, ownerId: string): Promise<number> {
+  const table = app.storage.table(TABLES.pats);
+  const rows = await readAll<IdempotencyRow>(
+    table,
+    odata`PartitionKey eq ${assertSafeKey(ownerId)} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
+  );
+  const now = app.clock.now().getTime();
+  let deleted = 0;
+  for (const row of rows) {
+    if (Date.parse(row.expiresAt) > now) continue;
+    await table.deleteEntity(assertSafeKey(ownerId), row.rowKey ?? '').catch(() => undefined);
+    deleted++;
+  }
+  return deleted;
+}
+
+/**
+ * Ends the grace period of a rotated PAT once `now` has reached graceEndsAt: marks it revoked
+ * (kind 'system', reason 'rotated') with one Token.PatSystemRevokeEvent, guarded by the record's
+ * ETag, and removes its grace expiry row. Idempotent: true only for the call that revoked it. The
+ * authenticator already refuses the old secret from graceEndsAt on, whether or not this ran.
+ */
+export async function endGraceIfDue(app: AppContext, ownerId: string, authorizationId: string, now: Date = app.clock.now()): Promise<boolean> {
+  const repository = new PatRepository(app);
+  const stored = await repository.get(ownerId, authorizationId);
+  if (!stored) return false;
+  const { record } = stored;
+  if (!record.rotatedTo || !record.graceEndsAt) return false;
+  if (record.revokedAt) {
+    await repository.deleteGraceExpiryRow(record).catch(() => undefined);
+    return false;
+  }
+  if (Date.parse(record.graceEndsAt) > now.getTime()) return false;
+  const organization = (await app.directory.getOrganizationById(record.organizationId)) ?? { id: record.organizationId, name: 'unknown' };
+  const ownerName = (await app.directory.getUser(record.ownerId))?.displayName ?? record.ownerId;
+  const revoked = await revokeStoredPat(app, organization as Organization, systemAuditContext(), stored, 'system', ownerName, {
+    Reason: 'rotated',
+    RotatedTo: record.rotatedTo,
+    GraceEndsAt: record.graceEndsAt,
+  });
+  await repository.deleteGraceExpiryRow(record).catch(() => undefined);
+  return revoked;
+}
+
+/** The same for a record the lifecycle timer already holds. */
+export const finalizeRotatedPat = (app: AppContext, record: Pick<PatRecord, 'ownerId' | 'authorizationId'>): Promise<boolean> =>
+  endGraceIfDue(app, record.ownerId, record.authorizationId, app.clock.now());

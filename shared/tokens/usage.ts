@@ -1,0 +1,131 @@
+import type { TransactionAction } from '@azure/data-tables';
+import type { HttpRequest } from '@azure/functions';
+import type { AppContext } from '../app-context.js';
+import { clientIp, organizationEvent, type AuditContext } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import { restErrorStatus } from '../http/errors.js';
+import { runInBackground } from '../runtime/background.js';
+import { TABLES } from '../storage/names.js';
+import { PatRepository, usageEntity, type PatAuthSnapshot, type PatUsage } from './repository.js';
+
+/**
+ * Last-used tracking: every successful PAT authentication records time, client IP (X-Forwarded-For)
+ * and user agent on the usage row (`use_<authorizationId>` in the owner's `pats` partition), keeping
+ * the five most recent distinct IPs. At most one write per token per minute (an in-process guard
+ * first, then the stored time), off the request's critical path. A use from an IP that is not among
+ * the recent ones is written at once, with a Token.PatUsedFromNewIpEvent in the same transaction.
+ */
+export const USAGE_WRITE_INTERVAL_MS = 60_000;
+export const RECENT_IPS = 5;
+const GUARD_MAX_ENTRIES = 50_000;
+
+interface GuardEntry {
+  writtenAt: number;
+  ips: Set<string>;
+}
+const guards = new WeakMap<AppContext, Map<string, GuardEntry>>();
+
+function guardOf(app: AppContext): Map<string, GuardEntry> {
+  let guard = guards.get(app);
+  if (!guard) guards.set(app, (guard = new Map()));
+  return guard;
+}
+
+export interface UseContext {
+  readonly organization: { readonly id: string; readonly name: string } | undefined;
+  readonly activityId: string;
+}
+
+/** Records a use in the background (errors are logged); `settleBackgroundWork(app)` awaits it. */
+export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): void {
+  const ip = clientIp(request) ?? null;
+  const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? null;
+  const now = app.clock.now().getTime();
+  const guard = guardOf(app);
+  const key = snapshot.authorizationId;
+  const entry = guard.get(key);
+  const knownIp = ip === null || (entry?.ips.has(ip) ?? false);
+  if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return;
+  // Claim the slot before the write starts, so concurrent uses in this process do not write twice.
+  if (guard.size >= GUARD_MAX_ENTRIES && !entry) {
+    const oldest = guard.keys().next();
+    if (!oldest.done) guard.delete(oldest.value);
+  }
+  const ips = new Set(entry?.ips ?? []);
+  if (ip) ips.add(ip);
+  guard.set(key, { writtenAt: now, ips });
+  runInBackground(app, 'pat-last-used', () => writeUse(app, snapshot, { ip, userAgent, now }, context, request));
+}
+
+async function writeUse(
+  app: AppContext,
+  snapshot: PatAuthSnapshot,
+  use: { ip: string | null; userAgent: string | null; now: number },
+  context: UseContext,
+  request: HttpRequest,
+): Promise<void> {
+  const repository = new PatRepository(app);
+  const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
+  const previousIps = stored?.recentIps ?? [];
+  const newIp = use.ip !== null && !previousIps.includes(use.ip);
+  const guard = guardOf(app);
+  if (stored && !newIp && use.now - Date.parse(stored.time) < USAGE_WRITE_INTERVAL_MS) {
+    guard.set(snapshot.authorizationId, { writtenAt: Date.parse(stored.time), ips: new Set(previousIps) });
+    return;
+  }
+  const usage: PatUsage = {
+    time: new Date(use.now).toISOString(),
+    ip: use.ip,
+    userAgent: use.userAgent,
+    recentIps: use.ip ? [use.ip, ...previousIps.filter((ip) => ip !== use.ip)].slice(0, RECENT_IPS) : previousIps,
+  };
+  guard.set(snapshot.authorizationId, { writtenAt: use.now, ips: new Set(usage.recentIps) });
+  const entity = usageEntity(snapshot.ownerId, snapshot.authorizationId, usage);
+  const action: TransactionAction = stored ? ['update', entity, 'Replace', { etag: stored.etag }] : ['create', entity];
+  try {
+    if (!newIp) {
+      await app.storage.table(TABLES.pats).submitTransaction([action]);
+      return;
+    }
+    const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
+    if (!organization) {
+      await app.storage.table(TABLES.pats).submitTransaction([action]);
+      return;
+    }
+    const audit: AuditContext = {
+      actor: {
+        kind: 'user',
+        id: snapshot.ownerId,
+        upn: snapshot.owner.email || undefined,
+        displayName: (snapshot.owner.displayName || snapshot.ownerId).slice(0, 256),
+        authenticationMechanism: `PAT:${snapshot.authorizationId}`,
+      },
+      ipAddress: use.ip ?? undefined,
+      userAgent: use.userAgent ?? undefined,
+      activityId: context.activityId,
+      correlationId: context.activityId,
+    };
+    const event = organizationEvent(app, audit, organization, {
+      actionId: 'Token.PatUsedFromNewIpEvent',
+      area: 'Token',
+      category: 'access',
+      data: {
+        AuthorizationId: snapshot.authorizationId,
+        DisplayName: snapshot.displayName,
+        OwnerId: snapshot.ownerId,
+        OwnerName: snapshot.owner.displayName,
+        IpAddress: use.ip,
+        PreviousIps: previousIps,
+        FirstUse: !stored,
+        Route: new URL(request.url).pathname.slice(0, 256),
+        TokenType: 'PersonalAccessToken',
+      },
+    });
+    await commitWithEvents(app, TABLES.pats, [action], [event]);
+  } catch (error) {
+    const status = restErrorStatus(error);
+    // Another instance recorded a use at the same moment: its write stands.
+    if (status === 409 || status === 412) return;
+    throw error;
+  }
+}
