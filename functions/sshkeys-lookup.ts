@@ -1,0 +1,24 @@
+import { SERVICE_ROLES } from '../shared/auth/roles.js';
+import { endpoint } from '../shared/http/endpoint.js';
+import { lookupSshKey } from '../shared/sshkeys/lookup.js';
+import { SSH_KEY_API_VERSIONS, sshKeyLookupRequest, sshKeyLookupResultSchema } from '../shared/sshkeys/schemas.js';
+
+/** For git servers: who owns this key, in which organization, valid until when. */
+export const sshKeysLookup = endpoint({
+  name: 'sshkeys-lookup',
+  route: '_apis/tokens/sshkeys/lookup',
+  methods: ['POST'],
+  summary: 'Finds the active registrations of an SSH key (by fingerprint or public key) in the caller’s organizations; records last use.',
+  tags: ['SSH keys'],
+  apiVersions: SSH_KEY_API_VERSIONS,
+  access: { apps: { roles: [SERVICE_ROLES.tokenIntrospection] } },
+  body: sshKeyLookupRequest,
+  responses: {
+    200: { description: 'The matches (owner, organization, validity).', schema: sshKeyLookupResultSchema },
+    404: { description: 'sshKeyNotFound: no active key with this fingerprint in the caller’s organizations.' },
+  },
+  handler: async ({ app, caller, body }) => {
+    if (caller?.kind !== 'servicePrincipal') throw new Error('the lookup admits service principals only');
+    return { body: await lookupSshKey(app, caller, body) };
+  },
+});

@@ -1,0 +1,440 @@
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { HttpRequest } from '@azure/functions';
+import type { AppContext } from '../app-context.js';
+import type { Caller, UserCaller } from '../auth/caller.js';
+import { auditContextOf, organizationEvent, type AuditContext } from '../audit/context.js';
+import type { AuditEvent } from '../audit/events.js';
+import type { OrganizationAccess } from '../directory/access.js';
+import type { Organization } from '../directory/repository.js';
+import { badRequest, restErrorStatus, sshKeyFailure } from '../http/errors.js';
+import { registerSessionTokenSource } from '../tokens/admin.js';
+import { findGatehouseTokens } from '../tokens/format.js';
+import { derivedKey } from '../tokens/hashing.js';
+import { readPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
+import type { RevocationKind } from '../tokens/repository.js';
+import { parseDateTime, type SessionTokenView } from '../tokens/schemas.js';
+import { looksLikePrivateKey, parsePublicKey } from './keys.js';
+import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type SshKeyStatus, type StoredSshKey } from './repository.js';
+import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
+
+/** The furthest a validTo may lie ahead when no lifespan policy clamps it (as for PATs). */
+export const MAX_LIFETIME_DAYS = 3650;
+const DAY_MS = 86_400_000;
+/** Attempts of a read-modify-write before a lost race is reported as a conflict. */
+const ATTEMPTS = 4;
+
+export interface SshKeyContext {
+  readonly app: AppContext;
+  readonly caller: UserCaller;
+  readonly organization: Organization;
+  readonly audit: AuditContext;
+}
+
+export function sshKeyContextOf(input: {
+  app: AppContext;
+  caller: Caller | undefined;
+  organization: OrganizationAccess | undefined;
+  request: HttpRequest;
+  activityId: string;
+}): SshKeyContext {
+  const { caller, organization } = input;
+  if (caller?.kind !== 'user' || !organization) throw new Error('SSH key routes need a user caller in an organization');
+  return {
+    app: input.app,
+    caller,
+    organization: organization.organization,
+    audit: auditContextOf(input.request, caller, input.activityId),
+  };
+}
+
+export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
+  const status = sshKeyStatusOf(record, now);
+  return {
+    authorizationId: record.authorizationId,
+    displayName: record.displayName,
+    publicData: record.publicData,
+    fingerprint: record.fingerprint,
+    keyType: record.keyType,
+    keySize: record.keySize,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+    isValid: status === 'active',
+    status,
+    lastUsed: record.lastUsed,
+  };
+}
+
+/** The audit `data` of an SSH key event (the public key is public; it identifies the key in the trail). */
+export function sshKeyEventData(record: SshKeyRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    AuthorizationId: record.authorizationId,
+    DisplayName: record.displayName,
+    Fingerprint: record.fingerprint,
+    KeyType: record.keyType,
+    KeySize: record.keySize,
+    PublicData: record.publicData,
+    ValidFrom: record.validFrom,
+    ValidTo: record.validTo,
+    OwnerId: record.ownerId,
+    OwnerName: ownerName,
+    TokenType: 'SshPublicKey',
+    ...extra,
+  };
+}
+
+// ---- policies ------------------------------------------------------------------------------------
+
+type SshPolicy = TokenPolicyDocument['sshKeys'];
+const exempt = (policy: SshPolicy, userId: string) => policy.exemptUsers.includes(userId.toLowerCase());
+
+function refuseIfDisabled(policy: SshPolicy): void {
+  if (!policy.allowed) throw sshKeyFailure(403, 'sshPolicyDisabled', 'This organization does not allow SSH keys.');
+}
+
+function enforceKeyShape(policy: SshPolicy, userId: string, key: Pick<SshKeyRecord, 'keyType' | 'keySize'>): void {
+  if (exempt(policy, userId)) return;
+  if (!policy.allowedKeyTypes.includes(key.keyType)) {
+    throw sshKeyFailure(403, 'keyTypePolicyViolation', `This organization does not allow ${key.keyType} keys; allowed: ${policy.allowedKeyTypes.join(', ')}.`);
+  }
+  if (key.keyType === 'ssh-rsa' && key.keySize < policy.minimumRsaBits) {
+    throw sshKeyFailure(403, 'rsaKeySizePolicyViolation', `This organization requires RSA keys of at least ${policy.minimumRsaBits} bits.`);
+  }
+}
+
+function clampLifespan(policy: SshPolicy, userId: string, from: Date, validTo: Date): Date {
+  if (policy.maxLifespanDays === null || exempt(policy, userId)) return validTo;
+  const limit = from.getTime() + policy.maxLifespanDays * DAY_MS;
+  return validTo.getTime() > limit ? new Date(limit) : validTo;
+}
+
+/** Whether a stored key may be used under the current policy (key lookups skip keys that may not). */
+export function usableUnderPolicy(policies: TokenPolicyDocument, record: SshKeyRecord): boolean {
+  const policy = policies.sshKeys;
+  if (!policy.allowed) return false;
+  if (exempt(policy, record.ownerId)) return true;
+  return policy.allowedKeyTypes.includes(record.keyType) && !(record.keyType === 'ssh-rsa' && record.keySize < policy.minimumRsaBits);
+}
+
+function validToOrFail(value: string, now: Date): Date {
+  const validTo = parseDateTime(value);
+  if (Number.isNaN(validTo.getTime())) throw sshKeyFailure(400, 'invalidValidTo', 'validTo is not a valid date-time.');
+  if (validTo.getTime() <= now.getTime()) throw sshKeyFailure(400, 'invalidValidTo', 'validTo must be in the future.');
+  if (validTo.getTime() > now.getTime() + MAX_LIFETIME_DAYS * DAY_MS) {
+    throw sshKeyFailure(400, 'invalidValidTo', `validTo may be at most ${MAX_LIFETIME_DAYS} days ahead.`);
+  }
+  return validTo;
+}
+
+function checkDisplayName(displayName: string): void {
+  if (looksLikePrivateKey(displayName)) {
+    throw sshKeyFailure(400, 'privateKeyNotAllowed', 'The display name contains a private key; nothing was stored.');
+  }
+  if (findGatehouseTokens(displayName).length > 0) {
+    throw sshKeyFailure(400, 'invalidDisplayName', 'The display name contains a personal access token; nothing was stored.');
+  }
+}
+
+// ---- create, get, update, revoke, remove -----------------------------------------------------------
+
+export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest): Promise<SshKeyView> {
+  const { app, caller, organization } = ctx;
+  const now = app.clock.now();
+  checkDisplayName(body.displayName);
+  const parsed = parsePublicKey(body.publicData);
+  if (findGatehouseTokens(parsed.publicData).length > 0) {
+    throw sshKeyFailure(400, 'invalidPublicKey', 'The key comment contains a personal access token; nothing was stored.');
+  }
+  const requested = body.validTo === undefined ? undefined : validToOrFail(body.validTo, now);
+  const policy = (await readPolicies(app, organization.id)).document.sshKeys;
+  refuseIfDisabled(policy);
+  enforceKeyShape(policy, caller.id, parsed);
+  const wanted = requested ?? new Date(now.getTime() + policy.defaultLifespanDays * DAY_MS);
+  const validTo = clampLifespan(policy, caller.id, now, wanted);
+
+  const record: SshKeyRecord = {
+    authorizationId: randomUUID(),
+    ownerId: caller.id,
+    organizationId: organization.id,
+    accessId: randomUUID(),
+    displayName: body.displayName,
+    publicData: parsed.publicData,
+    fingerprint: parsed.fingerprint,
+    fingerprintHex: parsed.fingerprintHex,
+    keyType: parsed.keyType,
+    keySize: parsed.keySize,
+    validFrom: now.toISOString(),
+    validTo: validTo.toISOString(),
+    revokedAt: null,
+    revokedBy: null,
+    revocationKind: null,
+    lastUsed: null,
+    expiredEventAt: null,
+    updatedAt: now.toISOString(),
+  };
+  const event = organizationEvent(app, ctx.audit, organization, {
+    actionId: 'Token.SshCreateEvent',
+    area: 'Token',
+    category: 'create',
+    data: sshKeyEventData(record, caller.displayName, wanted.getTime() !== validTo.getTime() ? { RequestedValidTo: wanted.toISOString() } : {}),
+  });
+  try {
+    await new SshKeyRepository(app).create(record, [event]);
+  } catch (error) {
+    if (error instanceof DuplicateSshKeyError) {
+      throw sshKeyFailure(
+        409,
+        'duplicateHash',
+        error.blocked
+          ? 'An administrator revoked this key in this organization; generate a new key.'
+          : 'This key is already registered in this organization (by you or someone else); each key can be registered once.',
+      );
+    }
+    throw error;
+  }
+  return sshKeyView(record, now);
+}
+
+async function ownVisible(ctx: SshKeyContext, authorizationId: string): Promise<StoredSshKey> {
+  const stored = await new SshKeyRepository(ctx.app).get(ctx.caller.id, authorizationId);
+  if (!stored) throw sshKeyFailure(404, 'authorizationNotFound', `No SSH key with authorizationId '${authorizationId}' was found.`);
+  if (stored.record.organizationId !== ctx.organization.id) {
+    throw sshKeyFailure(403, 'accessDenied', 'This SSH key belongs to another organization; manage it there.');
+  }
+  return stored;
+}
+
+export async function getSshKey(ctx: SshKeyContext, authorizationId: string): Promise<SshKeyView> {
+  return sshKeyView((await ownVisible(ctx, authorizationId)).record, ctx.app.clock.now());
+}
+
+const isPreconditionFailure = (error: unknown) => restErrorStatus(error) === 412;
+
+export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest): Promise<SshKeyView> {
+  const { app, caller, organization } = ctx;
+  if (body.displayName !== undefined) checkDisplayName(body.displayName);
+  for (let attempt = 1; ; attempt++) {
+    const now = app.clock.now();
+    const { record, etag } = await ownVisible(ctx, body.authorizationId);
+    const status = sshKeyStatusOf(record, now);
+    if (status === 'revoked') {
+      throw sshKeyFailure(409, 'failedToUpdateAccessToken', 'This SSH key has been revoked and can no longer be updated.');
+    }
+    if (status === 'expired') {
+      throw sshKeyFailure(400, 'expiredSshKeyCannotBeExtended', 'This SSH key has expired and can no longer be updated; add it again as a new key.');
+    }
+    const requested = body.validTo === undefined ? new Date(record.validTo) : validToOrFail(body.validTo, now);
+    const policy = (await readPolicies(app, organization.id)).document.sshKeys;
+    refuseIfDisabled(policy);
+    enforceKeyShape(policy, caller.id, record);
+    const validTo = clampLifespan(policy, caller.id, new Date(record.validFrom), requested);
+    const next: SshKeyRecord = {
+      ...record,
+      displayName: body.displayName ?? record.displayName,
+      validTo: validTo.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    const event = organizationEvent(app, ctx.audit, organization, {
+      actionId: 'Token.SshUpdateEvent',
+      area: 'Token',
+      category: 'modify',
+      data: sshKeyEventData(next, caller.displayName, {
+        Previous: { DisplayName: record.displayName, ValidTo: record.validTo },
+        ...(requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
+      }),
+    });
+    try {
+      await new SshKeyRepository(app).replace(record, etag, next, [event]);
+      return sshKeyView(next, now);
+    } catch (error) {
+      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Revokes a stored key (idempotent: an already revoked key is left as it is and no event is
+ * written). Retries on a lost race; a revoke always wins over a concurrent update.
+ */
+export async function revokeStoredSshKey(
+  app: AppContext,
+  organization: Pick<Organization, 'id' | 'name'>,
+  audit: AuditContext,
+  initial: StoredSshKey,
+  kind: RevocationKind,
+  ownerName: string,
+): Promise<boolean> {
+  let stored: StoredSshKey | undefined = initial;
+  const repository = new SshKeyRepository(app);
+  for (let attempt = 1; stored; attempt++) {
+    const { record, etag }: StoredSshKey = stored;
+    if (record.revokedAt) return false;
+    const now = app.clock.now().toISOString();
+    const next: SshKeyRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, updatedAt: now };
+    const event: AuditEvent = organizationEvent(app, audit, organization, {
+      actionId: 'Token.SshRevokeEvent',
+      area: 'Token',
+      category: 'remove',
+      data: sshKeyEventData(next, ownerName, { RevocationKind: kind }),
+    });
+    try {
+      await repository.replace(record, etag, next, [event]);
+      return true;
+    } catch (error) {
+      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
+      stored = await repository.get(record.ownerId, record.authorizationId);
+    }
+  }
+  return false;
+}
+
+export async function revokeSshKey(ctx: SshKeyContext, authorizationId: string): Promise<void> {
+  const stored = await ownVisible(ctx, authorizationId);
+  await revokeStoredSshKey(ctx.app, ctx.organization, ctx.audit, stored, 'user', ctx.caller.displayName);
+}
+
+/** Removes the key entirely (Token.SshRemoveEvent keeps its metadata in the audit trail). */
+export async function removeSshKey(ctx: SshKeyContext, authorizationId: string): Promise<void> {
+  const { record } = await ownVisible(ctx, authorizationId);
+  const now = ctx.app.clock.now();
+  const event = organizationEvent(ctx.app, ctx.audit, ctx.organization, {
+    actionId: 'Token.SshRemoveEvent',
+    area: 'Token',
+    category: 'remove',
+    data: sshKeyEventData(record, ctx.caller.displayName, {
+      Status: sshKeyStatusOf(record, now),
+      RevocationKind: record.revocationKind,
+    }),
+  });
+  await new SshKeyRepository(ctx.app).remove(record, [event], record.revocationKind === 'admin');
+}
+
+// ---- listing -------------------------------------------------------------------------------------
+
+const STATUS_RANK: Record<SshKeyStatus, number> = { active: 0, expired: 1, revoked: 2 };
+type SortKey = (string | number)[];
+
+function sortKey(record: SshKeyRecord, sortBy: SshKeysGetQuery['sortByOption'], now: Date): SortKey {
+  const name = record.displayName.toLowerCase();
+  switch (sortBy) {
+    case 'displayName':
+      return [name, record.authorizationId];
+    case 'displayDate':
+      return [Date.parse(record.validTo), record.authorizationId];
+    case 'status':
+      return [STATUS_RANK[sshKeyStatusOf(record, now)], name, record.authorizationId];
+  }
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+const CONTINUATION_PURPOSE = 'ssh-key-list-continuation';
+const invalidContinuation = () =>
+  badRequest('invalidContinuationToken', 'The continuation token is not valid for this request; repeat the first request’s filter and sort options.');
+
+function bindingOf(ctx: SshKeyContext, query: SshKeysGetQuery): string {
+  const binding = ['ssh', ctx.caller.id, ctx.organization.id, query.displayFilterOption, query.sortByOption, String(query.isSortAscending)].join('|');
+  return createHash('sha256').update(binding).digest('base64url').slice(0, 22);
+}
+
+function signContinuation(app: AppContext, payload: { b: string; k: SortKey }): string {
+  const body = Buffer.from(JSON.stringify({ v: 1, ...payload })).toString('base64url');
+  const mac = createHmac('sha256', derivedKey(app.config.peppers, CONTINUATION_PURPOSE)).update(body).digest('base64url');
+  return `${body}.${mac}`;
+}
+
+function readContinuation(app: AppContext, token: string, binding: string): SortKey {
+  const [body, mac, extra] = token.split('.');
+  if (!body || !mac || extra !== undefined) throw invalidContinuation();
+  const expected = createHmac('sha256', derivedKey(app.config.peppers, CONTINUATION_PURPOSE)).update(body).digest();
+  const given = Buffer.from(mac, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidContinuation();
+  let payload: { v?: unknown; b?: unknown; k?: unknown };
+  try {
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof payload;
+  } catch {
+    throw invalidContinuation();
+  }
+  if (payload.v !== 1 || payload.b !== binding || !Array.isArray(payload.k)) throw invalidContinuation();
+  if (!payload.k.every((part) => typeof part === 'string' || typeof part === 'number')) throw invalidContinuation();
+  return payload.k as SortKey;
+}
+
+/** Lists the caller's keys in the organization; keyset pages as for PATs. */
+export async function listSshKeys(ctx: SshKeyContext, query: SshKeysGetQuery): Promise<{ continuationToken: string; sshKeys: SshKeyView[] }> {
+  const now = ctx.app.clock.now();
+  const binding = bindingOf(ctx, query);
+  const after = query.continuationToken ? readContinuation(ctx.app, query.continuationToken, binding) : undefined;
+  const direction = query.isSortAscending ? 1 : -1;
+  const rows = (await new SshKeyRepository(ctx.app).listByOwner(ctx.caller.id))
+    .map(({ record }) => record)
+    .filter((record) => record.organizationId === ctx.organization.id)
+    .filter((record) => query.displayFilterOption === 'all' || sshKeyStatusOf(record, now) === query.displayFilterOption)
+    .map((record) => ({ record, key: sortKey(record, query.sortByOption, now) }))
+    .sort((a, b) => direction * compareKeys(a.key, b.key));
+  const remaining = after ? rows.filter((row) => direction * compareKeys(row.key, after) > 0) : rows;
+  const page = remaining.slice(0, query.$top);
+  const last = page[page.length - 1];
+  const continuationToken = remaining.length > page.length && last ? signContinuation(ctx.app, { b: binding, k: last.key }) : '';
+  return { continuationToken, sshKeys: page.map(({ record }) => sshKeyView(record, now)) };
+}
+
+// ---- token admin (isPublic=true) -------------------------------------------------------------------
+
+const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
+
+export function sshKeySessionTokenView(record: SshKeyRecord, now: Date): SessionTokenView {
+  return {
+    accessId: record.accessId,
+    alternateToken: null,
+    authorizationId: record.authorizationId,
+    claims: null,
+    clientId: ZERO_GUID,
+    displayName: record.displayName,
+    hostAuthorizationId: ZERO_GUID,
+    isPublic: true,
+    isValid: sshKeyStatusOf(record, now) === 'active',
+    publicData: record.publicData,
+    scope: 'app_token',
+    source: null,
+    targetAccounts: [record.organizationId],
+    token: null,
+    userId: record.ownerId,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+  };
+}
+
+async function ownerName(app: AppContext, userId: string): Promise<string> {
+  return (await app.directory.getUser(userId))?.displayName ?? userId;
+}
+
+registerSessionTokenSource(true, {
+  async list(app, organizationId, userId) {
+    const now = app.clock.now();
+    return (await new SshKeyRepository(app).listByOwner(userId))
+      .filter(({ record }) => record.organizationId === organizationId)
+      .map(({ record }) => sshKeySessionTokenView(record, now))
+      .sort((a, b) => (a.authorizationId < b.authorizationId ? -1 : 1));
+  },
+  async find(app, organizationId, authorizationId) {
+    const stored = await new SshKeyRepository(app).getById(authorizationId);
+    if (!stored || stored.record.organizationId !== organizationId) return undefined;
+    const membership = await app.directory.getMembership(organizationId, 'user', stored.record.ownerId);
+    return membership ? { ownerId: stored.record.ownerId } : undefined;
+  },
+  async revoke(app, organization, audit, authorizationId) {
+    const stored = await new SshKeyRepository(app).getById(authorizationId);
+    if (!stored || stored.record.organizationId !== organization.id) return;
+    await revokeStoredSshKey(app, organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId));
+  },
+});
