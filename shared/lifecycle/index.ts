@@ -1,0 +1,125 @@
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import type { AppContext } from '../app-context.js';
+import { restErrorStatus } from '../http/errors.js';
+import { readEntity } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+import type { IndexEntry, LifecycleCounters } from './kinds.js';
+
+/** Helpers for expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`) and run state. */
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+export const pad = (ms: number) => String(Math.max(0, ms)).padStart(13, '0');
+export const bucketOf = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
+
+export function bucketStart(bucket: string): number {
+  return Date.UTC(Number(bucket.slice(0, 4)), Number(bucket.slice(4, 6)) - 1, Number(bucket.slice(6, 8)), Number(bucket.slice(8, 10)));
+}
+
+export function parseEntry(row: Record<string, unknown>): IndexEntry | undefined {
+  const partitionKey = String(row.partitionKey ?? '');
+  const rowKey = String(row.rowKey ?? '');
+  const match = /^(\d{13})_(.+)$/.exec(rowKey);
+  const ownerId = typeof row.ownerId === 'string' ? row.ownerId : '';
+  const id = typeof row.authorizationId === 'string' ? row.authorizationId : (match?.[2] ?? '');
+  if (!match?.[1] || !ownerId || !id) return undefined;
+  return { partitionKey, rowKey, dueMs: Number(match[1]), ownerId, id };
+}
+
+/** The first bucket after `after` (exclusive; '' = from the start) and up to `last` holding any row. */
+export async function seekBucket(table: TableClient, after: string, last: string, counters: LifecycleCounters): Promise<string | undefined> {
+  const filter = after ? odata`PartitionKey gt ${after} and PartitionKey le ${last}` : odata`PartitionKey le ${last}`;
+  const pages = table.listEntities({ queryOptions: { filter, select: ['PartitionKey'] } }).byPage({ maxPageSize: 1 });
+  for await (const page of pages) {
+    const first = page[0];
+    if (first) {
+      counters.seekRows++;
+      return String(first.partitionKey);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Deletes processed index rows of one partition: one transaction per 100 rows; when a transaction
+ * fails because a concurrent run already removed a row, the rows are deleted one by one (404 ignored).
+ */
+export async function deleteIndexRows(table: TableClient, rows: readonly IndexEntry[], counters: LifecycleCounters): Promise<void> {
+  for (let i = 0; i < rows.length; i += 100) {
+    const chunk = rows.slice(i, i + 100);
+    try {
+      await table.submitTransaction(chunk.map((row): TransactionAction => ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }]));
+      counters.indexRowsDeleted += chunk.length;
+    } catch {
+      for (const row of chunk) {
+        try {
+          await table.deleteEntity(row.partitionKey, row.rowKey);
+          counters.indexRowsDeleted++;
+        } catch (error) {
+          if (restErrorStatus(error) !== 404) throw error;
+        }
+      }
+    }
+  }
+}
+
+// ---- run state: cursors in the `lifecycle` table (PK `cursor`) ------------------------------------
+
+const CURSOR_PARTITION = 'cursor';
+
+export interface StoredCursor {
+  value: string;
+  etag: string | undefined;
+}
+
+export async function readCursor(app: AppContext, name: string, counters: LifecycleCounters): Promise<StoredCursor> {
+  counters.stateReads++;
+  const row = await readEntity<{ value: string }>(app.storage.table(TABLES.lifecycle), CURSOR_PARTITION, name);
+  return { value: row?.value ?? '', etag: row?.etag };
+}
+
+/**
+ * Moves a cursor forward to `value` (never back): ETag-conditional, re-read on a lost race. Cursors
+ * only save work; correctness never depends on them (entries are finalised idempotently).
+ */
+export async function advanceCursor(
+  app: AppContext,
+  name: string,
+  value: string,
+  compare: (a: string, b: string) => number,
+  current?: StoredCursor,
+): Promise<void> {
+  const table = app.storage.table(TABLES.lifecycle);
+  let known = current;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const stored: StoredCursor =
+      known ?? (await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag })));
+    if (stored.value && compare(stored.value, value) >= 0) return;
+    const entity = { partitionKey: CURSOR_PARTITION, rowKey: name, value };
+    try {
+      if (stored.etag) await table.updateEntity(entity, 'Replace', { etag: stored.etag });
+      else await table.createEntity(entity);
+      return;
+    } catch (error) {
+      const status = restErrorStatus(error);
+      if (status !== 412 && status !== 409) throw error;
+      known = undefined;
+    }
+  }
+}
+
+export async function deleteCursor(app: AppContext, name: string): Promise<void> {
+  await app.storage
+    .table(TABLES.lifecycle)
+    .deleteEntity(CURSOR_PARTITION, name)
+    .catch((error: unknown) => {
+      if (restErrorStatus(error) !== 404) throw error;
+    });
+}
+
+export const REMINDER_KINDS = ['pat', 'sshKey'] as const;
+export const reminderCursorName = (kind: string, rung: number) => `remind_${kind}_${String(rung).padStart(3, '0')}`;
+
+export const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+export const compareNumbers = (a: string, b: string) => Number(a) - Number(b);

@@ -1,0 +1,281 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import type { Organization } from '../directory/repository.js';
+import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
+import { readEntity } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+import { currentPepper } from '../tokens/hashing.js';
+import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
+
+/**
+ * Per-organization notification settings, one row (`notificationsettings`, PK = organization id,
+ * RK = `settings`): the expiry reminder ladder and the optional webhook. The webhook secret is stored
+ * encrypted (AES-256-GCM under a key derived with HKDF from the token pepper, whose version is kept
+ * beside the ciphertext) and is never returned by reads or written to logs.
+ */
+
+export const DEFAULT_LADDER: readonly number[] = [30, 7, 1];
+export const MAX_RUNGS = 10;
+export const MAX_RUNG_DAYS = 365;
+export const LADDER_ERROR = 'invalidNotificationLadder';
+export const WEBHOOK_URL_ERROR = 'invalidWebhookUrl';
+
+/** The ladder as given: whole days before expiry, each at least 1, distinct, at most ten. */
+export const ladderSchema = z
+  .array(z.number().int('rungs are whole days').min(1, 'rungs are at least 1 day (negative and zero are refused)').max(MAX_RUNG_DAYS, `rungs are at most ${MAX_RUNG_DAYS} days`))
+  .max(MAX_RUNGS, `at most ${MAX_RUNGS} rungs`)
+  .refine((rungs) => new Set(rungs).size === rungs.length, 'rungs must not repeat')
+  .transform((rungs) => [...rungs].sort((a, b) => b - a));
+
+export const notificationSettingsUpdateSchema = z
+  .object({ expiryNotificationDays: ladderSchema.describe('Days before expiry at which owners are reminded (default 30, 7, 1).') })
+  .strict();
+
+export const notificationSettingsViewSchema = z.object({
+  expiryNotificationDays: z.array(z.number()),
+  webhook: z.object({ url: z.string(), configuredAt: z.string() }).nullable(),
+  lastModifiedDate: z.string().nullable(),
+  lastModifiedBy: z.string().nullable(),
+});
+export type NotificationSettingsView = z.infer<typeof notificationSettingsViewSchema>;
+
+export const webhookUpdateSchema = z
+  .object({
+    url: z.string().max(2048),
+    secret: z.string().min(16, 'secrets have at least 16 characters').max(256).optional().describe('HMAC key; generated (and returned once) when absent.'),
+  })
+  .strict();
+
+export const webhookViewSchema = z.object({
+  url: z.string(),
+  configuredAt: z.string(),
+  /** Only in the answer to a PUT that generated the secret. */
+  secret: z.string().optional(),
+  signatureHeader: z.string(),
+});
+
+export interface NotificationSettings {
+  ladder: number[];
+  webhook: { url: string; secretCipher: string; keyVersion: string; configuredAt: string } | undefined;
+  lastModifiedDate: string | null;
+  lastModifiedBy: string | null;
+  etag: string | undefined;
+}
+
+const ROW = 'settings';
+
+export async function readNotificationSettings(app: AppContext, organizationId: string): Promise<NotificationSettings> {
+  const row = await readEntity<Record<string, unknown>>(app.storage.table(TABLES.notificationSettings), organizationId, ROW);
+  if (!row) return { ladder: [...DEFAULT_LADDER], webhook: undefined, lastModifiedDate: null, lastModifiedBy: null, etag: undefined };
+  const str = (value: unknown) => (typeof value === 'string' ? value : '');
+  let ladder = [...DEFAULT_LADDER];
+  const parsed = ladderSchema.safeParse(JSON.parse(str(row.ladder) || 'null'));
+  if (parsed.success) ladder = parsed.data;
+  const url = str(row.webhookUrl);
+  return {
+    ladder,
+    webhook: url ? { url, secretCipher: str(row.webhookSecret), keyVersion: str(row.webhookKeyVersion), configuredAt: str(row.webhookConfiguredAt) } : undefined,
+    lastModifiedDate: str(row.lastModifiedDate) || null,
+    lastModifiedBy: str(row.lastModifiedBy) || null,
+    etag: row.etag,
+  };
+}
+
+export function settingsView(settings: NotificationSettings): NotificationSettingsView {
+  return {
+    expiryNotificationDays: settings.ladder,
+    webhook: settings.webhook ? { url: settings.webhook.url, configuredAt: settings.webhook.configuredAt } : null,
+    lastModifiedDate: settings.lastModifiedDate,
+    lastModifiedBy: settings.lastModifiedBy,
+  };
+}
+
+function entityOf(organizationId: string, settings: NotificationSettings) {
+  return {
+    partitionKey: organizationId,
+    rowKey: ROW,
+    ladder: JSON.stringify(settings.ladder),
+    webhookUrl: settings.webhook?.url ?? '',
+    webhookSecret: settings.webhook?.secretCipher ?? '',
+    webhookKeyVersion: settings.webhook?.keyVersion ?? '',
+    webhookConfiguredAt: settings.webhook?.configuredAt ?? '',
+    lastModifiedDate: settings.lastModifiedDate ?? '',
+    lastModifiedBy: settings.lastModifiedBy ?? '',
+  };
+}
+
+/** Read-modify-write of the settings row with its audit event; a lost race is retried. */
+async function saveSettings(
+  app: AppContext,
+  organization: Organization,
+  context: AuditContext,
+  change: (current: NotificationSettings) => { next: NotificationSettings; data: Record<string, unknown> },
+): Promise<{ before: NotificationSettings; after: NotificationSettings }> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await readNotificationSettings(app, organization.id);
+    const { next, data } = change(current);
+    const stamped = { ...next, lastModifiedDate: app.clock.now().toISOString(), lastModifiedBy: context.actor.id };
+    const event = organizationEvent(app, context, organization, {
+      actionId: 'Organization.NotificationSettingsUpdateEvent',
+      area: 'Organization',
+      category: 'modify',
+      data,
+    });
+    const entity = entityOf(organization.id, stamped);
+    try {
+      await commitWithEvents(
+        app,
+        TABLES.notificationSettings,
+        [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
+        [event],
+      );
+      return { before: current, after: stamped };
+    } catch (error) {
+      const status = restErrorStatus(error);
+      if ((status !== 412 && status !== 409) || attempt >= 4) throw error;
+    }
+  }
+}
+
+export async function updateLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]): Promise<NotificationSettings> {
+  const current = await readNotificationSettings(app, organization.id);
+  // Register new rungs before the ladder uses them, so no reminder window is missed.
+  await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
+  const { before, after } = await saveSettings(app, organization, context, (settings) => ({
+    next: { ...settings, ladder },
+    data: { setting: 'expiryNotificationDays', previousValue: settings.ladder, newValue: ladder },
+  }));
+  // After a concurrent change, rungs new relative to what was really replaced are counted too. An
+  // over-count only costs a query per run; an under-count could skip reminders.
+  await adjustRungRegistry(app, ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)), +1);
+  await adjustRungRegistry(app, before.ladder.filter((rung) => !ladder.includes(rung)), -1);
+  return after;
+}
+
+// ---- rung registry: which rung values any organization uses --------------------------------------
+
+/**
+ * One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
+ * besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
+ * from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
+ */
+export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
+  const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
+  let counts: Record<string, number> = {};
+  try {
+    counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
+  } catch {
+    counts = {};
+  }
+  return { counts, etag: row?.etag };
+}
+
+export async function activeRungs(app: AppContext): Promise<number[]> {
+  const { counts } = await readRungRegistry(app);
+  const rungs = new Set(DEFAULT_LADDER);
+  for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
+  return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
+}
+
+async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
+  if (rungs.length === 0) return;
+  const table = app.storage.table(TABLES.lifecycle);
+  for (let attempt = 1; ; attempt++) {
+    const { counts, etag } = await readRungRegistry(app);
+    const activated: number[] = [];
+    for (const rung of rungs) {
+      const before = counts[String(rung)] ?? 0;
+      const after = Math.max(0, before + delta);
+      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) activated.push(rung);
+      counts[String(rung)] = after;
+    }
+    const entity = { partitionKey: 'registry', rowKey: 'rungs', counts: JSON.stringify(counts) };
+    try {
+      if (etag) await table.updateEntity(entity, 'Replace', { etag });
+      else await table.createEntity(entity);
+      for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
+      return;
+    } catch (error) {
+      const status = restErrorStatus(error);
+      if ((status !== 412 && status !== 409) || attempt >= 8) throw error;
+    }
+  }
+}
+
+// ---- webhook --------------------------------------------------------------------------------------
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** https only; http only for localhost when ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST is on (development). */
+export function checkWebhookUrl(app: AppContext, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badRequest(WEBHOOK_URL_ERROR, 'The webhook URL is not a valid absolute URL.');
+  }
+  if (url.username || url.password) throw badRequest(WEBHOOK_URL_ERROR, 'The webhook URL must not contain credentials; use the signing secret.');
+  if (url.hash) throw badRequest(WEBHOOK_URL_ERROR, 'The webhook URL must not contain a fragment.');
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname) && app.config.lifecycle.allowHttpWebhooksForLocalhost) return url;
+  throw badRequest(
+    WEBHOOK_URL_ERROR,
+    app.config.lifecycle.allowHttpWebhooksForLocalhost
+      ? 'The webhook URL must use https (http is allowed only for localhost in development).'
+      : 'The webhook URL must use https.',
+  );
+}
+
+function secretKey(app: AppContext, version: string): Buffer {
+  const pepper = app.config.peppers.find((candidate) => candidate.version === version);
+  if (!pepper) throw new AppError(500, 'webhookSecretUnavailable', 'The webhook secret was encrypted under a key that is no longer configured.');
+  return Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:webhook-secret', 32));
+}
+
+export function encryptSecret(app: AppContext, secret: string): { cipher: string; keyVersion: string } {
+  const keyVersion = currentPepper(app.config.peppers).version;
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', secretKey(app, keyVersion), iv);
+  const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  return { cipher: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64'), keyVersion };
+}
+
+export function decryptSecret(app: AppContext, stored: { secretCipher: string; keyVersion: string }): string {
+  const raw = Buffer.from(stored.secretCipher, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', secretKey(app, stored.keyVersion), raw.subarray(0, 12));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+}
+
+export const SIGNATURE_HEADER = 'X-Gatehouse-Signature';
+
+export async function configureWebhook(
+  app: AppContext,
+  organization: Organization,
+  context: AuditContext,
+  body: z.infer<typeof webhookUpdateSchema>,
+): Promise<z.infer<typeof webhookViewSchema>> {
+  const url = checkWebhookUrl(app, body.url).toString();
+  const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
+  const secret = body.secret ?? (generated as string);
+  const { cipher, keyVersion } = encryptSecret(app, secret);
+  const configuredAt = app.clock.now().toISOString();
+  await saveSettings(app, organization, context, (settings) => ({
+    next: { ...settings, webhook: { url, secretCipher: cipher, keyVersion, configuredAt } },
+    // The secret never goes into the audit trail.
+    data: { setting: 'webhook', previousValue: settings.webhook?.url ?? null, newValue: url, SecretGenerated: generated !== undefined },
+  }));
+  return { url, configuredAt, ...(generated ? { secret: generated } : {}), signatureHeader: SIGNATURE_HEADER };
+}
+
+export async function removeWebhook(app: AppContext, organization: Organization, context: AuditContext): Promise<void> {
+  const current = await readNotificationSettings(app, organization.id);
+  if (!current.webhook) return;
+  await saveSettings(app, organization, context, (settings) => ({
+    next: { ...settings, webhook: undefined },
+    data: { setting: 'webhook', previousValue: settings.webhook?.url ?? null, newValue: null },
+  }));
+}
