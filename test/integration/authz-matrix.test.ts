@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declarations } from '../../functions/declarations.js';
+import type { Access } from '../../shared/http/endpoint.js';
+import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
+import { DEMO_TENANT_ID } from '../../local/demo-data.js';
+import { generateSigningKey, signAccessToken } from '../../local/dev-secrets.js';
+import { TEST_AUDIENCE, TEST_ISSUER, startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+
+/**
+ * Every route × every kind of caller, generated from the route declarations (so a new route is in
+ * the matrix the moment it is declared). The expected outcome of each cell follows from the
+ * route's declared `access`; the test fails on any allow the declaration does not grant.
+ */
+type Restricted = Exclude<Access, { anonymous: true }>;
+type CallerKind =
+  | 'none'
+  | 'forgedJwt'
+  | 'expiredJwt'
+  | 'patOfMember'
+  | 'otherOrganization'
+  | 'projectScopedUser'
+  | 'member'
+  | 'administrator'
+  | 'appWithRole'
+  | 'appWithoutRole';
+
+const CALLERS: CallerKind[] = ['none', 'forgedJwt', 'expiredJwt', 'patOfMember', 'otherOrganization', 'projectScopedUser', 'member', 'administrator', 'appWithRole', 'appWithoutRole'];
+const DENIALS = new Set(['unauthorized', 'accessDenied', 'insufficientScope', 'missingAppRole', 'missingRole', 'callerTypeNotAllowed', 'organizationNotFound', 'projectScopedUserRestricted']);
+
+const routes = declarations
+  .filter((d): d is HttpDeclaration => d.kind === 'http' && !!d.doc && !d.options.route.includes('{*'))
+  .flatMap((declaration) => declaration.options.methods.map((method) => ({ declaration, method, access: declaration.doc!.access })));
+
+function expectedAllow(access: Access, caller: CallerKind, organizationScoped: boolean): boolean {
+  if (access.anonymous) return true;
+  const restricted = access as Restricted;
+  switch (caller) {
+    case 'none':
+    case 'forgedJwt':
+    case 'expiredJwt':
+      return false;
+    case 'patOfMember':
+      // A PAT only where the declaration accepts PATs: never on the PAT lifecycle routes.
+      return !!restricted.pats && restricted.organization !== 'administrator';
+    case 'otherOrganization':
+      return !organizationScoped && !!restricted.users && !restricted.users.roles?.length;
+    case 'projectScopedUser':
+      return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator' && (!restricted.organization || restricted.projectScopedUsers === 'allowed');
+    case 'member':
+      return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator';
+    case 'administrator':
+      return !!restricted.users && !restricted.users.roles?.length;
+    case 'appWithRole':
+      return !!restricted.apps && restricted.organization !== 'administrator';
+    case 'appWithoutRole':
+      return !!restricted.apps && restricted.apps.roles.length === 0 && restricted.organization !== 'administrator';
+  }
+}
+
+let env: TestEnvironment;
+const tokens = new Map<CallerKind, (access: Access) => Promise<string | undefined>>();
+
+beforeAll(async () => {
+  env = await startTestEnvironment();
+  const forgedKey = await generateSigningKey();
+  const forged = await signAccessToken(forgedKey, {
+    issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, now: env.clock.now(),
+    claims: { oid: 'a11ce000-0000-4000-8000-00000000000a', scp: 'vso.pats vso.pats_manage', preferred_username: 'alice@contoso.com' },
+  });
+  const expired = await env.userToken('alice@contoso.com', { now: new Date(env.clock.now().getTime() - 3 * 3600_000) });
+  const fixed = (token: string | undefined) => async () => token;
+  tokens.set('none', fixed(undefined));
+  tokens.set('forgedJwt', fixed(forged));
+  tokens.set('expiredJwt', fixed(expired));
+  // A fresh PAT per cell: a cell may rotate or revoke the token it calls with.
+  const bobJwt = await env.userToken('bob@contoso.com');
+  tokens.set('patOfMember', async () => {
+    const created = await env.fetch('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
+      method: 'POST', token: bobJwt, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ displayName: 'matrix', scope: 'app_token', validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(), allOrgs: false }),
+    });
+    return ((await created.json()) as { patToken: { token: string } }).patToken.token;
+  });
+  tokens.set('otherOrganization', fixed(await env.userToken('erin@fabrikam.com')));
+  tokens.set('projectScopedUser', fixed(await env.userToken('carol@contoso.com')));
+  tokens.set('member', fixed(await env.userToken('bob@contoso.com')));
+  tokens.set('administrator', fixed(await env.userToken('alice@contoso.com')));
+  tokens.set('appWithRole', async (access) => env.appToken('pipelines', { roles: access.anonymous ? [] : [...((access as Restricted).apps?.roles ?? [])] }));
+  tokens.set('appWithoutRole', fixed(await env.appToken('pipelines', { roles: [] })));
+  const limit = await env.fetch('/contoso/_apis/organization/settings?api-version=7.1', {
+    method: 'PATCH', token: await env.userToken('alice@contoso.com'),
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ limitUserVisibilityToProjects: true }),
+  });
+  expect(limit.status).toBe(200);
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+function pathFor(route: string, apiVersions: readonly string[] | undefined): string {
+  const path = route
+    .replace('{organization}', 'contoso')
+    .replace(/\{project\}/g, 'web')
+    .replace(/\{[^}]+\}/g, '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11');
+  return `/${path}${apiVersions?.[0] ? `?api-version=${apiVersions[0]}` : ''}`;
+}
+
+describe('authorization matrix', () => {
+  it(`denies every call the route declarations do not allow (${routes.length} routes × ${CALLERS.length} callers)`, async () => {
+    const unexpected: string[] = [];
+    let cells = 0;
+    for (const { declaration, method, access } of routes) {
+      const organizationScoped = declaration.options.route.startsWith('{organization}/');
+      for (const caller of CALLERS) {
+        const token = await tokens.get(caller)!(access);
+        const response = await env.fetch(pathFor(declaration.options.route, declaration.doc?.apiVersions), {
+          method,
+          ...(token ? { token } : {}),
+          ...(method === 'GET' || method === 'DELETE' || method === 'HEAD' ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }),
+        });
+        const text = await response.text();
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(text) as { code?: string }).code;
+        } catch {
+          code = undefined;
+        }
+        cells += 1;
+        expect(response.status, `${caller} ${method} ${declaration.options.route}`).toBeLessThan(500);
+        const denied = code !== undefined && DENIALS.has(code);
+        const allow = expectedAllow(access, caller, organizationScoped);
+        if (!allow && !denied) unexpected.push(`ALLOWED ${caller} ${method} /${declaration.options.route} → ${response.status} ${code ?? ''}`);
+        if (allow && response.status === 401) unexpected.push(`REFUSED ${caller} ${method} /${declaration.options.route} → 401`);
+      }
+    }
+    console.log(`authorization matrix: ${routes.length} route/method pairs × ${CALLERS.length} callers = ${cells} cells`);
+    expect(unexpected).toEqual([]);
+  });
+});
