@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { endpoint, readJsonBody, type EndpointInput } from '../shared/http/endpoint.js';
+import type { HttpDeclaration } from '../shared/runtime/declarations.js';
+import { PACKAGING_READ_SCOPES, PACKAGING_WRITE_SCOPES, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
+import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
+import { distTagTarget, readTarget, registryRequest, takePackageName } from '../shared/packaging/paths.js';
+import {
+  obtainVersion,
+  packument,
+  publishBody,
+  publishVersion,
+  publishBodyLimit,
+  removeDistTag,
+  requirePackage,
+  setDistTag,
+  versionFromTarballFile,
+} from '../shared/packaging/registry.js';
+import { streamTarball } from '../shared/packaging/store.js';
+import { badRequest } from '../shared/http/errors.js';
+
+/**
+ * The npm registry protocol of a feed, at `/{organization}[/{project}]/_packaging/{feed}/npm/registry/`:
+ * packuments (`/{name}`, `/@scope%2fname`), tarballs (`/{name}/-/{file}.tgz`), `npm publish` (PUT),
+ * dist-tags (`/-/package/{name}/dist-tags[/{tag}]`), `/-/ping` and `/-/whoami`. Callers authenticate
+ * with a Gatehouse PAT from .npmrc (`_authToken` → Bearer, `_auth` → Basic) or an Entra ID token;
+ * reads need `vso.packaging`, writes `vso.packaging_write`. Anonymous requests get a 401 with
+ * `WWW-Authenticate`, which npm reports as an authentication error.
+ */
+
+const readAccess = {
+  users: { scopes: PACKAGING_READ_SCOPES },
+  pats: { scopes: ['vso.packaging'] },
+  organization: 'member',
+  projectScopedUsers: 'allowed',
+} as const;
+const writeAccess = {
+  users: { scopes: PACKAGING_WRITE_SCOPES },
+  pats: { scopes: ['vso.packaging_write'] },
+  organization: 'member',
+  projectScopedUsers: 'allowed',
+} as const;
+
+const params = z.object({ organization: z.string(), project: z.string().optional(), feed: z.string().max(64), path: z.string().optional() });
+type Params = z.infer<typeof params>;
+
+const scopes = [
+  { suffix: '', base: '{organization}/_packaging/{feed}/npm/registry' },
+  { suffix: '-project', base: '{organization}/{project}/_packaging/{feed}/npm/registry' },
+] as const;
+
+const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
+
+async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed> {
+  const { feed } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
+  return feed;
+}
+
+export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suffix, base }) => [
+  endpoint({
+    name: `npm-registry-read${suffix}`,
+    route: `${base}/{*path}`,
+    methods: ['GET'],
+    summary: 'npm registry reads: package documents (merged with upstream sources, after the upstream behavior rule) and tarballs.',
+    tags: ['Packaging'],
+    access: readAccess,
+    params,
+    errorEnvelope: 'npmRegistry',
+    responses: { 200: { description: 'A packument or a tarball.' } },
+    handler: async (input) => {
+      const { registryUrl, segments } = registryRequest(input.request.url);
+      const target = readTarget(segments);
+      const feed = await feedOf(input, 'read');
+      switch (target.kind) {
+        case 'ping':
+          return json({});
+        case 'whoami':
+          return json({ username: input.caller!.kind === 'servicePrincipal' ? input.caller!.displayName : input.caller!.email });
+        case 'packument': {
+          const view = await requirePackage(input.app, feed, target.name);
+          return json(packument(view, registryUrl));
+        }
+        case 'tarball': {
+          const version = versionFromTarballFile(target.name, target.file);
+          const saved = await obtainVersion(input.app, feed, target.name, version);
+          const { stream, size } = await streamTarball(input.app, saved.blobName);
+          return { stream, contentType: 'application/octet-stream', headers: size > 0 ? { 'Content-Length': String(size) } : undefined };
+        }
+      }
+    },
+  }),
+  endpoint({
+    name: `npm-registry-publish${suffix}`,
+    route: `${base}/{*path}`,
+    methods: ['PUT'],
+    summary: '`npm publish`: a new version with its tarball, checked against its shasum and integrity.',
+    tags: ['Packaging'],
+    access: writeAccess,
+    params,
+    maxBodyBytes: (config) => publishBodyLimit(config.packaging.maxTarballBytes),
+    errorEnvelope: 'npmRegistry',
+    responses: { 201: { description: 'Published.' } },
+    handler: async (input) => {
+      const { segments } = registryRequest(input.request.url);
+      const { name, rest } = takePackageName(segments);
+      if (rest.length > 0) throw badRequest('invalidPublishRequest', 'Publish to the package URL (`PUT /{name}`).');
+      parseNpmPackageName(name.name, 'publish');
+      const feed = await feedOf(input, 'publish');
+      // The body (a base64 tarball) is read only once the caller may publish to this feed.
+      const body = await readJsonBody(input.request, publishBody, publishBodyLimit(input.app.config.packaging.maxTarballBytes));
+      const version = await publishVersion(input.app, feed, name, body);
+      return json({ success: true, id: name.name, version }, 201);
+    },
+  }),
+  endpoint({
+    name: `npm-dist-tags-read${suffix}`,
+    route: `${base}/-/package/{*path}`,
+    methods: ['GET'],
+    summary: "A package's dist-tags in the feed.",
+    tags: ['Packaging'],
+    access: readAccess,
+    params,
+    errorEnvelope: 'npmRegistry',
+    responses: { 200: { description: 'The dist-tags.' } },
+    handler: async (input) => {
+      const target = distTagTarget(registryRequest(input.request.url).segments);
+      if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
+      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name);
+      return json(view.distTags);
+    },
+  }),
+  endpoint({
+    name: `npm-dist-tags-set${suffix}`,
+    route: `${base}/-/package/{*path}`,
+    methods: ['PUT'],
+    summary: '`npm dist-tag add`: points a tag at a version the feed offers.',
+    tags: ['Packaging'],
+    access: writeAccess,
+    params,
+    errorEnvelope: 'npmRegistry',
+    responses: { 201: { description: 'Set.' } },
+    handler: async (input) => {
+      const target = distTagTarget(registryRequest(input.request.url).segments);
+      if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
+      const feed = await feedOf(input, 'publish');
+      const version = await readJsonBody(input.request, z.string().max(256), input.app.config.maxRequestBodyBytes);
+      await setDistTag(input.app, feed, target.name, target.tag, version);
+      return json({ ok: true }, 201);
+    },
+  }),
+  endpoint({
+    name: `npm-dist-tags-remove${suffix}`,
+    route: `${base}/-/package/{*path}`,
+    methods: ['DELETE'],
+    summary: '`npm dist-tag rm`: removes a tag (not `latest`).',
+    tags: ['Packaging'],
+    access: writeAccess,
+    params,
+    errorEnvelope: 'npmRegistry',
+    responses: { 200: { description: 'Removed.' } },
+    handler: async (input) => {
+      const target = distTagTarget(registryRequest(input.request.url).segments);
+      if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
+      await removeDistTag(input.app, await feedOf(input, 'publish'), target.name, target.tag);
+      return json({ ok: true });
+    },
+  }),
+]);

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import type { HttpDeclaration } from '../shared/runtime/declarations.js';
+import { getProject } from '../shared/directory/service.js';
+import {
+  canRead,
+  createFeed,
+  createFeedBody,
+  FEED_API_VERSIONS,
+  feedView,
+  feedViewSchema,
+  listFeeds,
+  PACKAGING_MANAGE_SCOPES,
+  PACKAGING_READ_SCOPES,
+  resolveFeed,
+  scopeBaseUrl,
+  updateFeed,
+  updateFeedBody,
+} from '../shared/packaging/feeds.js';
+
+/**
+ * Feed management on Azure DevOps' paths: `/{organization}[/{project}]/_apis/packaging/feeds`.
+ * Reading needs a packaging scope; creating and configuring needs `vso.packaging_manage` and feed
+ * administration rights (Project Collection Administrators, the feed's owners, for project feeds the
+ * project's administrators).
+ */
+
+const readAccess = {
+  users: { scopes: PACKAGING_READ_SCOPES },
+  pats: { scopes: ['vso.packaging'] },
+  organization: 'member',
+  projectScopedUsers: 'allowed',
+} as const;
+const manageAccess = {
+  users: { scopes: PACKAGING_MANAGE_SCOPES },
+  pats: { scopes: ['vso.packaging_manage'] },
+  organization: 'member',
+  projectScopedUsers: 'allowed',
+} as const;
+
+const scopes = [
+  { suffix: '', route: '{organization}/_apis/packaging/feeds', where: 'the organization' },
+  { suffix: '-project', route: '{organization}/{project}/_apis/packaging/feeds', where: 'a project' },
+] as const;
+
+const listSchema = z.object({ count: z.number().int(), value: z.array(feedViewSchema) });
+const scopeParams = z.object({ organization: z.string(), project: z.string().optional() });
+const feedParams = scopeParams.extend({ feedId: z.string().max(64) });
+
+export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ suffix, route, where }) => [
+  endpoint({
+    name: `packaging-feeds-create${suffix}`,
+    route,
+    methods: ['POST'],
+    summary: `Creates an npm feed in ${where}, with its ordered upstream sources (default: the public npm registry).`,
+    tags: ['Packaging'],
+    apiVersions: FEED_API_VERSIONS,
+    access: manageAccess,
+    params: scopeParams,
+    body: createFeedBody,
+    responses: { 201: { description: 'The feed.', schema: feedViewSchema } },
+    handler: async ({ app, request, caller, organization, params, body }) => {
+      const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
+      const feed = await createFeed(app, organization!, caller!, project, body);
+      return { status: 201, body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
+    },
+  }),
+  endpoint({
+    name: `packaging-feeds-list${suffix}`,
+    route,
+    methods: ['GET'],
+    summary: `The feeds of ${where} the caller may read.`,
+    tags: ['Packaging'],
+    apiVersions: FEED_API_VERSIONS,
+    access: readAccess,
+    params: scopeParams,
+    responses: { 200: { description: 'The feeds.', schema: listSchema } },
+    handler: async ({ app, request, caller, organization, params }) => {
+      const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
+      const feeds = (await listFeeds(app, organization!.organization.id))
+        .filter((feed) => feed.projectId === (project?.id ?? '') && canRead(feed, organization!, caller!))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const base = scopeBaseUrl(request.url);
+      const value = await Promise.all(feeds.map((feed) => feedView(app, feed, project, base)));
+      return { body: { count: value.length, value } };
+    },
+  }),
+  endpoint({
+    name: `packaging-feeds-get${suffix}`,
+    route: `${route}/{feedId}`,
+    methods: ['GET'],
+    summary: 'A feed, by id or name.',
+    tags: ['Packaging'],
+    apiVersions: FEED_API_VERSIONS,
+    access: readAccess,
+    params: feedParams,
+    responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
+    handler: async ({ app, request, caller, organization, params }) => {
+      const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId);
+      return { body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
+    },
+  }),
+  endpoint({
+    name: `packaging-feeds-update${suffix}`,
+    route: `${route}/{feedId}`,
+    methods: ['PATCH'],
+    summary: 'Changes a feed: description, upstream sources (the whole ordered list), owners, contributors.',
+    tags: ['Packaging'],
+    apiVersions: FEED_API_VERSIONS,
+    access: manageAccess,
+    params: feedParams,
+    body: updateFeedBody,
+    responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
+    handler: async ({ app, request, caller, organization, params, body }) => {
+      const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId, 'administer');
+      const updated = await updateFeed(app, organization!, caller!, feed, body);
+      return { body: await feedView(app, updated, project, scopeBaseUrl(request.url)) };
+    },
+  }),
+]);

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { endpoint } from '../shared/http/endpoint.js';
+import type { HttpDeclaration } from '../shared/runtime/declarations.js';
+import { PACKAGING_MANAGE_SCOPES, PACKAGING_READ_SCOPES, resolveFeed, UPSTREAMING_API_VERSIONS } from '../shared/packaging/feeds.js';
+import { packageNameFromRoute } from '../shared/packaging/npm-names.js';
+import { readBehavior, setBehavior, upstreamingBehaviorBody, upstreamingBehaviorSchema } from '../shared/packaging/registry.js';
+
+/**
+ * The npm upstreaming behavior API, as Azure DevOps (`GetUpstreamingBehavior` /
+ * `SetUpstreamingBehavior` and their scoped twins), with and without `{project}`. Reading needs
+ * `vso.packaging`; setting needs `vso.packaging_manage` and feed administration rights, returns 200
+ * without a body and is audited (Packaging.UpstreamBehaviorUpdateEvent).
+ */
+
+const routes = [
+  { suffix: '', route: '{organization}/_apis/packaging/feeds/{feedId}/npm/packages/{packageName}/upstreaming' },
+  { suffix: '-scoped', route: '{organization}/_apis/packaging/feeds/{feedId}/npm/packages/@{packageScope}/{unscopedPackageName}/upstreaming' },
+  { suffix: '-project', route: '{organization}/{project}/_apis/packaging/feeds/{feedId}/npm/packages/{packageName}/upstreaming' },
+  {
+    suffix: '-project-scoped',
+    route: '{organization}/{project}/_apis/packaging/feeds/{feedId}/npm/packages/@{packageScope}/{unscopedPackageName}/upstreaming',
+  },
+] as const;
+
+const params = z.object({
+  organization: z.string(),
+  project: z.string().optional(),
+  feedId: z.string().max(64),
+  packageName: z.string().max(214).optional(),
+  packageScope: z.string().max(214).optional(),
+  unscopedPackageName: z.string().max(214).optional(),
+});
+
+export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ suffix, route }) => [
+  endpoint({
+    name: `npm-upstreaming-get${suffix}`,
+    route,
+    methods: ['GET'],
+    summary: 'The upstreaming behavior of an npm package in a feed.',
+    tags: ['Packaging'],
+    apiVersions: UPSTREAMING_API_VERSIONS,
+    access: { users: { scopes: PACKAGING_READ_SCOPES }, pats: { scopes: ['vso.packaging'] }, organization: 'member', projectScopedUsers: 'allowed' },
+    params,
+    responses: { 200: { description: 'The behavior (UpstreamingBehavior).', schema: upstreamingBehaviorSchema } },
+    handler: async ({ app, caller, organization, params: values }) => {
+      const name = packageNameFromRoute(values);
+      const { feed } = await resolveFeed(app, organization!, caller!, values.project, values.feedId);
+      return { body: await readBehavior(app, feed, name) };
+    },
+  }),
+  endpoint({
+    name: `npm-upstreaming-set${suffix}`,
+    route,
+    methods: ['PATCH'],
+    summary: "Sets an npm package's upstreaming behavior in a feed (also before the feed holds the package).",
+    tags: ['Packaging'],
+    apiVersions: UPSTREAMING_API_VERSIONS,
+    access: { users: { scopes: PACKAGING_MANAGE_SCOPES }, pats: { scopes: ['vso.packaging_manage'] }, organization: 'member', projectScopedUsers: 'allowed' },
+    params,
+    body: upstreamingBehaviorBody,
+    responses: { 200: { description: 'Set (no body).' } },
+    handler: async ({ app, request, caller, organization, params: values, body, activityId }) => {
+      const name = packageNameFromRoute(values);
+      const { feed, project } = await resolveFeed(app, organization!, caller!, values.project, values.feedId, 'administer');
+      await setBehavior(app, request, caller!, organization!, activityId, feed, project, name, body.versionsFromExternalUpstreams);
+      return { status: 200 };
+    },
+  }),
+]);

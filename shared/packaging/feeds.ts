@@ -1,0 +1,455 @@
+import { randomUUID } from 'node:crypto';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import type { Caller } from '../auth/caller.js';
+import type { OrganizationAccess } from '../directory/access.js';
+import type { Project } from '../directory/repository.js';
+import { getProject } from '../directory/service.js';
+import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
+import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+
+/**
+ * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
+ * upstream sources: the public npm registry (its location is the NPM_UPSTREAM_URL setting, so a feed
+ * can never be pointed at an arbitrary host) or another feed of the same organization.
+ *
+ * Table `feeds`: PK <organization id>; RK `f_<feed id>` (the record) and `n_<project id | org>_<lower
+ * name>` (the name index, written in the same transaction so names stay unique within their scope).
+ */
+
+export const FEED_API_VERSIONS = ['7.1-preview.1', '7.1', '7.2-preview.1'] as const;
+/** The npm upstreaming behavior API is GA at 7.1. */
+export const UPSTREAMING_API_VERSIONS = ['6.1-preview.1', '7.1-preview.1', '7.1', '7.2-preview.1'] as const;
+
+export const PACKAGING_READ_SCOPES = ['vso.packaging', 'vso.packaging_write', 'vso.packaging_manage', 'app_token'] as const;
+export const PACKAGING_WRITE_SCOPES = ['vso.packaging_write', 'vso.packaging_manage', 'app_token'] as const;
+export const PACKAGING_MANAGE_SCOPES = ['vso.packaging_manage', 'app_token'] as const;
+
+export type UpstreamSource =
+  | { readonly id: string; readonly name: string; readonly type: 'public' }
+  | { readonly id: string; readonly name: string; readonly type: 'internal'; readonly feedId: string };
+
+export interface Feed {
+  readonly id: string;
+  readonly organizationId: string;
+  /** '' for an organization-scoped feed. */
+  readonly projectId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly upstreamEnabled: boolean;
+  readonly upstreams: readonly UpstreamSource[];
+  /** Feed owners: administer the feed and publish (Project Collection Administrators always may). */
+  readonly owners: readonly string[];
+  /** May publish and change dist-tags. */
+  readonly contributors: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface FeedRow {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string;
+  upstreamEnabled: boolean;
+  upstreams: string;
+  owners: string;
+  contributors: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const ORG_SCOPE = 'org';
+const feedRowKey = (id: string) => `f_${id.toLowerCase()}`;
+const nameRowKey = (projectId: string, name: string) => `n_${projectId || ORG_SCOPE}_${name.toLowerCase()}`;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const feedNameSchema = z
+  .string()
+  .min(1, 'a feed name is required')
+  .max(64, 'feed names have at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'feed names use letters, digits, . _ and -, and start with a letter or digit');
+
+const upstreamSourceInput = z
+  .object({
+    name: z.string().trim().min(1).max(64).optional(),
+    protocol: z.string().regex(/^npm$/i, "only 'npm' upstream sources are supported").optional(),
+    upstreamSourceType: z.string().regex(/^(public|internal)$/i, "must be 'public' or 'internal'").transform((v) => v.toLowerCase() as 'public' | 'internal'),
+    /** Public sources: optional, and when given it must be the configured public registry. */
+    location: z.string().max(2048).optional(),
+    /** Internal sources: the upstream feed's id or name (in the same organization). */
+    internalUpstreamFeedId: z.string().max(64).optional(),
+    internalUpstreamProjectId: z.string().max(64).nullish(),
+  })
+  .strip();
+
+const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())).max(100);
+
+export const createFeedBody = z
+  .object({
+    name: feedNameSchema,
+    description: z.string().max(1000).default(''),
+    upstreamEnabled: z.boolean().default(true),
+    upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
+    owners: userIdList.optional(),
+    contributors: userIdList.optional(),
+  })
+  .strip();
+
+export const updateFeedBody = z
+  .object({
+    description: z.string().max(1000).optional(),
+    upstreamEnabled: z.boolean().optional(),
+    upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
+    owners: userIdList.optional(),
+    contributors: userIdList.optional(),
+  })
+  .strip();
+
+export type UpstreamSourceInput = z.infer<typeof upstreamSourceInput>;
+
+export const feedViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  fullyQualifiedName: z.string(),
+  description: z.string(),
+  project: z.object({ id: z.string(), name: z.string() }).nullable(),
+  upstreamEnabled: z.boolean(),
+  upstreamSources: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      protocol: z.literal('npm'),
+      upstreamSourceType: z.enum(['public', 'internal']),
+      location: z.string(),
+      displayLocation: z.string(),
+      internalUpstreamFeedId: z.string().nullable(),
+      internalUpstreamProjectId: z.string().nullable(),
+    }),
+  ),
+  owners: z.array(z.string()),
+  contributors: z.array(z.string()),
+  npmRegistryUrl: z.string(),
+  createdDate: z.string(),
+  lastModifiedDate: z.string(),
+});
+
+function fromRow(organizationId: string, row: FeedRow): Feed {
+  return {
+    id: row.id,
+    organizationId,
+    projectId: row.projectId ?? '',
+    name: row.name,
+    description: row.description ?? '',
+    upstreamEnabled: row.upstreamEnabled !== false,
+    upstreams: parseJsonColumn<UpstreamSource[]>(row.upstreams, []),
+    owners: parseJsonColumn<string[]>(row.owners, []),
+    contributors: parseJsonColumn<string[]>(row.contributors, []),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toRow(feed: Feed): FeedRow & { partitionKey: string; rowKey: string } & Record<string, unknown> {
+  return {
+    partitionKey: feed.organizationId,
+    rowKey: feedRowKey(feed.id),
+    id: feed.id,
+    projectId: feed.projectId,
+    name: feed.name,
+    description: feed.description,
+    upstreamEnabled: feed.upstreamEnabled,
+    upstreams: JSON.stringify(feed.upstreams),
+    owners: JSON.stringify(feed.owners),
+    contributors: JSON.stringify(feed.contributors),
+    createdAt: feed.createdAt,
+    updatedAt: feed.updatedAt,
+  };
+}
+
+const feedsTable = (app: AppContext): TableClient => app.storage.table(TABLES.feeds);
+
+export async function getFeedById(app: AppContext, organizationId: string, id: string): Promise<Feed | undefined> {
+  if (!GUID.test(id)) return undefined;
+  const row = await readEntity<FeedRow>(feedsTable(app), organizationId, feedRowKey(id));
+  return row ? fromRow(organizationId, row) : undefined;
+}
+
+/** A feed by id or name within its scope: a project feed is only found through its project. */
+export async function findFeed(app: AppContext, organizationId: string, projectId: string, idOrName: string): Promise<Feed | undefined> {
+  if (GUID.test(idOrName)) {
+    const feed = await getFeedById(app, organizationId, idOrName);
+    return feed && feed.projectId === projectId ? feed : undefined;
+  }
+  if (!feedNameSchema.safeParse(idOrName).success) return undefined;
+  const index = await readEntity<{ feedId: string }>(feedsTable(app), organizationId, nameRowKey(projectId, idOrName));
+  return index ? getFeedById(app, organizationId, index.feedId) : undefined;
+}
+
+export async function listFeeds(app: AppContext, organizationId: string): Promise<Feed[]> {
+  const rows = await readAll<FeedRow>(feedsTable(app), `PartitionKey eq '${organizationId}' and RowKey ge 'f_' and RowKey lt 'f\`'`);
+  return rows.map((row) => fromRow(organizationId, row));
+}
+
+// ---- who may do what ---------------------------------------------------------------------------
+
+function projectRole(access: OrganizationAccess, projectId: string) {
+  return access.membership.projects.find((project) => project.id === projectId)?.role;
+}
+
+const isListed = (feed: Feed, caller: Caller) => feed.owners.includes(caller.id) || feed.contributors.includes(caller.id);
+
+export function canAdminister(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
+  if (access.isAdministrator || feed.owners.includes(caller.id)) return true;
+  return feed.projectId !== '' && projectRole(access, feed.projectId) === 'projectAdministrator';
+}
+
+export function canPublish(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
+  if (canAdminister(feed, access, caller) || feed.contributors.includes(caller.id)) return true;
+  return feed.projectId !== '' && projectRole(access, feed.projectId) === 'projectContributor';
+}
+
+/** Organization feeds: every member (not limited to projects); project feeds: the project's members. */
+export function canRead(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
+  if (access.isAdministrator || isListed(feed, caller)) return true;
+  if (feed.projectId === '') return !access.isProjectScoped;
+  return projectRole(access, feed.projectId) !== undefined;
+}
+
+const feedNotFound = (idOrName: string) =>
+  notFound('feedNotFound', `The feed '${idOrName.slice(0, 64)}' does not exist or you do not have access to it.`);
+
+/**
+ * Resolves `{organization}[/{project}]/.../{feed}` for a caller: a feed the caller may not read
+ * answers exactly like a missing one.
+ */
+export async function resolveFeed(
+  app: AppContext,
+  access: OrganizationAccess,
+  caller: Caller,
+  projectIdOrName: string | undefined,
+  feedIdOrName: string,
+  need: 'read' | 'publish' | 'administer' = 'read',
+): Promise<{ feed: Feed; project: Project | undefined }> {
+  const project = projectIdOrName === undefined ? undefined : await getProject(app, access, projectIdOrName);
+  const feed = await findFeed(app, access.organization.id, project?.id ?? '', feedIdOrName);
+  if (!feed || !canRead(feed, access, caller)) throw feedNotFound(feedIdOrName);
+  if (need === 'publish' && !canPublish(feed, access, caller)) {
+    throw forbidden('feedPermissionDenied', `You need Contributor permission on the feed '${feed.name}' to do this.`);
+  }
+  if (need === 'administer' && !canAdminister(feed, access, caller)) {
+    throw forbidden('feedPermissionDenied', `Only the owners of the feed '${feed.name}' and Project Collection Administrators can do this.`);
+  }
+  return { feed, project };
+}
+
+// ---- create and update ---------------------------------------------------------------------------
+
+function normalizeUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return `${url.origin}${url.pathname.replace(/\/*$/, '/')}`.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+async function buildUpstreams(
+  app: AppContext,
+  access: OrganizationAccess,
+  caller: Caller,
+  inputs: readonly UpstreamSourceInput[],
+  self: { id: string },
+): Promise<UpstreamSource[]> {
+  const upstreams: UpstreamSource[] = [];
+  const configured = normalizeUrl(app.config.packaging.npmUpstreamUrl);
+  for (const [index, input] of inputs.entries()) {
+    if (input.upstreamSourceType === 'public') {
+      if (input.location !== undefined && normalizeUrl(input.location) !== configured) {
+        throw badRequest(
+          'upstreamLocationNotAllowed',
+          `upstreamSources[${index}]: a public npm upstream is the configured registry ${app.config.packaging.npmUpstreamUrl}; other locations are not allowed.`,
+        );
+      }
+      if (upstreams.some((upstream) => upstream.type === 'public')) {
+        throw badRequest('duplicateUpstreamSource', `upstreamSources[${index}]: the public registry is listed twice.`);
+      }
+      upstreams.push({ id: randomUUID(), name: input.name ?? 'npmjs', type: 'public' });
+      continue;
+    }
+    const target = input.internalUpstreamFeedId;
+    if (!target) throw badRequest('invalidUpstreamSource', `upstreamSources[${index}]: internalUpstreamFeedId is required for an internal source.`);
+    let projectId = '';
+    if (input.internalUpstreamProjectId) projectId = (await getProject(app, access, input.internalUpstreamProjectId)).id;
+    const feed = await findFeed(app, access.organization.id, projectId, target);
+    if (!feed || !canRead(feed, access, caller)) {
+      throw badRequest('upstreamFeedNotFound', `upstreamSources[${index}]: the feed '${target.slice(0, 64)}' does not exist or you do not have access to it.`);
+    }
+    if (feed.id === self.id) throw badRequest('upstreamCycle', `upstreamSources[${index}]: a feed cannot be its own upstream.`);
+    if (upstreams.some((upstream) => upstream.type === 'internal' && upstream.feedId === feed.id)) {
+      throw badRequest('duplicateUpstreamSource', `upstreamSources[${index}]: the feed '${feed.name}' is listed twice.`);
+    }
+    if (await reaches(app, access.organization.id, feed, self.id)) {
+      throw badRequest('upstreamCycle', `upstreamSources[${index}]: the feed '${feed.name}' already upstreams (directly or not) to this feed.`);
+    }
+    upstreams.push({ id: randomUUID(), name: input.name ?? feed.name, type: 'internal', feedId: feed.id });
+  }
+  return upstreams;
+}
+
+/** Whether `from` reaches the feed `targetId` through internal upstreams. */
+async function reaches(app: AppContext, organizationId: string, from: Feed, targetId: string, seen = new Set<string>()): Promise<boolean> {
+  if (seen.has(from.id)) return false;
+  seen.add(from.id);
+  for (const upstream of from.upstreams) {
+    if (upstream.type !== 'internal') continue;
+    if (upstream.feedId === targetId) return true;
+    const next = await getFeedById(app, organizationId, upstream.feedId);
+    if (next && (await reaches(app, organizationId, next, targetId, seen))) return true;
+  }
+  return false;
+}
+
+async function checkMembers(app: AppContext, organizationId: string, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    if (!(await app.directory.getMembership(organizationId, 'user', id))) {
+      throw badRequest('identityNotFound', `The user '${id}' is not a member of this organization.`);
+    }
+  }
+}
+
+export async function createFeed(
+  app: AppContext,
+  access: OrganizationAccess,
+  caller: Caller,
+  project: Project | undefined,
+  body: z.infer<typeof createFeedBody>,
+): Promise<Feed> {
+  const allowed = access.isAdministrator || (project !== undefined && projectRole(access, project.id) === 'projectAdministrator');
+  if (!allowed) {
+    throw forbidden(
+      'feedPermissionDenied',
+      project
+        ? 'Only Project Collection Administrators and project administrators can create project feeds.'
+        : 'Only Project Collection Administrators can create organization feeds.',
+    );
+  }
+  const id = randomUUID();
+  const now = app.clock.now().toISOString();
+  const owners = [...new Set([caller.id, ...(body.owners ?? [])])];
+  const contributors = [...new Set(body.contributors ?? [])];
+  await checkMembers(app, access.organization.id, [...owners.filter((owner) => owner !== caller.id), ...contributors]);
+  const upstreams = body.upstreamSources
+    ? await buildUpstreams(app, access, caller, body.upstreamSources, { id })
+    : [{ id: randomUUID(), name: 'npmjs', type: 'public' as const }];
+  const feed: Feed = {
+    id,
+    organizationId: access.organization.id,
+    projectId: project?.id ?? '',
+    name: body.name,
+    description: body.description,
+    upstreamEnabled: body.upstreamEnabled,
+    upstreams,
+    owners,
+    contributors,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const actions: TransactionAction[] = [
+    ['create', { partitionKey: feed.organizationId, rowKey: nameRowKey(feed.projectId, feed.name), feedId: feed.id }],
+    ['create', toRow(feed)],
+  ];
+  try {
+    await feedsTable(app).submitTransaction(actions);
+  } catch (error) {
+    if (restErrorStatus(error) === 409) throw conflict('feedAlreadyExists', `A feed named '${feed.name}' already exists here.`);
+    throw error;
+  }
+  return feed;
+}
+
+export async function updateFeed(
+  app: AppContext,
+  access: OrganizationAccess,
+  caller: Caller,
+  feed: Feed,
+  body: z.infer<typeof updateFeedBody>,
+): Promise<Feed> {
+  if (body.owners !== undefined && body.owners.length === 0 && !access.isAdministrator) {
+    throw badRequest('feedOwnerRequired', 'A feed needs at least one owner.');
+  }
+  await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
+  const updated: Feed = {
+    ...feed,
+    description: body.description ?? feed.description,
+    upstreamEnabled: body.upstreamEnabled ?? feed.upstreamEnabled,
+    upstreams: body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : feed.upstreams,
+    owners: body.owners ? [...new Set(body.owners)] : feed.owners,
+    contributors: body.contributors ? [...new Set(body.contributors)] : feed.contributors,
+    updatedAt: app.clock.now().toISOString(),
+  };
+  await feedsTable(app).updateEntity(toRow(updated), 'Replace');
+  return updated;
+}
+
+// ---- views ---------------------------------------------------------------------------------------
+
+/** The part of the request path before `/_apis/` or `/_packaging/`: route prefix, organization and project. */
+export function scopeBaseUrl(requestUrl: string): string {
+  const url = new URL(requestUrl);
+  const path = url.pathname;
+  const cut = path.search(/\/_(?:apis|packaging)\//i);
+  return `${url.origin}${cut >= 0 ? path.slice(0, cut) : path.replace(/\/+$/, '')}`;
+}
+
+export function npmRegistryUrl(scopeBase: string, feed: Feed): string {
+  return `${scopeBase}/_packaging/${encodeURIComponent(feed.name)}/npm/registry/`;
+}
+
+export async function feedView(app: AppContext, feed: Feed, project: Pick<Project, 'id' | 'name'> | undefined, scopeBase: string) {
+  const upstreamSources = await Promise.all(
+    feed.upstreams.map(async (upstream) => {
+      if (upstream.type === 'public') {
+        const location = app.config.packaging.npmUpstreamUrl;
+        return {
+          id: upstream.id,
+          name: upstream.name,
+          protocol: 'npm' as const,
+          upstreamSourceType: 'public' as const,
+          location,
+          displayLocation: location,
+          internalUpstreamFeedId: null,
+          internalUpstreamProjectId: null,
+        };
+      }
+      const target = await getFeedById(app, feed.organizationId, upstream.feedId);
+      const location = target ? `feed:${target.name}` : `feed:${upstream.feedId}`;
+      return {
+        id: upstream.id,
+        name: upstream.name,
+        protocol: 'npm' as const,
+        upstreamSourceType: 'internal' as const,
+        location,
+        displayLocation: location,
+        internalUpstreamFeedId: upstream.feedId,
+        internalUpstreamProjectId: target?.projectId || null,
+      };
+    }),
+  );
+  return {
+    id: feed.id,
+    name: feed.name,
+    fullyQualifiedName: project ? `${project.name}/${feed.name}` : feed.name,
+    description: feed.description,
+    project: project ? { id: project.id, name: project.name } : null,
+    upstreamEnabled: feed.upstreamEnabled,
+    upstreamSources,
+    owners: [...feed.owners],
+    contributors: [...feed.contributors],
+    npmRegistryUrl: npmRegistryUrl(scopeBase, feed),
+    createdDate: feed.createdAt,
+    lastModifiedDate: feed.updatedAt,
+  };
+}

@@ -1,0 +1,410 @@
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import type { Caller } from '../auth/caller.js';
+import { auditContextOf, organizationEvent } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import type { OrganizationAccess } from '../directory/access.js';
+import type { Project } from '../directory/repository.js';
+import { AppError, badRequest, notFound } from '../http/errors.js';
+import { TABLES } from '../storage/names.js';
+import { getFeedById, type Feed } from './feeds.js';
+import { highestVersion, parseDistTag, parseNpmVersion, sortVersions, tarballFileName, type NpmPackageName } from './npm-names.js';
+import {
+  behaviorRow,
+  commitPublishedVersion,
+  digestOf,
+  getSavedVersion,
+  listSavedVersions,
+  readPackageRecord,
+  saveFetchedVersion,
+  storeTarball,
+  versionExists,
+  writeDistTags,
+  type Origin,
+  type SavedVersion,
+  type UpstreamBehavior,
+} from './store.js';
+import { fetchPublicPackument, fetchPublicTarball, UpstreamFailure, type UpstreamVersion } from './upstream.js';
+
+/**
+ * The npm side of a feed: what a package looks like through the feed (its saved versions merged with
+ * its upstreams', in order) and the upstream behavior rule.
+ *
+ * The rule: once a package has at least one internal version in the feed (published here, or offered
+ * by an internal upstream as internal), versions from public registries that the feed has not saved
+ * are neither listed nor downloadable, unless the package's behavior is `allowExternalVersions`.
+ * Saved versions are always served. A version keeps the origin it was first saved with, so a public
+ * version passed along by an internal feed is still external.
+ */
+
+/** Internal upstreams are followed this deep at most (cycles are refused when feeds are configured). */
+const MAX_UPSTREAM_DEPTH = 5;
+
+type Candidate =
+  | { kind: 'saved'; version: string; origin: Origin; saved: SavedVersion }
+  | { kind: 'public'; version: string; origin: 'external'; upstream: UpstreamVersion; sourceName: string }
+  | { kind: 'internal'; version: string; origin: Origin; feed: Feed; manifest: Record<string, unknown>; publishedAt: string | undefined };
+
+export interface UpstreamProblem {
+  readonly source: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface PackageView {
+  readonly name: NpmPackageName;
+  readonly feed: Feed;
+  readonly behavior: UpstreamBehavior;
+  /** Whether the package has an internal version in the feed (the rule applies). */
+  readonly hasInternalVersions: boolean;
+  /** Versions the feed offers, after the rule. */
+  readonly versions: ReadonlyMap<string, Candidate>;
+  /** Versions the rule hides (for messages). */
+  readonly blocked: ReadonlySet<string>;
+  readonly distTags: Readonly<Record<string, string>>;
+  readonly problems: readonly UpstreamProblem[];
+}
+
+const manifestOf = (candidate: Candidate): Record<string, unknown> =>
+  candidate.kind === 'saved' ? candidate.saved.manifest : candidate.kind === 'public' ? candidate.upstream.manifest : candidate.manifest;
+
+const publishedAtOf = (candidate: Candidate): string | undefined =>
+  candidate.kind === 'saved' ? candidate.saved.publishedAt : candidate.kind === 'public' ? candidate.upstream.publishedAt : candidate.publishedAt;
+
+/** Resolves a package through a feed; `trail` holds the feeds already visited (downstream first). */
+export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[] = []): Promise<PackageView> {
+  const [record, saved] = await Promise.all([readPackageRecord(app, feed.id, name.name), listSavedVersions(app, feed.id, name.name)]);
+  const candidates = new Map<string, Candidate>();
+  for (const version of saved) candidates.set(version.version, { kind: 'saved', version: version.version, origin: version.origin, saved: version });
+
+  const problems: UpstreamProblem[] = [];
+  const upstreamTags: Record<string, string>[] = [];
+  const path = [...trail, feed.id];
+  if (feed.upstreamEnabled && path.length <= MAX_UPSTREAM_DEPTH) {
+    for (const upstream of feed.upstreams) {
+      try {
+        if (upstream.type === 'public') {
+          const packument = await fetchPublicPackument(app, name.name);
+          if (!packument) continue;
+          for (const version of packument.versions.values()) {
+            if (!candidates.has(version.version)) {
+              candidates.set(version.version, { kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name });
+            }
+          }
+          upstreamTags.push({ ...packument.distTags });
+        } else {
+          if (path.includes(upstream.feedId)) continue;
+          const target = await getFeedById(app, feed.organizationId, upstream.feedId);
+          if (!target) continue;
+          const view = await resolvePackage(app, target, name, path);
+          for (const [version, candidate] of view.versions) {
+            if (candidates.has(version)) continue;
+            candidates.set(version, {
+              kind: 'internal',
+              version,
+              origin: candidate.origin,
+              feed: target,
+              manifest: manifestOf(candidate),
+              publishedAt: publishedAtOf(candidate),
+            });
+          }
+          problems.push(...view.problems.map((problem) => ({ ...problem, source: `${upstream.name} → ${problem.source}` })));
+          upstreamTags.push({ ...view.distTags });
+        }
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status < 500) throw error;
+        problems.push({ source: upstream.name, code: error.code, message: error.message });
+        app.log.warn('npm upstream failed', { feedId: feed.id, upstream: upstream.name, package: name.name, code: error.code });
+      }
+    }
+  }
+
+  const hasInternalVersions = [...candidates.values()].some((candidate) => candidate.origin === 'internal');
+  const blockExternal = hasInternalVersions && record.behavior !== 'allowExternalVersions';
+  const versions = new Map<string, Candidate>();
+  const blocked = new Set<string>();
+  for (const version of sortVersions(candidates.keys())) {
+    const candidate = candidates.get(version)!;
+    if (blockExternal && candidate.kind !== 'saved' && candidate.origin === 'external') blocked.add(version);
+    else versions.set(version, candidate);
+  }
+
+  const distTags: Record<string, string> = {};
+  for (const tags of [record.distTags, ...upstreamTags]) {
+    for (const [tag, version] of Object.entries(tags)) {
+      if (!(tag in distTags) && versions.has(version)) distTags[tag] = version;
+    }
+  }
+  const fallback = highestVersion(versions.keys());
+  if (!distTags.latest && fallback) distTags.latest = fallback;
+
+  return { name, feed, behavior: record.behavior, hasInternalVersions, versions, blocked, distTags, problems };
+}
+
+/** A package view with something to serve; otherwise a 404, or a 502 naming the upstream's failure. */
+export async function requirePackage(app: AppContext, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  const view = await resolvePackage(app, feed, name);
+  if (view.versions.size > 0) return view;
+  const problem = view.problems[0];
+  if (problem) {
+    throw new UpstreamFailure(problem.code, `${name.name} could not be read from upstream source ${problem.source}: ${problem.message}`);
+  }
+  throw notFound('packageNotFound', `The package '${name.name}' is not in this feed or its upstream sources.`);
+}
+
+/** The packument npm reads, with tarball URLs pointing back at this feed. */
+export function packument(view: PackageView, registryUrl: string) {
+  const versions: Record<string, unknown> = {};
+  const time: Record<string, string> = {};
+  for (const [version, candidate] of view.versions) {
+    const manifest = manifestOf(candidate);
+    const dist = (manifest.dist ?? {}) as Record<string, unknown>;
+    const tarballPath = `${view.name.name}/-/${tarballFileName(view.name, version)}`;
+    versions[version] = { ...manifest, _id: `${view.name.name}@${version}`, dist: { ...dist, tarball: `${registryUrl}${tarballPath}` } };
+    const publishedAt = publishedAtOf(candidate);
+    if (publishedAt) time[version] = publishedAt;
+  }
+  const times = Object.values(time).sort();
+  const latest = view.distTags.latest ? (versions[view.distTags.latest] as Record<string, unknown> | undefined) : undefined;
+  return {
+    _id: view.name.name,
+    name: view.name.name,
+    ...(typeof latest?.description === 'string' ? { description: latest.description } : {}),
+    'dist-tags': view.distTags,
+    versions,
+    time: { ...(times.length > 0 ? { created: times[0], modified: times.at(-1) } : {}), ...time },
+  };
+}
+
+// ---- tarballs ------------------------------------------------------------------------------------
+
+/**
+ * The saved version for `version`, fetching and saving it from an upstream when the feed may offer it.
+ * Anything the rule hides (or that does not exist) is a 404; an upstream failure is a 502.
+ */
+export async function obtainVersion(
+  app: AppContext,
+  feed: Feed,
+  name: NpmPackageName,
+  version: string,
+  trail: readonly string[] = [],
+): Promise<SavedVersion> {
+  const existing = await getSavedVersion(app, feed.id, name.name, version);
+  if (existing) return existing;
+  const view = await resolvePackage(app, feed, name, trail);
+  const candidate = view.versions.get(version);
+  if (!candidate) {
+    const problem = view.problems[0];
+    if (!view.blocked.has(version) && problem) {
+      throw new UpstreamFailure(problem.code, `${name.name}@${version} could not be read from upstream source ${problem.source}: ${problem.message}`);
+    }
+    throw notFound(
+      'packageVersionNotFound',
+      view.blocked.has(version)
+        ? `${name.name}@${version} comes from a public upstream, and ${name.name} has internal versions in this feed; external versions are allowed only when the package's upstream behavior is allowExternalVersions.`
+        : `${name.name}@${version} is not in this feed or its upstream sources.`,
+    );
+  }
+  if (candidate.kind === 'saved') return candidate.saved;
+  const now = app.clock.now().toISOString();
+  if (candidate.kind === 'internal') {
+    const upstreamSaved = await obtainVersion(app, candidate.feed, name, version, [...trail, feed.id]);
+    return saveFetchedVersion(app, feed.id, name.name, {
+      ...upstreamSaved,
+      origin: upstreamSaved.origin,
+      source: `feed:${candidate.feed.id}`,
+      savedAt: now,
+    });
+  }
+  const tarball = await fetchPublicTarball(app, name.name, candidate.upstream);
+  const digest = digestOf(tarball);
+  await storeTarball(app, tarball, digest);
+  const manifest = { ...candidate.upstream.manifest };
+  return saveFetchedVersion(app, feed.id, name.name, {
+    version,
+    manifest,
+    origin: 'external',
+    source: `public:${candidate.sourceName}`,
+    blobName: digest.blobName,
+    integrity: digest.integrity,
+    shasum: digest.sha1,
+    size: tarball.length,
+    publishedAt: candidate.upstream.publishedAt ?? now,
+    savedAt: now,
+  });
+}
+
+/** Splits `<name>-<version>.tgz` for a known package name. */
+export function versionFromTarballFile(name: NpmPackageName, file: string): string {
+  const prefix = `${name.unscoped}-`;
+  if (!file.startsWith(prefix) || !file.endsWith('.tgz')) {
+    throw notFound('packageVersionNotFound', `'${file.slice(0, 100)}' is not a tarball of ${name.name}.`);
+  }
+  return parseNpmVersion(file.slice(prefix.length, -'.tgz'.length));
+}
+
+// ---- publish -------------------------------------------------------------------------------------
+
+const attachmentSchema = z.object({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() }).passthrough();
+
+export const publishBody = z
+  .object({
+    _id: z.string().optional(),
+    name: z.string(),
+    'dist-tags': z.record(z.string(), z.string()).default({}),
+    versions: z.record(z.string(), z.record(z.string(), z.unknown())),
+    _attachments: z.record(z.string(), attachmentSchema),
+  })
+  .passthrough();
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * `npm publish`: one new version with its tarball (base64 in `_attachments`). The tarball is checked
+ * against the manifest's shasum (sha1 hex) and integrity (SRI), stored, then the version row is
+ * committed with the dist-tags.
+ */
+export async function publishVersion(app: AppContext, feed: Feed, name: NpmPackageName, body: z.infer<typeof publishBody>): Promise<string> {
+  if (body.name !== name.name || (body._id !== undefined && body._id !== name.name)) {
+    throw badRequest('packageNameMismatch', `The package document names '${body.name.slice(0, 100)}', not '${name.name}'.`);
+  }
+  const versionKeys = Object.keys(body.versions);
+  const attachmentKeys = Object.keys(body._attachments);
+  if (versionKeys.length !== 1 || attachmentKeys.length !== 1) {
+    throw badRequest('invalidPublishRequest', 'A publish carries exactly one version and one tarball attachment.');
+  }
+  const version = parseNpmVersion(versionKeys[0]!);
+  const manifest = { ...body.versions[version]! };
+  if (manifest.name !== name.name || manifest.version !== version) {
+    throw badRequest('packageNameMismatch', `The manifest of ${version} does not name ${name.name}@${version}.`);
+  }
+  const attachmentKey = attachmentKeys[0]!;
+  if (attachmentKey !== `${name.name}-${version}.tgz` && attachmentKey !== tarballFileName(name, version)) {
+    throw badRequest('invalidPublishRequest', `The attachment '${attachmentKey.slice(0, 120)}' is not the tarball of ${name.name}@${version}.`);
+  }
+  const attachment = body._attachments[attachmentKey]!;
+  const limit = app.config.packaging.maxTarballBytes;
+  if (attachment.length > limit || attachment.data.length > Math.ceil((limit * 4) / 3) + 4) {
+    throw new AppError(413, 'packageTooLarge', `The tarball is larger than the limit of ${limit} bytes.`);
+  }
+  if (!BASE64.test(attachment.data) || attachment.data.length % 4 !== 0) {
+    throw badRequest('invalidTarball', 'The tarball attachment is not valid base64.');
+  }
+  const tarball = Buffer.from(attachment.data, 'base64');
+  if (tarball.length > limit) throw new AppError(413, 'packageTooLarge', `The tarball is larger than the limit of ${limit} bytes.`);
+  if (tarball.length !== attachment.length) {
+    throw badRequest('invalidTarball', `The tarball has ${tarball.length} bytes, but its attachment says ${attachment.length}.`);
+  }
+  if (tarball.length < 2 || tarball[0] !== 0x1f || tarball[1] !== 0x8b) throw badRequest('invalidTarball', 'The tarball is not gzip data.');
+
+  const dist = (manifest.dist ?? {}) as Record<string, unknown>;
+  const digest = digestOf(tarball);
+  if (typeof dist.shasum !== 'string' || dist.shasum.toLowerCase() !== digest.sha1) {
+    throw badRequest('integrityMismatch', `The tarball does not match the shasum of ${name.name}@${version}.`);
+  }
+  if (dist.integrity !== undefined) {
+    const given = typeof dist.integrity === 'string' ? dist.integrity.split(/\s+/).filter((item) => item.startsWith('sha512-')) : [];
+    if (given.length === 0 || !given.every((item) => item === digest.integrity)) {
+      throw badRequest('integrityMismatch', `The tarball does not match the integrity of ${name.name}@${version}.`);
+    }
+  }
+  const tags = Object.entries(body['dist-tags']).map(([tag, tagged]) => {
+    parseDistTag(tag);
+    if (tagged !== version) throw badRequest('invalidDistTag', `The dist-tag '${tag}' must point at the published version ${version}.`);
+    return tag;
+  });
+  if (await getSavedVersion(app, feed.id, name.name, version)) throw versionExists(name.name, version);
+
+  delete manifest.readme;
+  const now = app.clock.now().toISOString();
+  const saved: SavedVersion = {
+    version,
+    manifest: { ...manifest, dist: { ...dist, shasum: digest.sha1, integrity: digest.integrity, tarball: '' } },
+    origin: 'internal',
+    source: 'local',
+    blobName: digest.blobName,
+    integrity: digest.integrity,
+    shasum: digest.sha1,
+    size: tarball.length,
+    publishedAt: now,
+    savedAt: now,
+  };
+  await storeTarball(app, tarball, digest);
+  await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest']);
+  return version;
+}
+
+/** The request body limit of the publish route: the base64 tarball plus room for the manifest. */
+export const publishBodyLimit = (maxTarballBytes: number): number => Math.ceil((maxTarballBytes * 4) / 3) + 1024 * 1024;
+
+// ---- dist-tags -----------------------------------------------------------------------------------
+
+export async function setDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string, version: string): Promise<void> {
+  parseDistTag(tag);
+  parseNpmVersion(version);
+  const view = await resolvePackage(app, feed, name);
+  if (!view.versions.has(version)) throw notFound('packageVersionNotFound', `${name.name}@${version} is not available in this feed.`);
+  const record = await readPackageRecord(app, feed.id, name.name);
+  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version });
+}
+
+export async function removeDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string): Promise<void> {
+  parseDistTag(tag);
+  if (tag === 'latest') throw badRequest('invalidDistTag', "The 'latest' dist-tag cannot be removed.");
+  const record = await readPackageRecord(app, feed.id, name.name);
+  if (!(tag in record.distTags)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
+  const { [tag]: _removed, ...rest } = record.distTags;
+  await writeDistTags(app, feed.id, name.name, record, rest);
+}
+
+// ---- upstreaming behavior ------------------------------------------------------------------------
+
+export const upstreamingBehaviorSchema = z.object({ versionsFromExternalUpstreams: z.enum(['auto', 'allowExternalVersions']) });
+
+/** The body of the Set call; Azure DevOps' enum parsing ignores case (its docs send PascalCase). */
+export const upstreamingBehaviorBody = z
+  .object({
+    versionsFromExternalUpstreams: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(z.enum(['auto', 'allowexternalversions'], { message: "must be 'auto' or 'allowExternalVersions'" }))
+      .transform((value): UpstreamBehavior => (value === 'auto' ? 'auto' : 'allowExternalVersions')),
+  })
+  .strip();
+
+export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackageName) {
+  const record = await readPackageRecord(app, feed.id, name.name);
+  return { versionsFromExternalUpstreams: record.behavior };
+}
+
+/** Sets the behavior (even before the feed holds the package), audited in the same transaction. */
+export async function setBehavior(
+  app: AppContext,
+  request: HttpRequest,
+  caller: Caller,
+  access: OrganizationAccess,
+  activityId: string,
+  feed: Feed,
+  project: Project | undefined,
+  name: NpmPackageName,
+  behavior: UpstreamBehavior,
+): Promise<void> {
+  const record = await readPackageRecord(app, feed.id, name.name);
+  if (record.behavior === behavior) return;
+  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+    actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
+    area: 'Packaging',
+    category: 'modify',
+    data: {
+      FeedId: feed.id,
+      FeedName: feed.name,
+      Protocol: 'npm',
+      PackageName: name.name,
+      PreviousBehavior: record.behavior,
+      NewBehavior: behavior,
+    },
+  });
+  const scoped = project ? { ...event, projectId: project.id, projectName: project.name } : event;
+  await commitWithEvents(app, TABLES.npmPackages, [['upsert', behaviorRow(feed.id, name.name, behavior, app.clock.now()), 'Merge']], [scoped]);
+}
