@@ -3,13 +3,33 @@ import { patsCreate } from './pats-create.js';
 import { patsGet } from './pats-get.js';
 import { patsUpdate } from './pats-update.js';
 import { patsRevoke } from './pats-revoke.js';
+import { patsRotate } from './pats-rotate.js';
+import { patsSelf, patsSelfRotate } from './pats-self.js';
+import { connectionDataGet } from './connection-data.js';
+import { tokensIntrospect } from './tokens-introspect.js';
+import { tokensLeaks } from './tokens-leaks.js';
 import { tokenPoliciesGet } from './token-policies-get.js';
 import { tokenPoliciesUpdate } from './token-policies-update.js';
 import { tokenPoliciesPreview } from './token-policies-preview.js';
 import { tokenAdminList } from './tokenadmin-list.js';
 import { tokenAdminRevocations } from './tokenadmin-revocations.js';
 import { tokenAdminRevocationRules } from './tokenadmin-revocation-rules.js';
+import { sshKeysCreate } from './sshkeys-create.js';
+import { sshKeysGet } from './sshkeys-get.js';
+import { sshKeysUpdate } from './sshkeys-update.js';
+import { sshKeysDelete } from './sshkeys-delete.js';
+import { sshKeysLookup } from './sshkeys-lookup.js';
 import { outboxRelay } from './outbox-relay.js';
+import { lifecycle } from './lifecycle.js';
+import { notificationSender } from './notification-sender.js';
+import { notificationsList, notificationsMarkRead } from './notifications-inbox.js';
+import {
+  notificationSettingsGet,
+  notificationSettingsUpdate,
+  notificationWebhookDelete,
+  notificationWebhookUpdate,
+} from './notifications-settings.js';
+import { patsExpirationsIcs } from './pats-expirations-ics.js';
 import { health } from './health.js';
 import { openApiFunction } from './openapi.js';
 import { notFoundFunction } from './not-found.js';
@@ -47,6 +67,9 @@ import { auditVerify } from './audit-verify.js';
 import { auditCheckSuitesIngest } from './audit-checksuites-ingest.js';
 import { auditReadersGrant, auditReadersList, auditReadersRevoke } from './audit-readers.js';
 import { auditSettingsGet, auditSettingsUpdate } from './audit-settings.js';
+import { packagingFeedDeclarations } from './packaging-feeds.js';
+import { npmUpstreamingDeclarations } from './packaging-upstreaming.js';
+import { npmRegistryDeclarations } from './npm-registry.js';
 
 /** Every function of the app. The Functions host and the local runtime both read this list. */
 export const declarations: readonly FunctionDeclaration[] = [
@@ -71,13 +94,33 @@ export const declarations: readonly FunctionDeclaration[] = [
   patsGet,
   patsUpdate,
   patsRevoke,
+  patsRotate,
+  patsSelf,
+  patsSelfRotate,
+  connectionDataGet,
+  tokensIntrospect,
+  tokensLeaks,
   tokenPoliciesGet,
   tokenPoliciesUpdate,
   tokenPoliciesPreview,
   tokenAdminList,
   tokenAdminRevocations,
   tokenAdminRevocationRules,
+  sshKeysCreate,
+  sshKeysGet,
+  sshKeysUpdate,
+  sshKeysDelete,
+  sshKeysLookup,
   outboxRelay,
+  lifecycle,
+  notificationSender,
+  notificationsList,
+  notificationsMarkRead,
+  notificationSettingsGet,
+  notificationSettingsUpdate,
+  notificationWebhookUpdate,
+  notificationWebhookDelete,
+  patsExpirationsIcs,
   pipelineGrantRequestsCreate,
   pipelineGrantRequestsList,
   pipelineGrantRequestsGet,
@@ -101,5 +144,8 @@ export const declarations: readonly FunctionDeclaration[] = [
   auditReadersRevoke,
   auditSettingsGet,
   auditSettingsUpdate,
+  ...packagingFeedDeclarations,
+  ...npmUpstreamingDeclarations,
+  ...npmRegistryDeclarations,
   notFoundFunction(() => declarations),
 ];

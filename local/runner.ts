@@ -31,6 +31,12 @@ export interface LocalRuntimeOptions {
   /** Start queue listeners and timers (tests of HTTP alone may leave them off). */
   readonly triggers?: boolean;
   readonly hostId?: string;
+  /**
+   * How long a received message stays invisible while its function runs, renewed at half-time.
+   * The host uses 10 minutes; tests shorten it so a message whose failure could not be reported
+   * (storage down) comes back within seconds.
+   */
+  readonly messageLeaseSeconds?: number;
 }
 
 /** What the runtime serves, in the host's terms: for comparing with what the real host registers. */
@@ -124,6 +130,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         options.log,
         (payload, metadata) => runQueueFunction(declaration, payload, metadata),
         () => running,
+        options.messageLeaseSeconds ?? 600,
       );
       listeners.push(listener);
       listener.start();
@@ -239,16 +246,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     let body: Buffer | undefined;
     if (method !== 'GET' && method !== 'HEAD') {
+      const limit = match.entry.maxBodyBytes?.() ?? options.maxRequestBodyBytes;
       const declared = Number(req.headers['content-length'] ?? '0');
-      if (declared > options.maxRequestBodyBytes) return sendAndClose(res, errorResponse(requestTooLarge(options.maxRequestBodyBytes)));
-      body = await readBody(req, options.maxRequestBodyBytes);
-      if (!body) return sendAndClose(res, errorResponse(requestTooLarge(options.maxRequestBodyBytes)));
+      if (declared > limit) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
+      body = await readBody(req, limit);
+      if (!body) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
     }
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
+    // The Functions front end reports the client address in X-Forwarded-For; so does this runtime.
+    headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? 'unknown';
     const request = new HttpRequest({
       method,
       url: url.toString(),
@@ -388,6 +398,7 @@ class QueueListener {
     private readonly log: Logger,
     private readonly run: (payload: unknown, metadata: Record<string, unknown>) => Promise<void>,
     private readonly isRunning: () => boolean,
+    private readonly leaseSeconds: number,
   ) {
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
@@ -422,7 +433,7 @@ class QueueListener {
       let found = 0;
       const pollIndex = ++this.pollsStarted;
       try {
-        const response = await this.queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: 600 });
+        const response = await this.queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: this.leaseSeconds });
         found = response.receivedMessageItems.length;
         await Promise.all(response.receivedMessageItems.map((message) => this.process(message)));
       } catch (error) {
@@ -473,6 +484,16 @@ class QueueListener {
       // since retrying cannot help (Azure/azure-sdk-for-net#18326).
       return this.moveToPoison(message, `message decoding failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`);
     }
+    // Keep the message invisible while the function runs, as the host renews its lease at half-time.
+    let popReceipt = message.popReceipt;
+    const renewal = setInterval(() => {
+      this.queue
+        .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
+        .then((renewed) => {
+          if (renewed.popReceipt) popReceipt = renewed.popReceipt;
+        })
+        .catch(() => undefined);
+    }, (this.leaseSeconds * 1000) / 2);
     try {
       await this.run(parsePayload(text), {
         id: message.messageId,
@@ -486,14 +507,17 @@ class QueueListener {
     } catch (error) {
       outcome = 'failed';
       reason = String((error as Error)?.message ?? error).slice(0, 300);
+    } finally {
+      clearInterval(renewal);
     }
+    const settled = { ...message, popReceipt };
     if (outcome === 'ok') {
-      await this.queue.deleteMessage(message.messageId, message.popReceipt).catch(ignoreGone);
+      await this.queue.deleteMessage(settled.messageId, settled.popReceipt).catch(ignoreGone);
       return;
     }
-    if (message.dequeueCount >= queues.maxDequeueCount) return this.moveToPoison(message, reason);
+    if (message.dequeueCount >= queues.maxDequeueCount) return this.moveToPoison(settled, reason);
     await this.queue
-      .updateMessage(message.messageId, message.popReceipt, undefined, queues.visibilityTimeoutSeconds)
+      .updateMessage(settled.messageId, settled.popReceipt, undefined, queues.visibilityTimeoutSeconds)
       .catch(ignoreGone);
   }
 

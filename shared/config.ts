@@ -69,6 +69,15 @@ const ncrontab = z.string().superRefine((value, ctx) => {
 /** Daily at 02:30 UTC: audit day partitions past their organization's retention are purged. */
 export const DEFAULT_AUDIT_RETENTION_SCHEDULE = '0 30 2 * * *';
 
+/** Every 5 minutes: expired tokens and keys are marked and expiry reminders queued. */
+export const DEFAULT_LIFECYCLE_SCHEDULE = '0 */5 * * * *';
+
+const booleanSetting = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', 'True', 'False', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === 'True' || value === '1');
+
 /** Every 15 minutes: pending free pipeline grant requests are reviewed. */
 export const DEFAULT_GRANT_REVIEW_SCHEDULE = '0 */15 * * * *';
 const DEFAULT_GRANT_ALLOWED_HOSTS = 'github.com,gitlab.com,bitbucket.org,dev.azure.com,codeberg.org,git.sr.ht';
@@ -76,6 +85,9 @@ const DEFAULT_GRANT_MINING_TERMS = [
   'miner', 'miners', 'xmrig', 'nicehash', 'monero', 'hashrate', 'cryptominer', 'cpuminer', 'cgminer', 'bfgminer',
   'ethminer', 'nbminer', 'lolminer', 'phoenixminer', 'nanominer', 'minergate', 'coinhive', 'cryptonight', 'stratum+tcp',
 ].join(',');
+
+/** The public npm registry: the location of every feed's public npm upstream source. */
+export const DEFAULT_NPM_UPSTREAM_URL = 'https://registry.npmjs.org/';
 
 const count = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 /** A comma-separated, lower-cased list whose items match `item`. */
@@ -105,6 +117,8 @@ const settingsSchema = z
     TOKEN_PEPPERS: pepperList,
 
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+    RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     OUTBOX_RELAY_SCHEDULE: ncrontab.default(DEFAULT_OUTBOX_RELAY_SCHEDULE),
@@ -125,6 +139,22 @@ const settingsSchema = z
     AUDIT_RETENTION_SCHEDULE: ncrontab.default(DEFAULT_AUDIT_RETENTION_SCHEDULE),
     AUDIT_RETENTION_DAYS: count(1, 3650, 90),
     AUDIT_RETENTION_MAX_PAGES: count(1, 10_000, 50),
+
+    NPM_UPSTREAM_URL: httpsOrLocalUrl.default(DEFAULT_NPM_UPSTREAM_URL),
+    NPM_UPSTREAM_TIMEOUT_MS: count(100, 300_000, 15_000),
+    NPM_MAX_TARBALL_BYTES: count(1024, 1024 * 1024 * 1024, 50 * 1024 * 1024),
+    NPM_MAX_PACKUMENT_BYTES: count(64 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
+
+    PAT_AUTH_CACHE_SECONDS: count(0, 30, 10),
+    PAT_AUTH_CACHE_MAX_ENTRIES: count(1, 1_000_000, 10_000),
+    LEAK_REPORTS_PER_MINUTE: count(1, 100_000, 10),
+
+    LIFECYCLE_SCHEDULE: ncrontab.default(DEFAULT_LIFECYCLE_SCHEDULE),
+    LIFECYCLE_MAX_ITEMS_PER_RUN: count(1, 100_000, 5000),
+    ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: booleanSetting(false),
+    NOTIFICATION_WEBHOOK_TIMEOUT_MS: count(100, 60_000, 10_000),
+    NOTIFICATION_WEBHOOK_ATTEMPTS: count(1, 5, 3),
+    NOTIFICATION_WEBHOOK_RETRY_DELAY_MS: count(0, 30_000, 1000),
   });
 
 /** Settings that are required in one of several forms; checked even when other settings are invalid. */
@@ -160,12 +190,54 @@ export interface AppConfig {
   };
   readonly peppers: readonly { version: string; secret: Buffer }[];
   readonly maxRequestBodyBytes: number;
+  /** Per-caller request budgets (per instance; 0 disables): write methods per caller, any request per anonymous client IP. */
+  readonly rateLimits: { readonly writesPerMinute: number; readonly anonymousPerMinute: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
   /** NCRONTAB schedule of the outbox relay timer (`%OUTBOX_RELAY_SCHEDULE%`). */
   readonly outboxRelaySchedule: string;
   readonly pipelines: PipelineGrantSettings;
   readonly audit: AuditSettings;
+  readonly packaging: PackagingSettings;
+  readonly patAuth: PatAuthSettings;
+  readonly lifecycle: LifecycleSettings;
+}
+
+/** The lifecycle timer (expiry sweep and reminder ladder) and notification delivery. */
+export interface LifecycleSettings {
+  /** NCRONTAB schedule of the `lifecycle` timer (`%LIFECYCLE_SCHEDULE%`). */
+  readonly schedule: string;
+  /** Index entries one run processes at most (expiries and reminders); the next run resumes. */
+  readonly maxItemsPerRun: number;
+  /** Allows http:// webhook URLs on localhost, 127.0.0.1 and [::1] (local development only). */
+  readonly allowHttpWebhooksForLocalhost: boolean;
+  readonly webhookTimeoutMs: number;
+  /** POST attempts per delivery inside one invocation, before the host's own retries. */
+  readonly webhookAttempts: number;
+  /** First back-off between those attempts (doubled each time). */
+  readonly webhookRetryDelayMs: number;
+}
+
+/** Using PATs: the authentication cache and the leak report rate limit. */
+export interface PatAuthSettings {
+  /** Positive authentication results are reused for this long (0 disables the cache; at most 30 s). */
+  readonly cacheSeconds: number;
+  /** The cache holds at most this many tokens (the oldest entries are dropped first). */
+  readonly cacheMaxEntries: number;
+  /** Leak reports accepted per client IP per minute (token bucket, burst of the same size). */
+  readonly leakReportsPerMinute: number;
+}
+
+/** Package feeds (npm). */
+export interface PackagingSettings {
+  /** The public npm registry feeds upstream to (ends with '/'). */
+  readonly npmUpstreamUrl: string;
+  /** How long a request to an upstream registry may take before it counts as failed. */
+  readonly upstreamTimeoutMs: number;
+  /** The largest package tarball accepted (published or saved from an upstream). */
+  readonly maxTarballBytes: number;
+  /** The largest package document (packument) read from an upstream registry. */
+  readonly maxUpstreamPackumentBytes: number;
 }
 
 /** The audit log: retention purge timer and defaults. */
@@ -273,6 +345,7 @@ export function loadConfig(env: Env): AppConfig {
     },
     peppers: s.TOKEN_PEPPERS,
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
+    rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,
     outboxRelaySchedule: s.OUTBOX_RELAY_SCHEDULE,
@@ -295,6 +368,25 @@ export function loadConfig(env: Env): AppConfig {
       retentionSchedule: s.AUDIT_RETENTION_SCHEDULE,
       defaultRetentionDays: s.AUDIT_RETENTION_DAYS,
       retentionMaxPagesPerRun: s.AUDIT_RETENTION_MAX_PAGES,
+    },
+    packaging: {
+      npmUpstreamUrl: s.NPM_UPSTREAM_URL.endsWith('/') ? s.NPM_UPSTREAM_URL : `${s.NPM_UPSTREAM_URL}/`,
+      upstreamTimeoutMs: s.NPM_UPSTREAM_TIMEOUT_MS,
+      maxTarballBytes: s.NPM_MAX_TARBALL_BYTES,
+      maxUpstreamPackumentBytes: s.NPM_MAX_PACKUMENT_BYTES,
+    },
+    patAuth: {
+      cacheSeconds: s.PAT_AUTH_CACHE_SECONDS,
+      cacheMaxEntries: s.PAT_AUTH_CACHE_MAX_ENTRIES,
+      leakReportsPerMinute: s.LEAK_REPORTS_PER_MINUTE,
+    },
+    lifecycle: {
+      schedule: s.LIFECYCLE_SCHEDULE,
+      maxItemsPerRun: s.LIFECYCLE_MAX_ITEMS_PER_RUN,
+      allowHttpWebhooksForLocalhost: s.ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST,
+      webhookTimeoutMs: s.NOTIFICATION_WEBHOOK_TIMEOUT_MS,
+      webhookAttempts: s.NOTIFICATION_WEBHOOK_ATTEMPTS,
+      webhookRetryDelayMs: s.NOTIFICATION_WEBHOOK_RETRY_DELAY_MS,
     },
   });
 }

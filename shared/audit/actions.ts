@@ -66,6 +66,12 @@ export const AUDIT_ACTIONS: readonly AuditActionDefinition[] = [
   },
   { actionId: 'Organization.Create', area: 'Organization', category: 'create', details: 'Organization {OrganizationName} was created.' },
   { actionId: 'Organization.Update', area: 'Organization', category: 'modify', details: 'Organization {OrganizationName} was updated.' },
+  {
+    actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
+    area: 'Packaging',
+    category: 'modify',
+    details: 'Upstream behavior of {Protocol} package {PackageName} in feed {FeedName} was changed from {PreviousBehavior} to {NewBehavior}.',
+  },
 ];
 
 const BY_ID = new Map(AUDIT_ACTIONS.map((action) => [action.actionId.toLowerCase(), action]));

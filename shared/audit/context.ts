@@ -23,6 +23,15 @@ export const SYSTEM_ACTOR: AuditActor = {
 };
 
 export function actorOf(caller: Caller): AuditActor {
+  if (caller.kind === 'pat') {
+    return {
+      kind: 'user',
+      id: caller.id,
+      upn: caller.email.slice(0, 256) || undefined,
+      displayName: caller.displayName.slice(0, 256),
+      authenticationMechanism: `PAT:${caller.authorizationId}`,
+    };
+  }
   if (caller.kind === 'user') {
     return {
       kind: 'user',

@@ -82,12 +82,10 @@ export async function commitWithEvents(
     'create',
     { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, event: json },
   ]);
-  try {
-    await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
-  } catch (error) {
-    await Promise.all(index.map((row) => outboxTable.deleteEntity(row.partitionKey, row.rowKey).catch(() => undefined)));
-    throw error;
-  }
+  // On failure the index rows stay: a transaction whose reply was lost may still have committed
+  // (or an SDK retry of a committed one answers 409), and the relay decides from the outbox row
+  // itself, dropping index rows whose outbox row never appears.
+  await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
 
   await Promise.all(
     serialized.map(({ event }, i) => deliver(app, event, tableName, partitionKey, index[i] as PendingIndexRow)),

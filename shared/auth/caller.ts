@@ -20,7 +20,36 @@ export interface ServicePrincipalCaller {
   readonly roles: ReadonlySet<string>;
 }
 
-export type Caller = UserCaller | ServicePrincipalCaller;
+/**
+ * A personal access token (shared/tokens/authenticate.ts): acts for its owner, limited to its
+ * scopes (`app_token` = full access) and target organizations.
+ */
+export interface PatCaller {
+  readonly kind: 'pat';
+  /** The owner's user id. */
+  readonly id: string;
+  readonly tenantId: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly authorizationId: string;
+  /** The token's own name. */
+  readonly tokenName: string;
+  /** The scopes as granted (not expanded). */
+  readonly scopes: ReadonlySet<string>;
+  readonly validFrom: string;
+  readonly validTo: string;
+  /** Organization ids the PAT targets; null for a global PAT (allOrgs). */
+  readonly organizationIds: readonly string[] | null;
+  readonly allOrgs: boolean;
+  /** Set while a rotated PAT's grace period runs. */
+  readonly graceEndsAt: string | null;
+  readonly rotatedTo: string | null;
+}
+
+export type Caller = UserCaller | ServicePrincipalCaller | PatCaller;
+
+/** The directory subject a caller acts as (a PAT acts as its owner). */
+export const subjectKindOf = (caller: Caller): 'user' | 'servicePrincipal' => (caller.kind === 'servicePrincipal' ? 'servicePrincipal' : 'user');
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
@@ -70,5 +99,5 @@ function stringSet(claim: unknown): ReadonlySet<string> {
 
 /** Azure DevOps style subject descriptor: `aad.` (users) or `aadsp.` (service principals) + base64url(id). */
 export function subjectDescriptor(kind: Caller['kind'], id: string): string {
-  return `${kind === 'user' ? 'aad' : 'aadsp'}.${Buffer.from(id, 'utf8').toString('base64url')}`;
+  return `${kind === 'servicePrincipal' ? 'aadsp' : 'aad'}.${Buffer.from(id, 'utf8').toString('base64url')}`;
 }

@@ -9,4 +9,6 @@ export const SERVICE_ROLES = {
   operator: 'Gatehouse.Operator',
   /** The pipelines service: reads organizations' pipeline capacity. */
   pipelines: 'Gatehouse.Pipelines',
+  /** Git servers: look up who owns an SSH public key (POST /_apis/tokens/sshkeys/lookup). */
+  tokenIntrospection: 'Gatehouse.TokenIntrospection',
 } as const;

@@ -1,5 +1,5 @@
 import type { AppContext } from '../app-context.js';
-import type { Caller } from '../auth/caller.js';
+import { subjectKindOf, type Caller } from '../auth/caller.js';
 import { organizationNotFound } from '../http/errors.js';
 import type { Membership, Organization } from './repository.js';
 import { organizationNameSchema } from './schemas.js';
@@ -20,7 +20,7 @@ export async function resolveOrganizationAccess(app: AppContext, name: string, c
   if (!organizationNameSchema.safeParse(name).success) throw organizationNotFound(name.slice(0, 64));
   const organization = await app.directory.getOrganizationByName(name);
   if (!organization) throw organizationNotFound(name);
-  const membership = await app.directory.getMembership(organization.id, caller.kind, caller.id);
+  const membership = await app.directory.getMembership(organization.id, subjectKindOf(caller), caller.id);
   if (!membership) throw organizationNotFound(name);
   const isAdministrator = membership.groups.includes('projectCollectionAdministrators');
   return {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import { subjectDescriptor, type Caller, type UserCaller } from '../auth/caller.js';
+import { subjectDescriptor, subjectKindOf, type Caller, type UserCaller } from '../auth/caller.js';
 import { badRequest, conflict, notFound, restErrorStatus } from '../http/errors.js';
 import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
@@ -64,10 +64,10 @@ export async function createOrganization(
 }
 
 export async function listOrganizationsOf(app: AppContext, caller: Caller): Promise<Organization[]> {
-  const ids = await app.directory.listOrganizationIdsOf(caller.kind, caller.id);
+  const ids = await app.directory.listOrganizationIdsOf(subjectKindOf(caller), caller.id);
   const found = await Promise.all(
     ids.map(async (id) => {
-      const membership = await app.directory.getMembership(id, caller.kind, caller.id);
+      const membership = await app.directory.getMembership(id, subjectKindOf(caller), caller.id);
       return membership ? app.directory.getOrganizationById(id) : undefined;
     }),
   );

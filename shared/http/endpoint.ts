@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { getAppContext, type AppContext } from '../app-context.js';
+import type { AppConfig } from '../config.js';
 import { authenticateJwt, type Caller } from '../auth/caller.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
-import { AppError, badRequest, forbidden, renderErrorBody, toAppError, type ErrorEnvelope } from './errors.js';
+import { enforceRateLimit } from './rate-limit.js';
+import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
+import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
+import { organizationNameSchema } from '../directory/schemas.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -19,6 +23,13 @@ export type Access =
       /** `roles`, when given, also requires one of these app roles in the user's `roles` claim. */
       readonly users?: { readonly scopes: readonly string[]; readonly roles?: readonly string[] };
       readonly apps?: { readonly roles: readonly string[] };
+      /**
+       * Personal access tokens (Basic or Bearer), through shared/tokens/authenticate.ts: any of the
+       * scopes (empty = any PAT; `app_token` grants all; higher scopes include lower ones). On
+       * organization routes a PAT must target that organization (or be global). Routes without
+       * `pats` never accept a PAT (the PAT lifecycle routes among them).
+       */
+      readonly pats?: { readonly scopes: readonly string[] };
       readonly organization?: 'member' | 'administrator';
       /**
        * While an organization limits Project-Scoped Users to their projects, its organization-level
@@ -93,6 +104,13 @@ export interface EndpointSpec<P, Q, B> {
    * SessionTokenError) instead of `invalidQueryParameter` / `invalidRequestBody`.
    */
   readonly validationCode?: (where: 'query' | 'body', issue: z.core.$ZodIssue) => string | undefined;
+  /**
+   * The request body limit when it differs from `MAX_REQUEST_BODY_BYTES`; honoured by readJsonBody and
+   * by the local runtime (the declaration exposes it).
+   */
+  readonly maxBodyBytes?: (config: AppConfig) => number;
+  /** `json-or-form` also accepts `application/x-www-form-urlencoded` bodies (read as an object of strings). */
+  readonly bodyFormat?: 'json' | 'json-or-form';
   readonly handler: (input: EndpointInput<P, Q, B>) => Promise<EndpointResult>;
 }
 
@@ -126,6 +144,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
     name: spec.name,
     options: { route: spec.route, methods: spec.methods, authLevel: 'anonymous' },
     doc,
+    ...(spec.maxBodyBytes ? { maxBodyBytes: () => spec.maxBodyBytes!(getAppContext().config) } : {}),
     handler: async (request, context) => {
       const activityId = randomUUID();
       let app: AppContext | undefined;
@@ -159,7 +178,7 @@ async function invoke<P, Q, B>(
   let caller: Caller | undefined;
   let organization: OrganizationAccess | undefined;
   if (!spec.access.anonymous) {
-    caller = await authenticateJwt(app, request.headers.get('authorization'));
+    caller = await authenticate(spec.access, request, app, activityId);
     authorizeCallerKind(spec.access, caller);
     if (spec.access.organization) {
       organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
@@ -172,10 +191,17 @@ async function invoke<P, Q, B>(
     }
   }
 
+  enforceRateLimit(app, request, caller);
   const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
   const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
   const body = spec.body
-    ? await readJsonBody(request, spec.body, app.config.maxRequestBodyBytes, (issue) => spec.validationCode?.('body', issue))
+    ? await readJsonBody(
+        request,
+        spec.body,
+        spec.maxBodyBytes?.(app.config) ?? app.config.maxRequestBodyBytes,
+        (issue) => spec.validationCode?.('body', issue),
+        spec.bodyFormat === 'json-or-form',
+      )
     : undefined;
   return spec.handler({
     request,
@@ -231,7 +257,36 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
   return badRequest((first && issueCode?.(first)) ?? code, message, details);
 }
 
+/**
+ * A `gat_` bearer value or a Basic credential goes to the PAT authenticator when the route accepts
+ * PATs (format and checksum first; on organization routes the PAT must target the organization);
+ * everything else goes to the JWT verifier, so a PAT on any other route is the uniform 401.
+ */
+async function authenticate(access: Exclude<Access, { anonymous: true }>, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
+  const authorization = request.headers.get('authorization');
+  if (access.pats) {
+    const credential = patCredentialOf(authorization);
+    if (credential.kind === 'pat') {
+      let organization: { id: string; name: string } | undefined;
+      if (access.organization) {
+        const name = request.params.organization ?? '';
+        organization = organizationNameSchema.safeParse(name).success ? await app.directory.getOrganizationByName(name) : undefined;
+        if (!organization) throw patRefused();
+      }
+      return authenticatePat(app, credential.token, { organization, request, activityId });
+    }
+  }
+  return authenticateJwt(app, authorization);
+}
+
 function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, caller: Caller): void {
+  if (caller.kind === 'pat') {
+    if (!access.pats) throw unauthorized();
+    if (access.pats.scopes.length > 0 && !patHasAnyScope(caller, access.pats.scopes)) {
+      throw forbidden('insufficientScope', `This PAT needs one of the scopes: ${access.pats.scopes.join(', ')}.`);
+    }
+    return;
+  }
   if (caller.kind === 'user') {
     if (!access.users) throw forbidden('callerTypeNotAllowed', 'User tokens cannot call this API.');
     if (access.users.scopes.length > 0 && !access.users.scopes.some((scope) => caller.scopes.has(scope))) {
@@ -244,6 +299,7 @@ function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, calle
     return;
   }
   if (!access.apps) throw forbidden('callerTypeNotAllowed', 'App-only tokens cannot call this API.');
+  if (caller.kind !== 'servicePrincipal') throw unauthorized();
   if (access.apps.roles.length > 0 && !access.apps.roles.some((role) => caller.roles.has(role))) {
     throw forbidden('missingAppRole', `This API requires one of the app roles: ${access.apps.roles.join(', ')}.`);
   }
@@ -255,6 +311,7 @@ export async function readJsonBody<B>(
   schema: z.ZodType<B>,
   maxBytes: number,
   issueCode?: IssueCode,
+  acceptForm = false,
 ): Promise<B> {
   if (!METHODS_WITH_BODY.has(request.method)) return schema.parse(undefined);
   const declaredLength = Number(request.headers.get('content-length') ?? '0');
@@ -263,18 +320,42 @@ export async function readJsonBody<B>(
   if (bytes.length > maxBytes) throw requestTooLarge(maxBytes);
   if (bytes.length === 0) throw badRequest('bodyRequired', 'A JSON request body is required.');
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
-    throw new AppError(415, 'unsupportedMediaType', 'Send the request body as application/json.');
-  }
   let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw badRequest('invalidJson', 'The request body is not valid JSON.');
+  if (acceptForm && contentType === 'application/x-www-form-urlencoded') {
+    json = readFormBody(bytes);
+  } else {
+    if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+      throw new AppError(
+        415,
+        'unsupportedMediaType',
+        acceptForm ? 'Send the request body as application/json or application/x-www-form-urlencoded.' : 'Send the request body as application/json.',
+      );
+    }
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw badRequest('invalidJson', 'The request body is not valid JSON.');
+    }
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
+}
+
+/** A form body as an object of strings; a repeated field or invalid UTF-8 is a 400. */
+function readFormBody(bytes: Buffer): Record<string, string> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw badRequest('invalidFormBody', 'The form body is not valid UTF-8.');
+  }
+  const fields: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(fields, key)) throw badRequest('invalidFormBody', `The form field '${key.slice(0, 64)}' is given more than once.`);
+    fields[key] = value;
+  }
+  return fields;
 }
 
 export function requestTooLarge(maxBytes: number): AppError {

@@ -103,11 +103,29 @@ export const sessionTokenFailure = (status: 400 | 403 | 404 | 409, code: Exclude
   new AppError(status, code, message);
 
 /**
+ * Refusals specific to SSH public keys (Gatehouse's own; Azure DevOps has no public SSH key API). The
+ * SSH key routes report these and the SessionTokenError values in the `SshKeyResult` envelope.
+ */
+export const SSH_KEY_ERRORS = [
+  'publicDataRequired', 'invalidPublicKey', 'unsupportedKeyType', 'multiplePublicKeys', 'privateKeyNotAllowed',
+  'dsaKeyNotAllowed', 'rsaKeyTooShort', 'sshCertificateNotAllowed', 'keyTypePolicyViolation',
+  'rsaKeySizePolicyViolation', 'expiredSshKeyCannotBeExtended',
+] as const;
+export type SshKeyError = (typeof SSH_KEY_ERRORS)[number];
+const SSH_KEY_ERROR_SET: ReadonlySet<string> = new Set(SSH_KEY_ERRORS);
+
+/** A business failure of an SSH key operation (SessionTokenError or SshKeyError code). */
+export const sshKeyFailure = (status: 400 | 403 | 404 | 409, code: Exclude<SessionTokenError, 'none'> | SshKeyError, message: string) =>
+  new AppError(status, code, message);
+
+/**
  * How an endpoint renders errors: `standard` is Azure DevOps' exception body; `patTokenResult` puts
  * AppErrors whose code is a SessionTokenError into `{ patToken: null, patTokenError, patTokenErrorMessage }`
- * (other errors, such as 401, keep the standard body).
+ * (other errors, such as 401, keep the standard body); `sshKeyResult` does the same for SessionTokenError
+ * and SshKeyError codes as `{ sshKey: null, sshKeyError, sshKeyErrorMessage }`; `npmRegistry` adds the
+ * `error` field the npm CLI prints to the standard body.
  */
-export type ErrorEnvelope = 'standard' | 'patTokenResult';
+export type ErrorEnvelope = 'standard' | 'patTokenResult' | 'sshKeyResult' | 'npmRegistry';
 
 /**
  * The tokens spec up to 7.1 has 33 SessionTokenError values and no `patTokenErrorMessage`; 7.2 adds
@@ -128,6 +146,10 @@ export function renderErrorBody(error: AppError, envelope: ErrorEnvelope = 'stan
     if (usesSpec71(apiVersion)) return { patToken: null, patTokenError: DOWNGRADE_TO_71[error.code] ?? error.code };
     return { patToken: null, patTokenError: error.code, patTokenErrorMessage: error.message };
   }
+  if (envelope === 'sshKeyResult' && error.code !== 'none' && (isSessionTokenError(error.code) || SSH_KEY_ERROR_SET.has(error.code))) {
+    return { sshKey: null, sshKeyError: error.code, sshKeyErrorMessage: error.message };
+  }
+  if (envelope === 'npmRegistry') return { ...errorBody(error), error: `${error.code}: ${error.message}` };
   return errorBody(error);
 }
 

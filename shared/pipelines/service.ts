@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
-import type { Caller } from '../auth/caller.js';
+import { subjectKindOf, type Caller } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
@@ -183,7 +183,7 @@ export async function submitGrantRequest(
     projects: projects.map((project) => ({ id: project.id, name: project.name })),
     repositories: body.repositories,
     description: body.description,
-    submittedBy: { kind: caller.kind, id: caller.id, displayName: caller.displayName },
+    submittedBy: { kind: subjectKindOf(caller), id: caller.id, displayName: caller.displayName },
     submittedAt: now,
   };
   const nextCapacity: PipelineCapacity = {

@@ -19,6 +19,11 @@ export interface HttpDeclaration {
   readonly options: { readonly route: string; readonly methods: HttpMethod[]; readonly authLevel: 'anonymous' };
   readonly handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
   readonly doc?: EndpointDoc;
+  /**
+   * The request body limit of this function when it differs from the app's (`MAX_REQUEST_BODY_BYTES`),
+   * e.g. npm publish bodies carrying a base64 tarball. Read per request, since it comes from settings.
+   */
+  readonly maxBodyBytes?: () => number;
 }
 
 export interface QueueDeclaration {

@@ -1,12 +1,13 @@
 /**
  * ASP.NET Core route templates as the Functions host uses them: literal segments (case-insensitive),
- * `{name}`, `{name?}`, `{name:constraint}` and a trailing catch-all `{*name}`. When several templates
- * match, literals beat parameters and parameters beat catch-alls, segment by segment.
+ * `{name}`, `{name?}`, `{name:constraint}`, a parameter after a literal prefix (`@{scope}`) and a
+ * trailing catch-all `{*name}`. When several templates match, literals beat parameters and parameters
+ * beat catch-alls, segment by segment (a prefixed parameter ranks with constrained ones).
  */
 
 type Segment =
   | { kind: 'literal'; value: string }
-  | { kind: 'param'; name: string; optional: boolean; constraint: string | undefined }
+  | { kind: 'param'; name: string; optional: boolean; constraint: string | undefined; prefix?: string }
   | { kind: 'catchAll'; name: string };
 
 export interface RouteTemplate {
@@ -25,15 +26,16 @@ export function parseRouteTemplate(template: string): RouteTemplate {
     .split('/')
     .filter((part) => part.length > 0)
     .map((part): Segment => {
-      const match = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?(\?)?\}$/.exec(part);
+      const match = /^([^{}]*)\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?(\?)?\}$/.exec(part);
       if (!match) {
         if (/[{}]/.test(part)) throw new Error(`unsupported route segment '${part}' in '${template}'`);
         return { kind: 'literal', value: part.toLowerCase() };
       }
-      const [, star, name = '', constraint, optional] = match;
+      const [, prefix = '', star, name = '', constraint, optional] = match;
+      if (prefix && (star || optional)) throw new Error(`unsupported route segment '${part}' in '${template}'`);
       if (star) return { kind: 'catchAll', name };
       if (constraint && !CONSTRAINTS[constraint]) throw new Error(`unsupported route constraint '${constraint}'`);
-      return { kind: 'param', name, optional: Boolean(optional), constraint };
+      return { kind: 'param', name, optional: Boolean(optional), constraint, ...(prefix ? { prefix: prefix.toLowerCase() } : {}) };
     });
   segments.forEach((segment, index) => {
     if (segment.kind === 'catchAll' && index !== segments.length - 1) throw new Error(`catch-all must be last in '${template}'`);
@@ -58,9 +60,14 @@ export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]
     if (segment.kind === 'literal') {
       if (value.toLowerCase() !== segment.value) return undefined;
     } else {
+      let captured = value;
+      if (segment.prefix) {
+        if (value.length <= segment.prefix.length || !value.toLowerCase().startsWith(segment.prefix)) return undefined;
+        captured = value.slice(segment.prefix.length);
+      }
       const constraint = segment.constraint ? CONSTRAINTS[segment.constraint] : undefined;
-      if (constraint && !constraint.test(value)) return undefined;
-      params[segment.name] = value;
+      if (constraint && !constraint.test(captured)) return undefined;
+      params[segment.name] = captured;
     }
     index += 1;
   }
@@ -71,7 +78,7 @@ export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]
 function rank(segment: Segment | undefined): number {
   if (!segment) return 0;
   if (segment.kind === 'literal') return 4;
-  if (segment.kind === 'param') return segment.constraint ? 3 : 2;
+  if (segment.kind === 'param') return segment.constraint || segment.prefix ? 3 : 2;
   return 1;
 }
 

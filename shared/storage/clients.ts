@@ -13,6 +13,13 @@ export interface StorageClients {
   readonly blobService: BlobServiceClient | undefined;
 }
 
+/**
+ * Bounded retries: a storage outage should become a quick 503 for the caller (and a retried queue
+ * message), not a request that hangs through the SDKs' default back-off of tens of seconds.
+ */
+const TABLE_RETRIES = { retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 } };
+const STORAGE_RETRIES = { retryOptions: { maxTries: 3, tryTimeoutInMs: 10_000, retryDelayInMs: 200, maxRetryDelayInMs: 1000 } };
+
 export function createStorageClients(config: StorageConfig): StorageClients {
   const tables = new Map<string, TableClient>();
   const queues = new Map<string, QueueClient>();
@@ -23,18 +30,18 @@ export function createStorageClients(config: StorageConfig): StorageClients {
 
   if (config.kind === 'connectionString') {
     const allowInsecureConnection = /UseDevelopmentStorage=true|http:\/\//i.test(config.connectionString);
-    tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection });
-    queueService = QueueServiceClient.fromConnectionString(config.connectionString);
-    blobService = BlobServiceClient.fromConnectionString(config.connectionString);
-    makeTable = (name) => TableClient.fromConnectionString(config.connectionString, name, { allowInsecureConnection });
+    tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection, ...TABLE_RETRIES });
+    queueService = QueueServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
+    blobService = BlobServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
+    makeTable = (name) => TableClient.fromConnectionString(config.connectionString, name, { allowInsecureConnection, ...TABLE_RETRIES });
   } else {
     const credential: TokenCredential = new DefaultAzureCredential(
       config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
     );
-    tableService = new TableServiceClient(config.tableServiceUri, credential);
-    queueService = new QueueServiceClient(config.queueServiceUri, credential);
-    blobService = config.blobServiceUri ? new BlobServiceClient(config.blobServiceUri, credential) : undefined;
-    makeTable = (name) => new TableClient(config.tableServiceUri, name, credential);
+    tableService = new TableServiceClient(config.tableServiceUri, credential, TABLE_RETRIES);
+    queueService = new QueueServiceClient(config.queueServiceUri, credential, STORAGE_RETRIES);
+    blobService = config.blobServiceUri ? new BlobServiceClient(config.blobServiceUri, credential, STORAGE_RETRIES) : undefined;
+    makeTable = (name) => new TableClient(config.tableServiceUri, name, credential, TABLE_RETRIES);
   }
 
   return {

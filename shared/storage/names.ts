@@ -12,6 +12,10 @@ export const TABLES = {
   patHashes: 'pathashes',
   patIds: 'patids',
   patExpiry: 'patexpiry',
+  sshKeys: 'sshkeys',
+  sshKeyIds: 'sshkeyids',
+  sshFingerprints: 'sshfingerprints',
+  sshExpiry: 'sshexpiry',
   tokenPolicies: 'tokenpolicies',
   revocationRules: 'revocationrules',
   continuations: 'continuations',
@@ -20,6 +24,12 @@ export const TABLES = {
   auditLog: 'auditlog',
   auditDays: 'auditdays',
   auditSettings: 'auditsettings',
+  feeds: 'feeds',
+  npmPackages: 'npmpackages',
+  lifecycle: 'lifecycle',
+  notificationSettings: 'notificationsettings',
+  notificationSent: 'notificationsent',
+  notificationInbox: 'notificationinbox',
 } as const;
 
 export const QUEUES = {
@@ -30,6 +40,8 @@ export const QUEUES = {
 export const CONTAINERS = {
   /** Audit event data too large for a table property (kept whole, never cut). */
   auditPayloads: 'audit-payloads',
+  /** npm package tarballs of every feed, content-addressed (`npm/sha512/<hex>.tgz`). */
+  packages: 'packages',
 } as const satisfies Readonly<Record<string, string>>;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

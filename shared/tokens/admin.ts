@@ -11,7 +11,7 @@ import { TABLES } from '../storage/names.js';
 import { PatRepository, statusOf, type PatRecord, type StoredPat } from './repository.js';
 import { parseDateTime, type SessionTokenView } from './schemas.js';
 import { ALL_SCOPES, scopesMatch } from './scopes.js';
-import { isVisibleIn, revokeStoredPat } from './service.js';
+import { isVisibleIn, lastUsedView, revokeStoredPat } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 
 const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
@@ -89,9 +89,11 @@ async function ownerName(app: AppContext, userId: string): Promise<string> {
 const patSource: SessionTokenSource = {
   async list(app, organizationId, userId) {
     const now = app.clock.now();
-    return (await new PatRepository(app).listByOwner(userId))
+    const repository = new PatRepository(app);
+    const [owned, usage] = await Promise.all([repository.listByOwner(userId), repository.listUsageByOwner(userId)]);
+    return owned
       .filter(({ record }) => isVisibleIn(record, organizationId))
-      .map(({ record }) => sessionTokenView(record, now))
+      .map(({ record }) => ({ ...sessionTokenView(record, now), lastUsed: lastUsedView(usage.get(record.authorizationId.toLowerCase())) }))
       .sort((a, b) => (a.authorizationId < b.authorizationId ? -1 : 1));
   },
   async find(app, organizationId, authorizationId) {

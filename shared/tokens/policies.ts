@@ -7,6 +7,7 @@ import { AppError, sessionTokenFailure } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
 
 /**
  * Organization token policies: one zod-validated document per organization, every section with
@@ -47,6 +48,26 @@ function sections(strict: boolean) {
     }),
     /** Leaked PATs are revoked automatically (on by default, as in Azure DevOps). */
     leakedPatAutoRevocation: object({ enabled: z.boolean().default(true), exemptUsers }),
+    /**
+     * SSH public keys (shared/sshkeys): `allowed: false` refuses new and updated keys to everyone
+     * (sshPolicyDisabled) and makes key lookups find nothing; exemptUsers are exempt from the other
+     * rules only. Keys that break the type or size rules are kept but not found by lookups. Create
+     * clamps validTo to now + maxLifespanDays (null: no limit), update to validFrom + maxLifespanDays;
+     * a create without validTo gets now + defaultLifespanDays (then clamped).
+     */
+    sshKeys: object({
+      allowed: z.boolean().default(true),
+      allowedKeyTypes: z
+        .array(z.enum(SSH_KEY_TYPES))
+        .min(1)
+        .max(SSH_KEY_TYPES.length * 2)
+        .default([...SSH_KEY_TYPES])
+        .transform((types) => [...new Set(types)]),
+      minimumRsaBits: z.number().int().min(MIN_RSA_BITS).max(MAX_RSA_BITS).default(MIN_RSA_BITS),
+      maxLifespanDays: z.number().int().min(1).max(3650).nullable().default(null),
+      defaultLifespanDays: z.number().int().min(1).max(3650).default(365),
+      exemptUsers,
+    }),
   };
 }
 
@@ -57,6 +78,7 @@ export const tokenPolicyDocumentSchema = z.object({
   restrictGlobalPats: stored.restrictGlobalPats.prefault({}),
   restrictPatCreation: stored.restrictPatCreation.prefault({}),
   leakedPatAutoRevocation: stored.leakedPatAutoRevocation.prefault({}),
+  sshKeys: stored.sshKeys.prefault({}),
 });
 export type TokenPolicyDocument = z.infer<typeof tokenPolicyDocumentSchema>;
 export type PolicyName = keyof TokenPolicyDocument;
@@ -71,6 +93,7 @@ export const tokenPolicyUpdateSchema = z
     restrictGlobalPats: input.restrictGlobalPats.optional(),
     restrictPatCreation: input.restrictPatCreation.optional(),
     leakedPatAutoRevocation: input.leakedPatAutoRevocation.optional(),
+    sshKeys: input.sshKeys.optional(),
   })
   .strict();
 export type TokenPolicyUpdate = z.infer<typeof tokenPolicyUpdateSchema>;

@@ -39,6 +39,54 @@ export interface PatRecord {
   /** The organization whose URL the token was created under. */
   organizationId: string;
   updatedAt: string;
+  /** Set when the PAT was rotated: the successor's authorizationId (see rotation.ts). */
+  rotatedTo?: string | null;
+  /** The old secret of a rotated PAT stops working at this instant (derived at read). */
+  graceEndsAt?: string | null;
+  /** Why a system revocation happened, e.g. 'rotated', 'leaked'. */
+  revocationReason?: string | null;
+  /** Set by the lifecycle sweep, with Token.PatExpiredEvent in the same transaction (exactly once). */
+  expiredEventAt?: string | null;
+}
+
+/** Who owns a PAT, as the hash index snapshot keeps it for authentication (captured at issue time). */
+export interface PatOwnerIdentity {
+  displayName: string;
+  email: string;
+  tenantId: string;
+}
+
+/**
+ * What the authenticator needs, kept on the `pathashes` row beside the pointer so authentication is
+ * one point read. The record stays the source of truth. Changes that end a token (revoke, rotation)
+ * write the snapshot before the record, so they are never late; other changes (update) rewrite it from
+ * the stored record after the commit. Ending facts are never cleared from a snapshot, so a writer with
+ * an older view cannot revive a token.
+ */
+export interface PatAuthSnapshot {
+  /** The hash index key (hex HMAC of the secret). */
+  hash: string;
+  authorizationId: string;
+  ownerId: string;
+  scope: string;
+  targetAccounts: string[] | null;
+  validFrom: string;
+  validTo: string;
+  revokedAt: string | null;
+  graceEndsAt: string | null;
+  rotatedTo: string | null;
+  organizationId: string;
+  displayName: string;
+  owner: PatOwnerIdentity;
+}
+
+/** Last use of a PAT (row `use_<authorizationId>` in the owner's `pats` partition). */
+export interface PatUsage {
+  time: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** The five most recent distinct client IPs, newest first. */
+  recentIps: string[];
 }
 
 export interface StoredPat {
@@ -55,7 +103,55 @@ export function statusOf(record: PatRecord, now: Date): PatStatus {
 }
 
 export const patRowKey = (authorizationId: string) => `pat_${authorizationId.toLowerCase()}`;
+export const usageRowKey = (authorizationId: string) => `use_${authorizationId.toLowerCase()}`;
 const INDEX_ROW = 'pat';
+
+/** Local listeners told about every write to a PAT (the authentication cache drops the entry). */
+const writeListeners = new Set<(hash: string) => void>();
+export function onPatWritten(listener: (hash: string) => void): void {
+  writeListeners.add(listener);
+}
+const notifyWritten = (hash: string) => {
+  for (const listener of writeListeners) listener(hash);
+};
+
+function snapshotColumns(record: PatRecord): Record<string, unknown> {
+  return {
+    ownerId: record.ownerId,
+    authorizationId: record.authorizationId,
+    scope: record.scope,
+    targetAccounts: record.targetAccounts === null ? '' : JSON.stringify(record.targetAccounts),
+    isGlobal: record.targetAccounts === null,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+    revokedAt: record.revokedAt ?? '',
+    graceEndsAt: record.graceEndsAt ?? '',
+    rotatedTo: record.rotatedTo ?? '',
+    organizationId: record.organizationId,
+    displayName: record.displayName,
+    snapshot: 1,
+  };
+}
+
+function snapshotFromRow(row: Record<string, unknown>): PatAuthSnapshot | undefined {
+  const str = (value: unknown) => (typeof value === 'string' ? value : '');
+  if (row.snapshot !== 1 || !str(row.validTo) || !str(row.scope)) return undefined;
+  return {
+    hash: str(row.partitionKey),
+    authorizationId: str(row.authorizationId),
+    ownerId: str(row.ownerId),
+    scope: str(row.scope),
+    targetAccounts: row.isGlobal === true ? null : parseJsonColumn<string[]>(row.targetAccounts, []),
+    validFrom: str(row.validFrom),
+    validTo: str(row.validTo),
+    revokedAt: str(row.revokedAt) || null,
+    graceEndsAt: str(row.graceEndsAt) || null,
+    rotatedTo: str(row.rotatedTo) || null,
+    organizationId: str(row.organizationId),
+    displayName: str(row.displayName),
+    owner: { displayName: str(row.ownerName), email: str(row.ownerEmail), tenantId: str(row.ownerTenantId) },
+  };
+}
 
 export function expiryKeys(validTo: string, authorizationId: string): { partitionKey: string; rowKey: string } {
   const ms = Date.parse(validTo);
@@ -85,10 +181,14 @@ function toEntity(record: PatRecord): TableEntity {
     hash: record.hash,
     organizationId: record.organizationId,
     updatedAt: record.updatedAt,
+    rotatedTo: record.rotatedTo ?? '',
+    graceEndsAt: record.graceEndsAt ?? '',
+    revocationReason: record.revocationReason ?? '',
+    expiredEventAt: record.expiredEventAt ?? '',
   };
 }
 
-function fromEntity(row: Record<string, unknown>): PatRecord {
+export function fromEntity(row: Record<string, unknown>): PatRecord {
   const str = (value: unknown) => (typeof value === 'string' ? value : '');
   return {
     authorizationId: str(row.authorizationId),
@@ -106,6 +206,35 @@ function fromEntity(row: Record<string, unknown>): PatRecord {
     hash: str(row.hash),
     organizationId: str(row.organizationId),
     updatedAt: str(row.updatedAt),
+    rotatedTo: str(row.rotatedTo) || null,
+    graceEndsAt: str(row.graceEndsAt) || null,
+    revocationReason: str(row.revocationReason) || null,
+    expiredEventAt: str(row.expiredEventAt) || null,
+  };
+}
+
+function usageFromRow(row: Record<string, unknown>): PatUsage {
+  const str = (value: unknown) => (typeof value === 'string' && value ? value : null);
+  return {
+    time: str(row.lastUsedAt) ?? '',
+    ip: str(row.lastUsedIp),
+    userAgent: str(row.lastUsedUserAgent),
+    recentIps: parseJsonColumn<string[]>(row.recentIps, []),
+  };
+}
+
+function ownerColumns(owner: PatOwnerIdentity | undefined): Record<string, string> {
+  return owner ? { ownerName: owner.displayName.slice(0, 256), ownerEmail: owner.email.slice(0, 256), ownerTenantId: owner.tenantId } : {};
+}
+
+export function usageEntity(ownerId: string, authorizationId: string, usage: PatUsage): TableEntity {
+  return {
+    partitionKey: assertSafeKey(ownerId),
+    rowKey: usageRowKey(authorizationId),
+    lastUsedAt: usage.time,
+    lastUsedIp: usage.ip ?? '',
+    lastUsedUserAgent: usage.userAgent ?? '',
+    recentIps: JSON.stringify(usage.recentIps),
   };
 }
 
@@ -157,11 +286,71 @@ export class PatRepository {
     return stored && stored.record.hash === hash ? stored : undefined;
   }
 
+  /**
+   * The authentication snapshot for a token hash: one point read on `pathashes`. Rows written before
+   * snapshots existed fall back to the record (a second read).
+   */
+  async findSnapshotByHash(hash: string): Promise<PatAuthSnapshot | undefined> {
+    const row = await readEntity<Record<string, unknown>>(this.table(TABLES.patHashes), hash, INDEX_ROW);
+    if (!row) return undefined;
+    const snapshot = snapshotFromRow(row);
+    if (snapshot) return snapshot;
+    const stored = await this.get(String(row.ownerId ?? ''), String(row.authorizationId ?? ''));
+    if (!stored || stored.record.hash !== hash) return undefined;
+    const owner = await this.app.directory.getUser(stored.record.ownerId);
+    return snapshotFromRow({
+      partitionKey: hash,
+      ...snapshotColumns(stored.record),
+      ownerName: owner?.displayName ?? stored.record.ownerId,
+      ownerEmail: owner?.email ?? '',
+      ownerTenantId: owner?.tenantId ?? '',
+    });
+  }
+
+  /**
+   * Rewrites the snapshot of a record. Merge keeps the owner identity captured at issue time, and the
+   * terminal facts (revokedAt, rotatedTo, graceEndsAt) are only ever set, never cleared, so a racing
+   * writer with an older view can never revive a revoked or rotated token.
+   */
+  async writeSnapshot(record: PatRecord): Promise<void> {
+    notifyWritten(record.hash);
+    const columns = snapshotColumns(record);
+    for (const terminal of ['revokedAt', 'rotatedTo', 'graceEndsAt'] as const) {
+      if (columns[terminal] === '') delete columns[terminal];
+    }
+    await this.table(TABLES.patHashes).upsertEntity({ partitionKey: record.hash, rowKey: INDEX_ROW, ...columns } as TableEntity, 'Merge');
+    notifyWritten(record.hash);
+  }
+
+  /** The snapshot follows whatever the stored record now says (after an update, or a failed write). */
+  private async resyncSnapshot(record: PatRecord): Promise<void> {
+    try {
+      const current = await this.get(record.ownerId, record.authorizationId);
+      if (current) await this.writeSnapshot(current.record);
+    } catch (error) {
+      this.app.log.warn('PAT hash snapshot left out of step', { status: restErrorStatus(error) ?? null });
+    }
+  }
+
+  async getUsage(ownerId: string, authorizationId: string): Promise<(PatUsage & { etag: string }) | undefined> {
+    const row = await readEntity<Record<string, unknown>>(this.table(TABLES.pats), assertSafeKey(ownerId), usageRowKey(authorizationId));
+    return row ? { ...usageFromRow(row), etag: row.etag } : undefined;
+  }
+
+  /** Every usage row of an owner, by authorizationId. */
+  async listUsageByOwner(ownerId: string): Promise<Map<string, PatUsage>> {
+    const rows = await readAll<Record<string, unknown>>(
+      this.table(TABLES.pats),
+      odata`PartitionKey eq ${assertSafeKey(ownerId)} and RowKey ge ${'use_'} and RowKey lt ${'use`'}`,
+    );
+    return new Map(rows.map((row) => [String(row.rowKey ?? '').slice('use_'.length), usageFromRow(row)]));
+  }
+
   /** Writes the indexes, then the record and its events in one transaction. */
-  async create(record: PatRecord, events: readonly AuditEvent[]): Promise<void> {
+  async create(record: PatRecord, events: readonly AuditEvent[], owner?: PatOwnerIdentity): Promise<void> {
     const expiry = expiryKeys(record.validTo, record.authorizationId);
     const indexes: [string, TableEntity][] = [
-      [TABLES.patHashes, { partitionKey: record.hash, rowKey: INDEX_ROW, ownerId: record.ownerId, authorizationId: record.authorizationId }],
+      [TABLES.patHashes, { partitionKey: record.hash, rowKey: INDEX_ROW, ...snapshotColumns(record), ...ownerColumns(owner) } as TableEntity],
       [TABLES.patIds, { partitionKey: record.authorizationId, rowKey: INDEX_ROW, ownerId: record.ownerId }],
       [TABLES.patExpiry, { ...expiry, ownerId: record.ownerId, authorizationId: record.authorizationId }],
     ];
@@ -169,9 +358,18 @@ export class PatRepository {
     try {
       await commitWithEvents(this.app, TABLES.pats, [['create', toEntity(record)]], events);
     } catch (error) {
-      await Promise.all(
-        indexes.map(([table, entity]) => this.table(table).deleteEntity(entity.partitionKey, entity.rowKey).catch(() => undefined)),
+      // Remove the indexes only when the record is known to be absent: a commit whose reply was lost
+      // may have succeeded, and a record without its indexes would be half a token. Indexes left
+      // behind point at nothing, and every reader checks the record.
+      const committed = await readEntity(this.table(TABLES.pats), record.ownerId, patRowKey(record.authorizationId)).then(
+        (row) => row !== undefined,
+        () => true,
       );
+      if (!committed) {
+        await Promise.all(
+          indexes.map(([table, entity]) => this.table(table).deleteEntity(entity.partitionKey, entity.rowKey).catch(() => undefined)),
+        );
+      }
       throw error;
     }
   }
@@ -189,6 +387,10 @@ export class PatRepository {
     if (newExpiry && !same) {
       await expiryTable.upsertEntity({ ...newExpiry, ownerId: next.ownerId, authorizationId: next.authorizationId }, 'Replace');
     }
+    // A change that ends the token (revoke, rotation) reaches the snapshot before the record, so it is
+    // never late; other changes follow the record.
+    const ending = (next.revokedAt && !previous.revokedAt) || (next.graceEndsAt && !previous.graceEndsAt);
+    if (ending) await this.writeSnapshot(next);
     const action: TransactionAction = ['update', toEntity(next), 'Replace', { etag }];
     try {
       await commitWithEvents(this.app, TABLES.pats, [action], events);
@@ -196,10 +398,78 @@ export class PatRepository {
       if (newExpiry && !same) await ignoreMissing(expiryTable.deleteEntity(newExpiry.partitionKey, newExpiry.rowKey)).catch(() => undefined);
       throw error;
     }
+    if (!ending) await this.resyncSnapshot(next);
+    notifyWritten(next.hash);
     if (oldExpiry && !same) {
       await ignoreMissing(expiryTable.deleteEntity(oldExpiry.partitionKey, oldExpiry.rowKey)).catch((error: unknown) => {
         this.app.log.warn('stale expiry index row left for the sweeper', { status: restErrorStatus(error) ?? null });
       });
     }
+  }
+
+  /**
+   * Rotation in one transaction on the owner's partition: the old record (with `etag`) becomes
+   * `oldNext` (rotatedTo, graceEndsAt, or revoked when there is no grace), the successor is created,
+   * plus `extra` rows (the idempotency record) and the events. The successor's indexes and, while a
+   * grace period runs, a `patexpiry` row for the old token at graceEndsAt are written first.
+   */
+  async rotate(
+    previous: PatRecord,
+    etag: string,
+    oldNext: PatRecord,
+    created: PatRecord,
+    owner: PatOwnerIdentity,
+    extra: readonly TableEntity[],
+    events: readonly AuditEvent[],
+  ): Promise<void> {
+    const indexes: [string, TableEntity][] = [
+      [TABLES.patHashes, { partitionKey: created.hash, rowKey: INDEX_ROW, ...snapshotColumns(created), ...ownerColumns(owner) } as TableEntity],
+      [TABLES.patIds, { partitionKey: created.authorizationId, rowKey: INDEX_ROW, ownerId: created.ownerId }],
+      [TABLES.patExpiry, { ...expiryKeys(created.validTo, created.authorizationId), ownerId: created.ownerId, authorizationId: created.authorizationId }],
+    ];
+    const graceRow =
+      oldNext.graceEndsAt && !oldNext.revokedAt
+        ? { ...expiryKeys(oldNext.graceEndsAt, oldNext.authorizationId), ownerId: oldNext.ownerId, authorizationId: oldNext.authorizationId, kind: 'rotationGrace' }
+        : undefined;
+    await Promise.all(indexes.map(([table, entity]) => this.table(table).createEntity(entity)));
+    if (graceRow) await this.table(TABLES.patExpiry).upsertEntity(graceRow, 'Replace');
+    const undo = async () => {
+      await Promise.all(
+        indexes.map(([table, entity]) => this.table(table).deleteEntity(entity.partitionKey, entity.rowKey).catch(() => undefined)),
+      );
+      if (graceRow) await this.table(TABLES.patExpiry).deleteEntity(graceRow.partitionKey, graceRow.rowKey).catch(() => undefined);
+    };
+    try {
+      await this.writeSnapshot(oldNext);
+    } catch (error) {
+      await undo();
+      throw error;
+    }
+    const actions: TransactionAction[] = [
+      ['update', toEntity(oldNext), 'Replace', { etag }],
+      ['create', toEntity(created)],
+      ...extra.map((entity): TransactionAction => ['create', entity]),
+    ];
+    try {
+      await commitWithEvents(this.app, TABLES.pats, actions, events);
+    } catch (error) {
+      await undo();
+      await this.resyncSnapshot(previous);
+      throw error;
+    }
+    notifyWritten(oldNext.hash);
+    if (oldNext.revokedAt && !previous.revokedAt) {
+      const oldExpiry = expiryKeys(previous.validTo, previous.authorizationId);
+      await ignoreMissing(this.table(TABLES.patExpiry).deleteEntity(oldExpiry.partitionKey, oldExpiry.rowKey)).catch(() => undefined);
+    }
+  }
+
+  /** Removes the grace-period expiry row of a rotated PAT (after it was finalised). */
+  async deleteGraceExpiryRow(record: PatRecord): Promise<void> {
+    if (!record.graceEndsAt) return;
+    const keys = expiryKeys(record.graceEndsAt, record.authorizationId);
+    const row = await readEntity<{ kind?: string }>(this.table(TABLES.patExpiry), keys.partitionKey, keys.rowKey);
+    // Only the grace row: when graceEndsAt equals validTo the row is the ordinary expiry entry.
+    if (row?.kind === 'rotationGrace') await ignoreMissing(this.table(TABLES.patExpiry).deleteEntity(keys.partitionKey, keys.rowKey));
   }
 }

@@ -74,6 +74,18 @@ export type PatsGetQuery = z.infer<typeof patsGetQuery>;
 
 export const authorizationIdQuery = z.object({ authorizationId: guidSchema });
 
+/** Gatehouse's extra beside the Azure DevOps fields on get, list and token admin list. */
+export const lastUsedSchema = z
+  .object({
+    time: z.string().describe('Last successful authentication (recorded at most once a minute per token).'),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    recentIps: z.array(z.string()).describe('The five most recent distinct client IPs, newest first.'),
+  })
+  .nullable()
+  .describe('Last use of the PAT; null when never used.');
+export type LastUsedView = z.infer<typeof lastUsedSchema>;
+
 export const patTokenSchema = z.object({
   authorizationId: z.string(),
   displayName: z.string(),
@@ -82,6 +94,7 @@ export const patTokenSchema = z.object({
   token: z.string().nullable(),
   validFrom: z.string(),
   validTo: z.string(),
+  lastUsed: lastUsedSchema.optional(),
 });
 export type PatTokenView = z.infer<typeof patTokenSchema>;
 
@@ -157,6 +170,7 @@ export const sessionTokenSchema = z.object({
   userId: z.string(),
   validFrom: z.string(),
   validTo: z.string(),
+  lastUsed: lastUsedSchema.optional(),
 });
 export type SessionTokenView = z.infer<typeof sessionTokenSchema>;
 

@@ -11,8 +11,8 @@ import { badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors
 import { generateToken } from './format.js';
 import { currentPepper, derivedKey, hashToken } from './hashing.js';
 import { enforceOnCreate, enforceOnUpdate, readPolicies } from './policies.js';
-import { PatRepository, statusOf, type PatRecord, type PatStatus, type RevocationKind, type StoredPat } from './repository.js';
-import { parseDateTime, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
+import { PatRepository, statusOf, type PatRecord, type PatStatus, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
+import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it. */
@@ -44,6 +44,14 @@ export function patContextOf(input: {
     organization: organization.organization,
     audit: auditContextOf(input.request, caller, input.activityId),
   };
+}
+
+/** The owner identity the hash snapshot keeps (from the issuing user's token). */
+export const ownerIdentityOf = (caller: UserCaller) => ({ displayName: caller.displayName, email: caller.email, tenantId: caller.tenantId });
+
+/** `lastUsed`, Gatehouse's extra beside the Azure DevOps fields (null when never used). */
+export function lastUsedView(usage: PatUsage | undefined): LastUsedView {
+  return usage && usage.time ? { time: usage.time, ip: usage.ip, userAgent: usage.userAgent, recentIps: usage.recentIps } : null;
 }
 
 export function patView(record: PatRecord, token: string | null = null): PatTokenView {
@@ -129,7 +137,7 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
     data: patEventData(record, caller.displayName, requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
   });
   try {
-    await new PatRepository(app).create(record, [event]);
+    await new PatRepository(app).create(record, [event], ownerIdentityOf(caller));
   } catch (error) {
     if (restErrorStatus(error) === 409) throw sessionTokenFailure(409, 'duplicateHash', 'The token could not be issued; try again.');
     throw error;
@@ -147,7 +155,9 @@ async function ownVisible(ctx: PatContext, authorizationId: string): Promise<Sto
 }
 
 export async function getPat(ctx: PatContext, authorizationId: string): Promise<PatTokenView> {
-  return patView((await ownVisible(ctx, authorizationId)).record);
+  const { record } = await ownVisible(ctx, authorizationId);
+  const usage = await new PatRepository(ctx.app).getUsage(record.ownerId, record.authorizationId);
+  return { ...patView(record), lastUsed: lastUsedView(usage) };
 }
 
 const isPreconditionFailure = (error: unknown) => restErrorStatus(error) === 412;
@@ -216,11 +226,14 @@ export async function revokeStoredPat(
 ): Promise<boolean> {
   let stored: StoredPat | undefined = initial;
   const repository = new PatRepository(app);
+  // More attempts than updates get: each concurrent update can win at most one round.
+  const attempts = ATTEMPTS * 3;
   for (let attempt = 1; stored; attempt++) {
     const { record, etag }: StoredPat = stored;
     if (record.revokedAt) return false;
     const now = app.clock.now().toISOString();
-    const next: PatRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, updatedAt: now };
+    const reason = typeof extra.Reason === 'string' ? extra.Reason : null;
+    const next: PatRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, revocationReason: reason, updatedAt: now };
     const system = kind === 'rule' || kind === 'system';
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: system ? 'Token.PatSystemRevokeEvent' : 'Token.PatRevokeEvent',
@@ -232,7 +245,7 @@ export async function revokeStoredPat(
       await repository.replace(record, etag, next, [event]);
       return true;
     } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
+      if (!isPreconditionFailure(error) || attempt >= attempts) throw error;
       stored = await repository.get(record.ownerId, record.authorizationId);
     }
   }
@@ -314,7 +327,9 @@ export async function listPats(ctx: PatContext, query: PatsGetQuery): Promise<{ 
   const binding = bindingOf(ctx, query);
   const after = query.continuationToken ? readContinuation(ctx.app, query.continuationToken, binding) : undefined;
   const direction = query.isSortAscending ? 1 : -1;
-  const rows = (await new PatRepository(ctx.app).listByOwner(ctx.caller.id))
+  const repository = new PatRepository(ctx.app);
+  const [owned, usage] = await Promise.all([repository.listByOwner(ctx.caller.id), repository.listUsageByOwner(ctx.caller.id)]);
+  const rows = owned
     .map(({ record }) => record)
     .filter((record) => isVisibleIn(record, ctx.organization.id))
     .filter((record) => query.displayFilterOption === 'all' || statusOf(record, now) === query.displayFilterOption)
@@ -324,5 +339,8 @@ export async function listPats(ctx: PatContext, query: PatsGetQuery): Promise<{ 
   const page = remaining.slice(0, query.$top);
   const last = page[page.length - 1];
   const continuationToken = remaining.length > page.length && last ? signContinuation(ctx.app, { b: binding, k: last.key }) : '';
-  return { continuationToken, patTokens: page.map(({ record }) => patView(record)) };
+  return {
+    continuationToken,
+    patTokens: page.map(({ record }) => ({ ...patView(record), lastUsed: lastUsedView(usage.get(record.authorizationId.toLowerCase())) })),
+  };
 }

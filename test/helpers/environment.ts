@@ -5,12 +5,24 @@ import { createLogger, type LogLevel } from '../../shared/logging.js';
 import { provisionStorage } from '../../shared/storage/provision.js';
 import type { FunctionDeclaration } from '../../shared/runtime/declarations.js';
 import { declarations as appDeclarations } from '../../functions/declarations.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../../local/azurite.js';
 import { seedDemoData } from '../../local/demo-data.js';
 import { generatePepperSetting, generateSigningKey, type SigningKey } from '../../local/dev-secrets.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runner.js';
 import { readHostSettings, type HostSettings } from '../../local/host-settings.js';
 import { appToken, userToken } from '../../local/tokens.js';
+import { findSecrets, tokensIn } from './secrets.js';
+
+/** The secret halves of a TOKEN_PEPPERS setting, in the forms they could leak in (base64, hex). */
+function peppersOf(setting: string): string[] {
+  return setting.split(',').flatMap((entry) => {
+    const secret = entry.split(':')[1] ?? '';
+    return secret ? [secret, Buffer.from(secret, 'base64').toString('hex')] : [];
+  });
+}
 
 export const TEST_ISSUER = 'https://login.gatehouse.test/tenant/v2.0';
 export const TEST_AUDIENCE = 'api://gatehouse-test';
@@ -20,6 +32,8 @@ export interface TestEnvironment {
   readonly app: AppContext;
   readonly clock: ManualClock;
   readonly azurite: AzuriteInstance;
+  /** Stops Azurite (storage outage) and starts it again on the same ports; needs `persistentStorage`. */
+  readonly storageOutage: { begin(): Promise<void>; end(): Promise<void> };
   readonly runtime: LocalRuntime;
   readonly signingKey: SigningKey;
   /** Every log line the app wrote, for secret scans. */
@@ -27,6 +41,11 @@ export interface TestEnvironment {
   readonly settings: Record<string, string>;
   userToken(email: string, options?: Parameters<typeof userToken>[3]): Promise<string>;
   appToken(name: string, options?: Parameters<typeof appToken>[3]): Promise<string>;
+  /**
+   * Secrets this run handed out (every PAT seen in a response, plus any a test adds). When the
+   * environment stops, storage and logs are scanned for them and for the peppers; a find fails.
+   */
+  readonly issuedSecrets: Set<string>;
   /** fetch relative to the runtime's base URL. */
   fetch(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
   stop(): Promise<void>;
@@ -41,6 +60,10 @@ export interface TestEnvironmentOptions {
   readonly seed?: boolean;
   readonly logLevel?: LogLevel;
   readonly now?: string;
+  /** Shorter queue message leases (see LocalRuntimeOptions.messageLeaseSeconds). */
+  readonly messageLeaseSeconds?: number;
+  /** Keep Azurite's data on disk (a temporary folder) so it survives a restart. */
+  readonly persistentStorage?: boolean;
 }
 
 /**
@@ -48,7 +71,17 @@ export interface TestEnvironmentOptions {
  * with demo data seeded and a manual clock. One per test file.
  */
 export async function startTestEnvironment(options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
-  const azurite = await startAzurite({});
+  const location = options.persistentStorage ? mkdtempSync(join(tmpdir(), 'gatehouse-azurite-')) : undefined;
+  let azurite = await startAzurite(location ? { location } : {});
+  const storageOutage = {
+    begin: async () => {
+      if (!location) throw new Error('storageOutage needs persistentStorage: true');
+      await azurite.stop();
+    },
+    end: async () => {
+      azurite = await startAzurite({ location: location!, ports: azurite.ports });
+    },
+  };
   const signingKey = await generateSigningKey();
   const settings: Record<string, string> = {
     STORAGE: azurite.connectionString,
@@ -60,7 +93,12 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     OUTBOX_RELAY_SCHEDULE: '0 * * * * *',
     GRANT_REVIEW_SCHEDULE: '0 */15 * * * *',
     AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
+    LIFECYCLE_SCHEDULE: '0 */5 * * * *',
+    ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'true',
     LOG_LEVEL: options.logLevel ?? 'info',
+    // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
+    RATE_LIMIT_WRITES_PER_MINUTE: '0',
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
     ...options.settings,
   };
   const config = loadConfig(settings);
@@ -90,29 +128,51 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     host,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     triggers: options.triggers ?? false,
+    ...(options.messageLeaseSeconds ? { messageLeaseSeconds: options.messageLeaseSeconds } : {}),
   });
 
   const tokenSettings = { issuer: TEST_ISSUER, audience: TEST_AUDIENCE };
+  const issuedSecrets = new Set<string>();
+  const pendingReads: Promise<unknown>[] = [];
   return {
     url: runtime.url,
     app,
     clock,
-    azurite,
+    get azurite() {
+      return azurite;
+    },
+    storageOutage,
     runtime,
     signingKey,
     logs,
     settings,
     userToken: (email, tokenOptions = {}) => userToken(signingKey, tokenSettings, email, { now: clock.now(), ...tokenOptions }),
     appToken: (name, tokenOptions = {}) => appToken(signingKey, tokenSettings, name, { now: clock.now(), ...tokenOptions }),
-    fetch: (path, init = {}) => {
+    fetch: async (path, init = {}) => {
       const { token, headers, ...rest } = init;
       const merged = new Headers(headers);
       if (token) merged.set('Authorization', `Bearer ${token}`);
-      return fetch(`${runtime.url}${path}`, { ...rest, headers: merged });
+      const response = await fetch(`${runtime.url}${path}`, { ...rest, headers: merged });
+      pendingReads.push(
+        response
+          .clone()
+          .text()
+          .then((text) => tokensIn(text).forEach((token) => issuedSecrets.add(token)))
+          .catch(() => undefined),
+      );
+      return response;
     },
+    issuedSecrets,
     stop: async () => {
       await runtime.stop();
-      await azurite.stop();
+      try {
+        await Promise.all(pendingReads);
+        const secrets = [...issuedSecrets, ...peppersOf(settings.TOKEN_PEPPERS ?? '')];
+        const findings = await findSecrets(app.storage, logs, secrets);
+        if (findings.length > 0) throw new Error(`plaintext secrets left behind:\n  ${findings.slice(0, 20).join('\n  ')}`);
+      } finally {
+        await azurite.stop();
+      }
     },
   };
 }
