@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { endpoint, readJsonBody, type EndpointInput } from '../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
-import { PACKAGING_READ_SCOPES, PACKAGING_WRITE_SCOPES, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
+import { PACKAGING_ACCESS, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
 import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
 import { distTagTarget, readTarget, registryRequest, takePackageName } from '../shared/packaging/paths.js';
 import {
@@ -27,18 +27,7 @@ import { badRequest } from '../shared/http/errors.js';
  * `WWW-Authenticate`, which npm reports as an authentication error.
  */
 
-const readAccess = {
-  users: { scopes: PACKAGING_READ_SCOPES },
-  pats: { scopes: ['vso.packaging'] },
-  organization: 'member',
-  projectScopedUsers: 'allowed',
-} as const;
-const writeAccess = {
-  users: { scopes: PACKAGING_WRITE_SCOPES },
-  pats: { scopes: ['vso.packaging_write'] },
-  organization: 'member',
-  projectScopedUsers: 'allowed',
-} as const;
+const { read: readAccess, write: writeAccess } = PACKAGING_ACCESS;
 
 const params = z.object({ organization: z.string(), project: z.string().optional(), feed: z.string().max(64), path: z.string().optional() });
 type Params = z.infer<typeof params>;

@@ -10,8 +10,7 @@ import {
   feedView,
   feedViewSchema,
   listFeeds,
-  PACKAGING_MANAGE_SCOPES,
-  PACKAGING_READ_SCOPES,
+  PACKAGING_ACCESS,
   resolveFeed,
   scopeBaseUrl,
   updateFeed,
@@ -25,18 +24,7 @@ import {
  * project's administrators).
  */
 
-const readAccess = {
-  users: { scopes: PACKAGING_READ_SCOPES },
-  pats: { scopes: ['vso.packaging'] },
-  organization: 'member',
-  projectScopedUsers: 'allowed',
-} as const;
-const manageAccess = {
-  users: { scopes: PACKAGING_MANAGE_SCOPES },
-  pats: { scopes: ['vso.packaging_manage'] },
-  organization: 'member',
-  projectScopedUsers: 'allowed',
-} as const;
+const { read: readAccess, manage: manageAccess } = PACKAGING_ACCESS;
 
 const scopes = [
   { suffix: '', route: '{organization}/_apis/packaging/feeds', where: 'the organization' },

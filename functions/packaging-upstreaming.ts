@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
-import { PACKAGING_MANAGE_SCOPES, PACKAGING_READ_SCOPES, resolveFeed, UPSTREAMING_API_VERSIONS } from '../shared/packaging/feeds.js';
+import { PACKAGING_ACCESS, resolveFeed, UPSTREAMING_API_VERSIONS } from '../shared/packaging/feeds.js';
 import { packageNameFromRoute } from '../shared/packaging/npm-names.js';
 import { readBehavior, setBehavior, upstreamingBehaviorBody, upstreamingBehaviorSchema } from '../shared/packaging/registry.js';
 
@@ -39,7 +39,7 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     summary: 'The upstreaming behavior of an npm package in a feed.',
     tags: ['Packaging'],
     apiVersions: UPSTREAMING_API_VERSIONS,
-    access: { users: { scopes: PACKAGING_READ_SCOPES }, pats: { scopes: ['vso.packaging'] }, organization: 'member', projectScopedUsers: 'allowed' },
+    access: PACKAGING_ACCESS.read,
     params,
     responses: { 200: { description: 'The behavior (UpstreamingBehavior).', schema: upstreamingBehaviorSchema } },
     handler: async ({ app, caller, organization, params: values }) => {
@@ -55,7 +55,7 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     summary: "Sets an npm package's upstreaming behavior in a feed (also before the feed holds the package).",
     tags: ['Packaging'],
     apiVersions: UPSTREAMING_API_VERSIONS,
-    access: { users: { scopes: PACKAGING_MANAGE_SCOPES }, pats: { scopes: ['vso.packaging_manage'] }, organization: 'member', projectScopedUsers: 'allowed' },
+    access: PACKAGING_ACCESS.manage,
     params,
     body: upstreamingBehaviorBody,
     responses: { 200: { description: 'Set (no body).' } },

@@ -1,7 +1,7 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
-import { readEntity } from '../storage/entities.js';
+import { ignoreMissing, readEntity } from '../storage/entities.js';
 import { QUEUES, TABLES } from '../storage/names.js';
 import { sendJson } from '../storage/queue.js';
 import { findGatehouseTokens } from '../tokens/format.js';
@@ -124,14 +124,6 @@ async function removeDelivered(app: AppContext, table: string, partitionKey: str
   } catch (error) {
     // The relay retries; the event may be sent again, which the writer tolerates.
     app.log.warn('outbox cleanup failed', { table, status: restErrorStatus(error) ?? null });
-  }
-}
-
-async function ignoreMissing(operation: Promise<unknown>): Promise<void> {
-  try {
-    await operation;
-  } catch (error) {
-    if (restErrorStatus(error) !== 404) throw error;
   }
 }
 

@@ -42,6 +42,23 @@ export interface ExpiringItem {
   readonly live: boolean;
 }
 
+/** The item of a PAT or SSH key record (both keep these fields under the same names). */
+export function expiringItemOf(
+  kind: ItemKind,
+  record: { authorizationId: string; ownerId: string; displayName: string; organizationId: string; validFrom: string; validTo: string; revokedAt: string | null },
+): ExpiringItem {
+  return {
+    kind,
+    id: record.authorizationId,
+    ownerId: record.ownerId,
+    name: record.displayName,
+    organizationId: record.organizationId,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+    live: !record.revokedAt,
+  };
+}
+
 /**
  * What one lifecycle run counted. `entitiesRead` (computed by `entitiesRead()`) is every entity the run
  * read from storage: it grows with the number of due items and buckets, never with the number of

@@ -6,25 +6,14 @@ import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { expiryKeys, fromEntity, PatRepository, patRowKey, type PatRecord } from '../tokens/repository.js';
 import { isVisibleIn, patEventData } from '../tokens/service.js';
-import type { ExpirableKind, ExpiringItem, FinaliseOutcome, IndexEntry, RunScope } from './kinds.js';
+import { expiringItemOf, type ExpirableKind, type ExpiringItem, type FinaliseOutcome, type IndexEntry, type RunScope } from './kinds.js';
 
 /** Ends the grace window of a rotated PAT (shared/tokens/rotation.ts); absent until rotation exists. */
 export type EndGrace = (app: AppContext, ownerId: string, authorizationId: string, now: Date) => Promise<unknown>;
 
 const ATTEMPTS = 4;
 
-export function patItem(record: PatRecord): ExpiringItem {
-  return {
-    kind: 'pat',
-    id: record.authorizationId,
-    ownerId: record.ownerId,
-    name: record.displayName,
-    organizationId: record.organizationId,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-    live: !record.revokedAt,
-  };
-}
+export const patItem = (record: PatRecord): ExpiringItem => expiringItemOf('pat', record);
 
 async function readPat(app: AppContext, ownerId: string, id: string, scope: RunScope) {
   scope.counters.itemsRead++;

@@ -2,20 +2,9 @@ import type { AppContext } from '../app-context.js';
 import { expireSshKeyIfDue } from '../sshkeys/expiry.js';
 import { SshKeyRepository, type SshKeyRecord } from '../sshkeys/repository.js';
 import { TABLES } from '../storage/names.js';
-import type { ExpirableKind, ExpiringItem, FinaliseOutcome, RunScope } from './kinds.js';
+import { expiringItemOf, type ExpirableKind, type ExpiringItem, type FinaliseOutcome, type RunScope } from './kinds.js';
 
-export function sshItem(record: SshKeyRecord): ExpiringItem {
-  return {
-    kind: 'sshKey',
-    id: record.authorizationId,
-    ownerId: record.ownerId,
-    name: record.displayName,
-    organizationId: record.organizationId,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-    live: !record.revokedAt,
-  };
-}
+export const sshItem = (record: SshKeyRecord): ExpiringItem => expiringItemOf('sshKey', record);
 
 async function readKey(app: AppContext, ownerId: string, id: string, scope: RunScope) {
   scope.counters.itemsRead++;

@@ -27,6 +27,16 @@ export const PACKAGING_READ_SCOPES = ['vso.packaging', 'vso.packaging_write', 'v
 export const PACKAGING_WRITE_SCOPES = ['vso.packaging_write', 'vso.packaging_manage', 'app_token'] as const;
 export const PACKAGING_MANAGE_SCOPES = ['vso.packaging_manage', 'app_token'] as const;
 
+/**
+ * Endpoint access of the packaging APIs, by what a call does: organization members (project-scoped
+ * users too) with a user token holding one of the scopes, or a PAT with the named one (or a broader).
+ */
+export const PACKAGING_ACCESS = {
+  read: { users: { scopes: PACKAGING_READ_SCOPES }, pats: { scopes: ['vso.packaging'] }, organization: 'member', projectScopedUsers: 'allowed' },
+  write: { users: { scopes: PACKAGING_WRITE_SCOPES }, pats: { scopes: ['vso.packaging_write'] }, organization: 'member', projectScopedUsers: 'allowed' },
+  manage: { users: { scopes: PACKAGING_MANAGE_SCOPES }, pats: { scopes: ['vso.packaging_manage'] }, organization: 'member', projectScopedUsers: 'allowed' },
+} as const;
+
 export type UpstreamSource =
   | { readonly id: string; readonly name: string; readonly type: 'public' }
   | { readonly id: string; readonly name: string; readonly type: 'internal'; readonly feedId: string };

@@ -3,7 +3,7 @@ import type { AppContext } from '../app-context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
 import { restErrorStatus } from '../http/errors.js';
-import { assertSafeKey, readAll, readEntity } from '../storage/entities.js';
+import { assertSafeKey, ignoreMissing, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { expiryKeys, type RevocationKind } from '../tokens/repository.js';
 import type { SshKeyType } from './types.js';
@@ -113,14 +113,6 @@ function fromEntity(row: Record<string, unknown>): SshKeyRecord {
     expiredEventAt: str(row.expiredEventAt) || null,
     updatedAt: str(row.updatedAt),
   };
-}
-
-async function ignoreMissing(operation: Promise<unknown>): Promise<void> {
-  try {
-    await operation;
-  } catch (error) {
-    if (restErrorStatus(error) !== 404) throw error;
-  }
 }
 
 interface FingerprintRow {

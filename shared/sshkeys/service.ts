@@ -1,51 +1,29 @@
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { HttpRequest } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
-import type { Caller, UserCaller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent, type AuditContext } from '../audit/context.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
-import type { OrganizationAccess } from '../directory/access.js';
 import type { Organization } from '../directory/repository.js';
-import { badRequest, restErrorStatus, sshKeyFailure } from '../http/errors.js';
-import { registerSessionTokenSource } from '../tokens/admin.js';
+import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
+import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
 import { findGatehouseTokens } from '../tokens/format.js';
-import { derivedKey } from '../tokens/hashing.js';
+import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { readPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { RevocationKind } from '../tokens/repository.js';
-import { parseDateTime, type SessionTokenView } from '../tokens/schemas.js';
+import type { SessionTokenView } from '../tokens/schemas.js';
+import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
-import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type SshKeyStatus, type StoredSshKey } from './repository.js';
+import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it (as for PATs). */
-export const MAX_LIFETIME_DAYS = 3650;
+export { MAX_LIFETIME_DAYS };
 const DAY_MS = 86_400_000;
 /** Attempts of a read-modify-write before a lost race is reported as a conflict. */
 const ATTEMPTS = 4;
 
-export interface SshKeyContext {
-  readonly app: AppContext;
-  readonly caller: UserCaller;
-  readonly organization: Organization;
-  readonly audit: AuditContext;
-}
+export type SshKeyContext = CredentialContext;
 
-export function sshKeyContextOf(input: {
-  app: AppContext;
-  caller: Caller | undefined;
-  organization: OrganizationAccess | undefined;
-  request: HttpRequest;
-  activityId: string;
-}): SshKeyContext {
-  const { caller, organization } = input;
-  if (caller?.kind !== 'user' || !organization) throw new Error('SSH key routes need a user caller in an organization');
-  return {
-    app: input.app,
-    caller,
-    organization: organization.organization,
-    audit: auditContextOf(input.request, caller, input.activityId),
-  };
-}
+export const sshKeyContextOf = (input: CredentialContextInput): SshKeyContext => credentialContextOf(input, 'SSH key');
 
 export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
   const status = sshKeyStatusOf(record, now);
@@ -113,16 +91,6 @@ export function usableUnderPolicy(policies: TokenPolicyDocument, record: SshKeyR
   if (!policy.allowed) return false;
   if (exempt(policy, record.ownerId)) return true;
   return policy.allowedKeyTypes.includes(record.keyType) && !(record.keyType === 'ssh-rsa' && record.keySize < policy.minimumRsaBits);
-}
-
-function validToOrFail(value: string, now: Date): Date {
-  const validTo = parseDateTime(value);
-  if (Number.isNaN(validTo.getTime())) throw sshKeyFailure(400, 'invalidValidTo', 'validTo is not a valid date-time.');
-  if (validTo.getTime() <= now.getTime()) throw sshKeyFailure(400, 'invalidValidTo', 'validTo must be in the future.');
-  if (validTo.getTime() > now.getTime() + MAX_LIFETIME_DAYS * DAY_MS) {
-    throw sshKeyFailure(400, 'invalidValidTo', `validTo may be at most ${MAX_LIFETIME_DAYS} days ahead.`);
-  }
-  return validTo;
 }
 
 function checkDisplayName(displayName: string): void {
@@ -310,112 +278,29 @@ export async function removeSshKey(ctx: SshKeyContext, authorizationId: string):
 
 // ---- listing -------------------------------------------------------------------------------------
 
-const STATUS_RANK: Record<SshKeyStatus, number> = { active: 0, expired: 1, revoked: 2 };
-type SortKey = (string | number)[];
-
-function sortKey(record: SshKeyRecord, sortBy: SshKeysGetQuery['sortByOption'], now: Date): SortKey {
-  const name = record.displayName.toLowerCase();
-  switch (sortBy) {
-    case 'displayName':
-      return [name, record.authorizationId];
-    case 'displayDate':
-      return [Date.parse(record.validTo), record.authorizationId];
-    case 'status':
-      return [STATUS_RANK[sshKeyStatusOf(record, now)], name, record.authorizationId];
-  }
-}
-
-function compareKeys(a: SortKey, b: SortKey): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === y) continue;
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
-const CONTINUATION_PURPOSE = 'ssh-key-list-continuation';
-const invalidContinuation = () =>
-  badRequest('invalidContinuationToken', 'The continuation token is not valid for this request; repeat the first request’s filter and sort options.');
-
-function bindingOf(ctx: SshKeyContext, query: SshKeysGetQuery): string {
-  const binding = ['ssh', ctx.caller.id, ctx.organization.id, query.displayFilterOption, query.sortByOption, String(query.isSortAscending)].join('|');
-  return createHash('sha256').update(binding).digest('base64url').slice(0, 22);
-}
-
-function signContinuation(app: AppContext, payload: { b: string; k: SortKey }): string {
-  const body = Buffer.from(JSON.stringify({ v: 1, ...payload })).toString('base64url');
-  const mac = createHmac('sha256', derivedKey(app.config.peppers, CONTINUATION_PURPOSE)).update(body).digest('base64url');
-  return `${body}.${mac}`;
-}
-
-function readContinuation(app: AppContext, token: string, binding: string): SortKey {
-  const [body, mac, extra] = token.split('.');
-  if (!body || !mac || extra !== undefined) throw invalidContinuation();
-  const expected = createHmac('sha256', derivedKey(app.config.peppers, CONTINUATION_PURPOSE)).update(body).digest();
-  const given = Buffer.from(mac, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidContinuation();
-  let payload: { v?: unknown; b?: unknown; k?: unknown };
-  try {
-    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof payload;
-  } catch {
-    throw invalidContinuation();
-  }
-  if (payload.v !== 1 || payload.b !== binding || !Array.isArray(payload.k)) throw invalidContinuation();
-  if (!payload.k.every((part) => typeof part === 'string' || typeof part === 'number')) throw invalidContinuation();
-  return payload.k as SortKey;
-}
+const SSH_KEY_LIST: KeysetList<SshKeyRecord> = { purpose: 'ssh-key-list-continuation', bindingPrefix: ['ssh'], statusOf: sshKeyStatusOf };
 
 /** Lists the caller's keys in the organization; keyset pages as for PATs. */
 export async function listSshKeys(ctx: SshKeyContext, query: SshKeysGetQuery): Promise<{ continuationToken: string; sshKeys: SshKeyView[] }> {
   const now = ctx.app.clock.now();
-  const binding = bindingOf(ctx, query);
-  const after = query.continuationToken ? readContinuation(ctx.app, query.continuationToken, binding) : undefined;
-  const direction = query.isSortAscending ? 1 : -1;
-  const rows = (await new SshKeyRepository(ctx.app).listByOwner(ctx.caller.id))
+  const pager = keysetPager(ctx.app, SSH_KEY_LIST, ctx.caller.id, ctx.organization.id, query);
+  const inOrganization = (await new SshKeyRepository(ctx.app).listByOwner(ctx.caller.id))
     .map(({ record }) => record)
-    .filter((record) => record.organizationId === ctx.organization.id)
-    .filter((record) => query.displayFilterOption === 'all' || sshKeyStatusOf(record, now) === query.displayFilterOption)
-    .map((record) => ({ record, key: sortKey(record, query.sortByOption, now) }))
-    .sort((a, b) => direction * compareKeys(a.key, b.key));
-  const remaining = after ? rows.filter((row) => direction * compareKeys(row.key, after) > 0) : rows;
-  const page = remaining.slice(0, query.$top);
-  const last = page[page.length - 1];
-  const continuationToken = remaining.length > page.length && last ? signContinuation(ctx.app, { b: binding, k: last.key }) : '';
-  return { continuationToken, sshKeys: page.map(({ record }) => sshKeyView(record, now)) };
+    .filter((record) => record.organizationId === ctx.organization.id);
+  const { items, continuationToken } = pager.page(inOrganization, now);
+  return { continuationToken, sshKeys: items.map((record) => sshKeyView(record, now)) };
 }
 
 // ---- token admin (isPublic=true) -------------------------------------------------------------------
 
-const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
-
 export function sshKeySessionTokenView(record: SshKeyRecord, now: Date): SessionTokenView {
-  return {
-    accessId: record.accessId,
-    alternateToken: null,
-    authorizationId: record.authorizationId,
-    claims: null,
-    clientId: ZERO_GUID,
-    displayName: record.displayName,
-    hostAuthorizationId: ZERO_GUID,
+  return sessionTokenViewOf(record, {
     isPublic: true,
     isValid: sshKeyStatusOf(record, now) === 'active',
     publicData: record.publicData,
     scope: 'app_token',
-    source: null,
     targetAccounts: [record.organizationId],
-    token: null,
-    userId: record.ownerId,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-  };
-}
-
-async function ownerName(app: AppContext, userId: string): Promise<string> {
-  return (await app.directory.getUser(userId))?.displayName ?? userId;
+  });
 }
 
 registerSessionTokenSource(true, {
@@ -429,8 +314,7 @@ registerSessionTokenSource(true, {
   async find(app, organizationId, authorizationId) {
     const stored = await new SshKeyRepository(app).getById(authorizationId);
     if (!stored || stored.record.organizationId !== organizationId) return undefined;
-    const membership = await app.directory.getMembership(organizationId, 'user', stored.record.ownerId);
-    return membership ? { ownerId: stored.record.ownerId } : undefined;
+    return memberOwnerOf(app, organizationId, stored.record);
   },
   async revoke(app, organization, audit, authorizationId) {
     const stored = await new SshKeyRepository(app).getById(authorizationId);

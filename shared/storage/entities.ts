@@ -15,6 +15,15 @@ export async function readEntity<T extends object>(
   }
 }
 
+/** Awaits a storage operation, taking a 404 (the entity is already gone) as done. */
+export async function ignoreMissing(operation: Promise<unknown>): Promise<void> {
+  try {
+    await operation;
+  } catch (error) {
+    if (restErrorStatus(error) !== 404) throw error;
+  }
+}
+
 /** Reads every entity of a query, following continuation tokens. */
 export async function readAll<T extends object>(
   table: TableClient,

@@ -60,7 +60,13 @@ export function registerSessionTokenSource(isPublic: boolean, source: SessionTok
   sources.set(isPublic, source);
 }
 
-export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView {
+/** What sets one kind of session token apart in its Token Admin view. */
+export type SessionTokenVariant = Pick<SessionTokenView, 'isPublic' | 'isValid' | 'publicData' | 'scope' | 'targetAccounts'>;
+
+export function sessionTokenViewOf(
+  record: { accessId: string; authorizationId: string; displayName: string; ownerId: string; validFrom: string; validTo: string },
+  variant: SessionTokenVariant,
+): SessionTokenView {
   return {
     accessId: record.accessId,
     alternateToken: null,
@@ -69,12 +75,12 @@ export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView
     clientId: ZERO_GUID,
     displayName: record.displayName,
     hostAuthorizationId: ZERO_GUID,
-    isPublic: false,
-    isValid: statusOf(record, now) === 'active',
-    publicData: null,
-    scope: record.scope,
+    isPublic: variant.isPublic,
+    isValid: variant.isValid,
+    publicData: variant.publicData,
+    scope: variant.scope,
     source: null,
-    targetAccounts: record.targetAccounts,
+    targetAccounts: variant.targetAccounts,
     token: null,
     userId: record.ownerId,
     validFrom: record.validFrom,
@@ -82,8 +88,25 @@ export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView
   };
 }
 
-async function ownerName(app: AppContext, userId: string): Promise<string> {
+export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView {
+  return sessionTokenViewOf(record, {
+    isPublic: false,
+    isValid: statusOf(record, now) === 'active',
+    publicData: null,
+    scope: record.scope,
+    targetAccounts: record.targetAccounts,
+  });
+}
+
+/** The owner's display name for audit data (the user id when the directory no longer knows them). */
+export async function ownerName(app: AppContext, userId: string): Promise<string> {
   return (await app.directory.getUser(userId))?.displayName ?? userId;
+}
+
+/** `SessionTokenSource.find`'s answer for a token found in the organization: its owner, while a member. */
+export async function memberOwnerOf(app: AppContext, organizationId: string, record: { ownerId: string }): Promise<{ ownerId: string } | undefined> {
+  const membership = await app.directory.getMembership(organizationId, 'user', record.ownerId);
+  return membership ? { ownerId: record.ownerId } : undefined;
 }
 
 const patSource: SessionTokenSource = {
@@ -99,8 +122,7 @@ const patSource: SessionTokenSource = {
   async find(app, organizationId, authorizationId) {
     const stored = await new PatRepository(app).getById(authorizationId);
     if (!stored || !isVisibleIn(stored.record, organizationId)) return undefined;
-    const membership = await app.directory.getMembership(organizationId, 'user', stored.record.ownerId);
-    return membership ? { ownerId: stored.record.ownerId } : undefined;
+    return memberOwnerOf(app, organizationId, stored.record);
   },
   async revoke(app, organization, audit, authorizationId) {
     const stored = await new PatRepository(app).getById(authorizationId);

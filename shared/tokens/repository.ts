@@ -3,7 +3,7 @@ import type { AppContext } from '../app-context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
 import { restErrorStatus } from '../http/errors.js';
-import { assertSafeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { assertSafeKey, ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { parseGatehouseToken } from './format.js';
 import { hashToken } from './hashing.js';
@@ -115,7 +115,8 @@ const notifyWritten = (hash: string) => {
   for (const listener of writeListeners) listener(hash);
 };
 
-function snapshotColumns(record: PatRecord): Record<string, unknown> {
+/** The columns the record and its hash index snapshot share, written alike. */
+function commonColumns(record: PatRecord): Record<string, unknown> {
   return {
     ownerId: record.ownerId,
     authorizationId: record.authorizationId,
@@ -129,15 +130,14 @@ function snapshotColumns(record: PatRecord): Record<string, unknown> {
     rotatedTo: record.rotatedTo ?? '',
     organizationId: record.organizationId,
     displayName: record.displayName,
-    snapshot: 1,
   };
 }
 
-function snapshotFromRow(row: Record<string, unknown>): PatAuthSnapshot | undefined {
-  const str = (value: unknown) => (typeof value === 'string' ? value : '');
-  if (row.snapshot !== 1 || !str(row.validTo) || !str(row.scope)) return undefined;
+const str = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** Reads back what `commonColumns` wrote. */
+function commonFromRow(row: Record<string, unknown>) {
   return {
-    hash: str(row.partitionKey),
     authorizationId: str(row.authorizationId),
     ownerId: str(row.ownerId),
     scope: str(row.scope),
@@ -149,6 +149,18 @@ function snapshotFromRow(row: Record<string, unknown>): PatAuthSnapshot | undefi
     rotatedTo: str(row.rotatedTo) || null,
     organizationId: str(row.organizationId),
     displayName: str(row.displayName),
+  };
+}
+
+function snapshotColumns(record: PatRecord): Record<string, unknown> {
+  return { ...commonColumns(record), snapshot: 1 };
+}
+
+function snapshotFromRow(row: Record<string, unknown>): PatAuthSnapshot | undefined {
+  if (row.snapshot !== 1 || !str(row.validTo) || !str(row.scope)) return undefined;
+  return {
+    hash: str(row.partitionKey),
+    ...commonFromRow(row),
     owner: { displayName: str(row.ownerName), email: str(row.ownerEmail), tenantId: str(row.ownerTenantId) },
   };
 }
@@ -165,60 +177,38 @@ function toEntity(record: PatRecord): TableEntity {
   return {
     partitionKey: assertSafeKey(record.ownerId),
     rowKey: patRowKey(record.authorizationId),
-    authorizationId: record.authorizationId,
-    ownerId: record.ownerId,
+    ...commonColumns(record),
     accessId: record.accessId,
-    displayName: record.displayName,
-    scope: record.scope,
-    targetAccounts: record.targetAccounts === null ? '' : JSON.stringify(record.targetAccounts),
-    isGlobal: record.targetAccounts === null,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-    revokedAt: record.revokedAt ?? '',
     revokedBy: record.revokedBy ?? '',
     revocationKind: record.revocationKind ?? '',
     pepperVersion: record.pepperVersion,
     hash: record.hash,
-    organizationId: record.organizationId,
     updatedAt: record.updatedAt,
-    rotatedTo: record.rotatedTo ?? '',
-    graceEndsAt: record.graceEndsAt ?? '',
     revocationReason: record.revocationReason ?? '',
     expiredEventAt: record.expiredEventAt ?? '',
   };
 }
 
 export function fromEntity(row: Record<string, unknown>): PatRecord {
-  const str = (value: unknown) => (typeof value === 'string' ? value : '');
   return {
-    authorizationId: str(row.authorizationId),
-    ownerId: str(row.ownerId),
+    ...commonFromRow(row),
     accessId: str(row.accessId),
-    displayName: str(row.displayName),
-    scope: str(row.scope),
-    targetAccounts: row.isGlobal === true ? null : parseJsonColumn<string[]>(row.targetAccounts, []),
-    validFrom: str(row.validFrom),
-    validTo: str(row.validTo),
-    revokedAt: str(row.revokedAt) || null,
     revokedBy: str(row.revokedBy) || null,
     revocationKind: (str(row.revocationKind) || null) as RevocationKind | null,
     pepperVersion: str(row.pepperVersion),
     hash: str(row.hash),
-    organizationId: str(row.organizationId),
     updatedAt: str(row.updatedAt),
-    rotatedTo: str(row.rotatedTo) || null,
-    graceEndsAt: str(row.graceEndsAt) || null,
     revocationReason: str(row.revocationReason) || null,
     expiredEventAt: str(row.expiredEventAt) || null,
   };
 }
 
 function usageFromRow(row: Record<string, unknown>): PatUsage {
-  const str = (value: unknown) => (typeof value === 'string' && value ? value : null);
+  const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
   return {
-    time: str(row.lastUsedAt) ?? '',
-    ip: str(row.lastUsedIp),
-    userAgent: str(row.lastUsedUserAgent),
+    time: text(row.lastUsedAt) ?? '',
+    ip: text(row.lastUsedIp),
+    userAgent: text(row.lastUsedUserAgent),
     recentIps: parseJsonColumn<string[]>(row.recentIps, []),
   };
 }
@@ -238,12 +228,13 @@ export function usageEntity(ownerId: string, authorizationId: string, usage: Pat
   };
 }
 
-async function ignoreMissing(operation: Promise<unknown>): Promise<void> {
-  try {
-    await operation;
-  } catch (error) {
-    if (restErrorStatus(error) !== 404) throw error;
-  }
+/** The index rows of a new PAT (hash with its snapshot, id, expiry), written before its record. */
+function indexRows(record: PatRecord, owner: PatOwnerIdentity | undefined): [string, TableEntity][] {
+  return [
+    [TABLES.patHashes, { partitionKey: record.hash, rowKey: INDEX_ROW, ...snapshotColumns(record), ...ownerColumns(owner) } as TableEntity],
+    [TABLES.patIds, { partitionKey: record.authorizationId, rowKey: INDEX_ROW, ownerId: record.ownerId }],
+    [TABLES.patExpiry, { ...expiryKeys(record.validTo, record.authorizationId), ownerId: record.ownerId, authorizationId: record.authorizationId }],
+  ];
 }
 
 export class PatRepository {
@@ -348,12 +339,7 @@ export class PatRepository {
 
   /** Writes the indexes, then the record and its events in one transaction. */
   async create(record: PatRecord, events: readonly AuditEvent[], owner?: PatOwnerIdentity): Promise<void> {
-    const expiry = expiryKeys(record.validTo, record.authorizationId);
-    const indexes: [string, TableEntity][] = [
-      [TABLES.patHashes, { partitionKey: record.hash, rowKey: INDEX_ROW, ...snapshotColumns(record), ...ownerColumns(owner) } as TableEntity],
-      [TABLES.patIds, { partitionKey: record.authorizationId, rowKey: INDEX_ROW, ownerId: record.ownerId }],
-      [TABLES.patExpiry, { ...expiry, ownerId: record.ownerId, authorizationId: record.authorizationId }],
-    ];
+    const indexes = indexRows(record, owner);
     await Promise.all(indexes.map(([table, entity]) => this.table(table).createEntity(entity)));
     try {
       await commitWithEvents(this.app, TABLES.pats, [['create', toEntity(record)]], events);
@@ -422,11 +408,7 @@ export class PatRepository {
     extra: readonly TableEntity[],
     events: readonly AuditEvent[],
   ): Promise<void> {
-    const indexes: [string, TableEntity][] = [
-      [TABLES.patHashes, { partitionKey: created.hash, rowKey: INDEX_ROW, ...snapshotColumns(created), ...ownerColumns(owner) } as TableEntity],
-      [TABLES.patIds, { partitionKey: created.authorizationId, rowKey: INDEX_ROW, ownerId: created.ownerId }],
-      [TABLES.patExpiry, { ...expiryKeys(created.validTo, created.authorizationId), ownerId: created.ownerId, authorizationId: created.authorizationId }],
-    ];
+    const indexes = indexRows(created, owner);
     const graceRow =
       oldNext.graceEndsAt && !oldNext.revokedAt
         ? { ...expiryKeys(oldNext.graceEndsAt, oldNext.authorizationId), ownerId: oldNext.ownerId, authorizationId: oldNext.authorizationId, kind: 'rotationGrace' }

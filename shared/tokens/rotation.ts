@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { odata, type TableEntity } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
@@ -8,12 +8,11 @@ import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
 import { assertSafeKey, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { generateToken } from './format.js';
-import { currentPepper, hashToken } from './hashing.js';
+import { currentPepper } from './hashing.js';
 import { enforceOnCreate, readPolicies } from './policies.js';
 import { PatRepository, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
-import { isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
+import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
 
 /**
  * PAT rotation: a new secret as a new authorization with the same name, scopes and targets and a
@@ -135,26 +134,16 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     const policies = (await readPolicies(app, organization.id)).document;
     const validTo = enforceOnCreate(policies, ownerId, { scopes, global: record.targetAccounts === null, validTo: requested }, now);
 
-    const pepper = currentPepper(app.config.peppers);
-    const token = generateToken(pepper.version);
-    const iso = now.toISOString();
-    const created: PatRecord = {
-      authorizationId: randomUUID(),
+    const { record: created, token } = issuePatRecord(app, {
       ownerId,
-      accessId: randomUUID(),
       displayName: record.displayName,
       scope: record.scope,
       targetAccounts: record.targetAccounts === null ? null : [...record.targetAccounts],
-      validFrom: iso,
-      validTo: validTo.toISOString(),
-      revokedAt: null,
-      revokedBy: null,
-      revocationKind: null,
-      pepperVersion: pepper.version,
-      hash: hashToken(app.config.peppers, pepper.version, token) as string,
       organizationId: organization.id,
-      updatedAt: iso,
-    };
+      validTo,
+      now,
+    });
+    const iso = now.toISOString();
     const graceEndsAt = new Date(now.getTime() + request.gracePeriodMinutes * 60_000).toISOString();
     const immediate = request.gracePeriodMinutes === 0;
     const oldNext: PatRecord = {

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import type { HttpRequest } from '@azure/functions';
@@ -7,11 +7,12 @@ import { auditContextOf, organizationEvent, type AuditContext } from '../audit/c
 import type { OrganizationAccess } from '../directory/access.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
-import { badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
+import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
 import { generateToken } from './format.js';
-import { currentPepper, derivedKey, hashToken } from './hashing.js';
+import { currentPepper, hashToken } from './hashing.js';
+import { keysetPager, type KeysetList } from './listing.js';
 import { enforceOnCreate, enforceOnUpdate, readPolicies } from './policies.js';
-import { PatRepository, statusOf, type PatRecord, type PatStatus, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
+import { PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
 import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
 
@@ -21,23 +22,27 @@ const DAY_MS = 86_400_000;
 /** Attempts of a read-modify-write before a lost race is reported as a conflict. */
 const ATTEMPTS = 4;
 
-export interface PatContext {
+/** A user caller's request in an organization: what the PAT and SSH key services work with. */
+export interface CredentialContext {
   readonly app: AppContext;
   readonly caller: UserCaller;
   readonly organization: Organization;
   readonly audit: AuditContext;
 }
 
-export function patContextOf(input: {
+export interface CredentialContextInput {
   app: AppContext;
   caller: Caller | undefined;
   organization: OrganizationAccess | undefined;
   request: HttpRequest;
   activityId: string;
-}): PatContext {
+}
+
+/** `routes` names the credential in the error thrown when a declaration lets anything but a user in. */
+export function credentialContextOf(input: CredentialContextInput, routes: string): CredentialContext {
   const { caller, organization } = input;
   // The endpoint declarations admit users only and resolve the organization first.
-  if (caller?.kind !== 'user' || !organization) throw new Error('PAT routes need a user caller in an organization');
+  if (caller?.kind !== 'user' || !organization) throw new Error(`${routes} routes need a user caller in an organization`);
   return {
     app: input.app,
     caller,
@@ -45,6 +50,10 @@ export function patContextOf(input: {
     audit: auditContextOf(input.request, caller, input.activityId),
   };
 }
+
+export type PatContext = CredentialContext;
+
+export const patContextOf = (input: CredentialContextInput): PatContext => credentialContextOf(input, 'PAT');
 
 /** The owner identity the hash snapshot keeps (from the issuing user's token). */
 export const ownerIdentityOf = (caller: UserCaller) => ({ displayName: caller.displayName, email: caller.email, tenantId: caller.tenantId });
@@ -93,7 +102,8 @@ function scopesOrFail(value: string): string[] {
   return parsed.scopes;
 }
 
-function validToOrFail(value: string, now: Date): Date {
+/** A requested validTo: a date-time in the future, at most MAX_LIFETIME_DAYS ahead (400 invalidValidTo otherwise). */
+export function validToOrFail(value: string, now: Date): Date {
   const validTo = parseDateTime(value);
   if (Number.isNaN(validTo.getTime())) throw sessionTokenFailure(400, 'invalidValidTo', 'validTo is not a valid date-time.');
   if (validTo.getTime() <= now.getTime()) throw sessionTokenFailure(400, 'invalidValidTo', 'validTo must be in the future.');
@@ -101,6 +111,37 @@ function validToOrFail(value: string, now: Date): Date {
     throw sessionTokenFailure(400, 'invalidValidTo', `validTo may be at most ${MAX_LIFETIME_DAYS} days ahead.`);
   }
   return validTo;
+}
+
+/**
+ * A new PAT: a fresh secret under the current pepper and the record that stores its hash, valid from
+ * `now`. The secret is returned once, to hand to the caller; it is never stored.
+ */
+export function issuePatRecord(
+  app: AppContext,
+  fields: Pick<PatRecord, 'ownerId' | 'displayName' | 'scope' | 'targetAccounts' | 'organizationId'> & { validTo: Date; now: Date },
+): { record: PatRecord; token: string } {
+  const pepper = currentPepper(app.config.peppers);
+  const token = generateToken(pepper.version);
+  const iso = fields.now.toISOString();
+  const record: PatRecord = {
+    authorizationId: randomUUID(),
+    ownerId: fields.ownerId,
+    accessId: randomUUID(),
+    displayName: fields.displayName,
+    scope: fields.scope,
+    targetAccounts: fields.targetAccounts,
+    validFrom: iso,
+    validTo: fields.validTo.toISOString(),
+    revokedAt: null,
+    revokedBy: null,
+    revocationKind: null,
+    pepperVersion: pepper.version,
+    hash: hashToken(app.config.peppers, pepper.version, token) as string,
+    organizationId: fields.organizationId,
+    updatedAt: iso,
+  };
+  return { record, token };
 }
 
 export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateRequest>): Promise<PatTokenView> {
@@ -111,25 +152,15 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   const policies = (await readPolicies(app, organization.id)).document;
   const validTo = enforceOnCreate(policies, caller.id, { scopes, global: body.allOrgs, validTo: requested }, now);
 
-  const pepper = currentPepper(app.config.peppers);
-  const token = generateToken(pepper.version);
-  const record: PatRecord = {
-    authorizationId: randomUUID(),
+  const { record, token } = issuePatRecord(app, {
     ownerId: caller.id,
-    accessId: randomUUID(),
     displayName: body.displayName,
     scope: scopes.join(' '),
     targetAccounts: body.allOrgs ? null : [organization.id],
-    validFrom: now.toISOString(),
-    validTo: validTo.toISOString(),
-    revokedAt: null,
-    revokedBy: null,
-    revocationKind: null,
-    pepperVersion: pepper.version,
-    hash: hashToken(app.config.peppers, pepper.version, token) as string,
     organizationId: organization.id,
-    updatedAt: now.toISOString(),
-  };
+    validTo,
+    now,
+  });
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.PatCreateEvent',
     area: 'Token',
@@ -259,64 +290,7 @@ export async function revokePat(ctx: PatContext, authorizationId: string): Promi
 
 // ---- listing -------------------------------------------------------------------------------------
 
-const STATUS_RANK: Record<PatStatus, number> = { active: 0, expired: 1, revoked: 2 };
-type SortKey = (string | number)[];
-
-function sortKey(record: PatRecord, sortBy: PatsGetQuery['sortByOption'], now: Date): SortKey {
-  const name = record.displayName.toLowerCase();
-  switch (sortBy) {
-    case 'displayName':
-      return [name, record.authorizationId];
-    case 'displayDate':
-      return [Date.parse(record.validTo), record.authorizationId];
-    case 'status':
-      return [STATUS_RANK[statusOf(record, now)], name, record.authorizationId];
-  }
-}
-
-function compareKeys(a: SortKey, b: SortKey): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === y) continue;
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
-const invalidContinuation = () =>
-  badRequest('invalidContinuationToken', 'The continuation token is not valid for this request; repeat the first request’s filter and sort options.');
-
-/** What a continuation token is bound to: the caller, the organization and every filter and sort option. */
-function bindingOf(ctx: PatContext, query: PatsGetQuery): string {
-  const binding = [ctx.caller.id, ctx.organization.id, query.displayFilterOption, query.sortByOption, String(query.isSortAscending)].join('|');
-  return createHash('sha256').update(binding).digest('base64url').slice(0, 22);
-}
-
-function signContinuation(app: AppContext, payload: { b: string; k: SortKey }): string {
-  const body = Buffer.from(JSON.stringify({ v: 1, ...payload })).toString('base64url');
-  const mac = createHmac('sha256', derivedKey(app.config.peppers, 'pat-list-continuation')).update(body).digest('base64url');
-  return `${body}.${mac}`;
-}
-
-function readContinuation(app: AppContext, token: string, binding: string): SortKey {
-  const [body, mac, extra] = token.split('.');
-  if (!body || !mac || extra !== undefined) throw invalidContinuation();
-  const expected = createHmac('sha256', derivedKey(app.config.peppers, 'pat-list-continuation')).update(body).digest();
-  const given = Buffer.from(mac, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidContinuation();
-  let payload: { v?: unknown; b?: unknown; k?: unknown };
-  try {
-    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof payload;
-  } catch {
-    throw invalidContinuation();
-  }
-  if (payload.v !== 1 || payload.b !== binding || !Array.isArray(payload.k)) throw invalidContinuation();
-  if (!payload.k.every((part) => typeof part === 'string' || typeof part === 'number')) throw invalidContinuation();
-  return payload.k as SortKey;
-}
+const PAT_LIST: KeysetList<PatRecord> = { purpose: 'pat-list-continuation', bindingPrefix: [], statusOf };
 
 /**
  * Lists the caller's PATs visible in the organization. Pages are keyset-based: the continuation token
@@ -324,23 +298,13 @@ function readContinuation(app: AppContext, token: string, binding: string): Sort
  */
 export async function listPats(ctx: PatContext, query: PatsGetQuery): Promise<{ continuationToken: string; patTokens: PatTokenView[] }> {
   const now = ctx.app.clock.now();
-  const binding = bindingOf(ctx, query);
-  const after = query.continuationToken ? readContinuation(ctx.app, query.continuationToken, binding) : undefined;
-  const direction = query.isSortAscending ? 1 : -1;
+  const pager = keysetPager(ctx.app, PAT_LIST, ctx.caller.id, ctx.organization.id, query);
   const repository = new PatRepository(ctx.app);
   const [owned, usage] = await Promise.all([repository.listByOwner(ctx.caller.id), repository.listUsageByOwner(ctx.caller.id)]);
-  const rows = owned
-    .map(({ record }) => record)
-    .filter((record) => isVisibleIn(record, ctx.organization.id))
-    .filter((record) => query.displayFilterOption === 'all' || statusOf(record, now) === query.displayFilterOption)
-    .map((record) => ({ record, key: sortKey(record, query.sortByOption, now) }))
-    .sort((a, b) => direction * compareKeys(a.key, b.key));
-  const remaining = after ? rows.filter((row) => direction * compareKeys(row.key, after) > 0) : rows;
-  const page = remaining.slice(0, query.$top);
-  const last = page[page.length - 1];
-  const continuationToken = remaining.length > page.length && last ? signContinuation(ctx.app, { b: binding, k: last.key }) : '';
+  const visible = owned.map(({ record }) => record).filter((record) => isVisibleIn(record, ctx.organization.id));
+  const { items, continuationToken } = pager.page(visible, now);
   return {
     continuationToken,
-    patTokens: page.map(({ record }) => ({ ...patView(record), lastUsed: lastUsedView(usage.get(record.authorizationId.toLowerCase())) })),
+    patTokens: items.map((record) => ({ ...patView(record), lastUsed: lastUsedView(usage.get(record.authorizationId.toLowerCase())) })),
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson } from '../helpers/http.js';
 
 /**
  * Fifty concurrent renew, revoke and rotate calls on one token: every call gets a defined answer,
@@ -19,13 +20,8 @@ const V = 'api-version=7.1-preview.1';
 const day = 86_400_000;
 
 async function call(method: string, path: string, body?: unknown, authorization = `Bearer ${bob}`) {
-  const response = await env.fetch(path, {
-    method,
-    headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+  const reply = await callJson(env, method, path, { authorization, body });
+  return { status: reply.status, body: reply.text ? (reply.body as Record<string, any>) : {} };
 }
 
 describe('concurrent lifecycle operations on one token', () => {

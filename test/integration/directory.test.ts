@@ -3,6 +3,7 @@ import { DEMO_USERS } from '../../local/demo-data.js';
 import { seedDemoData } from '../../local/demo-data.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson } from '../helpers/http.js';
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -16,13 +17,8 @@ const userId = (email: string) => DEMO_USERS.find((user) => user.email === email
 
 async function call(method: string, path: string, email: string | undefined, body?: unknown) {
   const token = email ? await env.userToken(email) : undefined;
-  const response = await env.fetch(path, {
-    method,
-    ...(token ? { token } : {}),
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+  const { status, body: json } = await callJson(env, method, path, { token, body });
+  return { status, body: json as Record<string, any> | undefined };
 }
 
 async function countRows(table: string): Promise<number> {

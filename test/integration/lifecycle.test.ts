@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson, createPat as createPatAs } from '../helpers/http.js';
 import { DEMO_TENANT_ID, DEMO_USERS } from '../../local/demo-data.js';
 import { systemAuditContext } from '../../shared/audit/context.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
@@ -22,22 +23,13 @@ let env: TestEnvironment;
 const auditEvents: AuditEvent[] = [];
 
 async function call(method: string, path: string, email: string, body?: unknown) {
-  const token = await env.userToken(email);
-  const response = await env.fetch(path, {
-    method,
-    token,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  return callJson(env, method, path, { token: await env.userToken(email), body });
 }
 
 const at = (ms: number) => new Date(env.clock.now().getTime() + ms).toISOString();
 
 async function createPat(email: string, validTo: string, displayName = `pat-${randomUUID().slice(0, 8)}`) {
-  const reply = await call('POST', '/contoso/_apis/tokens/pats?api-version=7.1-preview.1', email, { displayName, scope: 'vso.code', validTo, allOrgs: false });
-  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-  return reply.body.patToken as { authorizationId: string; token: string; validTo: string };
+  return createPatAs(env, { token: await env.userToken(email) }, { displayName, validTo });
 }
 
 function opensshEd25519(): string {

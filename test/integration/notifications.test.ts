@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson, createPat as createPatAs } from '../helpers/http.js';
 import { declarations } from '../../functions/declarations.js';
 import { DEMO_USERS } from '../../local/demo-data.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
@@ -26,28 +27,15 @@ let receiverMode: { failNext: number; always: boolean } = { failNext: 0, always:
 let webhookSecret = '';
 
 async function call(method: string, path: string, email: string, body?: unknown) {
-  const token = await env.userToken(email);
-  const response = await env.fetch(path, {
-    method,
-    token,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  let parsed: any = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON (the calendar)
-  }
-  return { status: response.status, body: parsed, text, headers: response.headers };
+  const reply = await callJson(env, method, path, { token: await env.userToken(email), body });
+  // Not JSON (the calendar): the body is the text.
+  return { ...reply, body: reply.body === undefined && reply.text ? reply.text : reply.body };
 }
 
 const at = (ms: number) => new Date(env.clock.now().getTime() + ms).toISOString();
 
 async function createPat(email: string, organization: string, validTo: string, displayName = `pat-${randomUUID().slice(0, 8)}`, scope = 'vso.code') {
-  const reply = await call('POST', `/${organization}/_apis/tokens/pats?api-version=7.1-preview.1`, email, { displayName, scope, validTo, allOrgs: false });
-  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-  return reply.body.patToken as { authorizationId: string; token: string; validTo: string; displayName: string };
+  return createPatAs(env, { token: await env.userToken(email) }, { displayName, scope, validTo }, organization);
 }
 
 /** The rungs (and 'expired') a token's owner was notified about, from the `notificationsent` table. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson } from '../helpers/http.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { LocalNpmRegistry, packPackages, tempDir, type PackedTarball } from '../helpers/npm.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
@@ -24,19 +25,7 @@ const NPM_SPEC = 'artifactsPackageTypes/7.1/npm.json';
 const REGISTRY = '/contoso/_packaging/main/npm/registry';
 
 async function call(method: string, path: string, token: string | undefined, body?: unknown, contentType = 'application/json') {
-  const response = await env.fetch(path, {
-    method,
-    ...(token ? { token } : {}),
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': contentType } }),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, body: json, text, headers: response.headers };
+  return callJson(env, method, path, { token, body, contentType });
 }
 
 const tarball = (name: string, version: string) => tarballs.get(`${name}@${version}`)!;

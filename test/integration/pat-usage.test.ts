@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
+import { callJson, createPat as createPatAs, type JsonReply } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
@@ -23,38 +24,15 @@ let env: TestEnvironment;
 const secrets: string[] = [];
 const auditEvents: AuditEvent[] = [];
 
-interface Reply {
-  status: number;
-  body: any;
-  text: string;
-  headers: Headers;
-}
+type Reply = JsonReply;
 
 async function send(
   method: string,
   path: string,
   options: { authorization?: string; bearer?: string; body?: unknown; form?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.authorization !== undefined) headers.authorization = options.authorization;
-  if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;
-  let body: string | undefined;
-  if (options.form !== undefined) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = options.form;
-  } else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  }
-  const response = await env.fetch(path, { method, headers, ...(body === undefined ? {} : { body }) });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, body: parsed, text, headers: response.headers };
+  const authorization = options.bearer !== undefined ? `Bearer ${options.bearer}` : options.authorization;
+  return callJson(env, method, path, { authorization, body: options.body, form: options.form, headers: options.headers });
 }
 
 const asUser = async (email: string, scopes?: string[]) => `Bearer ${await env.userToken(email, scopes ? { scopes } : {})}`;
@@ -76,13 +54,9 @@ async function createPat(
   body: Partial<{ displayName: string; scope: string; validTo: string; allOrgs: boolean }> = {},
   organization = 'contoso',
 ): Promise<Pat> {
-  const reply = await send('POST', `/${organization}/_apis/tokens/pats?${V}`, {
-    authorization: await asUser(email),
-    body: { displayName: `pat-${randomUUID().slice(0, 8)}`, scope: 'vso.code', validTo: inDays(30), allOrgs: false, ...body },
-  });
-  expect(reply.status, reply.text).toBe(200);
-  secrets.push(reply.body.patToken.token);
-  return reply.body.patToken;
+  const pat = await createPatAs(env, { authorization: await asUser(email) }, body, organization);
+  secrets.push(pat.token);
+  return pat;
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
+import { callJson, createPat as createPatAs, type CreatedPat, type JsonReply } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
@@ -32,11 +33,7 @@ const secrets: string[] = [];
 const auditEvents: AuditEvent[] = [];
 const drainedTexts: string[] = [];
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Headers;
-}
+type Reply = JsonReply;
 
 async function call(
   method: string,
@@ -44,15 +41,7 @@ async function call(
   options: { email?: string; scopes?: string[]; token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   const token = options.token ?? (await env.userToken(options.email ?? 'alice@contoso.com', options.scopes ? { scopes: options.scopes } : {}));
-  const headers: Record<string, string> = { ...options.headers };
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  }
-  const response = await env.fetch(path, { method, token, headers, ...(body === undefined ? {} : { body }) });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  return callJson(env, method, path, { token, body: options.body, headers: options.headers });
 }
 
 const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_400_000).toISOString();
@@ -61,14 +50,10 @@ async function createPat(
   email: string,
   body: Partial<{ displayName: string; scope: string; validTo: string; allOrgs: boolean }> = {},
   organization = 'contoso',
-): Promise<{ authorizationId: string; token: string; validTo: string; validFrom: string; targetAccounts: string[] | null; scope: string }> {
-  const reply = await call('POST', `/${organization}/_apis/tokens/pats?api-version=7.1-preview.1`, {
-    email,
-    body: { displayName: `pat-${randomUUID().slice(0, 8)}`, scope: 'vso.code', validTo: inDays(30), allOrgs: false, ...body },
-  });
-  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-  secrets.push(reply.body.patToken.token);
-  return reply.body.patToken;
+): Promise<CreatedPat> {
+  const pat = await createPatAs(env, { token: await env.userToken(email) }, body, organization);
+  secrets.push(pat.token);
+  return pat;
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {

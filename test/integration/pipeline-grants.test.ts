@@ -6,6 +6,7 @@ import { notificationMessageSchema, type NotificationMessage } from '../../share
 import { reviewPendingRequests } from '../../shared/pipelines/service.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson } from '../helpers/http.js';
 
 /**
  * Free pipeline grant requests end to end: real HTTP against the local runtime, real Azurite, the
@@ -65,13 +66,8 @@ const operator = () =>
   });
 
 async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await env.fetch(path, {
-    method,
-    token,
-    ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  const reply = await callJson(env, method, path, { token, body });
+  return { status: reply.status, json: reply.body };
 }
 
 let counter = 0;

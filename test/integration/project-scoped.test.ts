@@ -5,6 +5,7 @@ import { DEFAULT_USER_SCOPES } from '../../local/tokens.js';
 import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson } from '../helpers/http.js';
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -17,19 +18,8 @@ afterAll(async () => {
 const id = (email: string) => DEMO_USERS.find((user) => user.email === email)!.id;
 
 async function call(method: string, path: string, email: string, body?: unknown) {
-  const response = await env.fetch(path, {
-    method,
-    token: await env.userToken(email),
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  let json: Record<string, any> | undefined;
-  try {
-    json = text ? (JSON.parse(text) as Record<string, any>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, body: json };
+  const reply = await callJson(env, method, path, { token: await env.userToken(email), body });
+  return { status: reply.status, body: reply.body as Record<string, any> | undefined };
 }
 
 async function setLimited(on: boolean) {

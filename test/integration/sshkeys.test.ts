@@ -3,6 +3,7 @@ import sshpk from 'sshpk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
+import { callJson, type JsonReply } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
@@ -31,11 +32,7 @@ const drainedTexts: string[] = [];
 /** Private key material pasted during the run, for the final scan. */
 const privateSecrets: string[] = [];
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Headers;
-}
+type Reply = JsonReply;
 
 async function call(
   method: string,
@@ -43,13 +40,8 @@ async function call(
   options: { email?: string; scopes?: string[]; token?: string; body?: unknown; raw?: string; contentType?: string } = {},
 ): Promise<Reply> {
   const token = options.token ?? (await env.userToken(options.email ?? 'alice@contoso.com', options.scopes ? { scopes: options.scopes } : {}));
-  const headers: Record<string, string> = {};
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await env.fetch(path, { method, token, headers, ...(body === undefined ? {} : { body }) });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  const body = options.body !== undefined ? JSON.stringify(options.body) : options.raw;
+  return callJson(env, method, path, { token, body, contentType: options.contentType });
 }
 
 const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_400_000).toISOString();

@@ -2,27 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/config.js';
+import { BASE_SETTINGS, configProblems as problemsOf, TEST_PEPPER } from '../helpers/settings.js';
 
-const pepper = `1:${Buffer.alloc(32, 7).toString('base64')}`;
-const jwks = JSON.stringify({ keys: [{ kty: 'RSA', n: 'abc', e: 'AQAB' }] });
-const valid = {
-  STORAGE: 'UseDevelopmentStorage=true',
-  AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
-  AUTH_AUDIENCE: 'api://gatehouse',
-  AUTH_JWKS: jwks,
-  TOKEN_PEPPERS: pepper,
-};
+const pepper = TEST_PEPPER;
+const valid = BASE_SETTINGS;
 
-function problemsOf(env: Record<string, string | undefined>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
-    return (error as ConfigurationError).problems;
-  }
-  throw new Error('expected a configuration error');
-}
 
 describe('configuration', () => {
   it('accepts a complete connection-string configuration with defaults', () => {

@@ -1,30 +1,16 @@
 import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../shared/app-context.js';
-import { ConfigurationError, loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/config.js';
+import { BASE_SETTINGS, configProblems as problemsOf } from '../helpers/settings.js';
 import { bucketOf, bucketStart, pad, parseEntry } from '../../shared/lifecycle/index.js';
 import { noticeId } from '../../shared/lifecycle/reminders.js';
 import { escapeText, foldLine, renderCalendar } from '../../shared/notifications/ics.js';
 import { signBody } from '../../shared/notifications/sender.js';
 import { checkWebhookUrl, ladderSchema } from '../../shared/notifications/settings.js';
 
-const valid = {
-  STORAGE: 'UseDevelopmentStorage=true',
-  AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
-  AUTH_AUDIENCE: 'api://gatehouse',
-  AUTH_JWKS: JSON.stringify({ keys: [{ kty: 'RSA', n: 'abc', e: 'AQAB' }] }),
-  TOKEN_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
-};
+const valid = BASE_SETTINGS;
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
-    return (error as ConfigurationError).problems;
-  }
-  throw new Error('expected a configuration error');
-}
 
 describe('lifecycle settings', () => {
   it('defaults the schedule to every five minutes and http webhooks to off', () => {

@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/config.js';
+import { BASE_SETTINGS, configProblems as problems } from '../helpers/settings.js';
 
-const valid = {
-  STORAGE: 'UseDevelopmentStorage=true',
-  AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
-  AUTH_AUDIENCE: 'api://gatehouse',
-  AUTH_JWKS: JSON.stringify({ keys: [{ kty: 'RSA', n: 'abc', e: 'AQAB' }] }),
-  TOKEN_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
-};
+const valid = BASE_SETTINGS;
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
-    return (error as ConfigurationError).problems;
-  }
-  throw new Error('expected a configuration error');
-}
 
 describe('pipeline grant settings', () => {
   it('has defaults: every 15 minutes, 10 public jobs of 360 minutes, 1 private job of 60 minutes and 1800 a month', () => {

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type PipelineGrantSettings } from '../../shared/config.js';
+import { BASE_SETTINGS } from '../helpers/settings.js';
 import { findTerms, GRANT_RULES, reviewGrantRequest, type ReviewFacts } from '../../shared/pipelines/rules.js';
 
-const env = {
-  STORAGE: 'UseDevelopmentStorage=true',
-  AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
-  AUTH_AUDIENCE: 'api://gatehouse',
-  AUTH_JWKS: JSON.stringify({ keys: [{ kty: 'RSA', n: 'abc', e: 'AQAB' }] }),
-  TOKEN_PEPPERS: `1:${Buffer.alloc(32, 7).toString('base64')}`,
-};
+const env = BASE_SETTINGS;
 const settings: PipelineGrantSettings = loadConfig(env).pipelines;
 const NOW = new Date('2025-06-01T12:00:00Z');
 const DAY = 24 * 60 * 60 * 1000;
