@@ -109,6 +109,40 @@ async function withPartitionLock<T>(partitionKey: string, work: () => Promise<T>
   }
 }
 
+/**
+ * The chain head of each partition as this process last wrote it, with its ETag, so an append skips
+ * the head read. Another writer's append changes the ETag: the transaction fails with 412 and the
+ * head is read again, exactly as before.
+ */
+const knownHeads = new WeakMap<AppContext, Map<string, ChainHeadRow & { etag: string }>>();
+const KNOWN_HEADS_MAX = 10_000;
+
+function knownHeadsOf(app: AppContext): Map<string, ChainHeadRow & { etag: string }> {
+  let heads = knownHeads.get(app);
+  if (!heads) knownHeads.set(app, (heads = new Map()));
+  return heads;
+}
+
+/** `auditdays` rows this process has written (organization|day). */
+const daysWritten = new WeakMap<AppContext, Set<string>>();
+
+function daysWrittenOf(app: AppContext): Set<string> {
+  let days = daysWritten.get(app);
+  if (!days) daysWritten.set(app, (days = new Set()));
+  return days;
+}
+
+function rememberHead(app: AppContext, head: ChainHeadRow, etag: string | undefined): void {
+  const heads = knownHeadsOf(app);
+  heads.delete(head.partitionKey);
+  if (!etag) return;
+  if (heads.size >= KNOWN_HEADS_MAX) {
+    const oldest = heads.keys().next();
+    if (!oldest.done) heads.delete(oldest.value);
+  }
+  heads.set(head.partitionKey, { ...head, etag });
+}
+
 /** Stores one validated event; idempotent on (event id, timestamp). Throws InvalidAuditEvent for events that can never be stored. */
 export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promise<WriteOutcome> {
   const ms = Date.parse(event.timestamp);
@@ -137,7 +171,14 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
   }
 
   // The day index first: a failed event write leaves at most an index row without events (harmless).
-  await auditDaysTable(app).upsertEntity({ partitionKey: organizationId, rowKey: day }, 'Replace');
+  // Once per organization and day per process: retention only removes days no event may be written to.
+  const daysWritten = daysWrittenOf(app);
+  const dayIndexKey = `${organizationId}|${day}`;
+  if (!daysWritten.has(dayIndexKey)) {
+    await auditDaysTable(app).upsertEntity({ partitionKey: organizationId, rowKey: day }, 'Replace');
+    if (daysWritten.size >= KNOWN_HEADS_MAX) daysWritten.clear();
+    daysWritten.add(dayIndexKey);
+  }
 
   const actor = event.actor;
   const actorId = isUuid(actor.id) ? actor.id.toLowerCase() : actor.id;
@@ -175,7 +216,8 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
   const table = auditLogTable(app);
   return withPartitionLock(partitionKey, async () => {
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-      const head = await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY);
+      const cached = knownHeadsOf(app).get(partitionKey);
+      const head = cached ?? (await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY));
       const seq = (head?.Seq ?? 0) + 1;
       const prevHash = head?.Hash ?? genesisHash(partitionKey);
       const row: AuditRow = { ...base, Seq: seq, PrevHash: prevHash, Hash: chainHash(prevHash, chainContentOf({ ...base, Seq: seq })), WrittenAt: new Date(nowMs).toISOString() };
@@ -186,10 +228,15 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
         head ? ['update', headRow, 'Replace', { etag: head.etag }] : ['create', headRow],
       ];
       try {
-        await table.submitTransaction(actions);
+        const response = await table.submitTransaction(actions);
+        // Sub-responses come in action order; the third is the head's (with its new ETag).
+        rememberHead(app, headRow, response.subResponses[2]?.etag);
         return { status: 'written', partitionKey, rowKey, seq };
       } catch (error) {
+        knownHeadsOf(app).delete(partitionKey);
         const status = restErrorStatus(error);
+        // A remembered head that no longer exists (the partition was purged): read it and try again.
+        if (cached && status === 404) continue;
         if (status === 409 || status === 412) {
           const existing = await readEntity<{ EventRowKey: string }>(table, partitionKey, dedupeRowKey(eventId));
           if (existing || (await readEntity(table, partitionKey, rowKey))) {

@@ -1,0 +1,199 @@
+import autocannon, { type Result } from 'autocannon';
+import { benchUserToken, fmt, round, startChild } from '../lib.js';
+import {
+  countsPer,
+  expectStatus,
+  ratioText,
+  startGatehouse,
+  totalCount,
+  withAzurite,
+  withChild,
+  withProxy,
+  type Row,
+  type Scenario,
+  type ScenarioContext,
+} from './common.js';
+
+/**
+ * P1: PAT authentication over HTTP. `GET /contoso/_apis/connectionData` with `Authorization: Basic
+ * base64(:PAT)` under concurrent load (autocannon), against a bare node:http server doing one Azurite
+ * point read per request. Gatehouse runs twice: as configured by default (positive authentication
+ * cache on) and with the cache off (every request reads storage), the fair comparison with the
+ * baseline's one read. Peak RSS of the default run feeds P6.
+ *
+ * When the connectionData route is not served (the PAT authenticator not in the build), the scenario
+ * measures a JWT-authenticated read instead (`GET …/tokens/pats?authorizationId=`) and says so.
+ */
+
+const CONNECTIONS = 16;
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const result: Result = await autocannon({ url, headers, connections: CONNECTIONS, duration: seconds, timeout: 10 });
+  const requests = result.requests.total;
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (requests === 0 || failed > requests * 0.01) {
+    throw new Error(`load on ${url} failed: ${failed} of ${requests} requests were not 2xx (non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
+  }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests, non2xx: result.non2xx, errors: result.errors };
+}
+
+/** Best of `rounds` (sustained requests/s), alternating with the other side so noise hits both. */
+const best = (runs: Load[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+
+async function target(ctx: ScenarioContext, url: string, token: string) {
+  const created = await expectStatus(
+    await fetch(`${url}/contoso/_apis/tokens/pats?api-version=7.1-preview.1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ displayName: 'bench-p1', scope: 'vso.profile', validTo: new Date(Date.now() + 7 * 86_400_000).toISOString(), allOrgs: false }),
+    }),
+    200,
+    'creating the P1 PAT',
+  );
+  const { patToken } = (await created.json()) as { patToken: { token: string; authorizationId: string } };
+  const basic = { authorization: `Basic ${Buffer.from(`:${patToken.token}`).toString('base64')}` };
+  const connectionData = `${url}/contoso/_apis/connectionData`;
+  const probe = await fetch(connectionData, { headers: basic });
+  if (probe.status === 200) return { kind: 'pat' as const, url: connectionData, headers: basic };
+  if (probe.status !== 404) await expectStatus(probe, 200, 'GET connectionData with a PAT');
+  ctx.log('P1: connectionData is not served by this build; measuring a JWT-authenticated PAT read instead');
+  return {
+    kind: 'jwt' as const,
+    url: `${url}/contoso/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${patToken.authorizationId}`,
+    headers: { authorization: `Bearer ${token}` },
+  };
+}
+
+const CALIBRATION = 20;
+
+/**
+ * Storage round trips per request, from 20 sequential requests through the counting proxy (after 5
+ * unmeasured ones), for Gatehouse in one configuration and for the bare server.
+ */
+async function roundTrips(ctx: ScenarioContext, extra: Record<string, string>) {
+  return withAzurite(async (azurite) =>
+    withProxy(azurite, async (proxy) => {
+      const measure = async (url: string, headers: Record<string, string>) => {
+        const call = async () => expectStatus(await fetch(url, { headers }), 200, 'P1 calibration').then((r) => r.arrayBuffer());
+        for (let i = 0; i < 5; i++) await call();
+        await proxy.reset();
+        for (let i = 0; i < CALIBRATION; i++) await call();
+        const counts = await proxy.counts();
+        return { perRequest: totalCount(counts) / CALIBRATION, breakdown: countsPer(counts, CALIBRATION) };
+      };
+      const ours = await withChild(startGatehouse(ctx, proxy.connectionString, extra), async (gatehouse) => {
+        const how = await target(ctx, gatehouse.url, await benchUserToken(ctx.secrets));
+        return measure(how.url, how.headers);
+      });
+      const theirs = await withChild(startChild('baseline', { BASELINE: 'http', STORAGE: proxy.connectionString }), (baseline) => measure(String(baseline.ready.url), {}));
+      return { gatehouse: ours, baseline: theirs };
+    }),
+  );
+}
+
+/** Measures Gatehouse (one configuration) and the baseline, `rounds` times each, alternating. */
+async function compare(ctx: ScenarioContext, connectionString: string, baselineUrl: string, extra: Record<string, string>) {
+  const seconds = ctx.quick ? 3 : 10;
+  const rounds = ctx.quick ? 1 : 2;
+  const token = await benchUserToken(ctx.secrets);
+  return withChild(startGatehouse(ctx, connectionString, extra), async (gatehouse) => {
+    const how = await target(ctx, gatehouse.url, token);
+    await load(how.url, how.headers, 1); // warm-up (JIT, connections, caches)
+    await load(baselineUrl, {}, 1);
+    const ours: Load[] = [];
+    const theirs: Load[] = [];
+    for (let round = 0; round < rounds; round++) {
+      ours.push(await load(how.url, how.headers, seconds));
+      theirs.push(await load(baselineUrl, {}, seconds));
+    }
+    return { kind: how.kind, gatehouse: best(ours), baseline: best(theirs), runs: { gatehouse: ours, baseline: theirs }, peakRssMb: gatehouse.peakRssMb() };
+  });
+}
+
+export const authScenario: Scenario = async (ctx) =>
+  withAzurite(async (azurite) =>
+    withChild(startChild('baseline', { BASELINE: 'http', STORAGE: azurite.connectionString }), async (baseline) => {
+      const baselineUrl = String(baseline.ready.url);
+      ctx.log('P1: Gatehouse (default configuration) vs the bare server');
+      const cached = await compare(ctx, azurite.connectionString, baselineUrl, {});
+      ctx.shared.p1PeakRssMb = cached.peakRssMb;
+      ctx.log('P1: Gatehouse (authentication cache off) vs the bare server');
+      const uncached = await compare(ctx, azurite.connectionString, baselineUrl, { PAT_AUTH_CACHE_SECONDS: '0' });
+
+      ctx.log('P1: storage round trips per request (sequential, through the counting proxy)');
+      const tripsCached = await roundTrips(ctx, {});
+      const tripsUncached = await roundTrips(ctx, { PAT_AUTH_CACHE_SECONDS: '0' });
+
+      const what = cached.kind === 'pat' ? 'PAT auth, connectionData' : 'JWT read (fallback: no connectionData yet)';
+      const rows: Row[] = [];
+      const push = (label: string, m: typeof cached, goal: boolean) => {
+        const ratio = m.gatehouse.rps / m.baseline.rps;
+        rows.push({
+          id: 'P1',
+          scenario: `P1 ${what}${label}: req/s`,
+          gatehouse: fmt(m.gatehouse.rps, '', 0),
+          baseline: fmt(m.baseline.rps, '', 0),
+          ratio: ratioText(ratio),
+          goal: goal ? '≥ 0.8×' : 'info',
+          met: goal ? ratio >= 0.8 : null,
+        });
+        rows.push({
+          id: 'P1',
+          scenario: `P1 ${what}${label}: p50 / p99`,
+          gatehouse: `${fmt(m.gatehouse.p50, '', 0)} / ${fmt(m.gatehouse.p99, 'ms', 0)}`,
+          baseline: `${fmt(m.baseline.p50, '', 0)} / ${fmt(m.baseline.p99, 'ms', 0)}`,
+          ratio: '',
+          goal: 'info',
+          met: null,
+        });
+      };
+      push('', cached, true);
+      push(', cache off', uncached, false);
+      rows.push({
+        id: 'P1',
+        scenario: `P1 ${what}: storage round trips / request (cache on / off)`,
+        gatehouse: `${fmt(tripsCached.gatehouse.perRequest, '', 1)} / ${fmt(tripsUncached.gatehouse.perRequest, '', 1)}`,
+        baseline: fmt(tripsCached.baseline.perRequest, '', 1),
+        ratio: '',
+        goal: 'info',
+        met: null,
+      });
+      const summary = (m: typeof cached) => ({
+        gatehouse: { rps: round(m.gatehouse.rps), p50Ms: m.gatehouse.p50, p99Ms: m.gatehouse.p99, requests: m.gatehouse.requests },
+        baseline: { rps: round(m.baseline.rps), p50Ms: m.baseline.p50, p99Ms: m.baseline.p99, requests: m.baseline.requests },
+        ratio: round(m.gatehouse.rps / m.baseline.rps, 3),
+      });
+      return {
+        rows,
+        data: {
+          route: cached.kind === 'pat' ? 'GET /contoso/_apis/connectionData (Basic PAT)' : 'GET /contoso/_apis/tokens/pats?authorizationId= (JWT)',
+          connections: CONNECTIONS,
+          secondsPerRun: ctx.quick ? 3 : 10,
+          default: summary(cached),
+          cacheOff: summary(uncached),
+          peakRssMb: round(cached.peakRssMb ?? Number.NaN, 1),
+          roundTrips: { default: tripsCached, cacheOff: tripsUncached },
+        },
+      };
+    }),
+  );
+
+/** Peak RSS of Gatehouse under the P1 load on its own (for P6 when P1 is not selected). */
+export async function peakRssUnderLoad(ctx: ScenarioContext): Promise<number | undefined> {
+  return withAzurite(async (azurite) =>
+    withChild(startGatehouse(ctx, azurite.connectionString), async (gatehouse) => {
+      const how = await target(ctx, gatehouse.url, await benchUserToken(ctx.secrets));
+      await load(how.url, how.headers, ctx.quick ? 3 : 10);
+      return gatehouse.peakRssMb();
+    }),
+  );
+}
