@@ -23,7 +23,7 @@ export function createAppContext(config: AppConfig, overrides: { clock?: Clock; 
     clock,
     storage,
     verifyJwt: createJwtVerifier(config.auth, clock),
-    directory: new DirectoryRepository(storage),
+    directory: new DirectoryRepository(storage, { cacheSeconds: config.directoryCacheSeconds, now: () => clock.now().getTime() }),
     log: overrides.log ?? createLogger(config.logLevel),
   };
 }

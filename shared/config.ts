@@ -118,6 +118,7 @@ const settingsSchema = z
 
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
     RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
+    DIRECTORY_CACHE_SECONDS: count(0, 60, 10),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
@@ -190,6 +191,8 @@ export interface AppConfig {
   };
   readonly peppers: readonly { version: string; secret: Buffer }[];
   readonly maxRequestBodyBytes: number;
+  /** How long organizations and memberships read on the request path are reused (0 disables). */
+  readonly directoryCacheSeconds: number;
   /** Per-caller request budgets (per instance; 0 disables): write methods per caller, any request per anonymous client IP. */
   readonly rateLimits: { readonly writesPerMinute: number; readonly anonymousPerMinute: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -345,6 +348,7 @@ export function loadConfig(env: Env): AppConfig {
     },
     peppers: s.TOKEN_PEPPERS,
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
+    directoryCacheSeconds: s.DIRECTORY_CACHE_SECONDS,
     rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,

@@ -1,4 +1,5 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { TtlCache } from '../cache.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
@@ -63,24 +64,53 @@ export interface Membership {
 
 const memberRowKey = (kind: SubjectKind, id: string) => `${kind === 'user' ? 'u' : 's'}_${id}`;
 
+/**
+ * Organizations and memberships are read on every organization-scoped request, so they are kept for
+ * `cacheSeconds` (bounded). Writes through this repository drop their entries at once; a change
+ * made by another instance is seen after at most `cacheSeconds` (DIRECTORY_CACHE_SECONDS).
+ */
+export interface DirectoryCacheOptions {
+  readonly cacheSeconds: number;
+  readonly now: () => number;
+}
+
+const membershipKey = (organizationId: string, kind: SubjectKind, subjectId: string) => `${organizationId}|${kind}|${subjectId}`;
+
 export class DirectoryRepository {
   private readonly organizations: TableClient;
   private readonly projects: TableClient;
   private readonly members: TableClient;
   private readonly users: TableClient;
   private readonly servicePrincipals: TableClient;
+  private readonly organizationCache: TtlCache<Organization | undefined>;
+  private readonly membershipCache: TtlCache<Membership | undefined>;
+  private readonly now: () => number;
 
-  constructor(storage: StorageClients) {
+  constructor(storage: StorageClients, cache: DirectoryCacheOptions = { cacheSeconds: 0, now: Date.now }) {
     this.organizations = storage.table(TABLES.organizations);
     this.projects = storage.table(TABLES.projects);
     this.members = storage.table(TABLES.members);
     this.users = storage.table(TABLES.users);
     this.servicePrincipals = storage.table(TABLES.servicePrincipals);
+    this.organizationCache = new TtlCache(() => cache.cacheSeconds * 1000, () => 10_000);
+    this.membershipCache = new TtlCache(() => cache.cacheSeconds * 1000, () => 100_000);
+    this.now = cache.now;
+  }
+
+  /** Drops the cached organization after a change made outside this repository (e.g. through the outbox). */
+  forgetOrganization(name: string): void {
+    this.organizationCache.delete(name.toLowerCase());
   }
 
   async getOrganizationByName(name: string): Promise<Organization | undefined> {
-    const row = await readEntity<Record<string, unknown>>(this.organizations, 'org', `n_${name.toLowerCase()}`);
-    return row ? toOrganization(row) : undefined;
+    const key = name.toLowerCase();
+    const now = this.now();
+    const cached = this.organizationCache.get(key, now);
+    if (cached) return cached;
+    const row = await readEntity<Record<string, unknown>>(this.organizations, 'org', `n_${key}`);
+    const organization = row ? toOrganization(row) : undefined;
+    if (organization) this.organizationCache.set(key, organization, now);
+    return organization;
   }
 
   async getOrganizationById(id: string): Promise<Organization | undefined> {
@@ -97,6 +127,7 @@ export class DirectoryRepository {
   }
 
   async updateOrganization(organization: Organization): Promise<void> {
+    this.forgetOrganization(organization.name);
     await this.organizations.updateEntity(
       { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, ...organizationColumns(organization) },
       'Merge',
@@ -136,8 +167,14 @@ export class DirectoryRepository {
   }
 
   async getMembership(organizationId: string, kind: SubjectKind, subjectId: string): Promise<Membership | undefined> {
+    const key = membershipKey(organizationId, kind, subjectId);
+    const now = this.now();
+    const cached = this.membershipCache.get(key, now);
+    if (cached) return cached;
     const row = await readEntity<Record<string, unknown>>(this.members, organizationId, memberRowKey(kind, subjectId));
-    return row ? toMembership(row) : undefined;
+    const membership = row ? toMembership(row) : undefined;
+    if (membership) this.membershipCache.set(key, membership, now);
+    return membership;
   }
 
   async listMemberships(organizationId: string): Promise<Membership[]> {
@@ -152,6 +189,7 @@ export class DirectoryRepository {
   }
 
   async saveMembership(membership: Membership): Promise<void> {
+    this.membershipCache.delete(membershipKey(membership.organizationId, membership.subjectKind, membership.subjectId));
     const rowKey = memberRowKey(membership.subjectKind, membership.subjectId);
     await this.members.upsertEntity({ partitionKey: rowKey, rowKey: membership.organizationId }, 'Replace');
     await this.members.upsertEntity(
@@ -168,6 +206,7 @@ export class DirectoryRepository {
   }
 
   async deleteMembership(organizationId: string, kind: SubjectKind, subjectId: string): Promise<void> {
+    this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
     const rowKey = memberRowKey(kind, subjectId);
     await this.members.deleteEntity(organizationId, rowKey);
     await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);

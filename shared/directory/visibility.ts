@@ -40,6 +40,7 @@ export async function updateOrganizationSettings(
     [['update', { partitionKey: 'org', rowKey: `n_${after.name.toLowerCase()}`, projectScopedVisibility: after.projectScopedVisibility }, 'Merge']],
     [event],
   );
+  app.directory.forgetOrganization(after.name);
   return after;
 }
 

@@ -1,7 +1,7 @@
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import type { StorageConfig } from '../config.js';
 
 /** Storage clients for one account, created from a connection string (Azurite) or identity settings. */
@@ -35,9 +35,7 @@ export function createStorageClients(config: StorageConfig): StorageClients {
     blobService = BlobServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
     makeTable = (name) => TableClient.fromConnectionString(config.connectionString, name, { allowInsecureConnection, ...TABLE_RETRIES });
   } else {
-    const credential: TokenCredential = new DefaultAzureCredential(
-      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
-    );
+    const credential = lazyDefaultCredential(config.managedIdentityClientId);
     tableService = new TableServiceClient(config.tableServiceUri, credential, TABLE_RETRIES);
     queueService = new QueueServiceClient(config.queueServiceUri, credential, STORAGE_RETRIES);
     blobService = config.blobServiceUri ? new BlobServiceClient(config.blobServiceUri, credential, STORAGE_RETRIES) : undefined;
@@ -57,6 +55,22 @@ export function createStorageClients(config: StorageConfig): StorageClients {
       let client = queues.get(name);
       if (!client) queues.set(name, (client = queueService.getQueueClient(name)));
       return client;
+    },
+  };
+}
+
+/**
+ * DefaultAzureCredential (managed identity in Azure), loaded on the first token request: the
+ * identity library is a large part of start-up time and connection-string setups never need it.
+ */
+function lazyDefaultCredential(managedIdentityClientId: string | undefined): TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  return {
+    getToken: async (scopes, options) => {
+      credential ??= import('@azure/identity').then(
+        ({ DefaultAzureCredential }) => new DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : {}),
+      );
+      return (await credential).getToken(scopes, options);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { TtlCache } from '../cache.js';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { PatCaller } from '../auth/caller.js';
@@ -62,54 +63,6 @@ function checkedToken(value: string): string {
 }
 
 // ---- caches --------------------------------------------------------------------------------------
-
-interface CacheEntry<T> {
-  value: T;
-  expiresAt: number;
-}
-
-/** A bounded map with a time-to-live; insertion order doubles as age (the oldest goes first). */
-class TtlCache<T> {
-  private readonly entries = new Map<string, CacheEntry<T>>();
-  constructor(
-    private readonly ttlMs: () => number,
-    private readonly maxEntries: () => number,
-  ) {}
-
-  get(key: string, now: number): T | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= now) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
-  }
-
-  set(key: string, value: T, now: number): void {
-    const ttl = this.ttlMs();
-    if (ttl <= 0) return;
-    this.entries.delete(key);
-    while (this.entries.size >= this.maxEntries()) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, { value, expiresAt: now + ttl });
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 interface AppCaches {
   snapshots: TtlCache<PatAuthSnapshot>;

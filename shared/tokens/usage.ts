@@ -54,9 +54,30 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   const ips = new Set(entry?.ips ?? []);
   if (ip) ips.add(ip);
   guard.set(key, { writtenAt: now, ips });
-  runInBackground(app, 'pat-last-used', () => writeUse(app, snapshot, { ip, userAgent, now }, context, request));
+  // Uses of one token are written in the order they arrived (in this process): each write waits for the previous one.
+  const writes = pendingWritesOf(app);
+  const previous = writes.get(key) ?? Promise.resolve();
+  const write = previous.then(() => writeUse(app, snapshot, { ip, userAgent, now }, context, request));
+  const tail = write.catch(() => undefined);
+  writes.set(key, tail);
+  void tail.then(() => {
+    if (writes.get(key) === tail) writes.delete(key);
+  });
+  runInBackground(app, 'pat-last-used', () => write);
 }
 
+const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
+
+function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
+  let writes = pendingWrites.get(app);
+  if (!writes) pendingWrites.set(app, (writes = new Map()));
+  return writes;
+}
+
+/**
+ * Records a use. Concurrent uses of one token (say, from two new IPs at once) race on the usage
+ * row's ETag: the loser reads the row again and merges its use, so no IP and no event is lost.
+ */
 async function writeUse(
   app: AppContext,
   snapshot: PatAuthSnapshot,
@@ -64,6 +85,19 @@ async function writeUse(
   context: UseContext,
   request: HttpRequest,
 ): Promise<void> {
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    if ((await tryWriteUse(app, snapshot, use, context, request)) === 'written') return;
+  }
+  app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
+}
+
+async function tryWriteUse(
+  app: AppContext,
+  snapshot: PatAuthSnapshot,
+  use: { ip: string | null; userAgent: string | null; now: number },
+  context: UseContext,
+  request: HttpRequest,
+): Promise<'written' | 'conflict'> {
   const repository = new PatRepository(app);
   const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
   const previousIps = stored?.recentIps ?? [];
@@ -71,7 +105,7 @@ async function writeUse(
   const guard = guardOf(app);
   if (stored && !newIp && use.now - Date.parse(stored.time) < USAGE_WRITE_INTERVAL_MS) {
     guard.set(snapshot.authorizationId, { writtenAt: Date.parse(stored.time), ips: new Set(previousIps) });
-    return;
+    return 'written';
   }
   const usage: PatUsage = {
     time: new Date(use.now).toISOString(),
@@ -85,12 +119,12 @@ async function writeUse(
   try {
     if (!newIp) {
       await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return;
+      return 'written';
     }
     const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
     if (!organization) {
       await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return;
+      return 'written';
     }
     const audit: AuditContext = {
       actor: {
@@ -122,10 +156,10 @@ async function writeUse(
       },
     });
     await commitWithEvents(app, TABLES.pats, [action], [event]);
+    return 'written';
   } catch (error) {
     const status = restErrorStatus(error);
-    // Another instance recorded a use at the same moment: its write stands.
-    if (status === 409 || status === 412) return;
+    if (status === 409 || status === 412) return 'conflict';
     throw error;
   }
 }
