@@ -94,6 +94,13 @@ describe('deployment package', () => {
     }
   });
 
+  it('deploys the entry point as one bundled module that imports no other file of the app', () => {
+    const entry = run('unzip', ['-p', zipPath, 'dist/functions/index.js'], workDir);
+    // No import statement of the bundle reaches for another file (dependencies' comments may mention some).
+    expect(entry).not.toMatch(/^\s*(import|export)\b[^\n]*\bfrom\s+['"]\.{1,2}\//m);
+    expect(entry).toContain('@azure/functions-core');
+  });
+
   it('loads the function entry point from the extracted package alone', () => {
     const appDir = join(workDir, 'app-extracted');
     run('unzip', ['-q', zipPath, '-d', appDir], workDir);

@@ -17,6 +17,7 @@ import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSy
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ignore from 'ignore';
+import { bundleEntry } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -96,7 +97,7 @@ function collectFiles(funcignore, packages, excludedRoots) {
   return files;
 }
 
-function main() {
+async function main() {
   const options = parseArgs(process.argv.slice(2));
   const outDir = dirname(options.out);
   const stageDir = join(outDir, 'app');
@@ -134,6 +135,11 @@ function main() {
     bytes += statSync(target).size;
   }
 
+  // The deployed entry point is the bundled build: one module loads far faster than the ~1,000 files
+  // it replaces (see the P6 benchmark). The unbundled files stay beside it, unused.
+  await bundleEntry(join(root, entry), join(stageDir, entry));
+  bytes += statSync(join(stageDir, entry)).size;
+
   const zip = spawnSync('zip', ['-v'], { stdio: 'ignore' });
   if (zip.error) fail('the zip command is not installed (Debian/Ubuntu: apt-get install zip)');
   run('zip', ['-q', '-X', '-r', options.out, '.'], { cwd: stageDir });
@@ -145,4 +151,4 @@ function main() {
   );
 }
 
-main();
+await main();
