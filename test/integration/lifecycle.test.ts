@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson, createPat as createPatAs } from '../helpers/http.js';
-import { DEMO_TENANT_ID, DEMO_USERS } from '../../local/demo-data.js';
+import { DEMO_TENANT_ID } from '../../local/demo-data.js';
 import { systemAuditContext } from '../../shared/audit/context.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
@@ -12,10 +12,8 @@ import { PatRepository } from '../../shared/tokens/repository.js';
 import { SshKeyRepository } from '../../shared/sshkeys/repository.js';
 import { readEntity } from '../../shared/storage/entities.js';
 import { rotatePat } from '../../shared/tokens/rotation.js';
+import { BOB, DAVE } from '../helpers/demo.js';
 
-const user = (email: string) => DEMO_USERS.find((candidate) => candidate.email === email)!;
-const DAVE = user('dave@contoso.com');
-const BOB = user('bob@contoso.com');
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 

@@ -6,14 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson, createPat as createPatAs } from '../helpers/http.js';
 import { declarations } from '../../functions/declarations.js';
-import { DEMO_USERS } from '../../local/demo-data.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { ALICE, DAVE } from '../helpers/demo.js';
 
-const user = (email: string) => DEMO_USERS.find((candidate) => candidate.email === email)!;
-const ALICE = user('alice@contoso.com');
-const DAVE = user('dave@contoso.com');
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const V = 'api-version=7.1';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { callJson, createPat as createPatAs, type CreatedPat, type JsonReply } from '../helpers/http.js';
-import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
+import { DEMO_USERS } from '../../local/demo-data.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { listOutboxRows } from '../../shared/audit/outbox.js';
@@ -11,14 +11,8 @@ import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { crc32, findGatehouseTokens, isGatehouseToken, parseGatehouseToken } from '../../shared/tokens/format.js';
 import { PatRepository, patRowKey } from '../../shared/tokens/repository.js';
 import { isRevokedByRule } from '../../shared/tokens/admin.js';
+import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
 
-const CONTOSO = DEMO_ORGANIZATIONS[0].id;
-const FABRIKAM = DEMO_ORGANIZATIONS[1].id;
-const user = (email: string) => DEMO_USERS.find((candidate) => candidate.email === email)!;
-const ALICE = user('alice@contoso.com');
-const BOB = user('bob@contoso.com');
-const DAVE = user('dave@contoso.com');
-const CAROL = user('carol@contoso.com');
 
 const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
 const PATS72 = '/contoso/_apis/tokens/pats?api-version=7.2-preview.1';

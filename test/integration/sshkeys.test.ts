@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { callJson, type JsonReply } from '../helpers/http.js';
-import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
@@ -12,14 +11,9 @@ import { wireString } from '../../shared/sshkeys/keys.js';
 import { SshKeyRepository, sshKeyRowKey } from '../../shared/sshkeys/repository.js';
 import { expireSshKeyIfDue, getSshKeyForNotification } from '../../shared/sshkeys/expiry.js';
 import { expiryKeys } from '../../shared/tokens/repository.js';
+import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE, demoUser } from '../helpers/demo.js';
 
-const CONTOSO = DEMO_ORGANIZATIONS[0].id;
-const FABRIKAM = DEMO_ORGANIZATIONS[1].id;
-const user = (email: string) => DEMO_USERS.find((candidate) => candidate.email === email)!;
-const ALICE = user('alice@contoso.com');
-const BOB = user('bob@contoso.com');
-const DAVE = user('dave@contoso.com');
-const CAROL = user('carol@contoso.com');
+const user = demoUser;
 
 const KEYS = '/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1';
 const LOOKUP = '/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1';
