@@ -13,6 +13,7 @@ import { SshKeyRepository } from '../../shared/sshkeys/repository.js';
 import { readEntity } from '../../shared/storage/entities.js';
 import { rotatePat } from '../../shared/tokens/rotation.js';
 import { BOB, DAVE } from '../helpers/demo.js';
+import { drainQueueTexts } from '../helpers/queues.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -38,16 +39,7 @@ function opensshEd25519(): string {
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {
-  const queue = env.app.storage.queue(QUEUES.audit);
-  const drained: AuditEvent[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      drained.push(auditEventSchema.parse(JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8'))));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
-  }
+  const drained = (await drainQueueTexts(env, QUEUES.audit)).map((text) => auditEventSchema.parse(JSON.parse(text)));
   auditEvents.push(...drained);
   return drained;
 }

@@ -8,6 +8,7 @@ import { LocalNpmRegistry, packPackages, tempDir, type PackedTarball } from '../
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { QUEUES, TABLES, CONTAINERS } from '../../shared/storage/names.js';
 import { packagePartition } from '../../shared/packaging/store.js';
+import { drainQueueTexts } from '../helpers/queues.js';
 
 /** Feeds, the npm registry protocol over HTTP, the upstreaming behavior API and bad input. */
 
@@ -68,16 +69,7 @@ async function versionRows(feed: string, name: string): Promise<string[]> {
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {
-  const queue = env.app.storage.queue(QUEUES.audit);
-  const drained: AuditEvent[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      drained.push(auditEventSchema.parse(JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8'))));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
-  }
+  const drained = (await drainQueueTexts(env, QUEUES.audit)).map((text) => auditEventSchema.parse(JSON.parse(text)));
   return drained;
 }
 

@@ -12,6 +12,7 @@ import { PatRepository, expiryKeys } from '../../shared/tokens/repository.js';
 import { endGraceIfDue } from '../../shared/tokens/rotation.js';
 import { patCredentialOf, patHasAnyScope } from '../../shared/tokens/authenticate.js';
 import { readEntity } from '../../shared/storage/entities.js';
+import { drainQueueTexts } from '../helpers/queues.js';
 
 const CONTOSO = DEMO_ORGANIZATIONS[0].id;
 const FABRIKAM = DEMO_ORGANIZATIONS[1].id;
@@ -61,33 +62,17 @@ async function createPat(
 
 async function drainAudit(): Promise<AuditEvent[]> {
   await settleBackgroundWork(env.app);
-  const queue = env.app.storage.queue(QUEUES.audit);
-  const drained: AuditEvent[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      drained.push(auditEventSchema.parse(JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8'))));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
-  }
+  const drained = (await drainQueueTexts(env, QUEUES.audit)).map((text) => auditEventSchema.parse(JSON.parse(text)));
   auditEvents.push(...drained);
   return drained;
 }
 
 async function drainNotifications(): Promise<any[]> {
   await settleBackgroundWork(env.app);
-  const queue = env.app.storage.queue(QUEUES.notifications);
   const drained: any[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      const text = Buffer.from(item.messageText, 'base64').toString('utf8');
-      expect(findGatehouseTokens(text)).toEqual([]);
-      drained.push(JSON.parse(text));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
+  for (const text of await drainQueueTexts(env, QUEUES.notifications)) {
+    expect(findGatehouseTokens(text)).toEqual([]);
+    drained.push(JSON.parse(text));
   }
   return drained;
 }

@@ -12,6 +12,7 @@ import { crc32, findGatehouseTokens, isGatehouseToken, parseGatehouseToken } fro
 import { PatRepository, patRowKey } from '../../shared/tokens/repository.js';
 import { isRevokedByRule } from '../../shared/tokens/admin.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
+import { drainQueueTexts } from '../helpers/queues.js';
 
 
 const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
@@ -51,18 +52,9 @@ async function createPat(
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {
-  const queue = env.app.storage.queue(QUEUES.audit);
-  const drained: AuditEvent[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      const text = Buffer.from(item.messageText, 'base64').toString('utf8');
-      drainedTexts.push(text);
-      drained.push(auditEventSchema.parse(JSON.parse(text)));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
-  }
+  const texts = await drainQueueTexts(env, QUEUES.audit);
+  drainedTexts.push(...texts);
+  const drained = texts.map((text) => auditEventSchema.parse(JSON.parse(text)));
   auditEvents.push(...drained);
   return drained;
 }

@@ -12,6 +12,7 @@ import { SshKeyRepository, sshKeyRowKey } from '../../shared/sshkeys/repository.
 import { expireSshKeyIfDue, getSshKeyForNotification } from '../../shared/sshkeys/expiry.js';
 import { expiryKeys } from '../../shared/tokens/repository.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE, demoUser } from '../helpers/demo.js';
+import { drainQueueTexts } from '../helpers/queues.js';
 
 const user = demoUser;
 
@@ -103,18 +104,9 @@ async function addOk(email: string, key: TestKey = newKey.ed25519(), extra: Reco
 }
 
 async function drainAudit(): Promise<AuditEvent[]> {
-  const queue = env.app.storage.queue(QUEUES.audit);
-  const drained: AuditEvent[] = [];
-  for (;;) {
-    const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (items.length === 0) break;
-    for (const item of items) {
-      const text = Buffer.from(item.messageText, 'base64').toString('utf8');
-      drainedTexts.push(text);
-      drained.push(auditEventSchema.parse(JSON.parse(text)));
-      await queue.deleteMessage(item.messageId, item.popReceipt);
-    }
-  }
+  const texts = await drainQueueTexts(env, QUEUES.audit);
+  drainedTexts.push(...texts);
+  const drained = texts.map((text) => auditEventSchema.parse(JSON.parse(text)));
   auditEvents.push(...drained);
   return drained;
 }
