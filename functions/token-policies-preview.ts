@@ -1,17 +1,11 @@
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
+import { TOKEN_POLICY_API_VERSIONS, patMetadataSchema } from '../shared/tokens/schemas.js';
 import { mergePolicies, readPolicies, tokenPolicyDocumentSchema, tokenPolicyUpdateSchema } from '../shared/tokens/policies.js';
 import { previewPolicyViolations } from '../shared/tokens/admin.js';
 
-const violationSchema = z.object({
-  authorizationId: z.string(),
-  displayName: z.string(),
-  scope: z.string(),
-  targetAccounts: z.array(z.string()).nullable(),
-  validFrom: z.string(),
-  validTo: z.string(),
+const violationSchema = patMetadataSchema.extend({
   owner: z.object({ id: z.string(), displayName: z.string(), principalName: z.string(), descriptor: z.string() }),
   violations: z.array(z.string()),
 });

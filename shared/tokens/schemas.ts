@@ -86,14 +86,18 @@ export const lastUsedSchema = z
   .describe('Last use of the PAT; null when never used.');
 export type LastUsedView = z.infer<typeof lastUsedSchema>;
 
-export const patTokenSchema = z.object({
+/** What every view of a PAT shows about it (the API's PatToken, self lookup, policy preview). */
+export const patMetadataSchema = z.object({
   authorizationId: z.string(),
   displayName: z.string(),
   scope: z.string(),
   targetAccounts: z.array(z.string()).nullable(),
-  token: z.string().nullable(),
   validFrom: z.string(),
   validTo: z.string(),
+});
+
+export const patTokenSchema = patMetadataSchema.extend({
+  token: z.string().nullable(),
   lastUsed: lastUsedSchema.optional(),
 });
 export type PatTokenView = z.infer<typeof patTokenSchema>;

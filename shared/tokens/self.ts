@@ -5,7 +5,7 @@ import type { Organization } from '../directory/repository.js';
 import { evaluatePat } from './authenticate.js';
 import { readPolicies, violationsOf, type PolicyName } from './policies.js';
 import { PatRepository } from './repository.js';
-import { lastUsedSchema } from './schemas.js';
+import { lastUsedSchema, patMetadataSchema } from './schemas.js';
 import { lastUsedView } from './service.js';
 
 const DAY_MS = 86_400_000;
@@ -14,13 +14,7 @@ export const ROTATION_DUE_DAYS = 7;
 
 // ---- self lookup ---------------------------------------------------------------------------------
 
-export const patSelfSchema = z.object({
-  authorizationId: z.string(),
-  displayName: z.string(),
-  scope: z.string(),
-  targetAccounts: z.array(z.string()).nullable(),
-  validFrom: z.string(),
-  validTo: z.string(),
+export const patSelfSchema = patMetadataSchema.extend({
   daysLeft: z.number().describe('Whole days until validTo (0 on the last day).'),
   lastUsed: lastUsedSchema,
   rotatedTo: z.string().nullable().describe('The successor, while a rotated PAT is in its grace period.'),

@@ -1,18 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { createAppContext } from '../../shared/app-context.js';
-import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
+import { DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
 import type { AuditEvent } from '../../shared/audit/events.js';
 import { writeAuditEvent } from '../../shared/audit/writer.js';
 import { TABLES } from '../../shared/storage/names.js';
+import { sampleAuditEvent } from '../helpers/audit.js';
 
 // The writer remembers each partition's chain head (and its ETag) after an append instead of reading
 // it again; these check that another writer's appends and a removed head still give one gapless chain.
 
 const contoso = DEMO_ORGANIZATIONS[0];
-const alice = DEMO_USERS[0]!;
 const NOW = '2026-03-10T12:00:00.000Z';
 const PARTITION = `${contoso.id}|20260310`;
 
@@ -26,22 +25,7 @@ afterAll(async () => {
 });
 
 function event(i: number): AuditEvent {
-  return {
-    id: randomUUID(),
-    schemaVersion: 1,
-    timestamp: new Date(env.clock.now().getTime() - 1000 + i).toISOString(),
-    organizationId: contoso.id,
-    organizationName: contoso.name,
-    actionId: 'Token.PatCreateEvent',
-    area: 'Token',
-    category: 'create',
-    actor: { kind: 'user', id: alice.id, upn: alice.email, displayName: alice.displayName, authenticationMechanism: 'EntraBearer' },
-    correlationId: randomUUID(),
-    activityId: randomUUID(),
-    scopeType: 'organization',
-    scopeId: contoso.id,
-    data: { DisplayName: `event ${i}` },
-  };
+  return sampleAuditEvent(new Date(env.clock.now().getTime() - 1000 + i), { data: { DisplayName: `event ${i}` } });
 }
 
 async function chain(): Promise<{ Seq: number; PrevHash: string; Hash: string }[]> {

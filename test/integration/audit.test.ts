@@ -10,6 +10,7 @@ import { csvField } from '../../shared/audit/download.js';
 import { QUEUES, TABLES, poisonQueueName } from '../../shared/storage/names.js';
 import { encodeQueueMessage, sendJson } from '../../shared/storage/queue.js';
 import { demoUser } from '../helpers/demo.js';
+import { sampleAuditEvent } from '../helpers/audit.js';
 
 const SPEC = 'audit/7.1/audit.json';
 const V = 'api-version=7.1-preview.1';
@@ -36,23 +37,7 @@ afterAll(async () => {
 });
 
 function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: randomUUID(),
-    schemaVersion: 1,
-    timestamp: env.clock.now().toISOString(),
-    organizationId: contoso.id,
-    organizationName: contoso.name,
-    actionId: 'Token.PatCreateEvent',
-    area: 'Token',
-    category: 'create',
-    actor: { kind: 'user', id: alice.id, upn: alice.email, displayName: alice.displayName, authenticationMechanism: 'EntraBearer' },
-    correlationId: randomUUID(),
-    activityId: randomUUID(),
-    scopeType: 'organization',
-    scopeId: contoso.id,
-    data: { DisplayName: 'build token' },
-    ...overrides,
-  };
+  return sampleAuditEvent(env.clock.now(), overrides);
 }
 
 async function token(email: string, scopes?: string[]) {
