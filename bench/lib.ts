@@ -10,7 +10,6 @@ import {
   DEFAULT_AUDIT_RETENTION_SCHEDULE,
   DEFAULT_GRANT_REVIEW_SCHEDULE,
   DEFAULT_LIFECYCLE_SCHEDULE,
-  DEFAULT_OUTBOX_RELAY_SCHEDULE,
 } from '../shared/config.js';
 
 /** Helpers shared by the benchmark scenarios: child processes, statistics, seeding, tokens. */
@@ -47,7 +46,6 @@ export function gatehouseSettings(secrets: BenchSecrets, connectionString: strin
     PORT: '0',
     NODE_ENV: 'production',
     // Timer schedules are app settings the host resolves (%NAME%); the service defaults.
-    OUTBOX_RELAY_SCHEDULE: DEFAULT_OUTBOX_RELAY_SCHEDULE,
     LIFECYCLE_SCHEDULE: DEFAULT_LIFECYCLE_SCHEDULE,
     GRANT_REVIEW_SCHEDULE: DEFAULT_GRANT_REVIEW_SCHEDULE,
     AUDIT_RETENTION_SCHEDULE: DEFAULT_AUDIT_RETENTION_SCHEDULE,

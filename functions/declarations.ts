@@ -19,7 +19,6 @@ import { sshKeysGet } from './sshkeys-get.js';
 import { sshKeysUpdate } from './sshkeys-update.js';
 import { sshKeysDelete } from './sshkeys-delete.js';
 import { sshKeysLookup } from './sshkeys-lookup.js';
-import { outboxRelay } from './outbox-relay.js';
 import { lifecycle } from './lifecycle.js';
 import { notificationSender } from './notification-sender.js';
 import { notificationsList, notificationsMarkRead } from './notifications-inbox.js';
@@ -111,7 +110,6 @@ export const declarations: readonly FunctionDeclaration[] = [
   sshKeysUpdate,
   sshKeysDelete,
   sshKeysLookup,
-  outboxRelay,
   lifecycle,
   notificationSender,
   notificationsList,

@@ -91,11 +91,6 @@ param lifecycleSchedule string = '0 */5 * * * *'
 @maxLength(128)
 param grantReviewSchedule string = '0 */15 * * * *'
 
-@description('Optional. NCRONTAB schedule (six fields, with seconds) of the audit outbox relay (OUTBOX_RELAY_SCHEDULE).')
-@minLength(11)
-@maxLength(128)
-param outboxRelaySchedule string = '0 * * * * *'
-
 @description('Optional. NCRONTAB schedule (six fields, with seconds) of the audit retention purge (AUDIT_RETENTION_SCHEDULE).')
 @minLength(11)
 @maxLength(128)
@@ -257,7 +252,6 @@ module functionApp 'app/function-app.bicep' = {
       TOKEN_PEPPERS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.pepperSecretUri})'
       LIFECYCLE_SCHEDULE: lifecycleSchedule
       GRANT_REVIEW_SCHEDULE: grantReviewSchedule
-      OUTBOX_RELAY_SCHEDULE: outboxRelaySchedule
       AUDIT_RETENTION_SCHEDULE: auditRetentionSchedule
     }
   }

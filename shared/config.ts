@@ -55,9 +55,6 @@ const jwks = z
   })
   .pipe(z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }));
 
-/** Every minute: pending audit events are relayed within about a minute when the queue was down. */
-export const DEFAULT_OUTBOX_RELAY_SCHEDULE = '0 * * * * *';
-
 const ncrontab = z.string().superRefine((value, ctx) => {
   try {
     parseNcrontab(value);
@@ -122,7 +119,8 @@ const settingsSchema = z
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
-    OUTBOX_RELAY_SCHEDULE: ncrontab.default(DEFAULT_OUTBOX_RELAY_SCHEDULE),
+    AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
+    TOKEN_POLICY_CACHE_SECONDS: count(0, 60, 10),
 
     GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE),
     GRANT_REVIEW_BATCH_SIZE: count(1, 500, 50),
@@ -197,8 +195,10 @@ export interface AppConfig {
   readonly rateLimits: { readonly writesPerMinute: number; readonly anonymousPerMinute: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
-  /** NCRONTAB schedule of the outbox relay timer (`%OUTBOX_RELAY_SCHEDULE%`). */
-  readonly outboxRelaySchedule: string;
+  /** How long a queued audit event stays invisible, time for its change to commit (see audit/outbox.ts). */
+  readonly auditDeliveryDelaySeconds: number;
+  /** How long an organization's token policies read on the request path are reused (0 disables). */
+  readonly tokenPolicyCacheSeconds: number;
   readonly pipelines: PipelineGrantSettings;
   readonly audit: AuditSettings;
   readonly packaging: PackagingSettings;
@@ -352,7 +352,8 @@ export function loadConfig(env: Env): AppConfig {
     rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,
-    outboxRelaySchedule: s.OUTBOX_RELAY_SCHEDULE,
+    auditDeliveryDelaySeconds: s.AUDIT_DELIVERY_DELAY_SECONDS,
+    tokenPolicyCacheSeconds: s.TOKEN_POLICY_CACHE_SECONDS,
     pipelines: {
       reviewSchedule: s.GRANT_REVIEW_SCHEDULE,
       reviewBatchSize: s.GRANT_REVIEW_BATCH_SIZE,

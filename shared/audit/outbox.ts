@@ -1,62 +1,79 @@
-import { odata, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import { restErrorStatus } from '../http/errors.js';
-import { ignoreMissing, readEntity } from '../storage/entities.js';
+import { AppError, isStorageUnavailable, restErrorStatus } from '../http/errors.js';
+import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js';
 import { QUEUES, TABLES } from '../storage/names.js';
-import { sendJson } from '../storage/queue.js';
+import { encodeQueueMessage } from '../storage/queue.js';
 import { findGatehouseTokens } from '../tokens/format.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 
 /**
- * Transactional outbox for audit events: a change and its events are committed together, then the
- * events are put on the audit queue.
+ * Transactional outbox for audit events, in two storage round trips per change:
  *
- * Table Storage transactions cover one partition of one table, so each event is stored as an outbox
- * row (`RowKey = outbox_<event id>`, column `event` = the JSON message) in the same partition as the
- * changed entity and written in the same `submitTransaction`. Before that, a pending-index row is
- * written to the `outbox` table (PK = `yyyyMMddHH` of the commit time, RK = zero-padded epoch ms +
- * `_` + event id, pointing at table / PartitionKey / RowKey of the outbox row), so the relay finds
- * pending events without scanning feature tables.
+ * 1. Each event is sent to the audit queue first, with a `delivery` field that names its outbox row
+ *    (`RowKey = outbox_<event id>` in the partition of the change) and, on the first event, the index
+ *    writes the change implies elsewhere (`effects`, e.g. the PAT expiry index row). The message stays
+ *    invisible for `AUDIT_DELIVERY_DELAY_SECONDS`, time for the commit to land.
+ * 2. The change and its outbox rows are committed in one entity group transaction.
  *
- * After the commit the events are sent to the audit queue and both rows deleted. A queue failure
- * never fails the change: the `outbox-relay` timer (`relayOutbox`) later sends every outbox row whose
- * index row is older than a few seconds, and drops index rows whose outbox row never appeared (the
- * transaction failed). Sending twice is harmless (the audit writer is idempotent on the event id);
- * losing an event is impossible as long as the outbox row exists.
+ * The audit writer treats the outbox row as the proof that the change happened: it applies the
+ * effects, stores the event and deletes the outbox row. A message whose outbox row has not appeared
+ * is sent again later with a back-off, and dropped once it is older than `DELIVERY_ABANDON_AFTER_MS`:
+ * its change never committed. So an event is stored if and only if its change committed, without a
+ * pending index, a relay or cleanup writes on the request path. A queue outage fails the change
+ * (nothing is committed), since the queue and the tables live in the same storage account.
  *
  * Partitions that hold outbox rows must be read by RowKey range (never "the whole partition").
  */
 
 export const OUTBOX_ROW_PREFIX = 'outbox_';
-/** The relay leaves index rows younger than this alone (the writer is probably still sending). */
-export const RELAY_MIN_AGE_MS = 5_000;
-/** An index row whose outbox row is still absent after this long belongs to a failed transaction. */
-export const RELAY_ABANDON_AFTER_MS = 120_000;
+/** A message whose outbox row is still absent after this long belongs to a change that failed. */
+export const DELIVERY_ABANDON_AFTER_MS = 10 * 60_000;
+const MAX_DEFER_SECONDS = 60;
 
 const MAX_EVENT_CHARS = 30_000;
-const pad = (ms: number) => String(ms).padStart(13, '0');
+/** Queue messages are at most 64 KiB, base64 included. */
+const MAX_MESSAGE_BASE64_CHARS = 64 * 1024;
 
-export function outboxBucket(time: Date): string {
-  return time.toISOString().slice(0, 13).replace(/[-T]/g, '');
-}
+const KNOWN_TABLES = new Set<string>(Object.values(TABLES));
+const tableName = z.string().refine((name) => KNOWN_TABLES.has(name), 'unknown table');
+const key = z.string().min(1).max(512).refine((value) => {
+  try {
+    assertSafeKey(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'unsafe key');
 
-type PendingIndexRow = {
-  partitionKey: string;
-  rowKey: string;
-  table: string;
-  targetPartitionKey: string;
-  targetRowKey: string;
-};
+const indexEffectSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('upsert'), table: tableName, partitionKey: key, rowKey: key, columns: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) }),
+  z.object({ op: z.literal('delete'), table: tableName, partitionKey: key, rowKey: key }),
+]);
+/** A write a change implies in another partition (an index row), applied once the change is proven. */
+export type IndexEffect = z.infer<typeof indexEffectSchema>;
+
+const deliverySchema = z.object({
+  table: tableName,
+  partitionKey: key,
+  rowKey: key.refine((value) => value.startsWith(OUTBOX_ROW_PREFIX), 'not an outbox row'),
+  sentAt: z.iso.datetime({ offset: true }),
+  effects: z.array(indexEffectSchema).max(20).optional(),
+});
+export type Delivery = z.infer<typeof deliverySchema>;
 
 /**
- * Commits `actions` (all on one partition of `tableName`) together with outbox rows for `events`, then
- * delivers the events. Throws only when the change itself fails (nothing is committed then).
+ * Commits `actions` (all on one partition of `tableName`) together with outbox rows for `events`;
+ * `effects` reach their tables through the audit writer once the commit is proven. Throws when the
+ * change fails; nothing is stored then, and the events already queued are dropped by the writer.
  */
 export async function commitWithEvents(
   app: AppContext,
   tableName: string,
   actions: readonly TransactionAction[],
   events: readonly AuditEvent[],
+  effects: readonly IndexEffect[] = [],
 ): Promise<void> {
   const partitionKey = actions[0]?.[1].partitionKey;
   if (partitionKey === undefined) throw new Error('commitWithEvents needs at least one action');
@@ -64,110 +81,88 @@ export async function commitWithEvents(
     throw new Error('commitWithEvents: every action must be on the same partition');
   }
   if (actions.length + events.length > 100) throw new Error('commitWithEvents: more than 100 entities in one transaction');
+  if (effects.length > 0 && events.length === 0) throw new Error('commitWithEvents: effects travel with an event');
 
-  const now = app.clock.now();
-  const serialized = events.map((event) => serializeEvent(event));
-  const index: PendingIndexRow[] = serialized.map(({ event }) => ({
-    partitionKey: outboxBucket(now),
-    rowKey: `${pad(now.getTime())}_${event.id}`,
-    table: tableName,
-    targetPartitionKey: partitionKey,
-    targetRowKey: `${OUTBOX_ROW_PREFIX}${event.id}`,
-  }));
+  const sentAt = app.clock.now().toISOString();
+  const messages = events.map((event, i) => {
+    const parsed = serializableEvent(event);
+    const delivery: Delivery = {
+      table: tableName,
+      partitionKey,
+      rowKey: `${OUTBOX_ROW_PREFIX}${parsed.id}`,
+      sentAt,
+      ...(i === 0 && effects.length > 0 ? { effects: [...effects] } : {}),
+    };
+    const text = encodeQueueMessage({ ...parsed, delivery: deliverySchema.parse(delivery) });
+    if (text.length > MAX_MESSAGE_BASE64_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for a queue message`);
+    return { event: parsed, text };
+  });
 
-  const outboxTable = app.storage.table(TABLES.outbox);
-  if (index.length > 0) await outboxTable.submitTransaction(index.map((row) => ['create', row] as TransactionAction));
+  const queue = app.storage.queue(QUEUES.audit);
+  const visibilityTimeout = app.config.auditDeliveryDelaySeconds;
+  try {
+    await Promise.all(messages.map(({ text }) => queue.sendMessage(text, { messageTimeToLive: -1, ...(visibilityTimeout > 0 ? { visibilityTimeout } : {}) })));
+  } catch (error) {
+    if (isStorageUnavailable(error)) throw error;
+    app.log.warn('audit queue unavailable; change refused', { status: restErrorStatus(error) ?? null, reason: error instanceof Error ? error.name : 'unknown' });
+    throw new AppError(503, 'auditUnavailable', 'The audit queue is unavailable, so nothing was changed; try again shortly.', { headers: { 'Retry-After': '5' } });
+  }
 
-  const outboxRows: TransactionAction[] = serialized.map(({ event, json }) => [
+  const outboxRows: TransactionAction[] = messages.map(({ event }) => [
     'create',
-    { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, event: json },
+    { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId },
   ]);
-  // On failure the index rows stay: a transaction whose reply was lost may still have committed
-  // (or an SDK retry of a committed one answers 409), and the relay decides from the outbox row
-  // itself, dropping index rows whose outbox row never appears.
   await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
-
-  await Promise.all(
-    serialized.map(({ event }, i) => deliver(app, event, tableName, partitionKey, index[i] as PendingIndexRow)),
-  );
 }
 
-function serializeEvent(event: AuditEvent): { event: AuditEvent; json: string } {
+function serializableEvent(event: AuditEvent): AuditEvent {
   const parsed = auditEventSchema.parse(event);
   const json = JSON.stringify(parsed);
   if (json.length > MAX_EVENT_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for the outbox`);
   if (findGatehouseTokens(json).length > 0) throw new Error(`audit event ${parsed.actionId} contains a token secret`);
-  return { event: parsed, json };
+  return parsed;
 }
 
-/** Sends one event and removes its outbox and index rows; failures are left for the relay. */
-async function deliver(app: AppContext, event: AuditEvent, table: string, partitionKey: string, index: PendingIndexRow): Promise<boolean> {
-  try {
-    await sendJson(app.storage.queue(QUEUES.audit), event);
-  } catch (error) {
-    app.log.warn('audit event left in the outbox', {
-      eventId: event.id,
-      actionId: event.actionId,
-      status: restErrorStatus(error) ?? null,
-      reason: error instanceof Error ? error.name : 'unknown',
-    });
-    return false;
-  }
-  await removeDelivered(app, table, partitionKey, `${OUTBOX_ROW_PREFIX}${event.id}`, index);
-  return true;
+/** The `delivery` field of an audit message: undefined for a message with none, an error text when malformed. */
+export function deliveryOf(payload: unknown): { delivery?: Delivery; error?: string } {
+  if (typeof payload !== 'object' || payload === null || !('delivery' in payload)) return {};
+  const parsed = deliverySchema.safeParse((payload as { delivery: unknown }).delivery);
+  if (parsed.success) return { delivery: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { error: `delivery: ${issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'invalid'}` };
 }
 
-async function removeDelivered(app: AppContext, table: string, partitionKey: string, rowKey: string, index: PendingIndexRow) {
-  try {
-    await ignoreMissing(app.storage.table(table).deleteEntity(partitionKey, rowKey));
-    await ignoreMissing(app.storage.table(TABLES.outbox).deleteEntity(index.partitionKey, index.rowKey));
-  } catch (error) {
-    // The relay retries; the event may be sent again, which the writer tolerates.
-    app.log.warn('outbox cleanup failed', { table, status: restErrorStatus(error) ?? null });
-  }
+/** True when the change behind a delivery committed (its outbox row exists). */
+export async function isCommitted(app: AppContext, delivery: Delivery): Promise<boolean> {
+  return (await readEntity(app.storage.table(delivery.table), delivery.partitionKey, delivery.rowKey)) !== undefined;
 }
 
-export interface RelayResult {
-  sent: number;
-  dropped: number;
-  pending: number;
+/** Applies a delivery's index writes; each is idempotent, so a redelivery applies them again harmlessly. */
+export async function applyEffects(app: AppContext, delivery: Delivery): Promise<void> {
+  await Promise.all(
+    (delivery.effects ?? []).map((effect) =>
+      effect.op === 'upsert'
+        ? app.storage.table(effect.table).upsertEntity({ partitionKey: effect.partitionKey, rowKey: effect.rowKey, ...effect.columns } as TableEntity, 'Replace')
+        : ignoreMissing(app.storage.table(effect.table).deleteEntity(effect.partitionKey, effect.rowKey)),
+    ),
+  );
+}
+
+/** Removes the outbox row once its event is stored. */
+export async function completeDelivery(app: AppContext, delivery: Delivery): Promise<void> {
+  await ignoreMissing(app.storage.table(delivery.table).deleteEntity(delivery.partitionKey, delivery.rowKey));
 }
 
 /**
- * Sends every event still in an outbox whose index row is older than `RELAY_MIN_AGE_MS`; drops index
- * rows whose outbox row is gone (delivered, or the change never committed).
+ * A message whose outbox row is not there yet: sent again to be looked at later (back-off doubling
+ * with its age, at most a minute), or 'abandoned' once older than DELIVERY_ABANDON_AFTER_MS.
  */
-export async function relayOutbox(app: AppContext): Promise<RelayResult> {
-  const now = app.clock.now().getTime();
-  const sendBefore = now - RELAY_MIN_AGE_MS;
-  const outboxTable = app.storage.table(TABLES.outbox);
-  const result: RelayResult = { sent: 0, dropped: 0, pending: 0 };
-  const rows = outboxTable.listEntities<Omit<PendingIndexRow, 'partitionKey' | 'rowKey'>>({
-    queryOptions: { filter: odata`PartitionKey le ${outboxBucket(new Date(sendBefore))}` },
-  });
-  for await (const row of rows) {
-    const index = row as unknown as PendingIndexRow;
-    const written = Number(index.rowKey.slice(0, 13));
-    if (!(written <= sendBefore)) {
-      result.pending++;
-      continue;
-    }
-    const outboxRow = await readEntity<{ event: string }>(app.storage.table(index.table), index.targetPartitionKey, index.targetRowKey);
-    if (!outboxRow) {
-      if (written <= now - RELAY_ABANDON_AFTER_MS) {
-        await ignoreMissing(outboxTable.deleteEntity(index.partitionKey, index.rowKey));
-        result.dropped++;
-      } else {
-        result.pending++;
-      }
-      continue;
-    }
-    const event = auditEventSchema.parse(JSON.parse(outboxRow.event));
-    if (await deliver(app, event, index.table, index.targetPartitionKey, index)) result.sent++;
-    else result.pending++;
-  }
-  if (result.sent > 0 || result.dropped > 0) app.log.info('outbox relayed', { ...result });
-  return result;
+export async function deferDelivery(app: AppContext, payload: object, delivery: Delivery): Promise<'deferred' | 'abandoned'> {
+  const ageMs = app.clock.now().getTime() - Date.parse(delivery.sentAt);
+  if (ageMs >= DELIVERY_ABANDON_AFTER_MS) return 'abandoned';
+  const visibilityTimeout = Math.min(MAX_DEFER_SECONDS, Math.max(1, Math.ceil(ageMs / 1000)));
+  await app.storage.queue(QUEUES.audit).sendMessage(encodeQueueMessage(payload), { messageTimeToLive: -1, visibilityTimeout });
+  return 'deferred';
 }
 
 /** Outbox rows currently in a partition (for tests and diagnostics). */

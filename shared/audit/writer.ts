@@ -4,6 +4,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
+import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
 import {
   HEAD_ROW_KEY,
@@ -141,6 +142,40 @@ function rememberHead(app: AppContext, head: ChainHeadRow, etag: string | undefi
     if (!oldest.done) heads.delete(oldest.value);
   }
   heads.set(head.partitionKey, { ...head, etag });
+}
+
+export type MessageOutcome = WriteOutcome['status'] | 'deferred' | 'abandoned';
+
+/**
+ * Handles one audit queue message. A message from the outbox (with `delivery`) is stored only once
+ * its change is proven committed: effects applied, event written, outbox row removed, in that order,
+ * so a retry after a failure at any step repeats the rest. Throws InvalidAuditEvent for messages that
+ * can never be stored.
+ */
+export async function handleAuditMessage(app: AppContext, payload: unknown): Promise<{ event: AuditEvent; outcome: MessageOutcome }> {
+  const event = parseAuditEvent(payload);
+  const value: unknown = typeof payload === 'string' ? JSON.parse(payload) : payload;
+  const { delivery, error } = deliveryOf(value);
+  if (error) throw new InvalidAuditEvent(error);
+  if (!delivery) return { event, outcome: (await writeAuditEvent(app, event)).status };
+  if (!(await isCommitted(app, delivery))) {
+    if (await isAuditEventStored(app, event)) return { event, outcome: 'duplicate' };
+    const outcome = await deferDelivery(app, value as object, delivery);
+    if (outcome === 'abandoned') {
+      app.log.warn('audit event dropped: its change never committed', { eventId: event.id, actionId: event.actionId, sentAt: delivery.sentAt });
+    }
+    return { event, outcome };
+  }
+  await applyEffects(app, delivery);
+  const written = await writeAuditEvent(app, event);
+  await completeDelivery(app, delivery);
+  return { event, outcome: written.status };
+}
+
+/** True when the event is already in the audit log (its idempotency row exists). */
+export async function isAuditEventStored(app: AppContext, event: AuditEvent): Promise<boolean> {
+  const partitionKey = partitionKeyOf(event.organizationId.toLowerCase(), dayKey(Date.parse(event.timestamp)));
+  return (await readEntity(auditLogTable(app), partitionKey, dedupeRowKey(event.id.toLowerCase()))) !== undefined;
 }
 
 /** Stores one validated event; idempotent on (event id, timestamp). Throws InvalidAuditEvent for events that can never be stored. */

@@ -2,9 +2,8 @@ import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { restErrorStatus } from '../http/errors.js';
-import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { expiryKeys, fromEntity, PatRepository, patRowKey, type PatRecord } from '../tokens/repository.js';
+import { expiryKeys, PatRepository, patPartitionOf, patRowKey, type PatRecord } from '../tokens/repository.js';
 import { isVisibleIn, patEventData } from '../tokens/service.js';
 import { expiringItemOf, type ExpirableKind, type ExpiringItem, type FinaliseOutcome, type IndexEntry, type RunScope } from './kinds.js';
 
@@ -17,8 +16,7 @@ export const patItem = (record: PatRecord): ExpiringItem => expiringItemOf('pat'
 
 async function readPat(app: AppContext, ownerId: string, id: string, scope: RunScope) {
   scope.counters.itemsRead++;
-  const row = await readEntity<Record<string, unknown>>(app.storage.table(TABLES.pats), ownerId, patRowKey(id));
-  return row ? { record: fromEntity(row), etag: row.etag } : undefined;
+  return new PatRepository(app).get(ownerId, id);
 }
 
 /**
@@ -66,7 +64,7 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
           await commitWithEvents(
             app,
             TABLES.pats,
-            [['update', { partitionKey: entry.ownerId, rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt }, 'Merge', { etag }]],
+            [['update', { partitionKey: patPartitionOf(record.authorizationId), rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt }, 'Merge', { etag }]],
             [event],
           );
           return { outcome: 'expired' as FinaliseOutcome, item: patItem({ ...record, expiredEventAt: expiredAt }) };

@@ -2,7 +2,7 @@ import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, type ServicePrincipalCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { readPolicies } from '../tokens/policies.js';
+import { enforcedPolicies } from '../tokens/policies.js';
 import { fingerprintHexOf, parsePublicKey } from './keys.js';
 import { SshKeyRepository, sshKeyStatusOf } from './repository.js';
 import { usableUnderPolicy } from './service.js';
@@ -66,7 +66,7 @@ export async function lookupSshKey(
     if (record.fingerprintHex !== fingerprintHex || record.organizationId !== hit.organizationId) continue;
     if (sshKeyStatusOf(record, now) !== 'active') continue;
     if (!(await app.directory.getMembership(record.organizationId, 'user', record.ownerId))) continue;
-    if (!usableUnderPolicy((await readPolicies(app, record.organizationId)).document, record)) continue;
+    if (!usableUnderPolicy(await enforcedPolicies(app, record.organizationId), record)) continue;
     const [organization, owner] = await Promise.all([
       only ?? app.directory.getOrganizationById(record.organizationId),
       app.directory.getUser(record.ownerId),

@@ -7,7 +7,7 @@ import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
 import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
 import { findGatehouseTokens } from '../tokens/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
-import { readPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
+import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { RevocationKind } from '../tokens/repository.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
 import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
@@ -113,7 +113,7 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
     throw sshKeyFailure(400, 'invalidPublicKey', 'The key comment contains a personal access token; nothing was stored.');
   }
   const requested = body.validTo === undefined ? undefined : validToOrFail(body.validTo, now);
-  const policy = (await readPolicies(app, organization.id)).document.sshKeys;
+  const policy = (await enforcedPolicies(app, organization.id)).sshKeys;
   refuseIfDisabled(policy);
   enforceKeyShape(policy, caller.id, parsed);
   const wanted = requested ?? new Date(now.getTime() + policy.defaultLifespanDays * DAY_MS);
@@ -191,7 +191,7 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
       throw sshKeyFailure(400, 'expiredSshKeyCannotBeExtended', 'This SSH key has expired and can no longer be updated; add it again as a new key.');
     }
     const requested = body.validTo === undefined ? new Date(record.validTo) : validToOrFail(body.validTo, now);
-    const policy = (await readPolicies(app, organization.id)).document.sshKeys;
+    const policy = (await enforcedPolicies(app, organization.id)).sshKeys;
     refuseIfDisabled(policy);
     enforceKeyShape(policy, caller.id, record);
     const validTo = clampLifespan(policy, caller.id, new Date(record.validFrom), requested);

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
@@ -7,7 +7,7 @@ import { unauthorized } from '../http/errors.js';
 import { listRevocationRules, type RevocationRule } from './admin.js';
 import { parseGatehouseToken, TOKEN_PREFIX } from './format.js';
 import { hashToken } from './hashing.js';
-import { onPatWritten, PatRepository, type PatAuthSnapshot } from './repository.js';
+import { onPatWritten, PatRepository, sameHash, type PatAuthSnapshot } from './repository.js';
 import { expandScopes, isFullAccess, scopesMatch } from './scopes.js';
 import { recordPatUse } from './usage.js';
 
@@ -148,7 +148,7 @@ export async function evaluatePat(
   let snapshot = snapshots.get(hash, app.clock.now().getTime());
   let fromCache = snapshot !== undefined;
   if (!snapshot) {
-    snapshot = await new PatRepository(app).findSnapshotByHash(hash);
+    snapshot = await new PatRepository(app).findSnapshot(parsed.authorizationId);
     fromCache = false;
   }
   if (!snapshot || !sameHash(snapshot.hash, hash)) return { ok: false, reason: 'unknown' };
@@ -161,12 +161,6 @@ export async function evaluatePat(
   }
   if (!fromCache) snapshots.set(hash, snapshot, now);
   return { ok: true, snapshot };
-}
-
-function sameHash(stored: string, computed: string): boolean {
-  const a = Buffer.from(stored, 'hex');
-  const b = Buffer.from(computed, 'hex');
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
 }
 
 function refusalOf(snapshot: PatAuthSnapshot, now: number, organizationId: string | undefined): PatRefusal | undefined {

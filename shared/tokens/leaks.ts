@@ -8,12 +8,11 @@ import { AppError } from '../http/errors.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
 import { runInBackground } from '../runtime/background.js';
-import { assertSafeKey } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { evaluatePat } from './authenticate.js';
 import { parseGatehouseToken } from './format.js';
-import { autoRevokesLeaks, readPolicies } from './policies.js';
-import { PatRepository, type StoredPat } from './repository.js';
+import { autoRevokesLeaks, enforcedPolicies } from './policies.js';
+import { PatRepository, patPartitionOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat } from './service.js';
 
 /**
@@ -94,7 +93,7 @@ async function handleCandidate(
   const ownerName = owner?.displayName ?? record.ownerId;
   const audit: AuditContext = { ...systemAuditContext(correlationId), ipAddress: reporter.ip, userAgent: reporter.userAgent };
   const found = { Url: report.url ?? null, Source: report.source ?? null, ReportedAt: app.clock.now().toISOString() };
-  const policies = (await readPolicies(app, organization.id)).document;
+  const policies = await enforcedPolicies(app, organization.id);
   const revoke = autoRevokesLeaks(policies, record.ownerId);
 
   await recordDiscovery(app, organization, audit, stored, ownerName, found, revoke);
@@ -141,7 +140,7 @@ async function recordDiscovery(
   await commitWithEvents(
     app,
     TABLES.pats,
-    [['upsert', { partitionKey: assertSafeKey(record.ownerId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
+    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
     [event],
   );
 }

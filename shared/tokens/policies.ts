@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { TtlCache } from '../cache.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, sessionTokenFailure } from '../http/errors.js';
@@ -134,6 +135,27 @@ export async function readPolicies(app: AppContext, organizationId: string): Pro
   return { document, revision: Number(row.revision) || 0, lastModifiedDate: row.lastModifiedDate, lastModifiedBy: row.lastModifiedBy, etag: row.etag };
 }
 
+const policyCaches = new WeakMap<AppContext, TtlCache<TokenPolicyDocument>>();
+function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
+  let cache = policyCaches.get(app);
+  if (!cache) policyCaches.set(app, (cache = new TtlCache(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000)));
+  return cache;
+}
+
+/**
+ * The policies to enforce on a request, reused for TOKEN_POLICY_CACHE_SECONDS: this instance's own
+ * updates apply at once, another instance's within that time. Reads that show or update the document
+ * use readPolicies.
+ */
+export async function enforcedPolicies(app: AppContext, organizationId: string): Promise<TokenPolicyDocument> {
+  const cache = policyCacheOf(app);
+  const cached = cache.get(organizationId, app.clock.now().getTime());
+  if (cached) return cached;
+  const { document } = await readPolicies(app, organizationId);
+  cache.set(organizationId, document, app.clock.now().getTime());
+  return document;
+}
+
 export function mergePolicies(current: TokenPolicyDocument, update: TokenPolicyUpdate): TokenPolicyDocument {
   return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
 }
@@ -185,6 +207,7 @@ export async function updatePolicies(
     [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
     [event],
   );
+  policyCacheOf(app).delete(organization.id);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 

@@ -1,21 +1,26 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import { commitWithEvents } from '../audit/outbox.js';
+import { commitWithEvents, type IndexEffect } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
-import { restErrorStatus } from '../http/errors.js';
-import { assertSafeKey, ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { parseGatehouseToken } from './format.js';
 import { hashToken } from './hashing.js';
 
 /**
- * PAT storage (see the README's storage design):
- * - pats: PK = owner user id, RK = `pat_<authorizationId>` (the record; outbox rows share the partition).
- * - pathashes: PK = hex HMAC-SHA256 of the token under its pepper, RK = `pat` → owner + authorizationId.
- * - patids: PK = authorizationId, RK = `pat` → owner (token admin revokes by id alone).
- * - patexpiry: PK = `yyyyMMddHH` of validTo, RK = zero-padded validTo ms + `_` + authorizationId.
- * Index rows are written before the record (and removed after), so a dangling index row can exist but
- * a record without its indexes cannot; readers verify index hits against the record.
+ * PAT storage (see the README's storage design), one table, `pats`:
+ * - PartitionKey = the first four hex digits of the authorization id, which are those of the owner
+ *   (`ownerPartitionOf`): every row of a PAT, and all PATs of one owner, share one partition.
+ * - `pat_<authorizationId>`: the record, with the owner identity captured at issue time. The token
+ *   carries its authorization id, so authentication, a leak report or an admin revocation by id is one
+ *   point read; the secret is checked against the stored HMAC.
+ * - `use_<authorizationId>` (last use), `leak_<authorizationId>`, `idem_…` (rotation replays) and
+ *   `outbox_<event id>` rows.
+ * The `patexpiry` index (PK = `yyyyMMddHH` of validTo, RK = zero-padded validTo ms + `_` + id) is kept
+ * by index effects that the audit writer applies once the change is proven (audit/outbox.ts), so a
+ * create or update is one transaction plus one queue message. The sweeper verifies each index row
+ * against the record, so stale rows are harmless.
  */
 
 export type RevocationKind = 'user' | 'admin' | 'rule' | 'system';
@@ -47,24 +52,20 @@ export interface PatRecord {
   revocationReason?: string | null;
   /** Set by the lifecycle sweep, with Token.PatExpiredEvent in the same transaction (exactly once). */
   expiredEventAt?: string | null;
+  /** Who owned it when it was issued (the authenticator's caller identity). */
+  owner?: PatOwnerIdentity | null;
 }
 
-/** Who owns a PAT, as the hash index snapshot keeps it for authentication (captured at issue time). */
+/** Who owns a PAT, as the record keeps it for authentication (captured at issue time). */
 export interface PatOwnerIdentity {
   displayName: string;
   email: string;
   tenantId: string;
 }
 
-/**
- * What the authenticator needs, kept on the `pathashes` row beside the pointer so authentication is
- * one point read. The record stays the source of truth. Changes that end a token (revoke, rotation)
- * write the snapshot before the record, so they are never late; other changes (update) rewrite it from
- * the stored record after the commit. Ending facts are never cleared from a snapshot, so a writer with
- * an older view cannot revive a token.
- */
+/** What the authenticator needs from a record (and caches). */
 export interface PatAuthSnapshot {
-  /** The hash index key (hex HMAC of the secret). */
+  /** Hex HMAC of the secret. */
   hash: string;
   authorizationId: string;
   ownerId: string;
@@ -104,7 +105,19 @@ export function statusOf(record: PatRecord, now: Date): PatStatus {
 
 export const patRowKey = (authorizationId: string) => `pat_${authorizationId.toLowerCase()}`;
 export const usageRowKey = (authorizationId: string) => `use_${authorizationId.toLowerCase()}`;
-const INDEX_ROW = 'pat';
+
+/** The partition of an owner's PATs: four hex digits of SHA-256 of the owner id (65,536 partitions). */
+export const ownerPartitionOf = (ownerId: string): string => createHash('sha256').update(ownerId, 'utf8').digest('hex').slice(0, 4);
+
+/** The partition of a PAT's rows: the first four hex digits of its authorization id. */
+export function patPartitionOf(authorizationId: string): string {
+  const partition = authorizationId.slice(0, 4).toLowerCase();
+  if (!/^[0-9a-f]{4}$/.test(partition)) throw new Error('not a PAT authorization id');
+  return partition;
+}
+
+/** A new authorization id in the owner's partition (a UUID v4 whose first four hex digits are the partition's). */
+export const newPatAuthorizationId = (ownerId: string): string => `${ownerPartitionOf(ownerId)}${randomUUID().slice(4)}`;
 
 /** Local listeners told about every write to a PAT (the authentication cache drops the entry). */
 const writeListeners = new Set<(hash: string) => void>();
@@ -152,16 +165,22 @@ function commonFromRow(row: Record<string, unknown>) {
   };
 }
 
-function snapshotColumns(record: PatRecord): Record<string, unknown> {
-  return { ...commonColumns(record), snapshot: 1 };
-}
-
-function snapshotFromRow(row: Record<string, unknown>): PatAuthSnapshot | undefined {
-  if (row.snapshot !== 1 || !str(row.validTo) || !str(row.scope)) return undefined;
+/** The authenticator's view of a record. */
+export function snapshotOf(record: PatRecord): PatAuthSnapshot {
   return {
-    hash: str(row.partitionKey),
-    ...commonFromRow(row),
-    owner: { displayName: str(row.ownerName), email: str(row.ownerEmail), tenantId: str(row.ownerTenantId) },
+    hash: record.hash,
+    authorizationId: record.authorizationId,
+    ownerId: record.ownerId,
+    scope: record.scope,
+    targetAccounts: record.targetAccounts,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+    revokedAt: record.revokedAt,
+    graceEndsAt: record.graceEndsAt ?? null,
+    rotatedTo: record.rotatedTo ?? null,
+    organizationId: record.organizationId,
+    displayName: record.displayName,
+    owner: record.owner ?? { displayName: '', email: '', tenantId: '' },
   };
 }
 
@@ -173,9 +192,31 @@ export function expiryKeys(validTo: string, authorizationId: string): { partitio
   };
 }
 
+/** The `patexpiry` row of a record at `dueAt` (its validTo, or graceEndsAt for a rotation grace row). */
+function expiryUpsert(record: PatRecord, dueAt: string, kind?: 'rotationGrace'): IndexEffect {
+  return {
+    op: 'upsert',
+    table: TABLES.patExpiry,
+    ...expiryKeys(dueAt, record.authorizationId),
+    columns: { ownerId: record.ownerId, authorizationId: record.authorizationId, ...(kind ? { kind } : {}) },
+  };
+}
+
+function expiryDelete(record: PatRecord, dueAt: string): IndexEffect {
+  return { op: 'delete', table: TABLES.patExpiry, ...expiryKeys(dueAt, record.authorizationId) };
+}
+
+/** The expiry index changes from one version of a record to the next (revoked tokens leave the index). */
+function expiryEffects(previous: PatRecord | undefined, next: PatRecord): IndexEffect[] {
+  const before = previous && !previous.revokedAt ? previous.validTo : undefined;
+  const after = next.revokedAt ? undefined : next.validTo;
+  if (before === after) return [];
+  return [...(after ? [expiryUpsert(next, after)] : []), ...(previous && before ? [expiryDelete(previous, before)] : [])];
+}
+
 function toEntity(record: PatRecord): TableEntity {
   return {
-    partitionKey: assertSafeKey(record.ownerId),
+    partitionKey: patPartitionOf(record.authorizationId),
     rowKey: patRowKey(record.authorizationId),
     ...commonColumns(record),
     accessId: record.accessId,
@@ -186,6 +227,7 @@ function toEntity(record: PatRecord): TableEntity {
     updatedAt: record.updatedAt,
     revocationReason: record.revocationReason ?? '',
     expiredEventAt: record.expiredEventAt ?? '',
+    ...ownerColumns(record.owner ?? undefined),
   };
 }
 
@@ -200,6 +242,7 @@ export function fromEntity(row: Record<string, unknown>): PatRecord {
     updatedAt: str(row.updatedAt),
     revocationReason: str(row.revocationReason) || null,
     expiredEventAt: str(row.expiredEventAt) || null,
+    owner: str(row.ownerName) || str(row.ownerEmail) ? { displayName: str(row.ownerName), email: str(row.ownerEmail), tenantId: str(row.ownerTenantId) } : null,
   };
 }
 
@@ -219,8 +262,9 @@ function ownerColumns(owner: PatOwnerIdentity | undefined): Record<string, strin
 
 export function usageEntity(ownerId: string, authorizationId: string, usage: PatUsage): TableEntity {
   return {
-    partitionKey: assertSafeKey(ownerId),
+    partitionKey: patPartitionOf(authorizationId),
     rowKey: usageRowKey(authorizationId),
+    ownerId,
     lastUsedAt: usage.time,
     lastUsedIp: usage.ip ?? '',
     lastUsedUserAgent: usage.userAgent ?? '',
@@ -228,176 +272,88 @@ export function usageEntity(ownerId: string, authorizationId: string, usage: Pat
   };
 }
 
-/** The index rows of a new PAT (hash with its snapshot, id, expiry), written before its record. */
-function indexRows(record: PatRecord, owner: PatOwnerIdentity | undefined): [string, TableEntity][] {
-  return [
-    [TABLES.patHashes, { partitionKey: record.hash, rowKey: INDEX_ROW, ...snapshotColumns(record), ...ownerColumns(owner) } as TableEntity],
-    [TABLES.patIds, { partitionKey: record.authorizationId, rowKey: INDEX_ROW, ownerId: record.ownerId }],
-    [TABLES.patExpiry, { ...expiryKeys(record.validTo, record.authorizationId), ownerId: record.ownerId, authorizationId: record.authorizationId }],
-  ];
-}
-
 export class PatRepository {
   constructor(private readonly app: AppContext) {}
 
-  private table(name: string) {
-    return this.app.storage.table(name);
+  private table() {
+    return this.app.storage.table(TABLES.pats);
   }
 
   async listByOwner(ownerId: string): Promise<StoredPat[]> {
-    const prefix = 'pat_';
     const rows = await readAll<Record<string, unknown>>(
-      this.table(TABLES.pats),
-      odata`PartitionKey eq ${assertSafeKey(ownerId)} and RowKey ge ${prefix} and RowKey lt ${'pat`'}`,
+      this.table(),
+      odata`PartitionKey eq ${ownerPartitionOf(ownerId)} and RowKey ge ${'pat_'} and RowKey lt ${'pat`'} and ownerId eq ${ownerId}`,
     );
     return rows.map((row) => ({ record: fromEntity(row), etag: row.etag }));
   }
 
+  /** A PAT of this owner (undefined when the id is someone else's). */
   async get(ownerId: string, authorizationId: string): Promise<StoredPat | undefined> {
-    const row = await readEntity<Record<string, unknown>>(this.table(TABLES.pats), assertSafeKey(ownerId), patRowKey(authorizationId));
+    const stored = await this.getById(authorizationId);
+    return stored?.record.ownerId === ownerId ? stored : undefined;
+  }
+
+  async getById(authorizationId: string): Promise<StoredPat | undefined> {
+    if (!/^[0-9a-f]{4}/i.test(authorizationId)) return undefined;
+    const row = await readEntity<Record<string, unknown>>(this.table(), patPartitionOf(authorizationId), patRowKey(authorizationId));
     return row ? { record: fromEntity(row), etag: row.etag } : undefined;
   }
 
-  /** The owner of an authorization id, from the id index (verified against the record). */
-  async getById(authorizationId: string): Promise<StoredPat | undefined> {
-    const index = await readEntity<{ ownerId: string }>(this.table(TABLES.patIds), authorizationId.toLowerCase(), INDEX_ROW);
-    if (!index) return undefined;
-    return this.get(index.ownerId, authorizationId);
-  }
-
-  /** Finds a PAT by its secret: checksum check, then one point read on the hash index. */
+  /** Finds a PAT by its secret: checksum check, one point read by the id the token carries, then the HMAC. */
   async findByToken(token: string): Promise<StoredPat | undefined> {
     const parsed = parseGatehouseToken(token);
     if (!parsed) return undefined;
     const hash = hashToken(this.app.config.peppers, parsed.pepperVersion, token);
     if (!hash) return undefined;
-    const index = await readEntity<{ ownerId: string; authorizationId: string }>(this.table(TABLES.patHashes), hash, INDEX_ROW);
-    if (!index) return undefined;
-    const stored = await this.get(index.ownerId, index.authorizationId);
-    return stored && stored.record.hash === hash ? stored : undefined;
+    const stored = await this.getById(parsed.authorizationId);
+    return stored && sameHash(stored.record.hash, hash) ? stored : undefined;
   }
 
-  /**
-   * The authentication snapshot for a token hash: one point read on `pathashes`. Rows written before
-   * snapshots existed fall back to the record (a second read).
-   */
-  async findSnapshotByHash(hash: string): Promise<PatAuthSnapshot | undefined> {
-    const row = await readEntity<Record<string, unknown>>(this.table(TABLES.patHashes), hash, INDEX_ROW);
-    if (!row) return undefined;
-    const snapshot = snapshotFromRow(row);
-    if (snapshot) return snapshot;
-    const stored = await this.get(String(row.ownerId ?? ''), String(row.authorizationId ?? ''));
-    if (!stored || stored.record.hash !== hash) return undefined;
+  /** The authentication snapshot of a token's record (one point read); the caller checks the hash. */
+  async findSnapshot(authorizationId: string): Promise<PatAuthSnapshot | undefined> {
+    const stored = await this.getById(authorizationId);
+    if (!stored) return undefined;
+    const snapshot = snapshotOf(stored.record);
+    if (stored.record.owner) return snapshot;
     const owner = await this.app.directory.getUser(stored.record.ownerId);
-    return snapshotFromRow({
-      partitionKey: hash,
-      ...snapshotColumns(stored.record),
-      ownerName: owner?.displayName ?? stored.record.ownerId,
-      ownerEmail: owner?.email ?? '',
-      ownerTenantId: owner?.tenantId ?? '',
-    });
-  }
-
-  /**
-   * Rewrites the snapshot of a record. Merge keeps the owner identity captured at issue time, and the
-   * terminal facts (revokedAt, rotatedTo, graceEndsAt) are only ever set, never cleared, so a racing
-   * writer with an older view can never revive a revoked or rotated token.
-   */
-  async writeSnapshot(record: PatRecord): Promise<void> {
-    notifyWritten(record.hash);
-    const columns = snapshotColumns(record);
-    for (const terminal of ['revokedAt', 'rotatedTo', 'graceEndsAt'] as const) {
-      if (columns[terminal] === '') delete columns[terminal];
-    }
-    await this.table(TABLES.patHashes).upsertEntity({ partitionKey: record.hash, rowKey: INDEX_ROW, ...columns } as TableEntity, 'Merge');
-    notifyWritten(record.hash);
-  }
-
-  /** The snapshot follows whatever the stored record now says (after an update, or a failed write). */
-  private async resyncSnapshot(record: PatRecord): Promise<void> {
-    try {
-      const current = await this.get(record.ownerId, record.authorizationId);
-      if (current) await this.writeSnapshot(current.record);
-    } catch (error) {
-      this.app.log.warn('PAT hash snapshot left out of step', { status: restErrorStatus(error) ?? null });
-    }
+    return { ...snapshot, owner: { displayName: owner?.displayName ?? stored.record.ownerId, email: owner?.email ?? '', tenantId: owner?.tenantId ?? '' } };
   }
 
   async getUsage(ownerId: string, authorizationId: string): Promise<(PatUsage & { etag: string }) | undefined> {
-    const row = await readEntity<Record<string, unknown>>(this.table(TABLES.pats), assertSafeKey(ownerId), usageRowKey(authorizationId));
-    return row ? { ...usageFromRow(row), etag: row.etag } : undefined;
+    const row = await readEntity<Record<string, unknown>>(this.table(), patPartitionOf(authorizationId), usageRowKey(authorizationId));
+    if (!row || (typeof row.ownerId === 'string' && row.ownerId !== ownerId)) return undefined;
+    return { ...usageFromRow(row), etag: row.etag };
   }
 
   /** Every usage row of an owner, by authorizationId. */
   async listUsageByOwner(ownerId: string): Promise<Map<string, PatUsage>> {
     const rows = await readAll<Record<string, unknown>>(
-      this.table(TABLES.pats),
-      odata`PartitionKey eq ${assertSafeKey(ownerId)} and RowKey ge ${'use_'} and RowKey lt ${'use`'}`,
+      this.table(),
+      odata`PartitionKey eq ${ownerPartitionOf(ownerId)} and RowKey ge ${'use_'} and RowKey lt ${'use`'} and ownerId eq ${ownerId}`,
     );
     return new Map(rows.map((row) => [String(row.rowKey ?? '').slice('use_'.length), usageFromRow(row)]));
   }
 
-  /** Writes the indexes, then the record and its events in one transaction. */
+  /** The record and its events in one transaction; the expiry index row follows as an effect. */
   async create(record: PatRecord, events: readonly AuditEvent[], owner?: PatOwnerIdentity): Promise<void> {
-    const indexes = indexRows(record, owner);
-    await Promise.all(indexes.map(([table, entity]) => this.table(table).createEntity(entity)));
-    try {
-      await commitWithEvents(this.app, TABLES.pats, [['create', toEntity(record)]], events);
-    } catch (error) {
-      // Remove the indexes only when the record is known to be absent: a commit whose reply was lost
-      // may have succeeded, and a record without its indexes would be half a token. Indexes left
-      // behind point at nothing, and every reader checks the record.
-      const committed = await readEntity(this.table(TABLES.pats), record.ownerId, patRowKey(record.authorizationId)).then(
-        (row) => row !== undefined,
-        () => true,
-      );
-      if (!committed) {
-        await Promise.all(
-          indexes.map(([table, entity]) => this.table(table).deleteEntity(entity.partitionKey, entity.rowKey).catch(() => undefined)),
-        );
-      }
-      throw error;
-    }
+    const withOwner = owner ? { ...record, owner } : record;
+    await commitWithEvents(this.app, TABLES.pats, [['create', toEntity(withOwner)]], events, expiryEffects(undefined, withOwner));
   }
 
-  /**
-   * Replaces the record if it still has `etag` (412 from storage otherwise, nothing written) and keeps
-   * the expiry index in step: a new expiry row before, the old one removed after; revoked tokens
-   * leave the expiry index.
-   */
+  /** Replaces the record if it still has `etag` (412 from storage otherwise, nothing written). */
   async replace(previous: PatRecord, etag: string, next: PatRecord, events: readonly AuditEvent[]): Promise<void> {
-    const oldExpiry = previous.revokedAt ? undefined : expiryKeys(previous.validTo, previous.authorizationId);
-    const newExpiry = next.revokedAt ? undefined : expiryKeys(next.validTo, next.authorizationId);
-    const same = oldExpiry && newExpiry && oldExpiry.partitionKey === newExpiry.partitionKey && oldExpiry.rowKey === newExpiry.rowKey;
-    const expiryTable = this.table(TABLES.patExpiry);
-    if (newExpiry && !same) {
-      await expiryTable.upsertEntity({ ...newExpiry, ownerId: next.ownerId, authorizationId: next.authorizationId }, 'Replace');
-    }
-    // A change that ends the token (revoke, rotation) reaches the snapshot before the record, so it is
-    // never late; other changes follow the record.
-    const ending = (next.revokedAt && !previous.revokedAt) || (next.graceEndsAt && !previous.graceEndsAt);
-    if (ending) await this.writeSnapshot(next);
-    const action: TransactionAction = ['update', toEntity(next), 'Replace', { etag }];
     try {
-      await commitWithEvents(this.app, TABLES.pats, [action], events);
-    } catch (error) {
-      if (newExpiry && !same) await ignoreMissing(expiryTable.deleteEntity(newExpiry.partitionKey, newExpiry.rowKey)).catch(() => undefined);
-      throw error;
-    }
-    if (!ending) await this.resyncSnapshot(next);
-    notifyWritten(next.hash);
-    if (oldExpiry && !same) {
-      await ignoreMissing(expiryTable.deleteEntity(oldExpiry.partitionKey, oldExpiry.rowKey)).catch((error: unknown) => {
-        this.app.log.warn('stale expiry index row left for the sweeper', { status: restErrorStatus(error) ?? null });
-      });
+      await commitWithEvents(this.app, TABLES.pats, [['update', toEntity(next), 'Replace', { etag }]], events, expiryEffects(previous, next));
+    } finally {
+      notifyWritten(next.hash);
     }
   }
 
   /**
    * Rotation in one transaction on the owner's partition: the old record (with `etag`) becomes
    * `oldNext` (rotatedTo, graceEndsAt, or revoked when there is no grace), the successor is created,
-   * plus `extra` rows (the idempotency record) and the events. The successor's indexes and, while a
-   * grace period runs, a `patexpiry` row for the old token at graceEndsAt are written first.
+   * plus `extra` rows (the idempotency record) and the events. Effects index the successor's expiry
+   * and, while a grace period runs, the old token's graceEndsAt.
    */
   async rotate(
     previous: PatRecord,
@@ -408,41 +364,21 @@ export class PatRepository {
     extra: readonly TableEntity[],
     events: readonly AuditEvent[],
   ): Promise<void> {
-    const indexes = indexRows(created, owner);
-    const graceRow =
-      oldNext.graceEndsAt && !oldNext.revokedAt
-        ? { ...expiryKeys(oldNext.graceEndsAt, oldNext.authorizationId), ownerId: oldNext.ownerId, authorizationId: oldNext.authorizationId, kind: 'rotationGrace' }
-        : undefined;
-    await Promise.all(indexes.map(([table, entity]) => this.table(table).createEntity(entity)));
-    if (graceRow) await this.table(TABLES.patExpiry).upsertEntity(graceRow, 'Replace');
-    const undo = async () => {
-      await Promise.all(
-        indexes.map(([table, entity]) => this.table(table).deleteEntity(entity.partitionKey, entity.rowKey).catch(() => undefined)),
-      );
-      if (graceRow) await this.table(TABLES.patExpiry).deleteEntity(graceRow.partitionKey, graceRow.rowKey).catch(() => undefined);
-    };
-    try {
-      await this.writeSnapshot(oldNext);
-    } catch (error) {
-      await undo();
-      throw error;
-    }
+    const successor = { ...created, owner };
+    const effects = [
+      ...expiryEffects(undefined, successor),
+      ...expiryEffects(previous, oldNext),
+      ...(oldNext.graceEndsAt && !oldNext.revokedAt ? [expiryUpsert(oldNext, oldNext.graceEndsAt, 'rotationGrace')] : []),
+    ];
     const actions: TransactionAction[] = [
       ['update', toEntity(oldNext), 'Replace', { etag }],
-      ['create', toEntity(created)],
+      ['create', toEntity(successor)],
       ...extra.map((entity): TransactionAction => ['create', entity]),
     ];
     try {
-      await commitWithEvents(this.app, TABLES.pats, actions, events);
-    } catch (error) {
-      await undo();
-      await this.resyncSnapshot(previous);
-      throw error;
-    }
-    notifyWritten(oldNext.hash);
-    if (oldNext.revokedAt && !previous.revokedAt) {
-      const oldExpiry = expiryKeys(previous.validTo, previous.authorizationId);
-      await ignoreMissing(this.table(TABLES.patExpiry).deleteEntity(oldExpiry.partitionKey, oldExpiry.rowKey)).catch(() => undefined);
+      await commitWithEvents(this.app, TABLES.pats, actions, events, effects);
+    } finally {
+      notifyWritten(oldNext.hash);
     }
   }
 
@@ -450,8 +386,16 @@ export class PatRepository {
   async deleteGraceExpiryRow(record: PatRecord): Promise<void> {
     if (!record.graceEndsAt) return;
     const keys = expiryKeys(record.graceEndsAt, record.authorizationId);
-    const row = await readEntity<{ kind?: string }>(this.table(TABLES.patExpiry), keys.partitionKey, keys.rowKey);
+    const expiry = this.app.storage.table(TABLES.patExpiry);
+    const row = await readEntity<{ kind?: string }>(expiry, keys.partitionKey, keys.rowKey);
     // Only the grace row: when graceEndsAt equals validTo the row is the ordinary expiry entry.
-    if (row?.kind === 'rotationGrace') await ignoreMissing(this.table(TABLES.patExpiry).deleteEntity(keys.partitionKey, keys.rowKey));
+    if (row?.kind === 'rotationGrace') await ignoreMissing(expiry.deleteEntity(keys.partitionKey, keys.rowKey));
   }
+}
+
+/** Constant-time comparison of two hex HMACs. */
+export function sameHash(stored: string, computed: string): boolean {
+  const a = Buffer.from(stored, 'hex');
+  const b = Buffer.from(computed, 'hex');
+  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
 }

@@ -6,11 +6,11 @@ import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext 
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
-import { assertSafeKey, readAll, readEntity } from '../storage/entities.js';
+import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { currentPepper } from './hashing.js';
-import { enforceOnCreate, readPolicies } from './policies.js';
-import { PatRepository, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
+import { enforceOnCreate, enforcedPolicies } from './policies.js';
+import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
 
@@ -131,7 +131,7 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     const scopes = record.scope.split(' ');
     const lifetime = Math.min(Date.parse(record.validTo) - Date.parse(record.validFrom), MAX_LIFETIME_DAYS * DAY_MS);
     const requested = new Date(now.getTime() + Math.max(lifetime, 60_000));
-    const policies = (await readPolicies(app, organization.id)).document;
+    const policies = await enforcedPolicies(app, organization.id);
     const validTo = enforceOnCreate(policies, ownerId, { scopes, global: record.targetAccounts === null, validTo: requested }, now);
 
     const { record: created, token } = issuePatRecord(app, {
@@ -180,7 +180,7 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     if (rowKey) {
       const { pepperVersion, sealed } = seal(app, token, `${record.authorizationId}|${created.authorizationId}|${rowKey}`);
       extra.push({
-        partitionKey: assertSafeKey(ownerId),
+        partitionKey: patPartitionOf(authorizationId),
         rowKey,
         oldAuthorizationId: record.authorizationId,
         newAuthorizationId: created.authorizationId,
@@ -202,10 +202,11 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
 
 async function replayRotation(app: AppContext, ownerId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {
   const table = app.storage.table(TABLES.pats);
-  const row = await readEntity<IdempotencyRow>(table, assertSafeKey(ownerId), rowKey);
+  const partition = ownerPartitionOf(ownerId);
+  const row = await readEntity<IdempotencyRow>(table, partition, rowKey);
   if (!row) return undefined;
   if (Date.parse(row.expiresAt) <= now.getTime()) {
-    await table.deleteEntity(assertSafeKey(ownerId), rowKey).catch(() => undefined);
+    await table.deleteEntity(partition, rowKey).catch(() => undefined);
     return undefined;
   }
   const token = unseal(app, row.pepperVersion, row.sealed, `${row.oldAuthorizationId}|${row.newAuthorizationId}|${rowKey}`);
@@ -219,13 +220,13 @@ export async function purgeRotationIdempotency(app: AppContext, ownerId: string)
   const table = app.storage.table(TABLES.pats);
   const rows = await readAll<IdempotencyRow>(
     table,
-    odata`PartitionKey eq ${assertSafeKey(ownerId)} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
+    odata`PartitionKey eq ${ownerPartitionOf(ownerId)} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
   );
   const now = app.clock.now().getTime();
   let deleted = 0;
   for (const row of rows) {
     if (Date.parse(row.expiresAt) > now) continue;
-    await table.deleteEntity(assertSafeKey(ownerId), row.rowKey ?? '').catch(() => undefined);
+    await table.deleteEntity(ownerPartitionOf(ownerId), row.rowKey ?? '').catch(() => undefined);
     deleted++;
   }
   return deleted;

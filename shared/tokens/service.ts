@@ -11,8 +11,8 @@ import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
 import { generateToken } from './format.js';
 import { currentPepper, hashToken } from './hashing.js';
 import { keysetPager, type KeysetList } from './listing.js';
-import { enforceOnCreate, enforceOnUpdate, readPolicies } from './policies.js';
-import { PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
+import { enforceOnCreate, enforceOnUpdate, enforcedPolicies } from './policies.js';
+import { newPatAuthorizationId, PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
 import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
 
@@ -122,10 +122,11 @@ export function issuePatRecord(
   fields: Pick<PatRecord, 'ownerId' | 'displayName' | 'scope' | 'targetAccounts' | 'organizationId'> & { validTo: Date; now: Date },
 ): { record: PatRecord; token: string } {
   const pepper = currentPepper(app.config.peppers);
-  const token = generateToken(pepper.version);
+  const authorizationId = newPatAuthorizationId(fields.ownerId);
+  const token = generateToken(pepper.version, authorizationId);
   const iso = fields.now.toISOString();
   const record: PatRecord = {
-    authorizationId: randomUUID(),
+    authorizationId,
     ownerId: fields.ownerId,
     accessId: randomUUID(),
     displayName: fields.displayName,
@@ -149,7 +150,7 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   const now = app.clock.now();
   const scopes = scopesOrFail(body.scope);
   const requested = validToOrFail(body.validTo, now);
-  const policies = (await readPolicies(app, organization.id)).document;
+  const policies = await enforcedPolicies(app, organization.id);
   const validTo = enforceOnCreate(policies, caller.id, { scopes, global: body.allOrgs, validTo: requested }, now);
 
   const { record, token } = issuePatRecord(app, {
@@ -210,7 +211,7 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     const nextScopes = scopes ?? record.scope.split(' ');
     const targetAccounts =
       body.allOrgs === undefined ? record.targetAccounts : body.allOrgs ? null : (record.targetAccounts ?? [organization.id]);
-    const policies = (await readPolicies(app, organization.id)).document;
+    const policies = await enforcedPolicies(app, organization.id);
     const validTo = enforceOnUpdate(policies, caller.id, {
       scopes: nextScopes,
       global: targetAccounts === null,

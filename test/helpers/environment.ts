@@ -90,7 +90,8 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     AUTH_AUDIENCE: TEST_AUDIENCE,
     AUTH_JWKS: JSON.stringify(signingKey.publicJwks),
     TOKEN_PEPPERS: generatePepperSetting('1'),
-    OUTBOX_RELAY_SCHEDULE: '0 * * * * *',
+    // Tests drain the audit queue right after a change has committed.
+    AUDIT_DELIVERY_DELAY_SECONDS: '0',
     GRANT_REVIEW_SCHEDULE: '0 */15 * * * *',
     AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
     LIFECYCLE_SCHEDULE: '0 */5 * * * *',

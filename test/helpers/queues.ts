@@ -1,3 +1,6 @@
+import { isAuditEventStored } from '../../shared/audit/writer.js';
+import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
+import { QUEUES } from '../../shared/storage/names.js';
 import type { TestEnvironment } from './environment.js';
 
 /** Receives and deletes every message waiting on a queue; answers their decoded texts, oldest first. */
@@ -12,4 +15,21 @@ export async function drainQueueTexts(env: TestEnvironment, queueName: string): 
       await queue.deleteMessage(item.messageId, item.popReceipt);
     }
   }
+}
+
+/**
+ * Runs every message waiting on the audit queue through the `audit-writer` function (as the host
+ * would: effects applied, events stored); answers the events it stored, oldest first.
+ */
+export async function deliverAuditQueue(env: TestEnvironment, texts: string[] = []): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  for (const text of await drainQueueTexts(env, QUEUES.audit)) {
+    texts.push(text);
+    const payload = JSON.parse(text) as unknown;
+    await env.runtime.invoke('audit-writer', payload);
+    const event = auditEventSchema.parse(payload);
+    // A message whose change never committed (or not yet) is not an event.
+    if (await isAuditEventStored(env.app, event)) events.push(event);
+  }
+  return events;
 }

@@ -4,15 +4,15 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { callJson, createPat as createPatAs, type JsonReply } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
-import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
+import { type AuditEvent } from '../../shared/audit/events.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { checksumOf, findGatehouseTokens, generateToken } from '../../shared/tokens/format.js';
-import { PatRepository, expiryKeys } from '../../shared/tokens/repository.js';
+import { PatRepository, expiryKeys, patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
 import { endGraceIfDue } from '../../shared/tokens/rotation.js';
 import { patCredentialOf, patHasAnyScope } from '../../shared/tokens/authenticate.js';
 import { readEntity } from '../../shared/storage/entities.js';
-import { drainQueueTexts } from '../helpers/queues.js';
+import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 
 const CONTOSO = DEMO_ORGANIZATIONS[0].id;
 const FABRIKAM = DEMO_ORGANIZATIONS[1].id;
@@ -62,7 +62,7 @@ async function createPat(
 
 async function drainAudit(): Promise<AuditEvent[]> {
   await settleBackgroundWork(env.app);
-  const drained = (await drainQueueTexts(env, QUEUES.audit)).map((text) => auditEventSchema.parse(JSON.parse(text)));
+  const drained = await deliverAuditQueue(env);
   auditEvents.push(...drained);
   return drained;
 }
@@ -82,7 +82,7 @@ const connectionData = (authorization: string, organization = 'contoso', headers
 
 /** A token with a valid checksum that was never issued. */
 function unknownToken(): string {
-  return generateToken('1');
+  return generateToken('1', randomUUID());
 }
 
 /** Counts storage table clients handed out while `action` runs (every table read or write needs one). */
@@ -241,7 +241,7 @@ describe('PAT authentication', () => {
   });
 
   it('extracts credentials offline and applies the scope hierarchy', () => {
-    const token = generateToken('1');
+    const token = generateToken('1', randomUUID());
     expect(patCredentialOf(`Bearer ${token}`)).toEqual({ kind: 'pat', token });
     expect(patCredentialOf(basic('me', token))).toEqual({ kind: 'pat', token });
     expect(patCredentialOf('Bearer eyJhbGciOi.x.y')).toEqual({ kind: 'notPat' });
@@ -279,7 +279,7 @@ describe('PAT authentication', () => {
   it('needs one storage read to authenticate, none while cached, and drops the cache on a local revoke', async () => {
     const pat = await createPat('alice@contoso.com');
     const repository = PatRepository.prototype;
-    const reads = vi.spyOn(repository, 'findSnapshotByHash');
+    const reads = vi.spyOn(repository, 'findSnapshot');
     const first = await connectionData(`Bearer ${pat.token}`);
     expect(first.status).toBe(200);
     expect(reads).toHaveBeenCalledTimes(1);
@@ -289,7 +289,8 @@ describe('PAT authentication', () => {
 
     // Another instance revokes it: this instance keeps its cached answer for at most the cache TTL.
     const stored = (await new PatRepository(env.app).findByToken(pat.token))!;
-    await env.app.storage.table(TABLES.patHashes).updateEntity({ partitionKey: stored.record.hash, rowKey: 'pat', revokedAt: env.clock.now().toISOString() }, 'Merge');
+    const id = stored.record.authorizationId;
+    await env.app.storage.table(TABLES.pats).updateEntity({ partitionKey: patPartitionOf(id), rowKey: patRowKey(id), revokedAt: env.clock.now().toISOString() }, 'Merge');
     expect((await connectionData(`Bearer ${pat.token}`)).status).toBe(200);
     env.clock.advance(10_001);
     expect((await connectionData(`Bearer ${pat.token}`)).status).toBe(401);
@@ -498,12 +499,12 @@ describe('rotation', () => {
     const graceEndsAt = new Date(env.clock.now().getTime() + 60 * 60_000).toISOString();
     const stored = (await new PatRepository(env.app).get(ALICE.id, old.authorizationId))!;
     expect(stored.record).toMatchObject({ rotatedTo: reply.body.patToken.authorizationId, graceEndsAt, revokedAt: null });
+    await drainAudit();
     const keys = expiryKeys(graceEndsAt, old.authorizationId);
     expect(await readEntity(env.app.storage.table(TABLES.patExpiry), keys.partitionKey, keys.rowKey)).toMatchObject({
       ownerId: ALICE.id,
       authorizationId: old.authorizationId,
     });
-    await drainAudit();
 
     env.clock.advance(59 * 60_000);
     expect((await connectionData(`Bearer ${old.token}`)).status).toBe(200);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
+import { type AuditEvent } from '../../shared/audit/events.js';
+import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { notificationMessageSchema, type NotificationMessage } from '../../shared/notifications/messages.js';
 import { reviewPendingRequests } from '../../shared/pipelines/service.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
@@ -124,23 +125,10 @@ async function decide(id: string, decision: 'approve' | 'reject', comment = 'Che
   return call('POST', `/_apis/pipelines/freegrantrequests/${id}/decision?${V}`, await operator(), { decision, comment });
 }
 
-/** Moves every message of both queues into the arrays above (validated against the shared schemas). */
+/** Delivers the audit queue through the writer and moves every notification into the arrays above (schema-validated). */
 async function collectQueues(): Promise<void> {
-  for (const [queue, sink, schema] of [
-    [QUEUES.audit, auditEvents, auditEventSchema],
-    [QUEUES.notifications, notifications, notificationMessageSchema],
-  ] as const) {
-    const client = env.app.storage.queue(queue);
-    for (;;) {
-      const { receivedMessageItems } = await client.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
-      if (receivedMessageItems.length === 0) break;
-      for (const item of receivedMessageItems) {
-        const payload = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8'));
-        (sink as unknown[]).push(schema.parse(payload));
-        await client.deleteMessage(item.messageId, item.popReceipt);
-      }
-    }
-  }
+  auditEvents.push(...(await deliverAuditQueue(env)));
+  for (const text of await drainQueueTexts(env, QUEUES.notifications)) notifications.push(notificationMessageSchema.parse(JSON.parse(text)));
 }
 
 const eventsFor = (requestId: string) => auditEvents.filter((event) => event.data.RequestId === requestId);
