@@ -2,21 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { createAppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
 import { provisionStorage } from '../../shared/storage/provision.js';
-import { QUEUES, TABLES } from '../../shared/storage/names.js';
-import { encodeQueueMessage } from '../../shared/storage/queue.js';
-import { seedDemoData, DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
+import { TABLES } from '../../shared/storage/names.js';
+import type { AuditEvent } from '../../shared/audit/events.js';
+import { PatRepository } from '../../shared/tokens/repository.js';
+import { issuePatRecord } from '../../shared/tokens/service.js';
+import { seedDemoData, DEMO_ORGANIZATIONS, DEMO_TENANT_ID, DEMO_USERS } from '../../local/demo-data.js';
 import { fmt, gatehouseSettings, inParallel, round, sleep, startChild, tableClient } from '../lib.js';
 import { ratioText, startGatehouse, withAzurite, withChild, type Scenario, type ScenarioContext } from './common.js';
 
 /**
- * P4: the audit writer draining N queued events. N valid events (one organization, today) are put on
- * `audit-events` first; then Gatehouse starts with only the `audit-writer` queue trigger, and the time
+ * P4: the audit writer draining N queued events. N PAT creates (one organization, today) put their
+ * events on `audit-events` first, as the create endpoint does; then Gatehouse starts with only the `audit-writer` queue trigger, and the time
  * from its listener start until the day partition's chain head reaches Seq N is measured. The
  * baseline is a raw loop (receive 16, one transaction per event with an in-memory chain head,
  * parallel deletes) on a fresh Azurite with the same N events.
  */
 
-function event(organization: { id: string; name: string }, now: number, i: number) {
+function event(organization: { id: string; name: string }, now: number, i: number): AuditEvent {
   const user = DEMO_USERS[0];
   return {
     id: randomUUID(),
@@ -38,15 +40,33 @@ function event(organization: { id: string; name: string }, now: number, i: numbe
   };
 }
 
-/** Puts N events on the audit queue; returns the partition their chain lives in. */
+/**
+ * Creates N PATs through the repository, as the create endpoint does: each puts its event on the
+ * audit queue (with its delivery and expiry-index effect) and commits the record with its outbox row.
+ * Returns the partition their chain lives in.
+ */
 async function enqueue(ctx: ScenarioContext, connectionString: string, n: number): Promise<string> {
-  const app = createAppContext(loadConfig(gatehouseSettings(ctx.secrets, connectionString)));
+  const app = createAppContext(loadConfig(gatehouseSettings(ctx.secrets, connectionString, { AUDIT_DELIVERY_DELAY_SECONDS: '0' })));
   await provisionStorage(app.storage);
   await seedDemoData(app);
   const organization = DEMO_ORGANIZATIONS[0];
+  const user = DEMO_USERS[0];
+  if (!user) throw new Error('P4 needs a demo user');
+  const owner = { displayName: user.displayName, email: user.email, tenantId: DEMO_TENANT_ID };
+  const repository = new PatRepository(app);
   const now = Date.now();
-  const queue = app.storage.queue(QUEUES.audit);
-  await inParallel(n, 16, async (i) => void (await queue.sendMessage(encodeQueueMessage(event(organization, now, i)))));
+  await inParallel(n, 16, async (i) => {
+    const { record } = issuePatRecord(app, {
+      ownerId: user.id,
+      displayName: `bench ${i}`,
+      scope: 'vso.code',
+      targetAccounts: [organization.id],
+      organizationId: organization.id,
+      validTo: new Date(now + 30 * 86_400_000),
+      now: new Date(now),
+    });
+    await repository.create(record, [event(organization, now, i)], owner);
+  });
   return `${organization.id}|${new Date(now).toISOString().slice(0, 10).replace(/-/g, '')}`;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { newPatAuthorizationId, ownerPartitionOf } from '../../shared/tokens/repository.js';
 import { odata, type TableEntity } from '@azure/data-tables';
 import { createAppContext, type AppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
@@ -52,10 +53,11 @@ async function loadSweep(): Promise<SweepModules | string> {
 }
 
 function token(ownerId: string, organizationId: string, validToMs: number, now: number): { record: TableEntity; index: TableEntity } {
-  const id = randomUUID();
+  const partition = ownerPartitionOf(ownerId);
+  const id = newPatAuthorizationId(ownerId);
   const validTo = new Date(validToMs).toISOString();
   const record: TableEntity = {
-    partitionKey: ownerId,
+    partitionKey: partition,
     rowKey: `pat_${id}`,
     authorizationId: id,
     ownerId,

@@ -96,17 +96,56 @@ function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** Serialises the partition's appends inside this process; the head ETag covers other instances. */
-const partitionLocks = new Map<string, Promise<unknown>>();
-async function withPartitionLock<T>(partitionKey: string, work: () => Promise<T>): Promise<T> {
-  const previous = partitionLocks.get(partitionKey) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(work);
-  const settled = run.catch(() => undefined);
-  partitionLocks.set(partitionKey, settled);
+/** An event ready to append: its row without Seq, PrevHash, Hash and WrittenAt. */
+type PreparedRow = Omit<AuditRow, 'Seq' | 'PrevHash' | 'Hash' | 'WrittenAt'>;
+interface PendingAppend {
+  readonly row: PreparedRow;
+  readonly eventId: string;
+  readonly dataBlob: string | undefined;
+  readonly nowMs: number;
+  resolve(outcome: WriteOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** Events per group transaction: two rows each plus the head, within the 100-entity limit. */
+const MAX_GROUP = 32;
+
+/**
+ * Appends waiting per partition, and whether a flush is running. One flush at a time per partition
+ * serialises this process's appends (the head ETag covers other instances); while a transaction is in
+ * flight, the events that arrive meanwhile gather and go together in the next one (group commit).
+ */
+const appendQueues = new WeakMap<AppContext, Map<string, { pending: PendingAppend[]; flushing: boolean }>>();
+
+function appendQueueOf(app: AppContext, partitionKey: string) {
+  let queues = appendQueues.get(app);
+  if (!queues) appendQueues.set(app, (queues = new Map()));
+  let queue = queues.get(partitionKey);
+  if (!queue) queues.set(partitionKey, (queue = { pending: [], flushing: false }));
+  return queue;
+}
+
+function enqueueAppend(app: AppContext, partitionKey: string, append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<WriteOutcome> {
+  return new Promise<WriteOutcome>((resolve, reject) => {
+    const queue = appendQueueOf(app, partitionKey);
+    queue.pending.push({ ...append, resolve, reject });
+    if (!queue.flushing) void flushAppends(app, partitionKey, queue);
+  });
+}
+
+async function flushAppends(app: AppContext, partitionKey: string, queue: { pending: PendingAppend[]; flushing: boolean }): Promise<void> {
+  queue.flushing = true;
   try {
-    return await run;
+    while (queue.pending.length > 0) {
+      const group = queue.pending.splice(0, MAX_GROUP);
+      if (group.length > 1 && (await appendGroup(app, partitionKey, group))) continue;
+      // One event, or a group that failed as a whole (a redelivered event, another writer first):
+      // each goes on its own, which sorts out duplicates and contention.
+      for (const append of group) await appendOne(app, partitionKey, append).then(append.resolve, append.reject);
+    }
   } finally {
-    if (partitionLocks.get(partitionKey) === settled) partitionLocks.delete(partitionKey);
+    queue.flushing = false;
+    appendQueues.get(app)?.delete(partitionKey);
   }
 }
 
@@ -248,48 +287,92 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
     DataLength: dataJson.length,
   });
 
+  return enqueueAppend(app, partitionKey, { row: base as PreparedRow, eventId, dataBlob, nowMs });
+}
+
+function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefined, partitionKey: string, nowMs: number): AuditRow {
+  const seq = (head?.Seq ?? 0) + 1;
+  const prevHash = head?.Hash ?? genesisHash(partitionKey);
+  return { ...row, Seq: seq, PrevHash: prevHash, Hash: chainHash(prevHash, chainContentOf({ ...row, Seq: seq })), WrittenAt: new Date(nowMs).toISOString() };
+}
+
+const headAfter = (partitionKey: string, last: AuditRow): ChainHeadRow => ({ partitionKey, rowKey: HEAD_ROW_KEY, Seq: last.Seq, Hash: last.Hash, UpdatedAt: last.WrittenAt });
+
+/** Appends a group in one transaction; false (nothing written) when storage refuses it. */
+async function appendGroup(app: AppContext, partitionKey: string, group: readonly PendingAppend[]): Promise<boolean> {
   const table = auditLogTable(app);
-  return withPartitionLock(partitionKey, async () => {
-    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-      const cached = knownHeadsOf(app).get(partitionKey);
-      const head = cached ?? (await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY));
-      const seq = (head?.Seq ?? 0) + 1;
-      const prevHash = head?.Hash ?? genesisHash(partitionKey);
-      const row: AuditRow = { ...base, Seq: seq, PrevHash: prevHash, Hash: chainHash(prevHash, chainContentOf({ ...base, Seq: seq })), WrittenAt: new Date(nowMs).toISOString() };
-      const headRow: ChainHeadRow = { partitionKey, rowKey: HEAD_ROW_KEY, Seq: seq, Hash: row.Hash, UpdatedAt: row.WrittenAt };
-      const actions: TransactionAction[] = [
-        ['create', row],
-        ['create', { partitionKey, rowKey: dedupeRowKey(eventId), EventRowKey: rowKey }],
-        head ? ['update', headRow, 'Replace', { etag: head.etag }] : ['create', headRow],
-      ];
-      try {
-        const response = await table.submitTransaction(actions);
-        // Sub-responses come in action order; the third is the head's (with its new ETag).
-        rememberHead(app, headRow, response.subResponses[2]?.etag);
-        return { status: 'written', partitionKey, rowKey, seq };
-      } catch (error) {
-        knownHeadsOf(app).delete(partitionKey);
-        const status = restErrorStatus(error);
-        // A remembered head that no longer exists (the partition was purged): read it and try again.
-        if (cached && status === 404) continue;
-        if (status === 409 || status === 412) {
-          const existing = await readEntity<{ EventRowKey: string }>(table, partitionKey, dedupeRowKey(eventId));
-          if (existing || (await readEntity(table, partitionKey, rowKey))) {
-            if (dataBlob && existing?.EventRowKey === rowKey) await removeOrphanBlob(app, table, partitionKey, rowKey, dataBlob);
-            return { status: 'duplicate', partitionKey, rowKey, seq: undefined };
-          }
-          await delay(Math.min(200, 5 * attempt) * (0.5 + Math.random()));
-          continue;
+  const cached = knownHeadsOf(app).get(partitionKey);
+  let head: (ChainHeadRow & { etag?: string }) | undefined;
+  try {
+    head = cached ?? (await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY));
+  } catch {
+    return false;
+  }
+  const rows: AuditRow[] = [];
+  for (const append of group) rows.push(chained(append.row, rows.at(-1) ?? head, partitionKey, append.nowMs));
+  const last = rows.at(-1) as AuditRow;
+  const headRow = headAfter(partitionKey, last);
+  const actions: TransactionAction[] = [
+    ...rows.flatMap((row, i): TransactionAction[] => [
+      ['create', row],
+      ['create', { partitionKey, rowKey: dedupeRowKey(group[i]?.eventId ?? ''), EventRowKey: row.rowKey }],
+    ]),
+    head ? ['update', headRow, 'Replace', { etag: head.etag }] : ['create', headRow],
+  ];
+  try {
+    const response = await table.submitTransaction(actions);
+    rememberHead(app, headRow, response.subResponses[actions.length - 1]?.etag);
+  } catch {
+    knownHeadsOf(app).delete(partitionKey);
+    return false;
+  }
+  group.forEach((append, i) => append.resolve({ status: 'written', partitionKey, rowKey: append.row.rowKey, seq: rows[i]?.Seq }));
+  return true;
+}
+
+/** Appends one event, retrying on contention; a redelivered event is reported as a duplicate. */
+async function appendOne(app: AppContext, partitionKey: string, append: PendingAppend): Promise<WriteOutcome> {
+  const table = auditLogTable(app);
+  const { row: base, eventId, dataBlob, nowMs } = append;
+  const rowKey = base.rowKey;
+  for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
+    const cached = knownHeadsOf(app).get(partitionKey);
+    const head = cached ?? (await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY));
+    const row = chained(base, head, partitionKey, nowMs);
+    const seq = row.Seq;
+    const headRow = headAfter(partitionKey, row);
+    const actions: TransactionAction[] = [
+      ['create', row],
+      ['create', { partitionKey, rowKey: dedupeRowKey(eventId), EventRowKey: rowKey }],
+      head ? ['update', headRow, 'Replace', { etag: head.etag }] : ['create', headRow],
+    ];
+    try {
+      const response = await table.submitTransaction(actions);
+      // Sub-responses come in action order; the third is the head's (with its new ETag).
+      rememberHead(app, headRow, response.subResponses[2]?.etag);
+      return { status: 'written', partitionKey, rowKey, seq };
+    } catch (error) {
+      knownHeadsOf(app).delete(partitionKey);
+      const status = restErrorStatus(error);
+      // A remembered head that no longer exists (the partition was purged): read it and try again.
+      if (cached && status === 404) continue;
+      if (status === 409 || status === 412) {
+        const existing = await readEntity<{ EventRowKey: string }>(table, partitionKey, dedupeRowKey(eventId));
+        if (existing || (await readEntity(table, partitionKey, rowKey))) {
+          if (dataBlob && existing?.EventRowKey === rowKey) await removeOrphanBlob(app, table, partitionKey, rowKey, dataBlob);
+          return { status: 'duplicate', partitionKey, rowKey, seq: undefined };
         }
-        if (status === 400 || status === 413) {
-          const message = error instanceof Error ? error.message.split('\n')[0] : 'rejected';
-          throw new InvalidAuditEvent(`storage rejected the event: ${String(message).slice(0, 200)}`);
-        }
-        throw error;
+        await delay(Math.min(200, 5 * attempt) * (0.5 + Math.random()));
+        continue;
       }
+      if (status === 400 || status === 413) {
+        const message = error instanceof Error ? error.message.split('\n')[0] : 'rejected';
+        throw new InvalidAuditEvent(`storage rejected the event: ${String(message).slice(0, 200)}`);
+      }
+      throw error;
     }
-    throw new Error(`audit chain head of ${partitionKey} is contended; the message will be retried`);
-  });
+  }
+  throw new Error(`audit chain head of ${partitionKey} is contended; the message will be retried`);
 }
 
 /** A redelivered large event uploaded its data again under the same name; a different payload is removed. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { odata } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { odata, TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { verifyAuditChains } from '../../shared/audit/verify.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
@@ -700,5 +701,23 @@ describe('tamper evidence', () => {
     const removed = await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin);
     expect(removed.body.intact).toBe(false);
     expect(removed.body.firstBrokenLink.reason).toBe('sequenceGap');
+  });
+});
+
+describe('audit writer group commit', () => {
+  it('appends concurrent events of one partition in shared transactions, each once, on an intact chain', async () => {
+    const at = new Date(Date.parse(NOW) - 5 * DAY);
+    const events = Array.from({ length: 40 }, (_, i) => sampleAuditEvent(new Date(at.getTime() + i), { organizationId: fabrikam.id, organizationName: 'fabrikam', scopeId: fabrikam.id }));
+    const redelivered = events.slice(0, 5);
+    const transactions = vi.spyOn(TableClient.prototype, 'submitTransaction');
+    const outcomes = await Promise.all([...events, ...redelivered].map((event) => writeAuditEvent(env.app, event)));
+    const appends = transactions.mock.calls.length;
+    transactions.mockRestore();
+    expect(outcomes.filter((outcome) => outcome.status === 'written')).toHaveLength(40);
+    expect(outcomes.filter((outcome) => outcome.status === 'duplicate')).toHaveLength(5);
+    expect(new Set(outcomes.map((outcome) => outcome.seq).filter((seq) => seq !== undefined)).size).toBe(40);
+    expect(appends).toBeLessThan(40);
+    const result = await verifyAuditChains(env.app, fabrikam.id, { startMs: at.getTime() - DAY, endMs: at.getTime() + DAY });
+    expect(result).toMatchObject({ intact: true, eventsChecked: 40, firstBrokenLink: null });
   });
 });

@@ -60,6 +60,20 @@ describe('caller authentication', () => {
     expect((await env.fetch(PATH, { token: slightlySkewed })).status).toBe(200);
   });
 
+  it('stops accepting a token at its expiry although it was verified before', async () => {
+    const token = await signAccessToken(env.signingKey, {
+      issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
+      now: env.clock.now(), lifetimeSeconds: 120,
+    });
+    expect((await env.fetch(PATH, { token })).status).toBe(200);
+    // Verified again at 130 s (within exp + the 60 s skew) and remembered for a minute from then...
+    env.clock.advance(130_000);
+    expect((await env.fetch(PATH, { token })).status).toBe(200);
+    // ...but refused from exp + skew (180 s) on, inside that minute.
+    env.clock.advance(55_000);
+    await expectUnauthorized({ Authorization: `Bearer ${token}` });
+  });
+
   it('refuses another issuer, another audience and another signing key', async () => {
     const base = { tenantId: DEMO_TENANT_ID, claims: aliceClaims(), now: env.clock.now() };
     await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, issuer: 'https://evil.test/v2.0', audience: TEST_AUDIENCE })}` });
