@@ -11,7 +11,7 @@ import { sendJson } from '../storage/queue.js';
 import { auditContextOf, organizationEvent } from './context.js';
 import { commitWithEvents } from './outbox.js';
 import { ACCESS_LOG_ACTION } from './query.js';
-import { SETTINGS_ROW_KEY, auditSettingsTable, getAuditSettings } from './repository.js';
+import { SETTINGS_ROW_KEY, auditSettingsTable, forgetAuditSettings, getAuditSettings } from './repository.js';
 
 /**
  * Who may read an organization's audit log: Project Collection Administrators, and members the
@@ -187,5 +187,6 @@ export async function updateAuditSettings(
   });
   const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];
   await commitWithEvents(app, TABLES.auditSettings, [action], [event]);
+  forgetAuditSettings(app, organizationId);
   return { retentionDays, isDefault: false };
 }

@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { TtlCache } from '../cache.js';
 import { readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
 
@@ -126,6 +127,31 @@ export async function getAuditSettings(app: AppContext, organizationId: string):
   const days = row?.RetentionDays;
   if (typeof days === 'number' && Number.isInteger(days) && days > 0) return { retentionDays: days, custom: true };
   return { retentionDays: app.config.audit.defaultRetentionDays, custom: false };
+}
+
+const settingsCaches = new WeakMap<AppContext, TtlCache<AuditOrganizationSettings>>();
+const SETTINGS_CACHE_MS = 10_000;
+function settingsCacheOf(app: AppContext): TtlCache<AuditOrganizationSettings> {
+  let cache = settingsCaches.get(app);
+  if (!cache) settingsCaches.set(app, (cache = new TtlCache(() => SETTINGS_CACHE_MS, () => 10_000)));
+  return cache;
+}
+
+/**
+ * getAuditSettings for the writer's retention check, reused for ten seconds (it runs for every event);
+ * this instance's own updates apply at once (forgetAuditSettings).
+ */
+export async function cachedAuditSettings(app: AppContext, organizationId: string): Promise<AuditOrganizationSettings> {
+  const cache = settingsCacheOf(app);
+  const known = cache.get(organizationId, app.clock.now().getTime());
+  if (known) return known;
+  const settings = await getAuditSettings(app, organizationId);
+  cache.set(organizationId, settings, app.clock.now().getTime());
+  return settings;
+}
+
+export function forgetAuditSettings(app: AppContext, organizationId: string): void {
+  settingsCacheOf(app).delete(organizationId);
 }
 
 /** The first day that is still kept: day partitions before it are past the organization's retention. */

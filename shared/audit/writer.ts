@@ -14,7 +14,7 @@ import {
   dedupeRowKey,
   eventRowKey,
   firstRetainedDay,
-  getAuditSettings,
+  cachedAuditSettings,
   partitionKeyOf,
   payloadContainer,
   type AuditRow,
@@ -223,7 +223,7 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
   const nowMs = app.clock.now().getTime();
   if (ms > nowMs + MAX_FUTURE_SKEW_MS) throw new InvalidAuditEvent('timestamp is more than a day in the future');
   const day = dayKey(ms);
-  const { retentionDays } = await getAuditSettings(app, event.organizationId.toLowerCase());
+  const { retentionDays } = await cachedAuditSettings(app, event.organizationId.toLowerCase());
   if (day < firstRetainedDay(nowMs, retentionDays)) {
     throw new InvalidAuditEvent(`the event is older than the organization's retention of ${retentionDays} days`);
   }

@@ -707,7 +707,10 @@ describe('tamper evidence', () => {
 describe('audit writer group commit', () => {
   it('appends concurrent events of one partition in shared transactions, each once, on an intact chain', async () => {
     const at = new Date(Date.parse(NOW) - 5 * DAY);
-    const events = Array.from({ length: 40 }, (_, i) => sampleAuditEvent(new Date(at.getTime() + i), { organizationId: fabrikam.id, organizationName: 'fabrikam', scopeId: fabrikam.id }));
+    const fabrikamEvent = (ms: number) => sampleAuditEvent(new Date(ms), { organizationId: fabrikam.id, organizationName: 'fabrikam', scopeId: fabrikam.id });
+    // The first event of the day starts the chain (and warms the writer's settings and day index).
+    expect((await writeAuditEvent(env.app, fabrikamEvent(at.getTime() - 1))).seq).toBe(1);
+    const events = Array.from({ length: 40 }, (_, i) => fabrikamEvent(at.getTime() + i));
     const redelivered = events.slice(0, 5);
     const transactions = vi.spyOn(TableClient.prototype, 'submitTransaction');
     const outcomes = await Promise.all([...events, ...redelivered].map((event) => writeAuditEvent(env.app, event)));
@@ -715,9 +718,11 @@ describe('audit writer group commit', () => {
     transactions.mockRestore();
     expect(outcomes.filter((outcome) => outcome.status === 'written')).toHaveLength(40);
     expect(outcomes.filter((outcome) => outcome.status === 'duplicate')).toHaveLength(5);
-    expect(new Set(outcomes.map((outcome) => outcome.seq).filter((seq) => seq !== undefined)).size).toBe(40);
-    expect(appends).toBeLessThan(40);
+    expect(new Set(outcomes.map((outcome) => outcome.seq).filter((seq) => seq !== undefined))).toEqual(new Set(Array.from({ length: 40 }, (_, i) => i + 2)));
+    // One event goes alone, those that arrive meanwhile go in groups of up to 32; the group holding the
+    // redelivered events is refused whole and its events go one by one.
+    expect(appends).toBeLessThan(20);
     const result = await verifyAuditChains(env.app, fabrikam.id, { startMs: at.getTime() - DAY, endMs: at.getTime() + DAY });
-    expect(result).toMatchObject({ intact: true, eventsChecked: 40, firstBrokenLink: null });
+    expect(result).toMatchObject({ intact: true, eventsChecked: 41, firstBrokenLink: null });
   });
 });
