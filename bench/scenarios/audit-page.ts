@@ -113,10 +113,15 @@ export const auditPageScenario: Scenario = async (ctx) => {
   const b = await measure(ctx, large);
   const ratio = b.gatehouseMs / a.gatehouseMs;
   const rawRatio = b.rawMs / a.rawMs;
+  // What Gatehouse adds to Azurite's query (authorization, paging, mapping, HTTP): the page minus the raw query.
+  const ownSmall = a.gatehouseMs - a.rawMs;
+  const ownLarge = b.gatehouseMs - b.rawMs;
+  const ownRatio = ownLarge / ownSmall;
   const label = `${sizeLabel(large)} vs ${sizeLabel(small)} events`;
   const rows: Row[] = [
     { id: 'P5', scenario: `P5 audit page of 100, ${label}: median latency`, gatehouse: fmt(b.gatehouseMs, 'ms'), baseline: fmt(a.gatehouseMs, 'ms'), ratio: ratioText(ratio), goal: '≤ 1.3', met: ratio <= 1.3 },
     { id: 'P5', scenario: `P5 raw page query (Azurite alone), ${label}`, gatehouse: fmt(b.rawMs, 'ms'), baseline: fmt(a.rawMs, 'ms'), ratio: ratioText(rawRatio), goal: 'info', met: null },
+    { id: 'P5', scenario: `P5 Gatehouse's own share (page minus raw query), ${label}`, gatehouse: fmt(ownLarge, 'ms'), baseline: fmt(ownSmall, 'ms'), ratio: ratioText(ownRatio), goal: 'info', met: null },
   ];
-  return { rows, data: { days: DAYS, small: a, large: b, ratio: round(ratio, 3), rawRatio: round(rawRatio, 3) } };
+  return { rows, data: { days: DAYS, small: a, large: b, ratio: round(ratio, 3), rawRatio: round(rawRatio, 3), ownRatio: round(ownRatio, 3) } };
 };

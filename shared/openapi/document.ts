@@ -16,7 +16,12 @@ const errorSchema: JsonSchema = {
     typeKey: { type: 'string' },
     errorCode: { type: 'integer' },
     eventId: { type: 'integer' },
-    code: { type: 'string' },
+    code: {
+      type: 'string',
+      description:
+        'Stable machine-readable error code (e.g. invalidRequest, unauthorized, notFound codes per resource, rateLimited). ' +
+        '503 answers carry storageUnavailable, or auditUnavailable when a change was refused because its audit event could not be queued; both with Retry-After, and nothing was changed.',
+    },
     details: {},
   },
 };

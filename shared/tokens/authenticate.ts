@@ -17,8 +17,8 @@ import { recordPatUse } from './usage.js';
  *
  * 1. `Authorization: Basic base64(anything:PAT)` (Azure DevOps style) or `Authorization: Bearer <PAT>`.
  * 2. Format and CRC32 checksum first: a malformed value never touches storage.
- * 3. HMAC-SHA256 under the pepper version named in the token, then one point read on `pathashes`
- *    (whose row carries the authentication snapshot), or a hit in the bounded positive cache.
+ * 3. HMAC-SHA256 under the pepper version named in the token, then one point read of the record by
+ *    the authorization id the token carries, or a hit in the bounded positive cache.
  * 4. Constant-time comparison of the stored and computed hash, then refusal of revoked, expired,
  *    not-yet-valid, past-grace (rotated), wrong-organization (unless global) and revocation-rule
  *    matches. Every refusal is the same 401 body as a missing credential.
