@@ -8,7 +8,7 @@ import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { listOutboxRows } from '../../shared/audit/outbox.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
-import { crc32, findGatehouseTokens, isGatehouseToken, parseGatehouseToken } from '../../shared/tokens/format.js';
+import { crc32, findGatehouseTokens, generateToken, isGatehouseToken, parseGatehouseToken } from '../../shared/tokens/format.js';
 import { PatRepository, patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
 import { isRevokedByRule } from '../../shared/tokens/admin.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
@@ -107,11 +107,18 @@ describe('token format', () => {
     expect(isGatehouseToken('gat_1_9Qd2mXw0aZ7kLr4TnB8yVc1HfJ5sUe3Gp0Ri6N')).toBe(false);
   });
 
-  it('finds a token by its value with one hash-index read, also after the pepper is rotated', async () => {
+  it('finds a token by its value with one point read by its id, also after the pepper is rotated', async () => {
     const pat = await createPat('alice@contoso.com');
     const repository = new PatRepository(env.app);
     expect((await repository.findByToken(pat.token))?.record.authorizationId).toBe(pat.authorizationId);
     expect(await repository.findByToken(pat.token.replace(/^gat_1_/, 'gat_9_'))).toBeUndefined();
+    // The id is public (listings, audit events): a well-formed token with that id and another secret is nobody's.
+    const forged = generateToken('1', pat.authorizationId);
+    expect(parseGatehouseToken(forged)?.authorizationId).toBe(pat.authorizationId);
+    expect(await repository.findByToken(forged)).toBeUndefined();
+    const basic = (token: string) => `Basic ${Buffer.from(`:${token}`).toString('base64')}`;
+    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(forged) } })).status).toBe(401);
+    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(pat.token) } })).status).toBe(200);
     const rotated = { ...env.app, config: { ...env.app.config, peppers: [{ version: '2', secret: randomBytes(32) }, ...env.app.config.peppers] } };
     expect((await new PatRepository(rotated).findByToken(pat.token))?.record.authorizationId).toBe(pat.authorizationId);
     const stored = await repository.get(ALICE.id, pat.authorizationId);
