@@ -94,10 +94,17 @@ describe('deployment package', () => {
     }
   });
 
-  it('deploys the entry point as one bundled module that imports no other file of the app', () => {
+  it('deploys the entry point as one bundled module; only its lazily loaded chunks sit beside it', () => {
     const entry = run('unzip', ['-p', zipPath, 'dist/functions/index.js'], workDir);
-    // No import statement of the bundle reaches for another file (dependencies' comments may mention some).
-    expect(entry).not.toMatch(/^\s*(import|export)\b[^\n]*\bfrom\s+['"]\.{1,2}\//m);
+    // Relative imports reach only the bundle's own chunks, and each of them is in the package.
+    const relative = [...entry.matchAll(/^\s*(?:import|export)\b[^\n]*\bfrom\s+['"](\.{1,2}\/[^'"]+)['"]/gm)].map((match) => match[1] ?? '');
+    for (const specifier of relative) {
+      expect(specifier).toMatch(/^\.\/chunks\//);
+      expect(entries).toContain(`dist/functions/${specifier.slice(2)}`);
+    }
+    const lazy = [...entry.matchAll(/\bimport\(\s*['"](\.\/chunks\/[^'"]+)['"]\s*\)/g)].map((match) => match[1] ?? '');
+    expect(lazy.length).toBeGreaterThan(0);
+    for (const specifier of lazy) expect(entries).toContain(`dist/functions/${specifier.slice(2)}`);
     expect(entry).toContain('@azure/functions-core');
   });
 
@@ -112,5 +119,15 @@ describe('deployment package', () => {
     );
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toContain('entry point loaded');
+    // The lazily loaded chunks (the identity libraries, on the first token request) load from the package too.
+    const entry = run('unzip', ['-p', zipPath, 'dist/functions/index.js'], workDir);
+    for (const [, specifier] of entry.matchAll(/\bimport\(\s*['"](\.\/chunks\/[^'"]+)['"]\s*\)/g)) {
+      const chunk = spawnSync(process.execPath, ['--input-type=module', '-e', `await import('./dist/functions/${(specifier ?? '').slice(2)}');`], {
+        cwd: appDir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      expect(chunk.status, `${specifier}: ${chunk.stderr}`).toBe(0);
+    }
   });
 });
