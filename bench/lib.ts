@@ -34,6 +34,12 @@ export function benchUserToken(secrets: BenchSecrets, email = ALICE): Promise<st
 }
 
 /** The settings Gatehouse needs in production configuration (no dev logging), for a storage account. */
+/** NODE_OPTIONS of the deployed Function App (infra/node-runtime.json, loaded by infra/main.bicep). */
+export function productionNodeOptions(): string {
+  const runtime = JSON.parse(readFileSync(join(BENCH_DIR, '..', '..', 'infra', 'node-runtime.json'), 'utf8')) as { nodeOptions: string };
+  return runtime.nodeOptions;
+}
+
 export function gatehouseSettings(secrets: BenchSecrets, connectionString: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     STORAGE: connectionString,
@@ -45,6 +51,8 @@ export function gatehouseSettings(secrets: BenchSecrets, connectionString: strin
     LOG_LEVEL: 'warn',
     PORT: '0',
     NODE_ENV: 'production',
+    // The worker's Node options as infra/main.bicep deploys them.
+    NODE_OPTIONS: productionNodeOptions(),
     // Timer schedules are app settings the host resolves (%NAME%); the service defaults.
     LIFECYCLE_SCHEDULE: DEFAULT_LIFECYCLE_SCHEDULE,
     GRANT_REVIEW_SCHEDULE: DEFAULT_GRANT_REVIEW_SCHEDULE,

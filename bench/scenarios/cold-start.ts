@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BENCH_DIR, fmt, median, round } from '../lib.js';
+import { BENCH_DIR, fmt, median, round, productionNodeOptions } from '../lib.js';
 import { peakRssUnderLoad } from './auth.js';
 import type { Scenario } from './common.js';
 
@@ -30,7 +30,7 @@ function importOnce(entry: string): Promise<{ importMs: number; processMs: numbe
   const script = `const t = performance.now(); await import(${JSON.stringify(entry)}); process.stdout.write('BENCH_IMPORT ' + (performance.now() - t) + '\\n');`;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: productionNodeOptions() }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -131,6 +131,12 @@ describe('compiled template', () => {
     }
   });
 
+  it('gives the worker the Node options the benchmarks run with (infra/node-runtime.json)', () => {
+    const runtime = readJson<{ nodeOptions: string }>(join(ROOT, 'infra', 'node-runtime.json'));
+    expect(variable(main, 'nodeRuntime')).toEqual(runtime);
+    expect(JSON.stringify(main)).toContain(`"NODE_OPTIONS":"[variables('nodeRuntime').nodeOptions]"`);
+  });
+
   it('lists every table, queue and container of shared/storage/names.ts (infra/app-resources.json)', () => {
     const appResources = variable(main, 'appResources') as { tables: string[]; queues: string[]; containers: string[] };
     const sorted = (values: Iterable<string>) => [...values].sort();
