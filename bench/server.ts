@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       if (connection !== STORAGE_CONNECTION && connection !== 'AzureWebJobsStorage') throw new Error(`unknown connection ${connection}`);
       return app.storage.queue(queue);
     },
-    blobService: app.storage.blobService,
+    blobService: await app.storage.blobs(),
     log: app.log,
     port: config.port,
     maxRequestBodyBytes: config.maxRequestBodyBytes,

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     declarations,
     settings: process.env,
     queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
-    blobService: app.storage.blobService,
+    blobService: await app.storage.blobs(),
     log: app.log,
     port: config.port,
     maxRequestBodyBytes: config.maxRequestBodyBytes,

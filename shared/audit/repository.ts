@@ -108,8 +108,8 @@ export const auditLogTable = (app: AppContext): TableClient => app.storage.table
 export const auditDaysTable = (app: AppContext): TableClient => app.storage.table(TABLES.auditDays);
 export const auditSettingsTable = (app: AppContext): TableClient => app.storage.table(TABLES.auditSettings);
 
-export function payloadContainer(app: AppContext) {
-  const blobs = app.storage.blobService;
+export async function payloadContainer(app: AppContext) {
+  const blobs = await app.storage.blobs();
   if (!blobs) throw new Error('blob storage is not configured (STORAGE__blobServiceUri); large audit data needs it');
   return blobs.getContainerClient(CONTAINERS.auditPayloads);
 }
@@ -163,7 +163,7 @@ export function firstRetainedDay(nowMs: number, retentionDays: number): string {
 export async function readRowData(app: AppContext, row: Pick<AuditRow, 'Data' | 'DataBlob'>): Promise<string> {
   if (typeof row.Data === 'string') return row.Data;
   if (typeof row.DataBlob === 'string') {
-    const buffer = await payloadContainer(app).getBlockBlobClient(row.DataBlob).downloadToBuffer();
+    const buffer = await (await payloadContainer(app)).getBlockBlobClient(row.DataBlob).downloadToBuffer();
     return buffer.toString('utf8');
   }
   return '{}';

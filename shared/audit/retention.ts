@@ -123,8 +123,8 @@ async function purgeDay(app: AppContext, organizationId: string, day: string, bu
     result.rowsDeleted += keys.length;
   }
 
-  if (app.storage.blobService) {
-    const container = payloadContainer(app);
+  if (app.storage.blobConfigured) {
+    const container = await payloadContainer(app);
     for await (const page of container.listBlobsFlat({ prefix: `${organizationId}/${day}/` }).byPage({ maxPageSize: 100 })) {
       if (page.segment.blobItems.length === 0) continue;
       if (result.pagesUsed >= budget) return false;

@@ -239,7 +239,7 @@ export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promi
   if (dataJson.length > INLINE_DATA_MAX_CHARS) {
     dataBlob = `${organizationId}/${day}/${eventId}-${dataSha256}.json`;
     const body = Buffer.from(dataJson, 'utf8');
-    await payloadContainer(app).getBlockBlobClient(dataBlob).upload(body, body.length, {
+    await (await payloadContainer(app)).getBlockBlobClient(dataBlob).upload(body, body.length, {
       blobHTTPHeaders: { blobContentType: 'application/json' },
     });
   }
@@ -378,7 +378,7 @@ async function appendOne(app: AppContext, partitionKey: string, append: PendingA
 /** A redelivered large event uploaded its data again under the same name; a different payload is removed. */
 async function removeOrphanBlob(app: AppContext, table: ReturnType<typeof auditLogTable>, partitionKey: string, rowKey: string, blob: string) {
   const stored = await readEntity<AuditRow>(table, partitionKey, rowKey);
-  if (stored && stored.DataBlob !== blob) await payloadContainer(app).getBlockBlobClient(blob).deleteIfExists().catch(() => undefined);
+  if (stored && stored.DataBlob !== blob) await (await payloadContainer(app)).getBlockBlobClient(blob).deleteIfExists().catch(() => undefined);
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

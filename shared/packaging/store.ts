@@ -224,15 +224,15 @@ export function digestOf(tarball: Buffer): TarballDigest {
   };
 }
 
-function container(app: AppContext) {
-  const service = app.storage.blobService;
+async function container(app: AppContext) {
+  const service = await app.storage.blobs();
   if (!service) throw new AppError(503, 'blobStorageUnavailable', 'Package storage is not configured (STORAGE__blobServiceUri).');
   return service.getContainerClient(CONTAINERS.packages);
 }
 
 /** Writes a tarball under its content address; writing the same content again is a no-op. */
 export async function storeTarball(app: AppContext, tarball: Buffer, digest: TarballDigest): Promise<void> {
-  const blob = container(app).getBlockBlobClient(digest.blobName);
+  const blob = (await container(app)).getBlockBlobClient(digest.blobName);
   try {
     await blob.uploadData(tarball, {
       blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
@@ -245,7 +245,7 @@ export async function storeTarball(app: AppContext, tarball: Buffer, digest: Tar
 }
 
 export async function streamTarball(app: AppContext, blobName: string): Promise<{ stream: ReadableStream<Uint8Array>; size: number }> {
-  const download = await container(app).getBlockBlobClient(blobName).download();
+  const download = await (await container(app)).getBlockBlobClient(blobName).download();
   const body = download.readableStreamBody;
   if (!body) throw new AppError(500, 'internalError', 'The tarball could not be read.');
   return { stream: Readable.toWeb(body as Readable) as ReadableStream<Uint8Array>, size: download.contentLength ?? 0 };

@@ -1,6 +1,6 @@
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
 import type { StorageConfig } from '../config.js';
 
@@ -10,7 +10,13 @@ export interface StorageClients {
   queue(name: string): QueueClient;
   readonly tableService: TableServiceClient;
   readonly queueService: QueueServiceClient;
-  readonly blobService: BlobServiceClient | undefined;
+  /** True when blob storage is configured (a connection string, or STORAGE__blobServiceUri). */
+  readonly blobConfigured: boolean;
+  /**
+   * The blob service, or undefined when not configured. The blob SDK is loaded on first use: most
+   * invocations never touch a blob (only large audit payloads, npm tarballs and retention do).
+   */
+  blobs(): Promise<BlobServiceClient | undefined>;
 }
 
 /**
@@ -25,27 +31,34 @@ export function createStorageClients(config: StorageConfig): StorageClients {
   const queues = new Map<string, QueueClient>();
   let tableService: TableServiceClient;
   let queueService: QueueServiceClient;
-  let blobService: BlobServiceClient | undefined;
+  let makeBlobService: ((blob: typeof import('@azure/storage-blob')) => BlobServiceClient) | undefined;
   let makeTable: (name: string) => TableClient;
 
   if (config.kind === 'connectionString') {
     const allowInsecureConnection = /UseDevelopmentStorage=true|http:\/\//i.test(config.connectionString);
     tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection, ...TABLE_RETRIES });
     queueService = QueueServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
-    blobService = BlobServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
+    makeBlobService = ({ BlobServiceClient }) => BlobServiceClient.fromConnectionString(config.connectionString, STORAGE_RETRIES);
     makeTable = (name) => TableClient.fromConnectionString(config.connectionString, name, { allowInsecureConnection, ...TABLE_RETRIES });
   } else {
     const credential = lazyDefaultCredential(config.managedIdentityClientId);
     tableService = new TableServiceClient(config.tableServiceUri, credential, TABLE_RETRIES);
     queueService = new QueueServiceClient(config.queueServiceUri, credential, STORAGE_RETRIES);
-    blobService = config.blobServiceUri ? new BlobServiceClient(config.blobServiceUri, credential, STORAGE_RETRIES) : undefined;
+    const blobServiceUri = config.blobServiceUri;
+    makeBlobService = blobServiceUri ? ({ BlobServiceClient }) => new BlobServiceClient(blobServiceUri, credential, STORAGE_RETRIES) : undefined;
     makeTable = (name) => new TableClient(config.tableServiceUri, name, credential, TABLE_RETRIES);
   }
 
+  let blobService: Promise<BlobServiceClient | undefined> | undefined;
   return {
     tableService,
     queueService,
-    blobService,
+    blobConfigured: makeBlobService !== undefined,
+    blobs() {
+      const make = makeBlobService;
+      blobService ??= make ? import('@azure/storage-blob').then(make) : Promise.resolve(undefined);
+      return blobService;
+    },
     table(name) {
       let client = tables.get(name);
       if (!client) tables.set(name, (client = makeTable(name)));

@@ -123,7 +123,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
       if (connection !== STORAGE_CONNECTION && connection !== 'AzureWebJobsStorage') throw new Error(`unknown connection ${connection}`);
       return app.storage.queue(queue);
     },
-    blobService: app.storage.blobService,
+    blobService: await app.storage.blobs(),
     log,
     port: 0,
     host,

@@ -24,9 +24,10 @@ export async function findSecrets(storage: StorageClients, logs: readonly string
       check(`queue ${queue.name} (decoded)`, Buffer.from(message.messageText, 'base64').toString('utf8'));
     }
   }
-  if (storage.blobService) {
-    for await (const container of storage.blobService.listContainers()) {
-      const client = storage.blobService.getContainerClient(container.name);
+  const blobs = await storage.blobs();
+  if (blobs) {
+    for await (const container of blobs.listContainers()) {
+      const client = blobs.getContainerClient(container.name);
       for await (const blob of client.listBlobsFlat()) {
         if ((blob.properties.contentLength ?? 0) > 8 * 1024 * 1024) continue;
         check(`blob ${container.name}/${blob.name}`, (await client.getBlobClient(blob.name).downloadToBuffer()).toString('latin1'));

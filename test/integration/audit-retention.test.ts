@@ -60,7 +60,7 @@ async function indexedDays(organizationId: string): Promise<string[]> {
 
 async function blobCount(prefix: string): Promise<number> {
   let count = 0;
-  for await (const _ of env.app.storage.blobService!.getContainerClient('audit-payloads').listBlobsFlat({ prefix })) count++;
+  for await (const _ of (await env.app.storage.blobs())!.getContainerClient('audit-payloads').listBlobsFlat({ prefix })) count++;
   return count;
 }
 

@@ -688,7 +688,7 @@ describe('tamper evidence', () => {
     await table.updateEntity({ partitionKey: target.partitionKey, rowKey: target.rowKey, ActorDisplayName: 'Erin Fabrikam' }, 'Merge');
     expect((await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin)).body.intact).toBe(true);
     const bigRow = await table.getEntity<{ DataBlob: string }>(bigOutcome.partitionKey, bigOutcome.rowKey);
-    const blob = env.app.storage.blobService!.getContainerClient('audit-payloads').getBlockBlobClient(bigRow.DataBlob);
+    const blob = (await env.app.storage.blobs())!.getContainerClient('audit-payloads').getBlockBlobClient(bigRow.DataBlob);
     const original = (await blob.downloadToBuffer()).toString('utf8');
     const forged = original.replace('big', 'BIG');
     await blob.upload(forged, Buffer.byteLength(forged));

@@ -212,7 +212,7 @@ describe('npm registry protocol', () => {
     expect(Buffer.from(await download.arrayBuffer()).equals(t.bytes)).toBe(true);
     // The tarball is stored under its content address.
     const blobs: string[] = [];
-    for await (const blob of env.app.storage.blobService!.getContainerClient(CONTAINERS.packages).listBlobsFlat()) blobs.push(blob.name);
+    for await (const blob of (await env.app.storage.blobs())!.getContainerClient(CONTAINERS.packages).listBlobsFlat()) blobs.push(blob.name);
     expect(blobs).toContain(`npm/sha512/${Buffer.from(t.integrity.slice(7), 'base64').toString('hex')}.tgz`);
     expect((await call('GET', `${REGISTRY}/@contoso/lib/-/lib-3.0.0.tgz`, dave)).body.code).toBe('packageVersionNotFound');
     expect((await call('GET', `${REGISTRY}/-/ping`, dave)).status).toBe(200);

@@ -106,16 +106,16 @@ describe('timer triggers', () => {
   });
 
   it('persists the schedule status and fires once with isPastDue after a missed run', async () => {
-    const status = env.app.storage.blobService!.getContainerClient('azure-webjobs-hosts').getBlockBlobClient('timers/missed-host/test-ticker/status');
+    const status = (await env.app.storage.blobs())!.getContainerClient('azure-webjobs-hosts').getBlockBlobClient('timers/missed-host/test-ticker/status');
     const missed = JSON.stringify({ Last: '2026-01-01T00:00:00.000Z', Next: '2026-01-01T00:05:00.000Z', LastUpdated: '2026-01-01T00:00:00.000Z' });
-    await env.app.storage.blobService!.getContainerClient('azure-webjobs-hosts').createIfNotExists();
+    await (await env.app.storage.blobs())!.getContainerClient('azure-webjobs-hosts').createIfNotExists();
     await status.upload(missed, missed.length);
     const before = timerRuns.length;
     const second = await startLocalRuntime({
       declarations: [timerFunction('test-ticker', '0 0 0 1 1 *', async (timer) => void timerRuns.push({ timer, name: 'second' }))],
       settings: {},
       queueClient: (_, queue) => env.app.storage.queue(queue),
-      blobService: env.app.storage.blobService,
+      blobService: await env.app.storage.blobs(),
       log: env.app.log,
       port: 0,
       maxRequestBodyBytes: 1024 * 1024,
