@@ -8,8 +8,24 @@
 // The worker's `@azure/functions-core` stays external: the Node worker provides it at run time.
 
 import { build } from 'esbuild';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// zod's namespace re-exports every message locale (about 360 KB); Gatehouse speaks English only and never
+// reads z.locales, so the bundle gets a locale index with `en` alone.
+const englishOnlyZodLocales = {
+  name: 'english-only-zod-locales',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer) ? { path: join(args.resolveDir, '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 
 export async function bundleEntry(entry, outfile) {
   await build({
@@ -22,6 +38,7 @@ export async function bundleEntry(entry, outfile) {
     format: 'esm',
     target: 'node20',
     external: ['@azure/functions-core'],
+    plugins: [englishOnlyZodLocales],
     // CommonJS dependencies call require(); an ES module bundle provides it.
     banner: { js: "import { createRequire as __gatehouseCreateRequire } from 'node:module'; const require = __gatehouseCreateRequire(import.meta.url);" },
     legalComments: 'linked',
