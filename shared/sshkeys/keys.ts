@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import sshpk from 'sshpk';
+import type Sshpk from 'sshpk';
 import { sshKeyFailure, type SshKeyError } from '../http/errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS, isSshKeyType, type SshKeyType } from './types.js';
 
@@ -118,6 +118,17 @@ function blobType(blob: Buffer): string | undefined {
 
 // ---- validation of the key material ------------------------------------------------------------------
 
+/** sshpk and its crypto dependencies are loaded by the first parse: only SSH key routes need them. */
+let sshpk: typeof Sshpk | undefined;
+async function loadSshpk(): Promise<typeof Sshpk> {
+  sshpk ??= (await import('sshpk')).default;
+  return sshpk;
+}
+function loadedSshpk(): typeof Sshpk {
+  if (!sshpk) throw new Error('sshpk is loaded by parsePublicKey');
+  return sshpk;
+}
+
 const SSHPK_TYPES: Partial<Record<SshKeyType, { type: string; curve?: string }>> = {
   'ssh-ed25519': { type: 'ed25519' },
   'ecdsa-sha2-nistp256': { type: 'ecdsa', curve: 'nistp256' },
@@ -130,9 +141,9 @@ const SSHPK_TYPES: Partial<Record<SshKeyType, { type: string; curve?: string }>>
 function checkPlainBlob(keyType: SshKeyType, blob: Buffer): number {
   const expected = SSHPK_TYPES[keyType];
   if (!expected) throw malformed('unexpected key type');
-  let key: sshpk.Key;
+  let key: Sshpk.Key;
   try {
-    key = sshpk.parseKey(blob, 'rfc4253');
+    key = loadedSshpk().parseKey(blob, 'rfc4253');
   } catch {
     throw malformed('the key data is truncated or corrupt');
   }
@@ -273,9 +284,9 @@ function commentOf(rest: Token[]): string | null {
 
 function fromArmoured(text: string): Candidate | undefined {
   if (!/^(?:---- BEGIN SSH2 PUBLIC KEY ----|-----BEGIN (?:RSA )?PUBLIC KEY-----)/.test(text)) return undefined;
-  let key: sshpk.Key;
+  let key: Sshpk.Key;
   try {
-    key = sshpk.parseKey(text, 'auto');
+    key = loadedSshpk().parseKey(text, 'auto');
   } catch {
     throw malformed('the armoured public key is corrupt');
   }
@@ -294,7 +305,8 @@ function fingerprintOf(blob: Buffer): { fingerprint: string; fingerprintHex: str
  * Parses pasted public key text: an OpenSSH line (with or without authorized_keys options and a
  * comment, base64 possibly wrapped over lines), the bare base64 blob, or an RFC 4716 / PEM public key.
  */
-export function parsePublicKey(input: string): ParsedSshKey {
+export async function parsePublicKey(input: string): Promise<ParsedSshKey> {
+  await loadSshpk();
   if (input.length > MAX_PUBLIC_DATA_CHARS) throw malformed(`publicData is longer than ${MAX_PUBLIC_DATA_CHARS} characters`);
   if (looksLikePrivateKey(input)) throw privateKeyRefusal();
   const text = input.replace(/^\uFEFF/, '').trim();

@@ -41,7 +41,7 @@ export async function lookupSshKey(
     fingerprintHex = fingerprintHexOf(body.fingerprint);
     if (!fingerprintHex) throw badRequest('invalidFingerprint', "fingerprint must be 'SHA256:' followed by the base64 digest, as ssh-keygen -l prints it.");
   } else {
-    fingerprintHex = parsePublicKey(body.publicKey ?? '').fingerprintHex;
+    fingerprintHex = (await parsePublicKey(body.publicKey ?? '')).fingerprintHex;
   }
 
   let only: Organization | undefined;

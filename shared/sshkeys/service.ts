@@ -108,7 +108,7 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
   const { app, caller, organization } = ctx;
   const now = app.clock.now();
   checkDisplayName(body.displayName);
-  const parsed = parsePublicKey(body.publicData);
+  const parsed = await parsePublicKey(body.publicData);
   if (findGatehouseTokens(parsed.publicData).length > 0) {
     throw sshKeyFailure(400, 'invalidPublicKey', 'The key comment contains a personal access token; nothing was stored.');
   }

@@ -35,9 +35,9 @@ const FIXTURES = [
 /** An OpenSSH user certificate made with `ssh-keygen -s ca -I fixture -n alice` for the Ed25519 fixture. */
 const CERTIFICATE = `ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIMWZY8XFCP5aXxuUU9TNUq0Sk2Pj1+L+7tdMhAXJYRpRAAAAIJwebyNVofAP6YAAHicDYUaQw733QTN/3cb6dmuFwpR1AAAAAAAAAAAAAAABAAAAB2ZpeHR1cmUAAAAJAAAABWFsaWNlAAAAAAAAAAD//////////wAAAAAAAACCAAAAFXBlcm1pdC1YMTEtZm9yd2FyZGluZwAAAAAAAAAXcGVybWl0LWFnZW50LWZvcndhcmRpbmcAAAAAAAAAFnBlcm1pdC1wb3J0LWZvcndhcmRpbmcAAAAAAAAACnBlcm1pdC1wdHkAAAAAAAAADnBlcm1pdC11c2VyLXJjAAAAAAAAAAAAAAAzAAAAC3NzaC1lZDI1NTE5AAAAIC5cuBLRlr+GBGNk+YqO/7HIJPsaduwgwkmkn6zm8FAoAAAAUwAAAAtzc2gtZWQyNTUxOQAAAEC9QVdvB2iGR4Hr86Eq3FJRB+/FzvmRAWK+mwNjEwooLsifISf4JdnImNQTjDCnKXZ4F9TDfxV4KMTg80IVkvkH fixture@gatehouse`;
 
-function codeOf(action: () => unknown): string | undefined {
+async function codeOf(action: () => unknown): Promise<string | undefined> {
   try {
-    action();
+    await action();
     return undefined;
   } catch (error) {
     if (error instanceof AppError) return error.code;
@@ -48,13 +48,13 @@ function codeOf(action: () => unknown): string | undefined {
 const base64Of = (line: string) => line.split(' ')[1] as string;
 
 describe('parsePublicKey', () => {
-  it.each(FIXTURES)('agrees with ssh-keygen on $keyType', (fixture) => {
-    const parsed = parsePublicKey(fixture.line);
+  it.each(FIXTURES)('agrees with ssh-keygen on $keyType', async (fixture) => {
+    const parsed = await parsePublicKey(fixture.line);
     expect(parsed).toMatchObject({ keyType: fixture.keyType, keySize: fixture.keySize, fingerprint: fixture.fingerprint, publicData: fixture.line });
     expect(parsed.fingerprintHex).toBe(fingerprintHexOf(fixture.fingerprint));
   });
 
-  it('reads whitespace variants, options, wrapped base64 and the bare base64 part', () => {
+  it('reads whitespace variants, options, wrapped base64 and the bare base64 part', async () => {
     const [ed, rsa] = FIXTURES;
     const rsaBase64 = base64Of(rsa.line);
     const variants: [string, string][] = [
@@ -72,25 +72,25 @@ describe('parsePublicKey', () => {
       [`ssh-ed25519 ${base64Of(ed.line)} two words comment`, `ssh-ed25519 ${base64Of(ed.line)} two words comment`],
     ];
     for (const [input, publicData] of variants) {
-      const parsed = parsePublicKey(input);
+      const parsed = await parsePublicKey(input);
       expect(parsed.publicData, JSON.stringify(input)).toBe(publicData);
     }
   });
 
-  it('reads RFC 4716 and PEM public keys through sshpk', () => {
+  it('reads RFC 4716 and PEM public keys through sshpk', async () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const key = sshpk.parseKey(pem, 'pem');
     const blob = key.toBuffer('rfc4253');
     const rfc4716 = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "laptop"\n${blob.toString('base64').match(/.{1,70}/g)!.join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`;
     for (const text of [pem, rfc4716]) {
-      const parsed = parsePublicKey(text);
+      const parsed = await parsePublicKey(text);
       expect(parsed.keyType).toBe('ecdsa-sha2-nistp384');
       expect(parsed.fingerprint).toBe(key.fingerprint('sha256').toString());
     }
   });
 
-  it('refuses everything else with a specific code', () => {
+  it('refuses everything else with a specific code', async () => {
     const [ed, rsa, skEd, skEc] = FIXTURES;
     const edBlob = Buffer.from(base64Of(ed.line), 'base64');
     const skEdBlob = Buffer.from(base64Of(skEd.line), 'base64');
@@ -127,10 +127,10 @@ describe('parsePublicKey', () => {
       [`sk-ssh-ed25519@openssh.com ${Buffer.concat([wireString('sk-ssh-ed25519@openssh.com'), wireString(Buffer.alloc(32, 1)), wireString('')]).toString('base64')}`, 'invalidPublicKey'],
       [`sk-ecdsa-sha2-nistp256@openssh.com ${skEcBlob.subarray(0, skEcBlob.length - 6).toString('base64')}`, 'invalidPublicKey'],
     ];
-    for (const [input, code] of cases) expect(codeOf(() => parsePublicKey(input)), JSON.stringify(input.slice(0, 80))).toBe(code);
+    for (const [input, code] of cases) expect(await codeOf(() => parsePublicKey(input)), JSON.stringify(input.slice(0, 80))).toBe(code);
   });
 
-  it('recognises private keys in every common form and never echoes them', () => {
+  it('recognises private keys in every common form and never echoes them', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const { privateKey: rsaPrivate } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const { privateKey: ecPrivate } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -145,7 +145,7 @@ describe('parsePublicKey', () => {
       expect(looksLikePrivateKey(text)).toBe(true);
       let message = '';
       try {
-        parsePublicKey(text);
+        await parsePublicKey(text);
       } catch (error) {
         expect((error as AppError).code).toBe('privateKeyNotAllowed');
         message = (error as AppError).message;
@@ -158,16 +158,16 @@ describe('parsePublicKey', () => {
 });
 
 describe('wire format and fingerprints', () => {
-  it('reads length-prefixed strings and refuses reads past the end', () => {
+  it('reads length-prefixed strings and refuses reads past the end', async () => {
     const buffer = Buffer.concat([wireString('abc'), wireString(Buffer.alloc(0))]);
     const reader = new WireReader(buffer);
     expect(reader.readString().toString()).toBe('abc');
     expect(reader.readString().length).toBe(0);
     expect(reader.atEnd).toBe(true);
-    expect(codeOf(() => reader.readString())).toBe('invalidPublicKey');
-    expect(codeOf(() => new WireReader(Buffer.from([0, 0, 0, 9, 1])).readString())).toBe('invalidPublicKey');
-    expect(codeOf(() => new WireReader(Buffer.from([0, 0, 1])).readString())).toBe('invalidPublicKey');
-    expect(codeOf(() => new WireReader(Buffer.concat([wireString('x'.repeat(100))])).readString(10))).toBe('invalidPublicKey');
+    expect(await codeOf(() => reader.readString())).toBe('invalidPublicKey');
+    expect(await codeOf(() => new WireReader(Buffer.from([0, 0, 0, 9, 1])).readString())).toBe('invalidPublicKey');
+    expect(await codeOf(() => new WireReader(Buffer.from([0, 0, 1])).readString())).toBe('invalidPublicKey');
+    expect(await codeOf(() => new WireReader(Buffer.concat([wireString('x'.repeat(100))])).readString(10))).toBe('invalidPublicKey');
   });
 
   it('normalises lookup fingerprints', () => {
