@@ -128,45 +128,10 @@ const notifyWritten = (hash: string) => {
   for (const listener of writeListeners) listener(hash);
 };
 
-/** The columns the record and its hash index snapshot share, written alike. */
-function commonColumns(record: PatRecord): Record<string, unknown> {
-  return {
-    ownerId: record.ownerId,
-    authorizationId: record.authorizationId,
-    scope: record.scope,
-    targetAccounts: record.targetAccounts === null ? '' : JSON.stringify(record.targetAccounts),
-    isGlobal: record.targetAccounts === null,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-    revokedAt: record.revokedAt ?? '',
-    graceEndsAt: record.graceEndsAt ?? '',
-    rotatedTo: record.rotatedTo ?? '',
-    organizationId: record.organizationId,
-    displayName: record.displayName,
-  };
-}
-
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
 
-/** Reads back what `commonColumns` wrote. */
-function commonFromRow(row: Record<string, unknown>) {
-  return {
-    authorizationId: str(row.authorizationId),
-    ownerId: str(row.ownerId),
-    scope: str(row.scope),
-    targetAccounts: row.isGlobal === true ? null : parseJsonColumn<string[]>(row.targetAccounts, []),
-    validFrom: str(row.validFrom),
-    validTo: str(row.validTo),
-    revokedAt: str(row.revokedAt) || null,
-    graceEndsAt: str(row.graceEndsAt) || null,
-    rotatedTo: str(row.rotatedTo) || null,
-    organizationId: str(row.organizationId),
-    displayName: str(row.displayName),
-  };
-}
-
 /** The authenticator's view of a record. */
-export function snapshotOf(record: PatRecord): PatAuthSnapshot {
+function snapshotOf(record: PatRecord): PatAuthSnapshot {
   return {
     hash: record.hash,
     authorizationId: record.authorizationId,
@@ -218,7 +183,18 @@ function toEntity(record: PatRecord): TableEntity {
   return {
     partitionKey: patPartitionOf(record.authorizationId),
     rowKey: patRowKey(record.authorizationId),
-    ...commonColumns(record),
+    ownerId: record.ownerId,
+    authorizationId: record.authorizationId,
+    scope: record.scope,
+    targetAccounts: record.targetAccounts === null ? '' : JSON.stringify(record.targetAccounts),
+    isGlobal: record.targetAccounts === null,
+    validFrom: record.validFrom,
+    validTo: record.validTo,
+    revokedAt: record.revokedAt ?? '',
+    graceEndsAt: record.graceEndsAt ?? '',
+    rotatedTo: record.rotatedTo ?? '',
+    organizationId: record.organizationId,
+    displayName: record.displayName,
     accessId: record.accessId,
     revokedBy: record.revokedBy ?? '',
     revocationKind: record.revocationKind ?? '',
@@ -231,9 +207,19 @@ function toEntity(record: PatRecord): TableEntity {
   };
 }
 
-export function fromEntity(row: Record<string, unknown>): PatRecord {
+function fromEntity(row: Record<string, unknown>): PatRecord {
   return {
-    ...commonFromRow(row),
+    authorizationId: str(row.authorizationId),
+    ownerId: str(row.ownerId),
+    scope: str(row.scope),
+    targetAccounts: row.isGlobal === true ? null : parseJsonColumn<string[]>(row.targetAccounts, []),
+    validFrom: str(row.validFrom),
+    validTo: str(row.validTo),
+    revokedAt: str(row.revokedAt) || null,
+    graceEndsAt: str(row.graceEndsAt) || null,
+    rotatedTo: str(row.rotatedTo) || null,
+    organizationId: str(row.organizationId),
+    displayName: str(row.displayName),
     accessId: str(row.accessId),
     revokedBy: str(row.revokedBy) || null,
     revocationKind: (str(row.revocationKind) || null) as RevocationKind | null,
