@@ -93,7 +93,7 @@ export async function commitWithEvents(
       sentAt,
       ...(i === 0 && effects.length > 0 ? { effects: [...effects] } : {}),
     };
-    const text = encodeQueueMessage({ ...parsed, delivery: deliverySchema.parse(delivery) });
+    const text = encodeQueueMessage({ ...parsed, delivery });
     if (text.length > MAX_MESSAGE_BASE64_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for a queue message`);
     return { event: parsed, text };
   });

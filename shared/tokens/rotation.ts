@@ -120,7 +120,7 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     }
     const rowKey = idempotencyKey === undefined ? undefined : idempotencyRowKey(authorizationId, idempotencyKey);
     if (rowKey) {
-      const replay = await replayRotation(app, ownerId, rowKey, now);
+      const replay = await replayRotation(app, ownerId, authorizationId, rowKey, now);
       if (replay) return replay;
     }
     if (record.rotatedTo) throw alreadyRotated(record.rotatedTo);
@@ -200,9 +200,9 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
   }
 }
 
-async function replayRotation(app: AppContext, ownerId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {
+async function replayRotation(app: AppContext, ownerId: string, authorizationId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {
   const table = app.storage.table(TABLES.pats);
-  const partition = ownerPartitionOf(ownerId);
+  const partition = patPartitionOf(authorizationId);
   const row = await readEntity<IdempotencyRow>(table, partition, rowKey);
   if (!row) return undefined;
   if (Date.parse(row.expiresAt) <= now.getTime()) {
@@ -215,18 +215,19 @@ async function replayRotation(app: AppContext, ownerId: string, rowKey: string, 
   return patView(successor.record, token);
 }
 
-/** Deletes an owner's idempotency records older than the 24-hour window (the timer may call it too). */
+/** Deletes the idempotency records in an owner's partition older than the 24-hour window (the timer may call it too). */
 export async function purgeRotationIdempotency(app: AppContext, ownerId: string): Promise<number> {
   const table = app.storage.table(TABLES.pats);
+  const partition = ownerPartitionOf(ownerId);
   const rows = await readAll<IdempotencyRow>(
     table,
-    odata`PartitionKey eq ${ownerPartitionOf(ownerId)} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
+    odata`PartitionKey eq ${partition} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
   );
   const now = app.clock.now().getTime();
   let deleted = 0;
   for (const row of rows) {
     if (Date.parse(row.expiresAt) > now) continue;
-    await table.deleteEntity(ownerPartitionOf(ownerId), row.rowKey ?? '').catch(() => undefined);
+    await table.deleteEntity(partition, row.rowKey ?? '').catch(() => undefined);
     deleted++;
   }
   return deleted;
