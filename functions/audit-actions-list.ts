@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -22,7 +23,7 @@ export const auditActionsList = endpoint({
   summary: 'Lists the audit actions Gatehouse records, with area and category (members).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.auditLog }, apps: { roles: [] }, organization: 'member' },
   params: organizationParam,
   query,
   responses,
@@ -36,7 +37,7 @@ export const auditActionsListGlobal = endpoint({
   summary: 'Lists the audit actions Gatehouse records, with area and category (any signed-in caller).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [] }, apps: { roles: [] } },
+  access: { users: { scopes: USER_SCOPES.auditLog }, apps: { roles: [] } },
   query,
   responses,
   handler: async ({ query }) => listActions(query.areaName),

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -7,7 +8,7 @@ import { auditReaderSchema, grantAuditReader, listAuditReaders, revokeAuditReade
 const userParam = organizationUserParam.extend({
   userId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID').transform((id) => id.toLowerCase()),
 });
-const access = { users: { scopes: [] }, organization: 'administrator' } as const;
+const access = { users: { scopes: USER_SCOPES.auditManage }, organization: 'administrator' } as const;
 
 export const auditReadersList = endpoint({
   name: 'audit-readers-list',

@@ -1,9 +1,10 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
 import { auditSettingsBody, auditSettingsSchema, readAuditSettings, updateAuditSettings } from '../shared/audit/access.js';
 
-const access = { users: { scopes: [] }, organization: 'administrator' } as const;
+const access = { users: { scopes: USER_SCOPES.auditManage }, organization: 'administrator' } as const;
 
 export const auditSettingsGet = endpoint({
   name: 'audit-settings-get',

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
 import { connectionData, connectionDataSchema } from '../shared/tokens/self.js';
@@ -9,7 +10,7 @@ export const connectionDataGet = endpoint({
   methods: ['GET'],
   summary: 'The authenticated user (Azure DevOps connectionData); for a PAT also its authorizationId, scopes and validTo.',
   tags: ['Using tokens'],
-  access: { users: { scopes: [] }, pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.profile }, pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'ConnectionData.', schema: connectionDataSchema } },
   handler: async ({ app, caller, organization }) => {

@@ -52,6 +52,8 @@ import { membersList } from './members-list.js';
 import { membersAdd } from './members-add.js';
 import { membersUpdate } from './members-update.js';
 import { membersRemove } from './members-remove.js';
+import { invitationsAccept, invitationsList } from './invitations.js';
+import { tenantPoliciesGet, tenantPoliciesUpdate } from './tenant-policies.js';
 import { organizationGet } from './organization-get.js';
 import { organizationSettingsGet } from './organization-settings-get.js';
 import { organizationSettingsUpdate } from './organization-settings-update.js';
@@ -84,6 +86,8 @@ export const declarations: readonly FunctionDeclaration[] = [
   membersAdd,
   membersUpdate,
   membersRemove,
+  invitationsList,
+  invitationsAccept,
   organizationGet,
   organizationSettingsGet,
   organizationSettingsUpdate,
@@ -102,6 +106,8 @@ export const declarations: readonly FunctionDeclaration[] = [
   tokenPoliciesGet,
   tokenPoliciesUpdate,
   tokenPoliciesPreview,
+  tenantPoliciesGet,
+  tenantPoliciesUpdate,
   tokenAdminList,
   tokenAdminRevocations,
   tokenAdminRevocationRules,

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const identitiesSearch = endpoint({
   summary: 'People search and resolution by email or id; Project-Scoped Users only find people who share a project with them.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.identity }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   query: identitySearchQuery,
   responses: { 200: { description: 'Matching identities.', schema: listOf(identitySchema) } },

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -12,7 +13,7 @@ export const membersList = endpoint({
   summary: 'Members of the organization with their groups and project entitlements.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.members }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The members.', schema: z.object({ totalCount: z.number(), members: z.array(memberSchema) }) } },
   handler: async ({ app, organization }) => {

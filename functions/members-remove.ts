@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationUserParam } from '../shared/http/params.js';
@@ -10,7 +11,7 @@ export const membersRemove = endpoint({
   summary: 'Removes a member from the organization (Project Collection Administrators).',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator' },
   params: organizationUserParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
   handler: async ({ app, organization, params }) => {

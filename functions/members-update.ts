@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationUserParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const membersUpdate = endpoint({
   summary: "Replaces a member's organization groups or project entitlements (Project Collection Administrators).",
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator' },
   params: organizationUserParam,
   body: updateMemberBody,
   responses: { 200: { description: 'Updated.', schema: memberSchema }, 409: { description: 'lastAdministrator' } },

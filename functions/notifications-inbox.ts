@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -5,7 +6,7 @@ import { organizationParam } from '../shared/http/params.js';
 import { inboxNotificationSchema, inboxPageSchema, inboxQuerySchema, listInbox, markRead, markReadSchema } from '../shared/notifications/inbox.js';
 
 /** Any signed-in member reads their own inbox; Project-Scoped Users too (it is theirs). */
-const access = { users: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' } as const;
+const access = { users: { scopes: USER_SCOPES.notification }, organization: 'member', projectScopedUsers: 'allowed' } as const;
 
 export const notificationsList = endpoint({
   name: 'notifications-list',
@@ -32,7 +33,7 @@ export const notificationsMarkRead = endpoint({
   summary: 'Marks one of the caller\'s notifications read ({"isRead": true}) or unread.',
   tags: ['Notifications'],
   apiVersions: API_VERSIONS.notifications,
-  access,
+  access: { ...access, users: { scopes: USER_SCOPES.notificationWrite } },
   params: z.object({ organization: z.string(), id: z.guid() }),
   body: markReadSchema,
   responses: {

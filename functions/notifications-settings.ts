@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -16,16 +17,16 @@ import {
   webhookViewSchema,
 } from '../shared/notifications/settings.js';
 
-const admin = { users: { scopes: [] }, organization: 'administrator' } as const;
+const admin = { users: { scopes: USER_SCOPES.notificationManage }, organization: 'administrator' } as const;
 
 export const notificationSettingsGet = endpoint({
   name: 'notification-settings-get',
   route: '{organization}/_apis/notifications/settings',
   methods: ['GET'],
-  summary: "The organization's expiry reminder ladder and webhook (never its secret).",
+  summary: "The organization's expiry reminder ladder and webhook (never its secret); Project Collection Administrators only, since a webhook URL is itself a credential.",
   tags: ['Notifications'],
   apiVersions: API_VERSIONS.notifications,
-  access: { users: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: admin,
   params: organizationParam,
   responses: { 200: { description: 'The settings.', schema: notificationSettingsViewSchema } },
   handler: async ({ app, organization }) => ({ body: settingsView(await readNotificationSettings(app, organization!.organization.id)) }),

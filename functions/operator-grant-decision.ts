@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { SERVICE_ROLES } from '../shared/auth/roles.js';
@@ -12,7 +13,7 @@ export const operatorGrantDecision = endpoint({
   summary: 'Approves or rejects a request in manual review, with a comment (Gatehouse.Operator). A request gets one decision.',
   tags: ['Pipeline grants (operators)'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  access: { users: { scopes: USER_SCOPES.buildExecute, roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
   params: requestIdParam,
   body: grantDecisionBody,
   responses: {

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { SERVICE_ROLES } from '../shared/auth/roles.js';
@@ -11,7 +12,7 @@ export const operatorGrantRequestsGet = endpoint({
   summary: 'One free grant request with the operator-only details of its reasons (Gatehouse.Operator).',
   tags: ['Pipeline grants (operators)'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  access: { users: { scopes: USER_SCOPES.build, roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
   params: requestIdParam,
   responses: { 200: { description: 'The request.', schema: grantRequestSchema }, 404: { description: 'grantRequestNotFound' } },
   handler: async ({ app, params }) => ({ body: grantRequestView(await getRequestForOperators(app, params.requestId), 'operator') }),

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { SERVICE_ROLES } from '../shared/auth/roles.js';
@@ -12,7 +13,7 @@ export const operatorGrantRequestsList = endpoint({
   summary: 'Free grant requests of every organization by status (default manualReview), oldest open first (Gatehouse.Operator).',
   tags: ['Pipeline grants (operators)'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  access: { users: { scopes: USER_SCOPES.build, roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
   query: operatorListQuery,
   responses: { 200: { description: 'The requests.', schema: listOf(grantRequestSchema) }, 403: { description: 'missingRole, missingAppRole' } },
   handler: async ({ app, query }) => {

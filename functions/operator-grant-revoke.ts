@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -13,7 +14,7 @@ export const operatorGrantRevoke = endpoint({
   summary: "Revokes an organization's free grant, with a comment: public projects drop to 0 free parallel jobs (Gatehouse.Operator).",
   tags: ['Pipeline grants (operators)'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [], roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
+  access: { users: { scopes: USER_SCOPES.buildExecute, roles: [SERVICE_ROLES.operator] }, apps: { roles: [SERVICE_ROLES.operator] } },
   params: organizationParam,
   body: grantRevocationBody,
   responses: {

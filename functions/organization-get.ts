@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const organizationGet = endpoint({
   summary: "The organization's overview: name and description (visible to every member).",
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.project }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'The organization.', schema: organizationSchema } },
   handler: async ({ organization }) => ({ body: organizationView(organization!.organization) }),

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const organizationSettingsGet = endpoint({
   summary: 'Organization settings, such as limiting user visibility to projects.',
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.settings }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The settings.', schema: organizationSettingsSchema } },
   handler: async ({ organization }) => ({ body: organizationSettingsView(organization!.organization) }),

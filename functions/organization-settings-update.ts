@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -12,7 +13,7 @@ export const organizationSettingsUpdate = endpoint({
   summary: 'Changes organization settings (Project Collection Administrators); audited.',
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.settingsWrite }, organization: 'administrator' },
   params: organizationParam,
   body: organizationSettingsBody,
   responses: { 200: { description: 'The settings after the change.', schema: organizationSettingsSchema } },

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const organizationUsageGet = endpoint({
   summary: 'Billing and usage: members, service principals and projects.',
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.members }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'Usage.', schema: organizationUsageSchema } },
   handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization!) }),

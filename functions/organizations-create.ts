@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { createOrganization, organizationView } from '../shared/directory/service.js';
@@ -11,7 +12,7 @@ export const organizationsCreate = endpoint({
   summary: 'Creates an organization; the caller becomes its first Project Collection Administrator.',
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] } },
+  access: { users: { scopes: USER_SCOPES.profileWrite } },
   body: createOrganizationBody,
   responses: {
     201: { description: 'Created.', schema: organizationSchema },

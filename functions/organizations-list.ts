@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { listOrganizationsOf, organizationView } from '../shared/directory/service.js';
@@ -10,7 +11,7 @@ export const organizationsList = endpoint({
   summary: "Organizations the caller belongs to.",
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] } },
+  access: { users: { scopes: USER_SCOPES.profile }, apps: { roles: [] } },
   responses: { 200: { description: 'The organizations.', schema: listOf(organizationSchema) } },
   handler: async ({ app, caller }) => {
     const organizations = await listOrganizationsOf(app, caller!);

@@ -30,6 +30,7 @@ export const patsRotate = endpoint({
       authorizationId: input.query.authorizationId,
       gracePeriodMinutes: input.query.gracePeriodMinutes,
       idempotencyKey,
+      mayExtend: true,
     });
     return { body: { patToken, patTokenError: 'none' } };
   },

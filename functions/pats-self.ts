@@ -31,10 +31,10 @@ export const patsSelf = endpoint({
   summary: 'Self lookup by the PAT itself: metadata, days left, policy compliance and a rotation hint.',
   tags: ['Using tokens'],
   apiVersions: PAT_API_VERSIONS,
-  access: { pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { pats: { scopes: [], policies: 'report' }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'The PAT as it sees itself.', schema: patSelfSchema } },
-  handler: async ({ app, caller, organization }) => ({ body: await lookupSelf(app, patCaller(caller), organization!.organization) }),
+  handler: async ({ app, caller }) => ({ body: await lookupSelf(app, patCaller(caller)) }),
 });
 
 /** `POST /{organization}/_apis/tokens/pats/self/rotate`: the PAT rotates itself. */
@@ -45,7 +45,7 @@ export const patsSelfRotate = endpoint({
   summary: 'Rotates the calling PAT: a new secret (same name, scopes, targets), the old one works for gracePeriodMinutes.',
   tags: ['Using tokens'],
   apiVersions: PAT_API_VERSIONS,
-  access: { pats: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { pats: { scopes: [], policies: 'report' }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   query: gracePeriodQuery,
   errorEnvelope: 'patTokenResult',
@@ -62,6 +62,7 @@ export const patsSelfRotate = endpoint({
       authorizationId: pat.authorizationId,
       gracePeriodMinutes: query.gracePeriodMinutes,
       idempotencyKey,
+      mayExtend: false,
     });
     return { body: { patToken, patTokenError: 'none' } };
   },

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -12,7 +13,7 @@ export const pipelineCapacityGet = endpoint({
   summary: "The organization's free pipeline capacity (public and private projects) and the status of its free grant.",
   tags: ['Pipeline grants'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [] }, apps: { roles: [SERVICE_ROLES.pipelines] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.build }, apps: { roles: [SERVICE_ROLES.pipelines] }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The capacity record.', schema: capacitySchema } },
   handler: async ({ app, organization }) => ({ body: capacityView(await getCapacity(app, organization!.organization)) }),

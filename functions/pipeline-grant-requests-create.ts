@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -13,7 +14,7 @@ export const pipelineGrantRequestsCreate = endpoint({
     'Requests free parallel jobs for public projects (Project Collection Administrators or administrators of a public project). One open request per organization; the grant-review timer decides.',
   tags: ['Pipeline grants'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.buildExecute }, organization: 'member' },
   params: organizationParam,
   body: createGrantRequestBody,
   validationCode: (where, issue) => (where === 'body' ? submissionErrorCode(issue) : undefined),

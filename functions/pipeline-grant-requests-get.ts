@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { getGrantRequest } from '../shared/pipelines/service.js';
@@ -10,7 +11,7 @@ export const pipelineGrantRequestsGet = endpoint({
   summary: 'One free grant request of the organization.',
   tags: ['Pipeline grants'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.build }, organization: 'member' },
   params: organizationRequestParams,
   responses: {
     200: { description: 'The request.', schema: grantRequestSchema },

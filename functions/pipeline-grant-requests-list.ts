@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -12,7 +13,7 @@ export const pipelineGrantRequestsList = endpoint({
   summary: "The organization's free grant requests, newest first, with their status and the reasons of each decision.",
   tags: ['Pipeline grants'],
   apiVersions: API_VERSIONS.pipelineGrants,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.build }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The requests.', schema: listOf(grantRequestSchema) }, 403: { description: 'accessDenied' } },
   handler: async ({ app, organization }) => {

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationProjectParam } from '../shared/http/params.js';
@@ -14,7 +15,7 @@ export const pipelineProjectCapacityGet = endpoint({
   tags: ['Pipeline grants'],
   apiVersions: API_VERSIONS.pipelineGrants,
   // Project-Scoped Users may read the projects they belong to (getProject hides the others).
-  access: { users: { scopes: [] }, apps: { roles: [SERVICE_ROLES.pipelines] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.build }, apps: { roles: [SERVICE_ROLES.pipelines] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationProjectParam,
   responses: { 200: { description: 'The project capacity.', schema: projectCapacitySchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => {

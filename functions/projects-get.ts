@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationProjectParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const projectsGet = endpoint({
   summary: 'One project, by id or name.',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.project }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationProjectParam,
   responses: { 200: { description: 'The project.', schema: projectSchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => ({

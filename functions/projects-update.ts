@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationProjectParam } from '../shared/http/params.js';
@@ -11,7 +12,7 @@ export const projectsUpdate = endpoint({
   summary: "Changes a project's description or visibility (Project Collection Administrators).",
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.projectWrite }, organization: 'administrator' },
   params: organizationProjectParam,
   body: updateProjectBody,
   responses: { 200: { description: 'The updated project.', schema: projectSchema } },

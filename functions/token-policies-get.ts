@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
 import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
@@ -10,7 +11,7 @@ export const tokenPoliciesGet = endpoint({
   summary: "The organization's PAT policies (Project Collection Administrators); ETag for PUT's If-Match.",
   tags: ['Token policies'],
   apiVersions: TOKEN_POLICY_API_VERSIONS,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.tokenAdministration }, organization: 'administrator' },
   params: organizationParam,
   responses: { 200: { description: 'The policy document with its revision.', schema: tokenPolicyViewSchema } },
   handler: async ({ app, organization }) => {

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -17,7 +18,7 @@ export const tokenPoliciesPreview = endpoint({
   summary: 'Dry run: which active PATs (and owners) would break the proposed policies. Nothing is saved.',
   tags: ['Token policies'],
   apiVersions: TOKEN_POLICY_API_VERSIONS,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.tokenAdministration }, organization: 'administrator' },
   params: organizationParam,
   body: tokenPolicyUpdateSchema,
   responses: {
@@ -27,9 +28,9 @@ export const tokenPoliciesPreview = endpoint({
     },
   },
   handler: async ({ app, organization, body }) => {
-    const organizationId = organization!.organization.id;
-    const policies = mergePolicies((await readPolicies(app, organizationId)).document, body);
-    const value = await previewPolicyViolations(app, organizationId, policies);
+    const target = organization!.organization;
+    const policies = mergePolicies((await readPolicies(app, target.id)).document, body);
+    const value = await previewPolicyViolations(app, target, policies);
     return { body: { policies, count: value.length, value } };
   },
 });

@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
 import { auditContextOf } from '../shared/audit/context.js';
@@ -11,7 +12,7 @@ export const tokenPoliciesUpdate = endpoint({
   summary: 'Replaces the given policy sections (others keep their values); audited as Token.PolicyUpdateEvent.',
   tags: ['Token policies'],
   apiVersions: TOKEN_POLICY_API_VERSIONS,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.tokenAdministration }, organization: 'administrator' },
   params: organizationParam,
   body: tokenPolicyUpdateSchema,
   responses: {

@@ -1,3 +1,4 @@
+import type { ServicePrincipalCaller } from '../shared/auth/caller.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { introspect, introspectionRequest, introspectionResponse } from '../shared/tokens/self.js';
 
@@ -14,5 +15,5 @@ export const tokensIntrospect = endpoint({
   body: introspectionRequest,
   bodyFormat: 'json-or-form',
   responses: { 200: { description: 'Active: the token facts; anything else: exactly {"active": false}.', schema: introspectionResponse } },
-  handler: async ({ app, body }) => ({ body: await introspect(app, body.token) }),
+  handler: async ({ app, caller, body }) => ({ body: await introspect(app, caller as ServicePrincipalCaller, body) }),
 });

@@ -1,7 +1,22 @@
 import { APP_ROLES, DEMO_SERVICE_PRINCIPALS, DEMO_TENANT_ID, DEMO_USERS } from './demo-data.js';
 import { signAccessToken, type SigningKey } from './dev-secrets.js';
 
-export const DEFAULT_USER_SCOPES = ['vso.pats', 'vso.pats_manage', 'vso.tokenadministration', 'vso.auditlog', 'vso.packaging_write'];
+/** What a development token grants when no scopes are named: every delegated scope the routes ask for (shared/auth/scopes.ts). */
+export const DEFAULT_USER_SCOPES = [
+  'vso.profile_write',
+  'vso.project_manage',
+  'vso.settings_write',
+  'vso.memberentitlementmanagement_write',
+  'vso.identity',
+  'vso.pats',
+  'vso.pats_manage',
+  'vso.tokenadministration',
+  'vso.auditlog',
+  'vso.auditstreams_manage',
+  'vso.notification_manage',
+  'vso.build_execute',
+  'vso.packaging_write',
+];
 
 export interface TokenSettings {
   readonly issuer: string;
@@ -13,10 +28,10 @@ interface Lifetime {
   now?: Date;
 }
 
-function signForDemoTenant(key: SigningKey, settings: TokenSettings, lifetime: Lifetime, claims: Record<string, unknown>) {
+function signForDemoTenant(key: SigningKey, settings: TokenSettings, lifetime: Lifetime, claims: Record<string, unknown>, tenantId = DEMO_TENANT_ID) {
   return signAccessToken(key, {
     ...settings,
-    tenantId: DEMO_TENANT_ID,
+    tenantId,
     ...(lifetime.lifetimeSeconds ? { lifetimeSeconds: lifetime.lifetimeSeconds } : {}),
     ...(lifetime.now ? { now: lifetime.now } : {}),
     claims,
@@ -34,11 +49,14 @@ export async function userToken(
     roles?: readonly string[];
     userId?: string;
     displayName?: string;
+    /** The token's tenant (default: the seeded person's, else the demo tenant). */
+    tenantId?: string;
   } = {},
 ): Promise<string> {
   const user = DEMO_USERS.find((candidate) => candidate.email.toLowerCase() === email.toLowerCase());
   const userId = options.userId ?? user?.id;
   if (!userId) throw new Error(`no seeded user ${email}; seeded users: ${DEMO_USERS.map((u) => u.email).join(', ')}`);
+  const roles = options.roles ?? user?.roles ?? [];
   return signForDemoTenant(key, settings, options, {
     oid: userId,
     sub: userId,
@@ -46,8 +64,8 @@ export async function userToken(
     name: options.displayName ?? user?.displayName ?? email,
     scp: (options.scopes ?? DEFAULT_USER_SCOPES).join(' '),
     azp: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-    ...(options.roles && options.roles.length > 0 ? { roles: [...options.roles] } : {}),
-  });
+    ...(roles.length > 0 ? { roles: [...roles] } : {}),
+  }, options.tenantId ?? user?.tenantId);
 }
 
 /** An app-only token for a seeded service principal, with its app roles (or the roles given). */

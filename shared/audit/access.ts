@@ -34,8 +34,9 @@ export async function assertAuditReader(app: AppContext, access: OrganizationAcc
     throw forbidden('accessDenied', `Reading the audit log needs the ${AUDIT_READ_APP_ROLE} app role.`);
   }
   if (access.isAdministrator) return;
-  const grant = await readEntity(auditSettingsTable(app), access.organization.id, readerRowKey(caller.id));
-  if (!grant) throw forbidden('accessDenied', 'Reading the audit log needs Project Collection Administrator rights or an audit reader grant.');
+  const grant = await readEntity<{ GrantedOn?: string }>(auditSettingsTable(app), access.organization.id, readerRowKey(caller.id));
+  // A grant counts only if made during the reader's current membership: removal ends it for good.
+  if (!grant || (grant.GrantedOn ?? '') < access.membership.since) throw forbidden('accessDenied', 'Reading the audit log needs Project Collection Administrator rights or an audit reader grant.');
 }
 
 /** Records the read itself (AuditLog.AccessLog), straight on the audit queue; a failure fails the read. */

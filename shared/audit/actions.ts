@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS: readonly AuditActionDefinition[] = [
   token('PatRotateEvent', 'modify', 'Personal Access Token "{DisplayName}" was regenerated.'),
   token('PatUsedFromNewIpEvent', 'access', 'Personal Access Token "{DisplayName}" was used from a new IP address {IpAddress}.'),
   token('PolicyUpdateEvent', 'modify', 'Token policies were changed: {ChangedPolicies} (revision {Revision}).'),
+  token('TenantPolicyUpdateEvent', 'modify', 'Tenant token policies were changed: {ChangedPolicies} (revision {Revision}).'),
+  token('PatOrganizationRevokeEvent', 'remove', 'Personal Access Token "{DisplayName}" of user "{OwnerName}" can no longer be used in this organization.'),
   token('SshCreateEvent', 'create', 'SSH key "{DisplayName}" was created.'),
   token('SshUpdateEvent', 'modify', 'SSH key "{DisplayName}" was updated.'),
   token('SshRevokeEvent', 'remove', 'SSH key "{DisplayName}" was revoked.'),

@@ -44,6 +44,8 @@ export interface PatCaller {
   /** Set while a rotated PAT's grace period runs. */
   readonly graceEndsAt: string | null;
   readonly rotatedTo: string | null;
+  /** Policies of the organization (or its tenant) it breaks; non-empty only on routes that report them. */
+  readonly policyViolations: readonly string[];
 }
 
 export type Caller = UserCaller | ServicePrincipalCaller | PatCaller;
@@ -68,15 +70,16 @@ export function bearerToken(authorization: string | null): string {
  */
 export async function authenticateJwt(app: AppContext, authorization: string | null): Promise<Caller> {
   const claims = await app.verifyJwt(bearerToken(authorization));
-  if (!claims || typeof claims.tid !== 'string') throw unauthorized();
+  if (!claims || typeof claims.tid !== 'string' || !GUID.test(claims.tid)) throw unauthorized();
+  const tenantId = claims.tid.toLowerCase();
   if (typeof claims.scp === 'string') {
     if (typeof claims.oid !== 'string' || !GUID.test(claims.oid)) throw unauthorized();
     return {
       kind: 'user',
       id: claims.oid.toLowerCase(),
-      tenantId: claims.tid,
-      email: String(claims.preferred_username ?? ''),
-      displayName: String(claims.name ?? claims.preferred_username ?? claims.oid),
+      tenantId,
+      email: claimText(claims.preferred_username ?? ''),
+      displayName: claimText(claims.name ?? claims.preferred_username ?? claims.oid),
       scopes: new Set(claims.scp.split(' ').filter(Boolean)),
       roles: stringSet(claims.roles),
     };
@@ -87,10 +90,16 @@ export async function authenticateJwt(app: AppContext, authorization: string | n
   return {
     kind: 'servicePrincipal',
     id: appId.toLowerCase(),
-    tenantId: claims.tid,
+    tenantId,
     displayName: principal?.displayName ?? appId,
     roles: new Set(Array.isArray(claims.roles) ? claims.roles.filter((role) => typeof role === 'string') : []),
   };
+}
+
+/** A text claim as Gatehouse stores it: well-formed Unicode, at most 256 characters, cut on a code point. */
+function claimText(value: unknown): string {
+  const wellFormed = String(value).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return [...wellFormed].slice(0, 256).join('');
 }
 
 function stringSet(claim: unknown): ReadonlySet<string> {

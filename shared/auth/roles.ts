@@ -12,3 +12,9 @@ export const SERVICE_ROLES = {
   /** Git servers: look up who owns an SSH public key (POST /_apis/tokens/sshkeys/lookup). */
   tokenIntrospection: 'Gatehouse.TokenIntrospection',
 } as const;
+
+/**
+ * App role of a tenant's administrators (assigned to users in Entra ID, like Azure DevOps' "Azure
+ * DevOps Administrator" role): the tenant's policies, applied in every organization of the tenant.
+ */
+export const TENANT_ADMINISTRATOR_ROLE = 'Gatehouse.TenantAdministrator';

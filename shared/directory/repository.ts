@@ -2,17 +2,23 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { TtlCache } from '../cache.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { encodeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { restErrorStatus } from '../http/errors.js';
 import type { OrganizationGroup, ProjectRole, ProjectVisibility } from './schemas.js';
 
 /**
  * Tables:
- * - organizations: PK "org", RK "n_<lower name>" (record) and "i_<id>" (id → name); one partition so
- *   both are written in one transaction and names stay unique.
+ * - organizations: PK "org", RK "n_<lower name>" (record), "i_<id>" (id → name) and
+ *   "t_<tenant id>_<id>" (the tenant's organizations); one partition so all are written in one
+ *   transaction and names stay unique.
  * - projects: PK <organization id>, RK "p_<project id>" (record) and "n_<lower name>" (uniqueness).
- * - members: PK <organization id>, RK "u_<user id>" or "s_<app id>"; reverse index PK "u_<user id>",
- *   RK <organization id> for "my organizations".
- * - users: PK "u", RK "id_<object id>" (record) and "em_<lower email>" (email → id), one transaction.
+ * - members: PK <organization id>, RK "u_<user id>" or "s_<app id>", "inv_<user id>" (a pending
+ *   invitation of an external guest) and "administrators" (the roster of Project Collection
+ *   Administrators, which every change of a membership rewrites under its ETag in the same
+ *   transaction, so no interleaving of removals can leave an organization without one); reverse
+ *   index PK "u_<user id>", RK <organization id> for "my organizations", and PK "i_<user id>",
+ *   RK <organization id> for "my invitations".
+ * - users: PK "u", RK "id_<object id>" (record) and "em_<encoded lower email>" (email → id), one transaction.
  * - serviceprincipals: PK "sp", RK <app id>.
  */
 
@@ -22,6 +28,10 @@ export interface Organization {
   description: string;
   createdAt: string;
   projectScopedVisibility: boolean;
+  /** The Entra tenant the organization belongs to: its creator's. */
+  tenantId: string;
+  /** Whether people of other tenants may be invited (they join only by accepting). */
+  allowExternalGuests: boolean;
 }
 
 export interface Project {
@@ -60,9 +70,37 @@ export interface Membership {
   subjectId: string;
   groups: OrganizationGroup[];
   projects: ProjectMembership[];
+  /**
+   * When this membership began. Grants held elsewhere (audit reader, feed permissions) count only if
+   * made since, so a removal ends them in the same change and a re-add does not bring them back.
+   */
+  since: string;
 }
 
+/** A pending invitation of a person from another tenant; they join only by accepting it. */
+export interface Invitation {
+  organizationId: string;
+  userId: string;
+  groups: OrganizationGroup[];
+  projects: ProjectMembership[];
+  invitedBy: string;
+  invitedAt: string;
+}
+
+/**
+ * What a membership change decides from the current state: the next membership (undefined removes
+ * it), or an error thrown to refuse. `administrators` is the roster before the change.
+ */
+export type MembershipDecision = (current: Membership | undefined, administrators: readonly string[]) => Membership | undefined;
+
+const ROSTER_ROW = 'administrators';
+const MEMBERSHIP_ATTEMPTS = 8;
+const isAdministrator = (membership: Membership | undefined) =>
+  membership?.subjectKind === 'user' && membership.groups.includes('projectCollectionAdministrators');
+
 const memberRowKey = (kind: SubjectKind, id: string) => `${kind === 'user' ? 'u' : 's'}_${id}`;
+const invitationRowKey = (userId: string) => `inv_${userId}`;
+const tenantRowKey = (tenantId: string, organizationId: string) => `t_${encodeKey(tenantId.toLowerCase())}_${organizationId}`;
 
 /**
  * Organizations and memberships are read on every organization-scoped request, so they are kept for
@@ -123,7 +161,26 @@ export class DirectoryRepository {
     await this.organizations.submitTransaction([
       ['create', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, ...organizationColumns(organization) }],
       ['create', { partitionKey: 'org', rowKey: `i_${organization.id}`, name: organization.name }],
+      ['create', { partitionKey: 'org', rowKey: tenantRowKey(organization.tenantId, organization.id), name: organization.name }],
     ]);
+  }
+
+  /** Removes an organization whose creation could not be completed (no member was ever added). */
+  async deleteOrganization(organization: Organization): Promise<void> {
+    this.forgetOrganization(organization.name);
+    await this.organizations.submitTransaction([
+      ['delete', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}` }],
+      ['delete', { partitionKey: 'org', rowKey: `i_${organization.id}` }],
+      ['delete', { partitionKey: 'org', rowKey: tenantRowKey(organization.tenantId, organization.id) }],
+    ]);
+  }
+
+  /** The organizations of a tenant. */
+  async listOrganizationsOfTenant(tenantId: string): Promise<Organization[]> {
+    const prefix = `t_${encodeKey(tenantId.toLowerCase())}_`;
+    const rows = await readAll<{ name: string }>(this.organizations, odata`PartitionKey eq 'org' and RowKey gt ${prefix} and RowKey lt ${`${prefix}~`}`);
+    const found = await Promise.all(rows.map((row) => this.getOrganizationByName(row.name)));
+    return found.filter((organization): organization is Organization => organization !== undefined);
   }
 
   async updateOrganization(organization: Organization): Promise<void> {
@@ -178,7 +235,10 @@ export class DirectoryRepository {
   }
 
   async listMemberships(organizationId: string): Promise<Membership[]> {
-    const rows = await readAll<Record<string, unknown>>(this.members, odata`PartitionKey eq ${organizationId}`);
+    const rows = await readAll<Record<string, unknown>>(
+      this.members,
+      odata`PartitionKey eq ${organizationId} and ((RowKey ge ${'u_'} and RowKey lt ${'u`'}) or (RowKey ge ${'s_'} and RowKey lt ${'s`'}))`,
+    );
     return rows.map(toMembership);
   }
 
@@ -188,28 +248,121 @@ export class DirectoryRepository {
     return rows.map((row) => row.rowKey as string);
   }
 
-  async saveMembership(membership: Membership): Promise<void> {
-    this.membershipCache.delete(membershipKey(membership.organizationId, membership.subjectKind, membership.subjectId));
-    const rowKey = memberRowKey(membership.subjectKind, membership.subjectId);
-    await this.members.upsertEntity({ partitionKey: rowKey, rowKey: membership.organizationId }, 'Replace');
+  /**
+   * Changes one membership under the administrators roster: reads both, lets `decide` compute the
+   * next membership (or throw), and writes the membership and the roster in one transaction on the
+   * organization's partition, each conditional on what was read, retrying a lost race. Whatever
+   * `decide` refuses (the last administrator) holds against any interleaving. `extra` actions on the
+   * same partition commit with it (an accepted invitation is deleted).
+   */
+  async changeMembership(
+    organizationId: string,
+    kind: SubjectKind,
+    subjectId: string,
+    decide: MembershipDecision,
+    extra: (current: Membership | undefined) => TransactionAction[] = () => [],
+  ): Promise<Membership | undefined> {
+    const rowKey = memberRowKey(kind, subjectId);
+    for (let attempt = 1; ; attempt++) {
+      const [rosterRow, row] = await Promise.all([
+        readEntity<{ ids: string }>(this.members, organizationId, ROSTER_ROW),
+        readEntity<Record<string, unknown>>(this.members, organizationId, rowKey),
+      ]);
+      const current = row ? toMembership(row) : undefined;
+      const administrators = rosterRow ? parseJsonColumn<string[]>(rosterRow.ids, []) : await this.administratorsFromRows(organizationId);
+      const next = decide(current, administrators);
+      const nextAdministrators = administrators.filter((id) => id !== subjectId);
+      if (isAdministrator(next)) nextAdministrators.push(subjectId);
+      const actions: TransactionAction[] = [...extra(current)];
+      if (next) {
+        const entity = membershipEntity(next);
+        actions.push(row ? ['update', entity, 'Replace', { etag: row.etag }] : ['create', entity]);
+      } else if (row) {
+        // Unconditional is enough: the roster row's ETag serialises every membership change of the organization.
+        actions.push(['delete', { partitionKey: organizationId, rowKey }]);
+      }
+      const roster = { partitionKey: organizationId, rowKey: ROSTER_ROW, ids: JSON.stringify(nextAdministrators.sort()) };
+      actions.push(rosterRow ? ['update', roster, 'Replace', { etag: rosterRow.etag }] : ['create', roster]);
+      if (next) await this.members.upsertEntity({ partitionKey: rowKey, rowKey: organizationId }, 'Replace');
+      this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
+      try {
+        await this.members.submitTransaction(actions);
+      } catch (error) {
+        const status = restErrorStatus(error);
+        if ((status === 409 || status === 412) && attempt < MEMBERSHIP_ATTEMPTS) continue;
+        throw error;
+      }
+      this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
+      if (!next && row) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
+      return next;
+    }
+  }
+
+  /** The roster of an organization written before the roster row existed. */
+  private async administratorsFromRows(organizationId: string): Promise<string[]> {
+    return (await this.listMemberships(organizationId)).filter(isAdministrator).map((membership) => membership.subjectId);
+  }
+
+  /** Adds or replaces a membership (seeding and ordinary changes); see changeMembership. */
+  async saveMembership(membership: Omit<Membership, 'since'> & { since?: string }): Promise<void> {
+    await this.changeMembership(membership.organizationId, membership.subjectKind, membership.subjectId, (current) => ({
+      ...membership,
+      since: current?.since ?? membership.since ?? new Date(this.now()).toISOString(),
+    }));
+  }
+
+  async deleteMembership(organizationId: string, kind: SubjectKind, subjectId: string): Promise<void> {
+    await this.changeMembership(organizationId, kind, subjectId, () => undefined);
+  }
+
+  // ---- invitations ----------------------------------------------------------------------------------
+
+  async saveInvitation(invitation: Invitation): Promise<void> {
+    await this.members.upsertEntity({ partitionKey: `i_${invitation.userId}`, rowKey: invitation.organizationId }, 'Replace');
     await this.members.upsertEntity(
       {
-        partitionKey: membership.organizationId,
-        rowKey,
-        subjectKind: membership.subjectKind,
-        subjectId: membership.subjectId,
-        groups: JSON.stringify(membership.groups),
-        projects: JSON.stringify(membership.projects),
+        partitionKey: invitation.organizationId,
+        rowKey: invitationRowKey(invitation.userId),
+        userId: invitation.userId,
+        groups: JSON.stringify(invitation.groups),
+        projects: JSON.stringify(invitation.projects),
+        invitedBy: invitation.invitedBy,
+        invitedAt: invitation.invitedAt,
       },
       'Replace',
     );
   }
 
-  async deleteMembership(organizationId: string, kind: SubjectKind, subjectId: string): Promise<void> {
-    this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-    const rowKey = memberRowKey(kind, subjectId);
-    await this.members.deleteEntity(organizationId, rowKey);
-    await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
+  async getInvitation(organizationId: string, userId: string): Promise<Invitation | undefined> {
+    const row = await readEntity<Record<string, unknown>>(this.members, organizationId, invitationRowKey(userId));
+    return row ? toInvitation(row) : undefined;
+  }
+
+  /** Organization ids with a pending invitation for the user (reverse index; verified by callers). */
+  async listInvitedOrganizationIds(userId: string): Promise<string[]> {
+    const rows = await readAll<Record<string, unknown>>(this.members, odata`PartitionKey eq ${`i_${userId}`}`);
+    return rows.map((row) => String(row.rowKey));
+  }
+
+  /** Accepting: the membership is created and the invitation deleted in one transaction. */
+  async acceptInvitation(invitation: Invitation): Promise<Membership> {
+    const accepted = await this.changeMembership(
+      invitation.organizationId,
+      'user',
+      invitation.userId,
+      (current) =>
+        current ?? {
+          organizationId: invitation.organizationId,
+          subjectKind: 'user',
+          subjectId: invitation.userId,
+          groups: invitation.groups,
+          projects: invitation.projects,
+          since: new Date(this.now()).toISOString(),
+        },
+      () => [['delete', { partitionKey: invitation.organizationId, rowKey: invitationRowKey(invitation.userId) }]],
+    );
+    await this.members.deleteEntity(`i_${invitation.userId}`, invitation.organizationId).catch(() => undefined);
+    return accepted as Membership;
   }
 
   async getUser(id: string): Promise<User | undefined> {
@@ -218,7 +371,7 @@ export class DirectoryRepository {
   }
 
   async getUserByEmail(email: string): Promise<User | undefined> {
-    const index = await readEntity<{ userId: string }>(this.users, 'u', `em_${email.toLowerCase()}`);
+    const index = await readEntity<{ userId: string }>(this.users, 'u', emailRowKey(email));
     return index ? this.getUser(index.userId) : undefined;
   }
 
@@ -226,7 +379,7 @@ export class DirectoryRepository {
   async saveUser(user: User): Promise<void> {
     const actions: TransactionAction[] = [
       ['upsert', { partitionKey: 'u', rowKey: `id_${user.id}`, email: user.email, displayName: user.displayName, tenantId: user.tenantId }, 'Replace'],
-      ['upsert', { partitionKey: 'u', rowKey: `em_${user.email.toLowerCase()}`, userId: user.id }, 'Replace'],
+      ['upsert', { partitionKey: 'u', rowKey: emailRowKey(user.email), userId: user.id }, 'Replace'],
     ];
     await this.users.submitTransaction(actions);
   }
@@ -246,6 +399,8 @@ export class DirectoryRepository {
   }
 }
 
+const emailRowKey = (email: string) => `em_${encodeKey(email.toLowerCase())}`;
+
 function organizationColumns(organization: Organization) {
   return {
     id: organization.id,
@@ -253,6 +408,31 @@ function organizationColumns(organization: Organization) {
     description: organization.description,
     createdAt: organization.createdAt,
     projectScopedVisibility: organization.projectScopedVisibility,
+    tenantId: organization.tenantId,
+    allowExternalGuests: organization.allowExternalGuests,
+  };
+}
+
+function membershipEntity(membership: Membership) {
+  return {
+    partitionKey: membership.organizationId,
+    rowKey: memberRowKey(membership.subjectKind, membership.subjectId),
+    subjectKind: membership.subjectKind,
+    subjectId: membership.subjectId,
+    groups: JSON.stringify(membership.groups),
+    projects: JSON.stringify(membership.projects),
+    since: membership.since,
+  };
+}
+
+function toInvitation(row: Record<string, unknown>): Invitation {
+  return {
+    organizationId: String(row.partitionKey),
+    userId: String(row.userId),
+    groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
+    projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
+    invitedBy: String(row.invitedBy ?? ''),
+    invitedAt: String(row.invitedAt ?? ''),
   };
 }
 
@@ -263,6 +443,8 @@ function toOrganization(row: Record<string, unknown>): Organization {
     description: String(row.description ?? ''),
     createdAt: String(row.createdAt),
     projectScopedVisibility: row.projectScopedVisibility === true,
+    tenantId: String(row.tenantId ?? ''),
+    allowExternalGuests: row.allowExternalGuests === true,
   };
 }
 
@@ -296,6 +478,7 @@ function toMembership(row: Record<string, unknown>): Membership {
     subjectId: String(row.subjectId),
     groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
     projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
+    since: String(row.since ?? ''),
   };
 }
 

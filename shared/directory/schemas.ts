@@ -133,8 +133,23 @@ export const memberSchema = z.object({
 
 export const listOf = <T extends z.ZodType>(item: T) => z.object({ count: z.number().int(), value: z.array(item) });
 
-export const organizationSettingsBody = z.object({ limitUserVisibilityToProjects: z.boolean() }).strict();
-export const organizationSettingsSchema = z.object({ limitUserVisibilityToProjects: z.boolean() });
+export const organizationSettingsBody = z
+  .object({
+    limitUserVisibilityToProjects: z.boolean().optional(),
+    allowExternalGuests: z.boolean().optional().describe('Whether people of other Entra tenants may be invited (they join by accepting).'),
+  })
+  .strict()
+  .refine((body) => body.limitUserVisibilityToProjects !== undefined || body.allowExternalGuests !== undefined, 'nothing to update');
+export const organizationSettingsSchema = z.object({ limitUserVisibilityToProjects: z.boolean(), allowExternalGuests: z.boolean() });
+
+export const invitationSchema = z.object({
+  organization: z.object({ id: z.string(), name: z.string() }),
+  user: z.object({ id: z.string(), principalName: z.string(), displayName: z.string(), descriptor: z.string() }),
+  groups: z.array(z.enum(ORGANIZATION_GROUPS)),
+  invitedBy: z.string(),
+  invitedDate: z.string(),
+  status: z.literal('pending'),
+});
 
 const identityIdList = z
   .string()

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, subjectKindOf, type Caller, type UserCaller } from '../auth/caller.js';
-import { badRequest, conflict, notFound, restErrorStatus } from '../http/errors.js';
+import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
+import { enforcedTenantPolicies, exemptFrom } from '../tokens/policies.js';
 import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
-import type { Membership, Organization, Project, User } from './repository.js';
+import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
 
 export function organizationView(organization: Organization) {
@@ -29,18 +30,30 @@ export function projectView(project: Project, organizationName: string) {
   };
 }
 
-/** Any signed-in user may create an organization and becomes its first Project Collection Administrator. */
+/**
+ * A signed-in user creates an organization in their own tenant (unless the tenant restricts creation)
+ * and becomes its first Project Collection Administrator. The identity is stored first; if the
+ * administrator cannot be added, the organization is removed again, so no name is left taken by an
+ * organization nobody can use.
+ */
 export async function createOrganization(
   app: AppContext,
   caller: UserCaller,
   body: z.infer<typeof createOrganizationBody>,
 ): Promise<Organization> {
+  const restriction = (await enforcedTenantPolicies(app, caller.tenantId)).restrictOrganizationCreation;
+  if (restriction.enabled && !exemptFrom(restriction, caller.id)) {
+    throw forbidden('organizationCreationRestricted', 'Your tenant restricts who may create organizations.');
+  }
+  await app.directory.saveUser({ id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId });
   const organization: Organization = {
     id: randomUUID(),
     name: body.name,
     description: body.description ?? '',
     createdAt: app.clock.now().toISOString(),
     projectScopedVisibility: false,
+    tenantId: caller.tenantId,
+    allowExternalGuests: false,
   };
   try {
     await app.directory.createOrganization(organization);
@@ -50,14 +63,18 @@ export async function createOrganization(
     }
     throw error;
   }
-  await app.directory.saveUser({ id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId });
-  await app.directory.saveMembership({
-    organizationId: organization.id,
-    subjectKind: 'user',
-    subjectId: caller.id,
-    groups: ['projectCollectionAdministrators'],
-    projects: [],
-  });
+  try {
+    await app.directory.saveMembership({
+      organizationId: organization.id,
+      subjectKind: 'user',
+      subjectId: caller.id,
+      groups: ['projectCollectionAdministrators'],
+      projects: [],
+    });
+  } catch (error) {
+    await app.directory.deleteOrganization(organization).catch(() => undefined);
+    throw error;
+  }
   // Every organization has a pipeline capacity record: private defaults, no free public jobs.
   await ensureCapacityRecord(app, organization);
   return organization;
@@ -179,24 +196,74 @@ async function checkProjects(app: AppContext, access: OrganizationAccess, entitl
   if (missing) throw badRequest('projectNotFound', `The project '${missing}' does not exist in this organization.`);
 }
 
-export async function addMember(app: AppContext, access: OrganizationAccess, body: z.infer<typeof addMemberBody>) {
+/**
+ * Adds a person. Someone of the organization's own tenant becomes a member at once; someone of another
+ * tenant only gets an invitation, when the organization allows external guests, and joins by
+ * accepting it with their own token.
+ */
+export async function addMember(app: AppContext, access: OrganizationAccess, invitedBy: string, body: z.infer<typeof addMemberBody>) {
   const user = await app.directory.getUserByEmail(body.user.principalName);
   if (!user) throw notFound('identityNotFound', `No identity with the principal name '${body.user.principalName}' is known.`);
   const existing = await app.directory.getMembership(access.organization.id, 'user', user.id);
   if (existing) throw conflict('memberAlreadyExists', `'${user.email}' is already a member of this organization.`);
   await checkProjects(app, access, body.projectEntitlements);
-  const membership: Membership = {
-    organizationId: access.organization.id,
-    subjectKind: 'user',
-    subjectId: user.id,
-    groups: [...new Set(body.groups)],
-    projects: body.projectEntitlements.map((entitlement) => ({
-      id: entitlement.projectRef.id.toLowerCase(),
-      role: entitlement.group.groupType,
-    })),
+  const groups = [...new Set(body.groups)];
+  const projects = body.projectEntitlements.map((entitlement) => ({
+    id: entitlement.projectRef.id.toLowerCase(),
+    role: entitlement.group.groupType,
+  }));
+  if (!user.tenantId || user.tenantId !== access.organization.tenantId) {
+    if (!access.organization.allowExternalGuests) {
+      throw forbidden('externalGuestsNotAllowed', `'${user.email}' belongs to another tenant, and this organization does not allow external guests.`);
+    }
+    const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy, invitedAt: app.clock.now().toISOString() };
+    await app.directory.saveInvitation(invitation);
+    return { status: 202 as const, body: invitationView(invitation, access.organization, user) };
+  }
+  const membership = await app.directory.changeMembership(access.organization.id, 'user', user.id, (current) => {
+    if (current) throw conflict('memberAlreadyExists', `'${user.email}' is already a member of this organization.`);
+    return { organizationId: access.organization.id, subjectKind: 'user', subjectId: user.id, groups, projects, since: app.clock.now().toISOString() };
+  });
+  return { status: 201 as const, body: await memberView(app, access, membership as Membership, user) };
+}
+
+export function invitationView(invitation: Invitation, organization: Organization, user: User) {
+  return {
+    organization: { id: organization.id, name: organization.name },
+    user: { id: user.id, principalName: user.email, displayName: user.displayName, descriptor: subjectDescriptor('user', user.id) },
+    groups: invitation.groups,
+    invitedBy: invitation.invitedBy,
+    invitedDate: invitation.invitedAt,
+    status: 'pending' as const,
   };
-  await app.directory.saveMembership(membership);
-  return memberView(app, access, membership, user);
+}
+
+/** The caller's pending invitations (people of other tenants invited as guests). */
+export async function listInvitations(app: AppContext, caller: UserCaller) {
+  const user = (await app.directory.getUser(caller.id)) ?? { id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId };
+  const found = await Promise.all(
+    (await app.directory.listInvitedOrganizationIds(caller.id)).map(async (organizationId) => {
+      const [invitation, organization] = await Promise.all([app.directory.getInvitation(organizationId, caller.id), app.directory.getOrganizationById(organizationId)]);
+      return invitation && organization ? invitationView(invitation, organization, user) : undefined;
+    }),
+  );
+  const value = found.filter((item) => item !== undefined).sort((a, b) => a.organization.name.localeCompare(b.organization.name));
+  return { count: value.length, value };
+}
+
+/** Accepts the caller's invitation to an organization: only the invited person, with their own token. */
+export async function acceptInvitation(app: AppContext, caller: UserCaller, organizationName: string) {
+  const organization = await app.directory.getOrganizationByName(organizationName);
+  const invitation = organization ? await app.directory.getInvitation(organization.id, caller.id) : undefined;
+  if (!organization || !invitation) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
+  if (!organization.allowExternalGuests) throw forbidden('externalGuestsNotAllowed', 'This organization no longer allows external guests.');
+  try {
+    await app.directory.acceptInvitation(invitation);
+  } catch (error) {
+    if (restErrorStatus(error) === 404) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
+    throw error;
+  }
+  return organizationView(organization);
 }
 
 async function requireMember(app: AppContext, access: OrganizationAccess, userId: string): Promise<Membership> {
@@ -205,13 +272,12 @@ async function requireMember(app: AppContext, access: OrganizationAccess, userId
   return membership;
 }
 
-async function assertAnotherAdministratorRemains(app: AppContext, access: OrganizationAccess, userId: string) {
-  const administrators = (await app.directory.listMemberships(access.organization.id)).filter(
-    (membership) => membership.subjectKind === 'user' && membership.groups.includes('projectCollectionAdministrators'),
-  );
-  if (administrators.every((membership) => membership.subjectId === userId)) {
-    throw conflict('lastAdministrator', 'An organization keeps at least one Project Collection Administrator.');
-  }
+const lastAdministrator = () => conflict('lastAdministrator', 'An organization keeps at least one Project Collection Administrator.');
+
+/** Refuses a change that would leave the roster empty; decided inside the guarded membership change. */
+function keepAnAdministrator(administrators: readonly string[], subjectId: string, next: Membership | undefined): void {
+  const remains = administrators.some((id) => id !== subjectId) || (next?.groups.includes('projectCollectionAdministrators') ?? false);
+  if (!remains) throw lastAdministrator();
 }
 
 export async function updateMember(
@@ -222,25 +288,30 @@ export async function updateMember(
 ) {
   const membership = await requireMember(app, access, userId);
   if (body.projectEntitlements) await checkProjects(app, access, body.projectEntitlements);
-  const groups = body.groups ? [...new Set(body.groups)] : membership.groups;
-  if (membership.groups.includes('projectCollectionAdministrators') && !groups.includes('projectCollectionAdministrators')) {
-    await assertAnotherAdministratorRemains(app, access, membership.subjectId);
-  }
-  const updated: Membership = {
-    ...membership,
-    groups,
-    projects: body.projectEntitlements
-      ? body.projectEntitlements.map((entitlement) => ({ id: entitlement.projectRef.id.toLowerCase(), role: entitlement.group.groupType }))
-      : membership.projects,
-  };
-  await app.directory.saveMembership(updated);
-  return memberView(app, access, updated);
+  const updated = await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
+    if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
+    const next: Membership = {
+      ...current,
+      groups: body.groups ? [...new Set(body.groups)] : current.groups,
+      projects: body.projectEntitlements
+        ? body.projectEntitlements.map((entitlement) => ({ id: entitlement.projectRef.id.toLowerCase(), role: entitlement.group.groupType }))
+        : current.projects,
+    };
+    keepAnAdministrator(administrators, current.subjectId, next);
+    return next;
+  });
+  return memberView(app, access, updated as Membership);
 }
 
+/**
+ * Removes a member. The membership and the administrators roster change in one guarded transaction;
+ * the grants the person held here lapse with it (they count only from the membership's start).
+ */
 export async function removeMember(app: AppContext, access: OrganizationAccess, userId: string): Promise<void> {
   const membership = await requireMember(app, access, userId);
-  if (membership.groups.includes('projectCollectionAdministrators')) {
-    await assertAnotherAdministratorRemains(app, access, membership.subjectId);
-  }
-  await app.directory.deleteMembership(access.organization.id, 'user', membership.subjectId);
+  await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
+    if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
+    keepAnAdministrator(administrators, current.subjectId, undefined);
+    return undefined;
+  });
 }

@@ -11,10 +11,13 @@ import { getProject } from './service.js';
 import { getCapacity } from '../pipelines/service.js';
 
 export function organizationSettingsView(organization: Organization) {
-  return { limitUserVisibilityToProjects: organization.projectScopedVisibility };
+  return { limitUserVisibilityToProjects: organization.projectScopedVisibility, allowExternalGuests: organization.allowExternalGuests };
 }
 
-/** Turns "limit user visibility and collaboration to specific projects" on or off, audited with the change. */
+/**
+ * Turns "limit user visibility and collaboration to specific projects" and "external guest access"
+ * on or off, each change audited with it.
+ */
 export async function updateOrganizationSettings(
   app: AppContext,
   access: OrganizationAccess,
@@ -22,23 +25,28 @@ export async function updateOrganizationSettings(
   body: z.infer<typeof organizationSettingsBody>,
 ): Promise<Organization> {
   const before = access.organization;
-  const after: Organization = { ...before, projectScopedVisibility: body.limitUserVisibilityToProjects };
-  if (before.projectScopedVisibility === after.projectScopedVisibility) return after;
-  const event = organizationEvent(app, audit, after, {
-    actionId: 'Organization.SettingsUpdateEvent',
-    area: 'Organization',
-    category: 'modify',
-    data: {
-      setting: 'limitUserVisibilityToProjects',
-      previousValue: before.projectScopedVisibility,
-      newValue: after.projectScopedVisibility,
-    },
-  });
+  const after: Organization = {
+    ...before,
+    projectScopedVisibility: body.limitUserVisibilityToProjects ?? before.projectScopedVisibility,
+    allowExternalGuests: body.allowExternalGuests ?? before.allowExternalGuests,
+  };
+  const changes = [
+    { setting: 'limitUserVisibilityToProjects', previousValue: before.projectScopedVisibility, newValue: after.projectScopedVisibility },
+    { setting: 'allowExternalGuests', previousValue: before.allowExternalGuests, newValue: after.allowExternalGuests },
+  ].filter((change) => change.previousValue !== change.newValue);
+  if (changes.length === 0) return after;
+  const events = changes.map((data) => organizationEvent(app, audit, after, { actionId: 'Organization.SettingsUpdateEvent', area: 'Organization', category: 'modify', data }));
   await commitWithEvents(
     app,
     TABLES.organizations,
-    [['update', { partitionKey: 'org', rowKey: `n_${after.name.toLowerCase()}`, projectScopedVisibility: after.projectScopedVisibility }, 'Merge']],
-    [event],
+    [
+      [
+        'update',
+        { partitionKey: 'org', rowKey: `n_${after.name.toLowerCase()}`, projectScopedVisibility: after.projectScopedVisibility, allowExternalGuests: after.allowExternalGuests },
+        'Merge',
+      ],
+    ],
+    events,
   );
   app.directory.forgetOrganization(after.name);
   return after;

@@ -5,10 +5,12 @@ import { getAppContext, type AppContext } from '../app-context.js';
 import type { AppConfig } from '../config.js';
 import { authenticateJwt, type Caller } from '../auth/caller.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
+import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
 import { enforceRateLimit } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
 import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
+import { hasAnyScope } from '../tokens/scopes.js';
 import { organizationNameSchema } from '../directory/schemas.js';
 
 /**
@@ -16,12 +18,18 @@ import { organizationNameSchema } from '../directory/schemas.js';
  * scopes (any of) or app roles (any of) each must hold; `organization` makes the endpoint
  * organization-scoped, answering 404 to non-members exactly as for a missing organization.
  */
+/** At least one delegated scope: a route that user tokens can call always names what it needs. */
+export type DelegatedScopes = readonly [string, ...string[]];
+
 export type Access =
   | { readonly anonymous: true }
   | {
       readonly anonymous?: false;
-      /** `roles`, when given, also requires one of these app roles in the user's `roles` claim. */
-      readonly users?: { readonly scopes: readonly string[]; readonly roles?: readonly string[] };
+      /**
+       * User tokens holding any of `scopes` (a higher scope of a family includes the lower ones, as for
+       * PATs). `roles`, when given, also requires one of these app roles in the user's `roles` claim.
+       */
+      readonly users?: { readonly scopes: DelegatedScopes; readonly roles?: readonly string[] };
       readonly apps?: { readonly roles: readonly string[] };
       /**
        * Personal access tokens (Basic or Bearer), through shared/tokens/authenticate.ts: any of the
@@ -29,7 +37,11 @@ export type Access =
        * organization routes a PAT must target that organization (or be global). Routes without
        * `pats` never accept a PAT (the PAT lifecycle routes among them).
        */
-      readonly pats?: { readonly scopes: readonly string[] };
+      readonly pats?: {
+        readonly scopes: readonly string[];
+        /** `report`: a PAT that breaks a policy is still let in, its violations on the caller (self lookup, self rotation). */
+        readonly policies?: 'report';
+      };
       readonly organization?: 'member' | 'administrator';
       /**
        * While an organization limits Project-Scoped Users to their projects, its organization-level
@@ -182,11 +194,12 @@ async function invoke<P, Q, B>(
     authorizeCallerKind(spec.access, caller);
     if (spec.access.organization) {
       organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
-      if (spec.access.organization === 'administrator' && !organization.isAdministrator) {
-        throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
-      }
+      // Before the administrator check, so a restricted person learns only that she is restricted.
       if (organization.isProjectScoped && spec.access.projectScopedUsers !== 'allowed') {
         throw forbidden('projectScopedUserRestricted', 'This organization limits your visibility to the projects you belong to.');
+      }
+      if (spec.access.organization === 'administrator' && !organization.isAdministrator) {
+        throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
       }
     }
   }
@@ -267,13 +280,13 @@ async function authenticate(access: Exclude<Access, { anonymous: true }>, reques
   if (access.pats) {
     const credential = patCredentialOf(authorization);
     if (credential.kind === 'pat') {
-      let organization: { id: string; name: string } | undefined;
+      let organization: Organization | undefined;
       if (access.organization) {
         const name = request.params.organization ?? '';
         organization = organizationNameSchema.safeParse(name).success ? await app.directory.getOrganizationByName(name) : undefined;
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential.token, { organization, request, activityId });
+      return authenticatePat(app, credential.token, { organization, request, activityId, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);
@@ -289,7 +302,7 @@ function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, calle
   }
   if (caller.kind === 'user') {
     if (!access.users) throw forbidden('callerTypeNotAllowed', 'User tokens cannot call this API.');
-    if (access.users.scopes.length > 0 && !access.users.scopes.some((scope) => caller.scopes.has(scope))) {
+    if (!hasAnyScope(caller.scopes, access.users.scopes)) {
       throw forbidden('insufficientScope', `This API requires one of the scopes: ${access.users.scopes.join(', ')}.`);
     }
     const roles = access.users.roles ?? [];

@@ -54,6 +54,11 @@ export interface Feed {
   readonly owners: readonly string[];
   /** May publish and change dist-tags. */
   readonly contributors: readonly string[];
+  /**
+   * When each listed person was given their role. A role counts only if given during the person's
+   * current membership, so removal from the organization ends it and a re-add does not bring it back.
+   */
+  readonly grantedAt: Readonly<Record<string, string>>;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -67,6 +72,7 @@ interface FeedRow {
   upstreams: string;
   owners: string;
   contributors: string;
+  grantedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -157,6 +163,7 @@ function fromRow(organizationId: string, row: FeedRow): Feed {
     upstreams: parseJsonColumn<UpstreamSource[]>(row.upstreams, []),
     owners: parseJsonColumn<string[]>(row.owners, []),
     contributors: parseJsonColumn<string[]>(row.contributors, []),
+    grantedAt: parseJsonColumn<Record<string, string>>(row.grantedAt, {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -174,6 +181,7 @@ function toRow(feed: Feed): FeedRow & { partitionKey: string; rowKey: string } &
     upstreams: JSON.stringify(feed.upstreams),
     owners: JSON.stringify(feed.owners),
     contributors: JSON.stringify(feed.contributors),
+    grantedAt: JSON.stringify(feed.grantedAt),
     createdAt: feed.createdAt,
     updatedAt: feed.updatedAt,
   };
@@ -209,21 +217,34 @@ function projectRole(access: OrganizationAccess, projectId: string) {
   return access.membership.projects.find((project) => project.id === projectId)?.role;
 }
 
-const isListed = (feed: Feed, caller: Caller) => feed.owners.includes(caller.id) || feed.contributors.includes(caller.id);
+/** Whether the caller holds a role listed in `holders`, given during their current membership. */
+const holds = (feed: Feed, holders: readonly string[], access: OrganizationAccess, caller: Caller) =>
+  holders.includes(caller.id) && (feed.grantedAt[caller.id] ?? feed.createdAt) >= access.membership.since;
+
+const isListed = (feed: Feed, access: OrganizationAccess, caller: Caller) =>
+  holds(feed, feed.owners, access, caller) || holds(feed, feed.contributors, access, caller);
+
+/** `grantedAt` after a change of the lists: people newly listed are granted now. */
+function grantTimes(previous: Feed | undefined, owners: readonly string[], contributors: readonly string[], now: string): Record<string, string> {
+  const before = new Set([...(previous?.owners ?? []), ...(previous?.contributors ?? [])]);
+  return Object.fromEntries(
+    [...new Set([...owners, ...contributors])].map((id) => [id, before.has(id) ? (previous?.grantedAt[id] ?? previous?.createdAt ?? now) : now]),
+  );
+}
 
 export function canAdminister(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
-  if (access.isAdministrator || feed.owners.includes(caller.id)) return true;
+  if (access.isAdministrator || holds(feed, feed.owners, access, caller)) return true;
   return feed.projectId !== '' && projectRole(access, feed.projectId) === 'projectAdministrator';
 }
 
 export function canPublish(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
-  if (canAdminister(feed, access, caller) || feed.contributors.includes(caller.id)) return true;
+  if (canAdminister(feed, access, caller) || holds(feed, feed.contributors, access, caller)) return true;
   return feed.projectId !== '' && projectRole(access, feed.projectId) === 'projectContributor';
 }
 
 /** Organization feeds: every member (not limited to projects); project feeds: the project's members. */
 export function canRead(feed: Feed, access: OrganizationAccess, caller: Caller): boolean {
-  if (access.isAdministrator || isListed(feed, caller)) return true;
+  if (access.isAdministrator || isListed(feed, access, caller)) return true;
   if (feed.projectId === '') return !access.isProjectScoped;
   return projectRole(access, feed.projectId) !== undefined;
 }
@@ -364,6 +385,7 @@ export async function createFeed(
     upstreams,
     owners,
     contributors,
+    grantedAt: grantTimes(undefined, owners, contributors, now),
     createdAt: now,
     updatedAt: now,
   };
@@ -391,14 +413,18 @@ export async function updateFeed(
     throw badRequest('feedOwnerRequired', 'A feed needs at least one owner.');
   }
   await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
+  const owners = body.owners ? [...new Set(body.owners)] : feed.owners;
+  const contributors = body.contributors ? [...new Set(body.contributors)] : feed.contributors;
+  const now = app.clock.now().toISOString();
   const updated: Feed = {
     ...feed,
     description: body.description ?? feed.description,
     upstreamEnabled: body.upstreamEnabled ?? feed.upstreamEnabled,
     upstreams: body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : feed.upstreams,
-    owners: body.owners ? [...new Set(body.owners)] : feed.owners,
-    contributors: body.contributors ? [...new Set(body.contributors)] : feed.contributors,
-    updatedAt: app.clock.now().toISOString(),
+    owners,
+    contributors,
+    grantedAt: grantTimes(feed, owners, contributors, now),
+    updatedAt: now,
   };
   await feedsTable(app).updateEntity(toRow(updated), 'Replace');
   return updated;

@@ -2,10 +2,10 @@ import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, type ServicePrincipalCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { enforcedPolicies } from '../tokens/policies.js';
+import { judgeCredential } from '../tokens/judge.js';
 import { fingerprintHexOf, parsePublicKey } from './keys.js';
-import { SshKeyRepository, sshKeyStatusOf } from './repository.js';
-import { usableUnderPolicy } from './service.js';
+import { SshKeyRepository } from './repository.js';
+import { sshKeyFactsOf } from './service.js';
 
 /** A hit records use at most once a minute per key (a git server may look a key up on every push). */
 export const LAST_USED_THROTTLE_MS = 60_000;
@@ -27,8 +27,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Finds the active registrations of a key (by fingerprint or public key) in the organizations the
- * calling service principal belongs to, optionally one of them. Revoked and expired keys, keys whose
- * owner left the organization, and keys the organization's SSH policy no longer allows are not found.
+ * calling service principal belongs to, optionally one of them. Each registration is judged by the
+ * credential judge (shared/tokens/judge.ts), as PATs are: revoked and expired keys, keys whose owner
+ * left the organization, and keys the organization's SSH policy no longer allows are not found.
  * Each hit records the key's last use (throttled).
  */
 export async function lookupSshKey(
@@ -64,14 +65,13 @@ export async function lookupSshKey(
     if (!stored) continue;
     const { record } = stored;
     if (record.fingerprintHex !== fingerprintHex || record.organizationId !== hit.organizationId) continue;
-    if (sshKeyStatusOf(record, now) !== 'active') continue;
-    if (!(await app.directory.getMembership(record.organizationId, 'user', record.ownerId))) continue;
-    if (!usableUnderPolicy(await enforcedPolicies(app, record.organizationId), record)) continue;
     const [organization, owner] = await Promise.all([
       only ?? app.directory.getOrganizationById(record.organizationId),
       app.directory.getUser(record.ownerId),
     ]);
     if (!organization) continue;
+    // The same judge as PAT authentication: liveness, membership, the SSH policy as it is now.
+    if (!(await judgeCredential(app, sshKeyFactsOf(record, owner?.tenantId ?? ''), organization)).ok) continue;
     if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) >= LAST_USED_THROTTLE_MS) {
       await repository.touchLastUsed(stored, now);
     }

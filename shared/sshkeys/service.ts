@@ -12,6 +12,7 @@ import type { RevocationKind } from '../tokens/repository.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
 import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
+import { sshKeyUsable, type CredentialFacts } from '../tokens/judge.js';
 import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
 
@@ -86,11 +87,25 @@ function clampLifespan(policy: SshPolicy, userId: string, from: Date, validTo: D
 }
 
 /** Whether a stored key may be used under the current policy (key lookups skip keys that may not). */
-export function usableUnderPolicy(policies: TokenPolicyDocument, record: SshKeyRecord): boolean {
-  const policy = policies.sshKeys;
-  if (!policy.allowed) return false;
-  if (exempt(policy, record.ownerId)) return true;
-  return policy.allowedKeyTypes.includes(record.keyType) && !(record.keyType === 'ssh-rsa' && record.keySize < policy.minimumRsaBits);
+export const usableUnderPolicy = (policies: TokenPolicyDocument, record: SshKeyRecord): boolean => sshKeyUsable(policies, record.ownerId, record);
+
+/** What the credential judge needs to know of an SSH key (keys belong to one organization). */
+export function sshKeyFactsOf(record: SshKeyRecord, ownerTenantId: string): CredentialFacts {
+  return {
+    kind: 'sshKey',
+    ownerId: record.ownerId,
+    ownerTenantId,
+    issuedIn: record.organizationId,
+    targets: [record.organizationId],
+    blockedIn: [],
+    validFrom: record.validFrom,
+    lineageStartedAt: record.validFrom,
+    validTo: record.validTo,
+    revokedAt: record.revokedAt,
+    graceEndsAt: null,
+    scopes: [],
+    sshKey: { keyType: record.keyType, keySize: record.keySize },
+  };
 }
 
 function checkDisplayName(displayName: string): void {
@@ -304,17 +319,17 @@ export function sshKeySessionTokenView(record: SshKeyRecord, now: Date): Session
 }
 
 registerSessionTokenSource(true, {
-  async list(app, organizationId, userId) {
+  async list(app, organization, userId) {
     const now = app.clock.now();
     return (await new SshKeyRepository(app).listByOwner(userId))
-      .filter(({ record }) => record.organizationId === organizationId)
+      .filter(({ record }) => record.organizationId === organization.id)
       .map(({ record }) => sshKeySessionTokenView(record, now))
       .sort((a, b) => (a.authorizationId < b.authorizationId ? -1 : 1));
   },
-  async find(app, organizationId, authorizationId) {
+  async find(app, organization, authorizationId) {
     const stored = await new SshKeyRepository(app).getById(authorizationId);
-    if (!stored || stored.record.organizationId !== organizationId) return undefined;
-    return memberOwnerOf(app, organizationId, stored.record);
+    if (!stored || stored.record.organizationId !== organization.id) return undefined;
+    return memberOwnerOf(app, organization.id, stored.record);
   },
   async revoke(app, organization, audit, authorizationId) {
     const stored = await new SshKeyRepository(app).getById(authorizationId);

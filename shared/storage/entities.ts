@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { restErrorStatus } from '../http/errors.js';
 
@@ -49,4 +50,17 @@ export function parseJsonColumn<T>(value: unknown, fallback: T): T {
   } catch {
     return fallback;
   }
+}
+
+/**
+ * A table key made from any text (an email, a user principal name such as a guest's `#EXT#` one):
+ * `%` and the characters keys may not hold are percent-encoded, so ordinary values stay as they are;
+ * a value too long for a key becomes its SHA-256.
+ */
+export function encodeKey(value: string): string {
+  const encoded = value.replace(
+    /[%/\\#?\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return encoded.length <= 400 ? encoded : `sha256_${createHash('sha256').update(value, 'utf8').digest('hex')}`;
 }

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { subjectDescriptor } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { readAll, readEntity } from '../storage/entities.js';
+import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { PatRepository, statusOf, type PatRecord, type StoredPat } from './repository.js';
+import { PatRepository, patFactsOf, snapshotOf, statusOf, type PatRecord, type PatUsage, type StoredPat } from './repository.js';
 import { parseDateTime, type SessionTokenView } from './schemas.js';
-import { ALL_SCOPES, scopesMatch } from './scopes.js';
-import { isVisibleIn, lastUsedView, revokeStoredPat } from './service.js';
+import { ALL_SCOPES } from './scopes.js';
+import { blockStoredPatIn, lastUsedView, revokeStoredPat } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
+import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
+import { reach, ruleMatchesFacts } from './judge.js';
 
 const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -46,10 +47,10 @@ async function memberUserOrFail(app: AppContext, organizationId: string, descrip
  * SSH keys (`isPublic=true`) register a source with `registerSessionTokenSource(true, source)`.
  */
 export interface SessionTokenSource {
-  /** Every token of the user that is visible in the organization, sorted by authorizationId. */
-  list(app: AppContext, organizationId: string, userId: string): Promise<SessionTokenView[]>;
-  /** Finds a token visible in the organization whose owner is a member of it. */
-  find(app: AppContext, organizationId: string, authorizationId: string): Promise<{ ownerId: string } | undefined>;
+  /** Every token of the user that can reach the organization, sorted by authorizationId. */
+  list(app: AppContext, organization: Organization, userId: string): Promise<SessionTokenView[]>;
+  /** Finds a token that can reach the organization, whose owner is a member of it. */
+  find(app: AppContext, organization: Organization, authorizationId: string): Promise<{ ownerId: string } | undefined>;
   /** Revokes it (idempotent) with its audit event. */
   revoke(app: AppContext, organization: Organization, audit: AuditContext, authorizationId: string): Promise<void>;
 }
@@ -109,25 +110,51 @@ export async function memberOwnerOf(app: AppContext, organizationId: string, rec
   return membership ? { ownerId: record.ownerId } : undefined;
 }
 
+/** A PAT's use as one organization saw it: its last use there, and only that address. */
+function usageIn(usage: PatUsage | undefined, organizationId: string): PatUsage | undefined {
+  const use = usage?.byOrganization[organizationId];
+  return use ? { ...use, recentIps: use.ip ? [use.ip] : [], byOrganization: {} } : undefined;
+}
+
+/** Whether a PAT can reach the organization: it targets it, or it is global and of the organization's tenant, and was not revoked there. */
+export const reachesOrganization = (record: PatRecord, organization: Pick<Organization, 'id' | 'tenantId'>) =>
+  reach(patFactsOf(snapshotOf(record)), organization) === undefined;
+
+/**
+ * PATs in token admin: the organization's administrators see the PATs that can reach their
+ * organization, with the use seen there (not elsewhere). Revoking one that reaches other
+ * organizations too (a global PAT) ends its access to this organization only: the organization is
+ * recorded on the token (Token.PatOrganizationRevokeEvent); revoking it everywhere is for its owner,
+ * the leak path, expiry and tenant administrators.
+ */
 const patSource: SessionTokenSource = {
-  async list(app, organizationId, userId) {
+  async list(app, organization, userId) {
     const now = app.clock.now();
     const repository = new PatRepository(app);
     const [owned, usage] = await Promise.all([repository.listByOwner(userId), repository.listUsageByOwner(userId)]);
     return owned
-      .filter(({ record }) => isVisibleIn(record, organizationId))
-      .map(({ record }) => ({ ...sessionTokenView(record, now), lastUsed: lastUsedView(usage.get(record.authorizationId.toLowerCase())) }))
+      .filter(({ record }) => reachesOrganization(record, organization))
+      .map(({ record }) => ({
+        ...sessionTokenView(record, now),
+        lastUsed: lastUsedView(usageIn(usage.get(record.authorizationId.toLowerCase()), organization.id)),
+      }))
       .sort((a, b) => (a.authorizationId < b.authorizationId ? -1 : 1));
   },
-  async find(app, organizationId, authorizationId) {
+  async find(app, organization, authorizationId) {
     const stored = await new PatRepository(app).getById(authorizationId);
-    if (!stored || !isVisibleIn(stored.record, organizationId)) return undefined;
-    return memberOwnerOf(app, organizationId, stored.record);
+    if (!stored || !reachesOrganization(stored.record, organization)) return undefined;
+    return memberOwnerOf(app, organization.id, stored.record);
   },
   async revoke(app, organization, audit, authorizationId) {
     const stored = await new PatRepository(app).getById(authorizationId);
     if (!stored) return;
-    await revokeStoredPat(app, organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId));
+    const name = await ownerName(app, stored.record.ownerId);
+    const { targetAccounts } = stored.record;
+    if (targetAccounts !== null && targetAccounts.every((id) => id === organization.id)) {
+      await revokeStoredPat(app, organization, audit, stored, 'admin', name);
+    } else {
+      await blockStoredPatIn(app, organization, audit, stored, name);
+    }
   },
 };
 registerSessionTokenSource(false, patSource);
@@ -167,7 +194,7 @@ export async function listUserTokens(
     after = cursor.after;
   }
   const source = sourceFor(query.isPublic);
-  const all = source ? await source.list(app, organization.id, userId) : [];
+  const all = source ? await source.list(app, organization, userId) : [];
   const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > (after as string));
   const value = remaining.slice(0, query.pageSize);
   const last = value[value.length - 1];
@@ -195,7 +222,7 @@ export async function revokeAuthorizations(
 ): Promise<void> {
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const source = sourceFor(isPublic);
-  const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization.id, id)) ? id : undefined)));
+  const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization, id)) ? id : undefined)));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0 || !source) {
     throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
@@ -205,48 +232,21 @@ export async function revokeAuthorizations(
 
 // ---- revocation rules ----------------------------------------------------------------------------
 
-export interface RevocationRule {
-  id: string;
-  scopes: string[];
-  createdBefore: string;
-  createdAt: string;
-  createdBy: string;
-}
+/** Rules judge a PAT's lineage: a successor of a rotation is as old as the first PAT of its chain. */
+export const ruleMatches = (rule: RevocationRule, record: PatRecord) => ruleMatchesFacts(rule, patFactsOf(snapshotOf(record)));
 
-const RULE_PREFIX = 'rule_';
-
-export async function listRevocationRules(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
-  const rows = await readAll<{ scopes: string; createdBefore: string; createdAt: string; createdBy: string }>(
-    app.storage.table(TABLES.revocationRules),
-    odata`PartitionKey eq ${organizationId} and RowKey ge ${RULE_PREFIX} and RowKey lt ${'rule`'}`,
-  );
-  return rows.map((row) => ({
-    id: (row.rowKey ?? '').slice(RULE_PREFIX.length),
-    scopes: row.scopes.split(' ').filter(Boolean),
-    createdBefore: row.createdBefore,
-    createdAt: row.createdAt,
-    createdBy: row.createdBy,
-  }));
-}
-
-export const ruleMatches = (rule: RevocationRule, record: PatRecord) =>
-  Date.parse(record.validFrom) < Date.parse(rule.createdBefore) && scopesMatch(record.scope.split(' '), rule.scopes);
-
-/**
- * Whether a revocation rule of the organization refuses this PAT there. The PAT authenticator calls
- * this for the organization being accessed (global PATs are refused per organization, not revoked).
- */
+/** Whether a revocation rule of the organization refuses this PAT there (global PATs are refused per organization, not revoked). */
 export async function isRevokedByRule(app: AppContext, organizationId: string, record: PatRecord): Promise<boolean> {
   const rules = await listRevocationRules(app, organizationId);
   return rules.some((rule) => ruleMatches(rule, record));
 }
 
-/** Org-wide enumeration: every PAT of every user member, with the owner's membership confirmed. */
-async function memberPats(app: AppContext, organizationId: string): Promise<StoredPat[]> {
-  const members = (await app.directory.listMemberships(organizationId)).filter((member) => member.subjectKind === 'user');
+/** Org-wide enumeration: every PAT of every user member that can reach the organization. */
+async function memberPats(app: AppContext, organization: Organization): Promise<StoredPat[]> {
+  const members = (await app.directory.listMemberships(organization.id)).filter((member) => member.subjectKind === 'user');
   const repository = new PatRepository(app);
   const lists = await Promise.all(members.map((member) => repository.listByOwner(member.subjectId)));
-  return lists.flat().filter(({ record }) => isVisibleIn(record, organizationId));
+  return lists.flat().filter(({ record }) => reachesOrganization(record, organization));
 }
 
 /**
@@ -287,10 +287,11 @@ export async function createRevocationRule(
     [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
     [event],
   );
+  forgetRevocationRules(app, organization.id);
 
   const system = { ...systemAuditContext(audit.correlationId), ipAddress: audit.ipAddress, userAgent: audit.userAgent };
   let revoked = 0;
-  for (const stored of await memberPats(app, organization.id)) {
+  for (const stored of await memberPats(app, organization)) {
     const { record } = stored;
     if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
     const name = await ownerName(app, record.ownerId);
@@ -313,11 +314,11 @@ export interface PolicyViolation {
 }
 
 /** Active PATs of the organization's members that would break `policies`, with their owners. */
-export async function previewPolicyViolations(app: AppContext, organizationId: string, policies: TokenPolicyDocument): Promise<PolicyViolation[]> {
+export async function previewPolicyViolations(app: AppContext, organization: Organization, policies: TokenPolicyDocument): Promise<PolicyViolation[]> {
   const now = app.clock.now();
   const result: PolicyViolation[] = [];
   const users = new Map<string, { displayName: string; email: string }>();
-  for (const { record } of await memberPats(app, organizationId)) {
+  for (const { record } of await memberPats(app, organization)) {
     if (statusOf(record, now) !== 'active') continue;
     const violations = violationsOf(policies, record.ownerId, {
       scopes: record.scope.split(' '),

@@ -3,12 +3,14 @@ import { TtlCache } from '../cache.js';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { PatCaller } from '../auth/caller.js';
-import { unauthorized } from '../http/errors.js';
-import { listRevocationRules, type RevocationRule } from './admin.js';
+import type { Organization } from '../directory/repository.js';
+import { AppError, unauthorized } from '../http/errors.js';
 import { parseGatehouseToken, TOKEN_PREFIX } from './format.js';
 import { hashToken } from './hashing.js';
-import { onPatWritten, PatRepository, sameHash, type PatAuthSnapshot } from './repository.js';
-import { expandScopes, isFullAccess, scopesMatch } from './scopes.js';
+import { judgeCredential, type JudgeOptions, type Refusal } from './judge.js';
+import { POLICY_VIOLATION_CODES, type PolicyName } from './policies.js';
+import { onPatWritten, PatRepository, patFactsOf, sameHash, type PatAuthSnapshot } from './repository.js';
+import { hasAnyScope, isFullAccess } from './scopes.js';
 import { recordPatUse } from './usage.js';
 
 /**
@@ -19,9 +21,10 @@ import { recordPatUse } from './usage.js';
  * 2. Format and CRC32 checksum first: a malformed value never touches storage.
  * 3. HMAC-SHA256 under the pepper version named in the token, then one point read of the record by
  *    the authorization id the token carries, or a hit in the bounded positive cache.
- * 4. Constant-time comparison of the stored and computed hash, then refusal of revoked, expired,
- *    not-yet-valid, past-grace (rotated), wrong-organization (unless global) and revocation-rule
- *    matches. Every refusal is the same 401 body as a missing credential.
+ * 4. Constant-time comparison of the stored and computed hash, then the credential judge
+ *    (shared/tokens/judge.ts) for the organization being accessed: liveness, reach, membership,
+ *    revocation rules and the policies at use. Every refusal is the same 401 body as a missing
+ *    credential, except a policy violation (a coded 403).
  */
 
 const MAX_AUTHORIZATION_LENGTH = 4096;
@@ -62,26 +65,17 @@ function checkedToken(value: string): string {
   return value;
 }
 
-// ---- caches --------------------------------------------------------------------------------------
+// ---- cache ---------------------------------------------------------------------------------------
 
-interface AppCaches {
-  snapshots: TtlCache<PatAuthSnapshot>;
-  rules: TtlCache<RevocationRule[]>;
-}
-
-const caches = new WeakMap<AppContext, AppCaches>();
+const snapshotCaches = new WeakMap<AppContext, TtlCache<PatAuthSnapshot>>();
 const allSnapshotCaches = new Set<WeakRef<TtlCache<PatAuthSnapshot>>>();
 
-function cachesOf(app: AppContext): AppCaches {
-  let found = caches.get(app);
+function snapshotCacheOf(app: AppContext): TtlCache<PatAuthSnapshot> {
+  let found = snapshotCaches.get(app);
   if (!found) {
-    const ttl = () => app.config.patAuth.cacheSeconds * 1000;
-    found = {
-      snapshots: new TtlCache(ttl, () => app.config.patAuth.cacheMaxEntries),
-      rules: new TtlCache(ttl, () => 1000),
-    };
-    caches.set(app, found);
-    allSnapshotCaches.add(new WeakRef(found.snapshots));
+    found = new TtlCache(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
+    snapshotCaches.set(app, found);
+    allSnapshotCaches.add(new WeakRef(found));
   }
   return found;
 }
@@ -95,84 +89,52 @@ onPatWritten((hash) => {
   }
 });
 
-/** Drops every cached result of this process (tests; operators never need it). */
-export function clearPatAuthCache(app: AppContext): void {
-  const found = caches.get(app);
-  found?.snapshots.clear();
-  found?.rules.clear();
-}
-
-/** Drops the cached revocation rules of an organization (after a local rule change). */
-export function forgetRevocationRules(app: AppContext, organizationId: string): void {
-  caches.get(app)?.rules.delete(organizationId);
-}
-
-async function rulesOf(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
-  const cache = cachesOf(app).rules;
-  const now = app.clock.now().getTime();
-  const cached = cache.get(organizationId, now);
-  if (cached) return cached;
-  const rules = await listRevocationRules(app, organizationId);
-  cache.set(organizationId, rules, now);
-  return rules;
-}
-
 // ---- authentication ------------------------------------------------------------------------------
 
 export interface PatAuthOptions {
-  /** The organization being accessed: a PAT that does not target it (and is not global) is refused. */
-  readonly organization?: { readonly id: string; readonly name: string };
+  /** The organization being accessed; without it, the one the PAT was issued in. */
+  readonly organization?: Organization;
   /** The request, for last-used tracking (client IP, user agent). Without it no use is recorded. */
   readonly request?: HttpRequest;
   /** Correlates the new-IP audit event with the request. */
   readonly activityId?: string;
+  /** See JudgeOptions: `report` for the PAT's own self lookup and self rotation. */
+  readonly policies?: JudgeOptions['policies'];
 }
 
-/** Why a PAT is refused (for logs and introspection only; callers always get the same 401). */
-export type PatRefusal = 'unknown' | 'revoked' | 'expired' | 'notYetValid' | 'rotated' | 'wrongOrganization' | 'revocationRule';
+/** Why a PAT is refused (for logs and introspection only; callers get the uniform 401 or a policy code). */
+export type PatRefusal = 'unknown' | Refusal;
+
+export type PatEvaluation =
+  | { ok: true; snapshot: PatAuthSnapshot; organization: Organization; violations: readonly PolicyName[] }
+  | { ok: false; reason: PatRefusal; violations: readonly PolicyName[] };
 
 /**
- * The snapshot of a live PAT, or the refusal reason. `organizationId` is the organization being
- * accessed (targeting and revocation rules); without it the PAT's own organization's rules apply.
+ * Finds the PAT a secret belongs to (format, checksum, HMAC under the pepper it names, one point read
+ * or a hit in the bounded cache) and asks the credential judge whether it is good in the organization
+ * (by default the one it was issued in).
  */
-export async function evaluatePat(
-  app: AppContext,
-  token: string,
-  organizationId?: string,
-): Promise<{ ok: true; snapshot: PatAuthSnapshot } | { ok: false; reason: PatRefusal }> {
+export async function evaluatePat(app: AppContext, token: string, organization?: Organization, options: JudgeOptions = {}): Promise<PatEvaluation> {
+  const unknown = { ok: false as const, reason: 'unknown' as const, violations: [] };
   const parsed = parseGatehouseToken(token);
-  if (!parsed) return { ok: false, reason: 'unknown' };
+  if (!parsed) return unknown;
   const hash = hashToken(app.config.peppers, parsed.pepperVersion, token);
-  if (!hash) return { ok: false, reason: 'unknown' };
-  const { snapshots } = cachesOf(app);
-  let snapshot = snapshots.get(hash, app.clock.now().getTime());
-  let fromCache = snapshot !== undefined;
-  if (!snapshot) {
-    snapshot = await new PatRepository(app).findSnapshot(parsed.authorizationId);
-    fromCache = false;
-  }
-  if (!snapshot || !sameHash(snapshot.hash, hash)) return { ok: false, reason: 'unknown' };
+  if (!hash) return unknown;
+  const cache = snapshotCacheOf(app);
   const now = app.clock.now().getTime();
-  const reason = refusalOf(snapshot, now, organizationId);
-  if (reason) return { ok: false, reason };
-  const rules = await rulesOf(app, organizationId ?? snapshot.organizationId);
-  if (rules.some((rule) => Date.parse(snapshot.validFrom) < Date.parse(rule.createdBefore) && scopesMatch(snapshot.scope.split(' '), rule.scopes))) {
-    return { ok: false, reason: 'revocationRule' };
-  }
-  if (!fromCache) snapshots.set(hash, snapshot, now);
-  return { ok: true, snapshot };
+  let snapshot = cache.get(hash, now);
+  const fromCache = snapshot !== undefined;
+  snapshot ??= await new PatRepository(app).findSnapshot(parsed.authorizationId);
+  if (!snapshot || !sameHash(snapshot.hash, hash)) return unknown;
+  const where = organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
+  if (!where) return unknown;
+  const verdict = await judgeCredential(app, patFactsOf(snapshot), where, options);
+  if (!verdict.ok) return verdict;
+  if (!fromCache) cache.set(hash, snapshot, now);
+  return { ok: true, snapshot, organization: where, violations: verdict.violations };
 }
 
-function refusalOf(snapshot: PatAuthSnapshot, now: number, organizationId: string | undefined): PatRefusal | undefined {
-  if (snapshot.revokedAt) return 'revoked';
-  if (!(Date.parse(snapshot.validFrom) <= now)) return 'notYetValid';
-  if (!(now < Date.parse(snapshot.validTo))) return 'expired';
-  if (snapshot.graceEndsAt && !(now < Date.parse(snapshot.graceEndsAt))) return 'rotated';
-  if (organizationId && snapshot.targetAccounts !== null && !snapshot.targetAccounts.includes(organizationId)) return 'wrongOrganization';
-  return undefined;
-}
-
-export function patCallerOf(snapshot: PatAuthSnapshot): PatCaller {
+export function patCallerOf(snapshot: PatAuthSnapshot, violations: readonly PolicyName[] = []): PatCaller {
   return {
     kind: 'pat',
     id: snapshot.ownerId,
@@ -188,20 +150,33 @@ export function patCallerOf(snapshot: PatAuthSnapshot): PatCaller {
     allOrgs: snapshot.targetAccounts === null,
     graceEndsAt: snapshot.graceEndsAt,
     rotatedTo: snapshot.rotatedTo,
+    policyViolations: violations,
   };
 }
 
-/** Authenticates a PAT value (already extracted); any failure is the uniform 401. */
+/**
+ * Authenticates a PAT value (already extracted). Every refusal is the uniform 401, except a PAT that
+ * is otherwise good but breaks a policy of the organization or its tenant: that is a 403 naming the
+ * policy (Azure DevOps' codes), since only its holder can present it.
+ */
 export async function authenticatePat(app: AppContext, token: string, options: PatAuthOptions = {}): Promise<PatCaller> {
-  const result = await evaluatePat(app, token, options.organization?.id);
+  const result = await evaluatePat(app, token, options.organization, { policies: options.policies ?? 'enforce' });
   if (!result.ok) {
     app.log.info('PAT refused', { reason: result.reason });
+    if (result.reason === 'policy') throw policyRefusal(result.violations);
     throw patRefused();
   }
   if (options.request) {
-    recordPatUse(app, result.snapshot, options.request, { organization: options.organization, activityId: options.activityId ?? randomUUID() });
+    recordPatUse(app, result.snapshot, options.request, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
   }
-  return patCallerOf(result.snapshot);
+  return patCallerOf(result.snapshot, result.violations);
+}
+
+function policyRefusal(violations: readonly PolicyName[]): AppError {
+  const first = violations[0] ?? 'restrictPatCreation';
+  return new AppError(403, POLICY_VIOLATION_CODES[first], `This PAT breaks the token policies of this organization or its tenant (${violations.join(', ')}); its self lookup says why.`, {
+    details: { violations },
+  });
 }
 
 /**
@@ -216,8 +191,5 @@ export async function authenticatePatRequest(app: AppContext, request: HttpReque
 
 /** Whether a PAT grants any of the scopes (`app_token` grants all; higher scopes include lower ones). */
 export function patHasAnyScope(caller: Pick<PatCaller, 'scopes'>, required: readonly string[]): boolean {
-  const granted = [...caller.scopes];
-  if (isFullAccess(granted)) return true;
-  const effective = expandScopes(granted);
-  return required.some((scope) => effective.has(scope));
+  return isFullAccess([...caller.scopes]) || hasAnyScope(caller.scopes, required);
 }

@@ -11,7 +11,7 @@ import { runInBackground } from '../runtime/background.js';
 import { TABLES } from '../storage/names.js';
 import { evaluatePat } from './authenticate.js';
 import { parseGatehouseToken } from './format.js';
-import { autoRevokesLeaks, enforcedPolicies } from './policies.js';
+import { autoRevokesLeaksIn, policyLayers } from './policies.js';
 import { PatRepository, patPartitionOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat } from './service.js';
 
@@ -93,8 +93,7 @@ async function handleCandidate(
   const ownerName = owner?.displayName ?? record.ownerId;
   const audit: AuditContext = { ...systemAuditContext(correlationId), ipAddress: reporter.ip, userAgent: reporter.userAgent };
   const found = { Url: report.url ?? null, Source: report.source ?? null, ReportedAt: app.clock.now().toISOString() };
-  const policies = await enforcedPolicies(app, organization.id);
-  const revoke = autoRevokesLeaks(policies, record.ownerId);
+  const revoke = autoRevokesLeaksIn(await policyLayers(app, organization), record.ownerId);
 
   await recordDiscovery(app, organization, audit, stored, ownerName, found, revoke);
   let revoked = false;

@@ -5,7 +5,7 @@ import { TtlCache } from '../cache.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, sessionTokenFailure } from '../http/errors.js';
-import { readEntity } from '../storage/entities.js';
+import { encodeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
@@ -73,6 +73,13 @@ function sections(strict: boolean) {
 }
 
 const stored = sections(false);
+const tenantOnly = (strict: boolean) => {
+  const shape = { enabled: z.boolean().default(false), exemptUsers };
+  return {
+    /** Only exempt users of the tenant may create organizations (organizationCreationRestricted). */
+    restrictOrganizationCreation: strict ? z.object(shape).strict() : z.object(shape),
+  };
+};
 export const tokenPolicyDocumentSchema = z.object({
   maxPatLifespan: stored.maxPatLifespan.prefault({}),
   restrictFullScopePats: stored.restrictFullScopePats.prefault({}),
@@ -99,6 +106,32 @@ export const tokenPolicyUpdateSchema = z
   .strict();
 export type TokenPolicyUpdate = z.infer<typeof tokenPolicyUpdateSchema>;
 
+/**
+ * Tenant policies, set by a tenant administrator (app role Gatehouse.TenantAdministrator) and applied
+ * in every organization of the tenant on top of the organization's own: the PAT sections have the
+ * organization sections' meaning, and a token must satisfy both layers.
+ */
+const storedTenant = tenantOnly(false);
+export const tenantPolicyDocumentSchema = z.object({
+  maxPatLifespan: stored.maxPatLifespan.prefault({}),
+  restrictFullScopePats: stored.restrictFullScopePats.prefault({}),
+  restrictGlobalPats: stored.restrictGlobalPats.prefault({}),
+  leakedPatAutoRevocation: stored.leakedPatAutoRevocation.prefault({}),
+  restrictOrganizationCreation: storedTenant.restrictOrganizationCreation.prefault({}),
+});
+export type TenantPolicyDocument = z.infer<typeof tenantPolicyDocumentSchema>;
+const inputTenant = tenantOnly(true);
+export const tenantPolicyUpdateSchema = z
+  .object({
+    maxPatLifespan: input.maxPatLifespan.optional(),
+    restrictFullScopePats: input.restrictFullScopePats.optional(),
+    restrictGlobalPats: input.restrictGlobalPats.optional(),
+    leakedPatAutoRevocation: input.leakedPatAutoRevocation.optional(),
+    restrictOrganizationCreation: inputTenant.restrictOrganizationCreation.optional(),
+  })
+  .strict();
+export type TenantPolicyUpdate = z.infer<typeof tenantPolicyUpdateSchema>;
+
 /** GET / PUT response: the document with its revision metadata. */
 export const tokenPolicyViewSchema = tokenPolicyDocumentSchema.extend({
   revision: z.number(),
@@ -107,33 +140,43 @@ export const tokenPolicyViewSchema = tokenPolicyDocumentSchema.extend({
 });
 
 export const DEFAULT_POLICIES: TokenPolicyDocument = tokenPolicyDocumentSchema.parse({});
+export const exemptFrom = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
 
-export interface StoredPolicies {
-  document: TokenPolicyDocument;
+export interface StoredDocument<T> {
+  document: T;
   revision: number;
   lastModifiedDate: string | null;
   lastModifiedBy: string | null;
   etag: string | undefined;
 }
+export type StoredPolicies = StoredDocument<TokenPolicyDocument>;
 
 const POLICY_ROW = 'policy';
+/** Tenant documents share the table with organizations' under their own partition. */
+const tenantPartition = (tenantId: string) => `tenant_${encodeKey(tenantId.toLowerCase())}`;
 
-export async function readPolicies(app: AppContext, organizationId: string): Promise<StoredPolicies> {
+async function readDocument<T>(app: AppContext, partition: string, schema: z.ZodType<T>): Promise<StoredDocument<T>> {
   const row = await readEntity<{ document: string; revision: number; lastModifiedDate: string; lastModifiedBy: string }>(
     app.storage.table(TABLES.tokenPolicies),
-    organizationId,
+    partition,
     POLICY_ROW,
   );
-  if (!row) return { document: DEFAULT_POLICIES, revision: 0, lastModifiedDate: null, lastModifiedBy: null, etag: undefined };
-  let document = DEFAULT_POLICIES;
+  if (!row) return { document: schema.parse({}), revision: 0, lastModifiedDate: null, lastModifiedBy: null, etag: undefined };
+  let document: T;
   try {
-    document = tokenPolicyDocumentSchema.parse(JSON.parse(row.document));
+    document = schema.parse(JSON.parse(row.document));
   } catch {
     // A document that no longer parses must not silently switch policies off.
-    throw sessionTokenFailure(409, 'failedToReadOrgPolicy', 'The organization token policy could not be read.');
+    throw sessionTokenFailure(409, 'failedToReadOrgPolicy', 'The token policy could not be read.');
   }
   return { document, revision: Number(row.revision) || 0, lastModifiedDate: row.lastModifiedDate, lastModifiedBy: row.lastModifiedBy, etag: row.etag };
 }
+
+export const readPolicies = (app: AppContext, organizationId: string): Promise<StoredPolicies> =>
+  readDocument(app, organizationId, tokenPolicyDocumentSchema);
+
+export const readTenantPolicies = (app: AppContext, tenantId: string): Promise<StoredDocument<TenantPolicyDocument>> =>
+  readDocument(app, tenantPartition(tenantId), tenantPolicyDocumentSchema);
 
 const policyCaches = new WeakMap<AppContext, TtlCache<TokenPolicyDocument>>();
 function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
@@ -142,25 +185,57 @@ function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
   return cache;
 }
 
-/**
- * The policies to enforce on a request, reused for TOKEN_POLICY_CACHE_SECONDS: this instance's own
- * updates apply at once, another instance's within that time. Reads that show or update the document
- * use readPolicies.
- */
-export async function enforcedPolicies(app: AppContext, organizationId: string): Promise<TokenPolicyDocument> {
+async function cachedDocument(app: AppContext, key: string, read: () => Promise<TokenPolicyDocument>): Promise<TokenPolicyDocument> {
   const cache = policyCacheOf(app);
-  const cached = cache.get(organizationId, app.clock.now().getTime());
+  const cached = cache.get(key, app.clock.now().getTime());
   if (cached) return cached;
-  const { document } = await readPolicies(app, organizationId);
-  cache.set(organizationId, document, app.clock.now().getTime());
+  const document = await read();
+  cache.set(key, document, app.clock.now().getTime());
   return document;
+}
+
+/**
+ * The organization's policies to enforce on a request, reused for TOKEN_POLICY_CACHE_SECONDS: this
+ * instance's own updates apply at once, another instance's within that time. Reads that show or update
+ * the document use readPolicies.
+ */
+export const enforcedPolicies = (app: AppContext, organizationId: string): Promise<TokenPolicyDocument> =>
+  cachedDocument(app, organizationId, async () => (await readPolicies(app, organizationId)).document);
+
+/** The tenant's PAT policies in the organization document's shape (sections the tenant lacks are off). */
+export function tenantLayerOf(tenant: TenantPolicyDocument): TokenPolicyDocument {
+  return tokenPolicyDocumentSchema.parse({
+    maxPatLifespan: tenant.maxPatLifespan,
+    restrictFullScopePats: tenant.restrictFullScopePats,
+    restrictGlobalPats: tenant.restrictGlobalPats,
+    leakedPatAutoRevocation: tenant.leakedPatAutoRevocation,
+  });
+}
+
+export async function enforcedTenantPolicies(app: AppContext, tenantId: string): Promise<TenantPolicyDocument> {
+  return (await readTenantPolicies(app, tenantId)).document;
+}
+
+/**
+ * Every layer of policy a token meets in an organization: the organization's own document and its
+ * tenant's (as an organization document); a token must satisfy each.
+ */
+export async function policyLayers(app: AppContext, organization: Pick<Organization, 'id' | 'tenantId'>): Promise<TokenPolicyDocument[]> {
+  return Promise.all([
+    enforcedPolicies(app, organization.id),
+    cachedDocument(app, tenantPartition(organization.tenantId), async () => tenantLayerOf(await enforcedTenantPolicies(app, organization.tenantId))),
+  ]);
 }
 
 export function mergePolicies(current: TokenPolicyDocument, update: TokenPolicyUpdate): TokenPolicyDocument {
   return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
 }
 
-export function policyView(stored: StoredPolicies) {
+function mergeTenantPolicies(current: TenantPolicyDocument, update: TenantPolicyUpdate): TenantPolicyDocument {
+  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+}
+
+export function policyView<T>(stored: StoredDocument<T>) {
   return {
     ...stored.document,
     revision: stored.revision,
@@ -171,6 +246,12 @@ export function policyView(stored: StoredPolicies) {
 
 export const etagOf = (revision: number) => `"${revision}"`;
 
+const preconditionFailed = () => new AppError(412, 'preconditionFailed', 'The token policies were changed since you read them; read them again and retry.');
+
+function documentEntity(partition: string, document: unknown, revision: number, now: string, actorId: string) {
+  return { partitionKey: partition, rowKey: POLICY_ROW, document: JSON.stringify(document), revision, lastModifiedDate: now, lastModifiedBy: actorId };
+}
+
 /** Saves the merged document with its audit event; `ifMatch` (an ETag from GET) guards lost updates. */
 export async function updatePolicies(
   app: AppContext,
@@ -180,21 +261,12 @@ export async function updatePolicies(
   ifMatch: string | null,
 ): Promise<StoredPolicies> {
   const current = await readPolicies(app, organization.id);
-  if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current.revision)) {
-    throw new AppError(412, 'preconditionFailed', 'The token policies were changed since you read them; read them again and retry.');
-  }
+  if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current.revision)) throw preconditionFailed();
   const document = mergePolicies(current.document, update);
   const changed = POLICY_NAMES.filter((name) => JSON.stringify(document[name]) !== JSON.stringify(current.document[name]));
   const revision = current.revision + 1;
   const now = app.clock.now().toISOString();
-  const entity = {
-    partitionKey: organization.id,
-    rowKey: POLICY_ROW,
-    document: JSON.stringify(document),
-    revision,
-    lastModifiedDate: now,
-    lastModifiedBy: context.actor.id,
-  };
+  const entity = documentEntity(organization.id, document, revision, now, context.actor.id);
   const event = organizationEvent(app, context, organization, {
     actionId: 'Token.PolicyUpdateEvent',
     area: 'Token',
@@ -211,7 +283,47 @@ export async function updatePolicies(
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
-const exempt = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
+/**
+ * Saves the tenant's merged document. The change is audited in every organization of the tenant
+ * (Token.TenantPolicyUpdateEvent), since it governs each of them.
+ */
+export async function updateTenantPolicies(
+  app: AppContext,
+  tenantId: string,
+  context: AuditContext,
+  update: TenantPolicyUpdate,
+  ifMatch: string | null,
+): Promise<StoredDocument<TenantPolicyDocument>> {
+  const current = await readTenantPolicies(app, tenantId);
+  if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current.revision)) throw preconditionFailed();
+  const document = mergeTenantPolicies(current.document, update);
+  const changed = (Object.keys(document) as (keyof TenantPolicyDocument)[]).filter(
+    (name) => JSON.stringify(document[name]) !== JSON.stringify(current.document[name]),
+  );
+  const revision = current.revision + 1;
+  const now = app.clock.now().toISOString();
+  const partition = tenantPartition(tenantId);
+  const entity = documentEntity(partition, document, revision, now, context.actor.id);
+  const organizations = await app.directory.listOrganizationsOfTenant(tenantId);
+  const events = organizations.map((organization) =>
+    organizationEvent(app, context, organization, {
+      actionId: 'Token.TenantPolicyUpdateEvent',
+      area: 'Token',
+      category: 'modify',
+      data: { TenantId: tenantId, ChangedPolicies: changed, Revision: revision, Policies: document },
+    }),
+  );
+  await commitWithEvents(
+    app,
+    TABLES.tokenPolicies,
+    [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
+    events,
+  );
+  policyCacheOf(app).delete(partition);
+  return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
+}
+
+const exempt = exemptFrom;
 const DAY_MS = 86_400_000;
 
 export interface TokenShape {
@@ -283,3 +395,27 @@ export function violationsOf(policies: TokenPolicyDocument, userId: string, toke
 export function autoRevokesLeaks(policies: TokenPolicyDocument, userId: string): boolean {
   return policies.leakedPatAutoRevocation.enabled && !exempt(policies.leakedPatAutoRevocation, userId);
 }
+
+/** enforceOnCreate through every layer (organization, tenant): each may refuse, each clamps validTo. */
+export function enforceLayersOnCreate(layers: readonly TokenPolicyDocument[], userId: string, token: Omit<TokenShape, 'validFrom'>, now: Date): Date {
+  return layers.reduce((validTo, layer) => enforceOnCreate(layer, userId, { ...token, validTo }, now), token.validTo);
+}
+
+/** enforceOnUpdate through every layer. */
+export function enforceLayersOnUpdate(layers: readonly TokenPolicyDocument[], userId: string, token: TokenShape): Date {
+  return layers.reduce((validTo, layer) => enforceOnUpdate(layer, userId, { ...token, validTo }), token.validTo);
+}
+
+/** Leaked tokens are revoked automatically unless the organization or its tenant turned that off for the user. */
+export const autoRevokesLeaksIn = (layers: readonly TokenPolicyDocument[], userId: string): boolean =>
+  layers.every((layer) => autoRevokesLeaks(layer, userId));
+
+/** The coded refusal of a token used where it breaks a policy (Azure DevOps' codes where it has them). */
+export const POLICY_VIOLATION_CODES: Readonly<Record<PolicyName, string>> = {
+  maxPatLifespan: 'patLifespanPolicyViolation',
+  restrictFullScopePats: 'fullScopePatPolicyViolation',
+  restrictGlobalPats: 'globalPatPolicyViolation',
+  restrictPatCreation: 'disablePatCreationPolicyViolation',
+  leakedPatAutoRevocation: 'leakedPatPolicyViolation',
+  sshKeys: 'sshPolicyViolation',
+};

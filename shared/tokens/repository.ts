@@ -7,6 +7,7 @@ import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/
 import { TABLES } from '../storage/names.js';
 import { parseGatehouseToken } from './format.js';
 import { hashToken } from './hashing.js';
+import type { CredentialFacts } from './judge.js';
 
 /**
  * PAT storage (see the README's storage design), one table, `pats`:
@@ -54,6 +55,10 @@ export interface PatRecord {
   expiredEventAt?: string | null;
   /** Who owned it when it was issued (the authenticator's caller identity). */
   owner?: PatOwnerIdentity | null;
+  /** Organizations whose administrators revoked it there (it keeps working where else it reaches). */
+  blockedIn?: string[];
+  /** When the first PAT of its rotation chain was issued (validFrom when it was never rotated). */
+  lineageStartedAt?: string | null;
 }
 
 /** Who owns a PAT, as the record keeps it for authentication (captured at issue time). */
@@ -79,6 +84,8 @@ export interface PatAuthSnapshot {
   organizationId: string;
   displayName: string;
   owner: PatOwnerIdentity;
+  blockedIn: string[];
+  lineageStartedAt: string;
 }
 
 /** Last use of a PAT (row `use_<authorizationId>` in the owner's `pats` partition). */
@@ -88,6 +95,15 @@ export interface PatUsage {
   userAgent: string | null;
   /** The five most recent distinct client IPs, newest first. */
   recentIps: string[];
+  /** The last use seen in each organization (what that organization's administrators are shown). */
+  byOrganization: Record<string, PatUse | undefined>;
+}
+
+/** One use: when, from where, with what. */
+export interface PatUse {
+  time: string;
+  ip: string | null;
+  userAgent: string | null;
 }
 
 export interface StoredPat {
@@ -131,7 +147,7 @@ const notifyWritten = (hash: string) => {
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
 
 /** The authenticator's view of a record. */
-function snapshotOf(record: PatRecord): PatAuthSnapshot {
+export function snapshotOf(record: PatRecord): PatAuthSnapshot {
   return {
     hash: record.hash,
     authorizationId: record.authorizationId,
@@ -146,6 +162,8 @@ function snapshotOf(record: PatRecord): PatAuthSnapshot {
     organizationId: record.organizationId,
     displayName: record.displayName,
     owner: record.owner ?? { displayName: '', email: '', tenantId: '' },
+    blockedIn: record.blockedIn ?? [],
+    lineageStartedAt: record.lineageStartedAt ?? record.validFrom,
   };
 }
 
@@ -203,6 +221,8 @@ function toEntity(record: PatRecord): TableEntity {
     updatedAt: record.updatedAt,
     revocationReason: record.revocationReason ?? '',
     expiredEventAt: record.expiredEventAt ?? '',
+    blockedIn: JSON.stringify(record.blockedIn ?? []),
+    lineageStartedAt: record.lineageStartedAt ?? '',
     ...ownerColumns(record.owner ?? undefined),
   };
 }
@@ -229,6 +249,8 @@ function fromEntity(row: Record<string, unknown>): PatRecord {
     revocationReason: str(row.revocationReason) || null,
     expiredEventAt: str(row.expiredEventAt) || null,
     owner: str(row.ownerName) || str(row.ownerEmail) ? { displayName: str(row.ownerName), email: str(row.ownerEmail), tenantId: str(row.ownerTenantId) } : null,
+    blockedIn: parseJsonColumn<string[]>(row.blockedIn, []),
+    lineageStartedAt: str(row.lineageStartedAt) || null,
   };
 }
 
@@ -239,6 +261,7 @@ function usageFromRow(row: Record<string, unknown>): PatUsage {
     ip: text(row.lastUsedIp),
     userAgent: text(row.lastUsedUserAgent),
     recentIps: parseJsonColumn<string[]>(row.recentIps, []),
+    byOrganization: parseJsonColumn<Record<string, PatUse>>(row.byOrganization, {}),
   };
 }
 
@@ -255,6 +278,7 @@ export function usageEntity(ownerId: string, authorizationId: string, usage: Pat
     lastUsedIp: usage.ip ?? '',
     lastUsedUserAgent: usage.userAgent ?? '',
     recentIps: JSON.stringify(usage.recentIps),
+    byOrganization: JSON.stringify(usage.byOrganization),
   };
 }
 
@@ -384,4 +408,22 @@ export function sameHash(stored: string, computed: string): boolean {
   const a = Buffer.from(stored, 'hex');
   const b = Buffer.from(computed, 'hex');
   return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
+}
+
+/** What the credential judge needs to know of a PAT. */
+export function patFactsOf(snapshot: PatAuthSnapshot): CredentialFacts {
+  return {
+    kind: 'pat',
+    ownerId: snapshot.ownerId,
+    ownerTenantId: snapshot.owner.tenantId,
+    issuedIn: snapshot.organizationId,
+    targets: snapshot.targetAccounts,
+    blockedIn: snapshot.blockedIn,
+    validFrom: snapshot.validFrom,
+    lineageStartedAt: snapshot.lineageStartedAt,
+    validTo: snapshot.validTo,
+    revokedAt: snapshot.revokedAt,
+    graceEndsAt: snapshot.graceEndsAt,
+    scopes: snapshot.scope.split(' ').filter(Boolean),
+  };
 }

@@ -9,7 +9,7 @@ import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../h
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { currentPepper } from './hashing.js';
-import { enforceOnCreate, enforcedPolicies } from './policies.js';
+import { enforceLayersOnCreate, policyLayers } from './policies.js';
 import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
@@ -92,6 +92,11 @@ export interface RotationRequest {
   readonly authorizationId: string;
   readonly gracePeriodMinutes: number;
   readonly idempotencyKey: string | undefined;
+  /**
+   * Whether the successor may outlive the rotated PAT. An owner's rotation with a user token may; a
+   * PAT rotating itself may not, so a leaked PAT cannot renew itself for ever.
+   */
+  readonly mayExtend: boolean;
 }
 
 const notFoundFailure = (authorizationId: string) =>
@@ -130,9 +135,10 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
 
     const scopes = record.scope.split(' ');
     const lifetime = Math.min(Date.parse(record.validTo) - Date.parse(record.validFrom), MAX_LIFETIME_DAYS * DAY_MS);
-    const requested = new Date(now.getTime() + Math.max(lifetime, 60_000));
-    const policies = await enforcedPolicies(app, organization.id);
-    const validTo = enforceOnCreate(policies, ownerId, { scopes, global: record.targetAccounts === null, validTo: requested }, now);
+    const fresh = now.getTime() + Math.max(lifetime, 60_000);
+    const requested = new Date(request.mayExtend ? fresh : Math.min(fresh, Date.parse(record.validTo)));
+    const layers = await policyLayers(app, organization);
+    const validTo = enforceLayersOnCreate(layers, ownerId, { scopes, global: record.targetAccounts === null, validTo: requested }, now);
 
     const { record: created, token } = issuePatRecord(app, {
       ownerId,
@@ -143,6 +149,9 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
       validTo,
       now,
     });
+    // A successor carries its lineage: revocation rules and per-organization revocations still hold.
+    created.lineageStartedAt = record.lineageStartedAt ?? record.validFrom;
+    created.blockedIn = [...(record.blockedIn ?? [])];
     const iso = now.toISOString();
     const graceEndsAt = new Date(now.getTime() + request.gracePeriodMinutes * 60_000).toISOString();
     const immediate = request.gracePeriodMinutes === 0;

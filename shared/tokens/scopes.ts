@@ -163,3 +163,9 @@ export function scopesMatch(tokenScopes: readonly string[], ruleScopes: readonly
   const effective = expandScopes(tokenScopes);
   return ruleScopes.some((scope) => effective.has(scope));
 }
+
+/** Whether `granted` includes any of `required`, a higher scope of a family including the lower ones. */
+export function hasAnyScope(granted: Iterable<string>, required: readonly string[]): boolean {
+  const effective = expandScopes([...granted]);
+  return required.some((scope) => effective.has(scope));
+}

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import { subjectDescriptor, type Caller, type PatCaller } from '../auth/caller.js';
+import { subjectDescriptor, type Caller, type PatCaller, type ServicePrincipalCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import { evaluatePat } from './authenticate.js';
-import { readPolicies, violationsOf, type PolicyName } from './policies.js';
+import type { PolicyName } from './policies.js';
 import { PatRepository } from './repository.js';
 import { lastUsedSchema, patMetadataSchema } from './schemas.js';
 import { lastUsedView } from './service.js';
 
 const DAY_MS = 86_400_000;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rotation is suggested this many days before expiry. */
 export const ROTATION_DUE_DAYS = 7;
 
@@ -32,23 +33,16 @@ const POLICY_REASONS: Partial<Record<PolicyName, string>> = {
   maxPatLifespan: 'Its lifetime exceeds the maximum PAT lifespan of this organization.',
   restrictFullScopePats: 'This organization no longer allows full-access (app_token) PATs.',
   restrictGlobalPats: 'This organization no longer allows global PATs (allOrgs).',
-  restrictPatCreation: 'This organization restricts PAT creation; you could not create this PAT today.',
+  restrictPatCreation: 'This organization restricts PAT creation to allow-listed users, and this PAT was not issued here (or is global).',
   leakedPatAutoRevocation: '',
 };
 
 /** What a PAT learns about itself: metadata, days left, policy compliance and a rotation hint. */
-export async function lookupSelf(app: AppContext, caller: PatCaller, organization: Organization): Promise<PatSelfView> {
+export async function lookupSelf(app: AppContext, caller: PatCaller): Promise<PatSelfView> {
   const now = app.clock.now().getTime();
-  const [policies, usage] = await Promise.all([
-    readPolicies(app, organization.id),
-    new PatRepository(app).getUsage(caller.id, caller.authorizationId),
-  ]);
-  const violations = violationsOf(policies.document, caller.id, {
-    scopes: [...caller.scopes],
-    global: caller.allOrgs,
-    validFrom: new Date(caller.validFrom),
-    validTo: new Date(caller.validTo),
-  });
+  const usage = await new PatRepository(app).getUsage(caller.id, caller.authorizationId);
+  // The credential judge found these where the PAT is being used (the self routes report, not refuse).
+  const violations = caller.policyViolations as PolicyName[];
   const daysLeft = Math.max(0, Math.floor((Date.parse(caller.validTo) - now) / DAY_MS));
   let hint: string | null = null;
   if (caller.rotatedTo) {
@@ -147,6 +141,11 @@ export const introspectionRequest = z
   .object({
     token: z.string().max(4096).describe('The token to introspect.'),
     token_type_hint: z.string().max(64).optional().describe('Ignored (RFC 7662 allows that).'),
+    organization: z
+      .string()
+      .max(64)
+      .optional()
+      .describe('The organization (name or id) the token is to be used in; default: the one it was issued in. The caller must be a member of it.'),
   })
   .loose();
 
@@ -165,9 +164,23 @@ export const introspectionResponse = z.union([
   z.object({ active: z.literal(false) }).strict(),
 ]);
 
-export async function introspect(app: AppContext, token: string) {
-  const result = await evaluatePat(app, token);
-  if (!result.ok) return { active: false as const };
+/**
+ * RFC 7662 for a service principal: the token is judged exactly as authentication judges it, in the
+ * organization named (or the one it was issued in), which the caller must belong to; anything else
+ * is `{"active": false}`.
+ */
+export async function introspect(app: AppContext, caller: ServicePrincipalCaller, body: { token: string; organization?: string | undefined }) {
+  const inactive = { active: false as const };
+  let organization: Organization | undefined;
+  if (body.organization !== undefined) {
+    organization = GUID.test(body.organization)
+      ? await app.directory.getOrganizationById(body.organization.toLowerCase())
+      : await app.directory.getOrganizationByName(body.organization);
+    if (!organization) return inactive;
+  }
+  const result = await evaluatePat(app, body.token, organization);
+  if (!result.ok) return inactive;
+  if (!(await app.directory.getMembership(result.organization.id, 'servicePrincipal', caller.id))) return inactive;
   const { snapshot } = result;
   const ends = Math.min(Date.parse(snapshot.validTo), snapshot.graceEndsAt ? Date.parse(snapshot.graceEndsAt) : Infinity);
   return {

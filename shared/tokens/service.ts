@@ -11,7 +11,7 @@ import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
 import { generateToken } from './format.js';
 import { currentPepper, hashToken } from './hashing.js';
 import { keysetPager, type KeysetList } from './listing.js';
-import { enforceOnCreate, enforceOnUpdate, enforcedPolicies } from './policies.js';
+import { enforceLayersOnCreate, enforceLayersOnUpdate, policyLayers } from './policies.js';
 import { newPatAuthorizationId, PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
 import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
@@ -150,8 +150,8 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   const now = app.clock.now();
   const scopes = scopesOrFail(body.scope);
   const requested = validToOrFail(body.validTo, now);
-  const policies = await enforcedPolicies(app, organization.id);
-  const validTo = enforceOnCreate(policies, caller.id, { scopes, global: body.allOrgs, validTo: requested }, now);
+  const layers = await policyLayers(app, organization);
+  const validTo = enforceLayersOnCreate(layers, caller.id, { scopes, global: body.allOrgs, validTo: requested }, now);
 
   const { record, token } = issuePatRecord(app, {
     ownerId: caller.id,
@@ -211,8 +211,8 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     const nextScopes = scopes ?? record.scope.split(' ');
     const targetAccounts =
       body.allOrgs === undefined ? record.targetAccounts : body.allOrgs ? null : (record.targetAccounts ?? [organization.id]);
-    const policies = await enforcedPolicies(app, organization.id);
-    const validTo = enforceOnUpdate(policies, caller.id, {
+    const layers = await policyLayers(app, organization);
+    const validTo = enforceLayersOnUpdate(layers, caller.id, {
       scopes: nextScopes,
       global: targetAccounts === null,
       validFrom: new Date(record.validFrom),
@@ -278,6 +278,34 @@ export async function revokeStoredPat(
       return true;
     } catch (error) {
       if (!isPreconditionFailure(error) || attempt >= attempts) throw error;
+      stored = await repository.get(record.ownerId, record.authorizationId);
+    }
+  }
+  return false;
+}
+
+/**
+ * Ends a PAT's access to one organization (an administrator's revocation of a PAT that reaches other
+ * organizations too): the organization is recorded on the token, with its audit event. Idempotent.
+ */
+export async function blockStoredPatIn(app: AppContext, organization: Organization, audit: AuditContext, initial: StoredPat, ownerName: string): Promise<boolean> {
+  const repository = new PatRepository(app);
+  let stored: StoredPat | undefined = initial;
+  for (let attempt = 1; stored; attempt++) {
+    const { record, etag }: StoredPat = stored;
+    if (record.revokedAt || (record.blockedIn ?? []).includes(organization.id)) return false;
+    const next: PatRecord = { ...record, blockedIn: [...(record.blockedIn ?? []), organization.id], updatedAt: app.clock.now().toISOString() };
+    const event = organizationEvent(app, audit, organization, {
+      actionId: 'Token.PatOrganizationRevokeEvent',
+      area: 'Token',
+      category: 'remove',
+      data: patEventData(next, ownerName, { RevocationKind: 'admin', RevokedIn: organization.id }),
+    });
+    try {
+      await repository.replace(record, etag, next, [event]);
+      return true;
+    } catch (error) {
+      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS * 3) throw error;
       stored = await repository.get(record.ownerId, record.authorizationId);
     }
   }

@@ -42,7 +42,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? null;
   const now = app.clock.now().getTime();
   const guard = guardOf(app);
-  const key = snapshot.authorizationId;
+  const key = guardKey(snapshot.authorizationId, context.organization?.id);
   const entry = guard.get(key);
   const knownIp = ip === null || (entry?.ips.has(ip) ?? false);
   if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return;
@@ -65,6 +65,9 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   });
   runInBackground(app, 'pat-last-used', () => write);
 }
+
+/** Each organization's view of a token's use is kept apart, so the guard is per token and organization. */
+const guardKey = (authorizationId: string, organizationId: string | undefined) => `${authorizationId}|${organizationId ?? ''}`;
 
 const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
 
@@ -103,17 +106,25 @@ async function tryWriteUse(
   const previousIps = stored?.recentIps ?? [];
   const newIp = use.ip !== null && !previousIps.includes(use.ip);
   const guard = guardOf(app);
-  if (stored && !newIp && use.now - Date.parse(stored.time) < USAGE_WRITE_INTERVAL_MS) {
-    guard.set(snapshot.authorizationId, { writtenAt: Date.parse(stored.time), ips: new Set(previousIps) });
+  const organizationId = context.organization?.id;
+  const key = guardKey(snapshot.authorizationId, organizationId);
+  const seenHere = organizationId === undefined ? stored : stored?.byOrganization[organizationId];
+  if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < USAGE_WRITE_INTERVAL_MS) {
+    guard.set(key, { writtenAt: Date.parse(seenHere.time), ips: new Set(previousIps) });
     return 'written';
   }
+  const time = new Date(use.now).toISOString();
   const usage: PatUsage = {
-    time: new Date(use.now).toISOString(),
+    time,
     ip: use.ip,
     userAgent: use.userAgent,
     recentIps: use.ip ? [use.ip, ...previousIps.filter((ip) => ip !== use.ip)].slice(0, RECENT_IPS) : previousIps,
+    byOrganization: {
+      ...stored?.byOrganization,
+      ...(organizationId ? { [organizationId]: { time, ip: use.ip, userAgent: use.userAgent } } : {}),
+    },
   };
-  guard.set(snapshot.authorizationId, { writtenAt: use.now, ips: new Set(usage.recentIps) });
+  guard.set(key, { writtenAt: use.now, ips: new Set(usage.recentIps) });
   const entity = usageEntity(snapshot.ownerId, snapshot.authorizationId, usage);
   const action: TransactionAction = stored ? ['update', entity, 'Replace', { etag: stored.etag }] : ['create', entity];
   try {

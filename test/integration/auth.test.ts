@@ -24,7 +24,7 @@ async function expectUnauthorized(headers: Record<string, string>): Promise<void
 }
 
 function aliceClaims(): Record<string, unknown> {
-  return { oid: alice.id, preferred_username: alice.email, name: alice.displayName, scp: 'vso.pats' };
+  return { oid: alice.id, preferred_username: alice.email, name: alice.displayName, scp: 'vso.project' };
 }
 
 describe('caller authentication', () => {
@@ -108,8 +108,13 @@ describe('caller authentication', () => {
   });
 
   it('answers 403 with a code when the caller type, scope or app role does not fit', async () => {
+    // Every route a user token can call names the delegated scope it needs (projects: vso.project).
     const noScope = await env.userToken('alice@contoso.com', { scopes: ['vso.code'] });
-    expect((await env.fetch(PATH, { token: noScope })).status).toBe(200);
+    const refused = await env.fetch(PATH, { token: noScope });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { code: string }).code).toBe('insufficientScope');
+    const higher = await env.userToken('alice@contoso.com', { scopes: ['vso.project_manage'] });
+    expect((await env.fetch(PATH, { token: higher })).status).toBe(200);
     const app = await env.appToken('pipelines');
     const create = await env.fetch('/_apis/organizations?api-version=7.1', {
       method: 'POST', token: app, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'robots' }),

@@ -125,25 +125,25 @@ describe('members', () => {
     expect(carol.user.descriptor).toMatch(/^aad\./);
   });
 
-  it('adds a known identity, updates it and removes it', async () => {
-    const projects = await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'erin@fabrikam.com');
-    const shop = projects.body?.value[0].id as string;
-    const added = await call('POST', '/fabrikam/_apis/userentitlements?api-version=7.1-preview.3', 'erin@fabrikam.com', {
-      user: { principalName: 'bob@contoso.com' },
-      projectEntitlements: [{ projectRef: { id: shop } }],
+  it('adds a known identity of its tenant, updates it and removes it', async () => {
+    const projects = await call('GET', '/contoso/_apis/projects?api-version=7.1', 'alice@contoso.com');
+    const web = projects.body?.value.find((project: { name: string }) => project.name === 'web').id as string;
+    const added = await call('POST', '/contoso/_apis/userentitlements?api-version=7.1-preview.3', 'alice@contoso.com', {
+      user: { principalName: 'tina@contoso.com' },
+      projectEntitlements: [{ projectRef: { id: web } }],
     });
     expect(added.status).toBe(201);
     expect(added.body?.projectEntitlements[0].group.groupType).toBe('projectContributor');
-    expect((await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'bob@contoso.com')).status).toBe(200);
+    expect((await call('GET', '/contoso/_apis/projects?api-version=7.1', 'tina@contoso.com')).status).toBe(200);
 
-    const updated = await call('PATCH', `/fabrikam/_apis/userentitlements/${userId('bob@contoso.com')}?api-version=7.1-preview.3`, 'erin@fabrikam.com', {
+    const updated = await call('PATCH', `/contoso/_apis/userentitlements/${userId('tina@contoso.com')}?api-version=7.1-preview.3`, 'alice@contoso.com', {
       groups: ['projectCollectionAdministrators'],
     });
     expect(updated.body?.groups).toEqual(['projectCollectionAdministrators']);
 
-    const removed = await call('DELETE', `/fabrikam/_apis/userentitlements/${userId('bob@contoso.com')}?api-version=7.1-preview.3`, 'erin@fabrikam.com');
+    const removed = await call('DELETE', `/contoso/_apis/userentitlements/${userId('tina@contoso.com')}?api-version=7.1-preview.3`, 'alice@contoso.com');
     expect(removed.status).toBe(204);
-    expect((await call('GET', '/fabrikam/_apis/projects?api-version=7.1', 'bob@contoso.com')).status).toBe(404);
+    expect((await call('GET', '/contoso/_apis/projects?api-version=7.1', 'tina@contoso.com')).status).toBe(404);
   });
 
   it('refuses unknown identities, duplicates, unknown projects and removing the last administrator', async () => {

@@ -167,6 +167,7 @@ describe('lifecycle sweep', () => {
       authorizationId: pat.authorizationId,
       gracePeriodMinutes: 60,
       idempotencyKey: undefined,
+      mayExtend: true,
     });
     expect(successor.authorizationId).not.toBe(pat.authorizationId);
     await drainAudit();

@@ -94,7 +94,11 @@ afterAll(async () => {
 
 describe('organization notification settings', () => {
   it('has the default ladder and refuses malformed ladders with a code', async () => {
-    const initial = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'dave@contoso.com');
+    // A webhook URL is a credential: only administrators read the settings.
+    const byMember = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'dave@contoso.com');
+    expect(byMember.status).toBe(403);
+    expect(byMember.body.code).toBe('accessDenied');
+    const initial = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'alice@contoso.com');
     expect(initial.status).toBe(200);
     expect(initial.body).toMatchObject({ expiryNotificationDays: [30, 7, 1], webhook: null });
     for (const bad of [[-1], [0], [7, 7], [1.5], [400], Array.from({ length: 11 }, (_, i) => i + 1), 'seven']) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { addGuest, createOrganization } from '../helpers/directory.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { callJson, createPat as createPatAs, type JsonReply } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
@@ -18,6 +19,7 @@ const CONTOSO = DEMO_ORGANIZATIONS[0].id;
 const FABRIKAM = DEMO_ORGANIZATIONS[1].id;
 const ALICE = DEMO_USERS.find((candidate) => candidate.email === 'alice@contoso.com')!;
 const ERIN = DEMO_USERS.find((candidate) => candidate.email === 'erin@fabrikam.com')!;
+let LABS = '';
 const V = 'api-version=7.1-preview.1';
 const TOKENS_71 = 'tokens/7.1/tokens.json';
 
@@ -100,12 +102,9 @@ async function countTableAccess(action: () => Promise<void>): Promise<number> {
 
 beforeAll(async () => {
   env = await startTestEnvironment({ now: '2025-05-01T08:00:00.000Z', settings: { LEAK_REPORTS_PER_MINUTE: '5' } });
-  // alice also joins fabrikam, to use a global PAT there.
-  const added = await send('POST', '/fabrikam/_apis/userentitlements?api-version=7.1', {
-    authorization: await asUser('erin@fabrikam.com'),
-    body: { user: { principalName: 'alice@contoso.com' } },
-  });
-  expect([200, 201]).toContain(added.status);
+  // alice joins fabrikam (another tenant) as a guest, and has a second organization of her own tenant.
+  await addGuest(env, 'erin@fabrikam.com', 'fabrikam', 'alice@contoso.com');
+  LABS = (await createOrganization(env, 'alice@contoso.com', 'contoso-labs')).id;
 });
 afterAll(async () => {
   await env?.stop();
@@ -198,15 +197,22 @@ describe('PAT authentication', () => {
     expect(first.body.code).toBe('unauthorized');
   });
 
-  it('accepts a global PAT in every organization of its owner', async () => {
+  it("accepts a global PAT in every organization of its owner's tenant, and nowhere else", async () => {
     const global = await createPat('alice@contoso.com', { allOrgs: true });
     expect((await connectionData(`Bearer ${global.token}`, 'contoso')).status).toBe(200);
-    const fabrikam = await connectionData(`Bearer ${global.token}`, 'fabrikam');
+    const labs = await connectionData(`Bearer ${global.token}`, 'contoso-labs');
+    expect(labs.status).toBe(200);
+    expect(labs.body.instanceId).toBe(LABS);
+    // fabrikam is another tenant's: alice is a guest there, and her global PAT does not reach it
+    expect((await connectionData(`Bearer ${global.token}`, 'fabrikam')).status).toBe(401);
+    const fabrikamPat = await createPat('alice@contoso.com', {}, 'fabrikam');
+    const fabrikam = await connectionData(`Bearer ${fabrikamPat.token}`, 'fabrikam');
     expect(fabrikam.status).toBe(200);
     expect(fabrikam.body.instanceId).toBe(FABRIKAM);
-    // a global PAT of someone who is not a member: the organization stays hidden (404)
+    // a global PAT of someone who is not a member: the same 401 as an organization that does not exist
     const bobGlobal = await createPat('bob@contoso.com', { allOrgs: true });
-    expect((await connectionData(`Bearer ${bobGlobal.token}`, 'fabrikam')).status).toBe(404);
+    expect((await connectionData(`Bearer ${bobGlobal.token}`, 'contoso-labs')).status).toBe(401);
+    expect((await connectionData(`Bearer ${bobGlobal.token}`, 'no-such-organization')).status).toBe(401);
   });
 
   it('refuses a global PAT where a revocation rule matches it (within the cache window)', async () => {
@@ -221,8 +227,8 @@ describe('PAT authentication', () => {
     const refused = await connectionData(`Bearer ${global.token}`, 'contoso');
     expect(refused.status).toBe(401);
     expect(refused.body.code).toBe('unauthorized');
-    // the rule is contoso's: fabrikam still accepts the global PAT
-    expect((await connectionData(`Bearer ${global.token}`, 'fabrikam')).status).toBe(200);
+    // the rule is contoso's: the other organization of the tenant still accepts the global PAT
+    expect((await connectionData(`Bearer ${global.token}`, 'contoso-labs')).status).toBe(200);
   });
 
   it('never lets a PAT call the PAT lifecycle API', async () => {

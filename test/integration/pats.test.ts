@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { addGuest } from '../helpers/directory.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { callJson, createPat as createPatAs, type CreatedPat, type JsonReply } from '../helpers/http.js';
 import { DEMO_USERS } from '../../local/demo-data.js';
@@ -81,12 +82,8 @@ async function patRowCount(ownerId: string): Promise<number> {
 
 beforeAll(async () => {
   env = await startTestEnvironment({ now: '2025-03-01T10:00:00.000Z' });
-  // alice also joins fabrikam, to manage PATs across organizations.
-  const added = await call('POST', '/fabrikam/_apis/userentitlements?api-version=7.1', {
-    email: 'erin@fabrikam.com',
-    body: { user: { principalName: 'alice@contoso.com' } },
-  });
-  expect([200, 201]).toContain(added.status);
+  // alice also joins fabrikam (another tenant, as a guest), to manage PATs across organizations.
+  await addGuest(env, 'erin@fabrikam.com', 'fabrikam', 'alice@contoso.com');
 });
 afterAll(async () => {
   await env?.stop();

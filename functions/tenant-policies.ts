@@ -1,0 +1,59 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
+import { TENANT_ADMINISTRATOR_ROLE } from '../shared/auth/roles.js';
+import type { UserCaller } from '../shared/auth/caller.js';
+import { auditContextOf } from '../shared/audit/context.js';
+import { endpoint } from '../shared/http/endpoint.js';
+import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
+import {
+  etagOf,
+  policyView,
+  readTenantPolicies,
+  tenantPolicyDocumentSchema,
+  tenantPolicyUpdateSchema,
+  updateTenantPolicies,
+} from '../shared/tokens/policies.js';
+import { z } from 'zod';
+
+const access = { users: { scopes: USER_SCOPES.tokenAdministration, roles: [TENANT_ADMINISTRATOR_ROLE] } } as const;
+const viewSchema = tenantPolicyDocumentSchema.extend({
+  revision: z.number(),
+  lastModifiedDate: z.string().nullable(),
+  lastModifiedBy: z.string().nullable(),
+});
+
+/** `GET /_apis/tenant/policies`: the caller's tenant's policies. */
+export const tenantPoliciesGet = endpoint({
+  name: 'tenant-policies-get',
+  route: '_apis/tenant/policies',
+  methods: ['GET'],
+  summary: "The caller's tenant policies (tenant administrators): applied in every organization of the tenant.",
+  tags: ['Token policies'],
+  apiVersions: TOKEN_POLICY_API_VERSIONS,
+  access,
+  responses: { 200: { description: 'The tenant policy document.', schema: viewSchema } },
+  handler: async ({ app, caller }) => {
+    const stored = await readTenantPolicies(app, (caller as UserCaller).tenantId);
+    return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
+  },
+});
+
+/** `PUT /_apis/tenant/policies`: replaces the given sections; audited in every organization of the tenant. */
+export const tenantPoliciesUpdate = endpoint({
+  name: 'tenant-policies-update',
+  route: '_apis/tenant/policies',
+  methods: ['PUT'],
+  summary: 'Replaces the given tenant policy sections (tenant administrators); audited as Token.TenantPolicyUpdateEvent in every organization of the tenant.',
+  tags: ['Token policies'],
+  apiVersions: TOKEN_POLICY_API_VERSIONS,
+  access,
+  body: tenantPolicyUpdateSchema,
+  responses: {
+    200: { description: 'The saved tenant policy document.', schema: viewSchema },
+    412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
+  },
+  handler: async ({ app, caller, request, body, activityId }) => {
+    const user = caller as UserCaller;
+    const stored = await updateTenantPolicies(app, user.tenantId, auditContextOf(request, user, activityId), body, request.headers.get('if-match'));
+    return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
+  },
+});

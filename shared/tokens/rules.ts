@@ -1,0 +1,54 @@
+import { odata } from '@azure/data-tables';
+import type { AppContext } from '../app-context.js';
+import { TtlCache } from '../cache.js';
+import { readAll } from '../storage/entities.js';
+import { TABLES } from '../storage/names.js';
+
+export interface RevocationRule {
+  id: string;
+  scopes: string[];
+  createdBefore: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export const RULE_PREFIX = 'rule_';
+
+export async function listRevocationRules(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
+  const rows = await readAll<{ scopes: string; createdBefore: string; createdAt: string; createdBy: string }>(
+    app.storage.table(TABLES.revocationRules),
+    odata`PartitionKey eq ${organizationId} and RowKey ge ${RULE_PREFIX} and RowKey lt ${'rule`'}`,
+  );
+  return rows.map((row) => ({
+    id: (row.rowKey ?? '').slice(RULE_PREFIX.length),
+    scopes: row.scopes.split(' ').filter(Boolean),
+    createdBefore: row.createdBefore,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+  }));
+}
+
+/** Rules are read on every PAT use, so they are kept per organization for PAT_AUTH_CACHE_SECONDS. */
+
+const ruleCaches = new WeakMap<AppContext, TtlCache<RevocationRule[]>>();
+
+function ruleCacheOf(app: AppContext): TtlCache<RevocationRule[]> {
+  let cache = ruleCaches.get(app);
+  if (!cache) ruleCaches.set(app, (cache = new TtlCache(() => app.config.patAuth.cacheSeconds * 1000, () => 1000)));
+  return cache;
+}
+
+export async function rulesOf(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
+  const cache = ruleCacheOf(app);
+  const now = app.clock.now().getTime();
+  const cached = cache.get(organizationId, now);
+  if (cached) return cached;
+  const rules = await listRevocationRules(app, organizationId);
+  cache.set(organizationId, rules, now);
+  return rules;
+}
+
+/** After a rule is stored on this instance: it holds here at once. */
+export function forgetRevocationRules(app: AppContext, organizationId: string): void {
+  ruleCacheOf(app).delete(organizationId);
+}
