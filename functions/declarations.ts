@@ -54,6 +54,7 @@ import { membersUpdate } from './members-update.js';
 import { membersRemove } from './members-remove.js';
 import { invitationsAccept, invitationsList } from './invitations.js';
 import { tenantPoliciesGet, tenantPoliciesUpdate } from './tenant-policies.js';
+import { tenantRevocations } from './tenant-revocations.js';
 import { organizationGet } from './organization-get.js';
 import { organizationSettingsGet } from './organization-settings-get.js';
 import { organizationSettingsUpdate } from './organization-settings-update.js';
@@ -108,6 +109,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   tokenPoliciesPreview,
   tenantPoliciesGet,
   tenantPoliciesUpdate,
+  tenantRevocations,
   tokenAdminList,
   tokenAdminRevocations,
   tokenAdminRevocationRules,

@@ -350,3 +350,26 @@ export async function previewPolicyViolations(app: AppContext, organization: Org
   }
   return result.sort((a, b) => (a.owner.displayName + a.displayName).localeCompare(b.owner.displayName + b.displayName));
 }
+
+// ---- tenant administrators -----------------------------------------------------------------------
+
+/**
+ * A tenant administrator revokes PATs of people of their tenant everywhere (each audited in the
+ * organization it was issued in). Unknown ids, and PATs of other tenants, fail the whole call before
+ * anything is revoked.
+ */
+export async function revokeForTenant(app: AppContext, tenantId: string, audit: AuditContext, authorizationIds: readonly string[]): Promise<void> {
+  const repository = new PatRepository(app);
+  const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
+  const found = await Promise.all(ids.map((id) => repository.getById(id)));
+  const missing = ids.find((_, i) => {
+    const owner = found[i]?.record.owner;
+    return !owner || owner.tenantId.toLowerCase() !== tenantId.toLowerCase();
+  });
+  if (missing !== undefined) throw notFound('authorizationNotFound', `No PAT of a person of your tenant has the authorizationId '${missing}'.`);
+  for (const stored of found) {
+    if (!stored) continue;
+    const organization = (await app.directory.getOrganizationById(stored.record.organizationId)) ?? { id: stored.record.organizationId, name: 'unknown' };
+    await revokeStoredPat(app, organization as Organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId), { RevokedBy: 'tenantAdministrator' });
+  }
+}

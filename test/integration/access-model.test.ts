@@ -195,6 +195,17 @@ describe('tenants and consent', () => {
     const events = await deliverAuditQueue(env);
     expect(events.find((event) => event.actionId === 'Token.PatOrganizationRevokeEvent')?.data).toMatchObject({ AuthorizationId: alicesGlobal.authorizationId });
     expect(events.some((event) => event.actionId === 'Token.PatRevokeEvent' && event.data.AuthorizationId === alicesGlobal.authorizationId)).toBe(false);
+
+    // Revoking it everywhere is for its owner, the leak path, expiry, or a tenant administrator.
+    const notTenantAdmin = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...bob, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    expect(notTenantAdmin.status).toBe(403);
+    const otherTenant = await createPat(env, await as('erin@fabrikam.com'), {}, 'fabrikam');
+    const tina = await as('tina@contoso.com');
+    const foreign = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...tina, body: [{ authorizationId: otherTenant.authorizationId }] });
+    expect(foreign.status).toBe(404);
+    const everywhere = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...tina, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    expect(everywhere.status, everywhere.text).toBe(204);
+    expect((await connectionData(alicesGlobal.token, 'contoso')).status).toBe(401);
   });
 });
 

@@ -20,11 +20,12 @@ type CallerKind =
   | 'otherOrganization'
   | 'projectScopedUser'
   | 'member'
+  | 'memberWithoutScope'
   | 'administrator'
   | 'appWithRole'
   | 'appWithoutRole';
 
-const CALLERS: CallerKind[] = ['none', 'forgedJwt', 'expiredJwt', 'patOfMember', 'otherOrganization', 'projectScopedUser', 'member', 'administrator', 'appWithRole', 'appWithoutRole'];
+const CALLERS: CallerKind[] = ['none', 'forgedJwt', 'expiredJwt', 'patOfMember', 'otherOrganization', 'projectScopedUser', 'member', 'memberWithoutScope', 'administrator', 'appWithRole', 'appWithoutRole'];
 const DENIALS = new Set(['unauthorized', 'accessDenied', 'insufficientScope', 'missingAppRole', 'missingRole', 'callerTypeNotAllowed', 'organizationNotFound', 'projectScopedUserRestricted']);
 
 const routes = declarations
@@ -48,6 +49,9 @@ function expectedAllow(access: Access, caller: CallerKind, organizationScoped: b
       return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator' && (!restricted.organization || restricted.projectScopedUsers === 'allowed');
     case 'member':
       return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator';
+    case 'memberWithoutScope':
+      // Every route a user token can call names a delegated scope: a token with none of them gets nowhere.
+      return false;
     case 'administrator':
       return !!restricted.users && !restricted.users.roles?.length;
     case 'appWithRole':
@@ -84,6 +88,7 @@ beforeAll(async () => {
   tokens.set('otherOrganization', fixed(await env.userToken('erin@fabrikam.com')));
   tokens.set('projectScopedUser', fixed(await env.userToken('carol@contoso.com')));
   tokens.set('member', fixed(await env.userToken('bob@contoso.com')));
+  tokens.set('memberWithoutScope', fixed(await env.userToken('bob@contoso.com', { scopes: ['vso.code'] })));
   tokens.set('administrator', fixed(await env.userToken('alice@contoso.com')));
   tokens.set('appWithRole', async (access) => env.appToken('pipelines', { roles: access.anonymous ? [] : [...((access as Restricted).apps?.roles ?? [])] }));
   tokens.set('appWithoutRole', fixed(await env.appToken('pipelines', { roles: [] })));
@@ -133,7 +138,13 @@ describe('authorization matrix', () => {
         if (allow && response.status === 401) unexpected.push(`REFUSED ${caller} ${method} /${declaration.options.route} → 401`);
       }
     }
-    console.log(`authorization matrix: ${routes.length} route/method pairs × ${CALLERS.length} callers = ${cells} cells`);
+    const scopeColumn = routes.map(({ method, declaration, access }) => {
+      const restricted = access as Restricted;
+      const users = access.anonymous ? 'anonymous' : restricted.users ? restricted.users.scopes.join(' | ') : '—';
+      const pats = !access.anonymous && restricted.pats ? ` · PAT: ${restricted.pats.scopes.join(' | ') || 'any'}` : '';
+      return `${method.padEnd(6)} /${declaration.options.route} · user scopes: ${users}${pats}`;
+    });
+    console.log(`authorization matrix: ${routes.length} route/method pairs × ${CALLERS.length} callers = ${cells} cells\n  ${scopeColumn.join('\n  ')}`);
     expect(unexpected).toEqual([]);
   });
 });
