@@ -90,6 +90,8 @@ export async function seedDemoData(app: AppContext): Promise<void> {
       allowExternalGuests: false,
     };
     await ignoreConflict(app.directory.createOrganization(organizationRecord));
+    const stored = await app.directory.getOrganizationByName(organization.name);
+    if (stored && !stored.tenantId) await app.directory.assignTenant(stored, organization.tenantId);
     await ensureCapacityRecord(app, organization);
     for (const project of organization.projects) {
       const record: Project = { ...project, organizationId: organization.id, description: '', createdAt, updatedAt: createdAt };

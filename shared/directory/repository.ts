@@ -165,6 +165,15 @@ export class DirectoryRepository {
     ]);
   }
 
+  /** Gives an organization stored before organizations had tenants its tenant (local data kept across versions). */
+  async assignTenant(organization: Organization, tenantId: string): Promise<void> {
+    this.forgetOrganization(organization.name);
+    await this.organizations.submitTransaction([
+      ['update', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, tenantId }, 'Merge'],
+      ['upsert', { partitionKey: 'org', rowKey: tenantRowKey(tenantId, organization.id), name: organization.name }, 'Replace'],
+    ]);
+  }
+
   /** Removes an organization whose creation could not be completed (no member was ever added). */
   async deleteOrganization(organization: Organization): Promise<void> {
     this.forgetOrganization(organization.name);
