@@ -1,3 +1,4 @@
+import { truncate } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
@@ -27,8 +28,8 @@ export function actorOf(caller: Caller): AuditActor {
     return {
       kind: 'user',
       id: caller.id,
-      upn: caller.email.slice(0, 256) || undefined,
-      displayName: caller.displayName.slice(0, 256),
+      upn: truncate(caller.email, 256) || undefined,
+      displayName: truncate(caller.displayName, 256),
       authenticationMechanism: `PAT:${caller.authorizationId}`,
     };
   }
@@ -36,15 +37,15 @@ export function actorOf(caller: Caller): AuditActor {
     return {
       kind: 'user',
       id: caller.id,
-      upn: caller.email.slice(0, 256) || undefined,
-      displayName: caller.displayName.slice(0, 256),
+      upn: truncate(caller.email, 256) || undefined,
+      displayName: truncate(caller.displayName, 256),
       authenticationMechanism: 'EntraBearer',
     };
   }
   return {
     kind: 'servicePrincipal',
     id: caller.id,
-    displayName: caller.displayName.slice(0, 256),
+    displayName: truncate(caller.displayName, 256),
     clientId: caller.id,
     authenticationMechanism: 'EntraBearer',
   };
@@ -66,7 +67,7 @@ export function auditContextOf(request: HttpRequest, caller: Caller, activityId:
   return {
     actor: actorOf(caller),
     ipAddress: clientIp(request),
-    userAgent: userAgent?.slice(0, 512),
+    userAgent: (userAgent === undefined ? undefined : truncate(userAgent, 512)),
     activityId,
     correlationId: activityId,
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { truncate, wellFormedDeep } from '../text.js';
 
 /**
  * The audit event message: what every change puts on the audit queue (through the outbox) and what
@@ -42,3 +43,23 @@ export const auditEventSchema = z.object({
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;
 export type AuditActor = z.infer<typeof auditActorSchema>;
+
+/**
+ * An event as the writer will accept it: every string well-formed, the bounded fields cut on code
+ * points to their limits. Producers pass every event through this before its change commits, so no
+ * committed change can end with its event in poison.
+ */
+export function normalizeAuditEvent(event: AuditEvent): AuditEvent {
+  const clean = wellFormedDeep(event);
+  return {
+    ...clean,
+    ...(clean.projectName !== undefined ? { projectName: truncate(clean.projectName, 64) } : {}),
+    ...(clean.ipAddress !== undefined ? { ipAddress: truncate(clean.ipAddress, 64) } : {}),
+    ...(clean.userAgent !== undefined ? { userAgent: truncate(clean.userAgent, 512) } : {}),
+    actor: {
+      ...clean.actor,
+      displayName: truncate(clean.actor.displayName, 256),
+      ...(clean.actor.upn !== undefined ? { upn: truncate(clean.actor.upn, 256) } : {}),
+    },
+  };
+}

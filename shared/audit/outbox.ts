@@ -6,7 +6,7 @@ import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js
 import { QUEUES, TABLES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
 import { findGatehouseTokens } from '../tokens/format.js';
-import { auditEventSchema, type AuditEvent } from './events.js';
+import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
 
 /**
  * Transactional outbox for audit events, in two storage round trips per change:
@@ -116,7 +116,7 @@ export async function commitWithEvents(
 }
 
 function serializableEvent(event: AuditEvent): AuditEvent {
-  const parsed = auditEventSchema.parse(event);
+  const parsed = auditEventSchema.parse(normalizeAuditEvent(event));
   const json = JSON.stringify(parsed);
   if (json.length > MAX_EVENT_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for the outbox`);
   if (findGatehouseTokens(json).length > 0) throw new Error(`audit event ${parsed.actionId} contains a token secret`);

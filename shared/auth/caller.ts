@@ -1,3 +1,4 @@
+import { truncate, wellFormed } from '../text.js';
 import type { AppContext } from '../app-context.js';
 import { unauthorized } from '../http/errors.js';
 
@@ -98,8 +99,7 @@ export async function authenticateJwt(app: AppContext, authorization: string | n
 
 /** A text claim as Gatehouse stores it: well-formed Unicode, at most 256 characters, cut on a code point. */
 function claimText(value: unknown): string {
-  const wellFormed = String(value).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
-  return [...wellFormed].slice(0, 256).join('');
+  return truncate(wellFormed(String(value)), 256);
 }
 
 function stringSet(claim: unknown): ReadonlySet<string> {

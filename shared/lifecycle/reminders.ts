@@ -1,3 +1,4 @@
+import { truncate } from '../text.js';
 import { createHash } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
@@ -71,7 +72,7 @@ export async function buildNotice(
   const recipient = {
     userId: item.ownerId,
     ...(owner?.email && /^[^@\s]+@[^@\s]+$/.test(owner.email) ? { email: owner.email } : {}),
-    ...(owner?.displayName ? { displayName: owner.displayName.slice(0, 256) } : {}),
+    ...(owner?.displayName ? { displayName: truncate(owner.displayName, 256) } : {}),
   };
   return notificationMessageSchema.parse({
     id: noticeId(item, marker),
@@ -80,7 +81,7 @@ export async function buildNotice(
     organizationId: organization.id,
     organizationName: organization.name.slice(0, 64),
     recipient,
-    subject: subject.slice(0, 256),
+    subject: truncate(subject, 256),
     body: body.slice(0, 8000),
     data: {
       itemKind: item.kind,

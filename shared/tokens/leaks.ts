@@ -1,3 +1,4 @@
+import { truncate } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
@@ -106,7 +107,7 @@ async function handleCandidate(
       kind: 'token.leaked',
       organizationId: organization.id,
       organizationName: organization.name,
-      recipient: { userId: record.ownerId, ...(owner?.email ? { email: owner.email } : {}), ...(owner ? { displayName: owner.displayName.slice(0, 256) } : {}) },
+      recipient: { userId: record.ownerId, ...(owner?.email ? { email: owner.email } : {}), ...(owner ? { displayName: truncate(owner.displayName, 256) } : {}) },
       subject: revoked ? `Your PAT "${record.displayName.slice(0, 150)}" was found in public and revoked` : `Your PAT "${record.displayName.slice(0, 150)}" was found in public`,
       body: [
         `A personal access token of yours, "${record.displayName}" (authorizationId ${record.authorizationId}), was reported as publicly exposed${report.url ? ` at ${report.url}` : ''}.`,

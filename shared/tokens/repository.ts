@@ -1,3 +1,4 @@
+import { truncate } from '../text.js';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
@@ -266,7 +267,7 @@ function usageFromRow(row: Record<string, unknown>): PatUsage {
 }
 
 function ownerColumns(owner: PatOwnerIdentity | undefined): Record<string, string> {
-  return owner ? { ownerName: owner.displayName.slice(0, 256), ownerEmail: owner.email.slice(0, 256), ownerTenantId: owner.tenantId } : {};
+  return owner ? { ownerName: truncate(owner.displayName, 256), ownerEmail: truncate(owner.email, 256), ownerTenantId: owner.tenantId } : {};
 }
 
 export function usageEntity(ownerId: string, authorizationId: string, usage: PatUsage): TableEntity {

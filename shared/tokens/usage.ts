@@ -1,3 +1,4 @@
+import { truncate } from '../text.js';
 import type { TransactionAction } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
@@ -39,7 +40,8 @@ export interface UseContext {
 /** Records a use in the background (errors are logged); `settleBackgroundWork(app)` awaits it. */
 export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): void {
   const ip = clientIp(request) ?? null;
-  const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? null;
+  const agent = request.headers.get('user-agent');
+  const userAgent = agent === null ? null : truncate(agent, 512);
   const now = app.clock.now().getTime();
   const guard = guardOf(app);
   const key = guardKey(snapshot.authorizationId, context.organization?.id);
@@ -142,7 +144,7 @@ async function tryWriteUse(
         kind: 'user',
         id: snapshot.ownerId,
         upn: snapshot.owner.email || undefined,
-        displayName: (snapshot.owner.displayName || snapshot.ownerId).slice(0, 256),
+        displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
         authenticationMechanism: `PAT:${snapshot.authorizationId}`,
       },
       ipAddress: use.ip ?? undefined,
@@ -162,7 +164,7 @@ async function tryWriteUse(
         IpAddress: use.ip,
         PreviousIps: previousIps,
         FirstUse: !stored,
-        Route: new URL(request.url).pathname.slice(0, 256),
+        Route: truncate(new URL(request.url).pathname, 256),
         TokenType: 'PersonalAccessToken',
       },
     });

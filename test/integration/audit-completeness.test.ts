@@ -1,0 +1,81 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { odata } from '@azure/data-tables';
+import sshpk from 'sshpk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { readAll } from '../../shared/storage/entities.js';
+import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson, createPat } from '../helpers/http.js';
+import { deliverAuditQueue } from '../helpers/queues.js';
+
+/** An event is stored if and only if its change committed, whatever text the change carries. */
+let env: TestEnvironment;
+const PAT_V = 'api-version=7.1-preview.1';
+const LONE = '\ud800';
+
+beforeAll(async () => {
+  env = await startTestEnvironment({ now: '2026-05-04T10:00:00.000Z' });
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+async function expiryRowsOf(authorizationId: string): Promise<number> {
+  return (await readAll(env.app.storage.table(TABLES.patExpiry), odata`authorizationId eq ${authorizationId}`)).length;
+}
+
+async function poisoned(): Promise<number> {
+  const properties = await env.app.storage.queue(poisonQueueName(QUEUES.audit)).getProperties().catch(() => undefined);
+  return properties?.approximateMessagesCount ?? 0;
+}
+
+describe('text that used to poison an event after its change committed', () => {
+  it('stores the event and the expiry row of a PAT named with a lone surrogate, on create and on a rename', async () => {
+    const alice = { token: await env.userToken('alice@contoso.com') };
+    const pat = await createPat(env, alice, { displayName: `build ${LONE}` });
+    let events = await deliverAuditQueue(env);
+    const created = events.find((event) => event.actionId === 'Token.PatCreateEvent' && event.data.AuthorizationId === pat.authorizationId);
+    expect(created?.data.DisplayName).toBe('build \ufffd');
+    expect(await expiryRowsOf(pat.authorizationId)).toBe(1);
+
+    const renamed = await callJson(env, 'PUT', `/contoso/_apis/tokens/pats?${PAT_V}`, {
+      ...alice,
+      body: {
+        authorizationId: pat.authorizationId,
+        displayName: `x${LONE}y`,
+        scope: 'app_token',
+        validTo: new Date(env.clock.now().getTime() + 3000 * 86_400_000).toISOString(),
+      },
+    });
+    expect(renamed.status, renamed.text).toBe(200);
+    events = await deliverAuditQueue(env);
+    const updated = events.find((event) => event.actionId === 'Token.PatUpdateEvent' && event.data.AuthorizationId === pat.authorizationId);
+    expect(updated?.data).toMatchObject({ DisplayName: 'x\ufffdy', Scopes: 'app_token' });
+    expect(await expiryRowsOf(pat.authorizationId)).toBe(1);
+    expect(await poisoned()).toBe(0);
+  });
+
+  it('stores the event of a caller whose display name is cut in the middle of a surrogate pair', async () => {
+    const name = `${'a'.repeat(255)}😀b`;
+    const token = await env.userToken('bob@contoso.com', { displayName: name });
+    const pat = await createPat(env, { token });
+    const events = await deliverAuditQueue(env);
+    const created = events.find((event) => event.actionId === 'Token.PatCreateEvent' && event.data.AuthorizationId === pat.authorizationId);
+    expect(created).toBeDefined();
+    expect(created!.actor.displayName).toBe('a'.repeat(255));
+    expect(await poisoned()).toBe(0);
+  });
+
+  it('stores the event of an SSH key whose name and comment hold lone surrogates', async () => {
+    const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const line = `${sshpk.parseKey(pem, 'pem').toString('ssh').split(' ').slice(0, 2).join(' ')} laptop${LONE}`;
+    const added = await callJson(env, 'POST', `/contoso/_apis/tokens/sshkeys?${PAT_V}`, {
+      token: await env.userToken('dave@contoso.com'),
+      body: { displayName: `key ${LONE}`, publicData: line, validTo: new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString() },
+    });
+    expect(added.status, added.text).toBe(200);
+    const events = await deliverAuditQueue(env);
+    expect(events.some((event) => event.actionId === 'Token.SshCreateEvent' && event.data.DisplayName === 'key \ufffd')).toBe(true);
+    expect(await poisoned()).toBe(0);
+  });
+});
