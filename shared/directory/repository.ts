@@ -93,6 +93,12 @@ export interface Invitation {
  */
 export type MembershipDecision = (current: Membership | undefined, administrators: readonly string[]) => Membership | undefined;
 
+/**
+ * Writes one partition's actions in a transaction. The service passes one that commits the change's
+ * audit events with it (audit/outbox.ts); without one, a plain transaction (seeding).
+ */
+export type Commit = (actions: TransactionAction[]) => Promise<void>;
+
 const ROSTER_ROW = 'administrators';
 const MEMBERSHIP_ATTEMPTS = 8;
 const isAdministrator = (membership: Membership | undefined) =>
@@ -157,8 +163,8 @@ export class DirectoryRepository {
   }
 
   /** Creates the organization; fails with 409 from storage when the name is taken. */
-  async createOrganization(organization: Organization): Promise<void> {
-    await this.organizations.submitTransaction([
+  async createOrganization(organization: Organization, commit: Commit = (actions) => this.organizations.submitTransaction(actions).then(() => undefined)): Promise<void> {
+    await commit([
       ['create', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, ...organizationColumns(organization) }],
       ['create', { partitionKey: 'org', rowKey: `i_${organization.id}`, name: organization.name }],
       ['create', { partitionKey: 'org', rowKey: tenantRowKey(organization.tenantId, organization.id), name: organization.name }],
@@ -218,18 +224,15 @@ export class DirectoryRepository {
     return index ? this.getProject(organizationId, index.projectId) : undefined;
   }
 
-  async createProject(project: Project): Promise<void> {
-    await this.projects.submitTransaction([
+  async createProject(project: Project, commit: Commit = (actions) => this.projects.submitTransaction(actions).then(() => undefined)): Promise<void> {
+    await commit([
       ['create', { partitionKey: project.organizationId, rowKey: `p_${project.id}`, ...projectColumns(project) }],
       ['create', { partitionKey: project.organizationId, rowKey: `n_${project.name.toLowerCase()}`, projectId: project.id }],
     ]);
   }
 
-  async updateProject(project: Project): Promise<void> {
-    await this.projects.updateEntity(
-      { partitionKey: project.organizationId, rowKey: `p_${project.id}`, ...projectColumns(project) },
-      'Merge',
-    );
+  async updateProject(project: Project, commit: Commit = (actions) => this.projects.submitTransaction(actions).then(() => undefined)): Promise<void> {
+    await commit([['update', { partitionKey: project.organizationId, rowKey: `p_${project.id}`, ...projectColumns(project) }, 'Merge']]);
   }
 
   async getMembership(organizationId: string, kind: SubjectKind, subjectId: string): Promise<Membership | undefined> {
@@ -270,6 +273,7 @@ export class DirectoryRepository {
     subjectId: string,
     decide: MembershipDecision,
     extra: (current: Membership | undefined) => TransactionAction[] = () => [],
+    commitFor: (current: Membership | undefined, next: Membership | undefined) => Commit = () => (actions) => this.members.submitTransaction(actions).then(() => undefined),
   ): Promise<Membership | undefined> {
     const rowKey = memberRowKey(kind, subjectId);
     for (let attempt = 1; ; attempt++) {
@@ -295,7 +299,7 @@ export class DirectoryRepository {
       if (next) await this.members.upsertEntity({ partitionKey: rowKey, rowKey: organizationId }, 'Replace');
       this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
       try {
-        await this.members.submitTransaction(actions);
+        await commitFor(current, next)(actions);
       } catch (error) {
         const status = restErrorStatus(error);
         if ((status === 409 || status === 412) && attempt < MEMBERSHIP_ATTEMPTS) continue;
@@ -326,9 +330,10 @@ export class DirectoryRepository {
 
   // ---- invitations ----------------------------------------------------------------------------------
 
-  async saveInvitation(invitation: Invitation): Promise<void> {
+  async saveInvitation(invitation: Invitation, commit: Commit = (actions) => this.members.submitTransaction(actions).then(() => undefined)): Promise<void> {
     await this.members.upsertEntity({ partitionKey: `i_${invitation.userId}`, rowKey: invitation.organizationId }, 'Replace');
-    await this.members.upsertEntity(
+    await commit([[
+      'upsert',
       {
         partitionKey: invitation.organizationId,
         rowKey: invitationRowKey(invitation.userId),
@@ -339,7 +344,7 @@ export class DirectoryRepository {
         invitedAt: invitation.invitedAt,
       },
       'Replace',
-    );
+    ]]);
   }
 
   async getInvitation(organizationId: string, userId: string): Promise<Invitation | undefined> {
@@ -354,7 +359,7 @@ export class DirectoryRepository {
   }
 
   /** Accepting: the membership is created and the invitation deleted in one transaction. */
-  async acceptInvitation(invitation: Invitation): Promise<Membership> {
+  async acceptInvitation(invitation: Invitation, commitFor?: (current: Membership | undefined, next: Membership | undefined) => Commit): Promise<Membership> {
     const accepted = await this.changeMembership(
       invitation.organizationId,
       'user',
@@ -369,6 +374,7 @@ export class DirectoryRepository {
           since: new Date(this.now()).toISOString(),
         },
       () => [['delete', { partitionKey: invitation.organizationId, rowKey: invitationRowKey(invitation.userId) }]],
+      commitFor,
     );
     await this.members.deleteEntity(`i_${invitation.userId}`, invitation.organizationId).catch(() => undefined);
     return accepted as Membership;
