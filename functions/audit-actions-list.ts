@@ -18,6 +18,7 @@ function listActions(areaName: string | undefined) {
 export const auditActionsList = endpoint({
   name: 'audit-actions-list',
   route: '{organization}/_apis/audit/actions',
+  location: { id: '6fa30b9a-9558-4e3b-a95f-a12572caa6e6', area: 'audit', resource: 'actions' },
   methods: ['GET'],
   summary: 'Lists the audit actions Gatehouse records, with area and category (members).',
   tags: ['Audit'],
@@ -32,6 +33,7 @@ export const auditActionsList = endpoint({
 export const auditActionsListGlobal = endpoint({
   name: 'audit-actions-list-global',
   route: '_apis/audit/actions',
+  location: { id: '6fa30b9a-9558-4e3b-a95f-a12572caa6e6', area: 'audit', resource: 'actions' },
   methods: ['GET'],
   summary: 'Lists the audit actions Gatehouse records, with area and category (any signed-in caller).',
   tags: ['Audit'],

@@ -16,6 +16,7 @@ const query = z.object({
 export const auditLogDownload = endpoint({
   name: 'audit-log-download',
   route: '{organization}/_apis/audit/downloadlog',
+  location: { id: 'b7b98a76-04e8-4f4d-ac72-9d46492caaac', area: 'audit', resource: 'downloadLog' },
   methods: ['GET'],
   summary: 'Downloads the audit log of a window as JSON or CSV, streamed (never aggregated).',
   tags: ['Audit'],

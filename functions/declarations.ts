@@ -6,6 +6,7 @@ import { patsRevoke } from './pats-revoke.js';
 import { patsRotate } from './pats-rotate.js';
 import { patsSelf, patsSelfRotate } from './pats-self.js';
 import { connectionDataGet } from './connection-data.js';
+import { resourceAreasList, resourceLocationDeclarations } from './resource-locations.js';
 import { tokensIntrospect } from './tokens-introspect.js';
 import { tokensLeaks } from './tokens-leaks.js';
 import { tokenPoliciesGet } from './token-policies-get.js';
@@ -97,6 +98,8 @@ export const declarations: readonly FunctionDeclaration[] = [
   patsSelf,
   patsSelfRotate,
   connectionDataGet,
+  resourceAreasList,
+  ...resourceLocationDeclarations(() => declarations),
   tokensIntrospect,
   tokensLeaks,
   tokenPoliciesGet,

@@ -7,6 +7,7 @@ import { addMemberBody, memberSchema } from '../shared/directory/schemas.js';
 export const membersAdd = endpoint({
   name: 'members-add',
   route: '{organization}/_apis/userentitlements',
+  location: { id: '387f832c-dbf2-4643-88e9-c1aa94dbb737', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['POST'],
   summary: 'Adds a known identity to the organization (Project Collection Administrators).',
   tags: ['Members'],

@@ -8,6 +8,7 @@ import { memberSchema } from '../shared/directory/schemas.js';
 export const membersList = endpoint({
   name: 'members-list',
   route: '{organization}/_apis/userentitlements',
+  location: { id: '387f832c-dbf2-4643-88e9-c1aa94dbb737', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['GET'],
   summary: 'Members of the organization with their groups and project entitlements.',
   tags: ['Members'],

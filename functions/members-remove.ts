@@ -6,6 +6,7 @@ import { removeMember } from '../shared/directory/service.js';
 export const membersRemove = endpoint({
   name: 'members-remove',
   route: '{organization}/_apis/userentitlements/{userId}',
+  location: { id: '8480c6eb-ce60-47e9-88df-eca3c801638b', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['DELETE'],
   summary: 'Removes a member from the organization (Project Collection Administrators).',
   tags: ['Members'],

@@ -7,6 +7,7 @@ import { createProjectBody, projectSchema } from '../shared/directory/schemas.js
 export const projectsCreate = endpoint({
   name: 'projects-create',
   route: '{organization}/_apis/projects',
+  location: { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resource: 'projects', routeTemplate: '_apis/projects/{*projectId}' },
   methods: ['POST'],
   summary: 'Creates a project (Project Collection Administrators).',
   tags: ['Projects'],

@@ -7,6 +7,7 @@ import { projectSchema } from '../shared/directory/schemas.js';
 export const projectsGet = endpoint({
   name: 'projects-get',
   route: '{organization}/_apis/projects/{project}',
+  location: { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resource: 'projects', routeTemplate: '_apis/projects/{*projectId}' },
   methods: ['GET'],
   summary: 'One project, by id or name.',
   tags: ['Projects'],

@@ -7,6 +7,7 @@ import { listOf, projectSchema } from '../shared/directory/schemas.js';
 export const projectsList = endpoint({
   name: 'projects-list',
   route: '{organization}/_apis/projects',
+  location: { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resource: 'projects', routeTemplate: '_apis/projects/{*projectId}' },
   methods: ['GET'],
   summary: 'Projects of the organization the caller can see.',
   tags: ['Projects'],

@@ -5,6 +5,7 @@ import { TOKEN_ADMIN_API_VERSIONS, pagedSessionTokensSchema, subjectDescriptorPa
 export const tokenAdminList = endpoint({
   name: 'tokenadmin-list',
   route: '{organization}/_apis/tokenadmin/personalaccesstokens/{subjectDescriptor}',
+  location: { id: 'af68438b-ed04-4407-9eb6-f1dbae3f922e', area: 'TokenAdmin', resource: 'PersonalAccessTokens' },
   methods: ['GET'],
   summary: "A member's PATs (isPublic=false) or SSH keys (isPublic=true), for Project Collection Administrators.",
   tags: ['Token admin'],

@@ -10,6 +10,8 @@ import { enforceRateLimit } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
 import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
 import { organizationNameSchema } from '../directory/schemas.js';
+import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
+import type { ResourceLocation } from './locations.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -50,7 +52,8 @@ export interface EndpointDoc {
   readonly methods: readonly HttpMethod[];
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly apiVersions: readonly string[] | undefined;
+  readonly apiVersions: ApiVersionRange | undefined;
+  readonly location: ResourceLocation | undefined;
   readonly access: Access;
   readonly params: z.ZodType | undefined;
   readonly query: z.ZodType | undefined;
@@ -90,8 +93,10 @@ export interface EndpointSpec<P, Q, B> {
   readonly methods: HttpMethod[];
   readonly summary: string;
   readonly tags?: readonly string[];
-  /** Required for `_apis` routes: the `api-version` values accepted. */
-  readonly apiVersions?: readonly string[];
+  /** Required for `_apis` routes: the `api-version` range served (query string or Accept header). */
+  readonly apiVersions?: ApiVersionRange;
+  /** The Azure DevOps resource location this route serves; `OPTIONS _apis` discovery lists it. */
+  readonly location?: ResourceLocation;
   readonly access: Access;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
@@ -133,6 +138,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
     summary: spec.summary,
     tags: spec.tags ?? [],
     apiVersions: spec.apiVersions,
+    location: spec.location,
     access: spec.access,
     params: spec.params,
     query: spec.query,
@@ -159,7 +165,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
           if (app) app.log.error('request failed', fields);
           else context.error('request failed', fields);
         }
-        return errorResponse(appError, activityId, spec.errorEnvelope, request.query.get('api-version'));
+        return errorResponse(appError, activityId, spec.errorEnvelope, apiVersionOf(request));
       }
     },
   };
@@ -173,7 +179,10 @@ async function invoke<P, Q, B>(
   activityId: string,
 ): Promise<EndpointResult> {
   const query = readQuery(request);
-  if (spec.apiVersions) checkApiVersion(query['api-version'], spec.apiVersions);
+  if (spec.apiVersions) {
+    const apiVersion = requestedApiVersion(query['api-version'], request.headers.get('accept'));
+    if (apiVersion !== undefined || !spec.apiVersions.optional) checkApiVersion(apiVersion, spec.apiVersions);
+  }
 
   let caller: Caller | undefined;
   let organization: OrganizationAccess | undefined;
@@ -225,19 +234,8 @@ function readQuery(request: HttpRequest): Record<string, string> {
   return query;
 }
 
-function checkApiVersion(given: string | undefined, supported: readonly string[]): void {
-  if (!given) {
-    throw badRequest(
-      'apiVersionRequired',
-      `The api-version query parameter is required. Supported versions: ${supported.join(', ')}.`,
-    );
-  }
-  if (!supported.includes(given)) {
-    throw badRequest(
-      'unsupportedApiVersion',
-      `The api-version '${given.slice(0, 40)}' is not supported. Supported versions: ${supported.join(', ')}.`,
-    );
-  }
+function apiVersionOf(request: HttpRequest): string | undefined {
+  return requestedApiVersion(request.query.get('api-version'), request.headers.get('accept'));
 }
 
 type IssueCode = (issue: z.core.$ZodIssue) => string | undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EndpointDoc } from '../http/endpoint.js';
+import { describeApiVersionRange, latestApiVersion } from '../http/api-versions.js';
 import type { FunctionDeclaration } from '../runtime/declarations.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -59,7 +60,19 @@ function security(doc: EndpointDoc): JsonSchema[] {
 
 function operation(name: string, doc: EndpointDoc): JsonSchema {
   const apiVersion = doc.apiVersions
-    ? [{ name: 'api-version', in: 'query', required: true, schema: { type: 'string', enum: [...doc.apiVersions] } }]
+    ? [
+        {
+          name: 'api-version',
+          in: 'query',
+          required: false,
+          description:
+            `Supported versions: ${describeApiVersionRange(doc.apiVersions)}. ` +
+            (doc.apiVersions.optional
+              ? 'Optional.'
+              : 'Required here or, when the query has none, in the Accept header (`application/json;api-version=…`).'),
+          schema: { type: 'string', pattern: '^\\d+\\.\\d+(-preview(\\.\\d+)?)?$', example: latestApiVersion(doc.apiVersions) },
+        },
+      ]
     : [];
   const queryParameters = parameters(doc.query, 'query').filter((parameter) => parameter.name !== 'api-version');
   const responses: Record<string, JsonSchema> = {};
@@ -78,6 +91,9 @@ function operation(name: string, doc: EndpointDoc): JsonSchema {
   return {
     operationId: name,
     summary: doc.summary,
+    ...(doc.location
+      ? { 'x-ms-vss-area': doc.location.area, 'x-ms-vss-resource': doc.location.resource, 'x-gatehouse-location-id': doc.location.id }
+      : {}),
     tags: [...doc.tags],
     parameters: [...parameters(doc.params, 'path'), ...apiVersion, ...queryParameters],
     ...(doc.body

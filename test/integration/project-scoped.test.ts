@@ -6,6 +6,7 @@ import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson } from '../helpers/http.js';
+import { latestApiVersion } from '../../shared/http/api-versions.js';
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -38,7 +39,7 @@ function pathFor(declaration: HttpDeclaration, project: string): string {
     .replace('{organization}', 'contoso')
     .replace(/\{project\}/g, project)
     .replace(/\{\*?[^}]+\}/g, '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11');
-  const version = declaration.doc?.apiVersions?.[0];
+  const version = declaration.doc?.apiVersions && latestApiVersion(declaration.doc.apiVersions);
   return `/${route}${version ? `?api-version=${version}` : ''}`;
 }
 
