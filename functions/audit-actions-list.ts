@@ -23,7 +23,7 @@ export const auditActionsList = endpoint({
   summary: 'Lists the audit actions Gatehouse records, with area and category (members).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member' },
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', pats: { scopes: ['vso.auditlog'] } },
   params: organizationParam,
   query,
   responses,

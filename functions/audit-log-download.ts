@@ -21,7 +21,7 @@ export const auditLogDownload = endpoint({
   summary: 'Downloads the audit log of a window as JSON or CSV, streamed (never aggregated).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member' },
+  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member', pats: { scopes: [AUDIT_READ_SCOPE] } },
   params: organizationParam,
   query,
   responses: { 200: { description: 'The log file (application/octet-stream).', contentType: 'application/octet-stream' } },

@@ -29,7 +29,7 @@ export const auditLogQuery = endpoint({
   summary: 'Queries the audit log, newest first (Project Collection Administrators and audit readers).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member' },
+  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member', pats: { scopes: [AUDIT_READ_SCOPE] } },
   params: organizationParam,
   query,
   responses: { 200: { description: 'AuditLogQueryResult: decoratedAuditLogEntries, continuationToken, hasMore.' } },

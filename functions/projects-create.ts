@@ -12,7 +12,7 @@ export const projectsCreate = endpoint({
   summary: 'Creates a project (Project Collection Administrators).',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: [] }, organization: 'administrator', pats: { scopes: ['vso.project_manage'] } },
   params: organizationParam,
   body: createProjectBody,
   responses: {

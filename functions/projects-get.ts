@@ -12,7 +12,7 @@ export const projectsGet = endpoint({
   summary: 'One project, by id or name.',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: [] }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed', pats: { scopes: ['vso.project'] } },
   params: organizationProjectParam,
   responses: { 200: { description: 'The project.', schema: projectSchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => ({

@@ -12,7 +12,7 @@ export const projectsUpdate = endpoint({
   summary: "Changes a project's description or visibility (Project Collection Administrators).",
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: [] }, organization: 'administrator', pats: { scopes: ['vso.project_write'] } },
   params: organizationProjectParam,
   body: updateProjectBody,
   responses: { 200: { description: 'The updated project.', schema: projectSchema } },

@@ -10,7 +10,7 @@ export const tokenAdminList = endpoint({
   summary: "A member's PATs (isPublic=false) or SSH keys (isPublic=true), for Project Collection Administrators.",
   tags: ['Token admin'],
   apiVersions: TOKEN_ADMIN_API_VERSIONS,
-  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator', pats: { scopes: ['vso.tokenadministration'] } },
   params: subjectDescriptorParam,
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },

@@ -12,7 +12,7 @@ export const tokenAdminRevocationRules = endpoint({
   summary: 'Stores a revocation rule (scopes, createdBefore) and revokes the matching PATs now.',
   tags: ['Token admin'],
   apiVersions: TOKEN_ADMIN_API_VERSIONS,
-  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator', pats: { scopes: ['vso.tokenadministration'] } },
   params: organizationParam,
   body: revocationRuleBody,
   responses: { 201: { description: 'Created (no body).' } },

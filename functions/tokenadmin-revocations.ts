@@ -12,7 +12,7 @@ export const tokenAdminRevocations = endpoint({
   summary: "Revokes members' PATs (or SSH keys with isPublic=true) by authorizationId.",
   tags: ['Token admin'],
   apiVersions: TOKEN_ADMIN_API_VERSIONS,
-  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator', pats: { scopes: ['vso.tokenadministration'] } },
   params: organizationParam,
   query: isPublicQuery,
   body: revocationsBody,
