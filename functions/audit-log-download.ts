@@ -6,6 +6,7 @@ import { AUDIT_READ_APP_ROLE, AUDIT_READ_SCOPE, assertAuditReader, recordAuditAc
 import { downloadStream } from '../shared/audit/download.js';
 import { resolveWindow, timeParam } from '../shared/audit/query.js';
 import { getAuditSettings } from '../shared/audit/repository.js';
+import { atRoute } from '../shared/runtime/declarations.js';
 
 const query = z.object({
   format: z.enum(['json', 'csv', 'JSON', 'CSV', 'Json', 'Csv']).transform((value) => value.toLowerCase() as 'json' | 'csv'),
@@ -45,3 +46,6 @@ export const auditLogDownload = endpoint({
     };
   },
 });
+
+/** `_apis/audit/download`: the path Microsoft's own download example calls; the same resource. */
+export const auditLogDownloadShort = atRoute(auditLogDownload, 'audit-log-download-short', '{organization}/_apis/audit/download');

@@ -61,7 +61,7 @@ import { identitiesSearch } from './identities-search.js';
 import { auditWriter } from './audit-writer.js';
 import { auditRetention } from './audit-retention.js';
 import { auditLogQuery } from './audit-log-query.js';
-import { auditLogDownload } from './audit-log-download.js';
+import { auditLogDownload, auditLogDownloadShort } from './audit-log-download.js';
 import { auditActionsList, auditActionsListGlobal } from './audit-actions-list.js';
 import { auditVerify } from './audit-verify.js';
 import { auditCheckSuitesIngest } from './audit-checksuites-ingest.js';
@@ -136,6 +136,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   auditRetention,
   auditLogQuery,
   auditLogDownload,
+  auditLogDownloadShort,
   auditActionsList,
   auditActionsListGlobal,
   auditVerify,
