@@ -130,6 +130,20 @@ describe('azure-devops-node-api on the PAT lifecycle resource', () => {
   });
 });
 
+describe('the api-version in the Accept header', () => {
+  it('picks the PAT error envelope of its version, as the query parameter does', async () => {
+    const create = (accept: string) =>
+      callJson(env, 'POST', '/contoso/_apis/tokens/pats', { token: aliceBearer, headers: { accept }, body: { displayName: '', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString() } });
+    const v71 = await create('application/json;api-version=7.1-preview.1');
+    expect(v71.status).toBe(400);
+    expect(v71.body).toEqual({ patToken: null, patTokenError: 'displayNameRequired' });
+    const v72 = await create('application/json;api-version=7.2-preview.1');
+    expect(v72.body).toEqual({ patToken: null, patTokenError: 'displayNameRequired', patTokenErrorMessage: expect.any(String) });
+    const malformed = await create('application/json;api-version=seven');
+    expect(malformed.body.code).toBe('unsupportedApiVersion');
+  });
+});
+
 describe('PAT scopes as Azure DevOps checks them', () => {
   it('refuses a PAT without the matching scope, with the coded 403', async () => {
     const codeOnly = (await createPat(env, { token: aliceBearer }, { scope: 'vso.code' })).token;

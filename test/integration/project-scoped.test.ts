@@ -31,7 +31,8 @@ async function setLimited(on: boolean) {
 
 /** Every organization-level route, generated from the declarations so a new route cannot escape the matrix. */
 const organizationRoutes = declarations
-  .filter((d): d is HttpDeclaration => d.kind === 'http' && d.options.route.startsWith('{organization}/') && !!d.doc)
+  // Anonymous routes (location discovery) describe the service only and have no organization gate.
+  .filter((d): d is HttpDeclaration => d.kind === 'http' && d.options.route.startsWith('{organization}/') && !!d.doc && !d.doc.access.anonymous)
   .flatMap((d) => d.options.methods.map((method) => ({ declaration: d, method })));
 
 function pathFor(declaration: HttpDeclaration, project: string): string {
