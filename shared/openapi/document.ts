@@ -55,7 +55,12 @@ function openApiPath(route: string): string {
 function security(doc: EndpointDoc): JsonSchema[] {
   if (doc.access.anonymous) return [];
   const required = [...(doc.access.users?.scopes ?? []), ...(doc.access.users?.roles ?? []), ...(doc.access.apps?.roles ?? [])];
-  return [{ entraBearer: [...new Set(required)] }];
+  return [{ entraBearer: [...new Set(required)] }, ...patSecurity(doc)];
+}
+
+/** Routes that accept PATs (Basic `:<pat>` or Bearer), with the scopes of which the PAT needs one. */
+function patSecurity(doc: EndpointDoc): JsonSchema[] {
+  return doc.access.anonymous || !doc.access.pats ? [] : [{ patBasic: [...doc.access.pats.scopes] }];
 }
 
 function operation(name: string, doc: EndpointDoc): JsonSchema {
@@ -132,6 +137,11 @@ export function buildOpenApiDocument(declarations: readonly FunctionDeclaration[
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description: 'A Microsoft Entra ID shaped access token: delegated scopes in `scp`, app roles in `roles`.',
+        },
+        patBasic: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'A Gatehouse PAT as the Basic password (any user name), or as a Bearer value; it needs one of the listed scopes (`app_token` grants all).',
         },
       },
     },
