@@ -24,6 +24,8 @@ export const API_VERSIONS = {
   pipelineGrants: { min: '7.1', max: '7.2', released: '7.1', resourceVersion: 1 },
   notifications: { min: '7.1', max: '7.2', released: '7.1', resourceVersion: 1 },
   location: { min: '1.0', max: '7.2', released: '7.1', resourceVersion: 1, optional: true },
+  /** Gatehouse's own routes that callers reach without a version (token introspection, leak reports). */
+  service: { min: '7.1', max: '7.2', released: '7.1', resourceVersion: 1, optional: true },
 } as const satisfies Record<string, ApiVersionRange>;
 
 interface ParsedVersion {

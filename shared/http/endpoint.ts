@@ -180,7 +180,7 @@ async function invoke<P, Q, B>(
 ): Promise<EndpointResult> {
   const query = readQuery(request);
   if (spec.apiVersions) {
-    const apiVersion = requestedApiVersion(query['api-version'], request.headers.get('accept'));
+    const apiVersion = apiVersionOf(request);
     if (apiVersion !== undefined || !spec.apiVersions.optional) checkApiVersion(apiVersion, spec.apiVersions);
   }
 
@@ -234,6 +234,7 @@ function readQuery(request: HttpRequest): Record<string, string> {
   return query;
 }
 
+/** The query's `api-version`, else the Accept header's (how Azure DevOps' clients send it). */
 function apiVersionOf(request: HttpRequest): string | undefined {
   return requestedApiVersion(request.query.get('api-version'), request.headers.get('accept'));
 }
