@@ -12,7 +12,7 @@ export const identitiesSearch = endpoint({
   summary: 'People search and resolution by email or id; Project-Scoped Users only find people who share a project with them.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: [] }, organization: 'member', projectScopedUsers: 'allowed', pats: { scopes: ['vso.identity'] } },
   params: organizationParam,
   query: identitySearchQuery,
   responses: { 200: { description: 'Matching identities.', schema: listOf(identitySchema) } },

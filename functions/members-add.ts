@@ -12,7 +12,7 @@ export const membersAdd = endpoint({
   summary: 'Adds a known identity to the organization (Project Collection Administrators).',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: [] }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationParam,
   body: addMemberBody,
   responses: {

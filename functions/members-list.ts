@@ -13,7 +13,7 @@ export const membersList = endpoint({
   summary: 'Members of the organization with their groups and project entitlements.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'member' },
+  access: { users: { scopes: [] }, organization: 'member', pats: { scopes: ['vso.memberentitlementmanagement'] } },
   params: organizationParam,
   responses: { 200: { description: 'The members.', schema: z.object({ totalCount: z.number(), members: z.array(memberSchema) }) } },
   handler: async ({ app, organization }) => {

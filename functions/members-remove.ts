@@ -11,7 +11,7 @@ export const membersRemove = endpoint({
   summary: 'Removes a member from the organization (Project Collection Administrators).',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: [] }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationUserParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
   handler: async ({ app, organization, params }) => {

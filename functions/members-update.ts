@@ -12,7 +12,7 @@ export const membersUpdate = endpoint({
   summary: "Replaces a member's organization groups or project entitlements (Project Collection Administrators).",
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: [] }, organization: 'administrator' },
+  access: { users: { scopes: [] }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationUserParam,
   body: updateMemberBody,
   responses: { 200: { description: 'Updated.', schema: memberSchema }, 409: { description: 'lastAdministrator' } },

@@ -164,6 +164,14 @@ describe('PAT scopes as Azure DevOps checks them', () => {
     env.issuedSecrets.add(bobsProjectPat);
     const bob = `Basic ${Buffer.from(`:${bobsProjectPat}`).toString('base64')}`;
     expect((await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1', { authorization: bob })).status).toBe(200);
+    const membersPat = (await createPat(env, { token: aliceBearer }, { scope: 'vso.memberentitlementmanagement vso.identity' })).token;
+    env.issuedSecrets.add(membersPat);
+    const members = `Basic ${Buffer.from(`:${membersPat}`).toString('base64')}`;
+    expect((await callJson(env, 'GET', '/contoso/_apis/userentitlements?api-version=7.1', { authorization: members })).status).toBe(200);
+    expect((await callJson(env, 'GET', '/contoso/_apis/identities?api-version=7.1&searchFilter=General&filterValue=bob', { authorization: members })).status).toBe(200);
+    const readOnly = await callJson(env, 'DELETE', `/contoso/_apis/userentitlements/${BOB.id}?api-version=7.1`, { authorization: members });
+    expect(readOnly.body.code).toBe('insufficientScope');
+    expect((await callJson(env, 'GET', '/contoso/_apis/userentitlements?api-version=7.1', { authorization: basic })).body.code).toBe('insufficientScope');
     // The scope opens the route; Project Collection Administrator rights are still required.
     const admin = await callJson(env, 'GET', `/contoso/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', BOB.id)}?api-version=7.1`, { authorization: bob });
     expect(admin.status).toBe(403);
