@@ -19,11 +19,12 @@ function listActions(areaName: string | undefined) {
 export const auditActionsList = endpoint({
   name: 'audit-actions-list',
   route: '{organization}/_apis/audit/actions',
+  location: { id: '6fa30b9a-9558-4e3b-a95f-a12572caa6e6', area: 'audit', resource: 'actions' },
   methods: ['GET'],
   summary: 'Lists the audit actions Gatehouse records, with area and category (members).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: USER_SCOPES.auditLog }, apps: { roles: [] }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.auditLog }, apps: { roles: [] }, organization: 'member', pats: { scopes: ['vso.auditlog'] } },
   params: organizationParam,
   query,
   responses,
@@ -33,6 +34,7 @@ export const auditActionsList = endpoint({
 export const auditActionsListGlobal = endpoint({
   name: 'audit-actions-list-global',
   route: '_apis/audit/actions',
+  location: { id: '6fa30b9a-9558-4e3b-a95f-a12572caa6e6', area: 'audit', resource: 'actions' },
   methods: ['GET'],
   summary: 'Lists the audit actions Gatehouse records, with area and category (any signed-in caller).',
   tags: ['Audit'],

@@ -7,6 +7,7 @@ import { checkSuiteBody, checkSuiteResultSchema, ingestCheckSuite } from '../sha
 export const auditCheckSuitesIngest = endpoint({
   name: 'audit-checksuites-ingest',
   route: '{organization}/_apis/audit/checksuites',
+  location: { id: 'a801c041-7821-44ee-9412-73b4a00757e4', area: 'audit', resource: 'checksuites' },
   methods: ['POST'],
   summary: 'Records a completed check suite with every approver as a CheckSuite.Completed audit event (the pipelines service).',
   tags: ['Audit'],

@@ -6,6 +6,7 @@ import { AUDIT_READ_APP_ROLE, AUDIT_READ_SCOPE, assertAuditReader, recordAuditAc
 import { downloadStream } from '../shared/audit/download.js';
 import { resolveWindow, timeParam } from '../shared/audit/query.js';
 import { getAuditSettings } from '../shared/audit/repository.js';
+import { atRoute } from '../shared/runtime/declarations.js';
 
 const query = z.object({
   format: z.enum(['json', 'csv', 'JSON', 'CSV', 'Json', 'Csv']).transform((value) => value.toLowerCase() as 'json' | 'csv'),
@@ -16,11 +17,12 @@ const query = z.object({
 export const auditLogDownload = endpoint({
   name: 'audit-log-download',
   route: '{organization}/_apis/audit/downloadlog',
+  location: { id: 'b7b98a76-04e8-4f4d-ac72-9d46492caaac', area: 'audit', resource: 'downloadLog' },
   methods: ['GET'],
   summary: 'Downloads the audit log of a window as JSON or CSV, streamed (never aggregated).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member' },
+  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member', pats: { scopes: [AUDIT_READ_SCOPE] } },
   params: organizationParam,
   query,
   responses: { 200: { description: 'The log file (application/octet-stream).', contentType: 'application/octet-stream' } },
@@ -44,3 +46,6 @@ export const auditLogDownload = endpoint({
     };
   },
 });
+
+/** `_apis/audit/download`: the path Microsoft's own download example calls; the same resource. */
+export const auditLogDownloadShort = atRoute(auditLogDownload, 'audit-log-download-short', '{organization}/_apis/audit/download');

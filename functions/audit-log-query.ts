@@ -24,11 +24,12 @@ const query = z.object({
 export const auditLogQuery = endpoint({
   name: 'audit-log-query',
   route: '{organization}/_apis/audit/auditlog',
+  location: { id: '4e5fa14f-7097-4b73-9c85-00abc7353c61', area: 'audit', resource: 'auditLog' },
   methods: ['GET'],
   summary: 'Queries the audit log, newest first (Project Collection Administrators and audit readers).',
   tags: ['Audit'],
   apiVersions: API_VERSIONS.audit,
-  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member' },
+  access: { users: { scopes: [AUDIT_READ_SCOPE] }, apps: { roles: [AUDIT_READ_APP_ROLE] }, organization: 'member', pats: { scopes: [AUDIT_READ_SCOPE] } },
   params: organizationParam,
   query,
   responses: { 200: { description: 'AuditLogQueryResult: decoratedAuditLogEntries, continuationToken, hasMore.' } },

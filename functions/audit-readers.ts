@@ -13,6 +13,7 @@ const access = { users: { scopes: USER_SCOPES.auditManage }, organization: 'admi
 export const auditReadersList = endpoint({
   name: 'audit-readers-list',
   route: '{organization}/_apis/audit/readers',
+  location: { id: '96de7c56-4101-4ea6-bc74-e0cbb4edf0e7', area: 'audit', resource: 'readers' },
   methods: ['GET'],
   summary: 'Members granted audit log reading besides the Project Collection Administrators.',
   tags: ['Audit'],
@@ -29,6 +30,7 @@ export const auditReadersList = endpoint({
 export const auditReadersGrant = endpoint({
   name: 'audit-readers-grant',
   route: '{organization}/_apis/audit/readers/{userId}',
+  location: { id: '96de7c56-4101-4ea6-bc74-e0cbb4edf0e7', area: 'audit', resource: 'readers' },
   methods: ['PUT'],
   summary: 'Grants a member audit log reading (not Project-Scoped Users).',
   tags: ['Audit'],
@@ -50,6 +52,7 @@ export const auditReadersGrant = endpoint({
 export const auditReadersRevoke = endpoint({
   name: 'audit-readers-revoke',
   route: '{organization}/_apis/audit/readers/{userId}',
+  location: { id: '96de7c56-4101-4ea6-bc74-e0cbb4edf0e7', area: 'audit', resource: 'readers' },
   methods: ['DELETE'],
   summary: "Removes a member's audit log reading grant.",
   tags: ['Audit'],

@@ -9,6 +9,7 @@ const access = { users: { scopes: USER_SCOPES.auditManage }, organization: 'admi
 export const auditSettingsGet = endpoint({
   name: 'audit-settings-get',
   route: '{organization}/_apis/audit/settings',
+  location: { id: '07d84ea3-8f88-4a0b-a2dc-6a45454bdecf', area: 'audit', resource: 'settings' },
   methods: ['GET'],
   summary: "The organization's audit log retention.",
   tags: ['Audit'],
@@ -22,6 +23,7 @@ export const auditSettingsGet = endpoint({
 export const auditSettingsUpdate = endpoint({
   name: 'audit-settings-update',
   route: '{organization}/_apis/audit/settings',
+  location: { id: '07d84ea3-8f88-4a0b-a2dc-6a45454bdecf', area: 'audit', resource: 'settings' },
   methods: ['PATCH'],
   summary: 'Sets the audit log retention in days (1 to 3650); older day partitions are purged by the retention timer.',
   tags: ['Audit'],

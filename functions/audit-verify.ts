@@ -13,6 +13,7 @@ export const VERIFY_MAX_DAYS = 31;
 export const auditVerify = endpoint({
   name: 'audit-verify',
   route: '{organization}/_apis/audit/verify',
+  location: { id: 'cac512f6-9f47-4e99-b042-5028f5e44f8f', area: 'audit', resource: 'verify' },
   methods: ['GET'],
   summary: `Recomputes the audit hash chains of the days in a window (at most ${VERIFY_MAX_DAYS} days) and reports the first broken link (Project Collection Administrators).`,
   tags: ['Audit'],

@@ -1,5 +1,6 @@
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
 import { connectionData, connectionDataSchema } from '../shared/tokens/self.js';
 
@@ -7,6 +8,8 @@ import { connectionData, connectionDataSchema } from '../shared/tokens/self.js';
 export const connectionDataGet = endpoint({
   name: 'connection-data',
   route: '{organization}/_apis/connectionData',
+  location: { id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4', area: 'Location', resource: 'ConnectionData' },
+  apiVersions: API_VERSIONS.location,
   methods: ['GET'],
   summary: 'The authenticated user (Azure DevOps connectionData); for a PAT also its authorizationId, scopes and validTo.',
   tags: ['Using tokens'],

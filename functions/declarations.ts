@@ -6,6 +6,7 @@ import { patsRevoke } from './pats-revoke.js';
 import { patsRotate } from './pats-rotate.js';
 import { patsSelf, patsSelfRotate } from './pats-self.js';
 import { connectionDataGet } from './connection-data.js';
+import { resourceAreasList, resourceLocationDeclarations } from './resource-locations.js';
 import { tokensIntrospect } from './tokens-introspect.js';
 import { tokensLeaks } from './tokens-leaks.js';
 import { tokenPoliciesGet } from './token-policies-get.js';
@@ -63,7 +64,7 @@ import { identitiesSearch } from './identities-search.js';
 import { auditWriter } from './audit-writer.js';
 import { auditRetention } from './audit-retention.js';
 import { auditLogQuery } from './audit-log-query.js';
-import { auditLogDownload } from './audit-log-download.js';
+import { auditLogDownload, auditLogDownloadShort } from './audit-log-download.js';
 import { auditActionsList, auditActionsListGlobal } from './audit-actions-list.js';
 import { auditVerify } from './audit-verify.js';
 import { auditCheckSuitesIngest } from './audit-checksuites-ingest.js';
@@ -102,6 +103,8 @@ export const declarations: readonly FunctionDeclaration[] = [
   patsSelf,
   patsSelfRotate,
   connectionDataGet,
+  resourceAreasList,
+  ...resourceLocationDeclarations(() => declarations),
   tokensIntrospect,
   tokensLeaks,
   tokenPoliciesGet,
@@ -141,6 +144,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   auditRetention,
   auditLogQuery,
   auditLogDownload,
+  auditLogDownloadShort,
   auditActionsList,
   auditActionsListGlobal,
   auditVerify,

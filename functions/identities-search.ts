@@ -8,11 +8,12 @@ import { identitySchema, identitySearchQuery, listOf } from '../shared/directory
 export const identitiesSearch = endpoint({
   name: 'identities-search',
   route: '{organization}/_apis/identities',
+  location: { id: '28010c54-d0c0-4c89-a5b0-1c9e188b9fb7', area: 'IMS', resource: 'Identities' },
   methods: ['GET'],
   summary: 'People search and resolution by email or id; Project-Scoped Users only find people who share a project with them.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: USER_SCOPES.identity }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.identity }, organization: 'member', projectScopedUsers: 'allowed', pats: { scopes: ['vso.identity'] } },
   params: organizationParam,
   query: identitySearchQuery,
   responses: { 200: { description: 'Matching identities.', schema: listOf(identitySchema) } },

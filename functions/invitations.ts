@@ -10,6 +10,7 @@ import { invitationSchema, listOf, organizationSchema } from '../shared/director
 export const invitationsList = endpoint({
   name: 'invitations-list',
   route: '_apis/invitations',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e51', area: 'Invitations', resource: 'invitations' },
   methods: ['GET'],
   summary: "The caller's pending invitations (as an external guest) to organizations of other tenants.",
   tags: ['Members'],
@@ -23,6 +24,7 @@ export const invitationsList = endpoint({
 export const invitationsAccept = endpoint({
   name: 'invitations-accept',
   route: '_apis/invitations/{organization}/accept',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e52', area: 'Invitations', resource: 'accept' },
   methods: ['POST'],
   summary: 'Accepts an invitation: the caller becomes a member with the groups and projects it names.',
   tags: ['Members'],

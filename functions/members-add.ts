@@ -8,12 +8,13 @@ import { addMemberBody, invitationSchema, memberSchema } from '../shared/directo
 export const membersAdd = endpoint({
   name: 'members-add',
   route: '{organization}/_apis/userentitlements',
+  location: { id: '387f832c-dbf2-4643-88e9-c1aa94dbb737', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['POST'],
   summary:
     "Adds a known identity of the organization's tenant (Project Collection Administrators); a person of another tenant is invited instead, when the organization allows external guests, and joins by accepting.",
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationParam,
   body: addMemberBody,
   responses: {

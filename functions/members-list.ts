@@ -9,11 +9,12 @@ import { memberSchema } from '../shared/directory/schemas.js';
 export const membersList = endpoint({
   name: 'members-list',
   route: '{organization}/_apis/userentitlements',
+  location: { id: '387f832c-dbf2-4643-88e9-c1aa94dbb737', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['GET'],
   summary: 'Members of the organization with their groups and project entitlements.',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: USER_SCOPES.members }, organization: 'member' },
+  access: { users: { scopes: USER_SCOPES.members }, organization: 'member', pats: { scopes: ['vso.memberentitlementmanagement'] } },
   params: organizationParam,
   responses: { 200: { description: 'The members.', schema: z.object({ totalCount: z.number(), members: z.array(memberSchema) }) } },
   handler: async ({ app, organization }) => {

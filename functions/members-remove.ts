@@ -7,11 +7,12 @@ import { removeMember } from '../shared/directory/service.js';
 export const membersRemove = endpoint({
   name: 'members-remove',
   route: '{organization}/_apis/userentitlements/{userId}',
+  location: { id: '8480c6eb-ce60-47e9-88df-eca3c801638b', area: 'MemberEntitlementManagement', resource: 'UserEntitlements' },
   methods: ['DELETE'],
   summary: 'Removes a member from the organization (Project Collection Administrators).',
   tags: ['Members'],
   apiVersions: API_VERSIONS.memberEntitlements,
-  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationUserParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
   handler: async ({ app, organization, params }) => {

@@ -22,6 +22,8 @@ export function notFoundFunction(declarations: () => readonly FunctionDeclaratio
       table ??= createRouteTable(
         declarations()
           .filter((declaration): declaration is HttpDeclaration => declaration.kind === 'http' && !declaration.options.route.includes('{*'))
+          // Location discovery answers OPTIONS on any `_apis/{area}`; other methods there are unknown routes.
+          .filter((declaration) => declaration.options.methods.some((method) => method !== 'OPTIONS'))
           .map((declaration) => ({ route: declaration.options.route, methods: declaration.options.methods, value: declaration.name })),
       );
       const segments = splitPath(new URL(request.url).pathname) ?? [];

@@ -11,6 +11,7 @@ const access = { users: { scopes: USER_SCOPES.notification }, organization: 'mem
 export const notificationsList = endpoint({
   name: 'notifications-list',
   route: '{organization}/_apis/notifications',
+  location: { id: '204381c6-9eea-4b57-a815-4f99723ac2a2', area: 'notifications', resource: 'notifications' },
   methods: ['GET'],
   summary: "The caller's notifications in this organization, newest first, paged ($top, continuationToken, unreadOnly).",
   tags: ['Notifications'],
@@ -29,6 +30,7 @@ export const notificationsList = endpoint({
 export const notificationsMarkRead = endpoint({
   name: 'notifications-mark-read',
   route: '{organization}/_apis/notifications/{id}',
+  location: { id: '204381c6-9eea-4b57-a815-4f99723ac2a2', area: 'notifications', resource: 'notifications' },
   methods: ['PATCH', 'POST'],
   summary: 'Marks one of the caller\'s notifications read ({"isRead": true}) or unread.',
   tags: ['Notifications'],

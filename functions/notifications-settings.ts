@@ -22,6 +22,7 @@ const admin = { users: { scopes: USER_SCOPES.notificationManage }, organization:
 export const notificationSettingsGet = endpoint({
   name: 'notification-settings-get',
   route: '{organization}/_apis/notifications/settings',
+  location: { id: '96154753-09c4-45d2-8224-49427a584b55', area: 'notifications', resource: 'settings' },
   methods: ['GET'],
   summary: "The organization's expiry reminder ladder and webhook (never its secret); Project Collection Administrators only, since a webhook URL is itself a credential.",
   tags: ['Notifications'],
@@ -35,6 +36,7 @@ export const notificationSettingsGet = endpoint({
 export const notificationSettingsUpdate = endpoint({
   name: 'notification-settings-update',
   route: '{organization}/_apis/notifications/settings',
+  location: { id: '96154753-09c4-45d2-8224-49427a584b55', area: 'notifications', resource: 'settings' },
   methods: ['PUT'],
   summary: 'Sets the days before expiry at which owners of tokens and keys are reminded (at most 10 distinct whole days, 1–365).',
   tags: ['Notifications'],
@@ -55,6 +57,7 @@ export const notificationSettingsUpdate = endpoint({
 export const notificationWebhookUpdate = endpoint({
   name: 'notification-webhook-update',
   route: '{organization}/_apis/notifications/webhook',
+  location: { id: 'f759a288-dff9-48f3-b61f-990a715384d6', area: 'notifications', resource: 'webhook' },
   methods: ['PUT'],
   summary: 'Configures the webhook that receives every notification of the organization, signed with HMAC-SHA256.',
   tags: ['Notifications'],
@@ -74,6 +77,7 @@ export const notificationWebhookUpdate = endpoint({
 export const notificationWebhookDelete = endpoint({
   name: 'notification-webhook-delete',
   route: '{organization}/_apis/notifications/webhook',
+  location: { id: 'f759a288-dff9-48f3-b61f-990a715384d6', area: 'notifications', resource: 'webhook' },
   methods: ['DELETE'],
   summary: 'Removes the webhook (notifications still reach the inbox).',
   tags: ['Notifications'],

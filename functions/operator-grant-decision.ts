@@ -9,6 +9,7 @@ import { grantDecisionBody, grantRequestSchema, grantRequestView, requestIdParam
 export const operatorGrantDecision = endpoint({
   name: 'operator-grant-decision',
   route: '_apis/pipelines/freegrantrequests/{requestId}/decision',
+  location: { id: '7fdef981-1950-4fa8-8d89-049fd4b141df', area: 'pipelines', resource: 'freegrantdecisions' },
   methods: ['POST'],
   summary: 'Approves or rejects a request in manual review, with a comment (Gatehouse.Operator). A request gets one decision.',
   tags: ['Pipeline grants (operators)'],

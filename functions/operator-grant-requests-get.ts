@@ -8,6 +8,7 @@ import { grantRequestSchema, grantRequestView, requestIdParam } from '../shared/
 export const operatorGrantRequestsGet = endpoint({
   name: 'operator-grant-requests-get',
   route: '_apis/pipelines/freegrantrequests/{requestId}',
+  location: { id: 'a2eb4bec-a986-408f-8dc2-c47ae4537432', area: 'pipelines', resource: 'freegrantrequests' },
   methods: ['GET'],
   summary: 'One free grant request with the operator-only details of its reasons (Gatehouse.Operator).',
   tags: ['Pipeline grants (operators)'],

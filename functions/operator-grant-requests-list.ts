@@ -9,6 +9,7 @@ import { grantRequestSchema, grantRequestView, operatorListQuery } from '../shar
 export const operatorGrantRequestsList = endpoint({
   name: 'operator-grant-requests-list',
   route: '_apis/pipelines/freegrantrequests',
+  location: { id: 'a2eb4bec-a986-408f-8dc2-c47ae4537432', area: 'pipelines', resource: 'freegrantrequests' },
   methods: ['GET'],
   summary: 'Free grant requests of every organization by status (default manualReview), oldest open first (Gatehouse.Operator).',
   tags: ['Pipeline grants (operators)'],

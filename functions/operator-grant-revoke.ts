@@ -10,6 +10,7 @@ import { capacitySchema, capacityView, grantRevocationBody } from '../shared/pip
 export const operatorGrantRevoke = endpoint({
   name: 'operator-grant-revoke',
   route: '_apis/pipelines/freegrants/{organization}/revoke',
+  location: { id: 'd9d647b4-8a4d-4aef-8caa-adf9a158a7fd', area: 'pipelines', resource: 'freegrantrevocations' },
   methods: ['POST'],
   summary: "Revokes an organization's free grant, with a comment: public projects drop to 0 free parallel jobs (Gatehouse.Operator).",
   tags: ['Pipeline grants (operators)'],

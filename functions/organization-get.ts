@@ -8,6 +8,7 @@ import { organizationSchema } from '../shared/directory/schemas.js';
 export const organizationGet = endpoint({
   name: 'organization-get',
   route: '{organization}/_apis/organization',
+  location: { id: 'b8d5c907-1032-4ca1-84f4-24a4e3b49fa6', area: 'organization', resource: 'organization' },
   methods: ['GET'],
   summary: "The organization's overview: name and description (visible to every member).",
   tags: ['Organizations'],

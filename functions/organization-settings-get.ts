@@ -8,6 +8,7 @@ import { organizationSettingsSchema } from '../shared/directory/schemas.js';
 export const organizationSettingsGet = endpoint({
   name: 'organization-settings-get',
   route: '{organization}/_apis/organization/settings',
+  location: { id: '448d0ebf-40fd-4ff1-8ea9-7c63278c6dd3', area: 'organization', resource: 'settings' },
   methods: ['GET'],
   summary: 'Organization settings, such as limiting user visibility to projects.',
   tags: ['Organizations'],

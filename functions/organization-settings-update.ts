@@ -9,6 +9,7 @@ import { organizationSettingsBody, organizationSettingsSchema } from '../shared/
 export const organizationSettingsUpdate = endpoint({
   name: 'organization-settings-update',
   route: '{organization}/_apis/organization/settings',
+  location: { id: '448d0ebf-40fd-4ff1-8ea9-7c63278c6dd3', area: 'organization', resource: 'settings' },
   methods: ['PATCH'],
   summary: 'Changes organization settings (Project Collection Administrators); audited.',
   tags: ['Organizations'],

@@ -8,6 +8,7 @@ import { organizationUsageSchema } from '../shared/directory/schemas.js';
 export const organizationUsageGet = endpoint({
   name: 'organization-usage',
   route: '{organization}/_apis/organization/usage',
+  location: { id: 'c4a1c1d4-3b10-4aac-89e6-a6d44e3f1e65', area: 'organization', resource: 'usage' },
   methods: ['GET'],
   summary: 'Billing and usage: members, service principals and projects.',
   tags: ['Organizations'],

@@ -8,6 +8,7 @@ import type { UserCaller } from '../shared/auth/caller.js';
 export const organizationsCreate = endpoint({
   name: 'organizations-create',
   route: '_apis/organizations',
+  location: { id: 'e2585d8c-65c2-4dea-b1a6-51e38908461c', area: 'organization', resource: 'organizations' },
   methods: ['POST'],
   summary: 'Creates an organization; the caller becomes its first Project Collection Administrator.',
   tags: ['Organizations'],

@@ -7,6 +7,7 @@ import { listOf, organizationSchema } from '../shared/directory/schemas.js';
 export const organizationsList = endpoint({
   name: 'organizations-list',
   route: '_apis/organizations',
+  location: { id: 'e2585d8c-65c2-4dea-b1a6-51e38908461c', area: 'organization', resource: 'organizations' },
   methods: ['GET'],
   summary: "Organizations the caller belongs to.",
   tags: ['Organizations'],

@@ -31,6 +31,9 @@ const scopes = [
   { suffix: '-project', route: '{organization}/{project}/_apis/packaging/feeds', where: 'a project' },
 ] as const;
 
+/** Azure DevOps' feed management resource (`Packaging/Feeds`); one location serves both scopes. */
+const location = { id: 'c65009a7-474a-4ad1-8b42-7d852107ef8c', area: 'Packaging', resource: 'Feeds' };
+
 const listSchema = z.object({ count: z.number().int(), value: z.array(feedViewSchema) });
 const scopeParams = z.object({ organization: z.string(), project: z.string().optional() });
 const feedParams = scopeParams.extend({ feedId: z.string().max(64) });
@@ -39,6 +42,7 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
   endpoint({
     name: `packaging-feeds-create${suffix}`,
     route,
+    location,
     methods: ['POST'],
     summary: `Creates an npm feed in ${where}, with its ordered upstream sources (default: the public npm registry).`,
     tags: ['Packaging'],
@@ -56,6 +60,7 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
   endpoint({
     name: `packaging-feeds-list${suffix}`,
     route,
+    location,
     methods: ['GET'],
     summary: `The feeds of ${where} the caller may read.`,
     tags: ['Packaging'],
@@ -76,6 +81,7 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
   endpoint({
     name: `packaging-feeds-get${suffix}`,
     route: `${route}/{feedId}`,
+    location,
     methods: ['GET'],
     summary: 'A feed, by id or name.',
     tags: ['Packaging'],
@@ -91,6 +97,7 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
   endpoint({
     name: `packaging-feeds-update${suffix}`,
     route: `${route}/{feedId}`,
+    location,
     methods: ['PATCH'],
     summary: 'Changes a feed: description, upstream sources (the whole ordered list), owners, contributors.',
     tags: ['Packaging'],

@@ -31,10 +31,17 @@ const params = z.object({
   unscopedPackageName: z.string().max(214).optional(),
 });
 
+/** Azure DevOps' npm upstreaming resources: one location for unscoped packages, one for scoped ones. */
+const locationOf = (route: string) =>
+  route.includes('@{packageScope}')
+    ? { id: '9859c187-f6ec-41b0-862d-8003b3b404e0', area: 'npm', resource: 'upstreaming' }
+    : { id: 'e27a45d3-711b-41cb-a47a-ae669b6e9076', area: 'npm', resource: 'upstreaming' };
+
 export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ suffix, route }) => [
   endpoint({
     name: `npm-upstreaming-get${suffix}`,
     route,
+    location: locationOf(route),
     methods: ['GET'],
     summary: 'The upstreaming behavior of an npm package in a feed.',
     tags: ['Packaging'],
@@ -51,6 +58,7 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
   endpoint({
     name: `npm-upstreaming-set${suffix}`,
     route,
+    location: locationOf(route),
     methods: ['PATCH'],
     summary: "Sets an npm package's upstreaming behavior in a feed (also before the feed holds the package).",
     tags: ['Packaging'],

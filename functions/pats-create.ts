@@ -6,6 +6,7 @@ import { createPat, patContextOf } from '../shared/tokens/service.js';
 export const patsCreate = endpoint({
   name: 'pats-create',
   route: '{organization}/_apis/tokens/pats',
+  location: { id: '55967393-20ef-45c6-a96c-b5d5d5986a9a', area: 'Tokens', resource: 'pats' },
   methods: ['POST'],
   summary: 'Creates a personal access token for the caller; the secret is in this response only.',
   tags: ['PATs'],

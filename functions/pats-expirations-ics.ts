@@ -12,6 +12,7 @@ import { expirationsCalendar } from '../shared/lifecycle/calendar.js';
 export const patsExpirationsIcs = endpoint({
   name: 'pats-expirations-ics',
   route: '{organization}/_apis/tokens/pats/expirations.ics',
+  location: { id: '66658652-c07a-4790-b64a-4167f085d79d', area: 'Tokens', resource: 'patExpirations' },
   methods: ['GET'],
   summary: "The caller's token and SSH key expiries as an iCalendar (RFC 5545) feed.",
   tags: ['PATs'],

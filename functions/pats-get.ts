@@ -8,6 +8,7 @@ import { getPat, listPats, patContextOf } from '../shared/tokens/service.js';
 export const patsGet = endpoint({
   name: 'pats-get',
   route: '{organization}/_apis/tokens/pats',
+  location: { id: '55967393-20ef-45c6-a96c-b5d5d5986a9a', area: 'Tokens', resource: 'pats' },
   methods: ['GET'],
   summary: "Gets one of the caller's PATs (authorizationId) or lists them (filters, sort, paging).",
   tags: ['PATs'],

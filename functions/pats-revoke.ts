@@ -6,6 +6,7 @@ import { patContextOf, revokePat } from '../shared/tokens/service.js';
 export const patsRevoke = endpoint({
   name: 'pats-revoke',
   route: '{organization}/_apis/tokens/pats',
+  location: { id: '55967393-20ef-45c6-a96c-b5d5d5986a9a', area: 'Tokens', resource: 'pats' },
   methods: ['DELETE'],
   summary: "Revokes one of the caller's PATs (idempotent).",
   tags: ['PATs'],

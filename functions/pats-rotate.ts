@@ -9,6 +9,7 @@ import { gracePeriodQuery } from './pats-self.js';
 export const patsRotate = endpoint({
   name: 'pats-rotate',
   route: '{organization}/_apis/tokens/pats/rotate',
+  location: { id: '72847d64-9d7c-4594-92a4-25eef3729ce9', area: 'Tokens', resource: 'patRotations' },
   methods: ['POST'],
   summary: "Rotates one of the caller's PATs: a new secret (same name, scopes, targets), the old one works for gracePeriodMinutes.",
   tags: ['PATs'],

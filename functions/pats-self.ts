@@ -27,6 +27,7 @@ function patCaller(caller: unknown): PatCaller {
 export const patsSelf = endpoint({
   name: 'pats-self',
   route: '{organization}/_apis/tokens/pats/self',
+  location: { id: '2f7fc8f1-e814-445d-9a90-bdb9117dbddd', area: 'Tokens', resource: 'patSelf' },
   methods: ['GET'],
   summary: 'Self lookup by the PAT itself: metadata, days left, policy compliance and a rotation hint.',
   tags: ['Using tokens'],
@@ -41,6 +42,7 @@ export const patsSelf = endpoint({
 export const patsSelfRotate = endpoint({
   name: 'pats-self-rotate',
   route: '{organization}/_apis/tokens/pats/self/rotate',
+  location: { id: '2fe1a55d-3cc5-4584-8503-147e13c4ebb1', area: 'Tokens', resource: 'patSelfRotations' },
   methods: ['POST'],
   summary: 'Rotates the calling PAT: a new secret (same name, scopes, targets), the old one works for gracePeriodMinutes.',
   tags: ['Using tokens'],

@@ -6,6 +6,7 @@ import { patContextOf, updatePat } from '../shared/tokens/service.js';
 export const patsUpdate = endpoint({
   name: 'pats-update',
   route: '{organization}/_apis/tokens/pats',
+  location: { id: '55967393-20ef-45c6-a96c-b5d5d5986a9a', area: 'Tokens', resource: 'pats' },
   methods: ['PUT'],
   summary: "Updates the display name, scope, expiry or allOrgs of one of the caller's active PATs.",
   tags: ['PATs'],

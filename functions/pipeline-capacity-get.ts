@@ -9,6 +9,7 @@ import { capacitySchema, capacityView } from '../shared/pipelines/schemas.js';
 export const pipelineCapacityGet = endpoint({
   name: 'pipeline-capacity-get',
   route: '{organization}/_apis/pipelines/capacity',
+  location: { id: 'faaabad7-b300-48e9-bc31-f089d9d166ca', area: 'pipelines', resource: 'capacity' },
   methods: ['GET'],
   summary: "The organization's free pipeline capacity (public and private projects) and the status of its free grant.",
   tags: ['Pipeline grants'],

@@ -9,6 +9,7 @@ import { createGrantRequestBody, grantRequestSchema, grantRequestView, submissio
 export const pipelineGrantRequestsCreate = endpoint({
   name: 'pipeline-grant-requests-create',
   route: '{organization}/_apis/pipelines/freegrantrequests',
+  location: { id: '8e454ad1-7aad-4327-b076-4360f69065a6', area: 'pipelines', resource: 'freegrantrequests' },
   methods: ['POST'],
   summary:
     'Requests free parallel jobs for public projects (Project Collection Administrators or administrators of a public project). One open request per organization; the grant-review timer decides.',

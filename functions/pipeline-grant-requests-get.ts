@@ -7,6 +7,7 @@ import { grantRequestSchema, grantRequestView, organizationRequestParams } from 
 export const pipelineGrantRequestsGet = endpoint({
   name: 'pipeline-grant-requests-get',
   route: '{organization}/_apis/pipelines/freegrantrequests/{requestId}',
+  location: { id: '8e454ad1-7aad-4327-b076-4360f69065a6', area: 'pipelines', resource: 'freegrantrequests' },
   methods: ['GET'],
   summary: 'One free grant request of the organization.',
   tags: ['Pipeline grants'],

@@ -9,6 +9,7 @@ import { grantRequestSchema, grantRequestView } from '../shared/pipelines/schema
 export const pipelineGrantRequestsList = endpoint({
   name: 'pipeline-grant-requests-list',
   route: '{organization}/_apis/pipelines/freegrantrequests',
+  location: { id: '8e454ad1-7aad-4327-b076-4360f69065a6', area: 'pipelines', resource: 'freegrantrequests' },
   methods: ['GET'],
   summary: "The organization's free grant requests, newest first, with their status and the reasons of each decision.",
   tags: ['Pipeline grants'],

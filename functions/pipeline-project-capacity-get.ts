@@ -10,6 +10,7 @@ import { projectCapacitySchema, projectCapacityView } from '../shared/pipelines/
 export const pipelineProjectCapacityGet = endpoint({
   name: 'pipeline-project-capacity-get',
   route: '{organization}/{project}/_apis/pipelines/capacity',
+  location: { id: 'faaabad7-b300-48e9-bc31-f089d9d166ca', area: 'pipelines', resource: 'capacity' },
   methods: ['GET'],
   summary: "A project's free pipeline capacity: public projects share the organization's grant, private ones the private default.",
   tags: ['Pipeline grants'],

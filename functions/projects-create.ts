@@ -8,11 +8,12 @@ import { createProjectBody, projectSchema } from '../shared/directory/schemas.js
 export const projectsCreate = endpoint({
   name: 'projects-create',
   route: '{organization}/_apis/projects',
+  location: { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resource: 'projects', routeTemplate: '_apis/projects/{*projectId}' },
   methods: ['POST'],
   summary: 'Creates a project (Project Collection Administrators).',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: USER_SCOPES.projectManage }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.projectManage }, organization: 'administrator', pats: { scopes: ['vso.project_manage'] } },
   params: organizationParam,
   body: createProjectBody,
   responses: {

@@ -8,11 +8,12 @@ import { projectSchema, updateProjectBody } from '../shared/directory/schemas.js
 export const projectsUpdate = endpoint({
   name: 'projects-update',
   route: '{organization}/_apis/projects/{project}',
+  location: { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resource: 'projects', routeTemplate: '_apis/projects/{*projectId}' },
   methods: ['PATCH'],
   summary: "Changes a project's description or visibility (Project Collection Administrators).",
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: USER_SCOPES.projectWrite }, organization: 'administrator' },
+  access: { users: { scopes: USER_SCOPES.projectWrite }, organization: 'administrator', pats: { scopes: ['vso.project_write'] } },
   params: organizationProjectParam,
   body: updateProjectBody,
   responses: { 200: { description: 'The updated project.', schema: projectSchema } },

@@ -6,6 +6,7 @@ import { createSshKey, sshKeyContextOf } from '../shared/sshkeys/service.js';
 export const sshKeysCreate = endpoint({
   name: 'sshkeys-create',
   route: '{organization}/_apis/tokens/sshkeys',
+  location: { id: 'eedcb8df-60cf-4c80-90f0-674ba06397f8', area: 'Tokens', resource: 'sshkeys' },
   methods: ['POST'],
   summary: 'Registers an SSH public key for the caller in the organization (displayName, publicData, validTo).',
   tags: ['SSH keys'],

@@ -6,6 +6,7 @@ import { removeSshKey, revokeSshKey, sshKeyContextOf } from '../shared/sshkeys/s
 export const sshKeysDelete = endpoint({
   name: 'sshkeys-delete',
   route: '{organization}/_apis/tokens/sshkeys',
+  location: { id: 'eedcb8df-60cf-4c80-90f0-674ba06397f8', area: 'Tokens', resource: 'sshkeys' },
   methods: ['DELETE'],
   summary: "Revokes one of the caller's SSH keys (idempotent); with remove=true removes it entirely.",
   tags: ['SSH keys'],

@@ -8,6 +8,7 @@ import { getSshKey, listSshKeys, sshKeyContextOf } from '../shared/sshkeys/servi
 export const sshKeysGet = endpoint({
   name: 'sshkeys-get',
   route: '{organization}/_apis/tokens/sshkeys',
+  location: { id: 'eedcb8df-60cf-4c80-90f0-674ba06397f8', area: 'Tokens', resource: 'sshkeys' },
   methods: ['GET'],
   summary: "Gets one of the caller's SSH keys (authorizationId) or lists them (filters, sort, paging).",
   tags: ['SSH keys'],

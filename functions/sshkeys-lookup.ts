@@ -7,6 +7,7 @@ import { SSH_KEY_API_VERSIONS, sshKeyLookupRequest, sshKeyLookupResultSchema } f
 export const sshKeysLookup = endpoint({
   name: 'sshkeys-lookup',
   route: '_apis/tokens/sshkeys/lookup',
+  location: { id: '5453fd81-c3e4-4425-8f78-dd2f471ca6a9', area: 'Tokens', resource: 'sshkeyLookups' },
   methods: ['POST'],
   summary: 'Finds the active registrations of an SSH key (by fingerprint or public key) in the caller’s organizations; records last use.',
   tags: ['SSH keys'],

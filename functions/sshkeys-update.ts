@@ -6,6 +6,7 @@ import { sshKeyContextOf, updateSshKey } from '../shared/sshkeys/service.js';
 export const sshKeysUpdate = endpoint({
   name: 'sshkeys-update',
   route: '{organization}/_apis/tokens/sshkeys',
+  location: { id: 'eedcb8df-60cf-4c80-90f0-674ba06397f8', area: 'Tokens', resource: 'sshkeys' },
   methods: ['PUT'],
   summary: "Renames one of the caller's active SSH keys or changes its validTo.",
   tags: ['SSH keys'],

@@ -25,6 +25,7 @@ const viewSchema = tenantPolicyDocumentSchema.extend({
 export const tenantPoliciesGet = endpoint({
   name: 'tenant-policies-get',
   route: '_apis/tenant/policies',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e53', area: 'Tenant', resource: 'policies' },
   methods: ['GET'],
   summary: "The caller's tenant policies (tenant administrators): applied in every organization of the tenant.",
   tags: ['Token policies'],
@@ -41,6 +42,7 @@ export const tenantPoliciesGet = endpoint({
 export const tenantPoliciesUpdate = endpoint({
   name: 'tenant-policies-update',
   route: '_apis/tenant/policies',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e53', area: 'Tenant', resource: 'policies' },
   methods: ['PUT'],
   summary: 'Replaces the given tenant policy sections (tenant administrators); audited as Token.TenantPolicyUpdateEvent in every organization of the tenant.',
   tags: ['Token policies'],

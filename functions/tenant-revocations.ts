@@ -10,6 +10,7 @@ import { TOKEN_ADMIN_API_VERSIONS, revocationsBody } from '../shared/tokens/sche
 export const tenantRevocations = endpoint({
   name: 'tenant-revocations',
   route: '_apis/tenant/tokenadmin/revocations',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e54', area: 'Tenant', resource: 'revocations' },
   methods: ['POST'],
   summary: "Revokes PATs of people of the caller's tenant in every organization (tenant administrators).",
   tags: ['Token admin'],

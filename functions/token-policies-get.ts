@@ -7,6 +7,7 @@ import { etagOf, policyView, readPolicies, tokenPolicyViewSchema } from '../shar
 export const tokenPoliciesGet = endpoint({
   name: 'token-policies-get',
   route: '{organization}/_apis/tokens/policies',
+  location: { id: 'c664e6fa-fe8f-4f99-b1a2-a61ce770e277', area: 'Tokens', resource: 'policies' },
   methods: ['GET'],
   summary: "The organization's PAT policies (Project Collection Administrators); ETag for PUT's If-Match.",
   tags: ['Token policies'],

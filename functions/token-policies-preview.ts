@@ -14,6 +14,7 @@ const violationSchema = patMetadataSchema.extend({
 export const tokenPoliciesPreview = endpoint({
   name: 'token-policies-preview',
   route: '{organization}/_apis/tokens/policies/preview',
+  location: { id: 'fe88e380-d5ac-4df7-8cde-5a9465ddf7cf', area: 'Tokens', resource: 'policyPreviews' },
   methods: ['POST'],
   summary: 'Dry run: which active PATs (and owners) would break the proposed policies. Nothing is saved.',
   tags: ['Token policies'],

@@ -8,6 +8,7 @@ import { etagOf, policyView, tokenPolicyUpdateSchema, tokenPolicyViewSchema, upd
 export const tokenPoliciesUpdate = endpoint({
   name: 'token-policies-update',
   route: '{organization}/_apis/tokens/policies',
+  location: { id: 'c664e6fa-fe8f-4f99-b1a2-a61ce770e277', area: 'Tokens', resource: 'policies' },
   methods: ['PUT'],
   summary: 'Replaces the given policy sections (others keep their values); audited as Token.PolicyUpdateEvent.',
   tags: ['Token policies'],

@@ -5,11 +5,12 @@ import { TOKEN_ADMIN_API_VERSIONS, pagedSessionTokensSchema, subjectDescriptorPa
 export const tokenAdminList = endpoint({
   name: 'tokenadmin-list',
   route: '{organization}/_apis/tokenadmin/personalaccesstokens/{subjectDescriptor}',
+  location: { id: 'af68438b-ed04-4407-9eb6-f1dbae3f922e', area: 'TokenAdmin', resource: 'PersonalAccessTokens' },
   methods: ['GET'],
   summary: "A member's PATs (isPublic=false) or SSH keys (isPublic=true), for Project Collection Administrators.",
   tags: ['Token admin'],
   apiVersions: TOKEN_ADMIN_API_VERSIONS,
-  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator', pats: { scopes: ['vso.tokenadministration'] } },
   params: subjectDescriptorParam,
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },

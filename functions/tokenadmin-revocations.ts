@@ -7,11 +7,12 @@ import { TOKEN_ADMIN_API_VERSIONS, isPublicQuery, revocationsBody } from '../sha
 export const tokenAdminRevocations = endpoint({
   name: 'tokenadmin-revocations',
   route: '{organization}/_apis/tokenadmin/revocations',
+  location: { id: 'a9c08b2c-5466-4e22-8626-1ff304ffdf0f', area: 'TokenAdmin', resource: 'Revocations' },
   methods: ['POST'],
   summary: "Revokes members' PATs (or SSH keys with isPublic=true) by authorizationId.",
   tags: ['Token admin'],
   apiVersions: TOKEN_ADMIN_API_VERSIONS,
-  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator' },
+  access: { users: { scopes: ['vso.tokenadministration'] }, organization: 'administrator', pats: { scopes: ['vso.tokenadministration'] } },
   params: organizationParam,
   query: isPublicQuery,
   body: revocationsBody,

@@ -1,5 +1,6 @@
 import type { ServicePrincipalCaller } from '../shared/auth/caller.js';
 import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { introspect, introspectionRequest, introspectionResponse } from '../shared/tokens/self.js';
 
 export const TOKEN_INTROSPECTION_ROLE = 'Gatehouse.TokenIntrospection';
@@ -8,6 +9,8 @@ export const TOKEN_INTROSPECTION_ROLE = 'Gatehouse.TokenIntrospection';
 export const tokensIntrospect = endpoint({
   name: 'tokens-introspect',
   route: '_apis/tokens/introspect',
+  location: { id: '4773ffc8-a8bf-4989-a285-2cd1d077822d', area: 'Tokens', resource: 'introspection' },
+  apiVersions: API_VERSIONS.service,
   methods: ['POST'],
   summary: 'Token introspection (RFC 7662) of a PAT, form or JSON body `token=…`; only for the introspection app role.',
   tags: ['Using tokens'],

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { clientIp } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
+import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { acceptLeakReport, enforceLeakRateLimit, leakReportBody, leakValidationCode } from '../shared/tokens/leaks.js';
 
 /** `POST /_apis/tokens/leaks`: anyone may report leaked tokens (no authentication, no per-token outcome). */
 export const tokensLeaks = endpoint({
   name: 'tokens-leaks',
   route: '_apis/tokens/leaks',
+  location: { id: 'af81da90-66f5-40f3-a7dd-f9bc18d49e55', area: 'Tokens', resource: 'leaks' },
+  apiVersions: API_VERSIONS.service,
   methods: ['POST'],
   summary: 'Reports publicly exposed tokens (1–100 candidates); live ones are revoked unless the organization turned that off.',
   tags: ['Using tokens'],

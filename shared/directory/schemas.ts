@@ -151,6 +151,23 @@ export const invitationSchema = z.object({
   status: z.literal('pending'),
 });
 
+const count = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().max(max));
+
+/**
+ * Project list paging as Azure DevOps: `$top` (default 100), `$skip`, and `continuationToken`, the
+ * position the previous page's `x-ms-continuationtoken` header named (it already counts `$skip`).
+ */
+export const projectListQuery = z.object({
+  $top: count(1000).pipe(z.number().min(1)).default(100),
+  $skip: count(1_000_000).default(0),
+  continuationToken: count(1_000_000).optional(),
+});
+
 const identityIdList = z
   .string()
   .max(50 * 37)

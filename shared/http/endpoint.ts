@@ -12,6 +12,8 @@ import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthori
 import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
 import { hasAnyScope } from '../tokens/scopes.js';
 import { organizationNameSchema } from '../directory/schemas.js';
+import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
+import type { ResourceLocation } from './locations.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -62,7 +64,8 @@ export interface EndpointDoc {
   readonly methods: readonly HttpMethod[];
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly apiVersions: readonly string[] | undefined;
+  readonly apiVersions: ApiVersionRange | undefined;
+  readonly location: ResourceLocation | undefined;
   readonly access: Access;
   readonly params: z.ZodType | undefined;
   readonly query: z.ZodType | undefined;
@@ -102,8 +105,10 @@ export interface EndpointSpec<P, Q, B> {
   readonly methods: HttpMethod[];
   readonly summary: string;
   readonly tags?: readonly string[];
-  /** Required for `_apis` routes: the `api-version` values accepted. */
-  readonly apiVersions?: readonly string[];
+  /** Required for `_apis` routes: the `api-version` range served (query string or Accept header). */
+  readonly apiVersions?: ApiVersionRange;
+  /** The Azure DevOps resource location this route serves; `OPTIONS _apis` discovery lists it. */
+  readonly location?: ResourceLocation;
   readonly access: Access;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
@@ -145,6 +150,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
     summary: spec.summary,
     tags: spec.tags ?? [],
     apiVersions: spec.apiVersions,
+    location: spec.location,
     access: spec.access,
     params: spec.params,
     query: spec.query,
@@ -171,7 +177,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
           if (app) app.log.error('request failed', fields);
           else context.error('request failed', fields);
         }
-        return errorResponse(appError, activityId, spec.errorEnvelope, request.query.get('api-version'));
+        return errorResponse(appError, activityId, spec.errorEnvelope, apiVersionOf(request));
       }
     },
   };
@@ -185,7 +191,10 @@ async function invoke<P, Q, B>(
   activityId: string,
 ): Promise<EndpointResult> {
   const query = readQuery(request);
-  if (spec.apiVersions) checkApiVersion(query['api-version'], spec.apiVersions);
+  if (spec.apiVersions) {
+    const apiVersion = apiVersionOf(request);
+    if (apiVersion !== undefined || !spec.apiVersions.optional) checkApiVersion(apiVersion, spec.apiVersions);
+  }
 
   let caller: Caller | undefined;
   let organization: OrganizationAccess | undefined;
@@ -238,19 +247,9 @@ function readQuery(request: HttpRequest): Record<string, string> {
   return query;
 }
 
-function checkApiVersion(given: string | undefined, supported: readonly string[]): void {
-  if (!given) {
-    throw badRequest(
-      'apiVersionRequired',
-      `The api-version query parameter is required. Supported versions: ${supported.join(', ')}.`,
-    );
-  }
-  if (!supported.includes(given)) {
-    throw badRequest(
-      'unsupportedApiVersion',
-      `The api-version '${given.slice(0, 40)}' is not supported. Supported versions: ${supported.join(', ')}.`,
-    );
-  }
+/** The query's `api-version`, else the Accept header's (how Azure DevOps' clients send it). */
+function apiVersionOf(request: HttpRequest): string | undefined {
+  return requestedApiVersion(request.query.get('api-version'), request.headers.get('accept'));
 }
 
 type IssueCode = (issue: z.core.$ZodIssue) => string | undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EndpointDoc } from '../http/endpoint.js';
+import { describeApiVersionRange, latestApiVersion } from '../http/api-versions.js';
 import type { FunctionDeclaration } from '../runtime/declarations.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -54,12 +55,29 @@ function openApiPath(route: string): string {
 function security(doc: EndpointDoc): JsonSchema[] {
   if (doc.access.anonymous) return [];
   const required = [...(doc.access.users?.scopes ?? []), ...(doc.access.users?.roles ?? []), ...(doc.access.apps?.roles ?? [])];
-  return [{ entraBearer: [...new Set(required)] }];
+  return [{ entraBearer: [...new Set(required)] }, ...patSecurity(doc)];
+}
+
+/** Routes that accept PATs (Basic `:<pat>` or Bearer), with the scopes of which the PAT needs one. */
+function patSecurity(doc: EndpointDoc): JsonSchema[] {
+  return doc.access.anonymous || !doc.access.pats ? [] : [{ patBasic: [...doc.access.pats.scopes] }];
 }
 
 function operation(name: string, doc: EndpointDoc): JsonSchema {
   const apiVersion = doc.apiVersions
-    ? [{ name: 'api-version', in: 'query', required: true, schema: { type: 'string', enum: [...doc.apiVersions] } }]
+    ? [
+        {
+          name: 'api-version',
+          in: 'query',
+          required: false,
+          description:
+            `Supported versions: ${describeApiVersionRange(doc.apiVersions)}. ` +
+            (doc.apiVersions.optional
+              ? 'Optional.'
+              : 'Required here or, when the query has none, in the Accept header (`application/json;api-version=…`).'),
+          schema: { type: 'string', pattern: '^\\d+\\.\\d+(-preview(\\.\\d+)?)?$', example: latestApiVersion(doc.apiVersions) },
+        },
+      ]
     : [];
   const queryParameters = parameters(doc.query, 'query').filter((parameter) => parameter.name !== 'api-version');
   const responses: Record<string, JsonSchema> = {};
@@ -78,6 +96,9 @@ function operation(name: string, doc: EndpointDoc): JsonSchema {
   return {
     operationId: name,
     summary: doc.summary,
+    ...(doc.location
+      ? { 'x-ms-vss-area': doc.location.area, 'x-ms-vss-resource': doc.location.resource, 'x-gatehouse-location-id': doc.location.id }
+      : {}),
     tags: [...doc.tags],
     parameters: [...parameters(doc.params, 'path'), ...apiVersion, ...queryParameters],
     ...(doc.body
@@ -116,6 +137,11 @@ export function buildOpenApiDocument(declarations: readonly FunctionDeclaration[
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description: 'A Microsoft Entra ID shaped access token: delegated scopes in `scp`, app roles in `roles`.',
+        },
+        patBasic: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'A Gatehouse PAT as the Basic password (any user name), or as a Bearer value; it needs one of the listed scopes (`app_token` grants all).',
         },
       },
     },

@@ -7,6 +7,7 @@ import type { OrganizationAccess } from '../directory/access.js';
 import type { Project } from '../directory/repository.js';
 import { getProject } from '../directory/service.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
+import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 
@@ -19,9 +20,10 @@ import { TABLES } from '../storage/names.js';
  * name>` (the name index, written in the same transaction so names stay unique within their scope).
  */
 
-export const FEED_API_VERSIONS = ['7.1-preview.1', '7.1', '7.2-preview.1'] as const;
-/** The npm upstreaming behavior API is GA at 7.1. */
-export const UPSTREAMING_API_VERSIONS = ['6.1-preview.1', '7.1-preview.1', '7.1', '7.2-preview.1'] as const;
+/** The feed management API, from its first version (4.1). */
+export const FEED_API_VERSIONS: ApiVersionRange = { min: '4.1', max: '7.2', released: '7.1', resourceVersion: 1 };
+/** The npm upstreaming behavior API, from its first spec (6.1); GA at 7.1 (Microsoft's released client asks 7.0). */
+export const UPSTREAMING_API_VERSIONS: ApiVersionRange = { min: '6.1', max: '7.2', released: '7.1', resourceVersion: 1 };
 
 export const PACKAGING_READ_SCOPES = ['vso.packaging', 'vso.packaging_write', 'vso.packaging_manage', 'app_token'] as const;
 export const PACKAGING_WRITE_SCOPES = ['vso.packaging_write', 'vso.packaging_manage', 'app_token'] as const;

@@ -43,6 +43,16 @@ export interface TimerDeclaration {
 
 export type FunctionDeclaration = HttpDeclaration | QueueDeclaration | TimerDeclaration;
 
+/** The same HTTP function at a second route (another function name), e.g. a path Microsoft's examples use. */
+export function atRoute(declaration: HttpDeclaration, name: string, route: string): HttpDeclaration {
+  return {
+    ...declaration,
+    name,
+    options: { ...declaration.options, route },
+    ...(declaration.doc ? { doc: { ...declaration.doc, route } } : {}),
+  };
+}
+
 export function queueFunction(
   name: string,
   options: QueueDeclaration['options'],

@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import type { ApiVersionRange } from '../http/api-versions.js';
 
-/** api-version values of the PAT Lifecycle API (the spec defines only previews; 7.1 is what Microsoft's article uses). */
-export const PAT_API_VERSIONS = ['7.1-preview.1', '7.1', '7.2-preview.1'] as const;
-/** api-version values of the Token Admin API (7.1 is GA). */
-export const TOKEN_ADMIN_API_VERSIONS = ['7.1', '7.1-preview.1', '7.2-preview.1'] as const;
-/** api-version values of Gatehouse's token policy routes (same family as the PAT API). */
+/**
+ * api-versions of the PAT Lifecycle API: from 6.1 (its first spec; Microsoft's examples use
+ * `6.1-preview`); the spec defines only previews, 7.1 is what Microsoft's article uses.
+ */
+export const PAT_API_VERSIONS: ApiVersionRange = { min: '6.1', max: '7.2', released: '7.1', resourceVersion: 1 };
+/** api-versions of the Token Admin API: from 5.0 (Microsoft's examples use `5.0-preview.1`); 7.1 is GA. */
+export const TOKEN_ADMIN_API_VERSIONS: ApiVersionRange = { min: '5.0', max: '7.2', released: '7.1', resourceVersion: 1 };
+/** api-versions of Gatehouse's token policy routes (same family as the PAT API). */
 export const TOKEN_POLICY_API_VERSIONS = PAT_API_VERSIONS;
 
 export const DISPLAY_NAME_MAX = 256;

@@ -5,6 +5,7 @@ import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { DEMO_TENANT_ID } from '../../local/demo-data.js';
 import { generateSigningKey, signAccessToken } from '../../local/dev-secrets.js';
 import { TEST_AUDIENCE, TEST_ISSUER, startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { latestApiVersion, type ApiVersionRange } from '../../shared/http/api-versions.js';
 
 /**
  * Every route × every kind of caller, generated from the route declarations (so a new route is in
@@ -102,12 +103,12 @@ afterAll(async () => {
   await env?.stop();
 });
 
-function pathFor(route: string, apiVersions: readonly string[] | undefined): string {
+function pathFor(route: string, apiVersions: ApiVersionRange | undefined): string {
   const path = route
     .replace('{organization}', 'contoso')
     .replace(/\{project\}/g, 'web')
     .replace(/\{[^}]+\}/g, '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11');
-  return `/${path}${apiVersions?.[0] ? `?api-version=${apiVersions[0]}` : ''}`;
+  return `/${path}${apiVersions ? `?api-version=${latestApiVersion(apiVersions)}` : ''}`;
 }
 
 describe('authorization matrix', () => {

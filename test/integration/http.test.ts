@@ -48,9 +48,24 @@ describe('routing and methods', () => {
     const token = await env.userToken('alice@contoso.com');
     const missing = await expectError(await env.fetch('/contoso/_apis/projects', { token }), 400, 'apiVersionRequired');
     expect(missing.message).toMatch(/7\.1/);
-    const wrong = await expectError(await env.fetch('/contoso/_apis/projects?api-version=5.0', { token }), 400, 'unsupportedApiVersion');
-    expect(wrong.message).toMatch(/Supported versions: 7\.1/);
+    const wrong = await expectError(await env.fetch('/contoso/_apis/projects?api-version=7.3', { token }), 400, 'unsupportedApiVersion');
+    expect(wrong.message).toContain('Supported versions: 1.0 to 7.1, and 1.0-preview to 7.2-preview.4');
+    await expectError(await env.fetch('/contoso/_apis/projects?api-version=7.2', { token }), 400, 'unsupportedApiVersion');
     await expectError(await env.fetch('/contoso/_apis/projects?api-version=7.1&api-version=7.1', { token }), 400, 'duplicateQueryParameter');
+  });
+
+  it('reads the api-version from the Accept header when the query has none', async () => {
+    const token = await env.userToken('alice@contoso.com');
+    const accept = (version: string) => ({ token, headers: { accept: `application/json;api-version=${version}` } });
+    expect((await env.fetch('/contoso/_apis/projects', accept('7.1-preview.4'))).status).toBe(200);
+    expect((await env.fetch('/contoso/_apis/projects', accept('5.0'))).status).toBe(200);
+    const malformed = await expectError(await env.fetch('/contoso/_apis/projects', accept('7.1-beta')), 400, 'unsupportedApiVersion');
+    const malformedQuery = await expectError(await env.fetch('/contoso/_apis/projects?api-version=7.1-beta', { token }), 400, 'unsupportedApiVersion');
+    expect(malformed.message).toBe(malformedQuery.message);
+    // The query wins over the header.
+    await expectError(await env.fetch('/contoso/_apis/projects?api-version=9.0', accept('7.1')), 400, 'unsupportedApiVersion');
+    expect((await env.fetch('/contoso/_apis/projects?api-version=7.1', accept('9.0'))).status).toBe(200);
+    await expectError(await env.fetch('/contoso/_apis/projects', { token, headers: { accept: 'application/json' } }), 400, 'apiVersionRequired');
   });
 
   it('rejects malformed path encoding', async () => {

@@ -7,6 +7,7 @@ import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson } from '../helpers/http.js';
+import { latestApiVersion } from '../../shared/http/api-versions.js';
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -31,7 +32,8 @@ async function setLimited(on: boolean) {
 
 /** Every organization-level route, generated from the declarations so a new route cannot escape the matrix. */
 const organizationRoutes = declarations
-  .filter((d): d is HttpDeclaration => d.kind === 'http' && d.options.route.startsWith('{organization}/') && !!d.doc)
+  // Anonymous routes (location discovery) describe the service only and have no organization gate.
+  .filter((d): d is HttpDeclaration => d.kind === 'http' && d.options.route.startsWith('{organization}/') && !!d.doc && !d.doc.access.anonymous)
   .flatMap((d) => d.options.methods.map((method) => ({ declaration: d, method })));
 
 function pathFor(declaration: HttpDeclaration, project: string): string {
@@ -39,7 +41,7 @@ function pathFor(declaration: HttpDeclaration, project: string): string {
     .replace('{organization}', 'contoso')
     .replace(/\{project\}/g, project)
     .replace(/\{\*?[^}]+\}/g, '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11');
-  const version = declaration.doc?.apiVersions?.[0];
+  const version = declaration.doc?.apiVersions && latestApiVersion(declaration.doc.apiVersions);
   return `/${route}${version ? `?api-version=${version}` : ''}`;
 }
 
