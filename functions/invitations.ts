@@ -1,3 +1,4 @@
+import { auditContextOf } from '../shared/audit/context.js';
 import { z } from 'zod';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import type { UserCaller } from '../shared/auth/caller.js';
@@ -35,5 +36,7 @@ export const invitationsAccept = endpoint({
     200: { description: 'The organization joined.', schema: organizationSchema },
     404: { description: 'invitationNotFound' },
   },
-  handler: async ({ app, caller, params }) => ({ body: await acceptInvitation(app, caller as UserCaller, params.organization) }),
+  handler: async ({ app, caller, params, request, activityId }) => ({
+    body: await acceptInvitation(app, caller as UserCaller, auditContextOf(request, caller!, activityId), params.organization),
+  }),
 });

@@ -1,3 +1,4 @@
+import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -19,8 +20,8 @@ export const organizationsCreate = endpoint({
     201: { description: 'Created.', schema: organizationSchema },
     409: { description: 'The name is taken (organizationNameTaken).' },
   },
-  handler: async ({ app, caller, body }) => {
-    const organization = await createOrganization(app, caller as UserCaller, body);
+  handler: async ({ app, caller, body, request, activityId }) => {
+    const organization = await createOrganization(app, caller as UserCaller, auditContextOf(request, caller!, activityId), body);
     return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
   },
 });

@@ -67,7 +67,21 @@ export const AUDIT_ACTIONS: readonly AuditActionDefinition[] = [
     details: 'Organization setting {setting} was changed from {previousValue} to {newValue}.',
   },
   { actionId: 'Organization.Create', area: 'Organization', category: 'create', details: 'Organization {OrganizationName} was created.' },
-  { actionId: 'Organization.Update', area: 'Organization', category: 'modify', details: 'Organization {OrganizationName} was updated.' },
+  {
+    actionId: 'Organization.NotificationSettingsUpdateEvent',
+    area: 'Organization',
+    category: 'modify',
+    details: 'The notification settings of the organization were changed.',
+  },
+  {
+    actionId: 'Group.UpdateGroupMembership',
+    area: 'Group',
+    category: 'modify',
+    details: 'Membership of {MemberDisplayName} was changed ({Change}): groups {PreviousGroups} → {Groups}.',
+  },
+  { actionId: 'Group.InviteGuest', area: 'Group', category: 'create', details: '{MemberDisplayName} of another tenant was invited to the organization.' },
+  { actionId: 'Project.CreateCompleted', area: 'Project', category: 'create', details: 'Project {ProjectName} was created.' },
+  { actionId: 'Project.UpdateCompleted', area: 'Project', category: 'modify', details: 'Project {ProjectName} was updated.' },
   {
     actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
     area: 'Packaging',

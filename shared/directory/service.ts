@@ -4,10 +4,46 @@ import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, subjectKindOf, type Caller, type UserCaller } from '../auth/caller.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
 import { enforcedTenantPolicies, exemptFrom } from '../tokens/policies.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
+import type { AuditEvent } from '../audit/events.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import { TABLES, type TableName } from '../storage/names.js';
+import type { Commit } from './repository.js';
 import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
+
+/** A commit that carries the change's audit events (shared/audit/outbox.ts). */
+const audited = (app: AppContext, table: TableName, events: readonly AuditEvent[]): Commit => (actions) => commitWithEvents(app, table, actions, events);
+
+const groupsText = (groups: readonly string[]) => (groups.length > 0 ? groups.join(', ') : 'none');
+
+/** Group.UpdateGroupMembership for one membership change (added, changed, removed). */
+function membershipEvent(
+  app: AppContext,
+  audit: AuditContext,
+  organization: Organization,
+  member: { id: string; name: string },
+  current: Membership | undefined,
+  next: Membership | undefined,
+): AuditEvent {
+  const change = !current ? 'add' : !next ? 'remove' : 'modify';
+  return organizationEvent(app, audit, organization, {
+    actionId: 'Group.UpdateGroupMembership',
+    area: 'Group',
+    category: 'modify',
+    data: {
+      Change: change,
+      MemberId: member.id,
+      MemberDisplayName: member.name,
+      PreviousGroups: groupsText(current?.groups ?? []),
+      Groups: groupsText(next?.groups ?? []),
+      PreviousProjects: (current?.projects ?? []).map((project) => `${project.id}:${project.role}`),
+      Projects: (next?.projects ?? []).map((project) => `${project.id}:${project.role}`),
+    },
+  });
+}
 
 export function organizationView(organization: Organization) {
   return {
@@ -39,6 +75,7 @@ export function projectView(project: Project, organizationName: string) {
 export async function createOrganization(
   app: AppContext,
   caller: UserCaller,
+  audit: AuditContext,
   body: z.infer<typeof createOrganizationBody>,
 ): Promise<Organization> {
   const restriction = (await enforcedTenantPolicies(app, caller.tenantId)).restrictOrganizationCreation;
@@ -55,8 +92,15 @@ export async function createOrganization(
     tenantId: caller.tenantId,
     allowExternalGuests: false,
   };
+  const created = organizationEvent(app, audit, organization, {
+    actionId: 'Organization.Create',
+    area: 'Organization',
+    category: 'create',
+    // The creator's administrator membership is part of this change and recorded here.
+    data: { OrganizationName: organization.name, OrganizationId: organization.id, TenantId: organization.tenantId, AdministratorId: caller.id },
+  });
   try {
-    await app.directory.createOrganization(organization);
+    await app.directory.createOrganization(organization, audited(app, TABLES.organizations, [created]));
   } catch (error) {
     if (restErrorStatus(error) === 409) {
       throw conflict('organizationNameTaken', `The organization name '${body.name}' is not available.`);
@@ -64,13 +108,12 @@ export async function createOrganization(
     throw error;
   }
   try {
-    await app.directory.saveMembership({
-      organizationId: organization.id,
-      subjectKind: 'user',
-      subjectId: caller.id,
-      groups: ['projectCollectionAdministrators'],
-      projects: [],
-    });
+    await app.directory.changeMembership(
+      organization.id,
+      'user',
+      caller.id,
+      () => ({ organizationId: organization.id, subjectKind: 'user', subjectId: caller.id, groups: ['projectCollectionAdministrators'], projects: [], since: app.clock.now().toISOString() }),
+    );
   } catch (error) {
     await app.directory.deleteOrganization(organization).catch(() => undefined);
     throw error;
@@ -119,6 +162,7 @@ export async function getProject(app: AppContext, access: OrganizationAccess, id
 export async function createProject(
   app: AppContext,
   access: OrganizationAccess,
+  audit: AuditContext,
   body: z.infer<typeof createProjectBody>,
 ): Promise<Project> {
   const now = app.clock.now().toISOString();
@@ -131,8 +175,14 @@ export async function createProject(
     createdAt: now,
     updatedAt: now,
   };
+  const event = organizationEvent(app, audit, access.organization, {
+    actionId: 'Project.CreateCompleted',
+    area: 'Project',
+    category: 'create',
+    data: { ProjectId: project.id, ProjectName: project.name, Visibility: project.visibility },
+  });
   try {
-    await app.directory.createProject(project);
+    await app.directory.createProject(project, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
   } catch (error) {
     if (restErrorStatus(error) === 409) {
       throw conflict('projectAlreadyExists', `A project named '${body.name}' already exists in this organization.`);
@@ -145,6 +195,7 @@ export async function createProject(
 export async function updateProject(
   app: AppContext,
   access: OrganizationAccess,
+  audit: AuditContext,
   idOrName: string,
   body: z.infer<typeof updateProjectBody>,
 ): Promise<Project> {
@@ -155,7 +206,20 @@ export async function updateProject(
     visibility: body.visibility ?? project.visibility,
     updatedAt: app.clock.now().toISOString(),
   };
-  await app.directory.updateProject(updated);
+  const event = organizationEvent(app, audit, access.organization, {
+    actionId: 'Project.UpdateCompleted',
+    area: 'Project',
+    category: 'modify',
+    data: {
+      ProjectId: project.id,
+      ProjectName: project.name,
+      PreviousDescription: project.description,
+      Description: updated.description,
+      PreviousVisibility: project.visibility,
+      Visibility: updated.visibility,
+    },
+  });
+  await app.directory.updateProject(updated, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
   return updated;
 }
 
@@ -201,7 +265,7 @@ async function checkProjects(app: AppContext, access: OrganizationAccess, entitl
  * tenant only gets an invitation, when the organization allows external guests, and joins by
  * accepting it with their own token.
  */
-export async function addMember(app: AppContext, access: OrganizationAccess, invitedBy: string, body: z.infer<typeof addMemberBody>) {
+export async function addMember(app: AppContext, access: OrganizationAccess, audit: AuditContext, body: z.infer<typeof addMemberBody>) {
   const user = await app.directory.getUserByEmail(body.user.principalName);
   if (!user) throw notFound('identityNotFound', `No identity with the principal name '${body.user.principalName}' is known.`);
   const existing = await app.directory.getMembership(access.organization.id, 'user', user.id);
@@ -216,14 +280,27 @@ export async function addMember(app: AppContext, access: OrganizationAccess, inv
     if (!access.organization.allowExternalGuests) {
       throw forbidden('externalGuestsNotAllowed', `'${user.email}' belongs to another tenant, and this organization does not allow external guests.`);
     }
-    const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy, invitedAt: app.clock.now().toISOString() };
-    await app.directory.saveInvitation(invitation);
+    const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy: audit.actor.id, invitedAt: app.clock.now().toISOString() };
+    const event = organizationEvent(app, audit, access.organization, {
+      actionId: 'Group.InviteGuest',
+      area: 'Group',
+      category: 'create',
+      data: { MemberId: user.id, MemberDisplayName: user.displayName, TenantId: user.tenantId, Groups: groupsText(groups) },
+    });
+    await app.directory.saveInvitation(invitation, audited(app, TABLES.members, [event]));
     return { status: 202 as const, body: invitationView(invitation, access.organization, user) };
   }
-  const membership = await app.directory.changeMembership(access.organization.id, 'user', user.id, (current) => {
-    if (current) throw conflict('memberAlreadyExists', `'${user.email}' is already a member of this organization.`);
-    return { organizationId: access.organization.id, subjectKind: 'user', subjectId: user.id, groups, projects, since: app.clock.now().toISOString() };
-  });
+  const membership = await app.directory.changeMembership(
+    access.organization.id,
+    'user',
+    user.id,
+    (current) => {
+      if (current) throw conflict('memberAlreadyExists', `'${user.email}' is already a member of this organization.`);
+      return { organizationId: access.organization.id, subjectKind: 'user', subjectId: user.id, groups, projects, since: app.clock.now().toISOString() };
+    },
+    () => [],
+    (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, { id: user.id, name: user.displayName }, current, next)]),
+  );
   return { status: 201 as const, body: await memberView(app, access, membership as Membership, user) };
 }
 
@@ -252,13 +329,15 @@ export async function listInvitations(app: AppContext, caller: UserCaller) {
 }
 
 /** Accepts the caller's invitation to an organization: only the invited person, with their own token. */
-export async function acceptInvitation(app: AppContext, caller: UserCaller, organizationName: string) {
+export async function acceptInvitation(app: AppContext, caller: UserCaller, audit: AuditContext, organizationName: string) {
   const organization = await app.directory.getOrganizationByName(organizationName);
   const invitation = organization ? await app.directory.getInvitation(organization.id, caller.id) : undefined;
   if (!organization || !invitation) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
   if (!organization.allowExternalGuests) throw forbidden('externalGuestsNotAllowed', 'This organization no longer allows external guests.');
   try {
-    await app.directory.acceptInvitation(invitation);
+    await app.directory.acceptInvitation(invitation, (current, next) =>
+      audited(app, TABLES.members, [membershipEvent(app, audit, organization, { id: caller.id, name: caller.displayName }, current, next)]),
+    );
   } catch (error) {
     if (restErrorStatus(error) === 404) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
     throw error;
@@ -283,11 +362,13 @@ function keepAnAdministrator(administrators: readonly string[], subjectId: strin
 export async function updateMember(
   app: AppContext,
   access: OrganizationAccess,
+  audit: AuditContext,
   userId: string,
   body: z.infer<typeof updateMemberBody>,
 ) {
   const membership = await requireMember(app, access, userId);
   if (body.projectEntitlements) await checkProjects(app, access, body.projectEntitlements);
+  const member = await memberIdentity(app, membership.subjectId);
   const updated = await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
     if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
     const next: Membership = {
@@ -299,7 +380,7 @@ export async function updateMember(
     };
     keepAnAdministrator(administrators, current.subjectId, next);
     return next;
-  });
+  }, () => [], (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]));
   return memberView(app, access, updated as Membership);
 }
 
@@ -307,11 +388,16 @@ export async function updateMember(
  * Removes a member. The membership and the administrators roster change in one guarded transaction;
  * the grants the person held here lapse with it (they count only from the membership's start).
  */
-export async function removeMember(app: AppContext, access: OrganizationAccess, userId: string): Promise<void> {
+export async function removeMember(app: AppContext, access: OrganizationAccess, audit: AuditContext, userId: string): Promise<void> {
   const membership = await requireMember(app, access, userId);
+  const member = await memberIdentity(app, membership.subjectId);
   await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
     if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
     keepAnAdministrator(administrators, current.subjectId, undefined);
     return undefined;
-  });
+  }, () => [], (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]));
+}
+
+async function memberIdentity(app: AppContext, userId: string): Promise<{ id: string; name: string }> {
+  return { id: userId, name: (await app.directory.getUser(userId))?.displayName ?? userId };
 }

@@ -7,6 +7,7 @@ import { readAll } from '../../shared/storage/entities.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson, createPat } from '../helpers/http.js';
 import { deliverAuditQueue } from '../helpers/queues.js';
+import { findAction } from '../../shared/audit/actions.js';
 
 /** An event is stored if and only if its change committed, whatever text the change carries. */
 let env: TestEnvironment;
@@ -77,5 +78,58 @@ describe('text that used to poison an event after its change committed', () => {
     const events = await deliverAuditQueue(env);
     expect(events.some((event) => event.actionId === 'Token.SshCreateEvent' && event.data.DisplayName === 'key \ufffd')).toBe(true);
     expect(await poisoned()).toBe(0);
+  });
+});
+
+describe('directory changes are audited, each with exactly one catalogued event', () => {
+  const V = 'api-version=7.1';
+  async function oneEvent(change: () => Promise<{ status: number; text: string }>, expected: number, actionId: string) {
+    await deliverAuditQueue(env);
+    const reply = await change();
+    expect(reply.status, reply.text).toBe(expected);
+    const events = await deliverAuditQueue(env);
+    expect(events.map((event) => event.actionId)).toEqual([actionId]);
+    expect(findAction(actionId), actionId).toBeDefined();
+    return events[0]!;
+  }
+
+  it('audits creating an organization, projects and every membership change', async () => {
+    const alice = { token: await env.userToken('alice@contoso.com') };
+    const created = await oneEvent(() => callJson(env, 'POST', `/_apis/organizations?${V}`, { ...alice, body: { name: 'audited-org' } }), 201, 'Organization.Create');
+    expect(created.organizationName).toBe('audited-org');
+    expect(created.data).toMatchObject({ AdministratorId: (await env.app.directory.getUserByEmail('alice@contoso.com'))!.id });
+
+    const project = await oneEvent(
+      () => callJson(env, 'POST', `/contoso/_apis/projects?${V}`, { ...alice, body: { name: 'audited' } }),
+      201,
+      'Project.CreateCompleted',
+    );
+    expect(project.data).toMatchObject({ ProjectName: 'audited', Visibility: 'private' });
+    const updated = await oneEvent(
+      () => callJson(env, 'PATCH', `/contoso/_apis/projects/audited?${V}`, { ...alice, body: { visibility: 'public' } }),
+      200,
+      'Project.UpdateCompleted',
+    );
+    expect(updated.data).toMatchObject({ PreviousVisibility: 'private', Visibility: 'public' });
+
+    const tina = (await env.app.directory.getUserByEmail('tina@contoso.com'))!;
+    const added = await oneEvent(
+      () => callJson(env, 'POST', `/contoso/_apis/userentitlements?${V}`, { ...alice, body: { user: { principalName: 'tina@contoso.com' } } }),
+      201,
+      'Group.UpdateGroupMembership',
+    );
+    expect(added.data).toMatchObject({ Change: 'add', MemberId: tina.id });
+    const promoted = await oneEvent(
+      () => callJson(env, 'PATCH', `/contoso/_apis/userentitlements/${tina.id}?${V}`, { ...alice, body: { groups: ['projectCollectionAdministrators'] } }),
+      200,
+      'Group.UpdateGroupMembership',
+    );
+    expect(promoted.data).toMatchObject({ Change: 'modify', PreviousGroups: 'none', Groups: 'projectCollectionAdministrators' });
+    const removed = await oneEvent(
+      () => callJson(env, 'DELETE', `/contoso/_apis/userentitlements/${tina.id}?${V}`, alice),
+      204,
+      'Group.UpdateGroupMembership',
+    );
+    expect(removed.data).toMatchObject({ Change: 'remove', PreviousGroups: 'projectCollectionAdministrators' });
   });
 });
