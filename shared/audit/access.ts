@@ -11,7 +11,15 @@ import { sendJson } from '../storage/queue.js';
 import { auditContextOf, organizationEvent } from './context.js';
 import { commitWithEvents } from './outbox.js';
 import { ACCESS_LOG_ACTION } from './query.js';
-import { SETTINGS_ROW_KEY, auditSettingsTable, forgetAuditSettings, getAuditSettings } from './repository.js';
+import {
+  MIN_RETENTION_DAYS,
+  RETENTION_SHORTENING_DELAY_DAYS,
+  SETTINGS_ROW_KEY,
+  auditSettingsTable,
+  forgetAuditSettings,
+  getAuditSettings,
+  type AuditOrganizationSettings,
+} from './repository.js';
 
 /**
  * Who may read an organization's audit log: Project Collection Administrators, and members the
@@ -156,14 +164,26 @@ export async function revokeAuditReader(
 // ---- settings -------------------------------------------------------------------------------------
 
 export const auditSettingsBody = z
-  .object({ retentionDays: z.number().int().min(1).max(3650) })
+  .object({ retentionDays: z.number().int().min(MIN_RETENTION_DAYS).max(3650) })
   .strict();
 
-export const auditSettingsSchema = z.object({ retentionDays: z.number().int(), isDefault: z.boolean() });
+export const auditSettingsSchema = z.object({
+  retentionDays: z.number().int().describe('The retention in force now.'),
+  isDefault: z.boolean(),
+  pendingRetentionDays: z.number().int().optional().describe(`A shorter retention, set less than ${RETENTION_SHORTENING_DELAY_DAYS} days ago.`),
+  pendingEffectiveDate: z.string().optional().describe('When the shorter retention applies.'),
+});
+
+function settingsView(settings: AuditOrganizationSettings) {
+  return {
+    retentionDays: settings.retentionDays,
+    isDefault: !settings.custom,
+    ...(settings.pending ? { pendingRetentionDays: settings.pending.retentionDays, pendingEffectiveDate: settings.pending.effectiveFrom } : {}),
+  };
+}
 
 export async function readAuditSettings(app: AppContext, organizationId: string) {
-  const settings = await getAuditSettings(app, organizationId);
-  return { retentionDays: settings.retentionDays, isDefault: !settings.custom };
+  return settingsView(await getAuditSettings(app, organizationId));
 }
 
 export async function updateAuditSettings(
@@ -178,16 +198,27 @@ export async function updateAuditSettings(
   const table = auditSettingsTable(app);
   const current = await readEntity<{ RetentionDays?: number }>(table, organizationId, SETTINGS_ROW_KEY);
   const before = await getAuditSettings(app, organizationId);
-  if (before.custom && before.retentionDays === retentionDays) return { retentionDays, isDefault: false };
-  const entity = { partitionKey: organizationId, rowKey: SETTINGS_ROW_KEY, RetentionDays: retentionDays, UpdatedBy: caller.id, UpdatedOn: app.clock.now().toISOString() };
+  if (before.custom && before.retentionDays === retentionDays && !before.pending) return settingsView(before);
+  const now = app.clock.now();
+  // Lengthening applies at once; shortening only after a delay, so history cannot be erased in one step.
+  const shortening = retentionDays < before.retentionDays;
+  const effectiveFrom = shortening ? new Date(now.getTime() + RETENTION_SHORTENING_DELAY_DAYS * 86_400_000).toISOString() : now.toISOString();
+  const entity = {
+    partitionKey: organizationId,
+    rowKey: SETTINGS_ROW_KEY,
+    ...(shortening ? (before.custom ? { RetentionDays: before.retentionDays } : {}) : { RetentionDays: retentionDays }),
+    ...(shortening ? { PendingRetentionDays: retentionDays, PendingFrom: effectiveFrom } : {}),
+    UpdatedBy: caller.id,
+    UpdatedOn: now.toISOString(),
+  };
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: 'AuditLog.RetentionUpdated',
     area: 'Auditing',
     category: 'modify',
-    data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays },
+    data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays, EffectiveFrom: effectiveFrom },
   });
   const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];
   await commitWithEvents(app, TABLES.auditSettings, [action], [event]);
   forgetAuditSettings(app, organizationId);
-  return { retentionDays, isDefault: false };
+  return settingsView(await getAuditSettings(app, organizationId));
 }

@@ -52,7 +52,7 @@ export const AUDIT_ACTIONS: readonly AuditActionDefinition[] = [
     actionId: 'AuditLog.RetentionUpdated',
     area: 'Auditing',
     category: 'modify',
-    details: 'Audit log retention was changed from {OldRetentionDays} to {NewRetentionDays} days.',
+    details: 'Audit log retention was changed from {OldRetentionDays} to {NewRetentionDays} days, in force from {EffectiveFrom}.',
   },
   token('RevocationRuleCreateEvent', 'create', 'A revocation rule for tokens with scopes {Scopes} created before {CreatedBefore} was created.'),
   { actionId: 'Pipelines.FreeGrantRequested', area: 'Pipelines', category: 'create', details: '{RequesterName} requested a free pipeline grant for {Projects}.' },

@@ -120,13 +120,31 @@ export interface AuditOrganizationSettings {
   retentionDays: number;
   /** False while the organization uses the service default. */
   custom: boolean;
+  /** A shorter retention an administrator set, which applies only from `effectiveFrom`. */
+  pending?: { retentionDays: number; effectiveFrom: string };
+}
+
+/** No retention is shorter than this: the trail always covers a month. */
+export const MIN_RETENTION_DAYS = 30;
+/** A shorter retention applies only this long after it is set, announced in the trail meanwhile. */
+export const RETENTION_SHORTENING_DELAY_DAYS = 7;
+
+interface SettingsRow {
+  RetentionDays?: number;
+  PendingRetentionDays?: number;
+  PendingFrom?: string;
 }
 
 export async function getAuditSettings(app: AppContext, organizationId: string): Promise<AuditOrganizationSettings> {
-  const row = await readEntity<{ RetentionDays?: number }>(auditSettingsTable(app), organizationId, SETTINGS_ROW_KEY);
-  const days = row?.RetentionDays;
-  if (typeof days === 'number' && Number.isInteger(days) && days > 0) return { retentionDays: days, custom: true };
-  return { retentionDays: app.config.audit.defaultRetentionDays, custom: false };
+  const row = await readEntity<SettingsRow>(auditSettingsTable(app), organizationId, SETTINGS_ROW_KEY);
+  const valid = (days: unknown): days is number => typeof days === 'number' && Number.isInteger(days) && days >= MIN_RETENTION_DAYS;
+  const current: AuditOrganizationSettings = valid(row?.RetentionDays)
+    ? { retentionDays: row.RetentionDays, custom: true }
+    : { retentionDays: Math.max(app.config.audit.defaultRetentionDays, MIN_RETENTION_DAYS), custom: false };
+  const pendingDays = row?.PendingRetentionDays;
+  if (!valid(pendingDays) || typeof row?.PendingFrom !== 'string') return current;
+  if (Date.parse(row.PendingFrom) <= app.clock.now().getTime()) return { retentionDays: pendingDays, custom: true };
+  return { ...current, pending: { retentionDays: pendingDays, effectiveFrom: row.PendingFrom } };
 }
 
 const settingsCaches = new WeakMap<AppContext, TtlCache<AuditOrganizationSettings>>();

@@ -110,9 +110,19 @@ describe('audit retention', () => {
     const patch = (body: unknown) =>
       env.fetch(`/contoso/_apis/audit/settings?${V}`, { method: 'PATCH', token: auth, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     expect((await patch({ retentionDays: 0 })).status).toBe(400);
+    // No retention below 30 days.
+    expect((await patch({ retentionDays: 1 })).status).toBe(400);
     expect((await patch({ retentionDays: 30, extra: 1 })).status).toBe(400);
-    expect((await patch({ retentionDays: 30 })).status).toBe(200);
-    const settings = await env.fetch(`/contoso/_apis/audit/settings?${V}`, { token: auth });
+    const shortened = await patch({ retentionDays: 30 });
+    expect(shortened.status).toBe(200);
+    // A shorter retention is announced, and applies only a week later: history cannot be erased in one step.
+    const announced = (await shortened.json()) as Record<string, unknown>;
+    expect(announced).toMatchObject({ retentionDays: 90, isDefault: true, pendingRetentionDays: 30 });
+    expect(Date.parse(announced.pendingEffectiveDate as string)).toBe(env.clock.now().getTime() + 7 * DAY);
+    await env.runtime.invoke('audit-retention');
+    expect((await indexedDays(contoso.id)).some((day) => day < '20260311')).toBe(true);
+    env.clock.advance(7 * DAY);
+    const settings = await env.fetch(`/contoso/_apis/audit/settings?${V}`, { token: await env.userToken(alice.email) });
     expect(await settings.json()).toEqual({ retentionDays: 30, isDefault: false });
     const bob = await env.userToken('bob@contoso.com');
     expect((await env.fetch(`/contoso/_apis/audit/settings?${V}`, { token: bob })).status).toBe(403);
