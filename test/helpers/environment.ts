@@ -96,6 +96,10 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
     LIFECYCLE_SCHEDULE: '0 */5 * * * *',
     ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'true',
+    // Webhook receivers and npm upstreams in tests listen on loopback: named exceptions to the outbound guard.
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: 'localhost,127.0.0.1,::1',
+    // The test client plays the proxy in front of the front end: its X-Forwarded-For entries are believed.
+    TRUSTED_PROXIES: '127.0.0.1,::1,::ffff:127.0.0.1',
     LOG_LEVEL: options.logLevel ?? 'info',
     // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
     RATE_LIMIT_WRITES_PER_MINUTE: '0',
