@@ -257,8 +257,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    // The Functions front end reports the client address in X-Forwarded-For; so does this runtime.
-    headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? 'unknown';
+    // The Functions front end appends the address of the peer it serves to X-Forwarded-For; so does this runtime.
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
     const request = new HttpRequest({
       method,
       url: url.toString(),
