@@ -4,6 +4,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
+import { redactDeep } from '../tokens/redaction.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
 import {
@@ -218,7 +219,9 @@ export async function isAuditEventStored(app: AppContext, event: AuditEvent): Pr
 }
 
 /** Stores one validated event; idempotent on (event id, timestamp). Throws InvalidAuditEvent for events that can never be stored. */
-export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promise<WriteOutcome> {
+export async function writeAuditEvent(app: AppContext, received: AuditEvent): Promise<WriteOutcome> {
+  // Every stored event passes the same secret scan, whichever path brought it.
+  const event = redactDeep(received);
   const ms = Date.parse(event.timestamp);
   const nowMs = app.clock.now().getTime();
   if (ms > nowMs + MAX_FUTURE_SKEW_MS) throw new InvalidAuditEvent('timestamp is more than a day in the future');

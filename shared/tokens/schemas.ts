@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactSecrets } from './redaction.js';
 
 /** api-version values of the PAT Lifecycle API (the spec defines only previews; 7.1 is what Microsoft's article uses). */
 export const PAT_API_VERSIONS = ['7.1-preview.1', '7.1', '7.2-preview.1'] as const;
@@ -15,7 +16,8 @@ export const displayNameSchema = z
   .max(DISPLAY_NAME_MAX, `display names have at most ${DISPLAY_NAME_MAX} characters`)
   .refine((value) => value.trim().length > 0, DISPLAY_NAME_REQUIRED)
   .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'display names may not contain control characters')
-  .describe('The token name (1–256 characters, no control characters).');
+  .transform(redactSecrets)
+  .describe('The token name (1–256 characters, no control characters; token-shaped text in it is redacted).');
 
 /** ISO 8601 date-time; a value without an offset is read as UTC. */
 export const dateTimeSchema = z.iso.datetime({ offset: true, local: true });

@@ -1,7 +1,7 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
-import { clientIp, organizationEvent, type AuditContext } from '../audit/context.js';
+import { clientIp, organizationEvent, userAgentOf, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { restErrorStatus } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
@@ -39,7 +39,7 @@ export interface UseContext {
 /** Records a use in the background (errors are logged); `settleBackgroundWork(app)` awaits it. */
 export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): void {
   const ip = clientIp(request) ?? null;
-  const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? null;
+  const userAgent = userAgentOf(request) ?? null;
   const now = app.clock.now().getTime();
   const guard = guardOf(app);
   const key = snapshot.authorizationId;
