@@ -391,7 +391,7 @@ export const upstreamingBehaviorBody = z
       .pipe(z.enum(['auto', 'allowexternalversions'], { message: "must be 'auto' or 'allowExternalVersions'" }))
       .transform((value): UpstreamBehavior => (value === 'auto' ? 'auto' : 'allowExternalVersions')),
   })
-  .strip();
+  .strict();
 
 export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackageName) {
   const record = await readPackageRecord(app, feed.id, name.name);
