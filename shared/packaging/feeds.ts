@@ -9,6 +9,7 @@ import { getProject } from '../directory/service.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { redactSecrets } from '../tokens/redaction.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -113,7 +114,7 @@ const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())
 export const createFeedBody = z
   .object({
     name: feedNameSchema,
-    description: z.string().max(1000).default(''),
+    description: z.string().max(1000).default('').transform(redactSecrets),
     upstreamEnabled: z.boolean().default(true),
     upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
     owners: userIdList.optional(),
@@ -124,7 +125,7 @@ export const createFeedBody = z
 
 export const updateFeedBody = z
   .object({
-    description: z.string().max(1000).optional(),
+    description: z.string().max(1000).transform(redactSecrets).optional(),
     upstreamEnabled: z.boolean().optional(),
     upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
     owners: userIdList.optional(),
