@@ -44,6 +44,19 @@ async function drainNotifications(): Promise<{ subject: string; body: string; da
   return (await drainQueueTexts(env, QUEUES.notifications)).map((text) => JSON.parse(text));
 }
 
+/** The document `npm publish` sends; `nested`, when given, is an extra manifest field. */
+function publishDocument(t: PackedTarball, nested?: unknown) {
+  return {
+    _id: t.name,
+    name: t.name,
+    'dist-tags': { latest: t.version },
+    versions: {
+      [t.version]: { name: t.name, version: t.version, description: 'the internal library', dist: { shasum: t.shasum, integrity: t.integrity }, ...(nested === undefined ? {} : { nested }) },
+    },
+    _attachments: { [`${t.name}-${t.version}.tgz`]: { content_type: 'application/octet-stream', data: t.bytes.toString('base64'), length: t.bytes.length } },
+  };
+}
+
 beforeAll(async () => {
   const work = await tempDir('hostile');
   const [publicPacked, internalPacked] = await Promise.all([
@@ -68,16 +81,6 @@ afterAll(async () => {
 
 describe('dependency confusion', () => {
   const REG = (feed: string) => `/contoso/_packaging/${feed}/npm/registry`;
-
-  function publishDocument(t: PackedTarball) {
-    return {
-      _id: t.name,
-      name: t.name,
-      'dist-tags': { latest: t.version },
-      versions: { [t.version]: { name: t.name, version: t.version, description: 'the internal library', dist: { shasum: t.shasum, integrity: t.integrity } } },
-      _attachments: { [`${t.name}-${t.version}.tgz`]: { content_type: 'application/octet-stream', data: t.bytes.toString('base64'), length: t.bytes.length } },
-    };
-  }
 
   async function savedVersions(feedId: string): Promise<string[]> {
     const rows: string[] = [];
@@ -250,8 +253,9 @@ describe('deep JSON', () => {
     const alice = await user('alice@contoso.com', ['vso.packaging_manage']);
     expect((await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'deep', upstreamEnabled: false })).status).toBe(201);
     const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
-    const manifest = `{"_id":"deep-pkg","name":"deep-pkg","versions":{"1.0.0":{"name":"deep-pkg","version":"1.0.0","nested":${deep}}},"_attachments":{}}`;
-    const publish = await callJson(env, 'PUT', '/contoso/_packaging/deep/npm/registry/deep-pkg', { token: alice, body: manifest });
+    // A publish npm would accept in every other respect, with a manifest field nested 20,000 levels deep.
+    const manifest = JSON.stringify(publishDocument(internalLib, 'NESTED')).replace('"NESTED"', deep);
+    const publish = await callJson(env, 'PUT', '/contoso/_packaging/deep/npm/registry/corp-lib', { token: alice, body: manifest });
     expect(publish.status, publish.text.slice(0, 200)).toBe(400);
     expect(publish.body.code).toBe('jsonTooDeep');
 
