@@ -1,9 +1,9 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
 import { redactDeep } from '../tokens/redaction.js';
 import { canonicalJson } from './chain.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
@@ -17,10 +17,7 @@ import { auditEventSchema, type AuditEvent } from './events.js';
  */
 const ingestionSchema = z.object({ keyVersion: z.string().min(1).max(8), signature: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 
-function ingestionKey(app: AppContext, version: string): Buffer | undefined {
-  const pepper = app.config.peppers.find((candidate) => candidate.version === version);
-  return pepper ? Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:audit-ingestion', 32)) : undefined;
-}
+const ingestionKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, 'audit-ingestion');
 
 const signatureOver = (key: Buffer, message: object) => createHmac('sha256', key).update(canonicalJson(message)).digest('hex');
 

@@ -1,8 +1,8 @@
-import { createHash, createHmac, createPublicKey, hkdfSync, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { sshKeyFailure } from '../http/errors.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
 import { WireReader, wireString } from './keys.js';
 
 /**
@@ -29,10 +29,7 @@ export const proofOfPossessionSchema = z
   .describe('Proves possession of the private key; a proven key cannot be squatted (see the README).');
 export type ProofOfPossession = z.infer<typeof proofOfPossessionSchema>;
 
-function challengeKey(app: AppContext, version: string): Buffer | undefined {
-  const pepper = app.config.peppers.find((candidate) => candidate.version === version);
-  return pepper ? Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:ssh-key-challenge', 32)) : undefined;
-}
+const challengeKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, 'ssh-key-challenge');
 
 const mac = (key: Buffer, body: string, userId: string, organizationId: string) =>
   createHmac('sha256', key).update(`${body}|${userId.toLowerCase()}|${organizationId.toLowerCase()}`).digest('base64url');
