@@ -198,7 +198,7 @@ describe('secrets in user-supplied text', () => {
     expect(notices.some((notice) => notice.body.includes('https://paste.example/raw/1 (as given by the reporter, unverified)'))).toBe(true);
   });
 
-  it('stores a token-shaped display name redacted instead of failing with a 500', async () => {
+  it('stores token-shaped display names and descriptions redacted instead of failing with a 500', async () => {
     const owner = await user('bob@contoso.com');
     const victim = await createPat(env, { token: owner });
     const reply = await call('POST', `/contoso/_apis/tokens/pats?${PAT_V}`, owner, {
@@ -209,6 +209,9 @@ describe('secrets in user-supplied text', () => {
     expect(reply.status, reply.text).toBe(200);
     expect(reply.body.patToken.displayName).toBe(`deploy key ${REDACTED_TOKEN}`);
     env.issuedSecrets.add(reply.body.patToken.token);
+    const project = await call('POST', `/contoso/_apis/projects?${V}`, await user('alice@contoso.com'), { name: 'leaky', description: `token: ${victim.token}` });
+    expect(project.status, project.text).toBe(201);
+    expect(project.body.description).toBe(`token: ${REDACTED_TOKEN}`);
     await drainAudit();
   });
 
