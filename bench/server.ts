@@ -1,4 +1,5 @@
 import { createAppContext, useAppContext } from '../shared/app-context.js';
+import { generateMasterKey } from '../local/dev-secrets.js';
 import { loadConfig, STORAGE_CONNECTION } from '../shared/config.js';
 import { provisionStorage } from '../shared/storage/provision.js';
 import { declarations } from '../functions/declarations.js';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     log: app.log,
     port: config.port,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    masterKey: generateMasterKey(),
     triggers: process.env.BENCH_TRIGGERS === '1',
   });
   exitWithParent(() => runtime.stop());

@@ -1,5 +1,6 @@
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
+import { noRequestBody } from '../shared/http/body-rules.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam, organizationUserParam } from '../shared/http/params.js';
@@ -37,6 +38,7 @@ export const auditReadersGrant = endpoint({
   apiVersions: API_VERSIONS.audit,
   access,
   params: userParam,
+  body: noRequestBody,
   responses: {
     200: { description: 'Already granted.', schema: auditReaderSchema },
     201: { description: 'Granted.', schema: auditReaderSchema },

@@ -20,6 +20,7 @@ import { sshKeysGet } from './sshkeys-get.js';
 import { sshKeysUpdate } from './sshkeys-update.js';
 import { sshKeysDelete } from './sshkeys-delete.js';
 import { sshKeysLookup } from './sshkeys-lookup.js';
+import { sshKeysChallenge } from './sshkeys-challenge.js';
 import { lifecycle } from './lifecycle.js';
 import { notificationSender } from './notification-sender.js';
 import { notificationsList, notificationsMarkRead } from './notifications-inbox.js';
@@ -121,6 +122,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   sshKeysUpdate,
   sshKeysDelete,
   sshKeysLookup,
+  sshKeysChallenge,
   lifecycle,
   notificationSender,
   notificationsList,

@@ -1,4 +1,5 @@
 import { endpoint } from '../shared/http/endpoint.js';
+import { noRequestBody } from '../shared/http/body-rules.js';
 import { organizationParam } from '../shared/http/params.js';
 import { idempotencyKeyOf, rotatePat } from '../shared/tokens/rotation.js';
 import { PAT_API_VERSIONS, guidSchema, patTokenResultSchema, patValidationCode } from '../shared/tokens/schemas.js';
@@ -17,6 +18,7 @@ export const patsRotate = endpoint({
   access: { users: { scopes: ['vso.pats_manage'] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   query: gracePeriodQuery.extend({ authorizationId: guidSchema }),
+  body: noRequestBody,
   errorEnvelope: 'patTokenResult',
   validationCode: (where, issue) => (issue.path[0] === 'gracePeriodMinutes' ? 'invalidGracePeriod' : patValidationCode(where, issue)),
   responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },

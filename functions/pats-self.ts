@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { noRequestBody } from '../shared/http/body-rules.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
 import { auditContextOf } from '../shared/audit/context.js';
@@ -50,6 +51,7 @@ export const patsSelfRotate = endpoint({
   access: { pats: { scopes: [], policies: 'report' }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   query: gracePeriodQuery,
+  body: noRequestBody,
   errorEnvelope: 'patTokenResult',
   validationCode: (where, issue) => (issue.path[0] === 'gracePeriodMinutes' ? 'invalidGracePeriod' : patValidationCode(where, issue)),
   responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientIp } from '../shared/audit/context.js';
+import { clientIp, userAgentOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { acceptLeakReport, enforceLeakRateLimit, leakReportBody, leakValidationCode } from '../shared/tokens/leaks.js';
@@ -20,7 +20,7 @@ export const tokensLeaks = endpoint({
   handler: async ({ app, body, request }) => {
     const ip = clientIp(request);
     enforceLeakRateLimit(app, ip);
-    acceptLeakReport(app, body, { ip, userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? undefined });
+    acceptLeakReport(app, body, { ip, userAgent: userAgentOf(request) });
     return { status: 202, body: { accepted: true } };
   },
 });

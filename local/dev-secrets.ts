@@ -22,6 +22,18 @@ export async function generateSigningKey(): Promise<SigningKey> {
   return { privateJwk, publicJwks: { keys: [publicJwk] } };
 }
 
+/** The file in `.local/` holding the local runtime's admin (master) key. */
+export const MASTER_KEY_FILE = 'master-key';
+
+export function generateMasterKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The local runtime's master key (created by ensureDevSecrets). */
+export function readMasterKey(directory = DEV_SECRETS_DIR): string {
+  return readFileSync(join(directory, MASTER_KEY_FILE), 'utf8').trim();
+}
+
 export function generatePepperSetting(version = '1'): string {
   return `${version}:${randomBytes(32).toString('base64')}`;
 }
@@ -38,6 +50,8 @@ export async function ensureDevSecrets(directory = DEV_SECRETS_DIR): Promise<Sig
     writeFileSync(jwksPath, JSON.stringify(key.publicJwks));
   }
   if (!existsSync(pepperPath)) writeFileSync(pepperPath, generatePepperSetting(), { mode: 0o600 });
+  const masterKeyPath = join(directory, MASTER_KEY_FILE);
+  if (!existsSync(masterKeyPath)) writeFileSync(masterKeyPath, generateMasterKey(), { mode: 0o600 });
   return {
     privateJwk: JSON.parse(readFileSync(keyPath, 'utf8')) as JWK,
     publicJwks: JSON.parse(readFileSync(jwksPath, 'utf8')) as { keys: JWK[] },

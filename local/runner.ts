@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
@@ -28,6 +28,11 @@ export interface LocalRuntimeOptions {
   readonly hostname?: string;
   readonly host?: HostSettings;
   readonly maxRequestBodyBytes: number;
+  /**
+   * The key `POST /admin/functions/{name}` requires in `x-functions-key` (or `?code=`), as the real
+   * host's admin API requires its master key; local development keeps it in `.local/master-key`.
+   */
+  readonly masterKey: string;
   /** Start queue listeners and timers (tests of HTTP alone may leave them off). */
   readonly triggers?: boolean;
   readonly hostId?: string;
@@ -225,6 +230,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     if (!segments) return send(res, errorResponse(new AppError(400, 'invalidPath', 'The request path is not valid URL encoding.')));
 
     if (segments[0]?.toLowerCase() === 'admin' && segments[1]?.toLowerCase() === 'functions' && segments.length === 3 && method === 'POST') {
+      const refusal = adminRefusal(req, url, options.masterKey);
+      if (refusal) {
+        req.resume();
+        return send(res, errorResponse(refusal));
+      }
       const body = await readBody(req, options.maxRequestBodyBytes).catch(() => undefined);
       let input: unknown;
       try {
@@ -257,8 +267,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    // The Functions front end reports the client address in X-Forwarded-For; so does this runtime.
-    headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? 'unknown';
+    // The Functions front end appends the address of the peer it serves to X-Forwarded-For; so does this runtime.
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
     const request = new HttpRequest({
       method,
       url: url.toString(),
@@ -315,6 +326,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       });
     },
   };
+}
+
+/**
+ * Why an admin request is refused: no or a wrong master key (401), or a body that is not declared
+ * JSON (415), so a web page cannot trigger it with a form or a simple cross-origin request.
+ */
+function adminRefusal(req: IncomingMessage, url: URL, masterKey: string): AppError | undefined {
+  const given = String(req.headers['x-functions-key'] ?? url.searchParams.get('code') ?? '');
+  const expected = Buffer.from(masterKey, 'utf8');
+  const actual = Buffer.from(given, 'utf8');
+  if (masterKey.length < 16 || actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    return new AppError(401, 'unauthorized', 'The admin API requires the master key in the x-functions-key header.');
+  }
+  const contentType = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (contentType !== 'application/json') return new AppError(415, 'unsupportedMediaType', 'Send the admin request body as application/json.');
+  return undefined;
 }
 
 function joinRoute(prefix: string, route: string): string {

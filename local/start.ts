@@ -5,7 +5,7 @@ import { createStorageClients } from '../shared/storage/clients.js';
 import { declarations } from '../functions/declarations.js';
 import { startOrReuseAzurite } from './azurite.js';
 import { seedDemoData } from './demo-data.js';
-import { ensureDevSecrets } from './dev-secrets.js';
+import { ensureDevSecrets, readMasterKey } from './dev-secrets.js';
 import { startLocalRuntime } from './runner.js';
 import { loadLocalSettings } from './settings.js';
 
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     log: app.log,
     port: config.port,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    masterKey: readMasterKey(),
   });
 
   const functions = declarations.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);

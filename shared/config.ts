@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseNcrontab } from './runtime/ncrontab.js';
 
@@ -95,6 +96,33 @@ const csvList = (fallback: string, item: RegExp, what: string) =>
     .transform((value) => [...new Set(value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))])
     .pipe(z.array(z.string().regex(item, `each entry must be ${what}`)).min(1, 'at least one entry is required'));
 
+/** Host names or IP literals, comma-separated, lower-cased, IPv6 without brackets. */
+const hostList = z
+  .string()
+  .default('')
+  .transform((value) => [...new Set(value.split(',').map((part) => part.trim().toLowerCase().replace(/^\[|\]$/g, '')).filter(Boolean))])
+  .pipe(z.array(z.string().regex(/^[a-z0-9.:-]{1,253}$/, 'each entry must be a host name or an IP address')));
+
+/** IP addresses or CIDR ranges, comma-separated. */
+const addressList = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const ranges: { network: string; prefix: number; family: 4 | 6 }[] = [];
+    for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const [network = '', prefixText] = item.split('/');
+      const family = isIP(network);
+      const max = family === 6 ? 128 : 32;
+      const prefix = prefixText === undefined ? max : Number(prefixText);
+      if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) {
+        ctx.addIssue({ code: 'custom', message: `'${item.slice(0, 60)}' is not an IP address or CIDR range` });
+        return z.NEVER;
+      }
+      ranges.push({ network, prefix, family: family as 4 | 6 });
+    }
+    return ranges;
+  });
+
 const settingsSchema = z
   .object({
     STORAGE: z.string().min(1).optional(),
@@ -154,6 +182,8 @@ const settingsSchema = z
     NOTIFICATION_WEBHOOK_TIMEOUT_MS: count(100, 60_000, 10_000),
     NOTIFICATION_WEBHOOK_ATTEMPTS: count(1, 5, 3),
     NOTIFICATION_WEBHOOK_RETRY_DELAY_MS: count(0, 30_000, 1000),
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: hostList,
+    TRUSTED_PROXIES: addressList,
   });
 
 /** Settings that are required in one of several forms; checked even when other settings are invalid. */
@@ -165,6 +195,9 @@ function alternativeProblems(env: Env): string[] {
     );
   }
   if (!env.AUTH_JWKS_URI && !env.AUTH_JWKS) problems.push('AUTH_JWKS_URI: set AUTH_JWKS_URI (or AUTH_JWKS locally)');
+  if (env.WEBSITE_INSTANCE_ID && env.OUTBOUND_ALLOWED_PRIVATE_HOSTS?.trim()) {
+    problems.push('OUTBOUND_ALLOWED_PRIVATE_HOSTS: allowed for local development only; remove it from the Azure app settings');
+  }
   return problems;
 }
 
@@ -204,6 +237,18 @@ export interface AppConfig {
   readonly packaging: PackagingSettings;
   readonly patAuth: PatAuthSettings;
   readonly lifecycle: LifecycleSettings;
+  readonly outbound: OutboundSettings;
+  /**
+   * Proxies in front of the platform's front end whose X-Forwarded-For entries are believed (see
+   * shared/http/client-address.ts); empty means only the front end's own entry counts.
+   */
+  readonly trustedProxies: readonly { network: string; prefix: number; family: 4 | 6 }[];
+}
+
+/** Outbound HTTP (shared/http/outbound.ts). */
+export interface OutboundSettings {
+  /** Hosts that may resolve to loopback or private addresses (local development only; refused on Azure). */
+  readonly allowedPrivateHosts: readonly string[];
 }
 
 /** The lifecycle timer (expiry sweep and reminder ladder) and notification delivery. */
@@ -393,6 +438,8 @@ export function loadConfig(env: Env): AppConfig {
       webhookAttempts: s.NOTIFICATION_WEBHOOK_ATTEMPTS,
       webhookRetryDelayMs: s.NOTIFICATION_WEBHOOK_RETRY_DELAY_MS,
     },
+    outbound: { allowedPrivateHosts: s.OUTBOUND_ALLOWED_PRIVATE_HOSTS },
+    trustedProxies: s.TRUSTED_PROXIES,
   });
 }
 

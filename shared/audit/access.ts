@@ -6,10 +6,10 @@ import type { Caller } from '../auth/caller.js';
 import type { OrganizationAccess } from '../directory/access.js';
 import { AppError, forbidden, notFound } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
-import { QUEUES, TABLES } from '../storage/names.js';
-import { sendJson } from '../storage/queue.js';
+import { TABLES } from '../storage/names.js';
 import { auditContextOf, organizationEvent } from './context.js';
 import { commitWithEvents } from './outbox.js';
+import { sendSignedAuditEvent } from './ingestion.js';
 import { ACCESS_LOG_ACTION } from './query.js';
 import {
   MIN_RETENTION_DAYS,
@@ -62,7 +62,7 @@ export async function recordAuditAccess(
     category: 'access',
     data,
   });
-  await sendJson(app.storage.queue(QUEUES.audit), event);
+  await sendSignedAuditEvent(app, event);
 }
 
 // ---- reader grants --------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import type { AuditActor, AuditEvent } from './events.js';
+import { clientAddressOf } from '../http/client-address.js';
+import { redactSecrets } from '../tokens/redaction.js';
 
 /** Who did something and from where: everything an audit event needs besides the action itself. */
 export interface AuditContext {
@@ -51,23 +53,23 @@ export function actorOf(caller: Caller): AuditActor {
   };
 }
 
-/** The client address from `X-Forwarded-For` (set by the Functions front end), without a port. */
+/** The client address (see shared/http/client-address.ts: trusted proxy hops are skipped from the right). */
 export function clientIp(request: HttpRequest): string | undefined {
-  const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-  if (!forwarded) return undefined;
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::\d+)?$/.exec(forwarded);
-  if (bracketed?.[1]) return bracketed[1];
-  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(forwarded);
-  if (v4?.[1]) return v4[1];
-  return /^[0-9a-fA-F:]{2,45}$/.test(forwarded) ? forwarded : undefined;
+  return clientAddressOf(request);
+}
+
+/** The request's User-Agent as it may be kept: at most 512 characters, token-shaped text redacted. */
+export function userAgentOf(request: HttpRequest): string | undefined {
+  const userAgent = request.headers.get('user-agent');
+  return userAgent ? truncate(redactSecrets(userAgent), 512) : undefined;
 }
 
 export function auditContextOf(request: HttpRequest, caller: Caller, activityId: string): AuditContext {
-  const userAgent = request.headers.get('user-agent') ?? undefined;
+  const userAgent = userAgentOf(request);
   return {
     actor: actorOf(caller),
     ipAddress: clientIp(request),
-    userAgent: (userAgent === undefined ? undefined : truncate(userAgent, 512)),
+    userAgent,
     activityId,
     correlationId: activityId,
   };

@@ -4,6 +4,8 @@ import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
+import { redactDeep } from '../tokens/redaction.js';
+import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
 import {
@@ -186,7 +188,8 @@ function rememberHead(app: AppContext, head: ChainHeadRow, etag: string | undefi
 export type MessageOutcome = WriteOutcome['status'] | 'deferred' | 'abandoned';
 
 /**
- * Handles one audit queue message. A message from the outbox (with `delivery`) is stored only once
+ * Handles one audit queue message. A message without `delivery` is stored only with a valid ingestion
+ * signature (ingestion.ts). A message from the outbox (with `delivery`) is stored only once
  * its change is proven committed: effects applied, event written, outbox row removed, in that order,
  * so a retry after a failure at any step repeats the rest. Throws InvalidAuditEvent for messages that
  * can never be stored.
@@ -196,7 +199,14 @@ export async function handleAuditMessage(app: AppContext, payload: unknown): Pro
   const value: unknown = typeof payload === 'string' ? JSON.parse(payload) : payload;
   const { delivery, error } = deliveryOf(value);
   if (error) throw new InvalidAuditEvent(error);
-  if (!delivery) return { event, outcome: (await writeAuditEvent(app, event)).status };
+  if (!delivery) {
+    // No outbox row to prove the event: only a signed ingestion message is stored.
+    const signature = checkIngestionSignature(app, value as object);
+    if (signature !== 'valid') {
+      throw new InvalidAuditEvent(signature === 'absent' ? 'no proof: the message has neither an outbox delivery nor an ingestion signature' : signature);
+    }
+    return { event, outcome: (await writeAuditEvent(app, event)).status };
+  }
   if (!(await isCommitted(app, delivery))) {
     if (await isAuditEventStored(app, event)) return { event, outcome: 'duplicate' };
     const outcome = await deferDelivery(app, value as object, delivery);
@@ -218,7 +228,9 @@ export async function isAuditEventStored(app: AppContext, event: AuditEvent): Pr
 }
 
 /** Stores one validated event; idempotent on (event id, timestamp). Throws InvalidAuditEvent for events that can never be stored. */
-export async function writeAuditEvent(app: AppContext, event: AuditEvent): Promise<WriteOutcome> {
+export async function writeAuditEvent(app: AppContext, received: AuditEvent): Promise<WriteOutcome> {
+  // Every stored event passes the same secret scan, whichever path brought it.
+  const event = redactDeep(received);
   const ms = Date.parse(event.timestamp);
   const nowMs = app.clock.now().getTime();
   if (ms > nowMs + MAX_FUTURE_SKEW_MS) throw new InvalidAuditEvent('timestamp is more than a day in the future');

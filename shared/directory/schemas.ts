@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactSecrets } from '../tokens/redaction.js';
 
 /** Names that would collide with host routes or Gatehouse's own top-level paths. */
 export const RESERVED_ORGANIZATION_NAMES = new Set([
@@ -57,21 +58,21 @@ export type ProjectVisibility = z.infer<typeof projectVisibilitySchema>;
 export const createOrganizationBody = z
   .object({
     name: organizationNameSchema,
-    description: z.string().max(1024).optional(),
+    description: z.string().max(1024).transform(redactSecrets).optional(),
   })
   .strict();
 
 export const createProjectBody = z
   .object({
     name: projectNameSchema,
-    description: z.string().max(15000).optional(),
+    description: z.string().max(15000).transform(redactSecrets).optional(),
     visibility: projectVisibilitySchema.default('private'),
   })
   .strict();
 
 export const updateProjectBody = z
   .object({
-    description: z.string().max(15000).optional(),
+    description: z.string().max(15000).transform(redactSecrets).optional(),
     visibility: projectVisibilitySchema.optional(),
   })
   .strict()

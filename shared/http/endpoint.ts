@@ -14,6 +14,7 @@ import { hasAnyScope } from '../tokens/scopes.js';
 import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
+import { assertJsonDepth, unknownFieldError } from './body-rules.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -330,7 +331,11 @@ export async function readJsonBody<B>(
   if (declaredLength > maxBytes) throw requestTooLarge(maxBytes);
   const bytes = Buffer.from(await request.arrayBuffer());
   if (bytes.length > maxBytes) throw requestTooLarge(maxBytes);
-  if (bytes.length === 0) throw badRequest('bodyRequired', 'A JSON request body is required.');
+  if (bytes.length === 0) {
+    const absent = schema.safeParse(undefined);
+    if (absent.success) return absent.data;
+    throw badRequest('bodyRequired', 'A JSON request body is required.');
+  }
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   let json: unknown;
   if (acceptForm && contentType === 'application/x-www-form-urlencoded') {
@@ -349,8 +354,9 @@ export async function readJsonBody<B>(
       throw badRequest('invalidJson', 'The request body is not valid JSON.');
     }
   }
+  assertJsonDepth(json);
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw validationError('invalidRequestBody', parsed.error, issueCode);
+  if (!parsed.success) throw unknownFieldError(parsed.error) ?? validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
 }
 

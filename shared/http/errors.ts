@@ -109,7 +109,7 @@ export const sessionTokenFailure = (status: 400 | 403 | 404 | 409, code: Exclude
 export const SSH_KEY_ERRORS = [
   'publicDataRequired', 'invalidPublicKey', 'unsupportedKeyType', 'multiplePublicKeys', 'privateKeyNotAllowed',
   'dsaKeyNotAllowed', 'rsaKeyTooShort', 'sshCertificateNotAllowed', 'keyTypePolicyViolation',
-  'rsaKeySizePolicyViolation', 'expiredSshKeyCannotBeExtended',
+  'rsaKeySizePolicyViolation', 'expiredSshKeyCannotBeExtended', 'invalidProofOfPossession',
 ] as const;
 export type SshKeyError = (typeof SSH_KEY_ERRORS)[number];
 const SSH_KEY_ERROR_SET: ReadonlySet<string> = new Set(SSH_KEY_ERRORS);

@@ -2,6 +2,7 @@ import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
 import { AppError } from './errors.js';
+import { clientAddressOf } from './client-address.js';
 
 /**
  * Token buckets per key (a caller, or a client IP for anonymous requests), refilled continuously
@@ -52,9 +53,9 @@ function limitersOf(app: AppContext) {
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The client address as the front end reports it (the local runtime sets it from the socket). */
-export function clientAddress(request: HttpRequest): string {
-  return request.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || 'unknown';
+/** The client address (see client-address.ts; the local runtime reports the socket as the front end does). */
+export function clientAddress(request: HttpRequest, app: AppContext): string {
+  return clientAddressOf(request, app.config) ?? 'unknown';
 }
 
 /** Anonymous requests count against the client IP; authenticated writes against the caller. */
@@ -65,7 +66,7 @@ export function enforceRateLimit(app: AppContext, request: HttpRequest, caller: 
     ? WRITE_METHODS.has(request.method.toUpperCase())
       ? writes.take(`${caller.kind}:${caller.id}`, now)
       : { allowed: true as const }
-    : anonymous.take(`ip:${clientAddress(request)}`, now);
+    : anonymous.take(`ip:${clientAddress(request, app)}`, now);
   if (!verdict.allowed) {
     throw new AppError(429, 'rateLimited', 'Too many requests; slow down and retry after the time given in Retry-After.', {
       headers: { 'Retry-After': String(verdict.retryAfterSeconds) },

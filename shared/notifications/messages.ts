@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { sendJson } from '../storage/queue.js';
+import { redactDeep } from '../tokens/redaction.js';
 
 /**
  * The notification message: what producers put on the `notifications` queue for the sender to
@@ -62,5 +63,5 @@ export function notificationMessage(
 
 /** Validates the message and puts it on the notifications queue (base64 JSON, as triggers expect). */
 export async function enqueueNotification(app: AppContext, message: NotificationMessage): Promise<void> {
-  await sendJson(app.storage.queue(QUEUES.notifications), notificationMessageSchema.parse(message));
+  await sendJson(app.storage.queue(QUEUES.notifications), notificationMessageSchema.parse(redactDeep(message)));
 }

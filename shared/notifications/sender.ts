@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
+import { guardedFetch, OutboundRefused } from '../http/outbound.js';
 import { markWebhookDelivered, storeInInbox, webhookDelivered } from './inbox.js';
 import { notificationMessageSchema, type NotificationMessage } from './messages.js';
 import { checkWebhookUrl, decryptSecret, readNotificationSettings, SIGNATURE_HEADER } from './settings.js';
@@ -61,13 +62,16 @@ export class WebhookDeliveryError extends Error {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A webhook answer is not read beyond this: only its status counts. */
+const MAX_WEBHOOK_RESPONSE_BYTES = 64 * 1024;
+
 async function postOnce(app: AppContext, url: string, body: string, headers: Record<string, string>): Promise<void> {
-  const response = await fetch(url, {
+  const response = await guardedFetch(app, url, {
     method: 'POST',
     body,
     headers,
-    redirect: 'error',
-    signal: AbortSignal.timeout(app.config.lifecycle.webhookTimeoutMs),
+    timeoutMs: app.config.lifecycle.webhookTimeoutMs,
+    maxResponseBytes: MAX_WEBHOOK_RESPONSE_BYTES,
   });
   await response.body?.cancel().catch(() => undefined);
   if (response.status < 200 || response.status >= 300) throw new WebhookDeliveryError(`the webhook answered ${response.status}`);
@@ -98,6 +102,8 @@ export async function deliverToWebhook(app: AppContext, message: NotificationMes
         attempt,
         error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 200) : 'unknown',
       });
+      // A refused destination stays refused: no retry reaches it.
+      if (error instanceof OutboundRefused) break;
       if (attempt < webhookAttempts) await sleep(webhookRetryDelayMs * 2 ** (attempt - 1));
     }
   }

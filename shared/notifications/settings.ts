@@ -5,6 +5,7 @@ import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
+import { checkDestination, OutboundRefused } from '../http/outbound.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { currentPepper } from '../tokens/hashing.js';
@@ -229,6 +230,18 @@ export function checkWebhookUrl(app: AppContext, value: string): URL {
   );
 }
 
+/**
+ * Refuses a webhook whose host is (or now resolves to) an address the outbound client would refuse.
+ * A name that does not resolve yet is accepted: every delivery checks again.
+ */
+async function refusePrivateWebhook(app: AppContext, url: URL): Promise<void> {
+  try {
+    await checkDestination(app, url);
+  } catch (error) {
+    if (error instanceof OutboundRefused) throw badRequest(WEBHOOK_URL_ERROR, `The webhook URL must name a public address: ${error.reason}.`);
+  }
+}
+
 function secretKey(app: AppContext, version: string): Buffer {
   const pepper = app.config.peppers.find((candidate) => candidate.version === version);
   if (!pepper) throw new AppError(500, 'webhookSecretUnavailable', 'The webhook secret was encrypted under a key that is no longer configured.');
@@ -259,6 +272,7 @@ export async function configureWebhook(
   body: z.infer<typeof webhookUpdateSchema>,
 ): Promise<z.infer<typeof webhookViewSchema>> {
   const url = checkWebhookUrl(app, body.url).toString();
+  await refusePrivateWebhook(app, new URL(url));
   const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
   const secret = body.secret ?? (generated as string);
   const { cipher, keyVersion } = encryptSecret(app, secret);

@@ -10,6 +10,7 @@ import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../h
 import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { redactSecrets } from '../tokens/redaction.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -90,6 +91,18 @@ export const feedNameSchema = z
   .max(64, 'feed names have at most 64 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'feed names use letters, digits, . _ and -, and start with a letter or digit');
 
+/**
+ * Fields of Azure DevOps' Feed / FeedUpdate / UpstreamSource models that Gatehouse accepts and ignores
+ * (its clients send whole models); any other unknown field is a 400 (see shared/http/body-rules.ts).
+ */
+const ignoredFields = (names: readonly string[]) =>
+  Object.fromEntries(names.map((name) => [name, z.unknown().optional().describe('Azure DevOps model field; accepted and ignored.')]));
+const FEED_MODEL_IGNORED = [
+  'id', 'url', '_links', 'badgesEnabled', 'capabilities', 'defaultViewId', 'deletedDate', 'fullyQualifiedId', 'fullyQualifiedName',
+  'hideDeletedPackageVersions', 'isReadOnly', 'permissions', 'project', 'upstreamEnabledChangedDate', 'view', 'viewId', 'viewName',
+  'allowUpstreamNameConflict',
+] as const;
+
 const upstreamSourceInput = z
   .object({
     name: z.string().trim().min(1).max(64).optional(),
@@ -100,31 +113,34 @@ const upstreamSourceInput = z
     /** Internal sources: the upstream feed's id or name (in the same organization). */
     internalUpstreamFeedId: z.string().max(64).optional(),
     internalUpstreamProjectId: z.string().max(64).nullish(),
+    ...ignoredFields(['id', 'displayLocation', 'status', 'statusDetails', 'deletedDate', 'internalUpstreamCollectionId', 'internalUpstreamViewId', 'serviceEndpointId', 'serviceEndpointProjectId']),
   })
-  .strip();
+  .strict();
 
 const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())).max(100);
 
 export const createFeedBody = z
   .object({
     name: feedNameSchema,
-    description: z.string().max(1000).default(''),
+    description: z.string().max(1000).default('').transform(redactSecrets),
     upstreamEnabled: z.boolean().default(true),
     upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
     owners: userIdList.optional(),
     contributors: userIdList.optional(),
+    ...ignoredFields(FEED_MODEL_IGNORED),
   })
-  .strip();
+  .strict();
 
 export const updateFeedBody = z
   .object({
-    description: z.string().max(1000).optional(),
+    description: z.string().max(1000).transform(redactSecrets).optional(),
     upstreamEnabled: z.boolean().optional(),
     upstreamSources: z.array(upstreamSourceInput).max(10).optional(),
     owners: userIdList.optional(),
     contributors: userIdList.optional(),
+    ...ignoredFields([...FEED_MODEL_IGNORED, 'name']),
   })
-  .strip();
+  .strict();
 
 export type UpstreamSourceInput = z.infer<typeof upstreamSourceInput>;
 

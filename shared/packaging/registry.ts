@@ -72,11 +72,18 @@ const manifestOf = (candidate: Candidate): Record<string, unknown> =>
 const publishedAtOf = (candidate: Candidate): string | undefined =>
   candidate.kind === 'saved' ? candidate.saved.publishedAt : candidate.kind === 'public' ? candidate.upstream.publishedAt : candidate.publishedAt;
 
-/** Resolves a package through a feed; `trail` holds the feeds already visited (downstream first). */
+/**
+ * Resolves a package through a feed; `trail` holds the feeds already visited (downstream first).
+ *
+ * Every source is read before anything is merged, and the merge is decided per package name, not by
+ * upstream order: versions of internal origin (saved in the feed or offered by an internal upstream)
+ * come first, so a version number that exists internally is always served from the internal source;
+ * then the feed's other saved versions; then the upstreams' remaining versions in upstream order.
+ */
 export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[] = []): Promise<PackageView> {
   const [record, saved] = await Promise.all([readPackageRecord(app, feed.id, name.name), listSavedVersions(app, feed.id, name.name)]);
-  const candidates = new Map<string, Candidate>();
-  for (const version of saved) candidates.set(version.version, { kind: 'saved', version: version.version, origin: version.origin, saved: version });
+  const savedCandidates: Candidate[] = saved.map((version) => ({ kind: 'saved', version: version.version, origin: version.origin, saved: version }));
+  const upstreamCandidates: Candidate[][] = [];
 
   const problems: UpstreamProblem[] = [];
   const upstreamTags: Record<string, string>[] = [];
@@ -87,28 +94,25 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
         if (upstream.type === 'public') {
           const packument = await fetchPublicPackument(app, name.name);
           if (!packument) continue;
-          for (const version of packument.versions.values()) {
-            if (!candidates.has(version.version)) {
-              candidates.set(version.version, { kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name });
-            }
-          }
+          upstreamCandidates.push(
+            [...packument.versions.values()].map((version) => ({ kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name })),
+          );
           upstreamTags.push({ ...packument.distTags });
         } else {
           if (path.includes(upstream.feedId)) continue;
           const target = await getFeedById(app, feed.organizationId, upstream.feedId);
           if (!target) continue;
           const view = await resolvePackage(app, target, name, path);
-          for (const [version, candidate] of view.versions) {
-            if (candidates.has(version)) continue;
-            candidates.set(version, {
+          upstreamCandidates.push(
+            [...view.versions].map(([version, candidate]) => ({
               kind: 'internal',
               version,
               origin: candidate.origin,
               feed: target,
               manifest: manifestOf(candidate),
               publishedAt: publishedAtOf(candidate),
-            });
-          }
+            })),
+          );
           problems.push(...view.problems.map((problem) => ({ ...problem, source: `${upstream.name} → ${problem.source}` })));
           upstreamTags.push({ ...view.distTags });
         }
@@ -119,6 +123,16 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
       }
     }
   }
+
+  const candidates = new Map<string, Candidate>();
+  const offer = (list: readonly Candidate[], include: (candidate: Candidate) => boolean) => {
+    for (const candidate of list) if (include(candidate) && !candidates.has(candidate.version)) candidates.set(candidate.version, candidate);
+  };
+  const isInternal = (candidate: Candidate) => candidate.origin === 'internal';
+  offer(savedCandidates, isInternal);
+  for (const list of upstreamCandidates) offer(list, isInternal);
+  offer(savedCandidates, () => true);
+  for (const list of upstreamCandidates) offer(list, () => true);
 
   const hasInternalVersions = [...candidates.values()].some((candidate) => candidate.origin === 'internal');
   const blockExternal = hasInternalVersions && record.behavior !== 'allowExternalVersions';
@@ -191,9 +205,15 @@ export async function obtainVersion(
   trail: readonly string[] = [],
 ): Promise<SavedVersion> {
   const existing = await getSavedVersion(app, feed.id, name.name, version);
-  if (existing) return existing;
+  const hasInternalUpstream = feed.upstreams.some((upstream) => upstream.type === 'internal');
+  if (existing && (existing.origin === 'internal' || !hasInternalUpstream)) return existing;
   const view = await resolvePackage(app, feed, name, trail);
   const candidate = view.versions.get(version);
+  if (existing) {
+    // An external copy saved before an internal source had this version number: the internal one wins.
+    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(app, candidate.feed, name, version, [...trail, feed.id]);
+    return existing;
+  }
   if (!candidate) {
     const problem = view.problems[0];
     if (!view.blocked.has(version) && problem) {
@@ -371,7 +391,7 @@ export const upstreamingBehaviorBody = z
       .pipe(z.enum(['auto', 'allowexternalversions'], { message: "must be 'auto' or 'allowExternalVersions'" }))
       .transform((value): UpstreamBehavior => (value === 'auto' ? 'auto' : 'allowExternalVersions')),
   })
-  .strip();
+  .strict();
 
 export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackageName) {
   const record = await readPackageRecord(app, feed.id, name.name);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../http/errors.js';
+import { guardedFetch, OutboundRefused, OutboundResponseTooLarge } from '../http/outbound.js';
 import { isCanonicalVersion } from './npm-names.js';
 
 /**
@@ -54,16 +55,19 @@ export interface UpstreamPackument {
 export const encodePackagePath = (name: string): string =>
   name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
 
-async function upstreamFetch(app: AppContext, url: string, accept: string): Promise<Response> {
+async function upstreamFetch(app: AppContext, url: string, accept: string, maxResponseBytes: number): Promise<Response> {
   const { upstreamTimeoutMs } = app.config.packaging;
   const host = new URL(url).host;
   try {
-    return await fetch(url, {
+    return await guardedFetch(app, url, {
       headers: { accept, 'user-agent': 'gatehouse-feeds' },
-      redirect: 'error',
-      signal: AbortSignal.timeout(upstreamTimeoutMs),
+      timeoutMs: upstreamTimeoutMs,
+      maxResponseBytes,
     });
   } catch (error) {
+    if (error instanceof OutboundRefused) {
+      throw new UpstreamFailure('upstreamRefused', `The upstream registry ${host} is not a public address (${error.reason}).`);
+    }
     const name = (error as { name?: string }).name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new UpstreamFailure('upstreamTimeout', `The upstream registry ${host} did not answer within ${upstreamTimeoutMs} ms.`);
@@ -93,6 +97,9 @@ async function readLimited(response: Response, limit: number, what: string): Pro
     }
   } catch (error) {
     if (error instanceof UpstreamFailure) throw error;
+    if (error instanceof OutboundResponseTooLarge) {
+      throw new UpstreamFailure('upstreamResponseTooLarge', `The upstream ${what} is larger than ${limit} bytes.`);
+    }
     const name = (error as { name?: string }).name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new UpstreamFailure('upstreamTimeout', `The upstream registry did not finish sending the ${what} in time.`);
@@ -105,7 +112,8 @@ async function readLimited(response: Response, limit: number, what: string): Pro
 /** The package document from the public registry; undefined when it does not have the package. */
 export async function fetchPublicPackument(app: AppContext, name: string): Promise<UpstreamPackument | undefined> {
   const base = app.config.packaging.npmUpstreamUrl;
-  const response = await upstreamFetch(app, `${base}${encodePackagePath(name)}`, 'application/json');
+  const limit = app.config.packaging.maxUpstreamPackumentBytes;
+  const response = await upstreamFetch(app, `${base}${encodePackagePath(name)}`, 'application/json', limit + 1);
   if (response.status === 404) {
     await response.body?.cancel().catch(() => undefined);
     return undefined;
@@ -114,7 +122,7 @@ export async function fetchPublicPackument(app: AppContext, name: string): Promi
     await response.body?.cancel().catch(() => undefined);
     throw new UpstreamFailure('upstreamError', `The upstream registry answered ${response.status} for ${name}.`);
   }
-  const bytes = await readLimited(response, app.config.packaging.maxUpstreamPackumentBytes, 'package document');
+  const bytes = await readLimited(response, limit, 'package document');
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
@@ -171,7 +179,7 @@ export function matchesChecksum(tarball: Buffer, integrity: string | undefined, 
 
 /** Downloads a tarball from the public registry and checks it against the published checksum. */
 export async function fetchPublicTarball(app: AppContext, name: string, version: UpstreamVersion): Promise<Buffer> {
-  const response = await upstreamFetch(app, version.tarballUrl, 'application/octet-stream');
+  const response = await upstreamFetch(app, version.tarballUrl, 'application/octet-stream', app.config.packaging.maxTarballBytes + 1);
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);
     throw new UpstreamFailure('upstreamError', `The upstream registry answered ${response.status} for the tarball of ${name}@${version.version}.`);

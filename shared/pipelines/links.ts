@@ -22,7 +22,7 @@ export interface RepositoryLink {
   /** The link as stored and shown: https URL without credentials, fragment or trailing slash. */
   readonly url: string;
   readonly host: string;
-  /** Identifies the repository across requests: host (without `www.`) and path, case-folded, no `.git`. */
+  /** Identifies the repository across requests (see repositoryIdentity). */
   readonly key: string;
 }
 
@@ -51,15 +51,50 @@ export function parseRepositoryLink(raw: string): { ok: true; link: RepositoryLi
   if (segments.length < 2) return fail('links must point at a repository (for example https://github.com/owner/repository)');
   const path = `/${segments.join('/')}`;
   const search = url.search;
-  const canonicalPath = path.toLowerCase().replace(/\.git$/, '');
+  const identity = repositoryIdentity(host, segments);
+  if (!identity) return fail('links must use valid percent-encoding and point at a repository');
   return {
     ok: true,
     link: {
       url: `https://${host}${path}${search}`,
       host,
-      key: `${host.replace(/^www\./, '')}${canonicalPath}`,
+      key: identity,
     },
   };
+}
+
+/** Path segments that start a view inside a repository (branches, files, commits), not a part of its name. */
+const SUB_PATH_MARKERS = new Set(['-', 'tree', 'blob', 'raw', 'commits', 'commit', 'src', 'branches', 'tags', 'releases', 'issues', 'pulls', 'pull', 'wiki', 'actions', 'log', 'refs']);
+
+/**
+ * The repository a link names, as `host/owner/name` (GitLab groups and Azure DevOps `org/project/_git/repo`
+ * keep their extra levels): segments percent-decoded and lower-cased, `www.` and a `.git` suffix
+ * dropped, views inside the repository (`/tree/main`, `/-/blob/...`) cut off. Two spellings of one
+ * repository give one identity; undefined for malformed encoding or a path that names no repository.
+ */
+export function repositoryIdentity(host: string, rawSegments: readonly string[]): string | undefined {
+  let segments: string[];
+  try {
+    segments = rawSegments.map((segment) => decodeURIComponent(segment).toLowerCase());
+  } catch {
+    return undefined;
+  }
+  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..' || segment.includes('/'))) return undefined;
+  const bareHost = host.toLowerCase().replace(/^www\./, '');
+  let kept: string[];
+  if (bareHost === 'dev.azure.com' || bareHost.endsWith('.visualstudio.com')) {
+    const git = segments.indexOf('_git');
+    kept = git >= 0 ? segments.slice(0, git + 2) : segments.slice(0, 2);
+  } else if (bareHost === 'gitlab.com') {
+    const marker = segments.findIndex((segment) => SUB_PATH_MARKERS.has(segment));
+    kept = marker >= 0 ? segments.slice(0, marker) : segments;
+  } else {
+    kept = segments.slice(0, 2);
+  }
+  const last = kept.length - 1;
+  kept = kept.map((segment, i) => (i === last ? segment.replace(/\.git$/, '') : segment));
+  if (kept.length < 2 || kept.some((segment) => segment === '')) return undefined;
+  return `${bareHost}/${kept.join('/')}`;
 }
 
 /** A table-key-safe digest of a repository key or an email address. */

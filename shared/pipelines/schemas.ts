@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRepositoryLink, type RepositoryLink } from './links.js';
+import { redactSecrets } from '../tokens/redaction.js';
 
 /** Records and wire shapes of free pipeline grants. */
 
@@ -117,7 +118,8 @@ export const createGrantRequestBody = z
       .trim()
       .min(DESCRIPTION_MIN_LENGTH, `describe the project in at least ${DESCRIPTION_MIN_LENGTH} characters`)
       .max(DESCRIPTION_MAX_LENGTH, `the description has at most ${DESCRIPTION_MAX_LENGTH} characters`)
-      .refine((value) => !CONTROL.test(value), 'may not contain control characters'),
+      .refine((value) => !CONTROL.test(value), 'may not contain control characters')
+      .transform(redactSecrets),
   })
   .strict();
 export type CreateGrantRequestBody = z.infer<typeof createGrantRequestBody>;

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { sshKeyLookupMatchSchema } from './schemas.js';
 import type { AppContext } from '../app-context.js';
 import { subjectDescriptor, type ServicePrincipalCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
@@ -10,18 +12,7 @@ import { sshKeyFactsOf } from './service.js';
 /** A hit records use at most once a minute per key (a git server may look a key up on every push). */
 export const LAST_USED_THROTTLE_MS = 60_000;
 
-export interface SshKeyLookupMatch {
-  authorizationId: string;
-  displayName: string;
-  fingerprint: string;
-  keyType: string;
-  keySize: number;
-  validFrom: string;
-  validTo: string;
-  isValid: true;
-  owner: { id: string; displayName: string; principalName: string; descriptor: string };
-  organization: { id: string; name: string };
-}
+export type SshKeyLookupMatch = z.infer<typeof sshKeyLookupMatchSchema>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -91,6 +82,7 @@ export async function lookupSshKey(
         descriptor: subjectDescriptor('user', record.ownerId),
       },
       organization: { id: organization.id, name: organization.name },
+      proven: record.proven,
     });
   }
   if (value.length === 0) throw notFound('sshKeyNotFound', 'No active SSH key with this fingerprint is registered in your organizations.');

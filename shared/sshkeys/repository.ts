@@ -46,6 +46,8 @@ export interface SshKeyRecord {
   /** Set once Token.SshExpireEvent was emitted (by expireSshKeyIfDue). */
   expiredEventAt: string | null;
   updatedAt: string;
+  /** Registered with a proof of possession of the private key (proof.ts): it cannot be taken over. */
+  proven: boolean;
 }
 
 export interface StoredSshKey {
@@ -88,6 +90,7 @@ function toEntity(record: SshKeyRecord): TableEntity {
     lastUsed: record.lastUsed ?? '',
     expiredEventAt: record.expiredEventAt ?? '',
     updatedAt: record.updatedAt,
+    proven: record.proven,
   };
 }
 
@@ -112,6 +115,7 @@ function fromEntity(row: Record<string, unknown>): SshKeyRecord {
     lastUsed: str(row.lastUsed) || null,
     expiredEventAt: str(row.expiredEventAt) || null,
     updatedAt: str(row.updatedAt),
+    proven: row.proven === true,
   };
 }
 
@@ -120,6 +124,7 @@ interface FingerprintRow {
   authorizationId: string;
   claimedAt: string;
   blocked?: boolean;
+  proven?: boolean;
 }
 
 /** Thrown by `create` when the organization already has the key (or blocks it). */
@@ -173,9 +178,10 @@ export class SshKeyRepository {
 
   /**
    * Claims the fingerprint in the organization: an insert, so of two concurrent claims only one
-   * succeeds. A claim left by a create that died before writing its record is taken over once stale.
+   * succeeds. A claim left by a create that died before writing its record is taken over once stale,
+   * and a proven registration takes over another user's unproven one (answered so it can be revoked).
    */
-  private async claimFingerprint(record: SshKeyRecord): Promise<void> {
+  private async claimFingerprint(record: SshKeyRecord): Promise<{ ownerId: string; authorizationId: string } | undefined> {
     const table = this.table(TABLES.sshFingerprints);
     const entity = {
       partitionKey: record.fingerprintHex,
@@ -184,31 +190,37 @@ export class SshKeyRepository {
       authorizationId: record.authorizationId,
       claimedAt: record.validFrom,
       blocked: false,
+      proven: record.proven,
     };
     try {
       await table.createEntity(entity);
-      return;
+      return undefined;
     } catch (error) {
       if (restErrorStatus(error) !== 409) throw error;
     }
     const existing = await readEntity<FingerprintRow>(table, entity.partitionKey, entity.rowKey);
     if (!existing) throw new DuplicateSshKeyError(false);
     if (existing.blocked) throw new DuplicateSshKeyError(true);
+    const squatted = record.proven && !existing.proven && existing.ownerId !== record.ownerId;
     const stale =
       Date.parse(existing.claimedAt) < Date.parse(record.validFrom) - STALE_CLAIM_MS &&
       !(await this.get(existing.ownerId, existing.authorizationId));
-    if (!stale) throw new DuplicateSshKeyError(false);
+    if (!stale && !squatted) throw new DuplicateSshKeyError(false);
     try {
       await table.updateEntity(entity, 'Replace', { etag: existing.etag });
     } catch (error) {
       if (restErrorStatus(error) === 412) throw new DuplicateSshKeyError(false);
       throw error;
     }
+    return squatted ? { ownerId: existing.ownerId, authorizationId: existing.authorizationId } : undefined;
   }
 
-  /** Claims the fingerprint, writes the id and expiry rows, then the record and its events in one transaction. */
-  async create(record: SshKeyRecord, events: readonly AuditEvent[]): Promise<void> {
-    await this.claimFingerprint(record);
+  /**
+   * Claims the fingerprint, writes the id and expiry rows, then the record and its events in one
+   * transaction. Answers the unproven registration the claim was taken from, if any.
+   */
+  async create(record: SshKeyRecord, events: readonly AuditEvent[]): Promise<{ ownerId: string; authorizationId: string } | undefined> {
+    const superseded = await this.claimFingerprint(record);
     const expiry = expiryKeys(record.validTo, record.authorizationId);
     const indexes: [string, TableEntity][] = [
       [TABLES.sshFingerprints, { partitionKey: record.fingerprintHex, rowKey: record.organizationId }],
@@ -218,6 +230,7 @@ export class SshKeyRepository {
     try {
       await Promise.all(indexes.slice(1).map(([table, entity]) => this.table(table).createEntity(entity)));
       await commitWithEvents(this.app, TABLES.sshKeys, [['create', toEntity(record)]], events);
+      return superseded;
     } catch (error) {
       await Promise.all(
         indexes.map(([table, entity]) => ignoreMissing(this.table(table).deleteEntity(entity.partitionKey, entity.rowKey)).catch(() => undefined)),

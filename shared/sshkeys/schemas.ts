@@ -10,6 +10,7 @@ import {
   guidSchema,
 } from '../tokens/schemas.js';
 import { MAX_PUBLIC_DATA_CHARS } from './keys.js';
+import { proofOfPossessionSchema } from './proof.js';
 
 /** The SSH key routes accept the PAT Lifecycle API's versions (they mirror that API). */
 export const SSH_KEY_API_VERSIONS = PAT_API_VERSIONS;
@@ -26,6 +27,7 @@ export const sshKeyCreateRequest = z
     validTo: dateTimeSchema
       .optional()
       .describe("Expiry; must be in the future. Default: now + the policy's defaultLifespanDays. Clamped by maxLifespanDays."),
+    proofOfPossession: proofOfPossessionSchema.optional(),
   })
   .strict();
 export type SshKeyCreateRequest = z.infer<typeof sshKeyCreateRequest>;
@@ -72,6 +74,7 @@ export const sshKeySchema = z.object({
   isValid: z.boolean(),
   status: z.enum(['active', 'expired', 'revoked']),
   lastUsed: z.string().nullable(),
+  proven: z.boolean().describe('Registered with a proof of possession of the private key.'),
 });
 export type SshKeyView = z.infer<typeof sshKeySchema>;
 
@@ -95,6 +98,8 @@ export function sshKeyValidationCode(_where: 'query' | 'body', issue: z.core.$Zo
       return issue.code === 'invalid_type' ? 'publicDataRequired' : 'invalidPublicKey';
     case 'validTo':
       return 'invalidValidTo';
+    case 'proofOfPossession':
+      return 'invalidProofOfPossession';
     case 'authorizationId':
       return 'invalidAuthorizationId';
     default:
@@ -124,6 +129,7 @@ export const sshKeyLookupMatchSchema = z.object({
   isValid: z.literal(true),
   owner: z.object({ id: z.string(), displayName: z.string(), principalName: z.string(), descriptor: z.string() }),
   organization: z.object({ id: z.string(), name: z.string() }),
+  proven: z.boolean().describe('The owner proved holding the private key; a git server may require it.'),
 });
 
 export const sshKeyLookupResultSchema = z.object({ count: z.number(), value: z.array(sshKeyLookupMatchSchema) });

@@ -13,6 +13,7 @@ import type { SessionTokenView } from '../tokens/schemas.js';
 import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
 import { sshKeyUsable, type CredentialFacts } from '../tokens/judge.js';
+import { verifyProofOfPossession } from './proof.js';
 import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
 
@@ -40,6 +41,7 @@ export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
     isValid: status === 'active',
     status,
     lastUsed: record.lastUsed,
+    proven: record.proven,
   };
 }
 
@@ -112,9 +114,6 @@ function checkDisplayName(displayName: string): void {
   if (looksLikePrivateKey(displayName)) {
     throw sshKeyFailure(400, 'privateKeyNotAllowed', 'The display name contains a private key; nothing was stored.');
   }
-  if (findGatehouseTokens(displayName).length > 0) {
-    throw sshKeyFailure(400, 'invalidDisplayName', 'The display name contains a personal access token; nothing was stored.');
-  }
 }
 
 // ---- create, get, update, revoke, remove -----------------------------------------------------------
@@ -126,6 +125,9 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
   const parsed = await parsePublicKey(body.publicData);
   if (findGatehouseTokens(parsed.publicData).length > 0) {
     throw sshKeyFailure(400, 'invalidPublicKey', 'The key comment contains a personal access token; nothing was stored.');
+  }
+  if (body.proofOfPossession) {
+    verifyProofOfPossession(app, body.proofOfPossession, { fingerprintHex: parsed.fingerprintHex, userId: caller.id, organizationId: organization.id });
   }
   const requested = body.validTo === undefined ? undefined : validToOrFail(body.validTo, now);
   const policy = (await enforcedPolicies(app, organization.id)).sshKeys;
@@ -153,6 +155,7 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
     lastUsed: null,
     expiredEventAt: null,
     updatedAt: now.toISOString(),
+    proven: body.proofOfPossession !== undefined,
   };
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.SshCreateEvent',
@@ -160,8 +163,14 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
     category: 'create',
     data: sshKeyEventData(record, caller.displayName, wanted.getTime() !== validTo.getTime() ? { RequestedValidTo: wanted.toISOString() } : {}),
   });
+  const repository = new SshKeyRepository(app);
   try {
-    await new SshKeyRepository(app).create(record, [event]);
+    const superseded = await repository.create(record, [event]);
+    // The key was registered first by another user who never proved holding it: that registration ends.
+    const squatter = superseded ? await repository.get(superseded.ownerId, superseded.authorizationId) : undefined;
+    if (squatter && !squatter.record.revokedAt) {
+      await revokeStoredSshKey(app, organization, ctx.audit, squatter, 'system', await ownerName(app, squatter.record.ownerId));
+    }
   } catch (error) {
     if (error instanceof DuplicateSshKeyError) {
       throw sshKeyFailure(
@@ -169,7 +178,7 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
         'duplicateHash',
         error.blocked
           ? 'An administrator revoked this key in this organization; generate a new key.'
-          : 'This key is already registered in this organization (by you or someone else); each key can be registered once.',
+          : 'This key is already registered in this organization (by you, or by someone who proved holding it); each key can be registered once. If someone else registered your key, add it with a proofOfPossession.',
       );
     }
     throw error;

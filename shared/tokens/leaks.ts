@@ -12,6 +12,7 @@ import { runInBackground } from '../runtime/background.js';
 import { TABLES } from '../storage/names.js';
 import { evaluatePat } from './authenticate.js';
 import { parseGatehouseToken } from './format.js';
+import { redactOptional } from './redaction.js';
 import { autoRevokesLeaksIn, policyLayers } from './policies.js';
 import { PatRepository, patPartitionOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat } from './service.js';
@@ -67,8 +68,15 @@ export function acceptLeakReport(app: AppContext, report: LeakReport, reporter: 
   const candidates = [...new Set(report.tokens.map((token) => token.trim()).filter((token) => parseGatehouseToken(token) !== undefined))];
   if (candidates.length > 0) {
     const correlationId = randomUUID();
+    // What the reporter wrote is kept only redacted (it may quote the very tokens it reports).
+    const told: LeakReport = { tokens: [], url: redactOptional(report.url), source: redactOptional(report.source) };
     runInBackground(app, 'pat-leak-report', async () => {
-      for (const token of candidates) await handleCandidate(app, token, report, reporter, correlationId);
+      // Each candidate on its own: one that fails does not keep the others from being revoked.
+      const failures: unknown[] = [];
+      for (const token of candidates) {
+        await handleCandidate(app, token, told, reporter, correlationId).catch((error: unknown) => failures.push(error));
+      }
+      if (failures.length > 0) throw failures[0];
     });
   }
   return candidates.length;
@@ -94,6 +102,7 @@ async function handleCandidate(
   const ownerName = owner?.displayName ?? record.ownerId;
   const audit: AuditContext = { ...systemAuditContext(correlationId), ipAddress: reporter.ip, userAgent: reporter.userAgent };
   const found = { Url: report.url ?? null, Source: report.source ?? null, ReportedAt: app.clock.now().toISOString() };
+  const location = reportedLocation(report.url);
   const revoke = autoRevokesLeaksIn(await policyLayers(app, organization), record.ownerId);
 
   await recordDiscovery(app, organization, audit, stored, ownerName, found, revoke);
@@ -110,14 +119,31 @@ async function handleCandidate(
       recipient: { userId: record.ownerId, ...(owner?.email ? { email: owner.email } : {}), ...(owner ? { displayName: truncate(owner.displayName, 256) } : {}) },
       subject: revoked ? `Your PAT "${record.displayName.slice(0, 150)}" was found in public and revoked` : `Your PAT "${record.displayName.slice(0, 150)}" was found in public`,
       body: [
-        `A personal access token of yours, "${record.displayName}" (authorizationId ${record.authorizationId}), was reported as publicly exposed${report.url ? ` at ${report.url}` : ''}.`,
+        `A personal access token of yours, "${record.displayName}" (authorizationId ${record.authorizationId}), was reported as publicly exposed${location ? ` at ${location} (as given by the reporter, unverified)` : ''}.`,
         revoked
           ? 'It has been revoked automatically. Create a new token and update whatever used the old one.'
           : `Automatic revocation is turned off for you in ${organization.name}; revoke or rotate the token now.`,
       ].join('\n\n'),
-      data: { authorizationId: record.authorizationId, displayName: record.displayName, revoked, url: report.url ?? null },
+      data: { authorizationId: record.authorizationId, displayName: record.displayName, revoked, url: location ?? null },
     }),
   );
+}
+
+/**
+ * The reporter's location as it may reach the owner: an http(s) URL without credentials, reduced to
+ * origin and path (no query, no fragment, at most 300 characters), or nothing. Free text from an
+ * anonymous reporter is not forwarded to inboxes and webhooks; the audit event keeps it (redacted).
+ */
+function reportedLocation(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.username || parsed.password) return undefined;
+    const text = `${parsed.origin}${parsed.pathname}`;
+    return text.length <= 300 ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The discovery event, committed with a `leak_<authorizationId>` marker row in the owner's partition. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ApiVersionRange } from '../http/api-versions.js';
+import { redactSecrets } from './redaction.js';
 
 /**
  * api-versions of the PAT Lifecycle API: from 6.1 (its first spec; Microsoft's examples use
@@ -19,7 +20,8 @@ export const displayNameSchema = z
   .max(DISPLAY_NAME_MAX, `display names have at most ${DISPLAY_NAME_MAX} characters`)
   .refine((value) => value.trim().length > 0, DISPLAY_NAME_REQUIRED)
   .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'display names may not contain control characters')
-  .describe('The token name (1–256 characters, no control characters).');
+  .transform(redactSecrets)
+  .describe('The token name (1–256 characters, no control characters; token-shaped text in it is redacted).');
 
 /** ISO 8601 date-time; a value without an offset is read as UTC. */
 export const dateTimeSchema = z.iso.datetime({ offset: true, local: true });

@@ -2,7 +2,7 @@ import { truncate } from '../text.js';
 import type { TransactionAction } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
-import { clientIp, organizationEvent, type AuditContext } from '../audit/context.js';
+import { clientIp, organizationEvent, userAgentOf, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { restErrorStatus } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
@@ -40,8 +40,7 @@ export interface UseContext {
 /** Records a use in the background (errors are logged); `settleBackgroundWork(app)` awaits it. */
 export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): void {
   const ip = clientIp(request) ?? null;
-  const agent = request.headers.get('user-agent');
-  const userAgent = agent === null ? null : truncate(agent, 512);
+  const userAgent = userAgentOf(request) ?? null;
   const now = app.clock.now().getTime();
   const guard = guardOf(app);
   const key = guardKey(snapshot.authorizationId, context.organization?.id);

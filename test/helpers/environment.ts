@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../../local/azurite.js';
 import { seedDemoData } from '../../local/demo-data.js';
-import { generatePepperSetting, generateSigningKey, type SigningKey } from '../../local/dev-secrets.js';
+import { generateMasterKey, generatePepperSetting, generateSigningKey, type SigningKey } from '../../local/dev-secrets.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runner.js';
 import { readHostSettings, type HostSettings } from '../../local/host-settings.js';
 import { appToken, userToken } from '../../local/tokens.js';
@@ -39,6 +39,8 @@ export interface TestEnvironment {
   /** Every log line the app wrote, for secret scans. */
   readonly logs: string[];
   readonly settings: Record<string, string>;
+  /** The local runtime's admin key (`x-functions-key` for `POST /admin/functions/{name}`). */
+  readonly masterKey: string;
   userToken(email: string, options?: Parameters<typeof userToken>[3]): Promise<string>;
   appToken(name: string, options?: Parameters<typeof appToken>[3]): Promise<string>;
   /**
@@ -83,6 +85,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     },
   };
   const signingKey = await generateSigningKey();
+  const masterKey = generateMasterKey();
   const settings: Record<string, string> = {
     STORAGE: azurite.connectionString,
     AzureWebJobsStorage: azurite.connectionString,
@@ -96,6 +99,10 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
     LIFECYCLE_SCHEDULE: '0 */5 * * * *',
     ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'true',
+    // Webhook receivers and npm upstreams in tests listen on loopback: named exceptions to the outbound guard.
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: 'localhost,127.0.0.1,::1',
+    // The test client plays the proxy in front of the front end: its X-Forwarded-For entries are believed.
+    TRUSTED_PROXIES: '127.0.0.1,::1,::ffff:127.0.0.1',
     LOG_LEVEL: options.logLevel ?? 'info',
     // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
     RATE_LIMIT_WRITES_PER_MINUTE: '0',
@@ -128,6 +135,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     port: 0,
     host,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    masterKey,
     triggers: options.triggers ?? false,
     ...(options.messageLeaseSeconds ? { messageLeaseSeconds: options.messageLeaseSeconds } : {}),
   });
@@ -147,6 +155,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     signingKey,
     logs,
     settings,
+    masterKey,
     userToken: (email, tokenOptions = {}) => userToken(signingKey, tokenSettings, email, { now: clock.now(), ...tokenOptions }),
     appToken: (name, tokenOptions = {}) => appToken(signingKey, tokenSettings, name, { now: clock.now(), ...tokenOptions }),
     fetch: async (path, init = {}) => {

@@ -5,6 +5,7 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import type { AuditEvent } from '../../shared/audit/events.js';
 import { writeAuditEvent } from '../../shared/audit/writer.js';
+import { signAuditMessage } from '../../shared/audit/ingestion.js';
 import { QUEUES, TABLES, poisonQueueName } from '../../shared/storage/names.js';
 
 const V = 'api-version=7.1-preview.1';
@@ -136,7 +137,7 @@ describe('audit retention', () => {
 
     // An event older than the retention goes to the poison queue instead of resurrecting a purged day.
     const stale = { ...event(contoso), timestamp: new Date(T0 + 20 * DAY).toISOString() };
-    await env.runtime.invoke('audit-writer', stale);
+    await env.runtime.invoke('audit-writer', signAuditMessage(env.app, stale));
     const poison = await env.app.storage.queue(poisonQueueName(QUEUES.audit)).peekMessages({ numberOfMessages: 32 });
     const texts = poison.peekedMessageItems.map((item) => Buffer.from(item.messageText, 'base64').toString('utf8'));
     expect(texts.some((text) => text.includes(stale.id))).toBe(true);

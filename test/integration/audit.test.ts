@@ -10,6 +10,7 @@ import { writeAuditEvent } from '../../shared/audit/writer.js';
 import { csvField } from '../../shared/audit/download.js';
 import { QUEUES, TABLES, poisonQueueName } from '../../shared/storage/names.js';
 import { encodeQueueMessage, sendJson } from '../../shared/storage/queue.js';
+import { signAuditMessage } from '../../shared/audit/ingestion.js';
 import { demoUser } from '../helpers/demo.js';
 import { sampleAuditEvent } from '../helpers/audit.js';
 
@@ -102,7 +103,7 @@ async function queryAll(path: string, auth: string) {
 
 describe('audit writer (queue trigger)', () => {
   it('stores a message delivered three times once', async () => {
-    const message = event({ data: { DisplayName: 'redelivered' } });
+    const message = signAuditMessage(env.app, event({ data: { DisplayName: 'redelivered' } }));
     const queue = env.app.storage.queue(QUEUES.audit);
     await Promise.all([sendJson(queue, message), sendJson(queue, message), sendJson(queue, message)]);
     await env.runtime.drainQueues();
@@ -117,7 +118,7 @@ describe('audit writer (queue trigger)', () => {
   it('appends concurrent events to one chain without gaps', async () => {
     const queue = env.app.storage.queue(QUEUES.audit);
     const events = Array.from({ length: 40 }, (_, i) => event({ data: { DisplayName: `concurrent ${i}` }, timestamp: new Date(env.clock.now().getTime() - i).toISOString() }));
-    await Promise.all(events.map((e) => sendJson(queue, e)));
+    await Promise.all(events.map((e) => sendJson(queue, signAuditMessage(env.app, e))));
     await env.runtime.drainQueues();
     const partition = `${contoso.id}|20260310`;
     const seqs: number[] = [];
@@ -144,25 +145,26 @@ describe('audit writer (queue trigger)', () => {
       encodeQueueMessage({ ...event(), id: 'not-a-uuid' }),
       encodeQueueMessage({ ...event(), data: { deep } }),
       encodeQueueMessage({ ...event(), data: { DisplayName: 'lone \ud800 surrogate' } }),
-      encodeQueueMessage({ ...event(), timestamp: '2999-01-01T00:00:00Z' }),
+      encodeQueueMessage(signAuditMessage(env.app, { ...event(), timestamp: '2999-01-01T00:00:00Z' })),
       encodeQueueMessage(JSON.parse(`{"__proto__":{"polluted":true},${JSON.stringify(event()).slice(1, -1)}}`)),
       encodeQueueMessage([1, 2, 3]),
       '{raw text, not base64}',
     ];
     for (const text of hostile) await queue.sendMessage(text);
-    await sendJson(queue, good);
+    await sendJson(queue, signAuditMessage(env.app, good));
     await env.runtime.drainQueues();
 
     expect(await rowsOfEvent(contoso.id, good.id)).toHaveLength(1);
     const poison = await peekPoison();
-    // The __proto__ message is valid after all (its __proto__ key is just data); the other eight are poison.
-    expect(poison.length).toBe(8);
+    // The __proto__ message would be valid (its __proto__ key is just data) but carries no proof: all nine are poison.
+    expect(poison.length).toBe(9);
     expect(poison).toContain('this is not json');
     expect(poison).toContain('{"hello":"world"}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const logs = env.logs.slice(before);
     const poisoned = logs.filter((line) => line.includes('moved to poison queue'));
-    expect(poisoned.length).toBe(8);
+    expect(poisoned.length).toBe(9);
+    expect(poisoned.some((line) => line.includes('no proof'))).toBe(true);
     expect(poisoned.some((line) => line.includes('the message is not JSON'))).toBe(true);
     expect(poisoned.some((line) => line.includes('nested deeper'))).toBe(true);
     expect(poisoned.some((line) => line.includes('surrogates'))).toBe(true);

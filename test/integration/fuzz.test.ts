@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declarations } from '../../functions/declarations.js';
 import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
+import { generateToken } from '../../shared/tokens/format.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { latestApiVersion } from '../../shared/http/api-versions.js';
 
@@ -36,10 +37,15 @@ afterAll(async () => {
   await env?.stop();
 });
 
+/** Token-shaped text (a valid checksum, never issued): free text must redact it, never fail on it. */
+const TOKEN_SHAPED = generateToken('1', '0f0f0f0f-0000-4000-8000-000000000000');
+const DEEP_ARRAYS = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+const DEEP_OBJECT = `{"displayName":"x","nested":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`;
+
 const weirdString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.constantFrom('contoso', 'fabrikam', 'web', 'api', '..', '.', '%', '%2e%2e', 'admin', '_apis', '00000000-0000-0000-0000-000000000000', 'a'.repeat(300), '\u0000', '😀'),
+  fc.constantFrom('contoso', 'fabrikam', 'web', 'api', '..', '.', '%', '%2e%2e', 'admin', '_apis', '00000000-0000-0000-0000-000000000000', 'a'.repeat(300), '\u0000', '😀', TOKEN_SHAPED, `see ${TOKEN_SHAPED}`),
   fc.uuid(),
 );
 
@@ -57,8 +63,22 @@ const requestArbitrary = fc
       fc.json({ maxDepth: 3 }),
       fc.string({ maxLength: 200 }),
       fc.constantFrom('{', '[]', 'null', '{"displayName":"x","scope":"app_token","validTo":"2099-01-01T00:00:00Z"}', '{"__proto__":{"admin":true}}', `{"name":"${'x'.repeat(5000)}"}`),
+      fc.constantFrom(
+        DEEP_ARRAYS,
+        DEEP_OBJECT,
+        `{"displayName":"deploy ${TOKEN_SHAPED}","scope":"vso.code","validTo":"2099-01-01T00:00:00Z"}`,
+        `{"tokens":["${TOKEN_SHAPED}"],"url":"https://paste.example/${TOKEN_SHAPED}"}`,
+        '{"gracePeriodMinutes":5}',
+      ),
     ),
-    extraHeader: fc.oneof(fc.constant(undefined), fc.record({ name: fc.constantFrom('if-match', 'idempotency-key', 'x-forwarded-for', 'accept', 'content-length-ignored'), value: fc.string({ maxLength: 60 }).map((v) => v.replace(/[^\x20-\x7e]/g, '')) })),
+    extraHeader: fc.oneof(
+      fc.constant(undefined),
+      fc.record({ name: fc.constantFrom('if-match', 'idempotency-key', 'x-forwarded-for', 'accept', 'content-length-ignored'), value: fc.string({ maxLength: 60 }).map((v) => v.replace(/[^\x20-\x7e]/g, '')) }),
+      fc.record({
+        name: fc.constantFrom('x-forwarded-for', 'user-agent'),
+        value: fc.constantFrom('203.0.113.7:50123', '[2001:db8::1]:443', 'garbage, ::ffff:10.0.0.1', 'unknown', '2130706433', '1.2.3.4, , 5.6.7.8', `curl/8 ${TOKEN_SHAPED}`, ','.repeat(200)),
+      }),
+    ),
   })
   .map((input) => {
     const declaration = routes[input.routeIndex]!;

@@ -121,7 +121,7 @@ describe('health and OpenAPI', () => {
     const app = createAppContext(loadConfig({ ...env.settings, STORAGE: dead }), { clock: env.clock, log: env.app.log });
     useAppContext(app);
     const runtime = await startLocalRuntime({
-      declarations, settings: env.settings, queueClient: (_, q) => app.storage.queue(q), log: app.log, port: 0, maxRequestBodyBytes: 1024, triggers: false,
+      declarations, settings: env.settings, queueClient: (_, q) => app.storage.queue(q), log: app.log, port: 0, maxRequestBodyBytes: 1024, triggers: false, masterKey: env.masterKey,
     });
     try {
       const response = await fetch(`${runtime.url}/health`);

@@ -221,6 +221,8 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
   ];
   const phase2: Case[] = [
     { name: "repository already named by another organization's grant", body: { repositories: [cleanRepository.toUpperCase().replace('HTTPS://GITHUB.COM', 'https://www.github.com') + '.git'] }, outcome: 'manualReview', rules: ['repositoryAlreadyGranted'] },
+    // The same repository spelled with percent-escapes, a branch view and .git: one identity.
+    { name: 'repository respelled with escapes and a sub-path', body: { repositories: [`${cleanRepository.slice(0, -1)}%${cleanRepository.charCodeAt(cleanRepository.length - 1).toString(16).toUpperCase()}.git/tree/main`] }, outcome: 'manualReview', rules: ['repositoryAlreadyGranted'] },
     { name: 'many requests from one email', body: { requesterEmail: sharedEmail.toUpperCase() }, outcome: 'manualReview', rules: ['manyRequestsFromEmail'], message: /3 requests .* last 30 days/ },
   ];
 

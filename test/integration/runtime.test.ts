@@ -115,6 +115,7 @@ describe('timer triggers', () => {
       declarations: [timerFunction('test-ticker', '0 0 0 1 1 *', async (timer) => void timerRuns.push({ timer, name: 'second' }))],
       settings: {},
       queueClient: (_, queue) => env.app.storage.queue(queue),
+      masterKey: env.masterKey,
       blobService: await env.app.storage.blobs(),
       log: env.app.log,
       port: 0,
@@ -136,12 +137,29 @@ describe('timer triggers', () => {
 
   it('can be run on demand through POST /admin/functions/{name}', async () => {
     const before = timerRuns.length;
-    const response = await env.fetch('/admin/functions/test-ticker', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const admin = { 'content-type': 'application/json', 'x-functions-key': env.masterKey };
+    const response = await env.fetch('/admin/functions/test-ticker', { method: 'POST', body: '{}', headers: admin });
     expect(response.status).toBe(202);
     expect(timerRuns.length).toBeGreaterThan(before);
-    const missing = await env.fetch('/admin/functions/nothing-here', { method: 'POST' });
+    const missing = await env.fetch('/admin/functions/nothing-here', { method: 'POST', body: '{}', headers: admin });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { code: string }).code).toBe('functionNotFound');
+  });
+
+  it('refuses the admin API without the master key or with a body that is not declared JSON (as a web page would send it)', async () => {
+    const before = timerRuns.length;
+    const attempts: [Record<string, string>, number][] = [
+      [{ 'content-type': 'application/json' }, 401],
+      [{ 'content-type': 'application/json', 'x-functions-key': 'not-the-key-at-all-not-at-all' }, 401],
+      [{ 'content-type': 'application/json', 'x-functions-key': `${env.masterKey}x` }, 401],
+      [{ 'content-type': 'text/plain', 'x-functions-key': env.masterKey }, 415],
+      [{ 'content-type': 'application/x-www-form-urlencoded', 'x-functions-key': env.masterKey }, 415],
+    ];
+    for (const [headers, status] of attempts) {
+      const response = await env.fetch('/admin/functions/test-ticker', { method: 'POST', body: '{"input":""}', headers });
+      expect(response.status, JSON.stringify(headers)).toBe(status);
+    }
+    expect(timerRuns.length).toBe(before);
   });
 
   it('refuses to start with a malformed schedule, naming the function', async () => {
@@ -150,6 +168,7 @@ describe('timer triggers', () => {
         declarations: [timerFunction('bad-timer', '%BAD%', async () => undefined)],
         settings: { BAD: '*/5 * * * *' },
         queueClient: (_, queue) => env.app.storage.queue(queue),
+        masterKey: env.masterKey,
         log: env.app.log,
         port: 0,
         maxRequestBodyBytes: 1024,

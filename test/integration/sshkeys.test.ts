@@ -159,6 +159,7 @@ describe('adding keys', () => {
       isValid: true,
       status: 'active',
       lastUsed: null,
+      proven: false,
     });
     expect(reply.body.sshKey.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     const got = await call('GET', `${KEYS}&authorizationId=${reply.body.sshKey.authorizationId}`, { scopes: ['vso.pats'] });
@@ -637,6 +638,7 @@ describe('key lookup for git servers', () => {
           isValid: true,
           owner: { id: DAVE.id, displayName: DAVE.displayName, principalName: DAVE.email, descriptor: subjectDescriptor('user', DAVE.id) },
           organization: { id: CONTOSO, name: 'contoso' },
+          proven: false,
         },
       ],
     };

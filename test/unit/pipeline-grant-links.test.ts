@@ -7,6 +7,12 @@ describe('repository links of grant requests', () => {
     ['https://GitHub.com/Acme/Parser.git/', 'https://github.com/Acme/Parser.git', 'github.com/acme/parser'],
     ['https://www.github.com/acme/parser#readme', 'https://www.github.com/acme/parser', 'github.com/acme/parser'],
     ['https://dev.azure.com/acme/oss/_git/parser', 'https://dev.azure.com/acme/oss/_git/parser', 'dev.azure.com/acme/oss/_git/parser'],
+    // Other spellings of one repository give the same identity.
+    ['https://github.com/acme/p%61rser', 'https://github.com/acme/p%61rser', 'github.com/acme/parser'],
+    ['https://github.com/acme/parser/tree/main', 'https://github.com/acme/parser/tree/main', 'github.com/acme/parser'],
+    ['https://github.com/ACME/parser.git/blob/main/README.md', 'https://github.com/ACME/parser.git/blob/main/README.md', 'github.com/acme/parser'],
+    ['https://gitlab.com/acme/tools/parser/-/tree/main', 'https://gitlab.com/acme/tools/parser/-/tree/main', 'gitlab.com/acme/tools/parser'],
+    ['https://dev.azure.com/acme/oss/_git/parser?path=/src', 'https://dev.azure.com/acme/oss/_git/parser?path=/src', 'dev.azure.com/acme/oss/_git/parser'],
   ])('accepts %s', (raw, url, key) => {
     const parsed = parseRepositoryLink(raw);
     expect(parsed).toEqual({ ok: true, link: expect.objectContaining({ url, key }) });
