@@ -1,3 +1,4 @@
+import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
@@ -8,11 +9,12 @@ import { SSH_KEY_API_VERSIONS } from '../shared/sshkeys/schemas.js';
 export const sshKeysChallenge = endpoint({
   name: 'sshkeys-challenge',
   route: '{organization}/_apis/tokens/sshkeys/challenge',
+  location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e55', area: 'Tokens', resource: 'sshkeyChallenge' },
   methods: ['GET'],
   summary: 'A challenge (bound to the caller and organization, valid 10 minutes) to sign with `ssh-keygen -Y sign` as proof of possession.',
   tags: ['SSH keys'],
   apiVersions: SSH_KEY_API_VERSIONS,
-  access: { users: { scopes: ['vso.pats_manage'] }, organization: 'member', projectScopedUsers: 'allowed' },
+  access: { users: { scopes: USER_SCOPES.patsManage }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: {
     200: {
