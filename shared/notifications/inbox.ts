@@ -52,9 +52,22 @@ export const inboxQuerySchema = z.object({
 
 export const markReadSchema = z.object({ isRead: z.boolean() }).strict();
 
-/** Stores a notice for its recipient; 'duplicate' when it is already there. */
+/**
+ * The inbox a notice belongs to: its recipient's user id, or the known identity its email names while
+ * that person is a member of the notice's organization (so naming someone's email in a request cannot
+ * put notices in a stranger's inbox).
+ */
+async function inboxOwnerOf(app: AppContext, message: NotificationMessage): Promise<string | undefined> {
+  if (message.recipient.userId) return message.recipient.userId;
+  if (!message.recipient.email || !message.organizationId) return undefined;
+  const user = await app.directory.getUserByEmail(message.recipient.email);
+  if (!user || !(await app.directory.getMembership(message.organizationId, 'user', user.id))) return undefined;
+  return user.id;
+}
+
+/** Stores a notice for its recipient; 'duplicate' when it is already there (or there is no inbox to put it in). */
 export async function storeInInbox(app: AppContext, message: NotificationMessage): Promise<'stored' | 'duplicate'> {
-  const userId = message.recipient.userId;
+  const userId = await inboxOwnerOf(app, message);
   if (!userId) return 'duplicate';
   const partitionKey = inboxPartition(userId, message.organizationId);
   const rowKey = noticeRowKey(message.createdAt, message.id);
@@ -87,12 +100,12 @@ export async function storeInInbox(app: AppContext, message: NotificationMessage
 
 /** Whether the webhook already took this notice (so a redelivered message does not POST it again). */
 export async function webhookDelivered(app: AppContext, message: NotificationMessage): Promise<boolean> {
-  const row = await noticeRow(app, message.recipient.userId, message.organizationId, message.id);
+  const row = await noticeRow(app, await inboxOwnerOf(app, message), message.organizationId, message.id);
   return Boolean(row?.webhookDeliveredAt);
 }
 
 export async function markWebhookDelivered(app: AppContext, message: NotificationMessage): Promise<void> {
-  const row = await noticeRow(app, message.recipient.userId, message.organizationId, message.id);
+  const row = await noticeRow(app, await inboxOwnerOf(app, message), message.organizationId, message.id);
   if (!row) return;
   await app.storage
     .table(TABLES.notificationInbox)

@@ -6,7 +6,7 @@ import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { readAll } from '../../shared/storage/entities.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson, createPat } from '../helpers/http.js';
-import { deliverAuditQueue } from '../helpers/queues.js';
+import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { findAction } from '../../shared/audit/actions.js';
 
 /** An event is stored if and only if its change committed, whatever text the change carries. */
@@ -131,5 +131,49 @@ describe('directory changes are audited, each with exactly one catalogued event'
       'Group.UpdateGroupMembership',
     );
     expect(removed.data).toMatchObject({ Change: 'remove', PreviousGroups: 'projectCollectionAdministrators' });
+  });
+});
+
+describe('notices reach the inbox of a known identity, by id or by email', () => {
+  const V = 'api-version=7.1';
+  const grantRequest = (requesterEmail: string) => ({
+    requesterName: 'Requester',
+    requesterEmail,
+    projects: ['oss'],
+    repositories: ['https://github.com/contoso/oss-parser'],
+    description: 'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.',
+  });
+  const deliverNotifications = async () => {
+    for (const text of await drainQueueTexts(env, QUEUES.notifications)) await env.runtime.invoke('notification-sender', JSON.parse(text));
+  };
+  const inboxKinds = async (email: string, organization: string) => {
+    const reply = await callJson(env, 'GET', `/${organization}/_apis/notifications?${V}`, { token: await env.userToken(email) });
+    expect(reply.status, reply.text).toBe(200);
+    return (reply.body.value as { kind: string }[]).map((notice) => notice.kind);
+  };
+
+  it('puts a grant request notice addressed by email into the requester’s inbox, and never into a stranger’s', async () => {
+    const filed = await callJson(env, 'POST', `/contoso/_apis/pipelines/freegrantrequests?${V}`, {
+      token: await env.userToken('alice@contoso.com'),
+      body: grantRequest('alice@contoso.com'),
+    });
+    expect(filed.status, filed.text).toBe(201);
+    await deliverNotifications();
+    expect(await inboxKinds('alice@contoso.com', 'contoso')).toContain('grantRequest.submitted');
+
+    // Naming a person who is not a member of the organization delivers nothing into their inbox.
+    await callJson(env, 'POST', `/_apis/organizations?${V}`, { token: await env.userToken('bob@contoso.com'), body: { name: 'spoofing-org' } });
+    const project = await callJson(env, 'POST', `/spoofing-org/_apis/projects?${V}`, {
+      token: await env.userToken('bob@contoso.com'),
+      body: { name: 'oss', visibility: 'public' },
+    });
+    expect(project.status, project.text).toBe(201);
+    const spoof = await callJson(env, 'POST', `/spoofing-org/_apis/pipelines/freegrantrequests?${V}`, {
+      token: await env.userToken('bob@contoso.com'),
+      body: grantRequest('erin@fabrikam.com'),
+    });
+    expect(spoof.status, spoof.text).toBe(201);
+    await deliverNotifications();
+    expect(await inboxKinds('erin@fabrikam.com', 'fabrikam')).not.toContain('grantRequest.submitted');
   });
 });
