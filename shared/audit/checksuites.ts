@@ -3,11 +3,12 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
 import type { OrganizationAccess } from '../directory/access.js';
-import { AppError, badRequest } from '../http/errors.js';
+import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
+import { readEntity } from '../storage/entities.js';
 import { actorOf } from './context.js';
 import type { AuditEvent } from './events.js';
-import { InvalidAuditEvent, MAX_FUTURE_SKEW_MS, parseAuditEvent, writeAuditEvent } from './writer.js';
-import { firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
+import { InvalidAuditEvent, parseAuditEvent, writeAuditEvent } from './writer.js';
+import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
 
 /**
  * Pipeline approver details: the pipelines service posts a check suite once it reaches a final state,
@@ -74,6 +75,27 @@ export function stableGuid(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** A check suite reports what happened: its completion may lie at most this far ahead of the clock. */
+const COMPLETED_ON_SKEW_MS = 5 * 60_000;
+
+/**
+ * Claims a check suite id for the organization (row `checksuite_<id>` in `auditsettings`), so that a
+ * suite posted again on another day is the same event, stored once. Answers the completion time of
+ * the first post, which every later post of the same suite is stored under (and so found duplicate).
+ */
+async function claimCheckSuite(app: AppContext, organizationId: string, checkSuiteId: string, eventId: string, completedMs: number): Promise<number> {
+  const table = auditSettingsTable(app);
+  const rowKey = `checksuite_${checkSuiteId}`;
+  try {
+    await table.createEntity({ partitionKey: organizationId, rowKey, EventId: eventId, CompletedOn: new Date(completedMs).toISOString() });
+    return completedMs;
+  } catch (error) {
+    if (restErrorStatus(error) !== 409) throw error;
+    const claimed = await readEntity<{ CompletedOn: string }>(table, organizationId, rowKey);
+    return claimed ? Date.parse(claimed.CompletedOn) : completedMs;
+  }
+}
+
 export async function ingestCheckSuite(
   app: AppContext,
   caller: Caller,
@@ -85,15 +107,16 @@ export async function ingestCheckSuite(
   const project = await app.directory.getProject(organization.id, body.projectId.toLowerCase());
   if (!project) throw badRequest('projectNotFound', `The project ${body.projectId} does not exist in this organization.`);
 
-  const completedMs = Date.parse(body.completedOn);
   const nowMs = app.clock.now().getTime();
-  if (completedMs > nowMs + MAX_FUTURE_SKEW_MS) throw badRequest('invalidCompletedOn', 'completedOn lies in the future.');
+  if (Date.parse(body.completedOn) > nowMs + COMPLETED_ON_SKEW_MS) throw badRequest('invalidCompletedOn', 'completedOn lies in the future.');
   const { retentionDays } = await getAuditSettings(app, organization.id);
-  if (dayKey(completedMs) < firstRetainedDay(nowMs, retentionDays)) {
+  if (dayKey(Date.parse(body.completedOn)) < firstRetainedDay(nowMs, retentionDays)) {
     throw badRequest('invalidCompletedOn', `completedOn is older than the audit retention of ${retentionDays} days.`);
   }
-
   const eventId = stableGuid(`gatehouse-checksuite|${organization.id}|${body.checkSuiteId.toLowerCase()}`);
+  // One event per check suite, whatever day a repeated post names: the first post's time wins.
+  const completedMs = await claimCheckSuite(app, organization.id, body.checkSuiteId.toLowerCase(), eventId, Date.parse(body.completedOn));
+
   let approvers = 0;
   const checkRuns = body.checkRuns.map((run) => {
     approvers += run.approvers.length;

@@ -614,6 +614,27 @@ describe('check suite ingestion', () => {
     expect(entry.data.CheckRuns[1]).toMatchObject({ Type: 'BranchControl', Approvers: [] });
   });
 
+  it('stores a check suite once whatever day a repeated post names, and refuses a completion in the future', async () => {
+    const pipelines = await env.appToken('pipelines');
+    const checkSuiteId = randomUUID();
+    const first = await post({ ...body(), checkSuiteId, status: 'rejected', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'rejected' }] }, pipelines);
+    expect(first.status).toBe(201);
+    const created = (await first.json()) as { eventId: string };
+    // The same suite posted again under another day, now approved: the first record stands.
+    const rewritten = await post(
+      { ...body(), checkSuiteId, completedOn: '2026-03-09T09:00:00Z', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'approved' }] },
+      pipelines,
+    );
+    expect(rewritten.status).toBe(200);
+    expect((await rewritten.json()) as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
+    const stored: unknown[] = [];
+    for await (const row of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`EventId eq ${created.eventId}` } })) stored.push(row);
+    expect(stored.filter((row) => !(row as { rowKey: string }).rowKey.startsWith('d_'))).toHaveLength(1);
+    const future = await post({ ...body(), checkSuiteId: randomUUID(), completedOn: new Date(env.clock.now().getTime() + 3_600_000).toISOString() }, pipelines);
+    expect(future.status).toBe(400);
+    expect(((await future.json()) as { code: string }).code).toBe('invalidCompletedOn');
+  });
+
   it('refuses oversized, invalid and unauthorised ingestion and writes nothing', async () => {
     const pipelines = await env.appToken('pipelines');
     const countSuites = async () => {
