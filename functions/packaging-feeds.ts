@@ -1,3 +1,4 @@
+import { auditContextOf } from '../shared/audit/context.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
@@ -51,9 +52,9 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     params: scopeParams,
     body: createFeedBody,
     responses: { 201: { description: 'The feed.', schema: feedViewSchema } },
-    handler: async ({ app, request, caller, organization, params, body }) => {
+    handler: async ({ app, request, caller, organization, params, body, activityId }) => {
       const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
-      const feed = await createFeed(app, organization!, caller!, project, body);
+      const feed = await createFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, body);
       return { status: 201, body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
     },
   }),
@@ -106,9 +107,9 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     params: feedParams,
     body: updateFeedBody,
     responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
-    handler: async ({ app, request, caller, organization, params, body }) => {
+    handler: async ({ app, request, caller, organization, params, body, activityId }) => {
       const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId, 'administer');
-      const updated = await updateFeed(app, organization!, caller!, feed, body);
+      const updated = await updateFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, feed, body);
       return { body: await feedView(app, updated, project, scopeBaseUrl(request.url)) };
     },
   }),

@@ -80,6 +80,10 @@ export const AUDIT_ACTIONS: readonly AuditActionDefinition[] = [
     details: 'Membership of {MemberDisplayName} was changed ({Change}): groups {PreviousGroups} → {Groups}.',
   },
   { actionId: 'Group.InviteGuest', area: 'Group', category: 'create', details: '{MemberDisplayName} of another tenant was invited to the organization.' },
+  ...(['Org', 'Project'] as const).flatMap((scope) => [
+    { actionId: `Artifacts.Feed.${scope}.Create`, area: 'Artifacts', category: 'create' as const, details: 'Feed {FeedName} was created.' },
+    { actionId: `Artifacts.Feed.${scope}.Modify`, area: 'Artifacts', category: 'modify' as const, details: 'Feed {FeedName} was changed: {ChangedFields}.' },
+  ]),
   { actionId: 'Project.CreateCompleted', area: 'Project', category: 'create', details: 'Project {ProjectName} was created.' },
   { actionId: 'Project.UpdateCompleted', area: 'Project', category: 'modify', details: 'Project {ProjectName} was updated.' },
   {

@@ -43,7 +43,7 @@ const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 /** Filters beyond Azure DevOps: exact action id, area, actor (id or UPN) and project id. */
 export const filterParams = {
-  actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*\.[A-Za-z][A-Za-z0-9]*$/, 'must be an action id such as Token.PatCreateEvent').max(128).optional(),
+  actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/, 'must be an action id such as Token.PatCreateEvent').max(128).optional(),
   area: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an area name such as Token').max(64).optional(),
   actor: z.string().min(1).max(256).optional().describe("The actor's user or client id, or UPN"),
   projectId: uuid.optional(),

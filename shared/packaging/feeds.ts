@@ -10,6 +10,8 @@ import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../h
 import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { commitWithEvents } from '../audit/outbox.js';
 import { redactSecrets } from '../tokens/redaction.js';
 
 /**
@@ -369,10 +371,28 @@ async function checkMembers(app: AppContext, organizationId: string, ids: readon
   }
 }
 
+/** The audit record of a feed: what it is and who may do what with it. */
+function feedEventData(feed: Feed, project: Project | undefined) {
+  return {
+    FeedId: feed.id,
+    FeedName: feed.name,
+    Description: feed.description,
+    ...(project ? { ProjectId: project.id, ProjectName: project.name } : {}),
+    UpstreamEnabled: feed.upstreamEnabled,
+    UpstreamSources: feed.upstreams.map((upstream) => (upstream.type === 'internal' ? `internal:${upstream.feedId}` : `public:${upstream.name}`)),
+    Owners: [...feed.owners],
+    Contributors: [...feed.contributors],
+  };
+}
+
+/** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
+const feedAction = (feed: Feed, change: 'Create' | 'Modify') => `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}`;
+
 export async function createFeed(
   app: AppContext,
   access: OrganizationAccess,
   caller: Caller,
+  audit: AuditContext,
   project: Project | undefined,
   body: z.infer<typeof createFeedBody>,
 ): Promise<Feed> {
@@ -411,8 +431,14 @@ export async function createFeed(
     ['create', { partitionKey: feed.organizationId, rowKey: nameRowKey(feed.projectId, feed.name), feedId: feed.id }],
     ['create', toRow(feed)],
   ];
+  const event = organizationEvent(app, audit, access.organization, {
+    actionId: feedAction(feed, 'Create'),
+    area: 'Artifacts',
+    category: 'create',
+    data: feedEventData(feed, project),
+  });
   try {
-    await feedsTable(app).submitTransaction(actions);
+    await commitWithEvents(app, TABLES.feeds, actions, [event]);
   } catch (error) {
     if (restErrorStatus(error) === 409) throw conflict('feedAlreadyExists', `A feed named '${feed.name}' already exists here.`);
     throw error;
@@ -420,10 +446,19 @@ export async function createFeed(
   return feed;
 }
 
+const FEED_UPDATE_ATTEMPTS = 5;
+
+/**
+ * Applies a PATCH to the feed as it is now: read with its ETag, changed, written only if nobody changed
+ * it meanwhile (otherwise read again), so two concurrent edits of different fields both hold. Audited
+ * as `Artifacts.Feed.{Org|Project}.Modify` with the fields that changed.
+ */
 export async function updateFeed(
   app: AppContext,
   access: OrganizationAccess,
   caller: Caller,
+  audit: AuditContext,
+  project: Project | undefined,
   feed: Feed,
   body: z.infer<typeof updateFeedBody>,
 ): Promise<Feed> {
@@ -431,21 +466,41 @@ export async function updateFeed(
     throw badRequest('feedOwnerRequired', 'A feed needs at least one owner.');
   }
   await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
-  const owners = body.owners ? [...new Set(body.owners)] : feed.owners;
-  const contributors = body.contributors ? [...new Set(body.contributors)] : feed.contributors;
-  const now = app.clock.now().toISOString();
-  const updated: Feed = {
-    ...feed,
-    description: body.description ?? feed.description,
-    upstreamEnabled: body.upstreamEnabled ?? feed.upstreamEnabled,
-    upstreams: body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : feed.upstreams,
-    owners,
-    contributors,
-    grantedAt: grantTimes(feed, owners, contributors, now),
-    updatedAt: now,
-  };
-  await feedsTable(app).updateEntity(toRow(updated), 'Replace');
-  return updated;
+  const upstreams = body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const row = await readEntity<FeedRow>(feedsTable(app), feed.organizationId, feedRowKey(feed.id));
+    if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);
+    const current = fromRow(feed.organizationId, row);
+    const owners = body.owners ? [...new Set(body.owners)] : current.owners;
+    const contributors = body.contributors ? [...new Set(body.contributors)] : current.contributors;
+    const now = app.clock.now().toISOString();
+    const updated: Feed = {
+      ...current,
+      description: body.description ?? current.description,
+      upstreamEnabled: body.upstreamEnabled ?? current.upstreamEnabled,
+      upstreams: upstreams ?? current.upstreams,
+      owners,
+      contributors,
+      grantedAt: grantTimes(current, owners, contributors, now),
+      updatedAt: now,
+    };
+    const before = feedEventData(current, project);
+    const after = feedEventData(updated, project);
+    const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+    const event = organizationEvent(app, audit, access.organization, {
+      actionId: feedAction(updated, 'Modify'),
+      area: 'Artifacts',
+      category: 'modify',
+      data: { ...after, ChangedFields: changed, Previous: before },
+    });
+    try {
+      await commitWithEvents(app, TABLES.feeds, [['update', toRow(updated), 'Replace', { etag: row.etag }]], [event]);
+      return updated;
+    } catch (error) {
+      if (restErrorStatus(error) !== 412) throw error;
+      if (attempt >= FEED_UPDATE_ATTEMPTS) throw conflict('concurrentModification', 'The feed kept changing while this change was applied; try again.');
+    }
+  }
 }
 
 // ---- views ---------------------------------------------------------------------------------------

@@ -177,3 +177,26 @@ describe('notices reach the inbox of a known identity, by id or by email', () =>
     expect(await inboxKinds('erin@fabrikam.com', 'fabrikam')).not.toContain('grantRequest.submitted');
   });
 });
+
+describe('feeds', () => {
+  const V = 'api-version=7.1';
+  it('audits creating and changing a feed, and keeps both of two concurrent edits', async () => {
+    const token = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
+    await deliverAuditQueue(env);
+    const created = await callJson(env, 'POST', `/contoso/_apis/packaging/feeds?${V}`, { token, body: { name: 'edits' } });
+    expect(created.status, created.text).toBe(201);
+    let events = await deliverAuditQueue(env);
+    expect(events.map((event) => event.actionId)).toEqual(['Artifacts.Feed.Org.Create']);
+
+    const [description, contributors] = await Promise.all([
+      callJson(env, 'PATCH', `/contoso/_apis/packaging/feeds/edits?${V}`, { token, body: { description: 'the team feed' } }),
+      callJson(env, 'PATCH', `/contoso/_apis/packaging/feeds/edits?${V}`, { token, body: { contributors: ['da7e0000-0000-4000-8000-00000000000d'] } }),
+    ]);
+    expect([description.status, contributors.status]).toEqual([200, 200]);
+    const feed = await callJson(env, 'GET', `/contoso/_apis/packaging/feeds/edits?${V}`, { token });
+    expect(feed.body).toMatchObject({ description: 'the team feed', contributors: ['da7e0000-0000-4000-8000-00000000000d'] });
+    events = await deliverAuditQueue(env);
+    expect(events.map((event) => event.actionId)).toEqual(['Artifacts.Feed.Org.Modify', 'Artifacts.Feed.Org.Modify']);
+    expect(events.flatMap((event) => event.data.ChangedFields as string[]).sort()).toEqual(['Contributors', 'Description']);
+  });
+});
