@@ -57,7 +57,12 @@ function security(doc: EndpointDoc): JsonSchema[] {
   return [{ entraBearer: [...new Set(required)] }];
 }
 
-function operation(name: string, doc: EndpointDoc): JsonSchema {
+/** Operation ids are unique per document: a function that answers several methods gets one per method. */
+function operationId(name: string, doc: EndpointDoc, method: string): string {
+  return doc.methods.length > 1 && method !== doc.methods[0] ? `${name}-${method.toLowerCase()}` : name;
+}
+
+function operation(id: string, doc: EndpointDoc): JsonSchema {
   const apiVersion = doc.apiVersions
     ? [{ name: 'api-version', in: 'query', required: true, schema: { type: 'string', enum: [...doc.apiVersions] } }]
     : [];
@@ -76,7 +81,7 @@ function operation(name: string, doc: EndpointDoc): JsonSchema {
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   };
   return {
-    operationId: name,
+    operationId: id,
     summary: doc.summary,
     tags: [...doc.tags],
     parameters: [...parameters(doc.params, 'path'), ...apiVersion, ...queryParameters],
@@ -96,7 +101,7 @@ export function buildOpenApiDocument(declarations: readonly FunctionDeclaration[
     const path = openApiPath(declaration.doc.route);
     paths[path] ??= {};
     for (const method of declaration.doc.methods) {
-      paths[path][method.toLowerCase()] = operation(declaration.name, declaration.doc);
+      paths[path][method.toLowerCase()] = operation(operationId(declaration.name, declaration.doc, method), declaration.doc);
     }
   }
   return {
