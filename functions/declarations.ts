@@ -32,6 +32,7 @@ import { patsExpirationsIcs } from './pats-expirations-ics.js';
 import { health } from './health.js';
 import { openApiFunction } from './openapi.js';
 import { notFoundFunction } from './not-found.js';
+import { portal, portalOrganizationSettingsPage, portalUserSettingsPage } from './portal.js';
 import { pipelineGrantRequestsCreate } from './pipeline-grant-requests-create.js';
 import { pipelineGrantRequestsList } from './pipeline-grant-requests-list.js';
 import { pipelineGrantRequestsGet } from './pipeline-grant-requests-get.js';
@@ -74,6 +75,9 @@ import { npmRegistryDeclarations } from './npm-registry.js';
 export const declarations: readonly FunctionDeclaration[] = [
   health,
   openApiFunction(() => declarations),
+  portal,
+  portalUserSettingsPage,
+  portalOrganizationSettingsPage,
   organizationsList,
   organizationsCreate,
   projectsList,

@@ -64,6 +64,8 @@ export interface TestEnvironmentOptions {
   readonly messageLeaseSeconds?: number;
   /** Keep Azurite's data on disk (a temporary folder) so it survives a restart. */
   readonly persistentStorage?: boolean;
+  /** The key that signs test tokens (default: a new one), e.g. shared with the development sign-in. */
+  readonly signingKey?: SigningKey;
 }
 
 /**
@@ -82,7 +84,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
       azurite = await startAzurite({ location: location!, ports: azurite.ports });
     },
   };
-  const signingKey = await generateSigningKey();
+  const signingKey = options.signingKey ?? (await generateSigningKey());
   const settings: Record<string, string> = {
     STORAGE: azurite.connectionString,
     AzureWebJobsStorage: azurite.connectionString,
