@@ -54,6 +54,7 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
   const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
-  expect(width, `${name} scrolls sideways at phone width`).toBeLessThanOrEqual(PHONE.width + 1);
+  const wide = width > PHONE.width + 1 ? await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${PHONE.width + 1} && !e.closest('.table-wrap')).map((e) => e.tagName + '.' + e.className).slice(0, 5).join(' ')`) : '';
+  expect(width, `${name} scrolls sideways at phone width: ${wide}`).toBeLessThanOrEqual(PHONE.width + 1);
   await page.setViewportSize(original);
 }

@@ -50,7 +50,7 @@ function Shell({ account }: { account: Account }) {
     void capabilitiesIn(organization).then((value) => setCapabilities({ organization, value }));
   }, [organization]);
   useEffect(() => {
-    if (path === '/_portal/' && organizations?.length === 1) route(`/${encodeURIComponent(organizations[0]!)}/_usersSettings/tokens`, true);
+    if ((path === '/_portal/' || path === '/_portal') && organizations?.length === 1) route(`/${encodeURIComponent(organizations[0]!)}/_usersSettings/tokens`, true);
   }, [path, organizations]);
 
   const session: Session = {
@@ -88,6 +88,7 @@ function Shell({ account }: { account: Account }) {
               <Route path="/:organization/_settings/organizationOverview" component={OrganizationPage} />
               <Route path="/_portal/grants" component={operator ? GrantsPage : NotFound} />
               <Route path="/_portal/" component={Home} />
+              <Route path="/_portal" component={Home} />
               <Route default component={NotFound} />
             </Router>
           </ErrorBoundary>

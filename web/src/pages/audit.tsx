@@ -54,8 +54,7 @@ export function AuditPage({ organization }: { organization: string }) {
           },
         },
       });
-      ok(outcome);
-      const page = (await outcome.response.clone().json()) as { decoratedAuditLogEntries: AuditEntry[]; continuationToken?: string; hasMore: boolean };
+      const page = ok(outcome) as unknown as { decoratedAuditLogEntries: AuditEntry[]; continuationToken?: string; hasMore: boolean };
       return { items: page.decoratedAuditLogEntries, continuation: page.hasMore ? page.continuationToken : undefined };
     },
     [organization, applied],
@@ -92,8 +91,7 @@ export function AuditPage({ organization }: { organization: string }) {
               onClick={() =>
                 void run(async () => {
                   const outcome = await api.GET('/{organization}/_apis/audit/verify', { params: { path, query: { 'api-version': VERSION, ...range } } });
-                  ok(outcome);
-                  setVerification((await outcome.response.clone().json()) as Verification);
+                  setVerification(ok(outcome) as unknown as Verification);
                 })
               }
             >

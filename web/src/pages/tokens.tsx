@@ -118,7 +118,7 @@ export function TokensPage({ organization }: { organization: string }) {
             <tbody>
               {shown.map((token) => {
                 const status = statusOf(token, filter);
-                const soon = status === 'Active' && daysUntil(token.validTo) <= 7;
+                const soon = status === 'Active' && daysUntil(token.validTo) <= 14;
                 return (
                   <tr key={token.authorizationId} class={soon ? 'row-warning' : undefined}>
                     <th scope="row">{token.displayName}</th>
