@@ -11,6 +11,7 @@ import { tokensLeaks } from './tokens-leaks.js';
 import { tokenPoliciesGet } from './token-policies-get.js';
 import { tokenPoliciesUpdate } from './token-policies-update.js';
 import { tokenPoliciesPreview } from './token-policies-preview.js';
+import { tokenPoliciesMine } from './token-policies-mine.js';
 import { tokenAdminList } from './tokenadmin-list.js';
 import { tokenAdminRevocations } from './tokenadmin-revocations.js';
 import { tokenAdminRevocationRules } from './tokenadmin-revocation-rules.js';
@@ -106,6 +107,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   tokenPoliciesGet,
   tokenPoliciesUpdate,
   tokenPoliciesPreview,
+  tokenPoliciesMine,
   tokenAdminList,
   tokenAdminRevocations,
   tokenAdminRevocationRules,

@@ -211,7 +211,7 @@ export async function updatePolicies(
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
-const exempt = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
+export const exempt = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
 const DAY_MS = 86_400_000;
 
 export interface TokenShape {

@@ -268,7 +268,15 @@ describe('the portal', () => {
       await expectAccessible(page);
       await screenshots(page, shot);
     }
+    await page.getByRole('navigation').getByRole('link', { name: 'Projects', exact: true }).click();
+    await page.getByRole('button', { name: 'New project' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create a project' });
+    await dialog.getByLabel('Name').fill('docs');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('row', { name: /docs/ }).waitFor();
+
     // Limit Project-Scoped Users to their projects, for the next test.
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview', exact: true }).click();
     await page.getByLabel(/Limit user visibility/).check();
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved.').waitFor();
@@ -282,6 +290,14 @@ describe('the portal', () => {
     expect(links).toEqual(['Personal access tokens', 'SSH public keys', 'Notifications']);
     await expectAccessible(page);
     await screenshots(page, 'project-scoped-user');
+    // The policy Alice saved is shown before submitting, and the expiry choices stay within it.
+    await page.getByRole('button', { name: 'New token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create a new personal access token' });
+    await dialog.getByText('Organization policy: tokens live at most 20 days.').waitFor();
+    expect(await dialog.getByLabel('Expiration').locator('option').allTextContents()).toEqual(['7 days', 'Custom defined']);
+    await dialog.getByLabel('Expiration').selectOption('custom');
+    expect(await dialog.getByLabel('Expires on').getAttribute('max')).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    await page.keyboard.press('Escape');
     await page.goto('/contoso/_settings/users');
     await page.getByRole('alert').getByText(/limits you to the projects/).waitFor();
     await context.close();

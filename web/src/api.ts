@@ -58,3 +58,15 @@ export async function fetchBlob(path: string): Promise<Blob> {
   }
   return response.blob();
 }
+
+/** Saves an authenticated download (CSV, JSON, calendar) under the given file name. */
+export async function download(path: string, fileName: string): Promise<void> {
+  const blob = await fetchBlob(path);
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  URL.revokeObjectURL(link.href);
+}

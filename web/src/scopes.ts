@@ -23,7 +23,7 @@ export const SCOPE_GROUPS: ScopeGroup[] = [
   { label: 'Secure files', levels: levels('vso.securefiles', ['Read', '_read'], ['Read & create', '_write'], ['Read, create & manage', '_manage']) },
   { label: 'Service connections', levels: levels('vso.serviceendpoint', ['Read', ''], ['Read & query', '_query'], ['Read, query & manage', '_manage']) },
   { label: 'Token administration', levels: levels('vso.tokenadministration', ['Read & manage', '']) },
-  { label: 'Tokens', levels: levels('vso.pats', ['Read', ''], ['Read & manage', '_manage']) },
+  { label: 'Tokens', levels: [{ label: 'Read (expiry calendar)', scope: 'vso.tokens' }] },
   { label: 'Work items', levels: levels('vso.work', ['Read', ''], ['Read & write', '_write'], ['Read, write & manage', '_full']) },
 ];
 

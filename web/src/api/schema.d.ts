@@ -766,6 +766,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/{organization}/_apis/tokens/policies/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's token policies as they apply to the caller (exemptions resolved), to show before creating a token. */
+        get: operations["token-policies-mine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/{organization}/_apis/tokens/policies/preview": {
         parameters: {
             query?: never;
@@ -4690,6 +4707,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "token-policies-mine": {
+        parameters: {
+            query: {
+                "api-version": "7.1-preview.1" | "7.1" | "7.2-preview.1";
+            };
+            header?: never;
+            path: {
+                organization: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policies that apply to the caller. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        fullScopePatsAllowed: boolean;
+                        globalPatsAllowed: boolean;
+                        maxPatLifespanDays: number | null;
+                        /** @enum {string} */
+                        patCreation: "allowed" | "packagingOnly" | "restricted";
+                        sshKeyMaxLifespanDays: number | null;
+                        sshKeysAllowed: boolean;
+                    };
+                };
             };
             /** @description Error */
             default: {

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, ok, fetchBlob } from '../api';
+import { api, ok, download } from '../api';
 import { formatDateTime } from '../format';
 import { Alert, MoreButton, Notice, Page, useAction, usePaged } from '../ui/kit';
 import { useSession } from '../session';
@@ -59,17 +59,10 @@ export function AuditPage({ organization }: { organization: string }) {
     },
     [organization, applied],
   );
-  const download = (format: 'csv' | 'json') =>
+  const downloadLog = (format: 'csv' | 'json') =>
     run(async () => {
       const query = new URLSearchParams({ 'api-version': VERSION, format, ...range } as Record<string, string>);
-      const blob = await fetchBlob(`/${encodeURIComponent(organization)}/_apis/audit/downloadlog?${query}`);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(blob);
-      link.download = `${organization}-audit.${format}`;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      URL.revokeObjectURL(link.href);
+      await download(`/${encodeURIComponent(organization)}/_apis/audit/downloadlog?${query}`, `${organization}-audit.${format}`);
     });
   return (
     <Page
@@ -77,10 +70,10 @@ export function AuditPage({ organization }: { organization: string }) {
       description="Who did what, when and from where in this organization."
       actions={
         <>
-          <button type="button" class="button" disabled={busy} onClick={() => void download('csv')}>
+          <button type="button" class="button" disabled={busy} onClick={() => void downloadLog('csv')}>
             Download CSV
           </button>
-          <button type="button" class="button" disabled={busy} onClick={() => void download('json')}>
+          <button type="button" class="button" disabled={busy} onClick={() => void downloadLog('json')}>
             Download JSON
           </button>
           {capabilities?.administrator && (

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
-import { api, ok } from '../api';
+import { api, download, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDateTime } from '../format';
-import { Alert, MoreButton, Notice, Page, useAction, usePaged } from '../ui/kit';
+import { Alert, CopyField, MoreButton, Notice, Page, useAction, usePaged } from '../ui/kit';
+import { calendarPath } from './tokens';
 
 type Notification = operations['notifications-list']['responses'][200]['content']['application/json']['value'][number];
 const VERSION = '7.1' as const;
@@ -22,18 +23,27 @@ export function NotificationsPage({ organization }: { organization: string }) {
     },
     [organization, unreadOnly],
   );
-  const calendar = `/${encodeURIComponent(organization)}/_apis/tokens/pats/expirations.ics?api-version=7.1`;
+  const calendar = calendarPath(organization);
   return (
     <Page title="Notifications" description="Expiry reminders and security notices about your tokens and keys.">
       <div class="toolbar">
         <label class="checkbox">
           <input type="checkbox" checked={unreadOnly} onChange={(event) => setUnreadOnly(event.currentTarget.checked)} /> Unread only
         </label>
-        <span class="hint">
-          Subscribe to your expiry dates: <a href={`/${encodeURIComponent(organization)}/_usersSettings/tokens`}>download the .ics calendar</a> from Personal access tokens (
-          <code>{calendar}</code>).
-        </span>
       </div>
+      <section class="card stack" aria-labelledby="calendar-title">
+        <h2 id="calendar-title">Expiry calendar</h2>
+        <p class="hint">
+          Your tokens' and keys' expiry dates as an iCalendar feed. A calendar app subscribes to this address with a personal access token that has the
+          Tokens (Read) scope as its password.
+        </p>
+        <CopyField label="Calendar address" value={`${location.origin}${calendar}`} />
+        <div class="form-actions">
+          <button type="button" class="button" disabled={busy} onClick={() => void run(() => download(calendar, `${organization}-expirations.ics`))}>
+            Download .ics
+          </button>
+        </div>
+      </section>
       <Alert error={list.error ?? error} />
       {list.items?.length === 0 && <Notice>No notifications.</Notice>}
       <ul class="inbox">

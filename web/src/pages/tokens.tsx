@@ -1,27 +1,30 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ok, fetchBlob } from '../api';
+import { api, ok, download } from '../api';
 import type { operations } from '../api/schema';
 import { addDays, daysUntil, endOfDay, formatDate, formatDateTime, inputDate } from '../format';
 import { FULL_ACCESS, SCOPE_GROUPS, describeScopes } from '../scopes';
 import { Alert, CopyField, Dialog, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
 
 type PatToken = operations['pats-create']['responses'][200]['content']['application/json']['patToken'] & {};
-type Policies = operations['token-policies-get']['responses'][200]['content']['application/json'];
+type Policies = operations['token-policies-mine']['responses'][200]['content']['application/json'];
 type Filter = 'active' | 'expired' | 'revoked';
 const VERSION = '7.1' as const;
+
+/** The expiry calendar of the caller's tokens and keys (subscribable with a PAT holding vso.tokens). */
+export const calendarPath = (organization: string) => `/${encodeURIComponent(organization)}/_apis/tokens/pats/expirations.ics?api-version=${VERSION}`;
 
 function statusOf(token: PatToken, filter: Filter): string {
   if (filter === 'revoked') return 'Revoked';
   return Date.parse(token.validTo) <= Date.now() ? 'Expired' : 'Active';
 }
 
-/** The longest lifetime the organization allows, when the viewer may read its policies. */
+/** The organization's token policies as they apply to the viewer. */
 function usePolicies(organization: string): Policies | undefined {
   const [policies, setPolicies] = useState<Policies>();
   useEffect(() => {
     api
-      .GET('/{organization}/_apis/tokens/policies', { params: { path: { organization }, query: { 'api-version': VERSION } } })
-      .then((outcome) => outcome.response.ok && setPolicies(outcome.data))
+      .GET('/{organization}/_apis/tokens/policies/mine', { params: { path: { organization }, query: { 'api-version': VERSION } } })
+      .then((outcome) => setPolicies(ok(outcome)))
       .catch(() => undefined);
   }, [organization]);
   return policies;
@@ -54,16 +57,7 @@ export function TokensPage({ organization }: { organization: string }) {
 
   const downloadCalendar = async () => {
     setDownloadError(undefined);
-    try {
-      const blob = await fetchBlob(`/${encodeURIComponent(organization)}/_apis/tokens/pats/expirations.ics?api-version=${VERSION}`);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(blob);
-      link.download = `${organization}-expirations.ics`;
-      link.click();
-      URL.revokeObjectURL(link.href);
-    } catch (error) {
-      setDownloadError(error);
-    }
+    await download(calendarPath(organization), `${organization}-expirations.ics`).catch(setDownloadError);
   };
 
   return (
@@ -230,10 +224,10 @@ export function TokensPage({ organization }: { organization: string }) {
 function PolicySummary({ policies }: { policies: Policies | undefined }) {
   if (!policies) return <p class="hint">Your organization's token policies apply; the service clamps the expiry to the maximum they allow.</p>;
   const rules = [
-    policies.maxPatLifespan.enabled ? `tokens live at most ${policies.maxPatLifespan.maxDays} days` : 'no maximum lifetime',
-    policies.restrictFullScopePats.enabled ? 'full access tokens are not allowed' : undefined,
-    policies.restrictGlobalPats.enabled ? 'tokens for all organizations are not allowed' : undefined,
-    policies.restrictPatCreation.enabled ? 'creating tokens is restricted' : undefined,
+    policies.maxPatLifespanDays !== null ? `tokens live at most ${policies.maxPatLifespanDays} days` : 'no maximum lifetime',
+    policies.fullScopePatsAllowed ? undefined : 'full access tokens are not allowed',
+    policies.globalPatsAllowed ? undefined : 'tokens for all organizations are not allowed',
+    policies.patCreation === 'restricted' ? 'you may not create tokens' : policies.patCreation === 'packagingOnly' ? 'you may create packaging tokens only' : undefined,
   ].filter(Boolean);
   return (
     <p class="message message-info" id="policy-summary">
@@ -243,7 +237,7 @@ function PolicySummary({ policies }: { policies: Policies | undefined }) {
 }
 
 function maxDaysOf(policies: Policies | undefined): number | undefined {
-  return policies?.maxPatLifespan.enabled ? policies.maxPatLifespan.maxDays : undefined;
+  return policies?.maxPatLifespanDays ?? undefined;
 }
 
 function ExpiryPicker({ policies, value, onChange }: { policies: Policies | undefined; value: string; onChange: (isoDate: string) => void }) {
@@ -290,7 +284,7 @@ function ExpiryPicker({ policies, value, onChange }: { policies: Policies | unde
   );
 }
 
-function ScopePicker({ scope, onChange }: { scope: string[]; onChange: (scope: string[]) => void }) {
+function ScopePicker({ scope, fullAllowed, onChange }: { scope: string[]; fullAllowed: boolean; onChange: (scope: string[]) => void }) {
   const full = scope.includes(FULL_ACCESS);
   return (
     <fieldset class="scopes-picker">
@@ -298,9 +292,11 @@ function ScopePicker({ scope, onChange }: { scope: string[]; onChange: (scope: s
       <label class="radio">
         <input type="radio" name="scope-kind" checked={!full} onChange={() => onChange([])} /> Custom defined
       </label>
-      <label class="radio">
-        <input type="radio" name="scope-kind" checked={full} onChange={() => onChange([FULL_ACCESS])} /> Full access
-      </label>
+      {fullAllowed && (
+        <label class="radio">
+          <input type="radio" name="scope-kind" checked={full} onChange={() => onChange([FULL_ACCESS])} /> Full access
+        </label>
+      )}
       {!full && (
         <div class="scope-groups">
           {SCOPE_GROUPS.map((group) => {
@@ -373,11 +369,11 @@ function CreateForm({ organization, policies, onCreated }: { organization: strin
         <label for="token-organization">Organization</label>
         <select id="token-organization" class="input" value={allOrgs ? 'all' : 'one'} onChange={(event) => setAllOrgs(event.currentTarget.value === 'all')}>
           <option value="one">{organization}</option>
-          <option value="all">All accessible organizations</option>
+          {(policies?.globalPatsAllowed ?? true) && <option value="all">All accessible organizations</option>}
         </select>
       </div>
       <ExpiryPicker policies={policies} value={expiry} onChange={setExpiry} />
-      <ScopePicker scope={scope} onChange={setScope} />
+      <ScopePicker scope={scope} fullAllowed={policies?.fullScopePatsAllowed ?? true} onChange={setScope} />
       {problem && (
         <p class="message message-error" role="alert">
           {problem}
