@@ -113,7 +113,8 @@ const settingsSchema = z
 
     TOKEN_PEPPERS: pepperList,
 
-    PORTAL_CLIENT_ID: z.string().uuid().optional(),
+    // Empty (the deployment's default) means unset.
+    PORTAL_CLIENT_ID: z.union([z.literal(''), z.string().uuid()]).optional().transform((value) => value || undefined),
     PORTAL_AUTHORITY: z.string().url().refine((value) => new URL(value).protocol === 'https:', 'must be an https URL').optional(),
 
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
