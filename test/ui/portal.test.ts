@@ -319,7 +319,11 @@ describe('the portal', () => {
       }),
     });
     expect(created.status, await created.clone().text()).toBe(201);
+    const { id } = (await created.json()) as { id: string };
     await env.runtime.invoke('grant-review');
+    // The organization is younger than GRANT_MIN_ORGANIZATION_AGE_DAYS, so the review asks a person.
+    const reviewed = await env.fetch(`/contoso/_apis/pipelines/freegrantrequests/${id}?api-version=7.1`, { token: accessToken });
+    expect(((await reviewed.json()) as { status: string }).status).toBe('manualReview');
     const { context, page } = await signIn('dave@contoso.com', { operator: true });
     await page.getByRole('navigation').getByRole('link', { name: 'Free grant reviews' }).click();
     const card = page.getByRole('article', { name: /contoso/ });

@@ -20,3 +20,9 @@ export function endOfDay(input: string): string {
 export const addDays = (days: number, from = new Date()): Date => new Date(from.getTime() + days * 86_400_000);
 
 export const daysUntil = (value: string): number => Math.ceil((Date.parse(value) - Date.now()) / 86_400_000);
+
+/** "2 Dec 2026, 09:39 from 203.0.113.7", or "Never". */
+export function formatLastUsed(lastUsed: { time: string; ip: string | null } | null | undefined): string {
+  if (!lastUsed) return 'Never';
+  return `${formatDateTime(lastUsed.time)}${lastUsed.ip ? ` from ${lastUsed.ip}` : ''}`;
+}

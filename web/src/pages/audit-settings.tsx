@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDateTime } from '../format';
-import { Alert, Notice, Page, useAction } from '../ui/kit';
+import { Alert, Notice, Page, useAction, ActionForm } from '../ui/kit';
 
 type Reader = operations['audit-readers-list']['responses'][200]['content']['application/json']['value'][number];
 type Member = operations['members-list']['responses'][200]['content']['application/json']['members'][number];
@@ -80,30 +80,23 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
           </button>
         </form>
       </section>
-      <form
-        class="card stack"
-        aria-labelledby="retention-title"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setSaved(false);
-          void run(async () => {
+      <section class="card" aria-labelledby="retention-title">
+        <h2 id="retention-title">Retention</h2>
+        <ActionForm
+          label="Save"
+          onSubmit={async () => {
+            setSaved(false);
             setRetention(ok(await api.PATCH('/{organization}/_apis/audit/settings', { params: { path, query: { 'api-version': VERSION } }, body: { retentionDays: retention ?? 90 } })).retentionDays);
             setSaved(true);
-          });
-        }}
-      >
-        <h2 id="retention-title">Retention</h2>
-        <div class="field-inline">
-          <label for="retention-days">Keep audit events for (days)</label>
-          <input id="retention-days" class="input input-narrow" type="number" min={1} max={3650} required value={retention ?? ''} onInput={(event) => setRetention(Number(event.currentTarget.value))} />
-        </div>
-        {saved && <Notice>Retention saved.</Notice>}
-        <div class="form-actions">
-          <button type="submit" class="button button-primary" disabled={busy}>
-            Save
-          </button>
-        </div>
-      </form>
+          }}
+        >
+          <div class="field-inline">
+            <label for="retention-days">Keep audit events for (days)</label>
+            <input id="retention-days" class="input input-narrow" type="number" min={1} max={3650} required value={retention ?? ''} onInput={(event) => setRetention(Number(event.currentTarget.value))} />
+          </div>
+          {saved && <Notice>Retention saved.</Notice>}
+        </ActionForm>
+      </section>
     </Page>
   );
 }

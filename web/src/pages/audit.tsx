@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ok, download } from '../api';
 import { formatDateTime } from '../format';
-import { Alert, MoreButton, Notice, Page, useAction, usePaged } from '../ui/kit';
+import { Alert, MoreButton, Notice, Page, useAction, usePaged, Table } from '../ui/kit';
 import { useSession } from '../session';
 
 /** The fields of an audit entry this page shows (the query's response is documented without a schema). */
@@ -129,20 +129,7 @@ export function AuditPage({ organization }: { organization: string }) {
       )}
       {list.items?.length === 0 && <Notice>No audit events in this range.</Notice>}
       {list.items && list.items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Audit events</caption>
-            <thead>
-              <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Actor</th>
-                <th scope="col">IP address</th>
-                <th scope="col">Area</th>
-                <th scope="col">Action</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table caption="Audit events" columns={['Date', 'Actor', 'IP address', 'Area', 'Action', 'Details']}>
               {list.items.map((entry) => (
                 <tr key={entry.id}>
                   <td>{formatDateTime(entry.timestamp)}</td>
@@ -153,9 +140,7 @@ export function AuditPage({ organization }: { organization: string }) {
                   <td>{entry.details}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
     </Page>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import { formatDateTime } from '../format';
-import { Alert, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
+import { Alert, MoreButton, Notice, Page, StatusBadge, useAction, usePaged, SelectField } from '../ui/kit';
 
 type Status = 'manualReview' | 'pending' | 'approved' | 'rejected';
 
@@ -19,15 +19,18 @@ export function GrantsPage() {
   return (
     <Page title="Free grant reviews" description="Requests for free pipeline parallelism, with the automatic review's rule results. Decide those sent to manual review.">
       <div class="toolbar">
-        <div class="field-inline">
-          <label for="grant-status">Status</label>
-          <select id="grant-status" class="input" value={status} onChange={(event) => setStatus(event.currentTarget.value as Status)}>
-            <option value="manualReview">Manual review</option>
-            <option value="pending">Pending</option>
-            <option value="approved">Approved</option>
-            <option value="rejected">Rejected</option>
-          </select>
-        </div>
+        <SelectField
+          id="grant-status"
+          label="Status"
+          value={status}
+          options={[
+            ['manualReview', 'Manual review'],
+            ['pending', 'Pending'],
+            ['approved', 'Approved'],
+            ['rejected', 'Rejected'],
+          ]}
+          onChange={setStatus}
+        />
       </div>
       <Alert error={list.error ?? error} />
       {list.items?.length === 0 && <Notice>No requests.</Notice>}

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDate, formatDateTime } from '../format';
-import { Alert, Dialog, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
+import { Alert, Dialog, MoreButton, Notice, Page, StatusBadge, useAction, usePaged, Table, SelectField, STATUS_FILTERS, ActionForm, TextField } from '../ui/kit';
 
 type SshKey = NonNullable<operations['sshkeys-create']['responses'][200]['content']['application/json']['sshKey']>;
 const VERSION = '7.1' as const;
@@ -26,7 +26,7 @@ export function checkPublicKey(text: string): string | undefined {
 
 export function KeysPage({ organization }: { organization: string }) {
   const path = { organization };
-  const [filter, setFilter] = useState<'active' | 'expired' | 'revoked'>('active');
+  const [filter, setFilter] = useState<(typeof STATUS_FILTERS)[number][0]>('active');
   const [adding, setAdding] = useState(false);
   const [busy, error, run] = useAction();
   const list = usePaged<SshKey>(
@@ -60,35 +60,12 @@ export function KeysPage({ organization }: { organization: string }) {
       }
     >
       <div class="toolbar">
-        <div class="field-inline">
-          <label for="key-filter">Status</label>
-          <select id="key-filter" class="input" value={filter} onChange={(event) => setFilter(event.currentTarget.value as typeof filter)}>
-            <option value="active">Active</option>
-            <option value="expired">Expired</option>
-            <option value="revoked">Revoked</option>
-          </select>
-        </div>
+        <SelectField id="key-filter" label="Status" value={filter} options={STATUS_FILTERS} onChange={setFilter} />
       </div>
       <Alert error={list.error ?? error} />
       {list.items?.length === 0 && <Notice>No {filter} SSH keys.</Notice>}
       {list.items && list.items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Your SSH public keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Type</th>
-                <th scope="col">Fingerprint</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table caption="Your SSH public keys" columns={['Name', 'Status', 'Type', 'Fingerprint', 'Expires', 'Last used']} actions>
               {list.items.map((key) => (
                 <tr key={key.authorizationId}>
                   <th scope="row">{key.displayName}</th>
@@ -113,9 +90,7 @@ export function KeysPage({ organization }: { organization: string }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
       <Dialog title="Add an SSH public key" open={adding} onClose={() => setAdding(false)}>
@@ -134,32 +109,24 @@ export function KeysPage({ organization }: { organization: string }) {
 function AddKeyForm({ organization, onAdded }: { organization: string; onAdded: () => void }) {
   const [name, setName] = useState('');
   const [key, setKey] = useState('');
-  const [problem, setProblem] = useState<string>();
-  const [busy, error, run] = useAction();
+  const [fileProblem, setFileProblem] = useState<string>();
   return (
-    <form
-      class="stack"
-      onSubmit={(event) => {
-        event.preventDefault();
+    <ActionForm
+      label="Add"
+      onSubmit={async () => {
         const invalid = checkPublicKey(key);
-        setProblem(invalid);
-        if (invalid) return;
-        void run(async () => {
-          const result = ok(
-            await api.POST('/{organization}/_apis/tokens/sshkeys', {
-              params: { path: { organization }, query: { 'api-version': VERSION } },
-              body: { displayName: name.trim(), publicData: key.trim() },
-            }),
-          );
-          if (!result.sshKey) throw new Error(result.sshKeyErrorMessage ?? result.sshKeyError);
-          onAdded();
-        });
+        if (invalid) throw new Error(invalid);
+        const result = ok(
+          await api.POST('/{organization}/_apis/tokens/sshkeys', {
+            params: { path: { organization }, query: { 'api-version': VERSION } },
+            body: { displayName: name.trim(), publicData: key.trim() },
+          }),
+        );
+        if (!result.sshKey) throw new Error(result.sshKeyErrorMessage ?? result.sshKeyError);
+        onAdded();
       }}
     >
-      <div class="field">
-        <label for="key-name">Name</label>
-        <input id="key-name" class="input" required maxLength={256} value={name} onInput={(event) => setName(event.currentTarget.value)} />
-      </div>
+      <TextField id="key-name" label="Name" required maxLength={256} value={name} onInput={setName} />
       <div class="field">
         <label for="key-data">Public key</label>
         <textarea id="key-data" class="input mono" rows={5} value={key} placeholder="ssh-ed25519 AAAA… you@example.com" onInput={(event) => setKey(event.currentTarget.value)} />
@@ -174,28 +141,22 @@ function AddKeyForm({ organization, onAdded }: { organization: string; onAdded: 
             const file = event.currentTarget.files?.[0];
             if (!file) return;
             if (file.size > MAX_KEY_BYTES) {
-              setProblem('This file is too large to be a public key.');
+              setFileProblem('This file is too large to be a public key.');
               return;
             }
             void file.text().then((text) => {
               setKey(text.trim());
-              setProblem(checkPublicKey(text));
+              setFileProblem(checkPublicKey(text));
               if (!name) setName(file.name.replace(/\.pub$/, ''));
             });
           }}
         />
       </div>
-      {problem && (
+      {fileProblem && (
         <p class="message message-error" role="alert">
-          {problem}
+          {fileProblem}
         </p>
       )}
-      <Alert error={error} />
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={busy}>
-          Add
-        </button>
-      </div>
-    </form>
+    </ActionForm>
   );
 }

@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
-import { Alert, Dialog, Page, useAction } from '../ui/kit';
+import { Alert, Dialog, Page, useAction, Table, useLoad, ActionForm, TextField, SelectField } from '../ui/kit';
 
 type Member = operations['members-list']['responses'][200]['content']['application/json']['members'][number];
 type Group = Member['groups'][number];
@@ -10,16 +10,13 @@ const VERSION = '7.1' as const;
 
 export function MembersPage({ organization }: { organization: string }) {
   const path = { organization };
-  const [members, setMembers] = useState<Member[]>();
   const [adding, setAdding] = useState(false);
-  const [busy, error, run] = useAction();
-  const load = () =>
-    run(async () => {
-      setMembers(ok(await api.GET('/{organization}/_apis/userentitlements', { params: { path, query: { 'api-version': VERSION } } })).members);
-    });
-  useEffect(() => {
-    void load();
-  }, [organization]);
+  const [busy, actionError, run] = useAction();
+  const { value: members, error: loadError, reload: load } = useLoad(
+    async () => ok(await api.GET('/{organization}/_apis/userentitlements', { params: { path, query: { 'api-version': VERSION } } })).members,
+    [organization],
+  );
+  const error = loadError ?? actionError;
   return (
     <Page
       title="Users"
@@ -33,21 +30,7 @@ export function MembersPage({ organization }: { organization: string }) {
       <Alert error={error} />
       {!members && !error && <p role="status">Loading…</p>}
       {members && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Members</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Groups</th>
-                <th scope="col">Projects</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table caption="Members" columns={['Name', 'Email', 'Groups', 'Projects']} actions>
               {members.map((member) => (
                 <tr key={member.id}>
                   <th scope="row">{member.user.displayName}</th>
@@ -72,9 +55,7 @@ export function MembersPage({ organization }: { organization: string }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <Dialog title="Add a user" open={adding} onClose={() => setAdding(false)}>
         <AddMemberForm
@@ -92,41 +73,31 @@ export function MembersPage({ organization }: { organization: string }) {
 function AddMemberForm({ organization, onAdded }: { organization: string; onAdded: () => void }) {
   const [email, setEmail] = useState('');
   const [group, setGroup] = useState<'' | Group>('');
-  const [busy, error, run] = useAction();
   return (
-    <form
-      class="stack"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void run(async () => {
-          ok(
-            await api.POST('/{organization}/_apis/userentitlements', {
-              params: { path: { organization }, query: { 'api-version': VERSION } },
-              body: { user: { principalName: email.trim() }, groups: group ? [group] : [] },
-            }),
-          );
-          onAdded();
-        });
+    <ActionForm
+      label="Add"
+      onSubmit={async () => {
+        ok(
+          await api.POST('/{organization}/_apis/userentitlements', {
+            params: { path: { organization }, query: { 'api-version': VERSION } },
+            body: { user: { principalName: email.trim() }, groups: group ? [group] : [] },
+          }),
+        );
+        onAdded();
       }}
     >
-      <div class="field">
-        <label for="member-email">Email</label>
-        <input id="member-email" class="input" type="email" required value={email} onInput={(event) => setEmail(event.currentTarget.value)} />
-      </div>
-      <div class="field">
-        <label for="member-group">Group</label>
-        <select id="member-group" class="input" value={group} onChange={(event) => setGroup(event.currentTarget.value as '' | Group)}>
-          <option value="">Members</option>
-          <option value="projectScopedUsers">{GROUPS.projectScopedUsers}</option>
-          <option value="projectCollectionAdministrators">{GROUPS.projectCollectionAdministrators}</option>
-        </select>
-      </div>
-      <Alert error={error} />
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={busy}>
-          Add
-        </button>
-      </div>
-    </form>
+      <TextField id="member-email" label="Email" required value={email} onInput={setEmail} />
+      <SelectField
+        id="member-group"
+        label="Group"
+        value={group}
+        options={[
+          ['', 'Members'],
+          ['projectScopedUsers', GROUPS.projectScopedUsers],
+          ['projectCollectionAdministrators', GROUPS.projectCollectionAdministrators],
+        ]}
+        onChange={setGroup}
+      />
+    </ActionForm>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDate, formatDateTime } from '../format';
-import { Alert, Notice, Page, useAction } from '../ui/kit';
+import { Alert, Notice, Page, useAction, Table } from '../ui/kit';
 
 type Policies = operations['token-policies-get']['responses'][200]['content']['application/json'];
 type Update = NonNullable<operations['token-policies-update']['requestBody']>['content']['application/json'];
@@ -141,18 +141,7 @@ export function PoliciesPage({ organization }: { organization: string }) {
           ) : (
             <>
               <p role="status">{preview.count} active token(s) break these policies. Saving does not revoke them; they are refused when used or renewed against the new rules.</p>
-              <div class="table-wrap">
-                <table class="table">
-                  <caption class="visually-hidden">Tokens that break the proposed policies</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Owner</th>
-                      <th scope="col">Token</th>
-                      <th scope="col">Expires</th>
-                      <th scope="col">Breaks</th>
-                    </tr>
-                  </thead>
-                  <tbody>
+              <Table caption="Tokens that break the proposed policies" columns={['Owner', 'Token', 'Expires', 'Breaks']}>
                     {preview.value.map((item) => (
                       <tr key={item.authorizationId}>
                         <td>
@@ -163,9 +152,7 @@ export function PoliciesPage({ organization }: { organization: string }) {
                         <td>{item.violations.join(', ')}</td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
+                  </Table>
             </>
           )}
         </section>

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
-import { formatDate, formatDateTime, endOfDay } from '../format';
+import { endOfDay, formatDate, formatLastUsed } from '../format';
 import { describeScopes } from '../scopes';
-import { Alert, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
+import { Alert, MoreButton, Notice, Page, StatusBadge, useAction, usePaged, Table, ActionForm, TextField } from '../ui/kit';
 
 type Identity = operations['identities-search']['responses'][200]['content']['application/json']['value'][number];
 
@@ -78,22 +78,7 @@ function PersonTokens({ organization, person }: { organization: string; person: 
       <Alert error={list.error ?? error} />
       {list.items?.length === 0 && <Notice>{person.providerDisplayName} has no personal access tokens here.</Notice>}
       {list.items && list.items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Personal access tokens of {person.providerDisplayName}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table caption={`Personal access tokens of ${person.providerDisplayName}`} columns={['Name', 'Status', 'Scopes', 'Expires', 'Last used']} actions>
               {list.items.map((token) => (
                 <tr key={token.authorizationId}>
                   <th scope="row">{token.displayName ?? '(unnamed)'}</th>
@@ -102,7 +87,7 @@ function PersonTokens({ organization, person }: { organization: string; person: 
                   </td>
                   <td class="scopes">{describeScopes(token.scope)}</td>
                   <td>{formatDate(token.validTo)}</td>
-                  <td>{token.lastUsed ? `${formatDateTime(token.lastUsed.time)}${token.lastUsed.ip ? ` from ${token.lastUsed.ip}` : ''}` : 'Never'}</td>
+                  <td>{formatLastUsed(token.lastUsed)}</td>
                   <td class="actions">
                     {token.isValid && (
                       <button
@@ -128,9 +113,7 @@ function PersonTokens({ organization, person }: { organization: string; person: 
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
     </section>
@@ -141,15 +124,14 @@ function RevocationRuleForm({ organization }: { organization: string }) {
   const [scopes, setScopes] = useState('');
   const [before, setBefore] = useState('');
   const [done, setDone] = useState(false);
-  const [busy, error, run] = useAction();
   return (
-    <form
-      class="card stack"
-      aria-labelledby="rule-title"
-      onSubmit={(event) => {
-        event.preventDefault();
-        setDone(false);
-        void run(async () => {
+    <section class="card" aria-labelledby="rule-title">
+      <h2 id="rule-title">Revocation rule</h2>
+      <ActionForm
+        label="Apply rule"
+        danger
+        onSubmit={async () => {
+          setDone(false);
           ok(
             await api.POST('/{organization}/_apis/tokenadmin/revocationrules', {
               params: { path: { organization }, query: { 'api-version': '7.1' } },
@@ -157,26 +139,16 @@ function RevocationRuleForm({ organization }: { organization: string }) {
             }),
           );
           setDone(true);
-        });
-      }}
-    >
-      <h2 id="rule-title">Revocation rule</h2>
-      <p class="hint">Revokes every token of this organization that holds any of the scopes, optionally only those created before a date.</p>
-      <div class="field">
-        <label for="rule-scopes">Scopes (space-separated)</label>
-        <input id="rule-scopes" class="input mono" required value={scopes} placeholder="vso.code_write vso.packaging_write" onInput={(event) => setScopes(event.currentTarget.value)} />
-      </div>
-      <div class="field">
-        <label for="rule-before">Created before (optional)</label>
-        <input id="rule-before" class="input" type="date" value={before} onInput={(event) => setBefore(event.currentTarget.value)} />
-      </div>
-      <Alert error={error} />
-      {done && <Notice>The rule was applied.</Notice>}
-      <div class="form-actions">
-        <button type="submit" class="button button-danger" disabled={busy}>
-          Apply rule
-        </button>
-      </div>
-    </form>
+        }}
+      >
+        <p class="hint">Revokes every token of this organization that holds any of the scopes, optionally only those created before a date.</p>
+        <TextField id="rule-scopes" label="Scopes (space-separated)" required value={scopes} placeholder="vso.code_write vso.packaging_write" onInput={setScopes} />
+        <div class="field">
+          <label for="rule-before">Created before (optional)</label>
+          <input id="rule-before" class="input" type="date" value={before} onInput={(event) => setBefore(event.currentTarget.value)} />
+        </div>
+        {done && <Notice>The rule was applied.</Notice>}
+      </ActionForm>
+    </section>
   );
 }

@@ -1,13 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ok, download } from '../api';
 import type { operations } from '../api/schema';
-import { addDays, daysUntil, endOfDay, formatDate, formatDateTime, inputDate } from '../format';
+import { addDays, daysUntil, endOfDay, formatDate, formatDateTime, formatLastUsed, inputDate } from '../format';
 import { FULL_ACCESS, SCOPE_GROUPS, describeScopes } from '../scopes';
-import { Alert, CopyField, Dialog, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
+import { Alert, CopyField, Dialog, MoreButton, Notice, Page, StatusBadge, usePaged, Table, SelectField, STATUS_FILTERS, ActionForm, TextField } from '../ui/kit';
 
 type PatToken = operations['pats-create']['responses'][200]['content']['application/json']['patToken'] & {};
 type Policies = operations['token-policies-mine']['responses'][200]['content']['application/json'];
-type Filter = 'active' | 'expired' | 'revoked';
+type Filter = (typeof STATUS_FILTERS)[number][0];
 const VERSION = '7.1' as const;
 
 /** The expiry calendar of the caller's tokens and keys (subscribable with a PAT holding vso.tokens). */
@@ -77,14 +77,7 @@ export function TokensPage({ organization }: { organization: string }) {
     >
       <Alert error={downloadError} />
       <div class="toolbar" role="search">
-        <div class="field-inline">
-          <label for="token-filter">Status</label>
-          <select id="token-filter" class="input" value={filter} onChange={(event) => setFilter(event.currentTarget.value as Filter)}>
-            <option value="active">Active</option>
-            <option value="expired">Expired</option>
-            <option value="revoked">Revoked</option>
-          </select>
-        </div>
+        <SelectField id="token-filter" label="Status" value={filter} options={STATUS_FILTERS} onChange={setFilter} />
         <div class="field-inline">
           <label for="token-search">Search</label>
           <input id="token-search" class="input" type="search" value={search} placeholder="Name or scope" onInput={(event) => setSearch(event.currentTarget.value)} />
@@ -93,23 +86,7 @@ export function TokensPage({ organization }: { organization: string }) {
       <Alert error={list.error} />
       {list.items && shown.length === 0 && <Notice>No {filter} tokens{needle ? ' match the search' : ''}.</Notice>}
       {shown.length > 0 && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Your personal access tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Organization</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table caption="Your personal access tokens" columns={['Name', 'Status', 'Organization', 'Scopes', 'Expires', 'Last used']} actions>
               {shown.map((token) => {
                 const status = statusOf(token, filter);
                 const soon = status === 'Active' && daysUntil(token.validTo) <= 14;
@@ -125,7 +102,7 @@ export function TokensPage({ organization }: { organization: string }) {
                       {formatDate(token.validTo)}
                       {soon && <span class="hint"> (expires soon)</span>}
                     </td>
-                    <td>{token.lastUsed ? `${formatDateTime(token.lastUsed.time)}${token.lastUsed.ip ? ` from ${token.lastUsed.ip}` : ''}` : 'Never'}</td>
+                    <td>{formatLastUsed(token.lastUsed)}</td>
                     <td class="actions">
                       {status !== 'Revoked' && (
                         <>
@@ -146,9 +123,7 @@ export function TokensPage({ organization }: { organization: string }) {
                   </tr>
                 );
               })}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
 
@@ -336,35 +311,23 @@ function CreateForm({ organization, policies, onCreated }: { organization: strin
   const [allOrgs, setAllOrgs] = useState(false);
   const [expiry, setExpiry] = useState(inputDate(addDays(30)));
   const [scope, setScope] = useState<string[]>([]);
-  const [busy, error, run] = useAction();
-  const [problem, setProblem] = useState<string>();
   return (
-    <form
-      class="stack"
-      onSubmit={(event) => {
-        event.preventDefault();
-        if (scope.length === 0) {
-          setProblem('Choose at least one scope, or full access.');
-          return;
-        }
-        setProblem(undefined);
-        void run(async () => {
-          const result = ok(
-            await api.POST('/{organization}/_apis/tokens/pats', {
-              params: { path: { organization }, query: { 'api-version': VERSION } },
-              body: { displayName: name.trim(), scope: scope.join(' '), validTo: endOfDay(expiry), allOrgs },
-            }),
-          );
-          if (!result.patToken) throw new Error(result.patTokenErrorMessage ?? result.patTokenError);
-          onCreated(result.patToken);
-        });
+    <ActionForm
+      label="Create"
+      onSubmit={async () => {
+        if (scope.length === 0) throw new Error('Choose at least one scope, or full access.');
+        const result = ok(
+          await api.POST('/{organization}/_apis/tokens/pats', {
+            params: { path: { organization }, query: { 'api-version': VERSION } },
+            body: { displayName: name.trim(), scope: scope.join(' '), validTo: endOfDay(expiry), allOrgs },
+          }),
+        );
+        if (!result.patToken) throw new Error(result.patTokenErrorMessage ?? result.patTokenError);
+        onCreated(result.patToken);
       }}
     >
       <PolicySummary policies={policies} />
-      <div class="field">
-        <label for="token-name">Name</label>
-        <input id="token-name" class="input" required maxLength={256} value={name} onInput={(event) => setName(event.currentTarget.value)} />
-      </div>
+      <TextField id="token-name" label="Name" required maxLength={256} value={name} onInput={setName} />
       <div class="field">
         <label for="token-organization">Organization</label>
         <select id="token-organization" class="input" value={allOrgs ? 'all' : 'one'} onChange={(event) => setAllOrgs(event.currentTarget.value === 'all')}>
@@ -374,38 +337,23 @@ function CreateForm({ organization, policies, onCreated }: { organization: strin
       </div>
       <ExpiryPicker policies={policies} value={expiry} onChange={setExpiry} />
       <ScopePicker scope={scope} fullAllowed={policies?.fullScopePatsAllowed ?? true} onChange={setScope} />
-      {problem && (
-        <p class="message message-error" role="alert">
-          {problem}
-        </p>
-      )}
-      <Alert error={error} />
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={busy}>
-          {busy ? 'Creating…' : 'Create'}
-        </button>
-      </div>
-    </form>
+    </ActionForm>
   );
 }
 
 function RenewForm({ organization, token, policies, onDone }: { organization: string; token: PatToken; policies: Policies | undefined; onDone: () => void }) {
   const [expiry, setExpiry] = useState(inputDate(addDays(30)));
-  const [busy, error, run] = useAction();
   return (
-    <form
-      class="stack"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void run(async () => {
-          ok(
-            await api.PUT('/{organization}/_apis/tokens/pats', {
-              params: { path: { organization }, query: { 'api-version': VERSION } },
-              body: { authorizationId: token.authorizationId, validTo: endOfDay(expiry) },
-            }),
-          );
-          onDone();
-        });
+    <ActionForm
+      label="Renew"
+      onSubmit={async () => {
+        ok(
+          await api.PUT('/{organization}/_apis/tokens/pats', {
+            params: { path: { organization }, query: { 'api-version': VERSION } },
+            body: { authorizationId: token.authorizationId, validTo: endOfDay(expiry) },
+          }),
+        );
+        onDone();
       }}
     >
       <p>
@@ -413,84 +361,61 @@ function RenewForm({ organization, token, policies, onDone }: { organization: st
       </p>
       <PolicySummary policies={policies} />
       <ExpiryPicker policies={policies} value={expiry} onChange={setExpiry} />
-      <Alert error={error} />
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={busy}>
-          Renew
-        </button>
-      </div>
-    </form>
+    </ActionForm>
   );
 }
 
 function RotateForm({ organization, token, onRotated }: { organization: string; token: PatToken; onRotated: (token: PatToken) => void }) {
-  const [grace, setGrace] = useState('60');
-  const [busy, error, run] = useAction();
+  const [grace, setGrace] = useState<'0' | '15' | '60' | '1440'>('60');
   return (
-    <form
-      class="stack"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void run(async () => {
-          const result = ok(
-            await api.POST('/{organization}/_apis/tokens/pats/rotate', {
-              params: { path: { organization }, query: { 'api-version': VERSION, authorizationId: token.authorizationId, gracePeriodMinutes: Number(grace) } },
-            }),
-          );
-          if (!result.patToken) throw new Error(result.patTokenErrorMessage ?? result.patTokenError);
-          onRotated(result.patToken);
-        });
+    <ActionForm
+      label="Rotate"
+      onSubmit={async () => {
+        const result = ok(
+          await api.POST('/{organization}/_apis/tokens/pats/rotate', {
+            params: { path: { organization }, query: { 'api-version': VERSION, authorizationId: token.authorizationId, gracePeriodMinutes: Number(grace) } },
+          }),
+        );
+        if (!result.patToken) throw new Error(result.patTokenErrorMessage ?? result.patTokenError);
+        onRotated(result.patToken);
       }}
     >
       <p>
         Rotating <strong>{token.displayName}</strong> issues a new secret with the same name, scopes and expiry.
       </p>
-      <div class="field">
-        <label for="grace">The old secret keeps working for</label>
-        <select id="grace" class="input" value={grace} onChange={(event) => setGrace(event.currentTarget.value)}>
-          <option value="0">No grace period (stops now)</option>
-          <option value="15">15 minutes</option>
-          <option value="60">1 hour</option>
-          <option value="1440">24 hours</option>
-        </select>
-      </div>
-      <Alert error={error} />
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={busy}>
-          Rotate
-        </button>
-      </div>
-    </form>
+      <SelectField
+        id="grace"
+        label="The old secret keeps working for"
+        value={grace}
+        options={[
+          ['0', 'No grace period (stops now)'],
+          ['15', '15 minutes'],
+          ['60', '1 hour'],
+          ['1440', '24 hours'],
+        ]}
+        onChange={setGrace}
+      />
+    </ActionForm>
   );
 }
 
 function RevokeForm({ organization, token, onDone }: { organization: string; token: PatToken; onDone: () => void }) {
-  const [busy, error, run] = useAction();
   return (
-    <div class="stack">
+    <ActionForm
+      label="Revoke"
+      danger
+      onSubmit={async () => {
+        ok(
+          await api.DELETE('/{organization}/_apis/tokens/pats', {
+            params: { path: { organization }, query: { 'api-version': VERSION, authorizationId: token.authorizationId } },
+          }),
+        );
+        onDone();
+      }}
+    >
       <p>
         Revoke <strong>{token.displayName}</strong>? Anything using it stops working at once. This cannot be undone.
       </p>
-      <Alert error={error} />
-      <div class="form-actions">
-        <button
-          type="button"
-          class="button button-danger"
-          disabled={busy}
-          onClick={() =>
-            void run(async () => {
-              ok(
-                await api.DELETE('/{organization}/_apis/tokens/pats', {
-                  params: { path: { organization }, query: { 'api-version': VERSION, authorizationId: token.authorizationId } },
-                }),
-              );
-              onDone();
-            })
-          }
-        >
-          Revoke
-        </button>
-      </div>
-    </div>
+    </ActionForm>
   );
 }

@@ -154,3 +154,133 @@ export function CopyField({ label, value }: { label: string; value: string }) {
     </div>
   );
 }
+
+/**
+ * A data table in a horizontally scrolling frame: a caption for screen readers, the column headers,
+ * and (with `actions`) a last column whose header only screen readers read.
+ */
+export function Table({ caption, columns, actions = false, children }: { caption: string; columns: string[]; actions?: boolean; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class="table">
+        <caption class="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            {actions && (
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A labelled select, as the toolbars' filters use it. */
+export function SelectField<T extends string>({ id, label, value, options, onChange }: { id: string; label: string; value: T; options: [T, string][]; onChange: (value: T) => void }) {
+  return (
+    <div class="field-inline">
+      <label for={id}>{label}</label>
+      <select id={id} class="input" value={value} onChange={(event) => onChange(event.currentTarget.value as T)}>
+        {options.map(([option, text]) => (
+          <option key={option} value={option}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export const STATUS_FILTERS: ['active' | 'expired' | 'revoked', string][] = [
+  ['active', 'Active'],
+  ['expired', 'Expired'],
+  ['revoked', 'Revoked'],
+];
+
+/** Loads once per change of `deps`; `reload` after a change. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [value, setValue] = useState<T>();
+  const [error, setError] = useState<unknown>();
+  const reload = async () => {
+    setError(undefined);
+    try {
+      setValue(await load());
+    } catch (caught) {
+      setError(caught);
+    }
+  };
+  useEffect(() => {
+    void reload();
+  }, deps);
+  return { value, error, reload };
+}
+
+/**
+ * A form whose submit runs an action: the button is disabled while it runs and what it throws (an
+ * ApiError in words, or a check that failed before sending) is announced above the button.
+ */
+export function ActionForm({
+  label,
+  danger = false,
+  onSubmit,
+  children,
+}: {
+  label: string;
+  danger?: boolean;
+  onSubmit: () => Promise<void>;
+  children: ComponentChildren;
+}) {
+  const [busy, error, run] = useAction();
+  return (
+    <form
+      class="stack"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void run(onSubmit);
+      }}
+    >
+      {children}
+      <Alert error={error} />
+      <div class="form-actions">
+        <button type="submit" class={danger ? 'button button-danger' : 'button button-primary'} disabled={busy}>
+          {label}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** A labelled text input. */
+export function TextField({
+  id,
+  label,
+  value,
+  onInput,
+  required = false,
+  maxLength,
+  placeholder,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+  required?: boolean;
+  maxLength?: number;
+  placeholder?: string;
+}) {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <input id={id} class="input" required={required} maxLength={maxLength} placeholder={placeholder} value={value} onInput={(event) => onInput(event.currentTarget.value)} />
+    </div>
+  );
+}
