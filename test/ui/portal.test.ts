@@ -182,7 +182,7 @@ describe('the portal', () => {
     await context.close();
   });
 
-  it('adds an SSH key by paste, checks it before sending, and revokes it', async () => {
+  it('adds an SSH key by paste, checks it before sending, revokes it; the inbox shows the expiry reminder', async () => {
     const { context, page } = await signIn('bob@contoso.com');
     await page.getByRole('navigation').getByRole('link', { name: 'SSH public keys' }).click();
     await page.getByRole('heading', { name: 'SSH public keys' }).waitFor();
@@ -205,11 +205,30 @@ describe('the portal', () => {
     await screenshots(page, 'ssh-keys');
     await page.getByRole('button', { name: 'Revoke laptop' }).click();
     await expect.poll(() => page.getByRole('row', { name: /laptop/ }).count()).toBe(0);
-    await page.getByRole('navigation').getByRole('link', { name: 'Notifications' }).click();
-    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
-    await expectAccessible(page);
-    await screenshots(page, 'notifications');
     await context.close();
+
+    // A day later Bob's 30-day token enters the first rung of the reminder ladder: the lifecycle timer
+    // queues a reminder and the sender puts it in his inbox.
+    await env.runtime.invoke('lifecycle');
+    env.clock.advance(24 * 60 * 60 * 1000);
+    await env.runtime.invoke('lifecycle');
+    const later = await signIn('bob@contoso.com');
+    await later.page.getByRole('navigation').getByRole('link', { name: 'Notifications' }).click();
+    await later.page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    const reminder = later.page.getByRole('listitem').filter({ hasText: /pipeline/ });
+    await expect
+      .poll(async () => {
+        await later.page.getByLabel('Unread only').click();
+        return reminder.count();
+      }, { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    expect(await reminder.first().getAttribute('class')).toContain('expiring');
+    await expectAccessible(later.page);
+    await screenshots(later.page, 'notifications');
+    await later.page.getByLabel('Unread only').setChecked(false);
+    await reminder.first().getByRole('button', { name: 'Mark read' }).click();
+    await reminder.first().getByRole('button', { name: 'Mark unread' }).waitFor();
+    await later.context.close();
   });
 
   it('lets an administrator preview and save a policy, revoke a token of Bob, and read the audit log', async () => {

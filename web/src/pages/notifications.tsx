@@ -2,11 +2,13 @@ import { useState } from 'preact/hooks';
 import { api, download, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDateTime } from '../format';
-import { Alert, CopyField, MoreButton, Notice, Page, useAction, usePaged } from '../ui/kit';
+import { Alert, CopyField, MoreButton, Notice, Page, StatusBadge, useAction, usePaged } from '../ui/kit';
 import { calendarPath } from './tokens';
 
 type Notification = operations['notifications-list']['responses'][200]['content']['application/json']['value'][number];
 const VERSION = '7.1' as const;
+/** Reminders about the reader's own tokens and keys, highlighted in the inbox. */
+const EXPIRY_KINDS = new Set(['token.expiring', 'token.expired']);
 
 export function NotificationsPage({ organization }: { organization: string }) {
   const path = { organization };
@@ -48,11 +50,11 @@ export function NotificationsPage({ organization }: { organization: string }) {
       {list.items?.length === 0 && <Notice>No notifications.</Notice>}
       <ul class="inbox">
         {(list.items ?? []).map((item) => (
-          <li key={item.id} class={item.isRead ? 'inbox-item' : 'inbox-item unread'}>
+          <li key={item.id} class={['inbox-item', item.isRead ? '' : 'unread', EXPIRY_KINDS.has(item.kind) ? 'expiring' : ''].join(' ').trim()}>
             <div>
               <h2 class="inbox-subject">
                 {!item.isRead && <span class="visually-hidden">Unread: </span>}
-                {item.subject}
+                {EXPIRY_KINDS.has(item.kind) && <StatusBadge status={item.kind === 'token.expired' ? 'Expired' : 'Expiring'} />} {item.subject}
               </h2>
               <p class="inbox-body">{item.body}</p>
               <p class="hint">{formatDateTime(item.createdDate)}</p>
