@@ -132,7 +132,9 @@ describe('the portal', () => {
     await expectAccessible(page);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('row', { name: /pipeline/ }).count()).toBe(1);
-    expect(await page.getByRole('row', { name: /pipeline/ }).textContent()).toContain('Packaging (Read & write)');
+    const row = (await page.getByRole('row', { name: /pipeline/ }).textContent()) ?? '';
+    expect(row).toContain('Packaging (Read & write)');
+    expect(row, 'dates in the viewer\'s locale (en-GB)').toMatch(/\d{1,2} [A-Z][a-z]{2} \d{4}/);
     expect(await apiWithPat(bobSecret)).toBe(200);
     // The secret is never kept in the browser.
     const stored = (await page.evaluate('JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie')) as string;
@@ -188,13 +190,17 @@ describe('the portal', () => {
     await page.getByRole('heading', { name: 'SSH public keys' }).waitFor();
     await page.getByRole('button', { name: 'New key' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add an SSH public key' });
-    await dialog.getByLabel('Name').fill('laptop');
     await dialog.getByLabel('Public key').fill('-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----');
+    await dialog.getByLabel('Name').fill('oops');
     await dialog.getByRole('button', { name: 'Add' }).click();
     await dialog.getByText(/This is a private key/).waitFor();
+    // The .pub file fills in the key and, when the name is empty, the name.
     const { publicKey } = generateKeyPairSync('ed25519');
     const openssh = sshpk.parseKey(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'pem').toString('ssh');
-    await dialog.getByLabel('Public key').fill(`${openssh} bob@laptop`);
+    await dialog.getByLabel('Name').fill('');
+    await dialog.getByLabel('Or choose a .pub file').setInputFiles({ name: 'laptop.pub', mimeType: 'text/plain', buffer: Buffer.from(`${openssh} bob@laptop\n`) });
+    await expect.poll(() => dialog.getByLabel('Name').inputValue()).toBe('laptop');
+    expect(await dialog.getByLabel('Public key').inputValue()).toBe(`${openssh} bob@laptop`);
     await expectAccessible(page);
     await screenshots(page, 'ssh-keys-add');
     await dialog.getByRole('button', { name: 'Add' }).click();
