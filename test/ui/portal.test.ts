@@ -169,11 +169,17 @@ describe('the portal', () => {
 
     // The old token stays active through its grace period: revoke both.
     expect(await page.getByRole('row', { name: /deploy/ }).count()).toBe(2);
-    for (const remaining of [1, 0]) {
-      await page.getByRole('button', { name: 'Revoke deploy' }).first().click();
-      await page.getByRole('dialog', { name: 'Revoke token' }).getByRole('button', { name: 'Revoke' }).click();
-      await expect.poll(() => page.getByRole('row', { name: /deploy/ }).count()).toBe(remaining);
-    }
+    // The first with the keyboard alone: the dialog takes focus (its close button), Tab reaches Revoke.
+    await page.getByRole('button', { name: 'Revoke deploy' }).first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Revoke token' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Revoke');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByRole('row', { name: /deploy/ }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Revoke deploy' }).click();
+    await page.getByRole('dialog', { name: 'Revoke token' }).getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /deploy/ }).count()).toBe(0);
     expect(await apiWithPat(secret)).toBe(401);
     expect(await apiWithPat(rotated)).toBe(401);
     await page.getByLabel('Status').selectOption('revoked');

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDateTime } from '../format';
-import { Alert, Notice, Page, useAction, ActionForm } from '../ui/kit';
+import { Alert, Notice, Page, useAction, ActionForm, NumberField } from '../ui/kit';
 
 type Reader = operations['audit-readers-list']['responses'][200]['content']['application/json']['value'][number];
 type Member = operations['members-list']['responses'][200]['content']['application/json']['members'][number];
@@ -90,10 +90,7 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
             setSaved(true);
           }}
         >
-          <div class="field-inline">
-            <label for="retention-days">Keep audit events for (days)</label>
-            <input id="retention-days" class="input input-narrow" type="number" min={1} max={3650} required value={retention ?? ''} onInput={(event) => setRetention(Number(event.currentTarget.value))} />
-          </div>
+          <NumberField id="retention-days" label="Keep audit events for (days)" min={1} max={3650} value={retention} onInput={setRetention} />
           {saved && <Notice>Retention saved.</Notice>}
         </ActionForm>
       </section>

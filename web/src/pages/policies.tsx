@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDate, formatDateTime } from '../format';
-import { Alert, Notice, Page, useAction, Table } from '../ui/kit';
+import { Alert, Notice, Page, useAction, Table, NumberField } from '../ui/kit';
 
 type Policies = operations['token-policies-get']['responses'][200]['content']['application/json'];
 type Update = NonNullable<operations['token-policies-update']['requestBody']>['content']['application/json'];
@@ -72,18 +72,14 @@ export function PoliciesPage({ organization }: { organization: string }) {
         <fieldset>
           <legend>Personal access tokens</legend>
           <Toggle id="max-lifespan" label="Enforce a maximum lifetime" checked={draft.maxPatLifespan?.enabled ?? false} onChange={(enabled) => change({ maxPatLifespan: { ...draft.maxPatLifespan, enabled } })} />
-          <div class="field-inline">
-            <label for="max-days">Maximum lifetime (days)</label>
-            <input
-              id="max-days"
-              class="input input-narrow"
-              type="number"
-              min={1}
-              max={366}
-              value={draft.maxPatLifespan?.maxDays ?? 90}
-              onInput={(event) => change({ maxPatLifespan: { ...draft.maxPatLifespan, maxDays: Number(event.currentTarget.value) } })}
-            />
-          </div>
+          <NumberField
+            id="max-days"
+            label="Maximum lifetime (days)"
+            min={1}
+            max={3650}
+            value={draft.maxPatLifespan?.maxDays ?? 90}
+            onInput={(maxDays) => change({ maxPatLifespan: { ...draft.maxPatLifespan, maxDays } })}
+          />
           <Toggle id="restrict-full" label="Restrict full access tokens" checked={draft.restrictFullScopePats?.enabled ?? false} onChange={(enabled) => change({ restrictFullScopePats: { enabled } })} />
           <Toggle id="restrict-global" label="Restrict tokens for all organizations" checked={draft.restrictGlobalPats?.enabled ?? false} onChange={(enabled) => change({ restrictGlobalPats: { enabled } })} />
           <Toggle
@@ -97,17 +93,14 @@ export function PoliciesPage({ organization }: { organization: string }) {
         <fieldset>
           <legend>SSH keys</legend>
           <Toggle id="ssh-allowed" label="Allow SSH keys" checked={draft.sshKeys?.allowed ?? true} onChange={(allowed) => change({ sshKeys: { ...draft.sshKeys, allowed } })} />
-          <div class="field-inline">
-            <label for="ssh-default">Default lifetime (days)</label>
-            <input
-              id="ssh-default"
-              class="input input-narrow"
-              type="number"
-              min={1}
-              value={draft.sshKeys?.defaultLifespanDays ?? 365}
-              onInput={(event) => change({ sshKeys: { ...draft.sshKeys, defaultLifespanDays: Number(event.currentTarget.value) } })}
-            />
-          </div>
+          <NumberField
+            id="ssh-default"
+            label="Default lifetime (days)"
+            min={1}
+            max={3650}
+            value={draft.sshKeys?.defaultLifespanDays ?? 365}
+            onInput={(defaultLifespanDays) => change({ sshKeys: { ...draft.sshKeys, defaultLifespanDays } })}
+          />
         </fieldset>
         <p class="hint">
           Revision {current.revision}

@@ -284,3 +284,13 @@ export function TextField({
     </div>
   );
 }
+
+/** A labelled whole-number input, beside its neighbours. */
+export function NumberField({ id, label, value, min, max, onInput }: { id: string; label: string; value: number | undefined; min: number; max?: number; onInput: (value: number) => void }) {
+  return (
+    <div class="field-inline">
+      <label for={id}>{label}</label>
+      <input id={id} class="input input-narrow" type="number" required min={min} max={max} value={value ?? ''} onInput={(event) => onInput(Number(event.currentTarget.value))} />
+    </div>
+  );
+}
