@@ -4,6 +4,13 @@ import { formatDateTime } from '../format';
 import { Alert, MoreButton, Notice, Page, StatusBadge, useAction, usePaged, SelectField } from '../ui/kit';
 
 type Status = 'manualReview' | 'pending' | 'approved' | 'rejected';
+const STATUSES: [Status, string][] = [
+  ['manualReview', 'Manual review'],
+  ['pending', 'Pending'],
+  ['approved', 'Approved'],
+  ['rejected', 'Rejected'],
+];
+const label = (status: string) => STATUSES.find(([value]) => value === status)?.[1] ?? status;
 
 export function GrantsPage() {
   const [status, setStatus] = useState<Status>('manualReview');
@@ -23,12 +30,7 @@ export function GrantsPage() {
           id="grant-status"
           label="Status"
           value={status}
-          options={[
-            ['manualReview', 'Manual review'],
-            ['pending', 'Pending'],
-            ['approved', 'Approved'],
-            ['rejected', 'Rejected'],
-          ]}
+          options={STATUSES}
           onChange={setStatus}
         />
       </div>
@@ -39,7 +41,7 @@ export function GrantsPage() {
         return (
           <article key={request.id} class="card stack" aria-labelledby={`grant-${request.id}`}>
             <h2 id={`grant-${request.id}`}>
-              {request.organization.name} <StatusBadge status={request.status} />
+              {request.organization.name} <StatusBadge status={label(request.status)} />
             </h2>
             <p>
               {request.requester.name} ({request.requester.email}), {formatDateTime(request.submittedDate)}
@@ -50,7 +52,7 @@ export function GrantsPage() {
               <ul class="rules">
                 {request.review.reasons.map((reason) => (
                   <li key={reason.rule}>
-                    <StatusBadge status={reason.outcome} /> <strong>{reason.rule}</strong>: {reason.message}
+                    <StatusBadge status={label(reason.outcome)} /> <strong>{reason.rule}</strong>: {reason.message}
                   </li>
                 ))}
               </ul>

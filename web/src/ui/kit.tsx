@@ -124,7 +124,7 @@ export function MoreButton({ hasMore, loading, onClick }: { hasMore: boolean; lo
 }
 
 export function StatusBadge({ status }: { status: string }) {
-  return <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>;
+  return <span class={`badge badge-${status.toLowerCase().replace(/\s+/g, '')}`}>{status}</span>;
 }
 
 export function CopyField({ label, value }: { label: string; value: string }) {
