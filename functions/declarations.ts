@@ -12,6 +12,7 @@ import { tokensLeaks } from './tokens-leaks.js';
 import { tokenPoliciesGet } from './token-policies-get.js';
 import { tokenPoliciesUpdate } from './token-policies-update.js';
 import { tokenPoliciesPreview } from './token-policies-preview.js';
+import { tokenPoliciesMine } from './token-policies-mine.js';
 import { tokenAdminList } from './tokenadmin-list.js';
 import { tokenAdminRevocations } from './tokenadmin-revocations.js';
 import { tokenAdminRevocationRules } from './tokenadmin-revocation-rules.js';
@@ -34,6 +35,7 @@ import { patsExpirationsIcs } from './pats-expirations-ics.js';
 import { health } from './health.js';
 import { openApiFunction } from './openapi.js';
 import { notFoundFunction } from './not-found.js';
+import { portal, portalOrganizationSettingsPage, portalUserSettingsPage } from './portal.js';
 import { pipelineGrantRequestsCreate } from './pipeline-grant-requests-create.js';
 import { pipelineGrantRequestsList } from './pipeline-grant-requests-list.js';
 import { pipelineGrantRequestsGet } from './pipeline-grant-requests-get.js';
@@ -79,6 +81,9 @@ import { npmRegistryDeclarations } from './npm-registry.js';
 export const declarations: readonly FunctionDeclaration[] = [
   health,
   openApiFunction(() => declarations),
+  portal,
+  portalUserSettingsPage,
+  portalOrganizationSettingsPage,
   organizationsList,
   organizationsCreate,
   projectsList,
@@ -114,6 +119,7 @@ export const declarations: readonly FunctionDeclaration[] = [
   tenantPoliciesGet,
   tenantPoliciesUpdate,
   tenantRevocations,
+  tokenPoliciesMine,
   tokenAdminList,
   tokenAdminRevocations,
   tokenAdminRevocationRules,

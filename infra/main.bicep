@@ -55,6 +55,10 @@ param authAudience string
 @maxLength(512)
 param authJwksUri string
 
+@description('Optional. Client ID of the portal\'s single-page application registration in Microsoft Entra ID (redirect URI: the PORTAL_REDIRECT_URI output, platform "Single-page application"; API permissions: the API\'s vso.pats, vso.pats_manage, vso.tokenadministration and vso.auditlog scopes). Empty: the portal shows no sign-in.')
+@maxLength(36)
+param portalClientId string = ''
+
 @description('Required. Token pepper list stored in Key Vault as secret token-peppers: <version>:<base64 of at least 32 bytes>[,<version>:<base64>...], first entry current. Example: v1:$(openssl rand -base64 32).')
 @secure()
 @minLength(46)
@@ -259,6 +263,7 @@ module functionApp 'app/function-app.bicep' = {
       GRANT_REVIEW_SCHEDULE: grantReviewSchedule
       AUDIT_RETENTION_SCHEDULE: auditRetentionSchedule
       NODE_OPTIONS: nodeRuntime.nodeOptions
+      PORTAL_CLIENT_ID: portalClientId
     }
   }
   // The host needs its storage, telemetry and Key Vault roles when it first starts.
@@ -288,6 +293,9 @@ output SERVICE_API_NAME string = functionApp.outputs.name
 
 @description('Base URL of the function app.')
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('Redirect URI to register on the portal\'s single-page application registration (Microsoft Entra ID).')
+output PORTAL_REDIRECT_URI string = 'https://${functionApp.outputs.defaultHostName}/_portal/'
 
 @description('Client ID of the function app\'s user-assigned managed identity.')
 output AZURE_CLIENT_ID string = identity.outputs.clientId

@@ -6,13 +6,15 @@ import { declarations } from '../functions/declarations.js';
 import { startOrReuseAzurite } from './azurite.js';
 import { seedDemoData } from './demo-data.js';
 import { ensureDevSecrets, readMasterKey } from './dev-secrets.js';
+import { devSignInDeclarations } from './dev-signin.js';
+import { DEVELOPMENT_ISSUER } from '../shared/portal/config.js';
 import { startLocalRuntime } from './runner.js';
 import { loadLocalSettings } from './settings.js';
 
 /** `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine. */
 async function main(): Promise<void> {
   loadLocalSettings();
-  await ensureDevSecrets();
+  const signingKey = await ensureDevSecrets();
   const azurite = await startOrReuseAzurite('.azurite');
   console.log(azurite.started ? 'Azurite started (data in .azurite/)' : 'Reusing the Azurite already listening on 10000-10002');
 
@@ -30,8 +32,10 @@ async function main(): Promise<void> {
   await seedDemoData(app);
 
   const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
+  // The portal's development sign-in exists only while the app trusts the development issuer.
+  const served = config.auth.issuer === DEVELOPMENT_ISSUER ? [...devSignInDeclarations(signingKey), ...declarations] : declarations;
   const runtime = await startLocalRuntime({
-    declarations,
+    declarations: served,
     settings: process.env,
     queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
     blobService: await app.storage.blobs(),
@@ -41,12 +45,13 @@ async function main(): Promise<void> {
     masterKey: readMasterKey(),
   });
 
-  const functions = declarations.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
+  const functions = served.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
   console.log(`\nFunctions:\n${functions.join('\n')}`);
   console.log(`\nGatehouse is listening on ${runtime.url}`);
   console.log('Get a development token:   TOKEN=$(npm run --silent token -- alice@contoso.com)');
   console.log(`Call the API:               curl -H "Authorization: Bearer $TOKEN" "${runtime.url}/contoso/_apis/projects?api-version=7.1"`);
-  console.log(`OpenAPI document:           ${runtime.url}/openapi.json\n`);
+  console.log(`OpenAPI document:           ${runtime.url}/openapi.json`);
+  console.log(`Portal:                     ${runtime.url}/_portal/\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

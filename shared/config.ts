@@ -141,6 +141,10 @@ const settingsSchema = z
 
     TOKEN_PEPPERS: pepperList,
 
+    // Empty (the deployment's default) means unset.
+    PORTAL_CLIENT_ID: z.union([z.literal(''), z.string().uuid()]).optional().transform((value) => value || undefined),
+    PORTAL_AUTHORITY: z.string().url().refine((value) => new URL(value).protocol === 'https:', 'must be an https URL').optional(),
+
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
     RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
     DIRECTORY_CACHE_SECONDS: count(0, 60, 10),
@@ -221,6 +225,8 @@ export interface AppConfig {
     readonly clockSkewSeconds: number;
   };
   readonly peppers: readonly { version: string; secret: Buffer }[];
+  /** The web portal's Microsoft Entra ID sign-in (see shared/portal/config.ts); unset locally. */
+  readonly portal: { readonly clientId: string | undefined; readonly authority: string | undefined };
   readonly maxRequestBodyBytes: number;
   /** How long organizations and memberships read on the request path are reused (0 disables). */
   readonly directoryCacheSeconds: number;
@@ -392,6 +398,7 @@ export function loadConfig(env: Env): AppConfig {
       clockSkewSeconds: s.AUTH_CLOCK_SKEW_SECONDS,
     },
     peppers: s.TOKEN_PEPPERS,
+    portal: { clientId: s.PORTAL_CLIENT_ID, authority: s.PORTAL_AUTHORITY },
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
     directoryCacheSeconds: s.DIRECTORY_CACHE_SECONDS,
     rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },

@@ -63,7 +63,12 @@ function patSecurity(doc: EndpointDoc): JsonSchema[] {
   return doc.access.anonymous || !doc.access.pats ? [] : [{ patBasic: [...doc.access.pats.scopes] }];
 }
 
-function operation(name: string, doc: EndpointDoc): JsonSchema {
+/** Operation ids are unique per document: a function that answers several methods gets one per method. */
+function operationId(name: string, doc: EndpointDoc, method: string): string {
+  return doc.methods.length > 1 && method !== doc.methods[0] ? `${name}-${method.toLowerCase()}` : name;
+}
+
+function operation(id: string, doc: EndpointDoc): JsonSchema {
   const apiVersion = doc.apiVersions
     ? [
         {
@@ -94,7 +99,7 @@ function operation(name: string, doc: EndpointDoc): JsonSchema {
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   };
   return {
-    operationId: name,
+    operationId: id,
     summary: doc.summary,
     ...(doc.location
       ? { 'x-ms-vss-area': doc.location.area, 'x-ms-vss-resource': doc.location.resource, 'x-gatehouse-location-id': doc.location.id }
@@ -117,7 +122,7 @@ export function buildOpenApiDocument(declarations: readonly FunctionDeclaration[
     const path = openApiPath(declaration.doc.route);
     paths[path] ??= {};
     for (const method of declaration.doc.methods) {
-      paths[path][method.toLowerCase()] = operation(declaration.name, declaration.doc);
+      paths[path][method.toLowerCase()] = operation(operationId(declaration.name, declaration.doc, method), declaration.doc);
     }
   }
   return {

@@ -66,6 +66,8 @@ export interface TestEnvironmentOptions {
   readonly messageLeaseSeconds?: number;
   /** Keep Azurite's data on disk (a temporary folder) so it survives a restart. */
   readonly persistentStorage?: boolean;
+  /** The key that signs test tokens (default: a new one), e.g. shared with the development sign-in. */
+  readonly signingKey?: SigningKey;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
       azurite = await startAzurite({ location: location!, ports: azurite.ports });
     },
   };
-  const signingKey = await generateSigningKey();
+  const signingKey = options.signingKey ?? (await generateSigningKey());
   const masterKey = generateMasterKey();
   const settings: Record<string, string> = {
     STORAGE: azurite.connectionString,

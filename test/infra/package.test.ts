@@ -46,12 +46,20 @@ describe('deployment package', () => {
     }
   });
 
+  it('holds the built portal the app serves (page shell and content-hashed assets), without source maps', () => {
+    expect(entries).toContain('dist/web/index.html');
+    expect(entries.some((entry) => /^dist\/web\/assets\/index-[\w-]+\.js$/.test(entry))).toBe(true);
+    expect(entries.some((entry) => entry.startsWith('dist/web/') && entry.endsWith('.map'))).toBe(false);
+  });
+
   it('holds every production dependency and no dev-only one', () => {
     for (const dependency of Object.keys(manifest.dependencies ?? {})) {
       expect(entries, dependency).toContain(`node_modules/${dependency}/package.json`);
     }
+    // A dev dependency that a production package also needs (the lockfile says so) is shipped.
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
     for (const dependency of Object.keys(manifest.devDependencies ?? {})) {
-      if (dependency in (manifest.dependencies ?? {})) continue;
+      if (dependency in (manifest.dependencies ?? {}) || lock.packages[`node_modules/${dependency}`]?.dev !== true) continue;
       expect(entries.some((entry) => entry.startsWith(`node_modules/${dependency}/`)), dependency).toBe(false);
     }
   });

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { exempt, type TokenPolicyDocument } from './policies.js';
+
+/**
+ * The token policies as they apply to one person (exemptions resolved): what the portal shows before
+ * someone creates or renews a token. It says nothing about other people or the exemption lists.
+ */
+export const policySummarySchema = z.object({
+  /** The longest lifetime a new or renewed PAT may have, in days; null when unlimited. */
+  maxPatLifespanDays: z.number().int().nullable(),
+  fullScopePatsAllowed: z.boolean(),
+  globalPatsAllowed: z.boolean(),
+  /** `packagingOnly`: only PATs whose scopes are all packaging scopes may be created. */
+  patCreation: z.enum(['allowed', 'packagingOnly', 'restricted']),
+  sshKeysAllowed: z.boolean(),
+  sshKeyMaxLifespanDays: z.number().int().nullable(),
+});
+
+export type PolicySummary = z.infer<typeof policySummarySchema>;
+
+export function policySummaryFor(policies: TokenPolicyDocument, userId: string): PolicySummary {
+  const applies = (section: { enabled: boolean; exemptUsers: string[] }) => section.enabled && !exempt(section, userId);
+  const creation = policies.restrictPatCreation;
+  return {
+    maxPatLifespanDays: applies(policies.maxPatLifespan) ? policies.maxPatLifespan.maxDays : null,
+    fullScopePatsAllowed: !applies(policies.restrictFullScopePats),
+    globalPatsAllowed: !applies(policies.restrictGlobalPats),
+    patCreation: !applies(creation) ? 'allowed' : creation.allowPackagingScopes ? 'packagingOnly' : 'restricted',
+    sshKeysAllowed: policies.sshKeys.allowed,
+    sshKeyMaxLifespanDays: exempt(policies.sshKeys, userId) ? null : policies.sshKeys.maxLifespanDays,
+  };
+}
