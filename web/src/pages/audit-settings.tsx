@@ -59,7 +59,7 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
           onSubmit={(event) => {
             event.preventDefault();
             void run(async () => {
-              ok(await api.PUT('/{organization}/_apis/audit/readers/{userId}', { params: { path: { organization, userId: candidate }, query: { 'api-version': VERSION } } }));
+              ok(await api.PUT('/{organization}/_apis/audit/readers/{userId}', { params: { path: { organization, userId: candidate }, query: { 'api-version': VERSION } }, body: {} }));
               await load();
             });
           }}

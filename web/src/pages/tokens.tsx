@@ -374,6 +374,7 @@ function RotateForm({ organization, token, onRotated }: { organization: string; 
         const result = ok(
           await api.POST('/{organization}/_apis/tokens/pats/rotate', {
             params: { path: { organization }, query: { 'api-version': VERSION, authorizationId: token.authorizationId, gracePeriodMinutes: Number(grace) } },
+            body: {},
           }),
         );
         if (!result.patToken) throw new Error(result.patTokenErrorMessage ?? result.patTokenError);
