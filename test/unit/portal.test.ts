@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { declarations } from '../../functions/declarations.js';
 import { loadConfig } from '../../shared/config.js';
 import { buildOpenApiDocument } from '../../shared/openapi/document.js';
-import { portalContentSecurityPolicy, portalSignIn, DEVELOPMENT_ISSUER } from '../../shared/portal/config.js';
+import { portalContentSecurityPolicy, portalSignIn, DEVELOPMENT_ISSUER, PORTAL_SCOPES } from '../../shared/portal/config.js';
 import { API_TYPES_FILE, apiTypesOf } from '../../tools/web/openapi-types.mjs';
 import { BASE_SETTINGS } from '../helpers/settings.js';
 
@@ -15,7 +15,7 @@ describe('portal sign-in settings', () => {
       kind: 'entra',
       clientId: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f',
       authority: 'https://login.example.test/tenant',
-      scopes: ['api://gatehouse/vso.pats', 'api://gatehouse/vso.pats_manage', 'api://gatehouse/vso.tokenadministration', 'api://gatehouse/vso.auditlog'],
+      scopes: PORTAL_SCOPES.map((scope) => `api://gatehouse/${scope}`),
     });
     const policy = portalContentSecurityPolicy(signIn);
     expect(policy).toContain("script-src 'self';");

@@ -944,7 +944,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's token policies as they apply to the caller (exemptions resolved), to show before creating a token. */
+        /** The token policies of the organization and its tenant as they apply to the caller (exemptions resolved, the strictest of both), to show before creating a token. */
         get: operations["token-policies-mine"];
         put?: never;
         post?: never;
