@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
@@ -292,4 +293,32 @@ export async function removeWebhook(app: AppContext, organization: Organization,
     next: { ...settings, webhook: undefined },
     data: { setting: 'webhook', previousValue: settings.webhook?.url ?? null, newValue: null },
   }));
+}
+
+/**
+ * Re-seals every webhook secret sealed under a pepper version that is no longer the current one, so
+ * that the old version can be retired (README, "Rotating the token pepper"). Each row is rewritten
+ * only if unchanged since it was read; the lifecycle timer runs this on every run. Answers how many
+ * were re-sealed.
+ */
+export async function resealWebhookSecrets(app: AppContext): Promise<number> {
+  const current = currentPepper(app.config.peppers).version;
+  const table = app.storage.table(TABLES.notificationSettings);
+  let resealed = 0;
+  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookKeyVersion ne ${current} and webhookKeyVersion ne ''` } })) {
+    const organizationId = String(row.partitionKey);
+    const settings = await readNotificationSettings(app, organizationId);
+    if (!settings.webhook || settings.webhook.keyVersion === current || !settings.etag) continue;
+    const { cipher, keyVersion } = encryptSecret(app, decryptSecret(app, settings.webhook));
+    const next = { ...settings, webhook: { ...settings.webhook, secretCipher: cipher, keyVersion } };
+    try {
+      await table.updateEntity(entityOf(organizationId, next), 'Replace', { etag: settings.etag });
+      resealed++;
+    } catch (error) {
+      // Changed meanwhile (a new webhook is sealed under the current version already): the next run sees it.
+      if (restErrorStatus(error) !== 412) throw error;
+    }
+  }
+  if (resealed > 0) app.log.info('webhook secrets re-sealed under the current pepper', { resealed, keyVersion: current });
+  return resealed;
 }

@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { callJson, createPat as createPatAs } from '../helpers/http.js';
 import { declarations } from '../../functions/declarations.js';
+import { createAppContext, useAppContext } from '../../shared/app-context.js';
+import { loadConfig } from '../../shared/config.js';
+import { generatePepperSetting } from '../../local/dev-secrets.js';
+import { resealWebhookSecrets } from '../../shared/notifications/settings.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
@@ -195,6 +199,44 @@ describe('notification delivery', () => {
     const ids = received.map((delivery) => JSON.parse(delivery.body).id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(env.logs.join('\n')).not.toContain(webhookSecret);
+  });
+
+  it('keeps signing after the token pepper is rotated and the old version retired (the README procedure)', async () => {
+    const old = env.settings.TOKEN_PEPPERS!;
+    const fresh = generatePepperSetting('2');
+    const withPeppers = (peppers: string) => createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: peppers }), { clock: env.clock, log: env.app.log });
+    try {
+      // 1. The new version goes in front; the lifecycle timer's re-seal step seals the webhook secret under it.
+      const rotated = withPeppers(`${fresh},${old}`);
+      useAppContext(rotated);
+      expect(await resealWebhookSecrets(rotated)).toBe(1);
+      expect(await resealWebhookSecrets(rotated)).toBe(0);
+      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookKeyVersion: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
+      expect(row.webhookKeyVersion).toBe('2');
+      // 2. The old version is retired: deliveries still sign with the organization's secret.
+      const retired = withPeppers(fresh);
+      useAppContext(retired);
+      received.length = 0;
+      receiverMode = { failNext: 0, always: false };
+      const message = notificationMessage(retired, {
+        kind: 'token.leaked',
+        organizationId: '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11',
+        organizationName: 'contoso',
+        recipient: { userId: DAVE.id, email: DAVE.email },
+        subject: 'after the rotation',
+        body: 'A token of yours was found in public.',
+        data: {},
+      });
+      await enqueueNotification(retired, message);
+      await env.runtime.drainQueues();
+      const delivery = received.find((item) => JSON.parse(item.body).id === message.id);
+      expect(delivery).toBeDefined();
+      expect(verifySignature(delivery!.body, delivery!.headers['x-gatehouse-signature'], webhookSecret)).toBe(true);
+    } finally {
+      // Back to the environment's own pepper for the tests that follow.
+      await resealWebhookSecrets(withPeppers(`${old},${fresh}`));
+      useAppContext(env.app);
+    }
   });
 
   it('retries a failing webhook and stores the notice once', async () => {
