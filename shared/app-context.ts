@@ -1,6 +1,7 @@
 import { getConfig, type AppConfig } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { createStorageClients, type StorageClients } from './storage/clients.js';
+import { guardedFetch } from './http/outbound.js';
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.js';
 import { DirectoryRepository } from './directory/repository.js';
 import { createLogger, type Logger } from './logging.js';
@@ -18,14 +19,16 @@ export interface AppContext {
 export function createAppContext(config: AppConfig, overrides: { clock?: Clock; log?: Logger } = {}): AppContext {
   const clock = overrides.clock ?? systemClock;
   const storage = createStorageClients(config.storage);
-  return {
+  const context: AppContext = {
     config,
     clock,
     storage,
-    verifyJwt: createJwtVerifier(config.auth, clock),
+    // The signing keys are fetched through the one guarded outbound client, as every outbound request is.
+    verifyJwt: createJwtVerifier(config.auth, clock, (url) => guardedFetch(context, url, { timeoutMs: 10_000, maxResponseBytes: 512 * 1024 })),
     directory: new DirectoryRepository(storage, { cacheSeconds: config.directoryCacheSeconds, now: () => clock.now().getTime() }),
     log: overrides.log ?? createLogger(config.logLevel),
   };
+  return context;
 }
 
 let current: AppContext | undefined;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JSONWebKeySet } from 'jose';
 import { TtlCache } from '../cache.js';
 import type { AppConfig } from '../config.js';
 import type { Clock } from '../clock.js';
@@ -28,9 +28,9 @@ const VERIFIED_MAX_ENTRIES = 10_000;
  * for a minute: the lifetime is still checked on every use; a signing key removed from the JWKS stops
  * being honoured within that minute.
  */
-export function createJwtVerifier(auth: AppConfig['auth'], clock: Clock): JwtVerifier {
+export function createJwtVerifier(auth: AppConfig['auth'], clock: Clock, fetchKeys?: (url: string) => Promise<Response>): JwtVerifier {
   const keys = auth.jwksUri
-    ? createRemoteJWKSet(new URL(auth.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    ? createRemoteJWKSet(new URL(auth.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, ...(fetchKeys ? { [customFetch]: (url: string) => fetchKeys(url) } : {}) })
     : createLocalJWKSet(auth.jwks as unknown as JSONWebKeySet);
   const verified = new TtlCache<EntraClaims>(() => VERIFIED_TTL_MS, () => VERIFIED_MAX_ENTRIES);
   const skewMs = auth.clockSkewSeconds * 1000;

@@ -7,6 +7,8 @@ import { callJson } from '../helpers/http.js';
 import { guardedFetch, OutboundRefused, OutboundResponseTooLarge, blockedAddressReason } from '../../shared/http/outbound.js';
 import { notificationMessage } from '../../shared/notifications/messages.js';
 import { TABLES } from '../../shared/storage/names.js';
+import { createAppContext } from '../../shared/app-context.js';
+import { loadConfig } from '../../shared/config.js';
 
 /**
  * Server-side request forgery, written as the attack: a signed-in outsider creates an organization
@@ -161,5 +163,25 @@ describe('the guarded client', () => {
     const read = await callJson(env, 'GET', '/contoso/_packaging/ssrf-feed/npm/registry/left-pad', { token });
     expect(read.status, read.text).toBe(502);
     expect(read.body.code).toBe('upstreamRefused');
+  });
+});
+
+describe('the signing keys of caller tokens come through the guarded client too', () => {
+  it('fetches a JWKS from an allowed host, and never from a private one', async () => {
+    const keys = await listen((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(env.signingKey.publicJwks)));
+    try {
+      const { AUTH_JWKS: _inline, ...settings } = env.settings;
+      const verifierAt = (url: string) => createAppContext(loadConfig({ ...settings, AUTH_JWKS_URI: url }), { clock: env.clock, log: env.app.log });
+      const token = await env.userToken('alice@contoso.com');
+      const allowed = verifierAt(`http://127.0.0.1:${keys.port}/keys`);
+      expect((await allowed.verifyJwt(token))?.oid).toBe('a11ce000-0000-4000-8000-00000000000a');
+      expect(keys.hits).toEqual(['GET /keys']);
+      // `localhost` is not a named exception here: the keys are never fetched, so no token verifies.
+      const refused = verifierAt(`http://localhost:${keys.port}/other-keys`);
+      expect(await refused.verifyJwt(token)).toBeUndefined();
+      expect(keys.hits).toEqual(['GET /keys']);
+    } finally {
+      await new Promise<void>((resolve) => keys.server.close(() => resolve()));
+    }
   });
 });
