@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { clientIp, userAgentOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
-import { acceptLeakReport, enforceLeakRateLimit, leakReportBody, leakValidationCode } from '../shared/tokens/leaks.js';
+import { enforceLeakRateLimit, leakReportBody, leakValidationCode, processLeakReport } from '../shared/tokens/leaks.js';
 
 /** `POST /_apis/tokens/leaks`: anyone may report leaked tokens (no authentication, no per-token outcome). */
 export const tokensLeaks = endpoint({
@@ -16,11 +16,11 @@ export const tokensLeaks = endpoint({
   access: { anonymous: true },
   body: leakReportBody,
   validationCode: leakValidationCode,
-  responses: { 202: { description: 'Accepted; the answer never says which candidates were tokens.', schema: z.object({ accepted: z.literal(true) }) } },
+  responses: { 202: { description: 'Processed (live tokens revoked unless turned off) before this answer; it never says which candidates were tokens.', schema: z.object({ accepted: z.literal(true) }) } },
   handler: async ({ app, body, request }) => {
     const ip = clientIp(request);
     enforceLeakRateLimit(app, ip);
-    acceptLeakReport(app, body, { ip, userAgent: userAgentOf(request) });
+    await processLeakReport(app, body, { ip, userAgent: userAgentOf(request) });
     return { status: 202, body: { accepted: true } };
   },
 });

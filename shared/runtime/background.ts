@@ -22,6 +22,9 @@ export function runInBackground(app: AppContext, what: string, work: () => Promi
   set.add(tracked);
 }
 
+/** How many background tasks are running now. */
+export const pendingBackgroundWork = (app: AppContext): number => pending.get(app)?.size ?? 0;
+
 /** Resolves once every background task started before or during the wait has finished. */
 export async function settleBackgroundWork(app: AppContext): Promise<void> {
   for (;;) {

@@ -167,7 +167,7 @@ export async function authenticatePat(app: AppContext, token: string, options: P
     throw patRefused();
   }
   if (options.request) {
-    recordPatUse(app, result.snapshot, options.request, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
+    await recordPatUse(app, result.snapshot, options.request, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
   }
   return patCallerOf(result.snapshot, result.violations);
 }

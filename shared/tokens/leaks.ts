@@ -8,13 +8,12 @@ import type { Organization } from '../directory/repository.js';
 import { AppError } from '../http/errors.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
-import { runInBackground } from '../runtime/background.js';
 import { TABLES } from '../storage/names.js';
-import { evaluatePat } from './authenticate.js';
+import { liveness } from './judge.js';
 import { parseGatehouseToken } from './format.js';
 import { redactOptional } from './redaction.js';
 import { autoRevokesLeaksIn, policyLayers } from './policies.js';
-import { PatRepository, patPartitionOf, type StoredPat } from './repository.js';
+import { PatRepository, patFactsOf, patPartitionOf, snapshotOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat } from './service.js';
 
 /**
@@ -63,22 +62,24 @@ export function enforceLeakRateLimit(app: AppContext, ip: string | undefined): v
   }
 }
 
-/** Accepts a report: the candidates that pass the checksum are processed in the background. */
-export function acceptLeakReport(app: AppContext, report: LeakReport, reporter: { ip: string | undefined; userAgent: string | undefined }): number {
+/**
+ * Processes a report before it is answered, so a revocation can never be lost with an instance that
+ * stops: each candidate that passes the checksum on its own (one that fails does not keep the others
+ * from being revoked). A failure is thrown after every candidate was tried (the reporter gets a 5xx
+ * and may report again; repeating a report is harmless). Whoever holds a token can already tell
+ * whether it works, so answering after the work tells a reporter nothing new.
+ */
+export async function processLeakReport(app: AppContext, report: LeakReport, reporter: { ip: string | undefined; userAgent: string | undefined }): Promise<number> {
   const candidates = [...new Set(report.tokens.map((token) => token.trim()).filter((token) => parseGatehouseToken(token) !== undefined))];
-  if (candidates.length > 0) {
-    const correlationId = randomUUID();
-    // What the reporter wrote is kept only redacted (it may quote the very tokens it reports).
-    const told: LeakReport = { tokens: [], url: redactOptional(report.url), source: redactOptional(report.source) };
-    runInBackground(app, 'pat-leak-report', async () => {
-      // Each candidate on its own: one that fails does not keep the others from being revoked.
-      const failures: unknown[] = [];
-      for (const token of candidates) {
-        await handleCandidate(app, token, told, reporter, correlationId).catch((error: unknown) => failures.push(error));
-      }
-      if (failures.length > 0) throw failures[0];
-    });
+  if (candidates.length === 0) return 0;
+  const correlationId = randomUUID();
+  // What the reporter wrote is kept only redacted (it may quote the very tokens it reports).
+  const told: LeakReport = { tokens: [], url: redactOptional(report.url), source: redactOptional(report.source) };
+  const failures: unknown[] = [];
+  for (const token of candidates) {
+    await handleCandidate(app, token, told, reporter, correlationId).catch((error: unknown) => failures.push(error));
   }
+  if (failures.length > 0) throw failures[0];
   return candidates.length;
 }
 
@@ -89,12 +90,11 @@ async function handleCandidate(
   reporter: { ip: string | undefined; userAgent: string | undefined },
   correlationId: string,
 ): Promise<void> {
-  const result = await evaluatePat(app, token);
-  // Live tokens only (revoked, expired, past-grace and unknown ones need nothing).
-  if (!result.ok && result.reason !== 'revocationRule' && result.reason !== 'wrongOrganization') return;
   const repository = new PatRepository(app);
   const stored = await repository.findByToken(token);
-  if (!stored || stored.record.revokedAt) return;
+  // Live tokens only (revoked, expired, past-grace and unknown ones need nothing). Whether it is good in
+  // some organization does not matter: a leaked token that works anywhere is revoked everywhere.
+  if (!stored || liveness(patFactsOf(snapshotOf(stored.record)), app.clock.now().getTime())) return;
   const { record } = stored;
   const organization = await app.directory.getOrganizationById(record.organizationId);
   if (!organization) return;

@@ -37,8 +37,15 @@ export interface UseContext {
   readonly activityId: string;
 }
 
-/** Records a use in the background (errors are logged); `settleBackgroundWork(app)` awaits it. */
-export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): void {
+/**
+ * Records a use. A use from an address this process has not seen for the token is security-relevant
+ * (it carries Token.PatUsedFromNewIpEvent): it is written before the request goes on, and the
+ * returned promise is awaited by the caller. A routine use (a known address) only refreshes the
+ * last-used time: that write runs in the background, and is what an instance recycle can lose (at
+ * most the last minute of last-used times of the tokens that instance served).
+ * `settleBackgroundWork(app)` awaits background writes.
+ */
+export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): Promise<void> | undefined {
   const ip = clientIp(request) ?? null;
   const userAgent = userAgentOf(request) ?? null;
   const now = app.clock.now().getTime();
@@ -46,7 +53,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   const key = guardKey(snapshot.authorizationId, context.organization?.id);
   const entry = guard.get(key);
   const knownIp = ip === null || (entry?.ips.has(ip) ?? false);
-  if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return;
+  if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return undefined;
   // Claim the slot before the write starts, so concurrent uses in this process do not write twice.
   if (guard.size >= GUARD_MAX_ENTRIES && !entry) {
     const oldest = guard.keys().next();
@@ -64,7 +71,16 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   void tail.then(() => {
     if (writes.get(key) === tail) writes.delete(key);
   });
+  if (!knownIp) {
+    return write.catch((error: unknown) => {
+      app.log.error('a use from a new address could not be recorded', {
+        authorizationId: snapshot.authorizationId,
+        error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : 'unknown',
+      });
+    });
+  }
   runInBackground(app, 'pat-last-used', () => write);
+  return undefined;
 }
 
 /** Each organization's view of a token's use is kept apart, so the guard is per token and organization. */

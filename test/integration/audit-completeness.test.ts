@@ -8,6 +8,8 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
 import { callJson, createPat } from '../helpers/http.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { findAction } from '../../shared/audit/actions.js';
+import { PatRepository } from '../../shared/tokens/repository.js';
+import { pendingBackgroundWork } from '../../shared/runtime/background.js';
 
 /** An event is stored if and only if its change committed, whatever text the change carries. */
 let env: TestEnvironment;
@@ -198,5 +200,30 @@ describe('feeds', () => {
     events = await deliverAuditQueue(env);
     expect(events.map((event) => event.actionId)).toEqual(['Artifacts.Feed.Org.Modify', 'Artifacts.Feed.Org.Modify']);
     expect(events.flatMap((event) => event.data.ChangedFields as string[]).sort()).toEqual(['Contributors', 'Description']);
+  });
+});
+
+describe('security work is done before the answer, not in the background', () => {
+  it('revokes a leaked token before answering the report, even one its owner can no longer use in its own organization', async () => {
+    const pat = await createPat(env, { token: await env.userToken('dave@contoso.com') }, { allOrgs: true });
+    // dave leaves contoso: the token is refused there, but it still works wherever else he is a member.
+    await env.app.directory.deleteMembership('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'user', 'da7e0000-0000-4000-8000-00000000000d');
+    const reported = await callJson(env, 'POST', '/_apis/tokens/leaks', { body: { tokens: [pat.token], url: 'https://example.com/paste' } });
+    expect(reported.status).toBe(202);
+    // No background work is left to lose: the revocation is already stored.
+    expect(pendingBackgroundWork(env.app)).toBe(0);
+    const stored = await new PatRepository(env.app).getById(pat.authorizationId);
+    expect(stored?.record.revokedAt).not.toBeNull();
+    expect(stored?.record.revocationReason).toBe('leaked');
+    await env.app.directory.saveMembership({ organizationId: '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', subjectKind: 'user', subjectId: 'da7e0000-0000-4000-8000-00000000000d', groups: [], projects: [] });
+  });
+
+  it('records a use from a new address, with its event, before the request is answered', async () => {
+    const pat = await createPat(env, { token: await env.userToken('bob@contoso.com') });
+    await deliverAuditQueue(env);
+    const used = await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}`, headers: { 'x-forwarded-for': '198.51.100.23' } });
+    expect(used.status).toBe(200);
+    const events = await deliverAuditQueue(env);
+    expect(events.find((event) => event.actionId === 'Token.PatUsedFromNewIpEvent')?.data).toMatchObject({ AuthorizationId: pat.authorizationId });
   });
 });
