@@ -12,7 +12,7 @@ import type { RevocationKind } from '../tokens/repository.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
 import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
-import { sshKeyUsable, type CredentialFacts } from '../tokens/judge.js';
+import type { CredentialFacts } from '../tokens/judge.js';
 import { verifyProofOfPossession } from './proof.js';
 import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
@@ -89,8 +89,6 @@ function clampLifespan(policy: SshPolicy, userId: string, from: Date, validTo: D
 }
 
 /** Whether a stored key may be used under the current policy (key lookups skip keys that may not). */
-export const usableUnderPolicy = (policies: TokenPolicyDocument, record: SshKeyRecord): boolean => sshKeyUsable(policies, record.ownerId, record);
-
 /** What the credential judge needs to know of an SSH key (keys belong to one organization). */
 export function sshKeyFactsOf(record: SshKeyRecord, ownerTenantId: string): CredentialFacts {
   return {

@@ -323,7 +323,7 @@ export async function updateTenantPolicies(
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
-export const exempt = exemptFrom;
+const exempt = exemptFrom;
 const DAY_MS = 86_400_000;
 
 export interface TokenShape {

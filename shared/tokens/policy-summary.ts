@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exempt, type TokenPolicyDocument } from './policies.js';
+import { exemptFrom as exempt, type TokenPolicyDocument } from './policies.js';
 
 /**
  * The token policies as they apply to one person (exemptions resolved): what the portal shows before
