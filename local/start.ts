@@ -3,7 +3,7 @@ import { getConfig, ConfigurationError, STORAGE_CONNECTION } from '../shared/con
 import { provisionStorage } from '../shared/storage/provision.js';
 import { createStorageClients } from '../shared/storage/clients.js';
 import { declarations } from '../functions/declarations.js';
-import { startOrReuseAzurite } from './azurite.js';
+import { azuritePortsOf, DEFAULT_AZURITE_PORTS, startOrReuseAzurite } from './azurite.js';
 import { seedDemoData } from './demo-data.js';
 import { ensureDevSecrets } from './dev-secrets.js';
 import { startLocalRuntime } from './runner.js';
@@ -13,8 +13,8 @@ import { loadLocalSettings } from './settings.js';
 async function main(): Promise<void> {
   loadLocalSettings();
   await ensureDevSecrets();
-  const azurite = await startOrReuseAzurite('.azurite');
-  console.log(azurite.started ? 'Azurite started (data in .azurite/)' : 'Reusing the Azurite already listening on 10000-10002');
+  const azurite = await startOrReuseAzurite('.azurite', azuritePortsOf(process.env.STORAGE) ?? DEFAULT_AZURITE_PORTS);
+  console.log(azurite.started ? 'Azurite started (data in .azurite/)' : `Reusing the Azurite already listening on ${Object.values(azurite.ports).join(', ')}`);
 
   let config;
   try {
