@@ -7,10 +7,15 @@ import { azuritePortsOf, DEFAULT_AZURITE_PORTS, startOrReuseAzurite } from './az
 import { seedDemoData } from './demo-data.js';
 import { ensureDevSecrets } from './dev-secrets.js';
 import { startLocalRuntime } from './runner.js';
+import { instancesFromArguments, startInstances } from './instances.js';
 import { loadLocalSettings } from './settings.js';
 
-/** `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine. */
+/**
+ * `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine.
+ * `npm start -- --instances N`: N runtime processes behind one port (see local/instances.ts).
+ */
 async function main(): Promise<void> {
+  const instances = instancesFromArguments(process.argv.slice(2));
   loadLocalSettings();
   await ensureDevSecrets();
   const azurite = await startOrReuseAzurite('.azurite', azuritePortsOf(process.env.STORAGE) ?? DEFAULT_AZURITE_PORTS);
@@ -30,7 +35,7 @@ async function main(): Promise<void> {
   await seedDemoData(app);
 
   const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
-  const runtime = await startLocalRuntime({
+  const runtime = instances > 1 ? await startInstances({ count: instances, port: config.port, env: process.env }) : await startLocalRuntime({
     declarations,
     settings: process.env,
     queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
@@ -42,6 +47,7 @@ async function main(): Promise<void> {
 
   const functions = declarations.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
   console.log(`\nFunctions:\n${functions.join('\n')}`);
+  if (instances > 1) console.log(`\n${instances} instances, each its own process, served round-robin`);
   console.log(`\nGatehouse is listening on ${runtime.url}`);
   console.log('Get a development token:   TOKEN=$(npm run --silent token -- alice@contoso.com)');
   console.log(`Call the API:               curl -H "Authorization: Bearer $TOKEN" "${runtime.url}/contoso/_apis/projects?api-version=7.1"`);

@@ -66,6 +66,33 @@ export interface TestEnvironmentOptions {
   readonly persistentStorage?: boolean;
 }
 
+/** The settings every test runtime gets: a private Azurite, the test issuer and key, fresh peppers. */
+export function testSettings(
+  connectionString: string,
+  signingKey: SigningKey,
+  options: Pick<TestEnvironmentOptions, 'logLevel' | 'settings'> = {},
+): Record<string, string> {
+  return {
+    STORAGE: connectionString,
+    AzureWebJobsStorage: connectionString,
+    AUTH_ISSUER: TEST_ISSUER,
+    AUTH_AUDIENCE: TEST_AUDIENCE,
+    AUTH_JWKS: JSON.stringify(signingKey.publicJwks),
+    TOKEN_PEPPERS: generatePepperSetting('1'),
+    // Tests drain the audit queue right after a change has committed.
+    AUDIT_DELIVERY_DELAY_SECONDS: '0',
+    GRANT_REVIEW_SCHEDULE: '0 */15 * * * *',
+    AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
+    LIFECYCLE_SCHEDULE: '0 */5 * * * *',
+    ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'true',
+    LOG_LEVEL: options.logLevel ?? 'info',
+    // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
+    RATE_LIMIT_WRITES_PER_MINUTE: '0',
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+    ...options.settings,
+  };
+}
+
 /**
  * A private Azurite (in memory, free ports) plus the local runtime serving the app over real HTTP,
  * with demo data seeded and a manual clock. One per test file.
@@ -83,25 +110,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     },
   };
   const signingKey = await generateSigningKey();
-  const settings: Record<string, string> = {
-    STORAGE: azurite.connectionString,
-    AzureWebJobsStorage: azurite.connectionString,
-    AUTH_ISSUER: TEST_ISSUER,
-    AUTH_AUDIENCE: TEST_AUDIENCE,
-    AUTH_JWKS: JSON.stringify(signingKey.publicJwks),
-    TOKEN_PEPPERS: generatePepperSetting('1'),
-    // Tests drain the audit queue right after a change has committed.
-    AUDIT_DELIVERY_DELAY_SECONDS: '0',
-    GRANT_REVIEW_SCHEDULE: '0 */15 * * * *',
-    AUDIT_RETENTION_SCHEDULE: '0 30 2 * * *',
-    LIFECYCLE_SCHEDULE: '0 */5 * * * *',
-    ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'true',
-    LOG_LEVEL: options.logLevel ?? 'info',
-    // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
-    RATE_LIMIT_WRITES_PER_MINUTE: '0',
-    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
-    ...options.settings,
-  };
+  const settings = testSettings(azurite.connectionString, signingKey, options);
   const config = loadConfig(settings);
   const clock = manualClock(options.now ?? new Date());
   const logs: string[] = [];
