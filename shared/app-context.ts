@@ -4,6 +4,7 @@ import { createStorageClients, type StorageClients } from './storage/clients.js'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.js';
 import { DirectoryRepository } from './directory/repository.js';
 import { createLogger, type Logger } from './logging.js';
+import { startChangeFeed } from './coherence/changes.js';
 
 /** Everything a handler needs, built once per process from the configuration. */
 export interface AppContext {
@@ -18,7 +19,7 @@ export interface AppContext {
 export function createAppContext(config: AppConfig, overrides: { clock?: Clock; log?: Logger } = {}): AppContext {
   const clock = overrides.clock ?? systemClock;
   const storage = createStorageClients(config.storage);
-  return {
+  const app: AppContext = {
     config,
     clock,
     storage,
@@ -26,6 +27,8 @@ export function createAppContext(config: AppConfig, overrides: { clock?: Clock; 
     directory: new DirectoryRepository(storage, { cacheSeconds: config.directoryCacheSeconds, now: () => clock.now().getTime() }),
     log: overrides.log ?? createLogger(config.logLevel),
   };
+  startChangeFeed(app);
+  return app;
 }
 
 let current: AppContext | undefined;

@@ -121,6 +121,7 @@ const settingsSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
     TOKEN_POLICY_CACHE_SECONDS: count(0, 60, 10),
+    CHANGE_FEED_POLL_MS: count(0, 5000, 500),
 
     GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE),
     GRANT_REVIEW_BATCH_SIZE: count(1, 500, 50),
@@ -199,6 +200,8 @@ export interface AppConfig {
   readonly auditDeliveryDelaySeconds: number;
   /** How long an organization's token policies read on the request path are reused (0 disables). */
   readonly tokenPolicyCacheSeconds: number;
+  /** How often each instance reads the change feed that keeps its caches coherent (0: off). */
+  readonly changeFeedPollMs: number;
   readonly pipelines: PipelineGrantSettings;
   readonly audit: AuditSettings;
   readonly packaging: PackagingSettings;
@@ -354,6 +357,7 @@ export function loadConfig(env: Env): AppConfig {
     port: s.PORT,
     auditDeliveryDelaySeconds: s.AUDIT_DELIVERY_DELAY_SECONDS,
     tokenPolicyCacheSeconds: s.TOKEN_POLICY_CACHE_SECONDS,
+    changeFeedPollMs: s.CHANGE_FEED_POLL_MS,
     pipelines: {
       reviewSchedule: s.GRANT_REVIEW_SCHEDULE,
       reviewBatchSize: s.GRANT_REVIEW_BATCH_SIZE,

@@ -12,6 +12,7 @@ import { POLICY_VIOLATION_CODES, type PolicyName } from './policies.js';
 import { onPatWritten, PatRepository, patFactsOf, sameHash, type PatAuthSnapshot } from './repository.js';
 import { hasAnyScope, isFullAccess } from './scopes.js';
 import { recordPatUse } from './usage.js';
+import { onRemoteChange } from '../coherence/changes.js';
 
 /**
  * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper for
@@ -79,6 +80,9 @@ function snapshotCacheOf(app: AppContext): TtlCache<PatAuthSnapshot> {
   }
   return found;
 }
+
+// A write to a PAT on another instance: the change feed names its hash.
+onRemoteChange('pat', (app, hash) => (hash === undefined ? snapshotCacheOf(app).clear() : snapshotCacheOf(app).delete(hash)));
 
 // A local write to a PAT (revoke, update, rotation, end of grace) drops its cached entry at once.
 onPatWritten((hash) => {

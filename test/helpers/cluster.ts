@@ -10,6 +10,7 @@ import { appToken, userToken } from '../../local/tokens.js';
 import { bundleEntry } from './bundle.js';
 import { TEST_AUDIENCE, TEST_ISSUER, testSettings } from './environment.js';
 import { findSecrets, tokensIn } from './secrets.js';
+import { stopChangeFeed } from '../../shared/coherence/changes.js';
 
 /**
  * N runtime processes on one private Azurite behind one round-robin port, as `npm start --
@@ -110,6 +111,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       if (response.status !== 202) throw new Error(`invoking ${name} on instance ${instance}: ${response.status} ${await response.text()}`);
     },
     stop: async () => {
+      await stopChangeFeed(app);
       await instances.stop();
       try {
         await Promise.all(pendingReads);

@@ -15,6 +15,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runner.js';
 import { readHostSettings, type HostSettings } from '../../local/host-settings.js';
 import { appToken, userToken } from '../../local/tokens.js';
 import { findSecrets, tokensIn } from './secrets.js';
+import { stopChangeFeed } from '../../shared/coherence/changes.js';
 
 /** The secret halves of a TOKEN_PEPPERS setting, in the forms they could leak in (base64, hex). */
 function peppersOf(setting: string): string[] {
@@ -174,6 +175,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     },
     issuedSecrets,
     stop: async () => {
+      await stopChangeFeed(app);
       await runtime.stop();
       try {
         await Promise.all(pendingReads);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../shared/audit/repository.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { createPat } from '../helpers/http.js';
+import { callJson, createPat, type CallOptions } from '../helpers/http.js';
+import { DAVE } from '../helpers/demo.js';
 
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
@@ -70,5 +71,75 @@ describe('scale-out: three instances behind one port', () => {
     // All three consumed: each instance logged audit-writer invocations.
     const writers = new Set(cluster.logs.filter((line) => line.includes('"function":"audit-writer"')).map((line) => /^\[(instance-\d)\]/.exec(line)?.[1]));
     expect(writers.size).toBeGreaterThanOrEqual(2);
+  });
+});
+
+const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
+const V = 'api-version=7.1';
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+/** A call aimed at one instance (0 = A, 1 = B, 2 = C). */
+async function callOn(instance: number, method: string, path: string, email: string, options: CallOptions = {}) {
+  return callJson(cluster.on(instance), method, path, { token: await cluster.userToken(email), ...options });
+}
+
+const useOn = (instance: number, pat: string) =>
+  cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat}` } }).then((response) => response.status);
+
+/**
+ * Warms the caches of B and C with the PAT, makes `change` on A, and answers how long after A
+ * answered each of B and C first refused the PAT.
+ */
+async function propagation(pat: string, change: () => Promise<void>): Promise<number[]> {
+  for (const instance of [1, 2]) {
+    expect(await useOn(instance, pat)).toBe(200);
+    expect(await useOn(instance, pat)).toBe(200);
+  }
+  await change();
+  const answeredAt = Date.now();
+  return Promise.all(
+    [1, 2].map(async (instance) => {
+      while (Date.now() - answeredAt < 5000) {
+        if ((await useOn(instance, pat)) !== 200) return Date.now() - answeredAt;
+        await sleep(20);
+      }
+      return Infinity;
+    }),
+  );
+}
+
+describe('coherence: a change on one instance holds on all within a second', () => {
+  it('a PAT revoked by its owner on A is refused on B and C', async () => {
+    const pat = await createPat(cluster, { token: await cluster.userToken('alice@contoso.com') });
+    const delays = await propagation(pat.token, async () => {
+      expect((await callOn(0, 'DELETE', `${PATS}&authorizationId=${pat.authorizationId}`, 'alice@contoso.com')).status).toBe(204);
+    });
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
+  });
+
+  it('a revocation rule added on A is applied on B and C', async () => {
+    const pat = await createPat(cluster, { token: await cluster.userToken('bob@contoso.com') }, { scope: 'vso.wiki' });
+    const delays = await propagation(pat.token, async () => {
+      const rule = await callOn(0, 'POST', `/contoso/_apis/tokenadmin/revocationrules?${V}`, 'alice@contoso.com', { body: { scopes: 'vso.wiki', createdBefore: inDays(1) } });
+      expect(rule.status, rule.text).toBe(201);
+    });
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
+  });
+
+  it('a member removed on A can no longer use a PAT on B and C', async () => {
+    const pat = await createPat(cluster, { token: await cluster.userToken('dave@contoso.com') });
+    const delays = await propagation(pat.token, async () => {
+      expect((await callOn(0, 'DELETE', `/contoso/_apis/userentitlements/${DAVE.id}?${V}`, 'alice@contoso.com')).status).toBe(204);
+    });
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
+  });
+
+  it('a policy changed on A is enforced on B and C', async () => {
+    const pat = await createPat(cluster, { token: await cluster.userToken('carol@contoso.com') }, { validTo: inDays(30) });
+    const delays = await propagation(pat.token, async () => {
+      const policies = await callOn(0, 'PUT', `/contoso/_apis/tokens/policies?${V}`, 'alice@contoso.com', { body: { maxPatLifespan: { enabled: true, maxDays: 7 } } });
+      expect(policies.status, policies.text).toBe(200);
+    });
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
 });
