@@ -74,6 +74,77 @@ describe('scale-out: three instances behind one port', () => {
   });
 });
 
+/** Runs a timer function on all three instances at once (as if the singleton lease had lapsed mid-run). */
+const onAllThree = (name: string) => Promise.all([0, 1, 2].map((instance) => cluster.invoke(instance, name)));
+
+const dataOf = (row: AuditRow) => JSON.parse(row.Data ?? '{}') as Record<string, unknown>;
+
+describe('correctness with three instances running the timers at once', () => {
+  it('expires each token once and sends each reminder rung once', async () => {
+    const token = await cluster.userToken('bob@contoso.com');
+    const soon = () => new Date(Date.now() + 6000).toISOString();
+    const expiring = await Promise.all([1, 2, 3].map(() => createPat(cluster, { token }, { validTo: soon() })));
+    const reminded = await createPat(cluster, { token }, { validTo: new Date(Date.now() + 86_400_000 + 6000).toISOString() });
+    const ids = [...expiring, reminded].map((pat) => pat.authorizationId);
+    // The writer indexes each expiry when it stores the creation event.
+    await waitForAudit((rows) => ids.every((id) => rows.some((row) => row.ActionId === 'Token.PatCreateEvent' && dataOf(row).AuthorizationId === id)));
+    await cluster.invoke(0, 'lifecycle'); // starts the reminder cursors before the 1-day rung's moment
+    await sleep(Math.max(0, Date.parse(expiring[2]!.validTo) - Date.now()) + 1500);
+    await onAllThree('lifecycle');
+    await onAllThree('lifecycle');
+
+    const expired = (rows: AuditRow[], id: string) => rows.filter((row) => row.ActionId === 'Token.PatExpiredEvent' && dataOf(row).AuthorizationId === id);
+    await waitForAudit((found) => expiring.every((pat) => expired(found, pat.authorizationId).length >= 1));
+    await sleep(1500);
+    const settled = await storedAuditRows();
+    for (const pat of expiring) expect(expired(settled, pat.authorizationId), pat.authorizationId).toHaveLength(1);
+
+    // The 1-day reminder reached the owner's inbox once (the 30- and 7-day rungs were behind it when it was made).
+    const deadline = Date.now() + 15_000;
+    let notices: Record<string, unknown>[] = [];
+    while (Date.now() < deadline) {
+      notices = [];
+      for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities<Record<string, unknown>>()) {
+        if (row.noticeRowKey === undefined && JSON.stringify(row).includes(reminded.authorizationId)) notices.push(row);
+      }
+      if (notices.length > 0) break;
+      await sleep(250);
+    }
+    await sleep(1500);
+    let again = 0;
+    for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities<Record<string, unknown>>()) {
+      if (row.noticeRowKey === undefined && JSON.stringify(row).includes(reminded.authorizationId)) again++;
+    }
+    expect(notices).toHaveLength(1);
+    expect(again).toBe(1);
+  });
+
+  it('reviews each grant request once', async () => {
+    const alice = await cluster.userToken('alice@contoso.com');
+    const name = `grants-${Date.now().toString(36)}`;
+    const post = (path: string, body: unknown) => callJson(cluster, 'POST', path, { token: alice, body });
+    expect((await post(`/_apis/organizations?${V}`, { name })).status).toBe(201);
+    expect((await post(`/${name}/_apis/projects?${V}`, { name: 'lib', visibility: 'public' })).status).toBe(201);
+    const submitted = await post(`/${name}/_apis/pipelines/freegrantrequests?${V}`, {
+      requesterName: 'Alice Admin',
+      requesterEmail: `requester-${Date.now().toString(36)}@contoso.com`,
+      projects: ['lib'],
+      repositories: [`https://github.com/owner-${Date.now().toString(36)}/parser`],
+      description: 'An open-source parser library with a public CI pipeline, tests on every pull request and releases to npm.',
+    });
+    expect(submitted.status, submitted.text).toBe(201);
+    const requestId = submitted.body.id as string;
+    await sleep(1000);
+    await onAllThree('grant-review');
+    await onAllThree('grant-review');
+    const reviews = (rows: AuditRow[]) =>
+      rows.filter((row) => /^Pipelines\.FreeGrant(Approved|Rejected|ManualReview)$/.test(row.ActionId) && dataOf(row).RequestId === requestId);
+    await waitForAudit((rows) => reviews(rows).length >= 1);
+    await sleep(1500);
+    expect(reviews(await storedAuditRows())).toHaveLength(1);
+  });
+});
+
 const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
 const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
