@@ -3,7 +3,8 @@ import type { AuditRow } from '../../shared/audit/repository.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { callJson, createPat, type CallOptions } from '../helpers/http.js';
-import { DAVE } from '../helpers/demo.js';
+import { BOB, DAVE } from '../helpers/demo.js';
+import { PatRepository } from '../../shared/tokens/repository.js';
 
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
@@ -142,6 +143,30 @@ describe('correctness with three instances running the timers at once', () => {
     await waitForAudit((rows) => reviews(rows).length >= 1);
     await sleep(1500);
     expect(reviews(await storedAuditRows())).toHaveLength(1);
+  });
+
+  it('loses no last-used IP when three instances record uses of one token at once', async () => {
+    const pat = await createPat(cluster, { token: await cluster.userToken('bob@contoso.com') });
+    const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
+    const statuses = await Promise.all(
+      ips.map((ip, instance) =>
+        cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } }).then((r) => r.status),
+      ),
+    );
+    expect(statuses).toEqual([200, 200, 200]);
+    const repository = new PatRepository(cluster.app);
+    const deadline = Date.now() + 10_000;
+    let recent: string[] = [];
+    while (Date.now() < deadline) {
+      recent = (await repository.getUsage(BOB.id, pat.authorizationId))?.recentIps ?? [];
+      if (recent.length >= 3) break;
+      await sleep(200);
+    }
+    expect([...recent].sort()).toEqual(ips);
+    const newIp = (rows: AuditRow[]) => rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === pat.authorizationId);
+    await waitForAudit((rows) => newIp(rows).length >= 3);
+    await sleep(1000);
+    expect(newIp(await storedAuditRows())).toHaveLength(3);
   });
 });
 
