@@ -28,7 +28,19 @@ export function createAppContext(config: AppConfig, overrides: { clock?: Clock; 
     log: overrides.log ?? createLogger(config.logLevel),
   };
   startChangeFeed(app);
+  startTelemetry(app);
   return app;
+}
+
+let telemetryStarted = false;
+
+/** Loads the OpenTelemetry SDK (a lazy chunk) once per process, only when an exporter is configured. */
+function startTelemetry(app: AppContext): void {
+  if (telemetryStarted || app.config.telemetry.exporter === 'off') return;
+  telemetryStarted = true;
+  void import('./telemetry/setup.js')
+    .then(({ setUpTelemetry }) => setUpTelemetry(app.config.telemetry, app.log))
+    .catch((error: unknown) => app.log.error('telemetry not started', { error: error instanceof Error ? error.name : 'unknown' }));
 }
 
 let current: AppContext | undefined;

@@ -6,6 +6,7 @@ import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
+import { telemetry } from '../telemetry/telemetry.js';
 import {
   HEAD_ROW_KEY,
   auditDaysTable,
@@ -426,6 +427,7 @@ export async function sendToPoison(
   const poison = app.storage.queue(poisonQueueName(QUEUES.audit));
   await poison.createIfNotExists();
   const sent = await poison.sendMessage(Buffer.from(text, 'utf8').toString('base64'));
+  telemetry.poisonMessage('audit-writer');
   app.log.warn('audit message moved to poison queue', {
     queue: QUEUES.audit,
     messageId: fields.messageId ?? null,

@@ -13,6 +13,7 @@ import { onPatWritten, PatRepository, patFactsOf, sameHash, type PatAuthSnapshot
 import { hasAnyScope, isFullAccess } from './scopes.js';
 import { recordPatUse } from './usage.js';
 import { onRemoteChange } from '../coherence/changes.js';
+import { telemetry } from '../telemetry/telemetry.js';
 
 /**
  * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper for
@@ -119,6 +120,12 @@ export type PatEvaluation =
  * (by default the one it was issued in).
  */
 export async function evaluatePat(app: AppContext, token: string, organization?: Organization, options: JudgeOptions = {}): Promise<PatEvaluation> {
+  const evaluation = await judgePat(app, token, organization, options);
+  telemetry.authentication(evaluation.ok ? 'ok' : evaluation.reason);
+  return evaluation;
+}
+
+async function judgePat(app: AppContext, token: string, organization: Organization | undefined, options: JudgeOptions): Promise<PatEvaluation> {
   const unknown = { ok: false as const, reason: 'unknown' as const, violations: [] };
   const parsed = parseGatehouseToken(token);
   if (!parsed) return unknown;

@@ -1,0 +1,83 @@
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTelemetry } from '../../shared/telemetry/setup.js';
+import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { callJson, createPat } from '../helpers/http.js';
+import { deliverAuditQueue } from '../helpers/queues.js';
+
+/** The SDK as setup.ts registers it, with in-memory exporters instead of Application Insights. */
+const spans = new InMemorySpanExporter();
+const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+const { meterProvider } = registerTelemetry({
+  spanProcessors: [new SimpleSpanProcessor(spans)],
+  metricReaders: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })],
+});
+
+let env: TestEnvironment;
+beforeAll(async () => {
+  env = await startTestEnvironment();
+});
+afterAll(async () => {
+  await env?.stop();
+  await meterProvider.shutdown();
+});
+
+async function metricPoints(name: string): Promise<{ attributes: Record<string, unknown>; value: unknown }[]> {
+  await meterProvider.forceFlush();
+  const last = metricExporter.getMetrics().at(-1);
+  const metric = last?.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === name);
+  return (metric?.dataPoints ?? []).map((point) => ({ attributes: point.attributes, value: point.value }));
+}
+
+const sumOf = (points: { value: unknown }[]) => points.reduce((sum, point) => sum + (typeof point.value === 'number' ? point.value : 0), 0);
+
+describe('tracing and metrics', () => {
+  it('follows one PAT create from the HTTP request through the outbox and the queue to the stored audit row', async () => {
+    spans.reset();
+    const pat = await createPat(env, { token: await env.userToken('alice@contoso.com') }, { displayName: 'traced' });
+    const texts: string[] = [];
+    const stored = await deliverAuditQueue(env, texts);
+    const event = stored.find((e) => e.actionId === 'Token.PatCreateEvent' && e.data.AuthorizationId === pat.authorizationId);
+    expect(event).toBeDefined();
+
+    const finished = spans.getFinishedSpans();
+    const request = finished.find((span) => span.name === 'POST /{organization}/_apis/tokens/pats');
+    expect(request, finished.map((span) => span.name).join(', ')).toBeDefined();
+    expect(request!.attributes['http.response.status_code']).toBe(200);
+    const traceId = request!.spanContext().traceId;
+
+    // The queue message carried the request's W3C trace context.
+    const message = texts.map((text) => JSON.parse(text) as { id: string; traceparent?: string }).find((m) => m.id === event!.id);
+    expect(message?.traceparent).toBe(`00-${traceId}-${request!.spanContext().spanId}-01`);
+
+    // The writer's span continues that trace and names the event it stored.
+    const writer = finished.find((span: ReadableSpan) => span.name === 'audit-writer process' && span.attributes['gatehouse.audit.event_id'] === event!.id);
+    expect(writer).toBeDefined();
+    expect(writer!.spanContext().traceId).toBe(traceId);
+    expect(writer!.parentSpanContext?.spanId).toBe(request!.spanContext().spanId);
+    expect(writer!.attributes['gatehouse.audit.outcome']).toBe('written');
+
+    // No secret reached telemetry.
+    expect(JSON.stringify(finished.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })))).not.toContain(pat.token);
+  });
+
+  it('counts authentications by outcome, tokens created and revoked, audit lag and poison messages', async () => {
+    const alice = await env.userToken('alice@contoso.com');
+    const pat = await createPat(env, { token: alice }, { displayName: 'counted' });
+    expect((await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}` })).status).toBe(200);
+    expect((await callJson(env, 'DELETE', `/contoso/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${pat.authorizationId}`, { token: alice })).status).toBe(204);
+    expect((await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}` })).status).toBe(401);
+    await deliverAuditQueue(env);
+    await env.runtime.invoke('audit-writer', 'not an audit event');
+
+    const authentications = await metricPoints('gatehouse.authentications');
+    expect(sumOf(authentications.filter((p) => p.attributes.outcome === 'ok'))).toBeGreaterThanOrEqual(1);
+    expect(sumOf(authentications.filter((p) => p.attributes.outcome === 'revoked'))).toBeGreaterThanOrEqual(1);
+    expect(sumOf((await metricPoints('gatehouse.tokens.created')).filter((p) => p.attributes.kind === 'pat'))).toBeGreaterThanOrEqual(2);
+    expect(sumOf((await metricPoints('gatehouse.tokens.revoked')).filter((p) => p.attributes.kind === 'pat'))).toBe(1);
+    const lag = await metricPoints('gatehouse.audit.lag');
+    expect((lag[0]?.value as { count: number } | undefined)?.count ?? 0).toBeGreaterThanOrEqual(2);
+    expect(sumOf(await metricPoints('gatehouse.queue.poison'))).toBe(1);
+  });
+});
