@@ -8,9 +8,10 @@ import { resetInstruments } from './telemetry.js';
 
 /**
  * The OpenTelemetry SDK, loaded (a lazy chunk) only when an exporter is configured:
- * - Azure: `@azure/monitor-opentelemetry` to the Application Insights of the templates, with the
- *   managed identity (AZURE_CLIENT_ID); its HTTP, Azure SDK and log instrumentations stay off, since
- *   they would record URLs (query strings) and log lines; Gatehouse's own spans cover every invocation.
+ * - Azure: the Azure Monitor exporters (`@azure/monitor-opentelemetry-exporter`) to the Application
+ *   Insights of the templates, with the managed identity (AZURE_CLIENT_ID). No automatic
+ *   instrumentation: it would record URLs (query strings) and log lines; Gatehouse's own spans cover
+ *   every invocation.
  * - OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces`, `/v1/metrics`).
  * - The console (TELEMETRY_CONSOLE=true), for local development.
  */
@@ -19,22 +20,19 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
     case 'off':
       return;
     case 'azureMonitor': {
-      const [{ useAzureMonitor }, { ManagedIdentityCredential }] = await Promise.all([import('@azure/monitor-opentelemetry'), import('@azure/identity')]);
+      const [{ AzureMonitorMetricExporter, AzureMonitorTraceExporter }, { ManagedIdentityCredential }] = await Promise.all([
+        import('@azure/monitor-opentelemetry-exporter'),
+        import('@azure/identity'),
+      ]);
       const clientId = settings.managedIdentityClientId;
-      useAzureMonitor({
-        azureMonitorExporterOptions: {
-          connectionString: settings.applicationInsightsConnectionString,
-          ...(clientId ? { credential: new ManagedIdentityCredential({ clientId }) } : {}),
-        },
-        instrumentationOptions: {
-          http: { enabled: false },
-          azureSdk: { enabled: false },
-          bunyan: { enabled: false },
-          winston: { enabled: false },
-          console: { enabled: false },
-        },
+      const options = {
+        connectionString: settings.applicationInsightsConnectionString,
+        ...(clientId ? { credential: new ManagedIdentityCredential({ clientId }) } : {}),
+      };
+      registerTelemetry({
+        spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(options))],
+        metricReaders: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(options), exportIntervalMillis: 60_000 })],
       });
-      resetInstruments();
       break;
     }
     case 'otlp': {
