@@ -1,8 +1,6 @@
 import { createAppContext, useAppContext } from '../shared/app-context.js';
-import { getConfig, STORAGE_CONNECTION } from '../shared/config.js';
-import { createStorageClients } from '../shared/storage/clients.js';
-import { declarations } from '../functions/declarations.js';
-import { startLocalRuntime } from './runner.js';
+import { getConfig } from '../shared/config.js';
+import { startAppRuntime } from './app-runtime.js';
 import { loadLocalSettings } from './settings.js';
 
 /**
@@ -15,17 +13,7 @@ async function main(): Promise<void> {
   const config = getConfig();
   const app = createAppContext(config);
   useAppContext(app);
-  const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
-  const runtime = await startLocalRuntime({
-    declarations,
-    settings: process.env,
-    queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
-    blobService: await app.storage.blobs(),
-    log: app.log,
-    port: config.port,
-    maxRequestBodyBytes: config.maxRequestBodyBytes,
-    ...(process.env.GATEHOUSE_MESSAGE_LEASE_SECONDS ? { messageLeaseSeconds: Number(process.env.GATEHOUSE_MESSAGE_LEASE_SECONDS) } : {}),
-  });
+  const runtime = await startAppRuntime(app);
   process.send?.({ ready: runtime.url });
 
   let stopping = false;

@@ -1,12 +1,11 @@
 import { createAppContext, useAppContext } from '../shared/app-context.js';
-import { getConfig, ConfigurationError, STORAGE_CONNECTION } from '../shared/config.js';
+import { getConfig, ConfigurationError } from '../shared/config.js';
 import { provisionStorage } from '../shared/storage/provision.js';
-import { createStorageClients } from '../shared/storage/clients.js';
 import { declarations } from '../functions/declarations.js';
 import { azuritePortsOf, DEFAULT_AZURITE_PORTS, startOrReuseAzurite } from './azurite.js';
 import { seedDemoData } from './demo-data.js';
 import { ensureDevSecrets } from './dev-secrets.js';
-import { startLocalRuntime } from './runner.js';
+import { startAppRuntime } from './app-runtime.js';
 import { instancesFromArguments, startInstances } from './instances.js';
 import { loadLocalSettings } from './settings.js';
 
@@ -34,16 +33,7 @@ async function main(): Promise<void> {
   await provisionStorage(app.storage);
   await seedDemoData(app);
 
-  const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
-  const runtime = instances > 1 ? await startInstances({ count: instances, port: config.port, env: process.env }) : await startLocalRuntime({
-    declarations,
-    settings: process.env,
-    queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
-    blobService: await app.storage.blobs(),
-    log: app.log,
-    port: config.port,
-    maxRequestBodyBytes: config.maxRequestBodyBytes,
-  });
+  const runtime = instances > 1 ? await startInstances({ count: instances, port: config.port, env: process.env }) : await startAppRuntime(app);
 
   const functions = declarations.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
   console.log(`\nFunctions:\n${functions.join('\n')}`);

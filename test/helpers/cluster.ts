@@ -8,8 +8,8 @@ import { generateSigningKey } from '../../local/dev-secrets.js';
 import { startInstances, type Instances } from '../../local/instances.js';
 import { appToken, userToken } from '../../local/tokens.js';
 import { bundleEntry } from './bundle.js';
-import { TEST_AUDIENCE, TEST_ISSUER, testSettings } from './environment.js';
-import { findSecrets, tokensIn } from './secrets.js';
+import { recordingFetch, TEST_AUDIENCE, TEST_ISSUER, testSettings } from './environment.js';
+import { findSecrets } from './secrets.js';
 import { stopChangeFeed } from '../../shared/coherence/changes.js';
 
 /**
@@ -73,20 +73,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
 
   const issuedSecrets = new Set<string>();
   const pendingReads: Promise<unknown>[] = [];
-  const fetchAt = (base: string) => async (path: string, init: RequestInit & { token?: string } = {}) => {
-    const { token, headers, ...rest } = init;
-    const merged = new Headers(headers);
-    if (token) merged.set('Authorization', `Bearer ${token}`);
-    const response = await fetch(`${base}${path}`, { ...rest, headers: merged });
-    pendingReads.push(
-      response
-        .clone()
-        .text()
-        .then((text) => tokensIn(text).forEach((secret) => issuedSecrets.add(secret)))
-        .catch(() => undefined),
-    );
-    return response;
-  };
+  const fetchAt = (base: string) => recordingFetch(base, issuedSecrets, pendingReads);
   const instanceUrls = instances.instances.map((instance) => instance.url);
   const tokenSettings = { issuer: TEST_ISSUER, audience: TEST_AUDIENCE };
   return {

@@ -67,6 +67,27 @@ export interface TestEnvironmentOptions {
   readonly persistentStorage?: boolean;
 }
 
+/**
+ * fetch relative to `base`, with an optional bearer token, that adds every PAT seen in a response to
+ * `issuedSecrets` (for the secret scan at the end); `pendingReads` lets the scan wait for the reads.
+ */
+export function recordingFetch(base: string, issuedSecrets: Set<string>, pendingReads: Promise<unknown>[]): TestEnvironment['fetch'] {
+  return async (path, init = {}) => {
+    const { token, headers, ...rest } = init;
+    const merged = new Headers(headers);
+    if (token) merged.set('Authorization', `Bearer ${token}`);
+    const response = await fetch(`${base}${path}`, { ...rest, headers: merged });
+    pendingReads.push(
+      response
+        .clone()
+        .text()
+        .then((text) => tokensIn(text).forEach((secret) => issuedSecrets.add(secret)))
+        .catch(() => undefined),
+    );
+    return response;
+  };
+}
+
 /** The settings every test runtime gets: a private Azurite, the test issuer and key, fresh peppers. */
 export function testSettings(
   connectionString: string,
@@ -159,20 +180,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     settings,
     userToken: (email, tokenOptions = {}) => userToken(signingKey, tokenSettings, email, { now: clock.now(), ...tokenOptions }),
     appToken: (name, tokenOptions = {}) => appToken(signingKey, tokenSettings, name, { now: clock.now(), ...tokenOptions }),
-    fetch: async (path, init = {}) => {
-      const { token, headers, ...rest } = init;
-      const merged = new Headers(headers);
-      if (token) merged.set('Authorization', `Bearer ${token}`);
-      const response = await fetch(`${runtime.url}${path}`, { ...rest, headers: merged });
-      pendingReads.push(
-        response
-          .clone()
-          .text()
-          .then((text) => tokensIn(text).forEach((token) => issuedSecrets.add(token)))
-          .catch(() => undefined),
-      );
-      return response;
-    },
+    fetch: recordingFetch(runtime.url, issuedSecrets, pendingReads),
     issuedSecrets,
     stop: async () => {
       await stopChangeFeed(app);
