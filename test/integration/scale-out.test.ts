@@ -5,6 +5,15 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { callJson, createPat, type CallOptions } from '../helpers/http.js';
 import { BOB, DAVE } from '../helpers/demo.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
+import { createAppContext } from '../../shared/app-context.js';
+import { manualClock } from '../../shared/clock.js';
+import { loadConfig } from '../../shared/config.js';
+import { createLogger } from '../../shared/logging.js';
+import { stopChangeFeed } from '../../shared/coherence/changes.js';
+import { dayKey, partitionKeyOf, auditDaysTable, type AuditRow as StoredAuditRow } from '../../shared/audit/repository.js';
+import { writeAuditEvent } from '../../shared/audit/writer.js';
+import { sampleAuditEvent } from '../helpers/audit.js';
+import { CONTOSO } from '../helpers/demo.js';
 
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
@@ -56,7 +65,7 @@ describe('scale-out: three instances behind one port', () => {
 
   it('stores every audit event exactly once with the writer competing on all three', async () => {
     const token = await cluster.userToken('alice@contoso.com');
-    const pats = await Promise.all(Array.from({ length: 24 }, (_, i) => createPat(cluster, { token }, { displayName: `scale-${i}` })));
+    const pats = await Promise.all(Array.from({ length: 48 }, (_, i) => createPat(cluster, { token }, { displayName: `scale-${i}` })));
     const ids = new Set(pats.map((pat) => pat.authorizationId));
     const created = (rows: AuditRow[]) =>
       rows.filter((row) => row.ActionId === 'Token.PatCreateEvent' && [...ids].some((id) => (row.Data ?? '').includes(id)));
@@ -167,6 +176,41 @@ describe('correctness with three instances running the timers at once', () => {
     await waitForAudit((rows) => newIp(rows).length >= 3);
     await sleep(1000);
     expect(newIp(await storedAuditRows())).toHaveLength(3);
+  });
+
+  it('purges each expired audit day once with three retention runs at once', async () => {
+    const DAY = 86_400_000;
+    const clock = manualClock(new Date(Date.now() - 100 * DAY));
+    const past = createAppContext(loadConfig(cluster.settings), { clock, log: createLogger('warn', () => undefined) });
+    const days: string[] = [];
+    try {
+      for (let d = 0; d < 2; d++) {
+        days.push(dayKey(clock.now().getTime()));
+        for (let i = 0; i < 3; i++) {
+          await Promise.all(Array.from({ length: 25 }, () => writeAuditEvent(past, sampleAuditEvent(clock.now(), { organizationId: CONTOSO }))));
+        }
+        clock.advance(DAY);
+      }
+    } finally {
+      await stopChangeFeed(past);
+    }
+    const partitionSize = async (day: string) => {
+      let count = 0;
+      for await (const _row of cluster.app.storage.table(TABLES.auditLog).listEntities<StoredAuditRow>({ queryOptions: { filter: `PartitionKey eq '${partitionKeyOf(CONTOSO, day)}'` } })) count++;
+      return count;
+    };
+    for (const day of days) expect(await partitionSize(day)).toBeGreaterThanOrEqual(75);
+    const before = cluster.logs.length;
+    await onAllThree('audit-retention');
+    for (const day of days) {
+      expect(await partitionSize(day), day).toBe(0);
+      await expect(auditDaysTable(cluster.app).getEntity(CONTOSO, day)).rejects.toMatchObject({ statusCode: 404 });
+    }
+    // Each expired day was purged by exactly one of the three runs.
+    const runs = cluster.logs.slice(before).filter((line) => line.includes('audit retention run'));
+    expect(runs).toHaveLength(3);
+    const purged = runs.map((line) => Number(/"daysPurged":(\d+)/.exec(line)?.[1] ?? NaN));
+    expect(purged.reduce((a, b) => a + b, 0)).toBe(days.length);
   });
 });
 
