@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isListening } from '../../local/azurite.js';
@@ -17,8 +17,8 @@ interface Started {
   readonly output: () => string;
 }
 
-async function startGatehouse(script: string, cwd: string, env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, [script], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function startGatehouse(script: string, cwd: string, env: Record<string, string>, args: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -76,5 +76,31 @@ describe('npm start', () => {
     } finally {
       await pressCtrlC(second);
     }
+  }, 180_000);
+});
+
+describe('npm start -- --instances 2', () => {
+  it('serves through one port from two instance processes and stops them all with one Ctrl+C', async () => {
+    const script = await bundleEntry('local/start.ts');
+    const instanceScript = await bundleEntry('local/instance.ts');
+    const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
+    copyFileSync(join(PROJECT_ROOT, 'local.settings.json'), join(cwd, 'local.settings.json'));
+    copyFileSync(join(PROJECT_ROOT, 'host.json'), join(cwd, 'host.json'));
+    // The launcher finds instance.js beside itself, as in dist/local.
+    copyFileSync(instanceScript, join(dirname(script), 'instance.js'));
+    const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
+    const storage = azuriteConnectionString('127.0.0.1', ports);
+    const port = await freePort();
+    const started = await startGatehouse(script, cwd, { STORAGE: storage, AzureWebJobsStorage: storage, PORT: String(port), LOG_LEVEL: 'info' }, ['--instances', '2']);
+    try {
+      expect(started.output()).toContain('2 instances, each its own process');
+      for (let i = 0; i < 4; i++) expect((await fetch(`http://127.0.0.1:${port}/openapi.json`)).status).toBe(200);
+      const served = new Set([...started.output().matchAll(/^\[(instance-\d)\] .*"function":"openapi"/gm)].map((match) => match[1]));
+      expect(served).toEqual(new Set(['instance-1', 'instance-2']));
+    } finally {
+      await pressCtrlC(started);
+    }
+    expect(await isListening(port)).toBe(false);
+    for (const azuritePort of Object.values(ports)) expect(await isListening(azuritePort)).toBe(false);
   }, 180_000);
 });
