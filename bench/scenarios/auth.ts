@@ -8,6 +8,7 @@ import {
   totalCount,
   withAzurite,
   withChild,
+  withOtlpSink,
   withProxy,
   type Row,
   type Scenario,
@@ -212,20 +213,3 @@ export async function peakRssUnderLoad(ctx: ScenarioContext): Promise<number | u
   );
 }
 
-/** A local OTLP/HTTP endpoint that accepts and discards every export, for measuring tracing's cost. */
-async function withOtlpSink<T>(work: (endpoint: string) => Promise<T>): Promise<T> {
-  const { createServer } = await import('node:http');
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  try {
-    return await work(`http://127.0.0.1:${port}`);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
