@@ -3,6 +3,7 @@ import { STORAGE_CONNECTION } from '../shared/config.js';
 import { queueFunction } from '../shared/runtime/declarations.js';
 import { QUEUES } from '../shared/storage/names.js';
 import { InvalidAuditEvent, handleAuditMessage, sendToPoison } from '../shared/audit/writer.js';
+import { observeAuditMessage } from '../shared/audit/telemetry.js';
 
 /**
  * Stores audit events from the audit queue, exactly once per event id, and only for changes that
@@ -16,6 +17,7 @@ export const auditWriter = queueFunction('audit-writer', { queueName: QUEUES.aud
   const messageId = typeof context.triggerMetadata?.id === 'string' ? context.triggerMetadata.id : undefined;
   try {
     const { event, outcome } = await handleAuditMessage(app, payload);
+    observeAuditMessage(event, outcome, Date.now());
     if (outcome === 'duplicate') app.log.info('audit event already stored', { eventId: event.id, messageId: messageId ?? null });
   } catch (error) {
     if (!(error instanceof InvalidAuditEvent)) throw error;

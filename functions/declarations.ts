@@ -1,4 +1,5 @@
 import type { FunctionDeclaration } from '../shared/runtime/declarations.js';
+import { instrumented } from '../shared/telemetry/functions.js';
 import { patsCreate } from './pats-create.js';
 import { patsGet } from './pats-get.js';
 import { patsUpdate } from './pats-update.js';
@@ -78,7 +79,7 @@ import { npmUpstreamingDeclarations } from './packaging-upstreaming.js';
 import { npmRegistryDeclarations } from './npm-registry.js';
 
 /** Every function of the app. The Functions host and the local runtime both read this list. */
-export const declarations: readonly FunctionDeclaration[] = [
+export const declarations: readonly FunctionDeclaration[] = instrumented([
   health,
   openApiFunction(() => declarations),
   portal,
@@ -166,4 +167,4 @@ export const declarations: readonly FunctionDeclaration[] = [
   ...npmUpstreamingDeclarations,
   ...npmRegistryDeclarations,
   notFoundFunction(() => declarations),
-];
+]);

@@ -73,7 +73,13 @@ export async function startAzurite(options: {
     '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: Ctrl+C in a terminal signals the whole foreground group, and Azurite
+  // signalled twice (by the terminal, then by stop()) exits before it has saved its database.
+  // Only stop() signals it, once, and waits for it to save and exit.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -94,26 +100,40 @@ export async function startAzurite(options: {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
       }),
   };
 }
 
-/** Reuses an Azurite already listening on the default ports, otherwise starts one persisted in `location`. */
-export async function startOrReuseAzurite(location: string): Promise<AzuriteInstance> {
+/**
+ * The ports of a loopback Azurite a connection string names (`UseDevelopmentStorage=true`: the
+ * defaults); undefined for any other account.
+ */
+export function azuritePortsOf(connectionString: string | undefined): { blob: number; queue: number; table: number } | undefined {
+  if (!connectionString || /UseDevelopmentStorage=true/i.test(connectionString)) return { ...DEFAULT_AZURITE_PORTS };
+  const port = (service: string) => {
+    const match = new RegExp(`${service}Endpoint=http://127\\.0\\.0\\.1:(\\d+)/`, 'i').exec(connectionString);
+    return match ? Number(match[1]) : undefined;
+  };
+  const [blob, queue, table] = [port('Blob'), port('Queue'), port('Table')];
+  return blob && queue && table ? { blob, queue, table } : undefined;
+}
+
+/** Reuses an Azurite already listening on `ports` (by default 10000-10002), otherwise starts one persisted in `location`. */
+export async function startOrReuseAzurite(location: string, ports: { blob: number; queue: number; table: number } = DEFAULT_AZURITE_PORTS): Promise<AzuriteInstance> {
   const host = '127.0.0.1';
-  const listening = await Promise.all(Object.values(DEFAULT_AZURITE_PORTS).map((port) => isListening(port, host)));
+  const listening = await Promise.all(Object.values(ports).map((port) => isListening(port, host)));
   if (listening.every(Boolean)) {
     return {
       host,
-      ports: { ...DEFAULT_AZURITE_PORTS },
-      connectionString: azuriteConnectionString(host, DEFAULT_AZURITE_PORTS),
+      ports: { ...ports },
+      connectionString: azuriteConnectionString(host, ports),
       started: false,
       stop: async () => undefined,
     };
   }
   if (listening.some(Boolean)) {
-    throw new Error('Some of the ports 10000-10002 are in use by something other than a complete Azurite; free them and retry.');
+    throw new Error(`Some of the ports ${Object.values(ports).join(', ')} are in use by something other than a complete Azurite; free them and retry.`);
   }
-  return startAzurite({ location, ports: { ...DEFAULT_AZURITE_PORTS }, host });
+  return startAzurite({ location, ports: { ...ports }, host });
 }

@@ -12,6 +12,7 @@ import { AppError, restErrorStatus } from '../shared/http/errors.js';
 import { poisonQueueName } from '../shared/storage/names.js';
 import type { Logger } from '../shared/logging.js';
 import { readHostSettings, type HostSettings } from './host-settings.js';
+import { setLongTimeout, TimerLeases, type TimerHandle } from './timers.js';
 
 /**
  * A local stand-in for the Functions host: serves the HTTP declarations, runs queue triggers with the
@@ -143,9 +144,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   }
 
   // ---- timer triggers -------------------------------------------------------------------------
-  const timers: NodeJS.Timeout[] = [];
+  const timers: TimerHandle[] = [];
   const timerDeclarations = options.declarations.filter((d): d is TimerDeclaration => d.kind === 'timer');
   const monitor = new ScheduleMonitor(options.blobService, options.hostId ?? 'gatehouse-local');
+  // Every instance keeps the schedule; only the holder of the timer's singleton lease runs it.
+  const leases = options.blobService ? new TimerLeases(options.blobService, options.hostId ?? 'gatehouse-local', options.log) : undefined;
 
   const runTimerFunction = async (declaration: TimerDeclaration, timer: Timer) => {
     const context = contextFor(declaration.name, {});
@@ -164,6 +167,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       const schedule = schedules.get(declaration.name);
       if (!schedule) continue;
       const fire = async (isPastDue: boolean, last: Date | undefined) => {
+        if (leases && !(await leases.holds(declaration.name))) return;
         const now = new Date();
         const next = schedule.next(now);
         await runTimerFunction(declaration, {
@@ -181,10 +185,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         if (!running) return;
         const next = schedule.next(from);
         if (!next) return;
-        const timeout = setTimeout(() => {
+        const timeout = setLongTimeout(() => {
           void fire(false, last).finally(() => arm(next, next));
-        }, Math.max(0, next.getTime() - Date.now()));
-        timeout.unref();
+        }, next.getTime() - Date.now());
         timers.push(timeout);
       };
       const status = declaration.options.useMonitor ? await monitor.load(declaration.name).catch(() => undefined) : undefined;
@@ -317,7 +320,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     },
     stop: async () => {
       running = false;
-      timers.forEach(clearTimeout);
+      timers.forEach((timer) => timer.cancel());
+      await leases?.releaseAll();
       listeners.forEach((listener) => listener.wake());
       await Promise.all(listeners.map((listener) => listener.stopped));
       await new Promise<void>((resolve) => {

@@ -1,22 +1,23 @@
 import { createAppContext, useAppContext } from '../shared/app-context.js';
-import { getConfig, ConfigurationError, STORAGE_CONNECTION } from '../shared/config.js';
+import { getConfig, ConfigurationError } from '../shared/config.js';
 import { provisionStorage } from '../shared/storage/provision.js';
-import { createStorageClients } from '../shared/storage/clients.js';
-import { declarations } from '../functions/declarations.js';
-import { startOrReuseAzurite } from './azurite.js';
+import { azuritePortsOf, DEFAULT_AZURITE_PORTS, startOrReuseAzurite } from './azurite.js';
 import { seedDemoData } from './demo-data.js';
-import { ensureDevSecrets, readMasterKey } from './dev-secrets.js';
-import { devSignInDeclarations } from './dev-signin.js';
-import { DEVELOPMENT_ISSUER } from '../shared/portal/config.js';
-import { startLocalRuntime } from './runner.js';
+import { ensureDevSecrets } from './dev-secrets.js';
+import { servedDeclarations, startAppRuntime } from './app-runtime.js';
+import { instancesFromArguments, startInstances } from './instances.js';
 import { loadLocalSettings } from './settings.js';
 
-/** `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine. */
+/**
+ * `npm start`: Azurite, storage, demo data and the local Functions runtime on one machine.
+ * `npm start -- --instances N`: N runtime processes behind one port (see local/instances.ts).
+ */
 async function main(): Promise<void> {
+  const instances = instancesFromArguments(process.argv.slice(2));
   loadLocalSettings();
-  const signingKey = await ensureDevSecrets();
-  const azurite = await startOrReuseAzurite('.azurite');
-  console.log(azurite.started ? 'Azurite started (data in .azurite/)' : 'Reusing the Azurite already listening on 10000-10002');
+  await ensureDevSecrets();
+  const azurite = await startOrReuseAzurite('.azurite', azuritePortsOf(process.env.STORAGE) ?? DEFAULT_AZURITE_PORTS);
+  console.log(azurite.started ? 'Azurite started (data in .azurite/)' : `Reusing the Azurite already listening on ${Object.values(azurite.ports).join(', ')}`);
 
   let config;
   try {
@@ -31,22 +32,12 @@ async function main(): Promise<void> {
   await provisionStorage(app.storage);
   await seedDemoData(app);
 
-  const clientsByConnection = new Map<string, ReturnType<typeof createStorageClients>>([[STORAGE_CONNECTION, app.storage]]);
-  // The portal's development sign-in exists only while the app trusts the development issuer.
-  const served = config.auth.issuer === DEVELOPMENT_ISSUER ? [...devSignInDeclarations(signingKey), ...declarations] : declarations;
-  const runtime = await startLocalRuntime({
-    declarations: served,
-    settings: process.env,
-    queueClient: (connection, queue) => (clientsByConnection.get(connection) ?? app.storage).queue(queue),
-    blobService: await app.storage.blobs(),
-    log: app.log,
-    port: config.port,
-    maxRequestBodyBytes: config.maxRequestBodyBytes,
-    masterKey: readMasterKey(),
-  });
+  const runtime = instances > 1 ? await startInstances({ count: instances, port: config.port, env: process.env }) : await startAppRuntime(app);
 
+  const served = await servedDeclarations(app);
   const functions = served.map((d) => `  ${d.kind.padEnd(5)} ${d.name}${d.kind === 'http' ? `  [${d.options.methods.join(',')}] /${d.options.route}` : ''}`);
   console.log(`\nFunctions:\n${functions.join('\n')}`);
+  if (instances > 1) console.log(`\n${instances} instances, each its own process, served round-robin`);
   console.log(`\nGatehouse is listening on ${runtime.url}`);
   console.log('Get a development token:   TOKEN=$(npm run --silent token -- alice@contoso.com)');
   console.log(`Call the API:               curl -H "Authorization: Bearer $TOKEN" "${runtime.url}/contoso/_apis/projects?api-version=7.1"`);

@@ -153,6 +153,10 @@ const settingsSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
     TOKEN_POLICY_CACHE_SECONDS: count(0, 60, 10),
+    CHANGE_FEED_POLL_MS: count(0, 5000, 500),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    TELEMETRY_CONSOLE: booleanSetting(false),
 
     GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE),
     GRANT_REVIEW_BATCH_SIZE: count(1, 500, 50),
@@ -238,6 +242,9 @@ export interface AppConfig {
   readonly auditDeliveryDelaySeconds: number;
   /** How long an organization's token policies read on the request path are reused (0 disables). */
   readonly tokenPolicyCacheSeconds: number;
+  /** How often each instance reads the change feed that keeps its caches coherent (0: off). */
+  readonly changeFeedPollMs: number;
+  readonly telemetry: TelemetrySettings;
   readonly pipelines: PipelineGrantSettings;
   readonly audit: AuditSettings;
   readonly packaging: PackagingSettings;
@@ -255,6 +262,17 @@ export interface AppConfig {
 export interface OutboundSettings {
   /** Hosts that may resolve to loopback or private addresses (local development only; refused on Azure). */
   readonly allowedPrivateHosts: readonly string[];
+}
+
+/**
+ * OpenTelemetry traces and metrics: to Application Insights (with the managed identity) when its
+ * connection string is set, else to an OTLP endpoint, else to the console when asked; otherwise off.
+ */
+export interface TelemetrySettings {
+  readonly exporter: 'off' | 'azureMonitor' | 'otlp' | 'console';
+  readonly applicationInsightsConnectionString: string | undefined;
+  readonly otlpEndpoint: string | undefined;
+  readonly managedIdentityClientId: string | undefined;
 }
 
 /** The lifecycle timer (expiry sweep and reminder ladder) and notification delivery. */
@@ -406,6 +424,13 @@ export function loadConfig(env: Env): AppConfig {
     port: s.PORT,
     auditDeliveryDelaySeconds: s.AUDIT_DELIVERY_DELAY_SECONDS,
     tokenPolicyCacheSeconds: s.TOKEN_POLICY_CACHE_SECONDS,
+    changeFeedPollMs: s.CHANGE_FEED_POLL_MS,
+    telemetry: {
+      exporter: (s.APPLICATIONINSIGHTS_CONNECTION_STRING ? 'azureMonitor' : s.OTEL_EXPORTER_OTLP_ENDPOINT ? 'otlp' : s.TELEMETRY_CONSOLE ? 'console' : 'off') as TelemetrySettings['exporter'],
+      applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+      otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
+      managedIdentityClientId: s.AZURE_CLIENT_ID,
+    },
     pipelines: {
       reviewSchedule: s.GRANT_REVIEW_SCHEDULE,
       reviewBatchSize: s.GRANT_REVIEW_BATCH_SIZE,

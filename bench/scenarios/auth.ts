@@ -8,6 +8,7 @@ import {
   totalCount,
   withAzurite,
   withChild,
+  withOtlpSink,
   withProxy,
   type Row,
   type Scenario,
@@ -129,6 +130,9 @@ export const authScenario: Scenario = async (ctx) =>
       ctx.log('P1: Gatehouse (authentication cache off) vs the bare server');
       const uncached = await compare(ctx, azurite.connectionString, baselineUrl, { PAT_AUTH_CACHE_SECONDS: '0' });
 
+      ctx.log('P1: Gatehouse with tracing on (OTLP/HTTP to a local sink) vs the bare server');
+      const traced = await withOtlpSink((endpoint) => compare(ctx, azurite.connectionString, baselineUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }));
+
       ctx.log('P1: storage round trips per request (sequential, through the counting proxy)');
       const tripsCached = await roundTrips(ctx, {});
       const tripsUncached = await roundTrips(ctx, { PAT_AUTH_CACHE_SECONDS: '0' });
@@ -157,7 +161,17 @@ export const authScenario: Scenario = async (ctx) =>
         });
       };
       push('', cached, true);
-      push(', cache off', uncached, false);
+      push(', cache off', uncached, true);
+      const tracingRatio = traced.gatehouse.rps / cached.gatehouse.rps;
+      rows.push({
+        id: 'P1',
+        scenario: `P1 ${what}, tracing on (OTLP): req/s vs tracing off`,
+        gatehouse: fmt(traced.gatehouse.rps, '', 0),
+        baseline: fmt(cached.gatehouse.rps, '', 0),
+        ratio: ratioText(tracingRatio),
+        goal: '≥ 0.9×',
+        met: tracingRatio >= 0.9,
+      });
       rows.push({
         id: 'P1',
         scenario: `P1 ${what}: storage round trips / request (cache on / off)`,
@@ -180,6 +194,7 @@ export const authScenario: Scenario = async (ctx) =>
           secondsPerRun: ctx.quick ? 3 : 10,
           default: summary(cached),
           cacheOff: summary(uncached),
+          tracingOn: summary(traced),
           peakRssMb: round(cached.peakRssMb ?? Number.NaN, 1),
           roundTrips: { default: tripsCached, cacheOff: tripsUncached },
         },
@@ -197,3 +212,4 @@ export async function peakRssUnderLoad(ctx: ScenarioContext): Promise<number | u
     }),
   );
 }
+

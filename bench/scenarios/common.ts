@@ -82,8 +82,13 @@ export interface Proxy {
   /** Connection string whose endpoints are the proxy's ports. */
   readonly connectionString: string;
   reset(): Promise<void>;
+  /** Storage requests since the last reset, without the change feed's background reads. */
   counts(): Promise<Counts>;
+  /** The change feed's requests since the last reset (every instance polls it in the background). */
+  changeFeedCounts(): Promise<Counts>;
 }
+
+const isChangeFeed = (key: string) => /^table \S+ changes\b/.test(key);
 
 /** A counting proxy (bench/proxy.ts) in front of `azurite` for the duration of `work`. */
 export async function withProxy<T>(azurite: AzuriteInstance, work: (proxy: Proxy) => Promise<T>): Promise<T> {
@@ -94,7 +99,26 @@ export async function withProxy<T>(azurite: AzuriteInstance, work: (proxy: Proxy
     return work({
       connectionString: azuriteConnectionString('127.0.0.1', ports),
       reset: async () => void (await (await fetch(`${control}/reset`, { method: 'POST' })).arrayBuffer()),
-      counts: async () => (await (await fetch(`${control}/counts`)).json()) as Counts,
+      counts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => !isChangeFeed(key))),
+      changeFeedCounts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => isChangeFeed(key))),
     });
   });
+}
+
+/** A local OTLP/HTTP endpoint that accepts and discards every export, for measuring tracing's cost. */
+export async function withOtlpSink<T>(work: (endpoint: string) => Promise<T>): Promise<T> {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  try {
+    return await work(`http://127.0.0.1:${port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { benchUserToken, fmt, round, startChild } from '../lib.js';
-import { countsPer, expectStatus, ratioText, startGatehouse, totalCount as total, withAzurite, withChild, withProxy, type Row, type Scenario } from './common.js';
+import { countsPer, expectStatus, ratioText, startGatehouse, totalCount as total, withAzurite, withChild, withOtlpSink, withProxy, type Row, type Scenario } from './common.js';
 
 /**
  * P2: PAT create over HTTP (`POST /contoso/_apis/tokens/pats`, user JWT) against a raw loop of the
@@ -24,7 +24,7 @@ export const patCreateScenario: Scenario = async (ctx) =>
 
       // One user creating PATs as fast as possible would hit the per-caller write limit (a 429 is the
       // limiter working, not the create path): lifted here, since the create path is what is measured.
-      const ours = await withChild(startGatehouse(ctx, viaProxy, { RATE_LIMIT_WRITES_PER_MINUTE: '1000000' }), async (gatehouse) => {
+      const measureOurs = (extra: Record<string, string>) => withChild(startGatehouse(ctx, viaProxy, { RATE_LIMIT_WRITES_PER_MINUTE: '1000000', ...extra }), async (gatehouse) => {
         const url = `${gatehouse.url}/contoso/_apis/tokens/pats?api-version=7.1-preview.1`;
         const create = async () => expectStatus(await fetch(url, { method: 'POST', headers, body }), 200, 'PAT create').then((r) => r.arrayBuffer());
         for (let i = 0; i < 5; i++) await create();
@@ -47,6 +47,9 @@ export const patCreateScenario: Scenario = async (ctx) =>
           breakdown: perRequest(sequential, CALIBRATION),
         };
       });
+      const ours = await measureOurs({});
+      ctx.log('P2: Gatehouse with tracing on (OTLP/HTTP to a local sink)');
+      const traced = await withOtlpSink((endpoint) => measureOurs({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }));
 
       ctx.log('P2: raw loop of the same storage calls');
       const organizationId = DEMO_ORGANIZATIONS[0].id;
@@ -83,6 +86,15 @@ export const patCreateScenario: Scenario = async (ctx) =>
           goal: '≤ 2',
           met: ours.roundTrips <= 2,
         },
+        {
+          id: 'P2',
+          scenario: 'P2 PAT create, tracing on (OTLP): req/s vs tracing off',
+          gatehouse: fmt(traced.rps, '', 0),
+          baseline: fmt(ours.rps, '', 0),
+          ratio: ratioText(traced.rps / ours.rps),
+          goal: '≥ 0.9×',
+          met: traced.rps / ours.rps >= 0.9,
+        },
       ];
       return {
         rows,
@@ -92,6 +104,7 @@ export const patCreateScenario: Scenario = async (ctx) =>
           gatehouse: { ...ours, rps: round(ours.rps), roundTrips: round(ours.roundTrips), roundTripsUnderLoad: round(ours.roundTripsUnderLoad) },
           baseline: { rps: round(theirs.rps), p50Ms: round(theirs.p50), p99Ms: round(theirs.p99), roundTrips: round(theirs.roundTrips), breakdown: theirs.breakdown },
           ratio: round(ratio, 3),
+          tracingOn: { rps: round(traced.rps), p50Ms: traced.p50, p99Ms: traced.p99, ratioToTracingOff: round(traced.rps / ours.rps, 3) },
         },
       };
     }),

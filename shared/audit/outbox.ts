@@ -6,6 +6,7 @@ import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js
 import { QUEUES, TABLES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
 import { redactDeep } from '../tokens/redaction.js';
+import { currentTraceparent } from '../telemetry/telemetry.js';
 import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
 
 /**
@@ -108,9 +109,11 @@ export async function commitWithEvents(
     throw new AppError(503, 'auditUnavailable', 'The audit queue is unavailable, so nothing was changed; try again shortly.', { headers: { 'Retry-After': '5' } });
   }
 
+  // The row carries the request's trace context too, so a delivery can be followed from either side.
+  const traceparent = currentTraceparent();
   const outboxRows: TransactionAction[] = messages.map(({ event }) => [
     'create',
-    { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId },
+    { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, ...(traceparent ? { traceparent } : {}) },
   ]);
   await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
 }

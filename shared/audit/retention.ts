@@ -119,7 +119,14 @@ async function purgeDay(app: AppContext, organizationId: string, day: string, bu
     }
     if (keys.length === 0) break;
     result.pagesUsed++;
-    await table.submitTransaction(keys.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
+    try {
+      await table.submitTransaction(keys.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
+    } catch (error) {
+      // Another run purging the same day at the same moment (two instances, a lapsed timer lease)
+      // deleted some of these rows first: read the page again.
+      if (restErrorStatus(error) === 404) continue;
+      throw error;
+    }
     result.rowsDeleted += keys.length;
   }
 
@@ -135,11 +142,14 @@ async function purgeDay(app: AppContext, organizationId: string, day: string, bu
       }
     }
   }
-  await auditDaysTable(app)
+  // The run that removes the day's index row is the one that purged it.
+  const removed = await auditDaysTable(app)
     .deleteEntity(organizationId, day)
+    .then(() => true)
     .catch((error: unknown) => {
       if (restErrorStatus(error) !== 404) throw error;
+      return false;
     });
-  result.daysPurged++;
+  if (removed) result.daysPurged++;
   return true;
 }

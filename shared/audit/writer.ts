@@ -8,6 +8,7 @@ import { redactDeep } from '../tokens/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
+import { telemetry } from '../telemetry/telemetry.js';
 import {
   HEAD_ROW_KEY,
   auditDaysTable,
@@ -438,6 +439,7 @@ export async function sendToPoison(
   const poison = app.storage.queue(poisonQueueName(QUEUES.audit));
   await poison.createIfNotExists();
   const sent = await poison.sendMessage(Buffer.from(text, 'utf8').toString('base64'));
+  telemetry.poisonMessage('audit-writer');
   app.log.warn('audit message moved to poison queue', {
     queue: QUEUES.audit,
     messageId: fields.messageId ?? null,

@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { TtlCache } from '../cache.js';
+import { announceChange } from '../coherence/changes.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { encodeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
@@ -144,6 +145,14 @@ export class DirectoryRepository {
   /** Drops the cached organization after a change made outside this repository (e.g. through the outbox). */
   forgetOrganization(name: string): void {
     this.organizationCache.delete(name.toLowerCase());
+    announceChange('organization', name.toLowerCase());
+  }
+
+  /** Drops entries changed on another instance (the change feed); every entry without a key. */
+  dropCached(scope: 'organization' | 'membership', key: string | undefined): void {
+    const cache = scope === 'organization' ? this.organizationCache : this.membershipCache;
+    if (key === undefined) cache.clear();
+    else cache.delete(key);
   }
 
   async getOrganizationByName(name: string): Promise<Organization | undefined> {
@@ -306,6 +315,7 @@ export class DirectoryRepository {
         throw error;
       }
       this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
+      announceChange('membership', membershipKey(organizationId, kind, subjectId));
       if (!next && row) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
       return next;
     }

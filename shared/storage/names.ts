@@ -27,6 +27,8 @@ export const TABLES = {
   notificationSettings: 'notificationsettings',
   notificationSent: 'notificationsent',
   notificationInbox: 'notificationinbox',
+  /** The change feed that keeps every instance's caches coherent (shared/coherence/changes.ts). */
+  changes: 'changes',
 } as const;
 
 export const QUEUES = {

@@ -12,6 +12,8 @@ import { POLICY_VIOLATION_CODES, type PolicyName } from './policies.js';
 import { onPatWritten, PatRepository, patFactsOf, sameHash, type PatAuthSnapshot } from './repository.js';
 import { hasAnyScope, isFullAccess } from './scopes.js';
 import { recordPatUse } from './usage.js';
+import { onRemoteChange } from '../coherence/changes.js';
+import { telemetry } from '../telemetry/telemetry.js';
 
 /**
  * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper for
@@ -80,6 +82,9 @@ function snapshotCacheOf(app: AppContext): TtlCache<PatAuthSnapshot> {
   return found;
 }
 
+// A write to a PAT on another instance: the change feed names its hash.
+onRemoteChange('pat', (app, hash) => (hash === undefined ? snapshotCacheOf(app).clear() : snapshotCacheOf(app).delete(hash)));
+
 // A local write to a PAT (revoke, update, rotation, end of grace) drops its cached entry at once.
 onPatWritten((hash) => {
   for (const ref of allSnapshotCaches) {
@@ -115,6 +120,12 @@ export type PatEvaluation =
  * (by default the one it was issued in).
  */
 export async function evaluatePat(app: AppContext, token: string, organization?: Organization, options: JudgeOptions = {}): Promise<PatEvaluation> {
+  const evaluation = await judgePat(app, token, organization, options);
+  telemetry.authentication(evaluation.ok ? 'ok' : evaluation.reason);
+  return evaluation;
+}
+
+async function judgePat(app: AppContext, token: string, organization: Organization | undefined, options: JudgeOptions): Promise<PatEvaluation> {
   const unknown = { ok: false as const, reason: 'unknown' as const, violations: [] };
   const parsed = parseGatehouseToken(token);
   if (!parsed) return unknown;

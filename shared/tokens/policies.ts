@@ -9,6 +9,7 @@ import { encodeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
+import { announceChange, onRemoteChange } from '../coherence/changes.js';
 
 /**
  * Organization token policies: one zod-validated document per organization, every section with
@@ -185,6 +186,8 @@ function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
   return cache;
 }
 
+onRemoteChange('policies', (app, key) => (key === undefined ? policyCacheOf(app).clear() : policyCacheOf(app).delete(key)));
+
 async function cachedDocument(app: AppContext, key: string, read: () => Promise<TokenPolicyDocument>): Promise<TokenPolicyDocument> {
   const cache = policyCacheOf(app);
   const cached = cache.get(key, app.clock.now().getTime());
@@ -280,6 +283,7 @@ export async function updatePolicies(
     [event],
   );
   policyCacheOf(app).delete(organization.id);
+  announceChange('policies', organization.id);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
@@ -320,6 +324,7 @@ export async function updateTenantPolicies(
     events,
   );
   policyCacheOf(app).delete(partition);
+  announceChange('policies', partition);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 

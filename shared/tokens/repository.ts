@@ -6,6 +6,7 @@ import { commitWithEvents, type IndexEffect } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
 import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { announceChange } from '../coherence/changes.js';
 import { parseGatehouseToken } from './format.js';
 import { hashToken } from './hashing.js';
 import type { CredentialFacts } from './judge.js';
@@ -143,6 +144,7 @@ export function onPatWritten(listener: (hash: string) => void): void {
 }
 const notifyWritten = (hash: string) => {
   for (const listener of writeListeners) listener(hash);
+  announceChange('pat', hash);
 };
 
 const str = (value: unknown) => (typeof value === 'string' ? value : '');

@@ -3,6 +3,7 @@ import type { AppContext } from '../app-context.js';
 import { TtlCache } from '../cache.js';
 import { readAll } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { announceChange, onRemoteChange } from '../coherence/changes.js';
 
 export interface RevocationRule {
   id: string;
@@ -28,13 +29,16 @@ export async function listRevocationRules(app: AppContext, organizationId: strin
   }));
 }
 
-/** Rules are read on every PAT use, so they are kept per organization for PAT_AUTH_CACHE_SECONDS. */
+/**
+ * Rules are read on every PAT use, so they are kept per organization for TOKEN_POLICY_CACHE_SECONDS,
+ * like policies; the change feed drops them on every instance when a rule is added anywhere.
+ */
 
 const ruleCaches = new WeakMap<AppContext, TtlCache<RevocationRule[]>>();
 
 function ruleCacheOf(app: AppContext): TtlCache<RevocationRule[]> {
   let cache = ruleCaches.get(app);
-  if (!cache) ruleCaches.set(app, (cache = new TtlCache(() => app.config.patAuth.cacheSeconds * 1000, () => 1000)));
+  if (!cache) ruleCaches.set(app, (cache = new TtlCache(() => app.config.tokenPolicyCacheSeconds * 1000, () => 1000)));
   return cache;
 }
 
@@ -51,4 +55,7 @@ export async function rulesOf(app: AppContext, organizationId: string): Promise<
 /** After a rule is stored on this instance: it holds here at once. */
 export function forgetRevocationRules(app: AppContext, organizationId: string): void {
   ruleCacheOf(app).delete(organizationId);
+  announceChange('rules', organizationId);
 }
+
+onRemoteChange('rules', (app, organizationId) => (organizationId === undefined ? ruleCacheOf(app).clear() : ruleCacheOf(app).delete(organizationId)));

@@ -15,6 +15,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runner.js';
 import { readHostSettings, type HostSettings } from '../../local/host-settings.js';
 import { appToken, userToken } from '../../local/tokens.js';
 import { findSecrets, tokensIn } from './secrets.js';
+import { stopChangeFeed } from '../../shared/coherence/changes.js';
 
 /** The secret halves of a TOKEN_PEPPERS setting, in the forms they could leak in (base64, hex). */
 function peppersOf(setting: string): string[] {
@@ -71,26 +72,35 @@ export interface TestEnvironmentOptions {
 }
 
 /**
- * A private Azurite (in memory, free ports) plus the local runtime serving the app over real HTTP,
- * with demo data seeded and a manual clock. One per test file.
+ * fetch relative to `base`, with an optional bearer token, that adds every PAT seen in a response to
+ * `issuedSecrets` (for the secret scan at the end); `pendingReads` lets the scan wait for the reads.
  */
-export async function startTestEnvironment(options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
-  const location = options.persistentStorage ? mkdtempSync(join(tmpdir(), 'gatehouse-azurite-')) : undefined;
-  let azurite = await startAzurite(location ? { location } : {});
-  const storageOutage = {
-    begin: async () => {
-      if (!location) throw new Error('storageOutage needs persistentStorage: true');
-      await azurite.stop();
-    },
-    end: async () => {
-      azurite = await startAzurite({ location: location!, ports: azurite.ports });
-    },
+export function recordingFetch(base: string, issuedSecrets: Set<string>, pendingReads: Promise<unknown>[]): TestEnvironment['fetch'] {
+  return async (path, init = {}) => {
+    const { token, headers, ...rest } = init;
+    const merged = new Headers(headers);
+    if (token) merged.set('Authorization', `Bearer ${token}`);
+    const response = await fetch(`${base}${path}`, { ...rest, headers: merged });
+    pendingReads.push(
+      response
+        .clone()
+        .text()
+        .then((text) => tokensIn(text).forEach((secret) => issuedSecrets.add(secret)))
+        .catch(() => undefined),
+    );
+    return response;
   };
-  const signingKey = options.signingKey ?? (await generateSigningKey());
-  const masterKey = generateMasterKey();
-  const settings: Record<string, string> = {
-    STORAGE: azurite.connectionString,
-    AzureWebJobsStorage: azurite.connectionString,
+}
+
+/** The settings every test runtime gets: a private Azurite, the test issuer and key, fresh peppers. */
+export function testSettings(
+  connectionString: string,
+  signingKey: SigningKey,
+  options: Pick<TestEnvironmentOptions, 'logLevel' | 'settings'> = {},
+): Record<string, string> {
+  return {
+    STORAGE: connectionString,
+    AzureWebJobsStorage: connectionString,
     AUTH_ISSUER: TEST_ISSUER,
     AUTH_AUDIENCE: TEST_AUDIENCE,
     AUTH_JWKS: JSON.stringify(signingKey.publicJwks),
@@ -111,6 +121,27 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
     ...options.settings,
   };
+}
+
+/**
+ * A private Azurite (in memory, free ports) plus the local runtime serving the app over real HTTP,
+ * with demo data seeded and a manual clock. One per test file.
+ */
+export async function startTestEnvironment(options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
+  const location = options.persistentStorage ? mkdtempSync(join(tmpdir(), 'gatehouse-azurite-')) : undefined;
+  let azurite = await startAzurite(location ? { location } : {});
+  const storageOutage = {
+    begin: async () => {
+      if (!location) throw new Error('storageOutage needs persistentStorage: true');
+      await azurite.stop();
+    },
+    end: async () => {
+      azurite = await startAzurite({ location: location!, ports: azurite.ports });
+    },
+  };
+  const signingKey = options.signingKey ?? (await generateSigningKey());
+  const masterKey = generateMasterKey();
+  const settings = testSettings(azurite.connectionString, signingKey, options);
   const config = loadConfig(settings);
   const clock = manualClock(options.now ?? new Date());
   const logs: string[] = [];
@@ -160,22 +191,10 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     masterKey,
     userToken: (email, tokenOptions = {}) => userToken(signingKey, tokenSettings, email, { now: clock.now(), ...tokenOptions }),
     appToken: (name, tokenOptions = {}) => appToken(signingKey, tokenSettings, name, { now: clock.now(), ...tokenOptions }),
-    fetch: async (path, init = {}) => {
-      const { token, headers, ...rest } = init;
-      const merged = new Headers(headers);
-      if (token) merged.set('Authorization', `Bearer ${token}`);
-      const response = await fetch(`${runtime.url}${path}`, { ...rest, headers: merged });
-      pendingReads.push(
-        response
-          .clone()
-          .text()
-          .then((text) => tokensIn(text).forEach((token) => issuedSecrets.add(token)))
-          .catch(() => undefined),
-      );
-      return response;
-    },
+    fetch: recordingFetch(runtime.url, issuedSecrets, pendingReads),
     issuedSecrets,
     stop: async () => {
+      await stopChangeFeed(app);
       await runtime.stop();
       try {
         await Promise.all(pendingReads);

@@ -68,7 +68,7 @@ export interface CreatedPat {
  * defaults: a random name, vso.code, valid for 30 days of the environment's clock, this organization only.
  */
 export async function createPat(
-  env: Pick<TestEnvironment, 'fetch' | 'clock'>,
+  env: Pick<TestEnvironment, 'fetch'> & { readonly clock: { now(): Date } },
   caller: { token?: string; authorization?: string },
   body: Partial<{ displayName: string; scope: string; validTo: string; allOrgs: boolean }> = {},
   organization = 'contoso',

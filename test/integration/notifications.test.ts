@@ -204,7 +204,8 @@ describe('notification delivery', () => {
   it('keeps signing after the token pepper is rotated and the old version retired (the README procedure)', async () => {
     const old = env.settings.TOKEN_PEPPERS!;
     const fresh = generatePepperSetting('2');
-    const withPeppers = (peppers: string) => createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: peppers }), { clock: env.clock, log: env.app.log });
+    const withPeppers = (peppers: string) =>
+      createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: peppers, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
     try {
       // 1. The new version goes in front; the lifecycle timer's re-seal step seals the webhook secret under it.
       const rotated = withPeppers(`${fresh},${old}`);

@@ -171,7 +171,7 @@ describe('the signing keys of caller tokens come through the guarded client too'
     const keys = await listen((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(env.signingKey.publicJwks)));
     try {
       const { AUTH_JWKS: _inline, ...settings } = env.settings;
-      const verifierAt = (url: string) => createAppContext(loadConfig({ ...settings, AUTH_JWKS_URI: url }), { clock: env.clock, log: env.app.log });
+      const verifierAt = (url: string) => createAppContext(loadConfig({ ...settings, AUTH_JWKS_URI: url, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
       const token = await env.userToken('alice@contoso.com');
       const allowed = verifierAt(`http://127.0.0.1:${keys.port}/keys`);
       expect((await allowed.verifyJwt(token))?.oid).toBe('a11ce000-0000-4000-8000-00000000000a');

@@ -1,0 +1,90 @@
+import type { InvocationContext } from '@azure/functions';
+import type { FunctionDeclaration, HttpDeclaration, QueueDeclaration, TimerDeclaration } from '../runtime/declarations.js';
+import { contextOfTraceparent, inSpan, SpanKind, telemetry } from './telemetry.js';
+
+/** host.json `extensions.queues.maxDequeueCount`: a message failing on this attempt goes to poison. */
+export const MAX_DEQUEUE_COUNT = 5;
+
+/**
+ * Every function runs in a span: HTTP as a server span continuing the caller's (or the host's) W3C
+ * trace context, a queue message as a consumer span continuing the trace context it carries (set by
+ * the producer, see `encodeQueueMessage` and the outbox), a timer as the root of its own trace. Queue
+ * messages lose their `traceparent` before the handler sees them, so strict message schemas hold.
+ */
+export function instrumented(declarations: readonly FunctionDeclaration[]): FunctionDeclaration[] {
+  return declarations.map(instrument);
+}
+
+const hostTraceparent = (context: InvocationContext) => context.traceContext?.traceParent;
+
+function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
+  switch (declaration.kind) {
+    case 'http': {
+      const { handler, name } = declaration;
+      const route = `/${declaration.options.route}`;
+      const wrapped: HttpDeclaration = {
+        ...declaration,
+        handler: (request, context) =>
+          inSpan(
+            `${request.method} ${route}`,
+            {
+              kind: SpanKind.SERVER,
+              parent: contextOfTraceparent(request.headers.get('traceparent') ?? hostTraceparent(context)),
+              attributes: { 'http.request.method': request.method, 'http.route': route, 'faas.name': name, 'faas.trigger': 'http' },
+            },
+            async (span) => {
+              const response = await handler(request, context);
+              span.setAttribute('http.response.status_code', response.status ?? 200);
+              return response;
+            },
+          ),
+      };
+      return wrapped;
+    }
+    case 'queue': {
+      const { handler, name } = declaration;
+      const wrapped: QueueDeclaration = {
+        ...declaration,
+        handler: (payload, context) => {
+          const { message, traceparent } = withoutTraceContext(payload);
+          return inSpan(
+            `${name} process`,
+            { kind: SpanKind.CONSUMER, parent: contextOfTraceparent(traceparent ?? hostTraceparent(context)), attributes: { 'faas.name': name, 'faas.trigger': 'pubsub' } },
+            async () => {
+              try {
+                await handler(message, context);
+              } catch (error) {
+                if (Number(context.triggerMetadata?.dequeueCount ?? 0) >= MAX_DEQUEUE_COUNT) telemetry.poisonMessage(name);
+                throw error;
+              }
+            },
+          );
+        },
+      };
+      return wrapped;
+    }
+    case 'timer': {
+      const { handler, name } = declaration;
+      const wrapped: TimerDeclaration = {
+        ...declaration,
+        handler: (timer, context) =>
+          inSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'faas.name': name, 'faas.trigger': 'timer' } }, async () => {
+            try {
+              await handler(timer, context);
+              telemetry.timerRun(name, 'succeeded');
+            } catch (error) {
+              telemetry.timerRun(name, 'failed');
+              throw error;
+            }
+          }),
+      };
+      return wrapped;
+    }
+  }
+}
+
+function withoutTraceContext(payload: unknown): { message: unknown; traceparent: string | undefined } {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('traceparent' in payload)) return { message: payload, traceparent: undefined };
+  const { traceparent, ...message } = payload as Record<string, unknown>;
+  return { message, traceparent: typeof traceparent === 'string' ? traceparent : undefined };
+}

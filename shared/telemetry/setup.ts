@@ -1,0 +1,71 @@
+import { context, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { TelemetrySettings } from '../config.js';
+import type { Logger } from '../logging.js';
+import { resetInstruments } from './telemetry.js';
+
+/**
+ * The OpenTelemetry SDK, loaded (a lazy chunk) only when an exporter is configured:
+ * - Azure: the Azure Monitor exporters (`@azure/monitor-opentelemetry-exporter`) to the Application
+ *   Insights of the templates, with the managed identity (AZURE_CLIENT_ID). No automatic
+ *   instrumentation: it would record URLs (query strings) and log lines; Gatehouse's own spans cover
+ *   every invocation.
+ * - OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces`, `/v1/metrics`).
+ * - The console (TELEMETRY_CONSOLE=true), for local development.
+ */
+export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): Promise<void> {
+  switch (settings.exporter) {
+    case 'off':
+      return;
+    case 'azureMonitor': {
+      const [{ AzureMonitorMetricExporter, AzureMonitorTraceExporter }, { ManagedIdentityCredential }] = await Promise.all([
+        import('@azure/monitor-opentelemetry-exporter'),
+        import('@azure/identity'),
+      ]);
+      const clientId = settings.managedIdentityClientId;
+      const options = {
+        connectionString: settings.applicationInsightsConnectionString,
+        ...(clientId ? { credential: new ManagedIdentityCredential({ clientId }) } : {}),
+      };
+      registerTelemetry({
+        spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(options))],
+        metricReaders: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(options), exportIntervalMillis: 60_000 })],
+      });
+      break;
+    }
+    case 'otlp': {
+      const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([
+        import('@opentelemetry/exporter-trace-otlp-http'),
+        import('@opentelemetry/exporter-metrics-otlp-http'),
+      ]);
+      const base = (settings.otlpEndpoint ?? '').replace(/\/+$/, '');
+      registerTelemetry({
+        spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` }))],
+        metricReaders: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: 15_000 })],
+      });
+      break;
+    }
+    case 'console':
+      registerTelemetry({
+        spanProcessors: [new BatchSpanProcessor(new ConsoleSpanExporter())],
+        metricReaders: [new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: 60_000 })],
+      });
+      break;
+  }
+  log.info('telemetry on', { exporter: settings.exporter });
+}
+
+/** Registers the SDK globally with these processors and readers (also how tests read spans and metrics). */
+export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[] }): { tracerProvider: BasicTracerProvider; meterProvider: MeterProvider } {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: options.spanProcessors });
+  trace.setGlobalTracerProvider(tracerProvider);
+  const meterProvider = new MeterProvider({ readers: options.metricReaders });
+  metrics.setGlobalMeterProvider(meterProvider);
+  resetInstruments();
+  return { tracerProvider, meterProvider };
+}
+
+export type { SpanExporter };
