@@ -2209,7 +2209,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted; the answer never says which candidates were tokens. */
+            /** @description Processed (live tokens revoked unless turned off) before this answer; it never says which candidates were tokens. */
             202: {
                 headers: {
                     [name: string]: unknown;
