@@ -145,6 +145,8 @@ const settingsSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
     DIRECTORY_CACHE_SECONDS: count(0, 60, 10),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
+    RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: count(0, 1_000_000, 30),
+    RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: count(0, 1_000_000, 10),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
@@ -225,7 +227,14 @@ export interface AppConfig {
   /** How long organizations and memberships read on the request path are reused (0 disables). */
   readonly directoryCacheSeconds: number;
   /** Per-caller request budgets (per instance; 0 disables): write methods per caller, any request per anonymous client IP. */
-  readonly rateLimits: { readonly writesPerMinute: number; readonly anonymousPerMinute: number };
+  readonly rateLimits: {
+    readonly writesPerMinute: number;
+    readonly anonymousPerMinute: number;
+    /** Failed authentications (401) a client address may make per minute before every attempt is a 429. */
+    readonly authFailuresPerMinutePerAddress: number;
+    /** The same per token id (the authorization id a PAT names). */
+    readonly authFailuresPerMinutePerToken: number;
+  };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
   /** How long a queued audit event stays invisible, time for its change to commit (see audit/outbox.ts). */
@@ -394,7 +403,12 @@ export function loadConfig(env: Env): AppConfig {
     peppers: s.TOKEN_PEPPERS,
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
     directoryCacheSeconds: s.DIRECTORY_CACHE_SECONDS,
-    rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
+    rateLimits: {
+      writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE,
+      anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      authFailuresPerMinutePerAddress: s.RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE,
+      authFailuresPerMinutePerToken: s.RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE,
+    },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,
     auditDeliveryDelaySeconds: s.AUDIT_DELIVERY_DELAY_SECONDS,

@@ -7,9 +7,9 @@ import { authenticateJwt, type Caller } from '../auth/caller.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
 import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
-import { enforceRateLimit } from './rate-limit.js';
+import { enforceRateLimit, guardAuthentication } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
-import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
+import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, patTokenIdOf } from '../tokens/authenticate.js';
 import { hasAnyScope } from '../tokens/scopes.js';
 import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
@@ -277,6 +277,17 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  */
 async function authenticate(access: Exclude<Access, { anonymous: true }>, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
   const authorization = request.headers.get('authorization');
+  const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;
+  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization));
+}
+
+async function authenticateCredential(
+  access: Exclude<Access, { anonymous: true }>,
+  request: HttpRequest,
+  app: AppContext,
+  activityId: string,
+  authorization: string | null,
+): Promise<Caller> {
   if (access.pats) {
     const credential = patCredentialOf(authorization);
     if (credential.kind === 'pat') {

@@ -51,6 +51,16 @@ export function patCredentialOf(authorization: string | null): PatCredential {
   return { kind: 'notPat' };
 }
 
+/** The authorization id a PAT credential names (no storage access); undefined when there is none. */
+export function patTokenIdOf(authorization: string | null): string | undefined {
+  try {
+    const credential = patCredentialOf(authorization);
+    return credential.kind === 'pat' ? parseGatehouseToken(credential.token)?.authorizationId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function passwordOfBasic(encoded: string): string {
   if (encoded.length === 0 || encoded.length > MAX_BASIC_LENGTH || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
     throw patRefused();

@@ -107,6 +107,8 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
     RATE_LIMIT_WRITES_PER_MINUTE: '0',
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+    RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: '0',
+    RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: '0',
     ...options.settings,
   };
   const config = loadConfig(settings);
