@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
@@ -8,6 +9,7 @@ import type { FunctionDeclaration, HttpDeclaration, QueueDeclaration, TimerDecla
 import { createRouteTable, splitPath } from '../shared/runtime/routes.js';
 import { parseNcrontab, resolveSettingReference, type Schedule } from '../shared/runtime/ncrontab.js';
 import { errorResponse, requestTooLarge } from '../shared/http/endpoint.js';
+import { registerClientSignal } from '../shared/http/cancellation.js';
 import { AppError, restErrorStatus } from '../shared/http/errors.js';
 import { poisonQueueName } from '../shared/storage/names.js';
 import type { Logger } from '../shared/logging.js';
@@ -254,13 +256,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const match = routes.find(method, segments);
     if (!match) return send(res, errorResponse(new AppError(404, 'routeNotFound', 'No API is registered at this path.')));
 
-    let body: Buffer | undefined;
+    let body: ReadableStream<Uint8Array> | undefined;
     if (method !== 'GET' && method !== 'HEAD') {
       const limit = match.entry.maxBodyBytes?.() ?? options.maxRequestBodyBytes;
       const declared = Number(req.headers['content-length'] ?? '0');
       if (declared > limit) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
-      body = await readBody(req, limit);
-      if (!body) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
+      // Streamed to the function as the host streams it: the reader enforces the route's limit as it reads.
+      if (declared > 0 || req.headers['transfer-encoding'] !== undefined) body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
     }
 
     const headers: Record<string, string> = {};
@@ -275,8 +277,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       url: url.toString(),
       headers,
       params: match.params,
-      ...(body && body.length > 0 ? { body: { bytes: body } } : {}),
-    });
+      ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' } as RequestInit) } : {}),
+    } as ConstructorParameters<typeof HttpRequest>[0]);
+    const clientGone = new AbortController();
+    res.once('close', () => clientGone.abort());
+    registerClientSignal(request, clientGone.signal);
     const context = contextFor(match.entry.name, {});
     const started = Date.now();
     let response: HttpResponseInit;
@@ -287,6 +292,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       return send(res, { status: 500 });
     }
     logInvocation(match.entry.name, context.invocationId, started, 'succeeded', { method, status: response.status ?? 200 });
+    // A body the function did not read (refused before reading it) is not drained: the connection closes.
+    if (body && !req.complete) return sendAndClose(res, response);
     return send(res, response, method === 'HEAD');
   };
 

@@ -172,6 +172,10 @@ const settingsSchema = z
     NPM_UPSTREAM_URL: httpsOrLocalUrl.default(DEFAULT_NPM_UPSTREAM_URL),
     NPM_UPSTREAM_TIMEOUT_MS: count(100, 300_000, 15_000),
     NPM_MAX_TARBALL_BYTES: count(1024, 1024 * 1024 * 1024, 50 * 1024 * 1024),
+    NPM_MAX_FEEDS_PER_REQUEST: count(1, 1000, 25),
+    NPM_MAX_UPSTREAM_CALLS_PER_REQUEST: count(1, 1000, 10),
+    NPM_MAX_UPSTREAM_GRAPH_FEEDS: count(0, 1000, 0),
+    NPM_MAX_PUBLISH_BYTES: z.coerce.number().int().min(64 * 1024).max(2 * 1024 * 1024 * 1024).optional(),
     NPM_MAX_PACKUMENT_BYTES: count(64 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
 
     PAT_AUTH_CACHE_SECONDS: count(0, 30, 10),
@@ -293,6 +297,21 @@ export interface PackagingSettings {
   readonly upstreamTimeoutMs: number;
   /** The largest package tarball accepted (published or saved from an upstream). */
   readonly maxTarballBytes: number;
+  /**
+   * The request body limit of `npm publish` (`NPM_MAX_PUBLISH_BYTES`; by default room for the largest
+   * tarball in base64 plus 1 MiB of manifest). A publish must declare its Content-Length; one above
+   * this is a 413 before any of it is read.
+   */
+  readonly maxPublishBytes: number;
+  /** Distinct feeds one package request may resolve through upstream sources (else 508 upstreamLimitExceeded). */
+  readonly maxFeedsPerRequest: number;
+  /** Calls to the public registry one package request may make (else 508 upstreamLimitExceeded). */
+  readonly maxUpstreamCallsPerRequest: number;
+  /**
+   * When above 0, a feed's upstream sources are refused (400 upstreamGraphTooLarge) when the feeds
+   * they reach, directly or not, are more than this (`NPM_MAX_UPSTREAM_GRAPH_FEEDS`).
+   */
+  readonly maxUpstreamGraphFeeds: number;
   /** The largest package document (packument) read from an upstream registry. */
   readonly maxUpstreamPackumentBytes: number;
 }
@@ -437,6 +456,10 @@ export function loadConfig(env: Env): AppConfig {
       npmUpstreamUrl: s.NPM_UPSTREAM_URL.endsWith('/') ? s.NPM_UPSTREAM_URL : `${s.NPM_UPSTREAM_URL}/`,
       upstreamTimeoutMs: s.NPM_UPSTREAM_TIMEOUT_MS,
       maxTarballBytes: s.NPM_MAX_TARBALL_BYTES,
+      maxFeedsPerRequest: s.NPM_MAX_FEEDS_PER_REQUEST,
+      maxUpstreamCallsPerRequest: s.NPM_MAX_UPSTREAM_CALLS_PER_REQUEST,
+      maxUpstreamGraphFeeds: s.NPM_MAX_UPSTREAM_GRAPH_FEEDS,
+      maxPublishBytes: s.NPM_MAX_PUBLISH_BYTES ?? Math.ceil((s.NPM_MAX_TARBALL_BYTES * 4) / 3) + 1024 * 1024,
       maxUpstreamPackumentBytes: s.NPM_MAX_PACKUMENT_BYTES,
     },
     patAuth: {

@@ -345,7 +345,29 @@ async function buildUpstreams(
     }
     upstreams.push({ id: randomUUID(), name: input.name ?? feed.name, type: 'internal', feedId: feed.id });
   }
+  await checkGraphSize(app, access.organization.id, upstreams);
   return upstreams;
+}
+
+/**
+ * With NPM_MAX_UPSTREAM_GRAPH_FEEDS set, refuses upstream sources that reach (directly or not) more
+ * feeds than that: every package read through the feed would resolve all of them.
+ */
+async function checkGraphSize(app: AppContext, organizationId: string, upstreams: readonly UpstreamSource[]): Promise<void> {
+  const limit = app.config.packaging.maxUpstreamGraphFeeds;
+  if (limit <= 0) return;
+  const reached = new Set<string>();
+  const pending = upstreams.flatMap((upstream) => (upstream.type === 'internal' ? [upstream.feedId] : []));
+  while (pending.length > 0) {
+    const id = pending.pop()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    if (reached.size > limit) {
+      throw badRequest('upstreamGraphTooLarge', `These upstream sources reach more than ${limit} feeds, directly or through their own upstream sources.`);
+    }
+    const next = await getFeedById(app, organizationId, id);
+    for (const upstream of next?.upstreams ?? []) if (upstream.type === 'internal') pending.push(upstream.feedId);
+  }
 }
 
 /** Whether `from` reaches the feed `targetId` through internal upstreams. */
