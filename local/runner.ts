@@ -320,7 +320,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     served,
     invoke,
     drainQueues: async (timeoutMs = 15_000) => {
-      await Promise.all(listeners.map((listener) => listener.waitUntilIdle(timeoutMs)));
+      // Twice: a function of one queue may put messages on another (notices → webhook deliveries).
+      for (let round = 0; round < 2; round += 1) await Promise.all(listeners.map((listener) => listener.waitUntilIdle(timeoutMs)));
     },
     stop: async () => {
       running = false;
@@ -423,6 +424,7 @@ class QueueListener {
   private pollsStarted = 0;
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly declaration: QueueDeclaration,
@@ -467,15 +469,26 @@ class QueueListener {
       let found = 0;
       const pollIndex = ++this.pollsStarted;
       try {
-        const response = await this.queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: this.leaseSeconds });
+        // As the host does: a new batch is fetched once the messages in flight drop to newBatchThreshold.
+        const room = queues.batchSize + queues.newBatchThreshold - this.inFlight.size;
+        const response = await this.queue.receiveMessages({ numberOfMessages: Math.min(queues.batchSize, room), visibilityTimeout: this.leaseSeconds });
         found = response.receivedMessageItems.length;
-        await Promise.all(response.receivedMessageItems.map((message) => this.process(message)));
+        for (const message of response.receivedMessageItems) {
+          const running: Promise<void> = this.process(message).finally(() => this.inFlight.delete(running));
+          this.inFlight.add(running);
+        }
+        while (this.inFlight.size > queues.newBatchThreshold) await Promise.race(this.inFlight);
       } catch (error) {
         if (restErrorStatus(error) === 404) await this.queue.createIfNotExists().catch(() => undefined);
         else this.log.warn('queue poll failed', { queue: this.queue.name, error: String((error as Error)?.message ?? error).slice(0, 300) });
       }
       if (found > 0) {
         delay = 100;
+        continue;
+      }
+      if (this.inFlight.size > 0) {
+        // Not idle while messages are still being processed.
+        await Promise.race(this.inFlight);
         continue;
       }
       const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
@@ -492,6 +505,7 @@ class QueueListener {
       });
       delay = Math.min(delay * 2, queues.maxPollingIntervalMs);
     }
+    await Promise.all(this.inFlight);
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     waiters.forEach((waiter) => waiter.resolve());

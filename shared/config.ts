@@ -188,6 +188,11 @@ const settingsSchema = z
     NOTIFICATION_WEBHOOK_TIMEOUT_MS: count(100, 60_000, 10_000),
     NOTIFICATION_WEBHOOK_ATTEMPTS: count(1, 5, 3),
     NOTIFICATION_WEBHOOK_RETRY_DELAY_MS: count(0, 30_000, 1000),
+    NOTIFICATION_WEBHOOK_MAX_HOLD_MS: count(100, 300_000, 15_000),
+    NOTIFICATION_WEBHOOK_LANE_CONCURRENCY: count(1, 100, 2),
+    NOTIFICATION_WEBHOOK_BREAKER_FAILURES: count(1, 100, 3),
+    NOTIFICATION_WEBHOOK_BREAKER_OPEN_SECONDS: count(1, 3600, 60),
+    NOTIFICATION_WEBHOOK_MAX_AGE_HOURS: count(1, 168, 24),
     OUTBOUND_ALLOWED_PRIVATE_HOSTS: hostList,
     TRUSTED_PROXIES: addressList,
   });
@@ -277,6 +282,16 @@ export interface LifecycleSettings {
   readonly webhookAttempts: number;
   /** First back-off between those attempts (doubled each time). */
   readonly webhookRetryDelayMs: number;
+  /** How long one delivery invocation may hold a worker, all its attempts together. */
+  readonly webhookMaxHoldMs: number;
+  /** Deliveries of one organization running at once in an instance (its lane; see shared/notifications/lanes.ts). */
+  readonly webhookLaneConcurrency: number;
+  /** Consecutive failed deliveries that open an endpoint's circuit breaker. */
+  readonly webhookBreakerFailures: number;
+  /** How long an open breaker pauses the endpoint before a trial delivery. */
+  readonly webhookBreakerOpenSeconds: number;
+  /** A notice not delivered to the webhook within this long after it was made is given up (poison queue). */
+  readonly webhookMaxAgeHours: number;
 }
 
 /** Using PATs: the authentication cache and the leak report rate limit. */
@@ -474,6 +489,11 @@ export function loadConfig(env: Env): AppConfig {
       webhookTimeoutMs: s.NOTIFICATION_WEBHOOK_TIMEOUT_MS,
       webhookAttempts: s.NOTIFICATION_WEBHOOK_ATTEMPTS,
       webhookRetryDelayMs: s.NOTIFICATION_WEBHOOK_RETRY_DELAY_MS,
+      webhookMaxHoldMs: s.NOTIFICATION_WEBHOOK_MAX_HOLD_MS,
+      webhookLaneConcurrency: s.NOTIFICATION_WEBHOOK_LANE_CONCURRENCY,
+      webhookBreakerFailures: s.NOTIFICATION_WEBHOOK_BREAKER_FAILURES,
+      webhookBreakerOpenSeconds: s.NOTIFICATION_WEBHOOK_BREAKER_OPEN_SECONDS,
+      webhookMaxAgeHours: s.NOTIFICATION_WEBHOOK_MAX_AGE_HOURS,
     },
     outbound: { allowedPrivateHosts: s.OUTBOUND_ALLOWED_PRIVATE_HOSTS },
     trustedProxies: s.TRUSTED_PROXIES,
