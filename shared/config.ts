@@ -147,6 +147,10 @@ const settingsSchema = z
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
     RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: count(0, 1_000_000, 30),
     RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: count(0, 1_000_000, 10),
+    RATE_LIMIT_ORGANIZATIONS_PER_HOUR: count(0, 1_000_000, 5),
+    RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: count(0, 1_000_000, 100),
+    RATE_LIMIT_FEEDS_PER_HOUR: count(0, 1_000_000, 30),
+    RATE_LIMIT_GRANT_REQUESTS_PER_DAY: count(0, 1_000_000, 3),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
@@ -243,6 +247,14 @@ export interface AppConfig {
     readonly authFailuresPerMinutePerAddress: number;
     /** The same per token id (the authorization id a PAT names). */
     readonly authFailuresPerMinutePerToken: number;
+    /** Organizations one identity may create per hour (0: no limit). */
+    readonly organizationsPerHour: number;
+    /** Organizations the users of one tenant may create per hour, together. */
+    readonly organizationsPerTenantPerHour: number;
+    /** Feeds one identity may create per hour. */
+    readonly feedsPerHour: number;
+    /** Free pipeline grant requests one identity may submit per day. */
+    readonly grantRequestsPerDay: number;
   };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
@@ -442,6 +454,10 @@ export function loadConfig(env: Env): AppConfig {
       anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
       authFailuresPerMinutePerAddress: s.RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE,
       authFailuresPerMinutePerToken: s.RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE,
+      organizationsPerHour: s.RATE_LIMIT_ORGANIZATIONS_PER_HOUR,
+      organizationsPerTenantPerHour: s.RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR,
+      feedsPerHour: s.RATE_LIMIT_FEEDS_PER_HOUR,
+      grantRequestsPerDay: s.RATE_LIMIT_GRANT_REQUESTS_PER_DAY,
     },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,

@@ -15,9 +15,11 @@ export type RateVerdict = { allowed: true } | { allowed: false; retryAfterSecond
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
 
+  /** `perMinute` tokens per `windowMs` (a minute unless given), with a burst of the same size. */
   constructor(
     private readonly perMinute: number,
     private readonly maxKeys = 50_000,
+    private readonly windowMs = 60_000,
   ) {}
 
   /** Takes one token; answers the seconds to wait when none is left. */
@@ -32,7 +34,7 @@ export class RateLimiter {
 
   private settle(key: string, nowMs: number, consume: boolean): RateVerdict {
     if (this.perMinute <= 0) return { allowed: true };
-    const ratePerMs = this.perMinute / 60_000;
+    const ratePerMs = this.perMinute / this.windowMs;
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedAt: nowMs };
     this.buckets.delete(key);
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + Math.max(0, nowMs - bucket.updatedAt) * ratePerMs);
@@ -48,7 +50,12 @@ export class RateLimiter {
   }
 }
 
-type Limiters = Record<'writes' | 'anonymous' | 'authFailuresByAddress' | 'authFailuresByToken', RateLimiter>;
+type Limiters = Record<'writes' | 'anonymous' | 'authFailuresByAddress' | 'authFailuresByToken' | CreationKind | 'organizationsPerTenant', RateLimiter>;
+
+/** What callers create that costs everyone (operators' queues, storage, review runs). */
+export type CreationKind = 'organizations' | 'feeds' | 'grantRequests';
+
+const HOUR = 3_600_000;
 
 const limiters = new WeakMap<AppContext, Limiters>();
 
@@ -61,6 +68,10 @@ function limitersOf(app: AppContext): Limiters {
       anonymous: new RateLimiter(limits.anonymousPerMinute),
       authFailuresByAddress: new RateLimiter(limits.authFailuresPerMinutePerAddress),
       authFailuresByToken: new RateLimiter(limits.authFailuresPerMinutePerToken),
+      organizations: new RateLimiter(limits.organizationsPerHour, 50_000, HOUR),
+      organizationsPerTenant: new RateLimiter(limits.organizationsPerTenantPerHour, 50_000, HOUR),
+      feeds: new RateLimiter(limits.feedsPerHour, 50_000, HOUR),
+      grantRequests: new RateLimiter(limits.grantRequestsPerDay, 50_000, 24 * HOUR),
     };
     limiters.set(app, found);
   }
@@ -114,4 +125,28 @@ export async function guardAuthentication<T>(app: AppContext, request: HttpReque
     if (error instanceof AppError && error.status === 401) for (const [limiter, key] of keys) limiter.take(key, now);
     throw error;
   }
+}
+
+const CREATIONS: Record<CreationKind, string> = { organizations: 'organizations', feeds: 'feeds', grantRequests: 'free grant requests' };
+
+/**
+ * Creation budgets per identity (RATE_LIMIT_ORGANIZATIONS_PER_HOUR, RATE_LIMIT_FEEDS_PER_HOUR,
+ * RATE_LIMIT_GRANT_REQUESTS_PER_DAY) and, for organizations, per tenant as well
+ * (RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR): a 429 `creationRateLimited` with Retry-After. Both
+ * budgets are checked before either is spent, so a refused creation costs nothing.
+ */
+export function takeCreationBudget(app: AppContext, kind: CreationKind, identity: { kind: string; id: string; tenantId?: string | undefined }): void {
+  const all = limitersOf(app);
+  const now = app.clock.now().getTime();
+  const budgets: [RateLimiter, string][] = [[all[kind], `${identity.kind}:${identity.id.toLowerCase()}`]];
+  if (kind === 'organizations' && identity.tenantId) budgets.push([all.organizationsPerTenant, `tenant:${identity.tenantId.toLowerCase()}`]);
+  for (const [limiter, key] of budgets) {
+    const verdict = limiter.peek(key, now);
+    if (!verdict.allowed) {
+      throw new AppError(429, 'creationRateLimited', `Too many ${CREATIONS[kind]} created recently; retry after the time given in Retry-After.`, {
+        headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+      });
+    }
+  }
+  for (const [limiter, key] of budgets) limiter.take(key, now);
 }

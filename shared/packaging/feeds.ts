@@ -11,6 +11,7 @@ import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { redactSecrets } from '../tokens/redaction.js';
+import { takeCreationBudget } from '../http/rate-limit.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -429,6 +430,7 @@ export async function createFeed(
     createdAt: now,
     updatedAt: now,
   };
+  takeCreationBudget(app, 'feeds', caller);
   const actions: TransactionAction[] = [
     ['create', { partitionKey: feed.organizationId, rowKey: nameRowKey(feed.projectId, feed.name), feedId: feed.id }],
     ['create', toRow(feed)],

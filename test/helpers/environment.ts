@@ -109,6 +109,10 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
     RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: '0',
     RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: '0',
+    RATE_LIMIT_ORGANIZATIONS_PER_HOUR: '0',
+    RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: '0',
+    RATE_LIMIT_FEEDS_PER_HOUR: '0',
+    RATE_LIMIT_GRANT_REQUESTS_PER_DAY: '0',
     ...options.settings,
   };
   const config = loadConfig(settings);
