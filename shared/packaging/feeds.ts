@@ -12,6 +12,7 @@ import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { redactSecrets } from '../tokens/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
+import { trimTrailing } from '../text.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -300,7 +301,7 @@ export async function resolveFeed(
 function normalizeUrl(value: string): string | undefined {
   try {
     const url = new URL(value);
-    return `${url.origin}${url.pathname.replace(/\/*$/, '/')}`.toLowerCase();
+    return `${url.origin}${trimTrailing(url.pathname, '/')}/`.toLowerCase();
   } catch {
     return undefined;
   }
@@ -479,7 +480,7 @@ export function scopeBaseUrl(requestUrl: string): string {
   const url = new URL(requestUrl);
   const path = url.pathname;
   const cut = path.search(/\/_(?:apis|packaging)\//i);
-  return `${url.origin}${cut >= 0 ? path.slice(0, cut) : path.replace(/\/+$/, '')}`;
+  return `${url.origin}${cut >= 0 ? path.slice(0, cut) : trimTrailing(path, '/')}`;
 }
 
 export function npmRegistryUrl(scopeBase: string, feed: Feed): string {
