@@ -55,7 +55,10 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     access: readAccess,
     params,
     errorEnvelope: 'npmRegistry',
-    responses: { 200: { description: 'A packument or a tarball.' } },
+    responses: {
+      200: { description: 'A packument or a tarball.' },
+      508: { description: 'upstreamLimitExceeded: the read would resolve more feeds (NPM_MAX_FEEDS_PER_REQUEST) or make more upstream calls (NPM_MAX_UPSTREAM_CALLS_PER_REQUEST) than allowed.' },
+    },
     handler: async (input) => {
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
@@ -89,7 +92,11 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     params,
     maxBodyBytes: (config) => config.packaging.maxPublishBytes,
     errorEnvelope: 'npmRegistry',
-    responses: { 201: { description: 'Published.' } },
+    responses: {
+      201: { description: 'Published.' },
+      411: { description: 'lengthRequired: a publish body over 1 MiB must declare its Content-Length.' },
+      413: { description: 'requestBodyTooLarge (over NPM_MAX_PUBLISH_BYTES, decided before reading) or packageTooLarge.' },
+    },
     handler: async (input) => {
       const { segments } = registryRequest(input.request.url);
       const { name, rest } = takePackageName(segments);

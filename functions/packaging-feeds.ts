@@ -50,7 +50,11 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: manageAccess,
     params: scopeParams,
     body: createFeedBody,
-    responses: { 201: { description: 'The feed.', schema: feedViewSchema } },
+    responses: {
+      201: { description: 'The feed.', schema: feedViewSchema },
+      400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
+      429: { description: 'creationRateLimited: too many feeds created by this identity recently (Retry-After).' },
+    },
     handler: async ({ app, request, caller, organization, params, body }) => {
       const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
       const feed = await createFeed(app, organization!, caller!, project, body);
@@ -105,7 +109,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: manageAccess,
     params: feedParams,
     body: updateFeedBody,
-    responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
+    responses: {
+      200: { description: 'The feed.', schema: feedViewSchema },
+      400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
+    },
     handler: async ({ app, request, caller, organization, params, body }) => {
       const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId, 'administer');
       const updated = await updateFeed(app, organization!, caller!, feed, body);
