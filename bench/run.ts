@@ -9,6 +9,7 @@ import { sweepScenario } from './scenarios/sweep.js';
 import { auditWriterScenario } from './scenarios/audit-writer.js';
 import { auditPageScenario } from './scenarios/audit-page.js';
 import { coldStartScenario } from './scenarios/cold-start.js';
+import { isolationScenario } from './scenarios/isolation.js';
 
 /**
  * `npm run bench [-- [--quick] [--sizes=<small>,<large>] [scenario ...]]`: every hot path against a
@@ -23,6 +24,7 @@ const SCENARIOS: Record<ScenarioId, { run: Scenario; what: string }> = {
   P4: { run: auditWriterScenario, what: 'audit writer draining N queued events vs a raw loop' },
   P5: { run: auditPageScenario, what: 'newest-first audit page of 100, small vs large log' },
   P6: { run: coldStartScenario, what: 'import time of the whole app; peak RSS under the P1 load' },
+  P7: { run: isolationScenario, what: 'notice latency beside a blackholed organization, npm read fan-out, memory of refused publishes' },
 };
 
 function table(rows: readonly Row[]): string {
