@@ -486,15 +486,13 @@ class QueueListener {
         delay = 100;
         continue;
       }
-      if (this.inFlight.size > 0) {
-        // Not idle while messages are still being processed.
-        await Promise.race(this.inFlight);
-        continue;
+      // Idle only when nothing is in flight either; otherwise keep polling at the usual back-off.
+      if (this.inFlight.size === 0) {
+        const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter.registeredAt >= pollIndex);
+        satisfied.forEach((waiter) => waiter.resolve());
+        if (this.idleWaiters.length > 0) continue;
       }
-      const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
-      this.idleWaiters = this.idleWaiters.filter((waiter) => waiter.registeredAt >= pollIndex);
-      satisfied.forEach((waiter) => waiter.resolve());
-      if (this.idleWaiters.length > 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay * (0.8 + Math.random() * 0.4));
         timer.unref();

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { benchUserToken, fmt, median, round } from '../lib.js';
@@ -71,26 +72,41 @@ function fakeRegistry(): { server: Server; packumentCalls: () => number; reset()
   return { server, packumentCalls: () => calls, reset: () => (calls = 0) };
 }
 
-/** Sends `size` bytes in 1 MiB chunks (one reused buffer) with a declared length; answers the status. */
+/**
+ * Sends `size` bytes in 1 MiB chunks (one reused buffer) with a declared length over a raw socket, and
+ * answers the response's status: a server that refuses early answers and closes while the body is
+ * still being sent, which an HTTP client library reports as a write error instead of the answer.
+ */
 function sendLarge(url: string, path: string, token: string, size: number): Promise<number> {
+  const target = new URL(path, url);
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(MiB, 'A');
-    const outgoing = request(new URL(path, url), { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(size) } });
-    let answered = false;
-    outgoing.on('response', (response) => {
-      answered = true;
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
+    const socket = connect(Number(target.port), target.hostname);
+    let received = '';
+    let closed = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => (received += data));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      closed = true;
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
+      if (status) resolve(Number(status));
+      else reject(new Error(`no answer to the publish of ${size} bytes`));
     });
-    outgoing.on('error', (error) => (answered ? undefined : reject(error)));
-    void (async () => {
-      for (let sent = 0; sent < size && !answered && !outgoing.destroyed; ) {
-        const piece = size - sent >= MiB ? chunk : chunk.subarray(0, size - sent);
-        sent += piece.length;
-        if (!outgoing.write(piece)) await new Promise((resume) => outgoing.once('drain', resume).once('close', resume));
-      }
-      if (!outgoing.destroyed) outgoing.end();
-    })();
+    socket.on('connect', () => {
+      socket.write(
+        `PUT ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
+      );
+      void (async () => {
+        for (let sent = 0; sent < size && !closed && received === ''; ) {
+          const piece = size - sent >= MiB ? chunk : chunk.subarray(0, size - sent);
+          sent += piece.length;
+          if (!socket.write(piece)) await new Promise((resume) => socket.once('drain', resume).once('close', resume));
+        }
+        // Whether refused early or read whole, the answer ends the exchange.
+        if (received !== '') socket.end();
+      })();
+    });
   });
 }
 
@@ -163,7 +179,7 @@ export const isolationScenario: Scenario = async (ctx) => {
           ctx.log(`P7 lanes: victim latency ${fmt(quietMs, 'ms')} quiet, ${fmt(noisyMs, 'ms')} with a blackholed organization`);
 
           // ---- fan-out ----
-          const packaging = await benchUserToken(ctx.secrets, 'alice@contoso.com');
+          const packaging = await benchUserToken(ctx.secrets, 'alice@contoso.com', ['vso.packaging_manage']);
           const feed = (name: string, upstreams?: string[]) =>
             call(url, 'POST', `/contoso/_apis/packaging/feeds?${V}`, packaging, {
               name,
@@ -196,7 +212,7 @@ export const isolationScenario: Scenario = async (ctx) => {
           const graphMs = median(graph);
 
           // ---- memory of refused publishes ----
-          const reader = await benchUserToken(ctx.secrets, 'dave@contoso.com');
+          const reader = await benchUserToken(ctx.secrets, 'dave@contoso.com', ['vso.packaging']);
           await call(url, 'GET', `/contoso/_packaging/c0/npm/registry/fanout-lib`, reader);
           const before = gatehouse.peakRssMb() ?? 0;
           const overLimit = await sendLarge(url, '/contoso/_packaging/c0/npm/registry/big-package', packaging, 70 * MiB);
