@@ -83,7 +83,7 @@ export async function createOrganization(
   if (restriction.enabled && !exemptFrom(restriction, caller.id)) {
     throw forbidden('organizationCreationRestricted', 'Your tenant restricts who may create organizations.');
   }
-  takeCreationBudget(app, 'organizations', caller);
+  takeCreationBudget(app, 'organizations', caller, restriction.maxPerUserPerHour);
   await app.directory.saveUser({ id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId });
   const organization: Organization = {
     id: randomUUID(),

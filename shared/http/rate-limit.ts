@@ -127,6 +127,17 @@ export async function guardAuthentication<T>(app: AppContext, request: HttpReque
   }
 }
 
+const tenantPolicyLimiters = new WeakMap<AppContext, Map<number, RateLimiter>>();
+
+/** One hourly limiter per limit a tenant policy names (a handful of distinct values in practice). */
+function tenantPolicyLimiter(app: AppContext, perHour: number): RateLimiter {
+  let byLimit = tenantPolicyLimiters.get(app);
+  if (!byLimit) tenantPolicyLimiters.set(app, (byLimit = new Map()));
+  let limiter = byLimit.get(perHour);
+  if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR)));
+  return limiter;
+}
+
 const CREATIONS: Record<CreationKind, string> = { organizations: 'organizations', feeds: 'feeds', grantRequests: 'free grant requests' };
 
 /**
@@ -135,11 +146,19 @@ const CREATIONS: Record<CreationKind, string> = { organizations: 'organizations'
  * (RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR): a 429 `creationRateLimited` with Retry-After. Both
  * budgets are checked before either is spent, so a refused creation costs nothing.
  */
-export function takeCreationBudget(app: AppContext, kind: CreationKind, identity: { kind: string; id: string; tenantId?: string | undefined }): void {
+export function takeCreationBudget(
+  app: AppContext,
+  kind: CreationKind,
+  identity: { kind: string; id: string; tenantId?: string | undefined },
+  /** A tenant policy's own per-identity limit per hour (restrictOrganizationCreation.maxPerUserPerHour). */
+  tenantLimitPerHour?: number | null,
+): void {
   const all = limitersOf(app);
   const now = app.clock.now().getTime();
-  const budgets: [RateLimiter, string][] = [[all[kind], `${identity.kind}:${identity.id.toLowerCase()}`]];
+  const who = `${identity.kind}:${identity.id.toLowerCase()}`;
+  const budgets: [RateLimiter, string][] = [[all[kind], who]];
   if (kind === 'organizations' && identity.tenantId) budgets.push([all.organizationsPerTenant, `tenant:${identity.tenantId.toLowerCase()}`]);
+  if (tenantLimitPerHour) budgets.push([tenantPolicyLimiter(app, tenantLimitPerHour), `${kind}:${who}`]);
   for (const [limiter, key] of budgets) {
     const verdict = limiter.peek(key, now);
     if (!verdict.allowed) {

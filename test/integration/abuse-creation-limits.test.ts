@@ -124,3 +124,27 @@ describe('the grant review is fair and bounded', () => {
     expect(pending.body.value.filter((item: { id: string }) => junk.includes(item.id))).toHaveLength(5);
   });
 });
+
+describe('a tenant policy limits how often its users create organizations', () => {
+  let env: TestEnvironment;
+  beforeAll(async () => {
+    env = await startTestEnvironment();
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('applies restrictOrganizationCreation.maxPerUserPerHour to every user of the tenant, exempt users included', async () => {
+    const tina = await env.userToken('tina@contoso.com');
+    const set = await callJson(env, 'PUT', `/_apis/tenant/policies?${V}`, {
+      token: tina,
+      body: { restrictOrganizationCreation: { enabled: false, maxPerUserPerHour: 2 } },
+    });
+    expect(set.status, set.text).toBe(200);
+    expect(set.body.restrictOrganizationCreation).toMatchObject({ enabled: false, maxPerUserPerHour: 2 });
+    for (let index = 0; index < 2; index += 1) expect((await newOrganization(env, 'bob@contoso.com')).status).toBe(201);
+    expectCreationLimited(await newOrganization(env, 'bob@contoso.com'));
+    // Another tenant's users are not under this tenant's policy.
+    for (let index = 0; index < 3; index += 1) expect((await newOrganization(env, 'erin@fabrikam.com')).status).toBe(201);
+  });
+});
