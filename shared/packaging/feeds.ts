@@ -347,28 +347,36 @@ async function buildUpstreams(
     }
     upstreams.push({ id: randomUUID(), name: input.name ?? feed.name, type: 'internal', feedId: feed.id });
   }
-  await checkGraphSize(app, access.organization.id, upstreams);
+  await checkGraphSize(app, access.organization.id, self, upstreams);
   return upstreams;
 }
 
 /**
- * With NPM_MAX_UPSTREAM_GRAPH_FEEDS set, refuses upstream sources that reach (directly or not) more
- * feeds than that: every package read through the feed would resolve all of them.
+ * With NPM_MAX_UPSTREAM_GRAPH_FEEDS set, refuses upstream sources after which any feed of the
+ * organization (the one being changed, or one that upstreams to it) would reach more feeds than that,
+ * directly or not: every package read through such a feed would resolve all of them.
  */
-async function checkGraphSize(app: AppContext, organizationId: string, upstreams: readonly UpstreamSource[]): Promise<void> {
+async function checkGraphSize(app: AppContext, organizationId: string, self: { id: string }, upstreams: readonly UpstreamSource[]): Promise<void> {
   const limit = app.config.packaging.maxUpstreamGraphFeeds;
   if (limit <= 0) return;
-  const reached = new Set<string>();
-  const pending = upstreams.flatMap((upstream) => (upstream.type === 'internal' ? [upstream.feedId] : []));
-  while (pending.length > 0) {
-    const id = pending.pop()!;
-    if (reached.has(id)) continue;
-    reached.add(id);
-    if (reached.size > limit) {
-      throw badRequest('upstreamGraphTooLarge', `These upstream sources reach more than ${limit} feeds, directly or through their own upstream sources.`);
+  const internal = (list: readonly UpstreamSource[]) => list.flatMap((upstream) => (upstream.type === 'internal' ? [upstream.feedId] : []));
+  const feeds = await listFeeds(app, organizationId);
+  const edges = new Map(feeds.map((feed) => [feed.id, internal(feed.upstreams)]));
+  edges.set(self.id, internal(upstreams));
+  const names = new Map(feeds.map((feed) => [feed.id, feed.name]));
+  for (const start of edges.keys()) {
+    const reached = new Set<string>();
+    const pending = [...(edges.get(start) ?? [])];
+    while (pending.length > 0) {
+      const id = pending.pop()!;
+      if (reached.has(id) || id === start) continue;
+      reached.add(id);
+      if (reached.size > limit) {
+        const who = start === self.id ? 'this feed' : `the feed '${names.get(start) ?? start}', which upstreams to this one,`;
+        throw badRequest('upstreamGraphTooLarge', `With these upstream sources ${who} would reach more than ${limit} feeds, directly or through their own upstream sources.`);
+      }
+      pending.push(...(edges.get(id) ?? []));
     }
-    const next = await getFeedById(app, organizationId, id);
-    for (const upstream of next?.upstreams ?? []) if (upstream.type === 'internal') pending.push(upstream.feedId);
   }
 }
 

@@ -73,6 +73,17 @@ describe('package reads over an upstream graph are bounded', () => {
     expect(over.status).toBe(400);
     expect(over.body.code).toBe('upstreamGraphTooLarge');
     expect((await createFeed('within', ['l1-0', 'l1-1'])).status).toBe(201);
+    // Grown from the top down: a feed that is already an upstream of 'top' gets one more upstream, and
+    // 'top' would then reach 13 feeds.
+    const extra = await createFeed('extra');
+    expect(extra.status).toBe(201);
+    const grown = await callJson(env, 'PATCH', '/contoso/_apis/packaging/feeds/l4-0?api-version=7.1', {
+      token: alice,
+      body: { upstreamSources: [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'extra' }] },
+    });
+    expect(grown.status, grown.text).toBe(400);
+    expect(grown.body.code).toBe('upstreamGraphTooLarge');
+    expect(grown.text).toContain("'top'");
   });
 
   it('stops the work when the client disconnects', async () => {
