@@ -1,6 +1,6 @@
 /** Command line of `npm run bench`: scenario selection, sizes and --quick, validated. */
 
-export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7'] as const;
+export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 /** Each scenario also answers to a name. */
@@ -12,6 +12,7 @@ export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   P5: 'audit-page',
   P6: 'cold-start',
   P7: 'propagation',
+  P8: 'isolation',
 };
 
 /** Data sizes of P3 (tokens) and P5 (audit events). */

@@ -29,8 +29,8 @@ export async function benchSecrets(): Promise<BenchSecrets> {
 }
 
 /** A delegated token for a seeded demo user, valid for the whole run. */
-export function benchUserToken(secrets: BenchSecrets, email = ALICE): Promise<string> {
-  return userToken(secrets.signingKey, { issuer: ISSUER, audience: AUDIENCE }, email, { lifetimeSeconds: 4 * 3600 });
+export function benchUserToken(secrets: BenchSecrets, email = ALICE, scopes?: readonly string[]): Promise<string> {
+  return userToken(secrets.signingKey, { issuer: ISSUER, audience: AUDIENCE }, email, { lifetimeSeconds: 4 * 3600, ...(scopes ? { scopes } : {}) });
 }
 
 /** The settings Gatehouse needs in production configuration (no dev logging), for a storage account. */

@@ -10,6 +10,7 @@ import { auditWriterScenario } from './scenarios/audit-writer.js';
 import { auditPageScenario } from './scenarios/audit-page.js';
 import { coldStartScenario } from './scenarios/cold-start.js';
 import { propagationScenario } from './scenarios/propagation.js';
+import { isolationScenario } from './scenarios/isolation.js';
 
 /**
  * `npm run bench [-- [--quick] [--sizes=<small>,<large>] [scenario ...]]`: every hot path against a
@@ -25,6 +26,7 @@ const SCENARIOS: Record<ScenarioId, { run: Scenario; what: string }> = {
   P5: { run: auditPageScenario, what: 'newest-first audit page of 100, small vs large log' },
   P6: { run: coldStartScenario, what: 'import time of the whole app; peak RSS under the P1 load' },
   P7: { run: propagationScenario, what: 'revocation propagation across 3 instances under load; change feed cost' },
+  P8: { run: isolationScenario, what: 'notice latency beside a blackholed organization, npm read fan-out, memory of refused publishes' },
 };
 
 function table(rows: readonly Row[]): string {

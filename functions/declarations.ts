@@ -24,7 +24,7 @@ import { sshKeysDelete } from './sshkeys-delete.js';
 import { sshKeysLookup } from './sshkeys-lookup.js';
 import { sshKeysChallenge } from './sshkeys-challenge.js';
 import { lifecycle } from './lifecycle.js';
-import { notificationSender } from './notification-sender.js';
+import { notificationSender, webhookSender } from './notification-sender.js';
 import { notificationsList, notificationsMarkRead } from './notifications-inbox.js';
 import {
   notificationSettingsGet,
@@ -132,6 +132,7 @@ export const declarations: readonly FunctionDeclaration[] = instrumented([
   sshKeysChallenge,
   lifecycle,
   notificationSender,
+  webhookSender,
   notificationsList,
   notificationsMarkRead,
   notificationSettingsGet,

@@ -9,13 +9,14 @@ import {
   packument,
   publishBody,
   publishVersion,
-  publishBodyLimit,
   removeDistTag,
   requirePackage,
   setDistTag,
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
+import { ReadBudget } from '../shared/packaging/read-budget.js';
+import { clientSignalOf } from '../shared/http/cancellation.js';
 import { badRequest } from '../shared/http/errors.js';
 
 /**
@@ -54,23 +55,27 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     access: readAccess,
     params,
     errorEnvelope: 'npmRegistry',
-    responses: { 200: { description: 'A packument or a tarball.' } },
+    responses: {
+      200: { description: 'A packument or a tarball.' },
+      508: { description: 'upstreamLimitExceeded: the read would resolve more feeds (NPM_MAX_FEEDS_PER_REQUEST) or make more upstream calls (NPM_MAX_UPSTREAM_CALLS_PER_REQUEST) than allowed.' },
+    },
     handler: async (input) => {
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
       const feed = await feedOf(input, 'read');
+      const budget = ReadBudget.of(input.app, clientSignalOf(input.request));
       switch (target.kind) {
         case 'ping':
           return json({});
         case 'whoami':
           return json({ username: input.caller!.kind === 'servicePrincipal' ? input.caller!.displayName : input.caller!.email });
         case 'packument': {
-          const view = await requirePackage(input.app, feed, target.name);
+          const view = await requirePackage(input.app, feed, target.name, budget);
           return json(packument(view, registryUrl));
         }
         case 'tarball': {
           const version = versionFromTarballFile(target.name, target.file);
-          const saved = await obtainVersion(input.app, feed, target.name, version);
+          const saved = await obtainVersion(input.app, feed, target.name, version, [], budget);
           const { stream, size } = await streamTarball(input.app, saved.blobName);
           return { stream, contentType: 'application/octet-stream', headers: size > 0 ? { 'Content-Length': String(size) } : undefined };
         }
@@ -85,9 +90,13 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     tags: ['Packaging'],
     access: writeAccess,
     params,
-    maxBodyBytes: (config) => publishBodyLimit(config.packaging.maxTarballBytes),
+    maxBodyBytes: (config) => config.packaging.maxPublishBytes,
     errorEnvelope: 'npmRegistry',
-    responses: { 201: { description: 'Published.' } },
+    responses: {
+      201: { description: 'Published.' },
+      411: { description: 'lengthRequired: a publish body over 1 MiB must declare its Content-Length.' },
+      413: { description: 'requestBodyTooLarge (over NPM_MAX_PUBLISH_BYTES, decided before reading) or packageTooLarge.' },
+    },
     handler: async (input) => {
       const { segments } = registryRequest(input.request.url);
       const { name, rest } = takePackageName(segments);
@@ -95,7 +104,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       parseNpmPackageName(name.name, 'publish');
       const feed = await feedOf(input, 'publish');
       // The body (a base64 tarball) is read only once the caller may publish to this feed.
-      const body = await readJsonBody(input.request, publishBody, publishBodyLimit(input.app.config.packaging.maxTarballBytes));
+      const body = await readJsonBody(input.request, publishBody, input.app.config.packaging.maxPublishBytes);
       const version = await publishVersion(input.app, feed, name, body);
       return json({ success: true, id: name.name, version }, 201);
     },
@@ -113,7 +122,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
-      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name);
+      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name, ReadBudget.of(input.app, clientSignalOf(input.request)));
       return json(view.distTags);
     },
   }),

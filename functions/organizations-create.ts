@@ -19,6 +19,7 @@ export const organizationsCreate = endpoint({
   responses: {
     201: { description: 'Created.', schema: organizationSchema },
     409: { description: 'The name is taken (organizationNameTaken).' },
+    429: { description: 'creationRateLimited: too many organizations created by this identity or its tenant recently (Retry-After).' },
   },
   handler: async ({ app, caller, body, request, activityId }) => {
     const organization = await createOrganization(app, caller as UserCaller, auditContextOf(request, caller!, activityId), body);

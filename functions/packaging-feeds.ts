@@ -51,7 +51,11 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: manageAccess,
     params: scopeParams,
     body: createFeedBody,
-    responses: { 201: { description: 'The feed.', schema: feedViewSchema } },
+    responses: {
+      201: { description: 'The feed.', schema: feedViewSchema },
+      400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
+      429: { description: 'creationRateLimited: too many feeds created by this identity recently (Retry-After).' },
+    },
     handler: async ({ app, request, caller, organization, params, body, activityId }) => {
       const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
       const feed = await createFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, body);
@@ -106,7 +110,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: manageAccess,
     params: feedParams,
     body: updateFeedBody,
-    responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
+    responses: {
+      200: { description: 'The feed.', schema: feedViewSchema },
+      400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
+    },
     handler: async ({ app, request, caller, organization, params, body, activityId }) => {
       const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId, 'administer');
       const updated = await updateFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, feed, body);

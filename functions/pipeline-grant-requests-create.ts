@@ -24,6 +24,7 @@ export const pipelineGrantRequestsCreate = endpoint({
     400: { description: 'invalidRepositoryLink, invalidDescription, invalidRequesterEmail, invalidRequesterName, invalidProjects, projectNotFound, projectNotPublic, invalidRequestBody' },
     403: { description: 'accessDenied' },
     409: { description: 'openRequestExists, grantAlreadyActive' },
+    429: { description: 'creationRateLimited: too many free grant requests from this identity recently (Retry-After).' },
   },
   handler: async ({ app, organization, caller, body, request, activityId }) => {
     const created = await submitGrantRequest(app, organization!, caller!, body, auditContextOf(request, caller!, activityId));

@@ -6,6 +6,8 @@ export interface HostSettings {
   readonly routePrefix: string;
   readonly queues: {
     readonly batchSize: number;
+    /** Messages in flight at or below which the next batch is fetched (the host's default: half a batch). */
+    readonly newBatchThreshold: number;
     readonly maxDequeueCount: number;
     readonly visibilityTimeoutSeconds: number;
     readonly maxPollingIntervalMs: number;
@@ -29,6 +31,7 @@ const hostJsonSchema = z.object({
       queues: z
         .object({
           batchSize: z.number().int().min(1).max(32).default(16),
+          newBatchThreshold: z.number().int().min(0).optional(),
           maxDequeueCount: z.number().int().min(1).default(5),
           visibilityTimeout: timeSpan.default(0),
           maxPollingInterval: timeSpan.default(60_000),
@@ -48,6 +51,7 @@ export function parseHostSettings(json: unknown): HostSettings {
     routePrefix: (parsed.extensions.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, ''),
     queues: {
       batchSize: queues.batchSize ?? 16,
+      newBatchThreshold: queues.newBatchThreshold ?? Math.floor((queues.batchSize ?? 16) / 2),
       maxDequeueCount: queues.maxDequeueCount ?? 5,
       visibilityTimeoutSeconds: Math.round((queues.visibilityTimeout ?? 0) / 1000),
       maxPollingIntervalMs: Math.max(100, queues.maxPollingInterval ?? 60_000),

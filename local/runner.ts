@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
@@ -8,6 +9,7 @@ import type { FunctionDeclaration, HttpDeclaration, QueueDeclaration, TimerDecla
 import { createRouteTable, splitPath } from '../shared/runtime/routes.js';
 import { parseNcrontab, resolveSettingReference, type Schedule } from '../shared/runtime/ncrontab.js';
 import { errorResponse, requestTooLarge } from '../shared/http/endpoint.js';
+import { registerClientSignal } from '../shared/http/cancellation.js';
 import { AppError, restErrorStatus } from '../shared/http/errors.js';
 import { poisonQueueName } from '../shared/storage/names.js';
 import type { Logger } from '../shared/logging.js';
@@ -257,13 +259,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const match = routes.find(method, segments);
     if (!match) return send(res, errorResponse(new AppError(404, 'routeNotFound', 'No API is registered at this path.')));
 
-    let body: Buffer | undefined;
+    let body: ReadableStream<Uint8Array> | undefined;
     if (method !== 'GET' && method !== 'HEAD') {
       const limit = match.entry.maxBodyBytes?.() ?? options.maxRequestBodyBytes;
       const declared = Number(req.headers['content-length'] ?? '0');
       if (declared > limit) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
-      body = await readBody(req, limit);
-      if (!body) return sendAndClose(res, errorResponse(requestTooLarge(limit)));
+      // Streamed to the function as the host streams it: the reader enforces the route's limit as it reads.
+      if (declared > 0 || req.headers['transfer-encoding'] !== undefined) body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
     }
 
     const headers: Record<string, string> = {};
@@ -278,8 +280,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       url: url.toString(),
       headers,
       params: match.params,
-      ...(body && body.length > 0 ? { body: { bytes: body } } : {}),
-    });
+      ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' } as RequestInit) } : {}),
+    } as ConstructorParameters<typeof HttpRequest>[0]);
+    const clientGone = new AbortController();
+    res.once('close', () => clientGone.abort());
+    registerClientSignal(request, clientGone.signal);
     const context = contextFor(match.entry.name, {});
     const started = Date.now();
     let response: HttpResponseInit;
@@ -290,6 +295,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       return send(res, { status: 500 });
     }
     logInvocation(match.entry.name, context.invocationId, started, 'succeeded', { method, status: response.status ?? 200 });
+    // A body the function did not read (refused before reading it) is not drained: the connection closes.
+    if (body && !req.complete) return sendAndClose(res, response);
     return send(res, response, method === 'HEAD');
   };
 
@@ -316,7 +323,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     served,
     invoke,
     drainQueues: async (timeoutMs = 15_000) => {
-      await Promise.all(listeners.map((listener) => listener.waitUntilIdle(timeoutMs)));
+      // Twice: a function of one queue may put messages on another (notices → webhook deliveries).
+      for (let round = 0; round < 2; round += 1) await Promise.all(listeners.map((listener) => listener.waitUntilIdle(timeoutMs)));
     },
     stop: async () => {
       running = false;
@@ -420,6 +428,7 @@ class QueueListener {
   private pollsStarted = 0;
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly declaration: QueueDeclaration,
@@ -464,9 +473,15 @@ class QueueListener {
       let found = 0;
       const pollIndex = ++this.pollsStarted;
       try {
-        const response = await this.queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: this.leaseSeconds });
+        // As the host does: a new batch is fetched once the messages in flight drop to newBatchThreshold.
+        const room = queues.batchSize + queues.newBatchThreshold - this.inFlight.size;
+        const response = await this.queue.receiveMessages({ numberOfMessages: Math.min(queues.batchSize, room), visibilityTimeout: this.leaseSeconds });
         found = response.receivedMessageItems.length;
-        await Promise.all(response.receivedMessageItems.map((message) => this.process(message)));
+        for (const message of response.receivedMessageItems) {
+          const running: Promise<void> = this.process(message).finally(() => this.inFlight.delete(running));
+          this.inFlight.add(running);
+        }
+        while (this.inFlight.size > queues.newBatchThreshold) await Promise.race(this.inFlight);
       } catch (error) {
         if (restErrorStatus(error) === 404) await this.queue.createIfNotExists().catch(() => undefined);
         else this.log.warn('queue poll failed', { queue: this.queue.name, error: String((error as Error)?.message ?? error).slice(0, 300) });
@@ -475,10 +490,13 @@ class QueueListener {
         delay = 100;
         continue;
       }
-      const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
-      this.idleWaiters = this.idleWaiters.filter((waiter) => waiter.registeredAt >= pollIndex);
-      satisfied.forEach((waiter) => waiter.resolve());
-      if (this.idleWaiters.length > 0) continue;
+      // Idle only when nothing is in flight either; otherwise keep polling at the usual back-off.
+      if (this.inFlight.size === 0) {
+        const satisfied = this.idleWaiters.filter((waiter) => waiter.registeredAt < pollIndex);
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter.registeredAt >= pollIndex);
+        satisfied.forEach((waiter) => waiter.resolve());
+        if (this.idleWaiters.length > 0) continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay * (0.8 + Math.random() * 0.4));
         timer.unref();
@@ -489,6 +507,7 @@ class QueueListener {
       });
       delay = Math.min(delay * 2, queues.maxPollingIntervalMs);
     }
+    await Promise.all(this.inFlight);
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     waiters.forEach((waiter) => waiter.resolve());

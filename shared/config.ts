@@ -149,6 +149,12 @@ const settingsSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
     DIRECTORY_CACHE_SECONDS: count(0, 60, 10),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0, 1_000_000, 300),
+    RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: count(0, 1_000_000, 30),
+    RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: count(0, 1_000_000, 10),
+    RATE_LIMIT_ORGANIZATIONS_PER_HOUR: count(0, 1_000_000, 5),
+    RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: count(0, 1_000_000, 100),
+    RATE_LIMIT_FEEDS_PER_HOUR: count(0, 1_000_000, 30),
+    RATE_LIMIT_GRANT_REQUESTS_PER_DAY: count(0, 1_000_000, 3),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1),
@@ -178,6 +184,10 @@ const settingsSchema = z
     NPM_UPSTREAM_URL: httpsOrLocalUrl.default(DEFAULT_NPM_UPSTREAM_URL),
     NPM_UPSTREAM_TIMEOUT_MS: count(100, 300_000, 15_000),
     NPM_MAX_TARBALL_BYTES: count(1024, 1024 * 1024 * 1024, 50 * 1024 * 1024),
+    NPM_MAX_FEEDS_PER_REQUEST: count(1, 1000, 25),
+    NPM_MAX_UPSTREAM_CALLS_PER_REQUEST: count(1, 1000, 10),
+    NPM_MAX_UPSTREAM_GRAPH_FEEDS: count(0, 1000, 0),
+    NPM_MAX_PUBLISH_BYTES: z.coerce.number().int().min(64 * 1024).max(2 * 1024 * 1024 * 1024).optional(),
     NPM_MAX_PACKUMENT_BYTES: count(64 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
 
     PAT_AUTH_CACHE_SECONDS: count(0, 30, 10),
@@ -190,6 +200,11 @@ const settingsSchema = z
     NOTIFICATION_WEBHOOK_TIMEOUT_MS: count(100, 60_000, 10_000),
     NOTIFICATION_WEBHOOK_ATTEMPTS: count(1, 5, 3),
     NOTIFICATION_WEBHOOK_RETRY_DELAY_MS: count(0, 30_000, 1000),
+    NOTIFICATION_WEBHOOK_MAX_HOLD_MS: count(100, 300_000, 15_000),
+    NOTIFICATION_WEBHOOK_LANE_CONCURRENCY: count(1, 100, 2),
+    NOTIFICATION_WEBHOOK_BREAKER_FAILURES: count(1, 100, 3),
+    NOTIFICATION_WEBHOOK_BREAKER_OPEN_SECONDS: count(1, 3600, 60),
+    NOTIFICATION_WEBHOOK_MAX_AGE_HOURS: count(1, 168, 24),
     OUTBOUND_ALLOWED_PRIVATE_HOSTS: hostList,
     TRUSTED_PROXIES: addressList,
   });
@@ -235,7 +250,22 @@ export interface AppConfig {
   /** How long organizations and memberships read on the request path are reused (0 disables). */
   readonly directoryCacheSeconds: number;
   /** Per-caller request budgets (per instance; 0 disables): write methods per caller, any request per anonymous client IP. */
-  readonly rateLimits: { readonly writesPerMinute: number; readonly anonymousPerMinute: number };
+  readonly rateLimits: {
+    readonly writesPerMinute: number;
+    readonly anonymousPerMinute: number;
+    /** Failed authentications (401) a client address may make per minute before every attempt is a 429. */
+    readonly authFailuresPerMinutePerAddress: number;
+    /** The same per token id (the authorization id a PAT names). */
+    readonly authFailuresPerMinutePerToken: number;
+    /** Organizations one identity may create per hour (0: no limit). */
+    readonly organizationsPerHour: number;
+    /** Organizations the users of one tenant may create per hour, together. */
+    readonly organizationsPerTenantPerHour: number;
+    /** Feeds one identity may create per hour. */
+    readonly feedsPerHour: number;
+    /** Free pipeline grant requests one identity may submit per day. */
+    readonly grantRequestsPerDay: number;
+  };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly port: number;
   /** How long a queued audit event stays invisible, time for its change to commit (see audit/outbox.ts). */
@@ -288,6 +318,16 @@ export interface LifecycleSettings {
   readonly webhookAttempts: number;
   /** First back-off between those attempts (doubled each time). */
   readonly webhookRetryDelayMs: number;
+  /** How long one delivery invocation may hold a worker, all its attempts together. */
+  readonly webhookMaxHoldMs: number;
+  /** Deliveries of one organization running at once in an instance (its lane; see shared/notifications/lanes.ts). */
+  readonly webhookLaneConcurrency: number;
+  /** Consecutive failed deliveries that open an endpoint's circuit breaker. */
+  readonly webhookBreakerFailures: number;
+  /** How long an open breaker pauses the endpoint before a trial delivery. */
+  readonly webhookBreakerOpenSeconds: number;
+  /** A notice not delivered to the webhook within this long after it was made is given up (poison queue). */
+  readonly webhookMaxAgeHours: number;
 }
 
 /** Using PATs: the authentication cache and the leak report rate limit. */
@@ -308,6 +348,21 @@ export interface PackagingSettings {
   readonly upstreamTimeoutMs: number;
   /** The largest package tarball accepted (published or saved from an upstream). */
   readonly maxTarballBytes: number;
+  /**
+   * The request body limit of `npm publish` (`NPM_MAX_PUBLISH_BYTES`; by default room for the largest
+   * tarball in base64 plus 1 MiB of manifest). A publish must declare its Content-Length; one above
+   * this is a 413 before any of it is read.
+   */
+  readonly maxPublishBytes: number;
+  /** Distinct feeds one package request may resolve through upstream sources (else 508 upstreamLimitExceeded). */
+  readonly maxFeedsPerRequest: number;
+  /** Calls to the public registry one package request may make (else 508 upstreamLimitExceeded). */
+  readonly maxUpstreamCallsPerRequest: number;
+  /**
+   * When above 0, a feed's upstream sources are refused (400 upstreamGraphTooLarge) when the feeds
+   * they reach, directly or not, are more than this (`NPM_MAX_UPSTREAM_GRAPH_FEEDS`).
+   */
+  readonly maxUpstreamGraphFeeds: number;
   /** The largest package document (packument) read from an upstream registry. */
   readonly maxUpstreamPackumentBytes: number;
 }
@@ -419,7 +474,16 @@ export function loadConfig(env: Env): AppConfig {
     portal: { clientId: s.PORTAL_CLIENT_ID, authority: s.PORTAL_AUTHORITY },
     maxRequestBodyBytes: s.MAX_REQUEST_BODY_BYTES,
     directoryCacheSeconds: s.DIRECTORY_CACHE_SECONDS,
-    rateLimits: { writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE, anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
+    rateLimits: {
+      writesPerMinute: s.RATE_LIMIT_WRITES_PER_MINUTE,
+      anonymousPerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      authFailuresPerMinutePerAddress: s.RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE,
+      authFailuresPerMinutePerToken: s.RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE,
+      organizationsPerHour: s.RATE_LIMIT_ORGANIZATIONS_PER_HOUR,
+      organizationsPerTenantPerHour: s.RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR,
+      feedsPerHour: s.RATE_LIMIT_FEEDS_PER_HOUR,
+      grantRequestsPerDay: s.RATE_LIMIT_GRANT_REQUESTS_PER_DAY,
+    },
     logLevel: s.LOG_LEVEL,
     port: s.PORT,
     auditDeliveryDelaySeconds: s.AUDIT_DELIVERY_DELAY_SECONDS,
@@ -455,6 +519,10 @@ export function loadConfig(env: Env): AppConfig {
       npmUpstreamUrl: s.NPM_UPSTREAM_URL.endsWith('/') ? s.NPM_UPSTREAM_URL : `${s.NPM_UPSTREAM_URL}/`,
       upstreamTimeoutMs: s.NPM_UPSTREAM_TIMEOUT_MS,
       maxTarballBytes: s.NPM_MAX_TARBALL_BYTES,
+      maxFeedsPerRequest: s.NPM_MAX_FEEDS_PER_REQUEST,
+      maxUpstreamCallsPerRequest: s.NPM_MAX_UPSTREAM_CALLS_PER_REQUEST,
+      maxUpstreamGraphFeeds: s.NPM_MAX_UPSTREAM_GRAPH_FEEDS,
+      maxPublishBytes: s.NPM_MAX_PUBLISH_BYTES ?? Math.ceil((s.NPM_MAX_TARBALL_BYTES * 4) / 3) + 1024 * 1024,
       maxUpstreamPackumentBytes: s.NPM_MAX_PACKUMENT_BYTES,
     },
     patAuth: {
@@ -469,6 +537,11 @@ export function loadConfig(env: Env): AppConfig {
       webhookTimeoutMs: s.NOTIFICATION_WEBHOOK_TIMEOUT_MS,
       webhookAttempts: s.NOTIFICATION_WEBHOOK_ATTEMPTS,
       webhookRetryDelayMs: s.NOTIFICATION_WEBHOOK_RETRY_DELAY_MS,
+      webhookMaxHoldMs: s.NOTIFICATION_WEBHOOK_MAX_HOLD_MS,
+      webhookLaneConcurrency: s.NOTIFICATION_WEBHOOK_LANE_CONCURRENCY,
+      webhookBreakerFailures: s.NOTIFICATION_WEBHOOK_BREAKER_FAILURES,
+      webhookBreakerOpenSeconds: s.NOTIFICATION_WEBHOOK_BREAKER_OPEN_SECONDS,
+      webhookMaxAgeHours: s.NOTIFICATION_WEBHOOK_MAX_AGE_HOURS,
     },
     outbound: { allowedPrivateHosts: s.OUTBOUND_ALLOWED_PRIVATE_HOSTS },
     trustedProxies: s.TRUSTED_PROXIES,

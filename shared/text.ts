@@ -20,3 +20,14 @@ export function wellFormedDeep<T>(value: T, depth = 0): T {
   if (Array.isArray(value)) return value.map((item) => wellFormedDeep(item, depth + 1)) as T;
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [wellFormed(key), wellFormedDeep(item, depth + 1)])) as T;
 }
+
+/**
+ * `value` without the trailing characters that are in `chars`. A loop, not `/[…]+$/`: an unanchored
+ * pattern ending in `+$` retries at every character of each run it cannot finish, which is quadratic
+ * in the run's length.
+ */
+export function trimTrailing(value: string, chars: string): string {
+  let end = value.length;
+  while (end > 0 && chars.includes(value[end - 1]!)) end -= 1;
+  return value.slice(0, end);
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectDescriptor, subjectKindOf, type Caller, type UserCaller } from '../auth/caller.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
 import { enforcedTenantPolicies, exemptFrom } from '../tokens/policies.js';
@@ -82,6 +83,7 @@ export async function createOrganization(
   if (restriction.enabled && !exemptFrom(restriction, caller.id)) {
     throw forbidden('organizationCreationRestricted', 'Your tenant restricts who may create organizations.');
   }
+  takeCreationBudget(app, 'organizations', caller, restriction.maxPerUserPerHour);
   await app.directory.saveUser({ id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId });
   const organization: Organization = {
     id: randomUUID(),

@@ -7,9 +7,9 @@ import { authenticateJwt, type Caller } from '../auth/caller.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
 import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
-import { enforceRateLimit } from './rate-limit.js';
+import { enforceRateLimit, guardAuthentication } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
-import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused } from '../tokens/authenticate.js';
+import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, patTokenIdOf } from '../tokens/authenticate.js';
 import { hasAnyScope } from '../tokens/scopes.js';
 import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
@@ -277,6 +277,17 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  */
 async function authenticate(access: Exclude<Access, { anonymous: true }>, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
   const authorization = request.headers.get('authorization');
+  const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;
+  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization));
+}
+
+async function authenticateCredential(
+  access: Exclude<Access, { anonymous: true }>,
+  request: HttpRequest,
+  app: AppContext,
+  activityId: string,
+  authorization: string | null,
+): Promise<Caller> {
   if (access.pats) {
     const credential = patCredentialOf(authorization);
     if (credential.kind === 'pat') {
@@ -327,10 +338,7 @@ export async function readJsonBody<B>(
   acceptForm = false,
 ): Promise<B> {
   if (!METHODS_WITH_BODY.has(request.method)) return schema.parse(undefined);
-  const declaredLength = Number(request.headers.get('content-length') ?? '0');
-  if (declaredLength > maxBytes) throw requestTooLarge(maxBytes);
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > maxBytes) throw requestTooLarge(maxBytes);
+  const bytes = await readBoundedBody(request, maxBytes);
   if (bytes.length === 0) {
     const absent = schema.safeParse(undefined);
     if (absent.success) return absent.data;
@@ -358,6 +366,49 @@ export async function readJsonBody<B>(
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw unknownFieldError(parsed.error) ?? validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
+}
+
+/**
+ * A body without a declared Content-Length is read only up to this size: a larger one (an npm
+ * publish, say) must declare its length, so that one over its route's limit is refused before a byte
+ * of it is read.
+ */
+export const MAX_UNDECLARED_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Reads the request body chunk by chunk, never more than `maxBytes` (nor the declared length): a
+ * body over the limit is a 413 decided from its Content-Length before it is read, or as soon as the
+ * bytes read pass the limit; the rest is never buffered.
+ */
+export async function readBoundedBody(request: HttpRequest, maxBytes: number): Promise<Buffer> {
+  const declaredHeader = request.headers.get('content-length');
+  const declared = declaredHeader === null ? undefined : Number(declaredHeader);
+  if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw badRequest('invalidContentLength', 'The Content-Length header is not a byte count.');
+  if (declared !== undefined && declared > maxBytes) throw requestTooLarge(maxBytes);
+  const limit = declared ?? Math.min(maxBytes, MAX_UNDECLARED_BODY_BYTES);
+  const stream = request.body;
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        if (declared === undefined && limit < maxBytes) {
+          throw new AppError(411, 'lengthRequired', `A request body larger than ${MAX_UNDECLARED_BODY_BYTES} bytes must declare its Content-Length.`);
+        }
+        throw requestTooLarge(maxBytes);
+      }
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => undefined);
+    throw error;
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /** A form body as an object of strings; a repeated field or invalid UTF-8 is a 400. */

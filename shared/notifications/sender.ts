@@ -3,15 +3,25 @@ import type { AppContext } from '../app-context.js';
 import { guardedFetch, OutboundRefused } from '../http/outbound.js';
 import { markWebhookDelivered, storeInInbox, webhookDelivered } from './inbox.js';
 import { notificationMessageSchema, type NotificationMessage } from './messages.js';
+import { QUEUES } from '../storage/names.js';
+import { encodeQueueMessage, sendJson } from '../storage/queue.js';
+import { webhookLanesOf } from './lanes.js';
 import { checkWebhookUrl, decryptSecret, readNotificationSettings, SIGNATURE_HEADER } from './settings.js';
 
 /**
- * Delivery of one notification message: into the recipient's inbox (idempotent on the message id),
- * then, when the organization configured a webhook, a signed JSON POST. A failed POST is retried a few
- * times inside the invocation with doubling delays (bounded by NOTIFICATION_WEBHOOK_ATTEMPTS); then the
- * error is rethrown, so the host retries the message after its visibilityTimeout and moves it to
- * `notifications-poison` after maxDequeueCount attempts. A webhook that accepted a notice is recorded
- * on the inbox row, so a redelivered message does not POST it again.
+ * Delivery of one notification message, in two stages on two queues so that the inbox never waits
+ * on a webhook:
+ * 1. `notifications`: into the recipient's inbox (idempotent on the message id); when the
+ *    organization configured a webhook, the notice is put on `webhook-deliveries`.
+ * 2. `webhook-deliveries`: a signed JSON POST, in the organization's lane (shared/notifications/lanes.ts):
+ *    at most a few deliveries of one organization at once per instance, and a circuit breaker that
+ *    pauses an endpoint after consecutive failures; a delivery that cannot enter its lane goes back on
+ *    the queue for later instead of holding a worker. A failed POST is retried a few times inside the
+ *    invocation with doubling delays (NOTIFICATION_WEBHOOK_ATTEMPTS), never holding the worker longer
+ *    than NOTIFICATION_WEBHOOK_MAX_HOLD_MS; then the error is rethrown, so the host retries the message
+ *    after its visibilityTimeout and moves it to `webhook-deliveries-poison` after maxDequeueCount
+ *    attempts. A webhook that accepted a notice is recorded on the inbox row, so a redelivered message
+ *    does not POST it again.
  */
 
 export class InvalidNotification extends Error {
@@ -65,12 +75,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** A webhook answer is not read beyond this: only its status counts. */
 const MAX_WEBHOOK_RESPONSE_BYTES = 64 * 1024;
 
-async function postOnce(app: AppContext, url: string, body: string, headers: Record<string, string>): Promise<void> {
+async function postOnce(app: AppContext, url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
   const response = await guardedFetch(app, url, {
     method: 'POST',
     body,
     headers,
-    timeoutMs: app.config.lifecycle.webhookTimeoutMs,
+    timeoutMs,
     maxResponseBytes: MAX_WEBHOOK_RESPONSE_BYTES,
   });
   await response.body?.cancel().catch(() => undefined);
@@ -87,11 +97,12 @@ export async function deliverToWebhook(app: AppContext, message: NotificationMes
     'X-Gatehouse-Delivery': message.id,
     [SIGNATURE_HEADER]: signBody(decryptSecret(app, webhook), body),
   };
-  const { webhookAttempts, webhookRetryDelayMs } = app.config.lifecycle;
+  const { webhookAttempts, webhookRetryDelayMs, webhookTimeoutMs, webhookMaxHoldMs } = app.config.lifecycle;
+  const deadline = Date.now() + webhookMaxHoldMs;
   let lastError: unknown;
   for (let attempt = 1; attempt <= webhookAttempts; attempt++) {
     try {
-      await postOnce(app, url, body, headers);
+      await postOnce(app, url, body, headers, Math.max(1, Math.min(webhookTimeoutMs, deadline - Date.now())));
       return;
     } catch (error) {
       lastError = error;
@@ -104,18 +115,55 @@ export async function deliverToWebhook(app: AppContext, message: NotificationMes
       });
       // A refused destination stays refused: no retry reaches it.
       if (error instanceof OutboundRefused) break;
-      if (attempt < webhookAttempts) await sleep(webhookRetryDelayMs * 2 ** (attempt - 1));
+      const delay = webhookRetryDelayMs * 2 ** (attempt - 1);
+      // Another attempt only when it could finish within the hold limit.
+      if (attempt >= webhookAttempts || Date.now() + delay + 100 >= deadline) break;
+      await sleep(delay);
     }
   }
   throw lastError instanceof Error ? lastError : new WebhookDeliveryError('the webhook delivery failed');
 }
 
+/** Stage 1: the inbox, then (when the organization has a webhook) the notice on the webhook queue. */
 export async function deliverNotification(app: AppContext, message: NotificationMessage): Promise<void> {
   const stored = await storeInInbox(app, message);
   if (!message.organizationId) return;
   const settings = await readNotificationSettings(app, message.organizationId);
   if (!settings.webhook) return;
   if (stored === 'duplicate' && (await webhookDelivered(app, message))) return;
-  await deliverToWebhook(app, message, settings.webhook);
+  await sendJson(app.storage.queue(QUEUES.webhooks), message);
+}
+
+/** A notice whose webhook delivery is given up (too old): the caller moves it to the poison queue. */
+export class WebhookDeliveryExpired extends Error {
+  constructor() {
+    super('the notice was not delivered to the webhook in time');
+    this.name = 'WebhookDeliveryExpired';
+  }
+}
+
+/** Stage 2: one webhook delivery in its organization's lane. */
+export async function deliverWebhookNotice(app: AppContext, message: NotificationMessage): Promise<void> {
+  if (!message.organizationId) return;
+  const settings = await readNotificationSettings(app, message.organizationId);
+  if (!settings.webhook) return;
+  if (await webhookDelivered(app, message)) return;
+  if (app.clock.now().getTime() - Date.parse(message.createdAt) > app.config.lifecycle.webhookMaxAgeHours * 3_600_000) {
+    throw new WebhookDeliveryExpired();
+  }
+  const lane = webhookLanesOf(app).enter(message.organizationId, settings.webhook.url);
+  if (!lane.entered) {
+    // Back on the queue, invisible until the lane or the endpoint may take it: no worker waits for it.
+    const seconds = Math.min(3600, Math.ceil(lane.retryAfterMs / 1000) + Math.floor(Math.random() * 2));
+    await app.storage.queue(QUEUES.webhooks).sendMessage(encodeQueueMessage(message), { visibilityTimeout: seconds });
+    return;
+  }
+  try {
+    await deliverToWebhook(app, message, settings.webhook);
+  } catch (error) {
+    lane.release('failed');
+    throw error;
+  }
+  lane.release('delivered');
   await markWebhookDelivered(app, message);
 }

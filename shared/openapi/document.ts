@@ -21,6 +21,7 @@ const errorSchema: JsonSchema = {
       type: 'string',
       description:
         'Stable machine-readable error code (e.g. invalidRequest, unauthorized, notFound codes per resource, rateLimited). ' +
+        '429 answers (rateLimited: writes, anonymous requests, failed authentications per client address and token id; creationRateLimited) carry Retry-After. ' +
         '503 answers carry storageUnavailable, or auditUnavailable when a change was refused because its audit event could not be queued; both with Retry-After, and nothing was changed.',
     },
     details: {},

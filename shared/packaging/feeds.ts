@@ -13,6 +13,8 @@ import { TABLES } from '../storage/names.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { redactSecrets } from '../tokens/redaction.js';
+import { takeCreationBudget } from '../http/rate-limit.js';
+import { trimTrailing } from '../text.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -301,7 +303,7 @@ export async function resolveFeed(
 function normalizeUrl(value: string): string | undefined {
   try {
     const url = new URL(value);
-    return `${url.origin}${url.pathname.replace(/\/*$/, '/')}`.toLowerCase();
+    return `${url.origin}${trimTrailing(url.pathname, '/')}/`.toLowerCase();
   } catch {
     return undefined;
   }
@@ -347,7 +349,37 @@ async function buildUpstreams(
     }
     upstreams.push({ id: randomUUID(), name: input.name ?? feed.name, type: 'internal', feedId: feed.id });
   }
+  await checkGraphSize(app, access.organization.id, self, upstreams);
   return upstreams;
+}
+
+/**
+ * With NPM_MAX_UPSTREAM_GRAPH_FEEDS set, refuses upstream sources after which any feed of the
+ * organization (the one being changed, or one that upstreams to it) would reach more feeds than that,
+ * directly or not: every package read through such a feed would resolve all of them.
+ */
+async function checkGraphSize(app: AppContext, organizationId: string, self: { id: string }, upstreams: readonly UpstreamSource[]): Promise<void> {
+  const limit = app.config.packaging.maxUpstreamGraphFeeds;
+  if (limit <= 0) return;
+  const internal = (list: readonly UpstreamSource[]) => list.flatMap((upstream) => (upstream.type === 'internal' ? [upstream.feedId] : []));
+  const feeds = await listFeeds(app, organizationId);
+  const edges = new Map(feeds.map((feed) => [feed.id, internal(feed.upstreams)]));
+  edges.set(self.id, internal(upstreams));
+  const names = new Map(feeds.map((feed) => [feed.id, feed.name]));
+  for (const start of edges.keys()) {
+    const reached = new Set<string>();
+    const pending = [...(edges.get(start) ?? [])];
+    while (pending.length > 0) {
+      const id = pending.pop()!;
+      if (reached.has(id) || id === start) continue;
+      reached.add(id);
+      if (reached.size > limit) {
+        const who = start === self.id ? 'this feed' : `the feed '${names.get(start) ?? start}', which upstreams to this one,`;
+        throw badRequest('upstreamGraphTooLarge', `With these upstream sources ${who} would reach more than ${limit} feeds, directly or through their own upstream sources.`);
+      }
+      pending.push(...(edges.get(id) ?? []));
+    }
+  }
 }
 
 /** Whether `from` reaches the feed `targetId` through internal upstreams. */
@@ -427,6 +459,7 @@ export async function createFeed(
     createdAt: now,
     updatedAt: now,
   };
+  takeCreationBudget(app, 'feeds', caller);
   const actions: TransactionAction[] = [
     ['create', { partitionKey: feed.organizationId, rowKey: nameRowKey(feed.projectId, feed.name), feedId: feed.id }],
     ['create', toRow(feed)],
@@ -510,7 +543,7 @@ export function scopeBaseUrl(requestUrl: string): string {
   const url = new URL(requestUrl);
   const path = url.pathname;
   const cut = path.search(/\/_(?:apis|packaging)\//i);
-  return `${url.origin}${cut >= 0 ? path.slice(0, cut) : path.replace(/\/+$/, '')}`;
+  return `${url.origin}${cut >= 0 ? path.slice(0, cut) : trimTrailing(path, '/')}`;
 }
 
 export function npmRegistryUrl(scopeBase: string, feed: Feed): string {

@@ -1,6 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import { BudgetExceeded, ReadBudget } from './read-budget.js';
 import type { Caller } from '../auth/caller.js';
 import { auditContextOf, organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
@@ -80,7 +81,17 @@ const publishedAtOf = (candidate: Candidate): string | undefined =>
  * come first, so a version number that exists internally is always served from the internal source;
  * then the feed's other saved versions; then the upstreams' remaining versions in upstream order.
  */
-export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[] = []): Promise<PackageView> {
+export function resolvePackage(
+  app: AppContext,
+  feed: Feed,
+  name: NpmPackageName,
+  trail: readonly string[] = [],
+  budget: ReadBudget = ReadBudget.of(app),
+): Promise<PackageView> {
+  return budget.feed(feed.id, `view:${feed.id}:${name.name}`, () => resolveOnce(app, feed, name, trail, budget));
+}
+
+async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[], budget: ReadBudget): Promise<PackageView> {
   const [record, saved] = await Promise.all([readPackageRecord(app, feed.id, name.name), listSavedVersions(app, feed.id, name.name)]);
   const savedCandidates: Candidate[] = saved.map((version) => ({ kind: 'saved', version: version.version, origin: version.origin, saved: version }));
   const upstreamCandidates: Candidate[][] = [];
@@ -92,7 +103,7 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
     for (const upstream of feed.upstreams) {
       try {
         if (upstream.type === 'public') {
-          const packument = await fetchPublicPackument(app, name.name);
+          const packument = await budget.upstream(`packument:${name.name}`, () => fetchPublicPackument(app, name.name));
           if (!packument) continue;
           upstreamCandidates.push(
             [...packument.versions.values()].map((version) => ({ kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name })),
@@ -102,7 +113,7 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
           if (path.includes(upstream.feedId)) continue;
           const target = await getFeedById(app, feed.organizationId, upstream.feedId);
           if (!target) continue;
-          const view = await resolvePackage(app, target, name, path);
+          const view = await resolvePackage(app, target, name, path, budget);
           upstreamCandidates.push(
             [...view.versions].map(([version, candidate]) => ({
               kind: 'internal',
@@ -117,7 +128,7 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
           upstreamTags.push({ ...view.distTags });
         }
       } catch (error) {
-        if (!(error instanceof AppError) || error.status < 500) throw error;
+        if (!(error instanceof AppError) || error.status < 500 || error instanceof BudgetExceeded) throw error;
         problems.push({ source: upstream.name, code: error.code, message: error.message });
         app.log.warn('npm upstream failed', { feedId: feed.id, upstream: upstream.name, package: name.name, code: error.code });
       }
@@ -157,8 +168,8 @@ export async function resolvePackage(app: AppContext, feed: Feed, name: NpmPacka
 }
 
 /** A package view with something to serve; otherwise a 404, or a 502 naming the upstream's failure. */
-export async function requirePackage(app: AppContext, feed: Feed, name: NpmPackageName): Promise<PackageView> {
-  const view = await resolvePackage(app, feed, name);
+export async function requirePackage(app: AppContext, feed: Feed, name: NpmPackageName, budget: ReadBudget = ReadBudget.of(app)): Promise<PackageView> {
+  const view = await resolvePackage(app, feed, name, [], budget);
   if (view.versions.size > 0) return view;
   const problem = view.problems[0];
   if (problem) {
@@ -203,15 +214,17 @@ export async function obtainVersion(
   name: NpmPackageName,
   version: string,
   trail: readonly string[] = [],
+  budget: ReadBudget = ReadBudget.of(app),
 ): Promise<SavedVersion> {
+  budget.checkClient();
   const existing = await getSavedVersion(app, feed.id, name.name, version);
   const hasInternalUpstream = feed.upstreams.some((upstream) => upstream.type === 'internal');
   if (existing && (existing.origin === 'internal' || !hasInternalUpstream)) return existing;
-  const view = await resolvePackage(app, feed, name, trail);
+  const view = await resolvePackage(app, feed, name, trail, budget);
   const candidate = view.versions.get(version);
   if (existing) {
     // An external copy saved before an internal source had this version number: the internal one wins.
-    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(app, candidate.feed, name, version, [...trail, feed.id]);
+    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
     return existing;
   }
   if (!candidate) {
@@ -229,7 +242,7 @@ export async function obtainVersion(
   if (candidate.kind === 'saved') return candidate.saved;
   const now = app.clock.now().toISOString();
   if (candidate.kind === 'internal') {
-    const upstreamSaved = await obtainVersion(app, candidate.feed, name, version, [...trail, feed.id]);
+    const upstreamSaved = await obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
     return saveFetchedVersion(app, feed.id, name.name, {
       ...upstreamSaved,
       origin: upstreamSaved.origin,
@@ -237,7 +250,7 @@ export async function obtainVersion(
       savedAt: now,
     });
   }
-  const tarball = await fetchPublicTarball(app, name.name, candidate.upstream);
+  const tarball = await budget.upstream(`tarball:${name.name}@${version}`, () => fetchPublicTarball(app, name.name, candidate.upstream));
   const digest = digestOf(tarball);
   await storeTarball(app, tarball, digest);
   const manifest = { ...candidate.upstream.manifest };
@@ -354,9 +367,6 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
   await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest']);
   return version;
 }
-
-/** The request body limit of the publish route: the base64 tarball plus room for the manifest. */
-export const publishBodyLimit = (maxTarballBytes: number): number => Math.ceil((maxTarballBytes * 4) / 3) + 1024 * 1024;
 
 // ---- dist-tags -----------------------------------------------------------------------------------
 

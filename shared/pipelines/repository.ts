@@ -38,7 +38,15 @@ export interface Versioned<T> {
 export interface QueueEntry {
   readonly organizationId: string;
   readonly requestId: string;
+  /** Who submitted it (`<kind>:<id>`), so a review run can take requesters in turn. */
+  readonly requesterId: string;
 }
+
+const queueColumns = (request: GrantRequest) => ({
+  organizationId: request.organizationId,
+  requestId: request.id,
+  requesterId: `${request.submittedBy.kind}:${request.submittedBy.id ?? ''}`.toLowerCase(),
+});
 
 export interface GrantedLink {
   readonly organizationId: string;
@@ -97,11 +105,12 @@ export class PipelineGrantRepository {
   /** Open requests in one status, oldest first, from the status index. */
   async listQueue(status: 'pending' | 'manualReview', top: number): Promise<QueueEntry[]> {
     const entries: QueueEntry[] = [];
-    const iterator = this.table.listEntities<{ organizationId: string; requestId: string }>({
-      queryOptions: { filter: prefixFilter(`q_${status}_`), select: ['organizationId', 'requestId'] },
+    const iterator = this.table.listEntities<{ organizationId: string; requestId: string; requesterId?: string }>({
+      queryOptions: { filter: prefixFilter(`q_${status}_`), select: ['organizationId', 'requestId', 'requesterId'] },
     });
     for await (const row of iterator) {
-      entries.push({ organizationId: row.organizationId, requestId: row.requestId });
+      // Rows written before the requester was indexed count their organization as the requester.
+      entries.push({ organizationId: row.organizationId, requestId: row.requestId, requesterId: row.requesterId || `organization:${row.organizationId}` });
       if (entries.length >= top) break;
     }
     return entries;
@@ -154,7 +163,7 @@ export class PipelineGrantRepository {
       ['create', entity(rowKeys.request(request.organizationId, request.id), requestColumns(request))],
       ['create', entity(rowKeys.requestId(request.id), { organizationId: request.organizationId })],
       ['create', entity(rowKeys.open(request.organizationId), { requestId: request.id, submittedAt: request.submittedAt })],
-      ['create', entity(rowKeys.queue(request.status, request.submittedAt, request.id), { organizationId: request.organizationId, requestId: request.id })],
+      ['create', entity(rowKeys.queue(request.status, request.submittedAt, request.id), queueColumns(request))],
       ['create', entity(rowKeys.email(emailDigest, request.id), { organizationId: request.organizationId, submittedAt: request.submittedAt })],
     ];
   }
@@ -169,7 +178,7 @@ export class PipelineGrantRepository {
       ['delete', entity(rowKeys.queue(previous.status, previous.submittedAt, previous.id), {})],
     ];
     if (next.status === 'pending' || next.status === 'manualReview') {
-      actions.push(['create', entity(rowKeys.queue(next.status, next.submittedAt, next.id), { organizationId: next.organizationId, requestId: next.id })]);
+      actions.push(['create', entity(rowKeys.queue(next.status, next.submittedAt, next.id), queueColumns(next))]);
     } else {
       actions.push(['delete', entity(rowKeys.open(next.organizationId), {})]);
     }

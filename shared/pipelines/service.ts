@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
+import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectKindOf, type Caller } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
@@ -172,6 +173,7 @@ export async function submitGrantRequest(
   const open = await repo.getOpenRequestId(organization.id);
   if (open) throw openRequestExists(organization.name, open);
 
+  takeCreationBudget(app, 'grantRequests', caller);
   const now = app.clock.now().toISOString();
   const request: GrantRequest = {
     id: randomUUID(),
@@ -333,15 +335,44 @@ export interface ReviewRunResult {
   failed: number;
 }
 
+/** Pending requests one review run looks at (oldest first) to choose its batch from. */
+const REVIEW_SCAN_BATCHES = 20;
+
 /**
- * The timer's work: reviews up to GRANT_REVIEW_BATCH_SIZE pending requests, oldest first. A request
- * that fails is logged and left pending for the next run; one decided in the meantime is skipped.
+ * The order a run reviews pending requests in: requesters take turns (each one's oldest request,
+ * requesters in the order of their oldest; then each one's second, and so on), so that one requester's
+ * flood of requests (one per throw-away organization) does not keep everyone else's waiting. There is
+ * one open request per organization, so organizations take turns as well.
+ */
+export function fairReviewOrder<T extends { requesterId: string }>(entries: readonly T[], size: number): T[] {
+  const byRequester = new Map<string, T[]>();
+  for (const entry of entries) byRequester.set(entry.requesterId, [...(byRequester.get(entry.requesterId) ?? []), entry]);
+  const chosen: T[] = [];
+  for (let round = 0; chosen.length < size; round += 1) {
+    let any = false;
+    for (const queue of byRequester.values()) {
+      const entry = queue[round];
+      if (!entry) continue;
+      any = true;
+      chosen.push(entry);
+      if (chosen.length >= size) break;
+    }
+    if (!any) break;
+  }
+  return chosen;
+}
+
+/**
+ * The timer's work: reviews up to GRANT_REVIEW_BATCH_SIZE pending requests, chosen fairly among the
+ * oldest (see fairReviewOrder). A request that fails is logged and left pending for the next run; one
+ * decided in the meantime is skipped.
  */
 export async function reviewPendingRequests(app: AppContext): Promise<ReviewRunResult> {
   const repo = repository(app);
   const result: ReviewRunResult = { reviewed: 0, approved: 0, rejected: 0, manualReview: 0, skipped: 0, failed: 0 };
   const context = systemAuditContext();
-  const entries = await repo.listQueue('pending', app.config.pipelines.reviewBatchSize);
+  const { reviewBatchSize } = app.config.pipelines;
+  const entries = fairReviewOrder(await repo.listQueue('pending', reviewBatchSize * REVIEW_SCAN_BATCHES), reviewBatchSize);
   for (const entry of entries) {
     try {
       const outcome = await reviewOne(app, entry.organizationId, entry.requestId, context);

@@ -45,19 +45,25 @@ const malformed = (why: string) => fail('invalidPublicKey', `The public key coul
 
 // ---- private keys ----------------------------------------------------------------------------------
 
+/**
+ * Every pattern here runs on request input, so each must take linear time: no unbounded repetition
+ * followed by something it has to search for (the label between BEGIN and PRIVATE KEY is bounded;
+ * the two members of a private JSON Web Key are looked for separately, in either order).
+ */
 const PRIVATE_KEY_MARKERS = [
-  /-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----/i,
+  /-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----/i,
   /---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----/i,
   /PuTTY-User-Key-File-\d/i,
   // base64 of "openssh-key-v1\0" (the body of an OpenSSH private key file, pasted without its armour)
   /b3BlbnNzaC1rZXktdjE/,
-  // a JSON Web Key with a private part
-  /"kty"[\s\S]*"d"\s*:|"d"\s*:[\s\S]*"kty"/,
 ];
+
+/** A JSON Web Key with a private part: a `kty` member and a `d` member. */
+const isPrivateJwk = (text: string) => text.includes('"kty"') && /"d"\s*:/.test(text);
 
 /** Whether the text holds a private key (any armour we know, or a bare private key in DER/base64). */
 export function looksLikePrivateKey(text: string): boolean {
-  if (PRIVATE_KEY_MARKERS.some((marker) => marker.test(text))) return true;
+  if (PRIVATE_KEY_MARKERS.some((marker) => marker.test(text)) || isPrivateJwk(text)) return true;
   const candidate = text.replace(/\s+/g, '');
   if (candidate.length < 64 || candidate.length > 20_000 || !/^[A-Za-z0-9+/]+=*$/.test(candidate)) return false;
   const der = Buffer.from(candidate, 'base64');

@@ -34,6 +34,8 @@ export const TABLES = {
 export const QUEUES = {
   audit: 'audit-events',
   notifications: 'notifications',
+  /** Webhook deliveries of notices already in their inbox, worked in per-organization lanes. */
+  webhooks: 'webhook-deliveries',
 } as const;
 
 export const CONTAINERS = {

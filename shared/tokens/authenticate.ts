@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
+import { trimTrailing } from '../text.js';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { PatCaller } from '../auth/caller.js';
@@ -46,11 +47,24 @@ export type PatCredential = { kind: 'pat'; token: string } | { kind: 'notPat' };
 export function patCredentialOf(authorization: string | null): PatCredential {
   if (!authorization) return { kind: 'notPat' };
   if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw patRefused();
-  const basic = /^Basic[ \t]+([^\s]*)[ \t]*$/i.exec(authorization);
+  // Trailing blanks are trimmed first: a pattern that had to search for them after the credential
+  // would backtrack over every blank run (quadratic in the header's length).
+  const value = trimTrailing(authorization, ' \t');
+  const basic = /^Basic[ \t]+(\S*)$/i.exec(value);
   if (basic) return { kind: 'pat', token: checkedToken(passwordOfBasic(basic[1] ?? '')) };
-  const bearer = /^Bearer[ \t]+([^\s]*)[ \t]*$/i.exec(authorization);
+  const bearer = /^Bearer[ \t]+(\S*)$/i.exec(value);
   if (bearer && (bearer[1] ?? '').startsWith(TOKEN_PREFIX)) return { kind: 'pat', token: checkedToken(bearer[1] ?? '') };
   return { kind: 'notPat' };
+}
+
+/** The authorization id a PAT credential names (no storage access); undefined when there is none. */
+export function patTokenIdOf(authorization: string | null): string | undefined {
+  try {
+    const credential = patCredentialOf(authorization);
+    return credential.kind === 'pat' ? parseGatehouseToken(credential.token)?.authorizationId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function passwordOfBasic(encoded: string): string {

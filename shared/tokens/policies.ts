@@ -75,9 +75,17 @@ function sections(strict: boolean) {
 
 const stored = sections(false);
 const tenantOnly = (strict: boolean) => {
-  const shape = { enabled: z.boolean().default(false), exemptUsers };
+  const shape = {
+    enabled: z.boolean().default(false),
+    exemptUsers,
+    /** When set, each user of the tenant may create at most this many organizations per hour (exempt users too). */
+    maxPerUserPerHour: z.number().int().min(1).max(1000).nullable().default(null),
+  };
   return {
-    /** Only exempt users of the tenant may create organizations (organizationCreationRestricted). */
+    /**
+     * Only exempt users of the tenant may create organizations (organizationCreationRestricted); and,
+     * when `maxPerUserPerHour` is set, nobody more often than that (429 creationRateLimited).
+     */
     restrictOrganizationCreation: strict ? z.object(shape).strict() : z.object(shape),
   };
 };

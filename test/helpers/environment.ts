@@ -119,6 +119,12 @@ export function testSettings(
     // Rate limits are exercised by their own tests; elsewhere they would only make tests order-dependent.
     RATE_LIMIT_WRITES_PER_MINUTE: '0',
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+    RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: '0',
+    RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: '0',
+    RATE_LIMIT_ORGANIZATIONS_PER_HOUR: '0',
+    RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: '0',
+    RATE_LIMIT_FEEDS_PER_HOUR: '0',
+    RATE_LIMIT_GRANT_REQUESTS_PER_DAY: '0',
     ...options.settings,
   };
 }

@@ -92,6 +92,8 @@ export class LocalNpmRegistry {
   private readonly modes = new Map<string, UpstreamMode>();
   readonly requests: { url: string; userAgent: string }[] = [];
   url = '';
+  /** Every answer waits this long (a slow registry). */
+  delayMs = 0;
 
   add(...tarballs: PackedTarball[]): void {
     for (const tarball of tarballs) this.packages.set(tarball.name, [...(this.packages.get(tarball.name) ?? []), tarball]);
@@ -117,6 +119,14 @@ export class LocalNpmRegistry {
 
   private handle(req: IncomingMessage, res: import('node:http').ServerResponse): void {
     this.requests.push({ url: req.url ?? '', userAgent: String(req.headers['user-agent'] ?? '') });
+    if (this.delayMs > 0) {
+      setTimeout(() => this.answer(req, res), this.delayMs);
+      return;
+    }
+    this.answer(req, res);
+  }
+
+  private answer(req: IncomingMessage, res: import('node:http').ServerResponse): void {
     const path = decodeURIComponent(new URL(req.url ?? '/', this.url).pathname.slice(1));
     const tarballAt = path.indexOf('/-/');
     const name = tarballAt >= 0 ? path.slice(0, tarballAt) : path;

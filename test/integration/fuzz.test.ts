@@ -129,3 +129,91 @@ describe('fuzzing every route', () => {
     expect((await env.fetch('/health')).status).toBe(200);
   }, 600_000);
 });
+
+/**
+ * Inputs shaped for the patterns that read request text (long runs of what a pattern repeats, without
+ * what it then looks for) against ordinary junk of the same size, per route: a pattern worse than
+ * linear shows as a shaped input taking many times as long. Medians of interleaved runs.
+ */
+describe('the slowest inputs per route', () => {
+  const SIZE = 16_000;
+  const fill = (unit: string, size = SIZE) => unit.repeat(Math.floor(size / unit.length));
+  const shapes = (size = SIZE) => [
+    fill('"kty"', size),
+    fill('"d":', size),
+    fill('-----BEGIN', size),
+    `-----BEGIN ${fill('A ', size - 12)}`,
+    `${fill(' \t', size - 1)}x`,
+    `${fill('=', size - 1)}x`,
+    `${fill('/', size - 1)}x`,
+    fill(`${TOKEN_SHAPED} `, size),
+    fill('gat_1_', size),
+  ];
+  const ordinary = (size = SIZE) => 'q'.repeat(size);
+
+  interface RouteProbe {
+    readonly name: string;
+    readonly size?: number;
+    send(text: string): Promise<Response>;
+  }
+  const json = (method: string, path: string, token: string, body: unknown) =>
+    env.fetch(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const probes = (alice: string, packaging: string): RouteProbe[] => [
+    {
+      name: 'POST sshkeys (publicData)',
+      send: (text) => json('POST', '/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1', alice, { displayName: 'k', publicData: text }),
+    },
+    {
+      name: 'PAT authentication (Authorization header)',
+      size: 4000,
+      send: (text) => env.fetch('/contoso/_apis/connectionData', { headers: { authorization: `Basic ${text}` } }),
+    },
+    {
+      name: 'PAT authentication (Bearer)',
+      size: 4000,
+      send: (text) => env.fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer x${text}` } }),
+    },
+    {
+      name: 'POST feeds (upstream location)',
+      size: 2000,
+      send: (text) =>
+        json('POST', '/contoso/_apis/packaging/feeds?api-version=7.1', packaging, {
+          name: 'timed',
+          upstreamSources: [{ upstreamSourceType: 'public', location: `https://registry.example.com/${encodeURIComponent(text).slice(0, 2000)}` }],
+        }),
+    },
+    {
+      name: 'POST organizations (description)',
+      size: 1000,
+      send: (text) => json('POST', '/_apis/organizations?api-version=7.1', alice, { name: 'Not A Valid Name!', description: text }),
+    },
+  ];
+
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+  it('answers every route about as fast for shaped inputs as for ordinary ones', async () => {
+    const alice = await env.userToken('alice@contoso.com');
+    const packaging = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
+    const report: string[] = [];
+    for (const probe of probes(alice, packaging)) {
+      const size = probe.size ?? SIZE;
+      const inputs = [ordinary(size), ...shapes(size)];
+      const times = inputs.map(() => [] as number[]);
+      for (let round = 0; round < 5; round += 1) {
+        for (const [index, text] of inputs.entries()) {
+          const started = performance.now();
+          const response = await probe.send(text);
+          await response.arrayBuffer();
+          times[index]!.push(performance.now() - started);
+          expect(response.status, `${probe.name} shape ${index}`).toBeLessThan(500);
+        }
+      }
+      const [base, ...shaped] = times.map(median);
+      const slowest = Math.max(...shaped);
+      report.push(`${probe.name}: ordinary ${base!.toFixed(1)} ms, slowest shaped ${slowest.toFixed(1)} ms (shape ${shaped.indexOf(slowest)})`);
+      // Linear work on the same size stays within a small factor; the slack absorbs scheduling noise.
+      expect(slowest, report.at(-1)).toBeLessThan(base! * 3 + 15);
+    }
+    console.log(report.join('\n'));
+  }, 120_000);
+});

@@ -260,7 +260,7 @@ describe('notification delivery', () => {
     expect(inbox.body.value.filter((notice: any) => notice.id === message.id)).toHaveLength(1);
   });
 
-  it('moves a notice the webhook keeps refusing to the poison queue after maxDequeueCount', async () => {
+  it('moves a notice the webhook keeps refusing to the webhook poison queue after maxDequeueCount', async () => {
     received.length = 0;
     receiverMode = { failNext: 0, always: true };
     const message = notificationMessage(env.app, {
@@ -276,7 +276,7 @@ describe('notification delivery', () => {
     await env.runtime.drainQueues();
     receiverMode = { failNext: 0, always: false };
     expect(received).toHaveLength(4); // 2 invocations × 2 attempts
-    const poison = env.app.storage.queue(poisonQueueName(QUEUES.notifications));
+    const poison = env.app.storage.queue(poisonQueueName(QUEUES.webhooks));
     const peeked = await poison.peekMessages({ numberOfMessages: 32 });
     const texts = peeked.peekedMessageItems.map((item) => Buffer.from(item.messageText, 'base64').toString('utf8'));
     expect(texts.some((text) => JSON.parse(text).id === message.id)).toBe(true);

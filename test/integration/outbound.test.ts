@@ -126,17 +126,17 @@ describe('webhooks cannot reach internal addresses', () => {
         body: 'hello',
         data: {},
       });
-    await env.runtime.invoke('notification-sender', message());
+    await env.runtime.invoke('webhook-sender', message());
     expect(exception.hits).toEqual(['POST /hook']);
 
     // The row as a change of DNS (or a row written before this check existed) would leave it.
     await env.app.storage.table(TABLES.notificationSettings).updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://localhost:${internal.port}/hook` }, 'Merge');
-    await expect(env.runtime.invoke('notification-sender', message())).rejects.toThrow(/refused/);
+    await expect(env.runtime.invoke('webhook-sender', message())).rejects.toThrow(/refused/);
     expect(internal.hits).toEqual([]);
 
     // A redirect from an allowed host to an internal one is not followed.
     await env.app.storage.table(TABLES.notificationSettings).updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://127.0.0.1:${exception.port}/redirect` }, 'Merge');
-    await expect(env.runtime.invoke('notification-sender', message())).rejects.toThrow(/302/);
+    await expect(env.runtime.invoke('webhook-sender', message())).rejects.toThrow(/302/);
     expect(internal.hits).toEqual([]);
   });
 });
