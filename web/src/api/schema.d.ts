@@ -1174,7 +1174,7 @@ export interface components {
         /** @description Azure DevOps' error shape with Gatehouse's stable machine-readable `code`. */
         Error: {
             $id: string;
-            /** @description Stable machine-readable error code (e.g. invalidRequest, unauthorized, notFound codes per resource, rateLimited). 503 answers carry storageUnavailable, or auditUnavailable when a change was refused because its audit event could not be queued; both with Retry-After, and nothing was changed. */
+            /** @description Stable machine-readable error code (e.g. invalidRequest, unauthorized, notFound codes per resource, rateLimited). 429 answers (rateLimited: writes, anonymous requests, failed authentications per client address and token id; creationRateLimited) carry Retry-After. 503 answers carry storageUnavailable, or auditUnavailable when a change was refused because its audit event could not be queued; both with Retry-After, and nothing was changed. */
             code: string;
             details?: unknown;
             errorCode: number;
@@ -1492,6 +1492,13 @@ export interface operations {
             };
             /** @description The name is taken (organizationNameTaken). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description creationRateLimited: too many organizations created by this identity or its tenant recently (Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1954,6 +1961,8 @@ export interface operations {
                             /** @default false */
                             enabled: boolean;
                             exemptUsers: unknown;
+                            /** @default null */
+                            maxPerUserPerHour: number | null;
                         };
                         revision: number;
                     };
@@ -2014,6 +2023,8 @@ export interface operations {
                         enabled?: boolean;
                         /** @default [] */
                         exemptUsers?: string[];
+                        /** @default null */
+                        maxPerUserPerHour?: number | null;
                     };
                 };
             };
@@ -2054,6 +2065,8 @@ export interface operations {
                             /** @default false */
                             enabled: boolean;
                             exemptUsers: unknown;
+                            /** @default null */
+                            maxPerUserPerHour: number | null;
                         };
                         revision: number;
                     };
@@ -3792,6 +3805,20 @@ export interface operations {
                     };
                 };
             };
+            /** @description upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, … */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description creationRateLimited: too many feeds created by this identity recently (Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3990,6 +4017,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, … */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Error */
             default: {
@@ -4443,6 +4477,13 @@ export interface operations {
             };
             /** @description openRequestExists, grantAlreadyActive */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description creationRateLimited: too many free grant requests from this identity recently (Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6669,6 +6710,20 @@ export interface operations {
                     };
                 };
             };
+            /** @description upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, … */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description creationRateLimited: too many feeds created by this identity recently (Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -6867,6 +6922,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, … */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Error */
             default: {
