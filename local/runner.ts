@@ -169,7 +169,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       const schedule = schedules.get(declaration.name);
       if (!schedule) continue;
       const fire = async (isPastDue: boolean, last: Date | undefined) => {
-        if (leases && !(await leases.holds(declaration.name))) return;
+        // A lease that cannot be read (storage down) is not held: this occurrence is skipped, never thrown.
+        if (leases && !(await leases.holds(declaration.name).catch(() => false))) return;
         const now = new Date();
         const next = schedule.next(now);
         await runTimerFunction(declaration, {
