@@ -13,6 +13,7 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
 import { DESKTOP, expectAccessible, launchChromium, newContext, screenshots } from './browser.js';
 
 let env: TestEnvironment;
+const YEARLY = '0 0 3 1 1 *';
 let browser: Browser;
 
 beforeAll(async () => {
@@ -20,7 +21,8 @@ beforeAll(async () => {
   env = await startTestEnvironment({
     signingKey,
     declarations: [...devSignInDeclarations(signingKey), ...declarations],
-    settings: { AUTH_ISSUER: DEVELOPMENT_ISSUER },
+    // Timers run only when a test invokes them: none fires on the wall clock in the middle of a flow.
+    settings: { AUTH_ISSUER: DEVELOPMENT_ISSUER, GRANT_REVIEW_SCHEDULE: YEARLY, LIFECYCLE_SCHEDULE: YEARLY, AUDIT_RETENTION_SCHEDULE: YEARLY },
     triggers: true,
   });
   browser = await launchChromium();
