@@ -479,7 +479,12 @@ class QueueListener {
         const response = await this.queue.receiveMessages({ numberOfMessages: Math.min(queues.batchSize, room), visibilityTimeout: this.leaseSeconds });
         found = response.receivedMessageItems.length;
         for (const message of response.receivedMessageItems) {
-          const running: Promise<void> = this.process(message).finally(() => this.inFlight.delete(running));
+          // A message that cannot be settled (storage down) becomes visible again when its lease ends, as on the host.
+          const running: Promise<void> = this.process(message)
+            .catch((error: unknown) => {
+              this.log.warn('a queue message could not be settled', { function: this.declaration.name, error: String((error as Error)?.message ?? error).slice(0, 200) });
+            })
+            .finally(() => this.inFlight.delete(running));
           this.inFlight.add(running);
         }
         while (this.inFlight.size > queues.newBatchThreshold) await Promise.race(this.inFlight);
