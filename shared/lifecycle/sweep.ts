@@ -9,9 +9,11 @@ import {
   HOUR_MS,
   pad,
   parseEntry,
+  purgeTargetOf,
   readCursor,
   seekBucket,
 } from './index.js';
+import { ignoreMissing } from '../storage/entities.js';
 import type { ExpirableKind, ExpiringItem, FinaliseOutcome, IndexEntry, RunScope } from './kinds.js';
 
 /**
@@ -110,8 +112,10 @@ async function sweepBucket(
       const entry = parseEntry(row);
       if (entry) entries.push(entry);
       else {
-        // A row no kind wrote: never due for anything; remove it so the bucket can close.
-        entries.push({ partitionKey: String(row.partitionKey), rowKey: String(row.rowKey), dueMs: 0, ownerId: '', id: '' });
+        // A purge entry deletes the row it names; any other row no kind wrote is never due for
+        // anything. Either way it is removed so the bucket can close.
+        const purge = purgeTargetOf(row);
+        entries.push({ partitionKey: String(row.partitionKey), rowKey: String(row.rowKey), dueMs: 0, ownerId: '', id: '', ...(purge ? { purge } : {}) });
       }
     }
     const take = entries.slice(0, Math.max(0, options.budget.remaining));
@@ -122,7 +126,9 @@ async function sweepBucket(
       while (next < take.length) {
         const entry = take[next++] as IndexEntry;
         try {
-          if (entry.id) {
+          if (entry.purge) {
+            await ignoreMissing(app.storage.table(entry.purge.table).deleteEntity(entry.purge.partitionKey, entry.purge.rowKey));
+          } else if (entry.id) {
             const { outcome, item } = await kind.finalise(app, entry, now, scope);
             counters[outcome]++;
             // alreadyDone of a live item means an earlier run marked it and may have died before the

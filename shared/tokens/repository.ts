@@ -376,9 +376,11 @@ export class PatRepository {
     owner: PatOwnerIdentity,
     extra: readonly TableEntity[],
     events: readonly AuditEvent[],
+    extraEffects: readonly IndexEffect[] = [],
   ): Promise<void> {
     const successor = { ...created, owner };
     const effects = [
+      ...extraEffects,
       ...expiryEffects(undefined, successor),
       ...expiryEffects(previous, oldNext),
       ...(oldNext.graceEndsAt && !oldNext.revokedAt ? [expiryUpsert(oldNext, oldNext.graceEndsAt, 'rotationGrace')] : []),

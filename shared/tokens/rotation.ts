@@ -8,6 +8,8 @@ import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import type { IndexEffect } from '../audit/outbox.js';
+import { purgeEffect } from '../lifecycle/index.js';
 import { currentPepper } from './hashing.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
 import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
@@ -186,6 +188,7 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
       );
     }
     const extra: TableEntity[] = [];
+    const purges: IndexEffect[] = [];
     if (rowKey) {
       const { pepperVersion, sealed } = seal(app, token, `${record.authorizationId}|${created.authorizationId}|${rowKey}`);
       extra.push({
@@ -197,9 +200,12 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
         sealed,
         expiresAt: new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString(),
       });
+      // The replay decrypts to a live token: the lifecycle timer deletes it once its window is over.
+      const expiresAt = new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString();
+      purges.push(purgeEffect(TABLES.patExpiry, expiresAt, { table: TABLES.pats, partitionKey: patPartitionOf(authorizationId), rowKey }));
     }
     try {
-      await repository.rotate(record, etag, oldNext, created, request.owner, extra, events);
+      await repository.rotate(record, etag, oldNext, created, request.owner, extra, events, purges);
       return patView(created, token);
     } catch (error) {
       const status = restErrorStatus(error);

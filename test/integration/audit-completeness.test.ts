@@ -8,6 +8,7 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
 import { callJson, createPat } from '../helpers/http.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { findAction } from '../../shared/audit/actions.js';
+import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
 import { pendingBackgroundWork } from '../../shared/runtime/background.js';
 
@@ -225,5 +226,26 @@ describe('security work is done before the answer, not in the background', () =>
     expect(used.status).toBe(200);
     const events = await deliverAuditQueue(env);
     expect(events.find((event) => event.actionId === 'Token.PatUsedFromNewIpEvent')?.data).toMatchObject({ AuthorizationId: pat.authorizationId });
+  });
+});
+
+describe('every expiring row has a purge path on a timer', () => {
+  it('deletes a rotation’s idempotent replay (which decrypts to a live token) once its 24 hours are over', async () => {
+    const owner = { token: await env.userToken('carol@contoso.com') };
+    const pat = await createPat(env, owner);
+    const rotated = await callJson(env, 'POST', `/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, {
+      ...owner,
+      headers: { 'Idempotency-Key': 'purge-me' },
+    });
+    expect(rotated.status, rotated.text).toBe(200);
+    await deliverAuditQueue(env);
+    const replays = async () =>
+      (await readAll(env.app.storage.table(TABLES.pats), odata`PartitionKey eq ${pat.authorizationId.slice(0, 4)} and RowKey ge ${'idem_'} and RowKey lt ${'idem`'}`)).length;
+    expect(await replays()).toBe(1);
+    await runLifecycle(env.app);
+    expect(await replays()).toBe(1);
+    env.clock.advance(24 * 3_600_000 + 60_000);
+    await runLifecycle(env.app);
+    expect(await replays()).toBe(0);
   });
 });
