@@ -384,3 +384,20 @@ describe('identities and restricted people', () => {
     }
   });
 });
+
+describe('hostile organization names on the routes that take one outside the organization path', () => {
+  it('answers an invitation or introspection naming an impossible organization with a 4xx or inactive, never a 500', async () => {
+    for (const name of ['a%23b', 'x%2Fy', 'not%3Fhere', '%20']) {
+      const accept = await call('POST', `/_apis/invitations/${name}/accept?${V}`, await as('bob@contoso.com'));
+      expect(accept.status, name).toBeLessThan(500);
+      expect(accept.status, name).toBeGreaterThanOrEqual(400);
+    }
+    const pat = await createPat(env, await as('bob@contoso.com'));
+    const gitserver = `Bearer ${await env.appToken('gitserver')}`;
+    for (const organization of ['a#b', 'x/y', "o'brien", 'what?']) {
+      const reply = await call('POST', '/_apis/tokens/introspect', { authorization: gitserver, body: { token: pat.token, organization } });
+      expect(reply.status, organization).toBe(200);
+      expect(reply.body, organization).toEqual({ active: false });
+    }
+  });
+});
