@@ -5,7 +5,7 @@ import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { encodeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { restErrorStatus } from '../http/errors.js';
-import type { OrganizationGroup, ProjectRole, ProjectVisibility } from './schemas.js';
+import { organizationNameSchema, type OrganizationGroup, type ProjectRole, type ProjectVisibility } from './schemas.js';
 
 /**
  * Tables:
@@ -155,7 +155,9 @@ export class DirectoryRepository {
     else cache.delete(key);
   }
 
+  /** A name that cannot be an organization's is no organization (and never reaches storage as a key). */
   async getOrganizationByName(name: string): Promise<Organization | undefined> {
+    if (!organizationNameSchema.safeParse(name).success) return undefined;
     const key = name.toLowerCase();
     const now = this.now();
     const cached = this.organizationCache.get(key, now);

@@ -5,7 +5,6 @@ import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectDescriptor, subjectKindOf, type Caller, type UserCaller } from '../auth/caller.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
 import { enforcedTenantPolicies, exemptFrom } from '../tokens/policies.js';
-import { organizationNameSchema } from './schemas.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
@@ -333,7 +332,7 @@ export async function listInvitations(app: AppContext, caller: UserCaller) {
 
 /** Accepts the caller's invitation to an organization: only the invited person, with their own token. */
 export async function acceptInvitation(app: AppContext, caller: UserCaller, audit: AuditContext, organizationName: string) {
-  const organization = organizationNameSchema.safeParse(organizationName).success ? await app.directory.getOrganizationByName(organizationName) : undefined;
+  const organization = await app.directory.getOrganizationByName(organizationName);
   const invitation = organization ? await app.directory.getInvitation(organization.id, caller.id) : undefined;
   if (!organization || !invitation) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
   if (!organization.allowExternalGuests) throw forbidden('externalGuestsNotAllowed', 'This organization no longer allows external guests.');

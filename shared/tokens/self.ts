@@ -4,7 +4,6 @@ import { subjectDescriptor, type Caller, type PatCaller, type ServicePrincipalCa
 import type { Organization } from '../directory/repository.js';
 import { evaluatePat } from './authenticate.js';
 import type { PolicyName } from './policies.js';
-import { organizationNameSchema } from '../directory/schemas.js';
 import { PatRepository } from './repository.js';
 import { lastUsedSchema, patMetadataSchema } from './schemas.js';
 import { lastUsedView } from './service.js';
@@ -176,9 +175,7 @@ export async function introspect(app: AppContext, caller: ServicePrincipalCaller
   if (body.organization !== undefined) {
     organization = GUID.test(body.organization)
       ? await app.directory.getOrganizationById(body.organization.toLowerCase())
-      : organizationNameSchema.safeParse(body.organization).success
-        ? await app.directory.getOrganizationByName(body.organization)
-        : undefined;
+      : await app.directory.getOrganizationByName(body.organization);
     if (!organization) return inactive;
   }
   const result = await evaluatePat(app, body.token, organization);

@@ -401,3 +401,14 @@ describe('hostile organization names on the routes that take one outside the org
     }
   });
 });
+
+describe('the SSH key lookup', () => {
+  it('answers 404 for an organization name that cannot exist, never a 5xx', async () => {
+    const gitserver = `Bearer ${await env.appToken('gitserver')}`;
+    const reply = await call('POST', '/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', {
+      authorization: gitserver,
+      body: { fingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', organization: 'x/y' },
+    });
+    expect(reply.status, reply.text).toBe(404);
+  });
+});
