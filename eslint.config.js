@@ -1,0 +1,70 @@
+// @ts-check
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+/** Code that may read the environment: the configuration module and the tooling that runs beside the app. */
+const ENVIRONMENT_READERS = ['shared/config.ts', 'local/**', 'tools/**', 'bench/**', 'test/**', '*.config.ts', 'web/vite.config.ts'];
+const ENVIRONMENT_MESSAGE = 'Read settings through shared/config.ts (validated once, typed), not from the environment directly.';
+
+export default defineConfig(
+  {
+    ignores: ['dist/', 'dist-bench/', 'coverage/', '.local/', '.package/', '.azurite/', 'tools/bicep/', 'test/fixtures/', 'web/src/api/schema.d.ts'],
+  },
+  js.configs.recommended,
+  tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        // Each file is checked with the types of the tsconfig that includes it (web/ has its own);
+        // the few configuration files no tsconfig includes get a default program.
+        projectService: { allowDefaultProject: ['vitest.ui.config.ts', 'vitest.infra.config.ts', 'web/vite.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // Numbers and booleans read naturally in messages; objects, unknowns and nullish values still need a decision.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // `() => setState(x)` and `(error) => reject(error)` are the usual shorthand; a void value used anywhere else is still an error.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // Input validation matches control characters on purpose (names, descriptions, header values, table keys).
+      'no-control-regex': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: ENVIRONMENT_MESSAGE }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:process', importNames: ['env'], message: ENVIRONMENT_MESSAGE },
+            { name: 'process', importNames: ['env'], message: ENVIRONMENT_MESSAGE },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ENVIRONMENT_READERS,
+    rules: { 'no-restricted-properties': 'off', 'no-restricted-imports': 'off' },
+  },
+  {
+    // Tests read JSON bodies as `any` and assert on them; a wrong guess fails the test, so the unsafe-any
+    // rules and non-null assertions would only add noise there.
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: globals.node },
+  },
+);
