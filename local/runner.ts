@@ -12,7 +12,7 @@ import { errorResponse, requestTooLarge } from '../shared/http/endpoint.js';
 import { registerClientSignal } from '../shared/http/cancellation.js';
 import { AppError, restErrorStatus } from '../shared/http/errors.js';
 import { poisonQueueName } from '../shared/storage/names.js';
-import type { Logger } from '../shared/logging.js';
+import { errorMessage, type Logger } from '../shared/logging.js';
 import { readHostSettings, type HostSettings } from './host-settings.js';
 import { setLongTimeout, TimerLeases, type TimerHandle } from './timers.js';
 
@@ -122,7 +122,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await declaration.handler(payload, context);
       logInvocation(declaration.name, context.invocationId, started, 'succeeded');
     } catch (error) {
-      logInvocation(declaration.name, context.invocationId, started, 'failed', { error: String((error as Error)?.message ?? error).slice(0, 500) });
+      logInvocation(declaration.name, context.invocationId, started, 'failed', { error: errorMessage(error).slice(0, 500) });
       throw error;
     }
   };
@@ -159,7 +159,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await declaration.handler(timer, context);
       logInvocation(declaration.name, context.invocationId, started, 'succeeded', { isPastDue: String(timer.isPastDue) });
     } catch (error) {
-      logInvocation(declaration.name, context.invocationId, started, 'failed', { error: String((error as Error)?.message ?? error).slice(0, 500) });
+      logInvocation(declaration.name, context.invocationId, started, 'failed', { error: errorMessage(error).slice(0, 500) });
       throw error;
     }
   };
@@ -230,7 +230,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   server.headersTimeout = 30_000;
 
   const handleHttp = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? hostname}`);
     const method = (req.method ?? 'GET').toUpperCase();
     const segments = splitPath(url.pathname);
     if (!segments) return send(res, errorResponse(new AppError(400, 'invalidPath', 'The request path is not valid URL encoding.')));
@@ -250,11 +250,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }
       try {
         await invoke(segments[2] ?? '', input);
-        return send(res, { status: 202 });
       } catch (error) {
         if (error instanceof AppError) return send(res, errorResponse(error));
         return send(res, { status: 500 });
       }
+      return send(res, { status: 202 });
     }
 
     const match = routes.find(method, segments);
@@ -281,8 +281,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       url: url.toString(),
       headers,
       params: match.params,
-      ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' } as RequestInit) } : {}),
-    } as ConstructorParameters<typeof HttpRequest>[0]);
+      ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' }) } : {}),
+    });
     const clientGone = new AbortController();
     res.once('close', () => clientGone.abort());
     registerClientSignal(request, clientGone.signal);
@@ -292,7 +292,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     try {
       response = await match.entry.handler(request, context);
     } catch (error) {
-      logInvocation(match.entry.name, context.invocationId, started, 'failed', { status: 500, error: String((error as Error)?.message ?? error).slice(0, 500) });
+      logInvocation(match.entry.name, context.invocationId, started, 'failed', { status: 500, error: errorMessage(error).slice(0, 500) });
       return send(res, { status: 500 });
     }
     logInvocation(match.entry.name, context.invocationId, started, 'succeeded', { method, status: response.status ?? 200 });
@@ -352,7 +352,7 @@ function adminRefusal(req: IncomingMessage, url: URL, masterKey: string): AppErr
   if (masterKey.length < 16 || actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
     return new AppError(401, 'unauthorized', 'The admin API requires the master key in the x-functions-key header.');
   }
-  const contentType = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (contentType !== 'application/json') return new AppError(415, 'unsupportedMediaType', 'Send the admin request body as application/json.');
   return undefined;
 }
@@ -382,7 +382,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 }
 
 async function send(res: ServerResponse, response: HttpResponseInit, headOnly = false): Promise<void> {
-  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  const headers = new Headers(response.headers);
   let payload: Buffer | undefined;
   if (response.jsonBody !== undefined) {
     payload = Buffer.from(JSON.stringify(response.jsonBody));
@@ -482,7 +482,7 @@ class QueueListener {
           // A message that cannot be settled (storage down) becomes visible again when its lease ends, as on the host.
           const running: Promise<void> = this.process(message)
             .catch((error: unknown) => {
-              this.log.warn('a queue message could not be settled', { function: this.declaration.name, error: String((error as Error)?.message ?? error).slice(0, 200) });
+              this.log.warn('a queue message could not be settled', { function: this.declaration.name, error: errorMessage(error).slice(0, 200) });
             })
             .finally(() => this.inFlight.delete(running));
           this.inFlight.add(running);
@@ -490,7 +490,7 @@ class QueueListener {
         while (this.inFlight.size > queues.newBatchThreshold) await Promise.race(this.inFlight);
       } catch (error) {
         if (restErrorStatus(error) === 404) await this.queue.createIfNotExists().catch(() => undefined);
-        else this.log.warn('queue poll failed', { queue: this.queue.name, error: String((error as Error)?.message ?? error).slice(0, 300) });
+        else this.log.warn('queue poll failed', { queue: this.queue.name, error: errorMessage(error).slice(0, 300) });
       }
       if (found > 0) {
         delay = 100;
@@ -538,7 +538,7 @@ class QueueListener {
     } catch (error) {
       // As the host's queue extension (5.x) does: a message it cannot decode goes to poison at once,
       // since retrying cannot help (Azure/azure-sdk-for-net#18326).
-      return this.moveToPoison(message, `message decoding failed: ${String((error as Error)?.message ?? error).slice(0, 200)}`);
+      return this.moveToPoison(message, `message decoding failed: ${errorMessage(error).slice(0, 200)}`);
     }
     // Keep the message invisible while the function runs, as the host renews its lease at half-time.
     let popReceipt = message.popReceipt;
@@ -562,7 +562,7 @@ class QueueListener {
       });
     } catch (error) {
       outcome = 'failed';
-      reason = String((error as Error)?.message ?? error).slice(0, 300);
+      reason = errorMessage(error).slice(0, 300);
     } finally {
       clearInterval(renewal);
     }

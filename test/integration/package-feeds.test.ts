@@ -242,7 +242,7 @@ describe('npm registry protocol', () => {
       expect(reply.body.code, label).toBe(code);
       expect(reply.body.error, label).toMatch(new RegExp(`^${code}: `));
     }
-    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', `${'x'.repeat(215)}`];
+    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', 'x'.repeat(215)];
     for (const name of badNames) {
       const reply = await call('PUT', `${REGISTRY}/${name}`, alice, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
       expect(reply.status, name).toBe(400);

@@ -594,7 +594,7 @@ describe('organization policies', () => {
     expect(stale.body.code).toBe('preconditionFailed');
     const fresh = await put({ restrictGlobalPats: { enabled: false } }, { 'If-Match': current.headers.get('etag')! });
     expect(fresh.status).toBe(200);
-    expect(fresh.headers.get('etag')).toBe(`"${current.body.revision + 1}"`);
+    expect(fresh.headers.get('etag')).toBe(`"${(current.body.revision as number) + 1}"`);
   });
 
   it('previews which existing PATs would break a proposed policy, and their owners, without saving it', async () => {
