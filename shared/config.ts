@@ -12,7 +12,6 @@ import { parseNcrontab } from './runtime/ncrontab.js';
 export const STORAGE_CONNECTION = 'STORAGE';
 
 const httpsOrLocalUrl = z
-  .string()
   .url()
   .refine((value) => {
     const url = new URL(value);
@@ -126,14 +125,14 @@ const addressList = z
 const settingsSchema = z
   .object({
     STORAGE: z.string().min(1).optional(),
-    STORAGE__tableServiceUri: z.string().url().optional(),
-    STORAGE__queueServiceUri: z.string().url().optional(),
-    STORAGE__blobServiceUri: z.string().url().optional(),
+    STORAGE__tableServiceUri: z.url().optional(),
+    STORAGE__queueServiceUri: z.url().optional(),
+    STORAGE__blobServiceUri: z.url().optional(),
     STORAGE__credential: z.literal('managedidentity').optional(),
-    STORAGE__clientId: z.string().uuid().optional(),
-    AZURE_CLIENT_ID: z.string().uuid().optional(),
+    STORAGE__clientId: z.uuid().optional(),
+    AZURE_CLIENT_ID: z.uuid().optional(),
 
-    AUTH_ISSUER: z.string().url(),
+    AUTH_ISSUER: z.url(),
     AUTH_AUDIENCE: z.string().min(1),
     AUTH_JWKS_URI: httpsOrLocalUrl.optional(),
     AUTH_JWKS: jwks.optional(),
@@ -142,8 +141,8 @@ const settingsSchema = z
     TOKEN_PEPPERS: pepperList,
 
     // Empty (the deployment's default) means unset.
-    PORTAL_CLIENT_ID: z.union([z.literal(''), z.string().uuid()]).optional().transform((value) => value || undefined),
-    PORTAL_AUTHORITY: z.string().url().refine((value) => new URL(value).protocol === 'https:', 'must be an https URL').optional(),
+    PORTAL_CLIENT_ID: z.union([z.literal(''), z.uuid()]).optional().transform((value) => value || undefined),
+    PORTAL_AUTHORITY: z.url().refine((value) => new URL(value).protocol === 'https:', 'must be an https URL').optional(),
 
     MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
     RATE_LIMIT_WRITES_PER_MINUTE: count(0, 1_000_000, 600),
@@ -161,7 +160,7 @@ const settingsSchema = z
     TOKEN_POLICY_CACHE_SECONDS: count(0, 60, 10),
     CHANGE_FEED_POLL_MS: count(0, 5000, 500),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
-    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     TELEMETRY_CONSOLE: booleanSetting(false),
 
     GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE),

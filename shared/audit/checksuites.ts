@@ -22,7 +22,7 @@ import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from '
  * retried POST is a duplicate, not a second entry.
  */
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
-const time = z.string().datetime({ offset: true });
+const time = z.iso.datetime({ offset: true });
 const name = z.string().min(1).max(256);
 
 export const CHECK_SUITE_FINAL_STATUSES = ['approved', 'rejected', 'canceled', 'timedOut', 'failed', 'skipped'] as const;

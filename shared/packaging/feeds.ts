@@ -121,7 +121,7 @@ const upstreamSourceInput = z
   })
   .strict();
 
-const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())).max(100);
+const userIdList = z.array(z.uuid().transform((id) => id.toLowerCase())).max(100);
 
 export const createFeedBody = z
   .object({

@@ -19,13 +19,13 @@ export class UpstreamFailure extends AppError {
 
 const distSchema = z
   .object({
-    tarball: z.string().url(),
+    tarball: z.url(),
     integrity: z.string().max(2048).optional(),
     shasum: z.string().regex(/^[0-9a-f]{40}$/i).optional(),
   })
-  .passthrough();
+  .loose();
 
-const versionSchema = z.object({ name: z.string(), version: z.string(), dist: distSchema }).passthrough();
+const versionSchema = z.looseObject({ name: z.string(), version: z.string(), dist: distSchema });
 
 const packumentSchema = z
   .object({
@@ -34,7 +34,7 @@ const packumentSchema = z
     'dist-tags': z.record(z.string(), z.unknown()).default({}),
     time: z.record(z.string(), z.unknown()).default({}),
   })
-  .passthrough();
+  .loose();
 
 export interface UpstreamVersion {
   readonly version: string;
