@@ -460,6 +460,7 @@ export function loadConfig(env: Env): AppConfig {
         blobServiceUri: s.STORAGE__blobServiceUri,
         managedIdentityClientId: s.STORAGE__clientId ?? s.AZURE_CLIENT_ID,
       };
+  const exporter: TelemetrySettings['exporter'] = s.APPLICATIONINSIGHTS_CONNECTION_STRING ? 'azureMonitor' : s.OTEL_EXPORTER_OTLP_ENDPOINT ? 'otlp' : s.TELEMETRY_CONSOLE ? 'console' : 'off';
   return Object.freeze({
     storage,
     auth: {
@@ -489,7 +490,7 @@ export function loadConfig(env: Env): AppConfig {
     tokenPolicyCacheSeconds: s.TOKEN_POLICY_CACHE_SECONDS,
     changeFeedPollMs: s.CHANGE_FEED_POLL_MS,
     telemetry: {
-      exporter: (s.APPLICATIONINSIGHTS_CONNECTION_STRING ? 'azureMonitor' : s.OTEL_EXPORTER_OTLP_ENDPOINT ? 'otlp' : s.TELEMETRY_CONSOLE ? 'console' : 'off') as TelemetrySettings['exporter'],
+      exporter,
       applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
       otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
       managedIdentityClientId: s.AZURE_CLIENT_ID,

@@ -106,8 +106,8 @@ interface PendingAppend {
   readonly eventId: string;
   readonly dataBlob: string | undefined;
   readonly nowMs: number;
-  resolve(outcome: WriteOutcome): void;
-  reject(error: unknown): void;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Events per group transaction: two rows each plus the head, within the 100-entity limit. */
@@ -122,7 +122,7 @@ const appendQueues = new WeakMap<AppContext, Map<string, { pending: PendingAppen
 
 function appendQueueOf(app: AppContext, partitionKey: string) {
   let queues = appendQueues.get(app);
-  if (!queues) appendQueues.set(app, (queues = new Map()));
+  if (!queues) appendQueues.set(app, (queues = new Map<string, { pending: PendingAppend[]; flushing: boolean }>()));
   let queue = queues.get(partitionKey);
   if (!queue) queues.set(partitionKey, (queue = { pending: [], flushing: false }));
   return queue;
@@ -162,7 +162,7 @@ const KNOWN_HEADS_MAX = 10_000;
 
 function knownHeadsOf(app: AppContext): Map<string, ChainHeadRow & { etag: string }> {
   let heads = knownHeads.get(app);
-  if (!heads) knownHeads.set(app, (heads = new Map()));
+  if (!heads) knownHeads.set(app, (heads = new Map<string, ChainHeadRow & { etag: string }>()));
   return heads;
 }
 
@@ -300,7 +300,7 @@ export async function writeAuditEvent(app: AppContext, received: AuditEvent): Pr
     DataLength: dataJson.length,
   });
 
-  return enqueueAppend(app, partitionKey, { row: base as PreparedRow, eventId, dataBlob, nowMs });
+  return enqueueAppend(app, partitionKey, { row: base, eventId, dataBlob, nowMs });
 }
 
 function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefined, partitionKey: string, nowMs: number): AuditRow {

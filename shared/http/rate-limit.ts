@@ -132,7 +132,7 @@ const tenantPolicyLimiters = new WeakMap<AppContext, Map<number, RateLimiter>>()
 /** One hourly limiter per limit a tenant policy names (a handful of distinct values in practice). */
 function tenantPolicyLimiter(app: AppContext, perHour: number): RateLimiter {
   let byLimit = tenantPolicyLimiters.get(app);
-  if (!byLimit) tenantPolicyLimiters.set(app, (byLimit = new Map()));
+  if (!byLimit) tenantPolicyLimiters.set(app, (byLimit = new Map<number, RateLimiter>()));
   let limiter = byLimit.get(perHour);
   if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR)));
   return limiter;

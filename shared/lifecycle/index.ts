@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
-import { readEntity } from '../storage/entities.js';
+import { optionalText, readEntity } from '../storage/entities.js';
 import { TABLES, type TableName } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
 import type { IndexEntry, LifecycleCounters } from './kinds.js';
@@ -43,8 +43,8 @@ export function purgeTargetOf(row: Record<string, unknown>): IndexEntry['purge']
 }
 
 export function parseEntry(row: Record<string, unknown>): IndexEntry | undefined {
-  const partitionKey = String(row.partitionKey ?? '');
-  const rowKey = String(row.rowKey ?? '');
+  const partitionKey = optionalText(row.partitionKey);
+  const rowKey = optionalText(row.rowKey);
   const match = /^(\d{13})_(.+)$/.exec(rowKey);
   const ownerId = typeof row.ownerId === 'string' ? row.ownerId : '';
   const id = typeof row.authorizationId === 'string' ? row.authorizationId : (match?.[2] ?? '');

@@ -166,7 +166,7 @@ export async function updateLadder(app: AppContext, organization: Organization, 
  */
 export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
   const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
-  let counts: Record<string, number> = {};
+  let counts: Record<string, number>;
   try {
     counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
   } catch {
@@ -274,8 +274,8 @@ export async function configureWebhook(
 ): Promise<z.infer<typeof webhookViewSchema>> {
   const url = checkWebhookUrl(app, body.url).toString();
   await refusePrivateWebhook(app, new URL(url));
-  const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
-  const secret = body.secret ?? (generated as string);
+  const secret = body.secret ?? randomBytes(32).toString('base64url');
+  const generated = body.secret === undefined ? secret : undefined;
   const { cipher, keyVersion } = encryptSecret(app, secret);
   const configuredAt = app.clock.now().toISOString();
   await saveSettings(app, organization, context, (settings) => ({
@@ -305,7 +305,7 @@ export async function resealWebhookSecrets(app: AppContext): Promise<number> {
   const current = currentPepper(app.config.peppers).version;
   const table = app.storage.table(TABLES.notificationSettings);
   let resealed = 0;
-  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookKeyVersion ne ${current} and webhookKeyVersion ne ''` } })) {
+  for await (const row of table.listEntities({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookKeyVersion ne ${current} and webhookKeyVersion ne ''` } })) {
     const organizationId = String(row.partitionKey);
     const settings = await readNotificationSettings(app, organizationId);
     if (!settings.webhook || settings.webhook.keyVersion === current || !settings.etag) continue;

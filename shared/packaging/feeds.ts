@@ -70,12 +70,13 @@ export interface Feed {
   readonly updatedAt: string;
 }
 
+/** Columns added after the first feeds were written are optional. */
 interface FeedRow {
   id: string;
-  projectId: string;
+  projectId?: string;
   name: string;
-  description: string;
-  upstreamEnabled: boolean;
+  description?: string;
+  upstreamEnabled?: boolean;
   upstreams: string;
   owners: string;
   contributors: string;

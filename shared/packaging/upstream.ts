@@ -87,7 +87,7 @@ async function readLimited(response: Response, limit: number, what: string): Pro
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of response.body ?? []) {
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
       size += chunk.length;
       if (size > limit) {
         await response.body?.cancel().catch(() => undefined);

@@ -166,7 +166,7 @@ async function recordDiscovery(
   await commitWithEvents(
     app,
     TABLES.pats,
-    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
+    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt }, 'Replace']],
     [event],
   );
 }

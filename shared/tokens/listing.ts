@@ -88,7 +88,7 @@ function readContinuation(app: AppContext, purpose: string, token: string, bindi
   }
   if (payload.v !== 1 || payload.b !== binding || !Array.isArray(payload.k)) throw invalidContinuation();
   if (!payload.k.every((part) => typeof part === 'string' || typeof part === 'number')) throw invalidContinuation();
-  return payload.k as SortKey;
+  return payload.k;
 }
 
 export interface KeysetPager<R extends KeysetRecord> {

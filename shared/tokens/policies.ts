@@ -239,11 +239,11 @@ export async function policyLayers(app: AppContext, organization: Pick<Organizat
 }
 
 export function mergePolicies(current: TokenPolicyDocument, update: TokenPolicyUpdate): TokenPolicyDocument {
-  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 function mergeTenantPolicies(current: TenantPolicyDocument, update: TenantPolicyUpdate): TenantPolicyDocument {
-  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 export function policyView<T>(stored: StoredDocument<T>) {

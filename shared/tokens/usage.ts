@@ -28,7 +28,7 @@ const guards = new WeakMap<AppContext, Map<string, GuardEntry>>();
 
 function guardOf(app: AppContext): Map<string, GuardEntry> {
   let guard = guards.get(app);
-  if (!guard) guards.set(app, (guard = new Map()));
+  if (!guard) guards.set(app, (guard = new Map<string, GuardEntry>()));
   return guard;
 }
 
@@ -90,7 +90,7 @@ const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
 
 function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
   let writes = pendingWrites.get(app);
-  if (!writes) pendingWrites.set(app, (writes = new Map()));
+  if (!writes) pendingWrites.set(app, (writes = new Map<string, Promise<void>>()));
   return writes;
 }
 
