@@ -6,7 +6,7 @@ import type { Caller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import type { AuditActor, AuditEvent } from './events.js';
 import { clientAddressOf } from '../http/client-address.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 
 /** Who did something and from where: everything an audit event needs besides the action itself. */
 export interface AuditContext {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
-import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { currentPepper, derivedKeyOf } from '../secrets/hashing.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { canonicalJson } from './chain.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 

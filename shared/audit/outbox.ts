@@ -5,7 +5,7 @@ import { AppError, isStorageUnavailable, restErrorStatus } from '../http/errors.
 import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js';
 import { QUEUES, TABLES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { currentTraceparent } from '../telemetry/telemetry.js';
 import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
 

@@ -4,7 +4,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 
 /** Names that would collide with host routes or Gatehouse's own top-level paths. */
 export const RESERVED_ORGANIZATION_NAMES = new Set([

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { sendJson } from '../storage/queue.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 
 /**
  * The notification message: what producers put on the `notifications` queue for the sender to

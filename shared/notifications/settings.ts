@@ -9,7 +9,7 @@ import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { checkDestination, OutboundRefused } from '../http/outbound.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper } from '../secrets/hashing.js';
 import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
 
 /**

@@ -12,7 +12,7 @@ import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { trimTrailing } from '../text.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseRepositoryLink, type RepositoryLink } from './links.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 
 /** Records and wire shapes of free pipeline grants. */
 

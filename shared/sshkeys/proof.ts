@@ -2,7 +2,7 @@ import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, 
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { sshKeyFailure } from '../http/errors.js';
-import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
+import { currentPepper, derivedKeyOf } from '../secrets/hashing.js';
 import { WireReader, wireString } from './keys.js';
 
 /**

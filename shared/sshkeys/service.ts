@@ -5,7 +5,7 @@ import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
 import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
-import { findGatehouseTokens } from '../tokens/format.js';
+import { findGatehouseTokens } from '../secrets/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { RevocationKind } from '../tokens/repository.js';

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import { badRequest } from '../http/errors.js';
-import { derivedKey } from './hashing.js';
+import { derivedKey } from '../secrets/hashing.js';
 import type { PatsGetQuery } from './schemas.js';
 
 /**

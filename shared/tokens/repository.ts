@@ -7,8 +7,8 @@ import type { AuditEvent } from '../audit/events.js';
 import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { announceChange } from '../coherence/changes.js';
-import { parseGatehouseToken } from './format.js';
-import { hashToken } from './hashing.js';
+import { parseGatehouseToken } from '../secrets/format.js';
+import { hashToken } from '../secrets/hashing.js';
 import type { CredentialFacts } from './judge.js';
 
 /**

@@ -9,7 +9,7 @@ import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { listOutboxRows } from '../../shared/audit/outbox.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
-import { crc32, findGatehouseTokens, generateToken, isGatehouseToken, parseGatehouseToken } from '../../shared/tokens/format.js';
+import { crc32, findGatehouseTokens, generateToken, isGatehouseToken, parseGatehouseToken } from '../../shared/secrets/format.js';
 import { PatRepository, patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
 import { isRevokedByRule } from '../../shared/tokens/admin.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
