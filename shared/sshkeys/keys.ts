@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type Sshpk from 'sshpk';
 import { sshKeyFailure, type SshKeyError } from '../http/errors.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS, isSshKeyType, type SshKeyType } from './types.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, isSshKeyType, type SshKeyType } from '../tokens/ssh-key-types.js';
 
 /**
  * Parsing of pasted SSH public keys.

@@ -8,7 +8,7 @@ import { AppError, sessionTokenFailure } from '../http/errors.js';
 import { encodeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from './ssh-key-types.js';
 import { announceChange, onRemoteChange } from '../coherence/changes.js';
 
 /**
