@@ -9,10 +9,9 @@ import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../h
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
-import { purgeEffect } from '../lifecycle/index.js';
 import { currentPepper } from '../secrets/hashing.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
-import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
+import { ownerPartitionOf, PatRepository, patPartitionOf, purgeEffect, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
 
