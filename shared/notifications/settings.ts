@@ -10,7 +10,6 @@ import { checkDestination, OutboundRefused } from '../http/outbound.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { currentPepper } from '../secrets/hashing.js';
-import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
 
 /**
  * Per-organization notification settings, one row (`notificationsettings`, PK = organization id,
@@ -142,69 +141,15 @@ async function saveSettings(
   }
 }
 
-export async function updateLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]): Promise<NotificationSettings> {
-  const current = await readNotificationSettings(app, organization.id);
-  // Register new rungs before the ladder uses them, so no reminder window is missed.
-  await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
-  const { before, after } = await saveSettings(app, organization, context, (settings) => ({
+/**
+ * Replaces the organization's reminder ladder, audited. The reminder walk keeps a registry of the rungs
+ * in use: change the ladder through updateLadder (shared/lifecycle/rungs.ts), which keeps it in step.
+ */
+export function saveLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]) {
+  return saveSettings(app, organization, context, (settings) => ({
     next: { ...settings, ladder },
     data: { setting: 'expiryNotificationDays', previousValue: settings.ladder, newValue: ladder },
   }));
-  // After a concurrent change, rungs new relative to what was really replaced are counted too. An
-  // over-count only costs a query per run; an under-count could skip reminders.
-  await adjustRungRegistry(app, ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)), +1);
-  await adjustRungRegistry(app, before.ladder.filter((rung) => !ladder.includes(rung)), -1);
-  return after;
-}
-
-// ---- rung registry: which rung values any organization uses --------------------------------------
-
-/**
- * One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
- * besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
- * from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
- */
-export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
-  const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
-  let counts: Record<string, number>;
-  try {
-    counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
-  } catch {
-    counts = {};
-  }
-  return { counts, etag: row?.etag };
-}
-
-export async function activeRungs(app: AppContext): Promise<number[]> {
-  const { counts } = await readRungRegistry(app);
-  const rungs = new Set(DEFAULT_LADDER);
-  for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
-  return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
-}
-
-async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
-  if (rungs.length === 0) return;
-  const table = app.storage.table(TABLES.lifecycle);
-  for (let attempt = 1; ; attempt++) {
-    const { counts, etag } = await readRungRegistry(app);
-    const activated: number[] = [];
-    for (const rung of rungs) {
-      const before = counts[String(rung)] ?? 0;
-      const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) activated.push(rung);
-      counts[String(rung)] = after;
-    }
-    const entity = { partitionKey: 'registry', rowKey: 'rungs', counts: JSON.stringify(counts) };
-    try {
-      if (etag) await table.updateEntity(entity, 'Replace', { etag });
-      else await table.createEntity(entity);
-      for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 8) throw error;
-    }
-  }
 }
 
 // ---- webhook --------------------------------------------------------------------------------------
