@@ -3,6 +3,7 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { createOrganization, organizationView } from '../shared/directory/service.js';
+import { ensureCapacityRecord } from '../shared/pipelines/service.js';
 import { createOrganizationBody, organizationSchema } from '../shared/directory/schemas.js';
 import type { UserCaller } from '../shared/auth/caller.js';
 
@@ -23,6 +24,8 @@ export const organizationsCreate = endpoint({
   },
   handler: async ({ app, caller, body, request, activityId }) => {
     const organization = await createOrganization(app, caller as UserCaller, auditContextOf(request, caller!, activityId), body);
+    // Every organization has a pipeline capacity record: private defaults, no free public jobs.
+    await ensureCapacityRecord(app, organization);
     return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
   },
 });

@@ -10,7 +10,6 @@ import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { TABLES, type TableName } from '../storage/names.js';
 import type { Commit } from './repository.js';
-import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
@@ -120,8 +119,6 @@ export async function createOrganization(
     await app.directory.deleteOrganization(organization).catch(() => undefined);
     throw error;
   }
-  // Every organization has a pipeline capacity record: private defaults, no free public jobs.
-  await ensureCapacityRecord(app, organization);
   return organization;
 }
 
