@@ -3,10 +3,33 @@ import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import gatehouse from './tools/lint/area-layers.mjs';
 
 /** Code that may read the environment: the configuration module and the tooling that runs beside the app. */
 const ENVIRONMENT_READERS = ['shared/config.ts', 'local/**', 'tools/**', 'bench/**', 'test/**', '*.config.ts', 'web/vite.config.ts'];
 const ENVIRONMENT_MESSAGE = 'Read settings through shared/config.ts (validated once, typed), not from the environment directly.';
+
+/**
+ * The areas of shared/ (shared/<area>/), lowest layer first. An area imports only areas in lower layers,
+ * so no two areas depend on each other: tokens record audit events and send notifications; the directory
+ * applies token policies; lifecycle sweeps tokens and SSH keys and sends their reminders; pipelines and
+ * packaging build on the directory. A step that needs a higher area belongs to the function that
+ * orchestrates it (functions/) or is passed in. Type-only imports are not counted (the Organization type
+ * is everyone's vocabulary); modules directly in shared/ belong to no area.
+ */
+const AREA_LAYERS = [
+  ['runtime', 'telemetry', 'secrets'],
+  ['http'],
+  ['auth', 'storage', 'openapi'],
+  ['coherence', 'portal'],
+  ['audit'],
+  ['notifications'],
+  ['tokens'],
+  ['directory', 'sshkeys'],
+  ['lifecycle', 'packaging', 'pipelines'],
+];
+/** Modules that compose areas: the request pipeline authenticates (tokens), resolves the organization (directory) and authorizes. */
+const COMPOSITION_MODULES = ['shared/http/endpoint.ts'];
 
 export default defineConfig(
   {
@@ -54,6 +77,11 @@ export default defineConfig(
         },
       ],
     },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    plugins: { gatehouse },
+    rules: { 'gatehouse/area-layers': ['error', { layers: AREA_LAYERS, composition: COMPOSITION_MODULES }] },
   },
   {
     files: ENVIRONMENT_READERS,
