@@ -121,6 +121,22 @@ function judge(app: AppContext, organizationId: string, day: string, name: strin
   return { ...checkpoint, keyVersion, createdAt: createdOn ? createdOn.toISOString() : null };
 }
 
+/** The days (yyyyMMdd) of an organization that have checkpoints, from one listing of day prefixes; undefined without blob storage. */
+export async function checkpointedDays(app: AppContext, organizationId: string): Promise<Set<string> | undefined> {
+  const container = await checkpointContainer(app);
+  if (!container) return undefined;
+  const days = new Set<string>();
+  for await (const item of container.listBlobsByHierarchy('/', { prefix: `${organizationId}/` })) {
+    // Anything not under a day's prefix is no day's checkpoint and proves nothing either way.
+    const day = item.name.slice(organizationId.length + 1).replace(/\/$/, '');
+    if (item.kind === 'prefix' && /^\d{8}$/.test(day)) days.add(day);
+  }
+  return days;
+}
+
+/** No checkpoint at all (a day without any under its prefix). */
+export const NO_CHECKPOINTS: DayCheckpoints = { valid: [], invalid: [], unverifiable: 0 };
+
 /** Every checkpoint of an organization's day; undefined without blob storage. */
 export async function readDayCheckpoints(app: AppContext, organizationId: string, day: string): Promise<DayCheckpoints | undefined> {
   const container = await checkpointContainer(app);

@@ -2,7 +2,7 @@ import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { readEntity } from '../storage/entities.js';
 import { chainHash, genesisHash, sha256Hex } from './chain.js';
-import { readDayCheckpoints, type DayCheckpoints, type StoredCheckpoint } from './checkpoints.js';
+import { NO_CHECKPOINTS, checkpointedDays, readDayCheckpoints, type DayCheckpoints, type StoredCheckpoint } from './checkpoints.js';
 import type { AuditWindow } from './query.js';
 import {
   EVENT_END,
@@ -11,7 +11,6 @@ import {
   auditDaysTable,
   auditLogTable,
   dayKey,
-  dayStartMs,
   eventRowKey,
   firstRetainedDay,
   getAuditSettings,
@@ -120,15 +119,12 @@ export async function verifyAuditChains(app: AppContext, organizationId: string,
     if (row.rowKey) listed.add(row.rowKey);
   }
   // A retained day that was checkpointed is checked even when its index row is gone with its events.
+  // Days without checkpoints (one listing of the organization's day prefixes says which) skip their
+  // own listing; a day's first checkpoint written after that listing is newer than this check.
   const { retentionDays } = await getAuditSettings(app, organizationId);
   const retainedFrom = firstRetainedDay(app.clock.now().getTime(), retentionDays);
-  const checkpointed = new Map<string, DayCheckpoints | undefined>();
-  for (let ms = dayStartMs(first); dayKey(ms) <= last; ms += 86_400_000) {
-    const day = dayKey(ms);
-    const checkpoints = await readDayCheckpoints(app, organizationId, day);
-    checkpointed.set(day, checkpoints);
-    if (checkpoints && day >= retainedFrom && checkpoints.valid.length + checkpoints.invalid.length + checkpoints.unverifiable > 0) listed.add(day);
-  }
+  const anchoredDays = await checkpointedDays(app, organizationId);
+  for (const day of anchoredDays ?? []) if (day >= first && day <= last && day >= retainedFrom) listed.add(day);
   const days = [...listed].sort();
 
   const coverage: CheckpointCoverage = {
@@ -150,7 +146,7 @@ export async function verifyAuditChains(app: AppContext, organizationId: string,
     checkpointCoverage: coverage,
   };
   for (const day of days) {
-    const outcome = await verifyDay(app, organizationId, day, { checkpoints: checkpointed.get(day) });
+    const outcome = await verifyDay(app, organizationId, day, anchoredDays?.has(day) === false ? { checkpoints: NO_CHECKPOINTS } : undefined);
     result.daysChecked++;
     result.eventsChecked += outcome.events;
     const covered = Math.min(outcome.latest?.sequence ?? 0, outcome.events);
