@@ -21,7 +21,7 @@ export const auditCheckSuitesIngest = endpoint({
     413: { description: 'requestBodyTooLarge' },
   },
   handler: async ({ app, caller, organization, body, activityId }) => {
-    const result = await ingestCheckSuite(app, caller!, organization!, activityId, body);
+    const result = await ingestCheckSuite(app, caller, organization, activityId, body);
     return { status: result.status === 'created' ? 201 : 200, body: result };
   },
 });

@@ -23,10 +23,10 @@ export const auditVerify = endpoint({
   query: z.object({ startTime: timeParam.optional(), endTime: timeParam.optional() }),
   responses: { 200: { description: 'intact, daysChecked, eventsChecked, chains, firstBrokenLink.' } },
   handler: async ({ app, request, caller, organization, query, activityId }) => {
-    const organizationId = organization!.organization.id;
+    const organizationId = organization.organization.id;
     const { retentionDays } = await getAuditSettings(app, organizationId);
     const window = resolveWindow(app.clock.now().getTime(), retentionDays, query.startTime, query.endTime, VERIFY_MAX_DAYS);
-    await recordAuditAccess(app, request, caller!, organization!, activityId, {
+    await recordAuditAccess(app, request, caller, organization, activityId, {
       Operation: 'verify',
       StartTime: new Date(window.startMs).toISOString(),
       EndTime: new Date(window.endMs).toISOString(),

@@ -21,7 +21,7 @@ export const notificationsList = endpoint({
   query: inboxQuerySchema,
   responses: { 200: { description: 'A page of notifications; continuationToken is null on the last page.', schema: inboxPageSchema } },
   handler: async ({ app, caller, organization, query }) => {
-    const page = await listInbox(app, caller!.id, organization!.organization.id, query);
+    const page = await listInbox(app, caller.id, organization.organization.id, query);
     const headers: Record<string, string> = page.continuationToken ? { 'x-ms-continuationtoken': page.continuationToken } : {};
     return { body: page, headers };
   },
@@ -43,6 +43,6 @@ export const notificationsMarkRead = endpoint({
     404: { description: 'notificationNotFound: not one of the caller\'s notifications.' },
   },
   handler: async ({ app, caller, organization, params, body }) => ({
-    body: await markRead(app, caller!.id, organization!.organization.id, params.id, body.isRead),
+    body: await markRead(app, caller.id, organization.organization.id, params.id, body.isRead),
   }),
 });

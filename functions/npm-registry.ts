@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { endpoint, readJsonBody, type EndpointInput } from '../shared/http/endpoint.js';
+import { endpoint, readJsonBody } from '../shared/http/endpoint.js';
+import type { OrganizationScope } from '../shared/request-scope.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
 import { PACKAGING_ACCESS, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
 import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
@@ -40,8 +41,8 @@ const scopes = [
 
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed> {
-  const { feed } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
+async function feedOf(input: OrganizationScope & { readonly params: Params }, need: 'read' | 'publish'): Promise<Feed> {
+  const { feed } = await resolveFeed(input.app, input.organization, input.caller, input.params.project, input.params.feed, need);
   return feed;
 }
 
@@ -68,7 +69,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
         case 'ping':
           return json({});
         case 'whoami':
-          return json({ username: input.caller!.kind === 'servicePrincipal' ? input.caller!.displayName : input.caller!.email });
+          return json({ username: input.caller.email });
         case 'packument': {
           const view = await requirePackage(input.app, feed, target.name, budget);
           return json(packument(view, registryUrl));

@@ -51,7 +51,7 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     responses: { 200: { description: 'The behavior (UpstreamingBehavior).', schema: upstreamingBehaviorSchema } },
     handler: async ({ app, caller, organization, params: values }) => {
       const name = packageNameFromRoute(values);
-      const { feed } = await resolveFeed(app, organization!, caller!, values.project, values.feedId);
+      const { feed } = await resolveFeed(app, organization, caller, values.project, values.feedId);
       return { body: await readBehavior(app, feed, name) };
     },
   }),
@@ -69,8 +69,8 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     responses: { 200: { description: 'Set (no body).' } },
     handler: async ({ app, request, caller, organization, params: values, body, activityId }) => {
       const name = packageNameFromRoute(values);
-      const { feed, project } = await resolveFeed(app, organization!, caller!, values.project, values.feedId, 'administer');
-      await setBehavior(app, request, caller!, organization!, activityId, feed, project, name, body.versionsFromExternalUpstreams);
+      const { feed, project } = await resolveFeed(app, organization, caller, values.project, values.feedId, 'administer');
+      await setBehavior(app, request, caller, organization, activityId, feed, project, name, body.versionsFromExternalUpstreams);
       return { status: 200 };
     },
   }),

@@ -15,6 +15,6 @@ export const tokenAdminList = endpoint({
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },
   handler: async ({ app, caller, organization, params, query }) => ({
-    body: await listUserTokens(app, organization!.organization, caller!.id, params.subjectDescriptor, query),
+    body: await listUserTokens(app, organization.organization, caller.id, params.subjectDescriptor, query),
   }),
 });

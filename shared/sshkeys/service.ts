@@ -10,7 +10,9 @@ import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { RevocationKind } from '../tokens/repository.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
-import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
+import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext } from '../tokens/service.js';
+import type { OrganizationScope } from '../request-scope.js';
+import type { UserCaller } from '../auth/caller.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
 import type { CredentialFacts } from '../tokens/judge.js';
 import { verifyProofOfPossession } from './proof.js';
@@ -25,7 +27,7 @@ const ATTEMPTS = 4;
 
 export type SshKeyContext = CredentialContext;
 
-export const sshKeyContextOf = (input: CredentialContextInput): SshKeyContext => credentialContextOf(input, 'SSH key');
+export const sshKeyContextOf: (scope: OrganizationScope<UserCaller>) => SshKeyContext = credentialContextOf;
 
 export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
   const status = sshKeyStatusOf(record, now);

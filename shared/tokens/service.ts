@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import type { HttpRequest } from '@azure/functions';
-import type { Caller, UserCaller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent, type AuditContext } from '../audit/context.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { UserCaller } from '../auth/caller.js';
+import type { OrganizationScope } from '../request-scope.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
@@ -30,30 +29,14 @@ export interface CredentialContext {
   readonly audit: AuditContext;
 }
 
-export interface CredentialContextInput {
-  app: AppContext;
-  caller: Caller | undefined;
-  organization: OrganizationAccess | undefined;
-  request: HttpRequest;
-  activityId: string;
-}
-
-/** `routes` names the credential in the error thrown when a declaration lets anything but a user in. */
-export function credentialContextOf(input: CredentialContextInput, routes: string): CredentialContext {
-  const { caller, organization } = input;
-  // The endpoint declarations admit users only and resolve the organization first.
-  if (caller?.kind !== 'user' || !organization) throw new Error(`${routes} routes need a user caller in an organization`);
-  return {
-    app: input.app,
-    caller,
-    organization: organization.organization,
-    audit: auditContextOf(input.request, caller, input.activityId),
-  };
+/** The credential services' view of a request on a route that admits users only (see shared/http/endpoint.ts). */
+export function credentialContextOf({ app, caller, organization, audit }: OrganizationScope<UserCaller>): CredentialContext {
+  return { app, caller, organization: organization.organization, audit };
 }
 
 export type PatContext = CredentialContext;
 
-export const patContextOf = (input: CredentialContextInput): PatContext => credentialContextOf(input, 'PAT');
+export const patContextOf: (scope: OrganizationScope<UserCaller>) => PatContext = credentialContextOf;
 
 /** The owner identity the hash snapshot keeps (from the issuing user's token). */
 export const ownerIdentityOf = (caller: UserCaller) => ({ displayName: caller.displayName, email: caller.email, tenantId: caller.tenantId });
