@@ -26,12 +26,13 @@ export const auditLogDownload = endpoint({
   params: organizationParam,
   query,
   responses: { 200: { description: 'The log file (application/octet-stream).', contentType: 'application/octet-stream' } },
-  handler: async ({ app, request, caller, organization, query, activityId }) => {
-    await assertAuditReader(app, organization, caller);
+  handler: async (input) => {
+    const { app, organization, query } = input;
+    await assertAuditReader(input);
     const organizationId = organization.organization.id;
     const { retentionDays } = await getAuditSettings(app, organizationId);
     const window = resolveWindow(app.clock.now().getTime(), retentionDays, query.startTime, query.endTime);
-    await recordAuditAccess(app, request, caller, organization, activityId, {
+    await recordAuditAccess(input, {
       Operation: 'download',
       Format: query.format,
       StartTime: new Date(window.startMs).toISOString(),

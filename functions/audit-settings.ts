@@ -32,7 +32,5 @@ export const auditSettingsUpdate = endpoint({
   params: organizationParam,
   body: auditSettingsBody,
   responses: { 200: { description: 'The settings.', schema: auditSettingsSchema } },
-  handler: async ({ app, request, caller, organization, body, activityId }) => ({
-    body: await updateAuditSettings(app, request, caller, organization, activityId, body.retentionDays),
-  }),
+  handler: async (input) => ({ body: await updateAuditSettings(input, input.body.retentionDays) }),
 });

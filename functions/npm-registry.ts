@@ -42,7 +42,7 @@ const scopes = [
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
 async function feedOf(input: OrganizationScope & { readonly params: Params }, need: 'read' | 'publish'): Promise<Feed> {
-  const { feed } = await resolveFeed(input.app, input.organization, input.caller, input.params.project, input.params.feed, need);
+  const { feed } = await resolveFeed(input, input.params.project, input.params.feed, need);
   return feed;
 }
 

@@ -55,9 +55,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
       400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
       429: { description: 'creationRateLimited: too many feeds created by this identity recently (Retry-After).' },
     },
-    handler: async ({ app, request, caller, organization, params, body, audit }) => {
+    handler: async (input) => {
+      const { app, request, organization, params } = input;
       const project = params.project === undefined ? undefined : await getProject(app, organization, params.project);
-      const feed = await createFeed(app, organization, caller, audit, project, body);
+      const feed = await createFeed(input, project, input.body);
       return { status: 201, body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
     },
   }),
@@ -93,9 +94,9 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: readAccess,
     params: feedParams,
     responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
-    handler: async ({ app, request, caller, organization, params }) => {
-      const { feed, project } = await resolveFeed(app, organization, caller, params.project, params.feedId);
-      return { body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
+    handler: async (input) => {
+      const { feed, project } = await resolveFeed(input, input.params.project, input.params.feedId);
+      return { body: await feedView(input.app, feed, project, scopeBaseUrl(input.request.url)) };
     },
   }),
   endpoint({
@@ -113,10 +114,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
       200: { description: 'The feed.', schema: feedViewSchema },
       400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
     },
-    handler: async ({ app, request, caller, organization, params, body, audit }) => {
-      const { feed, project } = await resolveFeed(app, organization, caller, params.project, params.feedId, 'administer');
-      const updated = await updateFeed(app, organization, caller, audit, project, feed, body);
-      return { body: await feedView(app, updated, project, scopeBaseUrl(request.url)) };
+    handler: async (input) => {
+      const { feed, project } = await resolveFeed(input, input.params.project, input.params.feedId, 'administer');
+      const updated = await updateFeed(input, project, feed, input.body);
+      return { body: await feedView(input.app, updated, project, scopeBaseUrl(input.request.url)) };
     },
   }),
 ]);

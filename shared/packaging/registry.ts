@@ -1,11 +1,9 @@
-import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { BudgetExceeded, ReadBudget } from './read-budget.js';
-import type { Caller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent } from '../audit/context.js';
+import { organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import type { Project } from '../directory/repository.js';
 import { AppError, badRequest, notFound } from '../http/errors.js';
 import { TABLES } from '../storage/names.js';
@@ -410,19 +408,14 @@ export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackage
 
 /** Sets the behavior (even before the feed holds the package), audited in the same transaction. */
 export async function setBehavior(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  feed: Feed,
-  project: Project | undefined,
+  { app, organization: access, audit }: OrganizationScope,
+  { feed, project }: { feed: Feed; project: Project | undefined },
   name: NpmPackageName,
   behavior: UpstreamBehavior,
 ): Promise<void> {
   const record = await readPackageRecord(app, feed.id, name.name);
   if (record.behavior === behavior) return;
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
     area: 'Packaging',
     category: 'modify',
