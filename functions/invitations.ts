@@ -34,7 +34,5 @@ export const invitationsAccept = endpoint({
     200: { description: 'The organization joined.', schema: organizationSchema },
     404: { description: 'invitationNotFound' },
   },
-  handler: async ({ app, caller, params, audit }) => ({
-    body: await acceptInvitation(app, caller, audit, params.organization),
-  }),
+  handler: async (input) => ({ body: await acceptInvitation(input, input.params.organization) }),
 });

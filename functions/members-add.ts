@@ -24,5 +24,5 @@ export const membersAdd = endpoint({
     404: { description: 'identityNotFound' },
     409: { description: 'memberAlreadyExists' },
   },
-  handler: async ({ app, organization, body, audit }) => addMember(app, organization, audit, body),
+  handler: async (input) => addMember(input, input.body),
 });

@@ -15,8 +15,8 @@ export const membersRemove = endpoint({
   access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationUserParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
-  handler: async ({ app, organization, params, audit }) => {
-    await removeMember(app, organization, audit, params.userId);
+  handler: async (input) => {
+    await removeMember(input, input.params.userId);
     return { status: 204 };
   },
 });

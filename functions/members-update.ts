@@ -17,7 +17,5 @@ export const membersUpdate = endpoint({
   params: organizationUserParam,
   body: updateMemberBody,
   responses: { 200: { description: 'Updated.', schema: memberSchema }, 409: { description: 'lastAdministrator' } },
-  handler: async ({ app, organization, params, body, audit }) => ({
-    body: await updateMember(app, organization, audit, params.userId, body),
-  }),
+  handler: async (input) => ({ body: await updateMember(input, input.params.userId, input.body) }),
 });

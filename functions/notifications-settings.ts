@@ -48,9 +48,7 @@ export const notificationSettingsUpdate = endpoint({
     200: { description: 'The settings.', schema: notificationSettingsViewSchema },
     400: { description: `${LADDER_ERROR}: negative, zero, repeated, fractional or more than 10 rungs.` },
   },
-  handler: async ({ app, organization, body, audit }) => ({
-    body: settingsView(await updateLadder(app, organization.organization, audit, body.expiryNotificationDays)),
-  }),
+  handler: async (input) => ({ body: settingsView(await updateLadder(input, input.body.expiryNotificationDays)) }),
 });
 
 export const notificationWebhookUpdate = endpoint({
@@ -68,9 +66,7 @@ export const notificationWebhookUpdate = endpoint({
     200: { description: 'The webhook; `secret` only when it was generated (shown once).', schema: webhookViewSchema },
     400: { description: `${WEBHOOK_URL_ERROR}: not https (http only for localhost in development), credentials or a fragment in the URL.` },
   },
-  handler: async ({ app, organization, body, audit }) => ({
-    body: await configureWebhook(app, organization.organization, audit, body),
-  }),
+  handler: async (input) => ({ body: await configureWebhook(input, input.body) }),
 });
 
 export const notificationWebhookDelete = endpoint({
@@ -84,8 +80,8 @@ export const notificationWebhookDelete = endpoint({
   access: admin,
   params: organizationParam,
   responses: { 204: { description: 'Removed (or there was none).' } },
-  handler: async ({ app, organization, audit }) => {
-    await removeWebhook(app, organization.organization, audit);
+  handler: async (input) => {
+    await removeWebhook(input);
     return { status: 204 };
   },
 });

@@ -21,8 +21,8 @@ export const operatorGrantDecision = endpoint({
     404: { description: 'grantRequestNotFound' },
     409: { description: 'requestAlreadyDecided, requestNotInManualReview, concurrentModification' },
   },
-  handler: async ({ app, caller, params, body, audit }) => {
-    const decided = await decideGrantRequest(app, caller, params.requestId, body, audit);
+  handler: async (input) => {
+    const decided = await decideGrantRequest(input, input.params.requestId, input.body);
     return { body: grantRequestView(decided, 'operator') };
   },
 });

@@ -22,8 +22,8 @@ export const operatorGrantRevoke = endpoint({
     404: { description: 'organizationNotFound' },
     409: { description: 'noActiveGrant' },
   },
-  handler: async ({ app, params, body, audit }) => {
-    const capacity = await revokeGrant(app, params.organization, body.comment, audit);
+  handler: async (input) => {
+    const capacity = await revokeGrant(input, input.params.organization, input.body.comment);
     return { body: capacityView(capacity) };
   },
 });

@@ -17,8 +17,8 @@ export const organizationSettingsUpdate = endpoint({
   params: organizationParam,
   body: organizationSettingsBody,
   responses: { 200: { description: 'The settings after the change.', schema: organizationSettingsSchema } },
-  handler: async ({ app, organization, body, audit }) => {
-    const updated = await updateOrganizationSettings(app, organization, audit, body);
+  handler: async (input) => {
+    const updated = await updateOrganizationSettings(input, input.body);
     return { body: organizationSettingsView(updated) };
   },
 });

@@ -19,8 +19,8 @@ export const organizationsCreate = endpoint({
     409: { description: 'The name is taken (organizationNameTaken).' },
     429: { description: 'creationRateLimited: too many organizations created by this identity or its tenant recently (Retry-After).' },
   },
-  handler: async ({ app, caller, body, audit }) => {
-    const organization = await createOrganization(app, caller, audit, body);
+  handler: async (input) => {
+    const organization = await createOrganization(input, input.body);
     return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
   },
 });

@@ -25,8 +25,8 @@ export const pipelineGrantRequestsCreate = endpoint({
     409: { description: 'openRequestExists, grantAlreadyActive' },
     429: { description: 'creationRateLimited: too many free grant requests from this identity recently (Retry-After).' },
   },
-  handler: async ({ app, organization, caller, body, audit }) => {
-    const created = await submitGrantRequest(app, organization, caller, body, audit);
+  handler: async (input) => {
+    const created = await submitGrantRequest(input, input.body);
     const view = grantRequestView(created, 'organization');
     return { status: 201, body: view, headers: { Location: view.url } };
   },

@@ -20,9 +20,9 @@ export const projectsCreate = endpoint({
     201: { description: 'Created.', schema: projectSchema },
     409: { description: 'A project with that name exists (projectAlreadyExists).' },
   },
-  handler: async ({ app, organization, body, audit }) => {
-    const project = await createProject(app, organization, audit, body);
-    const view = projectView(project, organization.organization.name);
+  handler: async (input) => {
+    const project = await createProject(input, input.body);
+    const view = projectView(project, input.organization.organization.name);
     return { status: 201, body: view, headers: { Location: view.url } };
   },
 });

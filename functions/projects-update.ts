@@ -17,7 +17,7 @@ export const projectsUpdate = endpoint({
   params: organizationProjectParam,
   body: updateProjectBody,
   responses: { 200: { description: 'The updated project.', schema: projectSchema } },
-  handler: async ({ app, organization, params, body, audit }) => ({
-    body: projectView(await updateProject(app, organization, audit, params.project, body), organization.organization.name),
+  handler: async (input) => ({
+    body: projectView(await updateProject(input, input.params.project, input.body), input.organization.organization.name),
   }),
 });

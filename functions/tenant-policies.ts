@@ -51,8 +51,8 @@ export const tenantPoliciesUpdate = endpoint({
     200: { description: 'The saved tenant policy document.', schema: viewSchema },
     412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
   },
-  handler: async ({ app, caller, request, body, audit }) => {
-    const stored = await updateTenantPolicies(app, caller.tenantId, audit, body, request.headers.get('if-match'));
+  handler: async (input) => {
+    const stored = await updateTenantPolicies(input, input.body, input.request.headers.get('if-match'));
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });

@@ -16,8 +16,8 @@ export const tenantRevocations = endpoint({
   access: { users: { scopes: USER_SCOPES.tokenAdministration, roles: [TENANT_ADMINISTRATOR_ROLE] } },
   body: revocationsBody,
   responses: { 204: { description: 'Revoked.' }, 404: { description: 'authorizationNotFound: unknown, or of another tenant.' } },
-  handler: async ({ app, caller, body, audit }) => {
-    await revokeForTenant(app, caller.tenantId, audit, body.map((item) => item.authorizationId));
+  handler: async (input) => {
+    await revokeForTenant(input, input.body.map((item) => item.authorizationId));
     return { status: 204 };
   },
 });

@@ -19,14 +19,8 @@ export const tokenPoliciesUpdate = endpoint({
     200: { description: 'The saved policy document.', schema: tokenPolicyViewSchema },
     412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
   },
-  handler: async ({ app, organization, request, body, audit }) => {
-    const stored = await updatePolicies(
-      app,
-      organization.organization,
-      audit,
-      body,
-      request.headers.get('if-match'),
-    );
+  handler: async (input) => {
+    const stored = await updatePolicies(input, input.body, input.request.headers.get('if-match'));
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });

@@ -15,8 +15,8 @@ export const tokenAdminRevocationRules = endpoint({
   params: organizationParam,
   body: revocationRuleBody,
   responses: { 201: { description: 'Created (no body).' } },
-  handler: async ({ app, organization, body, audit }) => {
-    await createRevocationRule(app, organization.organization, audit, body);
+  handler: async (input) => {
+    await createRevocationRule(input, input.body);
     return { status: 201 };
   },
 });

@@ -16,13 +16,11 @@ export const tokenAdminRevocations = endpoint({
   query: isPublicQuery,
   body: revocationsBody,
   responses: { 204: { description: 'Revoked.' } },
-  handler: async ({ app, organization, query, body, audit }) => {
+  handler: async (input) => {
     await revokeAuthorizations(
-      app,
-      organization.organization,
-      audit,
-      body.map((item) => item.authorizationId),
-      query.isPublic,
+      input,
+      input.body.map((item) => item.authorizationId),
+      input.query.isPublic,
     );
     return { status: 204 };
   },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
-import { subjectDescriptor } from '../auth/caller.js';
+import type { CallerScope, OrganizationScope } from '../request-scope.js';
+import { subjectDescriptor, type UserCaller } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
@@ -174,12 +175,13 @@ const invalidContinuation = () =>
  * in `continuations` (PK = the uuid) bound to the caller, organization, user and isPublic.
  */
 export async function listUserTokens(
-  app: AppContext,
-  organization: Organization,
-  callerId: string,
+  scope: OrganizationScope,
   descriptor: string,
   query: { pageSize: number; continuationToken?: string | undefined; isPublic: boolean },
 ): Promise<{ value: SessionTokenView[]; continuationToken: string | null }> {
+  const { app } = scope;
+  const organization = scope.organization.organization;
+  const callerId = scope.caller.id;
   const userId = await memberUserOrFail(app, organization.id, descriptor);
   const binding = ['tokenadmin', callerId, organization.id, userId, String(query.isPublic)].join('|');
   const continuations = app.storage.table(TABLES.continuations);
@@ -213,13 +215,9 @@ export async function listUserTokens(
 // ---- revocations ---------------------------------------------------------------------------------
 
 /** Revokes every listed authorization; unknown ids fail the whole call before anything is revoked. */
-export async function revokeAuthorizations(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
-  authorizationIds: readonly string[],
-  isPublic: boolean,
-): Promise<void> {
+export async function revokeAuthorizations(scope: OrganizationScope, authorizationIds: readonly string[], isPublic: boolean): Promise<void> {
+  const { app, audit } = scope;
+  const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const source = sourceFor(isPublic);
   const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization, id)) ? id : undefined)));
@@ -255,11 +253,11 @@ async function memberPats(app: AppContext, organization: Organization): Promise<
  * refused in this organization by `isRevokedByRule` instead of being revoked everywhere.
  */
 export async function createRevocationRule(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
+  scope: OrganizationScope,
   body: { scopes: string; createdBefore?: string | undefined },
 ): Promise<{ rule: RevocationRule; revoked: number }> {
+  const { app, audit } = scope;
+  const organization = scope.organization.organization;
   const scopes = body.scopes.split(/\s+/).filter(Boolean);
   const unknown = scopes.find((scope) => !ALL_SCOPES.has(scope));
   if (scopes.length === 0) throw badRequest('invalidScope', 'scopes must name at least one scope.');
@@ -358,7 +356,8 @@ export async function previewPolicyViolations(app: AppContext, organization: Org
  * organization it was issued in). Unknown ids, and PATs of other tenants, fail the whole call before
  * anything is revoked.
  */
-export async function revokeForTenant(app: AppContext, tenantId: string, audit: AuditContext, authorizationIds: readonly string[]): Promise<void> {
+export async function revokeForTenant({ app, caller, audit }: CallerScope<UserCaller>, authorizationIds: readonly string[]): Promise<void> {
+  const { tenantId } = caller;
   const repository = new PatRepository(app);
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const found = await Promise.all(ids.map((id) => repository.getById(id)));
