@@ -48,7 +48,7 @@ export const patsSelfRotate = endpoint({
   validationCode: (where, issue) => (issue.path[0] === 'gracePeriodMinutes' ? 'invalidGracePeriod' : patValidationCode(where, issue)),
   responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },
   handler: async ({ app, caller: pat, organization, query, request, audit }) => {
-    const idempotencyKey = idempotencyKeyOf(request);
+    const idempotencyKey = idempotencyKeyOf(request.headers.get('idempotency-key'));
     const patToken = await rotatePat(app, {
       organization: organization.organization,
       audit: audit,

@@ -17,6 +17,7 @@ import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
+import { requestOriginOf, type RequestOrigin } from './origin.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -85,6 +86,7 @@ export interface RequestInput<P, Q, B> {
   readonly query: Q;
   readonly body: B;
   readonly activityId: string;
+  readonly origin: RequestOrigin;
 }
 
 type Authenticated = Exclude<Access, { readonly anonymous: true }>;
@@ -230,7 +232,8 @@ async function invoke<P, Q, B, A extends Access>(
     if (apiVersion !== undefined || !spec.apiVersions.optional) checkApiVersion(apiVersion, spec.apiVersions);
   }
 
-  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, app, activityId);
+  const origin = requestOriginOf(request, app.config);
+  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, origin, app, activityId);
   enforceRateLimit(app, request, admitted?.caller);
   const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
   const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
@@ -243,7 +246,7 @@ async function invoke<P, Q, B, A extends Access>(
         spec.bodyFormat === 'json-or-form',
       )
     : undefined;
-  const input: RequestInput<P, Q, B> = { request, context, app, params, query: parsedQuery, body: body as B, activityId };
+  const input: RequestInput<P, Q, B> = { request, context, app, params, query: parsedQuery, body: body as B, activityId, origin };
   // `admit` enforced what AccessInput<A> promises: the caller kinds, the organization and standing.
   return spec.handler({ ...input, ...admitted } as EndpointInput<P, Q, B, A>);
 }
@@ -255,12 +258,13 @@ async function invoke<P, Q, B, A extends Access>(
 async function admit(
   access: Authenticated,
   request: HttpRequest,
+  origin: RequestOrigin,
   app: AppContext,
   activityId: string,
 ): Promise<CallerScope & { organization?: OrganizationAccess }> {
-  const caller = await authenticate(access, request, app, activityId);
+  const caller = await authenticate(access, request, { app, origin, activityId });
   authorizeCallerKind(access, caller);
-  const scope = { app, caller, audit: auditContextOf(request, caller, activityId) };
+  const scope = { app, caller, audit: auditContextOf(caller, origin, activityId) };
   if (!access.organization) return scope;
   const organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
   // Before the administrator check, so a restricted person learns only that she is restricted.
@@ -309,18 +313,24 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  * PATs (format and checksum first; on organization routes the PAT must target the organization);
  * everything else goes to the JWT verifier, so a PAT on any other route is the uniform 401.
  */
-async function authenticate(access: Authenticated, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
+/** What an authentication records a PAT's use with. */
+interface Arrival {
+  readonly app: AppContext;
+  readonly origin: RequestOrigin;
+  readonly activityId: string;
+}
+
+async function authenticate(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<Caller> {
   const authorization = request.headers.get('authorization');
   const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;
-  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization));
+  return guardAuthentication(arrival.app, request, tokenId, () => authenticateCredential(access, request, authorization, arrival));
 }
 
 async function authenticateCredential(
   access: Authenticated,
   request: HttpRequest,
-  app: AppContext,
-  activityId: string,
   authorization: string | null,
+  { app, origin, activityId }: Arrival,
 ): Promise<Caller> {
   if (access.pats) {
     const credential = patCredentialOf(authorization);
@@ -331,7 +341,7 @@ async function authenticateCredential(
         organization = organizationNameSchema.safeParse(name).success ? await app.directory.getOrganizationByName(name) : undefined;
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential.token, { organization, request, activityId, policies: access.pats.policies ?? 'enforce' });
+      return authenticatePat(app, credential.token, { organization, origin, activityId, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);
