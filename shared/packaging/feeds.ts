@@ -366,8 +366,7 @@ async function checkGraphSize(app: AppContext, organizationId: string, self: { i
   for (const start of edges.keys()) {
     const reached = new Set<string>();
     const pending = [...(edges.get(start) ?? [])];
-    while (pending.length > 0) {
-      const id = pending.pop()!;
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
       if (reached.has(id) || id === start) continue;
       reached.add(id);
       if (reached.size > limit) {

@@ -148,7 +148,8 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
   const versions = new Map<string, Candidate>();
   const blocked = new Set<string>();
   for (const version of sortVersions(candidates.keys())) {
-    const candidate = candidates.get(version)!;
+    const candidate = candidates.get(version);
+    if (!candidate) continue;
     if (blockExternal && candidate.kind !== 'saved' && candidate.origin === 'external') blocked.add(version);
     else versions.set(version, candidate);
   }
@@ -301,20 +302,21 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
     throw badRequest('packageNameMismatch', `The package document names '${body.name.slice(0, 100)}', not '${name.name}'.`);
   }
   const versionKeys = Object.keys(body.versions);
-  const attachmentKeys = Object.keys(body._attachments);
-  if (versionKeys.length !== 1 || attachmentKeys.length !== 1) {
+  const attachments = Object.entries(body._attachments);
+  const [versionKey] = versionKeys;
+  const [onlyAttachment] = attachments;
+  if (versionKeys.length !== 1 || attachments.length !== 1 || versionKey === undefined || onlyAttachment === undefined) {
     throw badRequest('invalidPublishRequest', 'A publish carries exactly one version and one tarball attachment.');
   }
-  const version = parseNpmVersion(versionKeys[0]!);
-  const manifest = { ...body.versions[version]! };
+  const version = parseNpmVersion(versionKey);
+  const manifest = { ...body.versions[version] };
   if (manifest.name !== name.name || manifest.version !== version) {
     throw badRequest('packageNameMismatch', `The manifest of ${version} does not name ${name.name}@${version}.`);
   }
-  const attachmentKey = attachmentKeys[0]!;
+  const [attachmentKey, attachment] = onlyAttachment;
   if (attachmentKey !== `${name.name}-${version}.tgz` && attachmentKey !== tarballFileName(name, version)) {
     throw badRequest('invalidPublishRequest', `The attachment '${attachmentKey.slice(0, 120)}' is not the tarball of ${name.name}@${version}.`);
   }
-  const attachment = body._attachments[attachmentKey]!;
   const limit = app.config.packaging.maxTarballBytes;
   if (attachment.length > limit || attachment.data.length > Math.ceil((limit * 4) / 3) + 4) {
     throw new AppError(413, 'packageTooLarge', `The tarball is larger than the limit of ${limit} bytes.`);
