@@ -233,7 +233,7 @@ async function invoke<P, Q, B, A extends Access>(
   }
 
   const origin = requestOriginOf(request, app.config);
-  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, origin, app, activityId);
+  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, { app, origin, activityId });
   enforceRateLimit(app, request, admitted?.caller);
   const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
   const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
@@ -251,18 +251,20 @@ async function invoke<P, Q, B, A extends Access>(
   return spec.handler({ ...input, ...admitted } as EndpointInput<P, Q, B, A>);
 }
 
+/** A request as it arrives, before its caller is admitted: the app, where it came from, its activity id. */
+interface Arrival {
+  readonly app: AppContext;
+  readonly origin: RequestOrigin;
+  readonly activityId: string;
+}
+
 /**
  * Authenticates the caller, checks its kind against the declaration and, on organization routes,
  * resolves its standing there: a non-member gets the same 404 as a missing organization.
  */
-async function admit(
-  access: Authenticated,
-  request: HttpRequest,
-  origin: RequestOrigin,
-  app: AppContext,
-  activityId: string,
-): Promise<CallerScope & { organization?: OrganizationAccess }> {
-  const caller = await authenticate(access, request, { app, origin, activityId });
+async function admit(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<CallerScope & { organization?: OrganizationAccess }> {
+  const { app, origin, activityId } = arrival;
+  const caller = await authenticate(access, request, arrival);
   authorizeCallerKind(access, caller);
   const scope = { app, caller, audit: auditContextOf(caller, origin, activityId) };
   if (!access.organization) return scope;
@@ -313,13 +315,6 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  * PATs (format and checksum first; on organization routes the PAT must target the organization);
  * everything else goes to the JWT verifier, so a PAT on any other route is the uniform 401.
  */
-/** What an authentication records a PAT's use with. */
-interface Arrival {
-  readonly app: AppContext;
-  readonly origin: RequestOrigin;
-  readonly activityId: string;
-}
-
 async function authenticate(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<Caller> {
   const authorization = request.headers.get('authorization');
   const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;

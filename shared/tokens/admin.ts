@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import { subjectDescriptor, type UserCaller } from '../auth/caller.js';
-import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
+import { organizationEvent, systemAuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
@@ -11,7 +11,7 @@ import { TABLES } from '../storage/names.js';
 import { PatRepository, patFactsOf, snapshotOf, statusOf, type PatRecord, type PatUsage, type StoredPat } from './repository.js';
 import { parseDateTime, type SessionTokenView } from './schemas.js';
 import { ALL_SCOPES } from './scopes.js';
-import { blockStoredPatIn, lastUsedView, revokeStoredPat } from './service.js';
+import { blockStoredPatIn, lastUsedView, revokeStoredPat, type AuditedChange } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
@@ -53,7 +53,7 @@ export interface SessionTokenSource {
   /** Finds a token that can reach the organization, whose owner is a member of it. */
   find(app: AppContext, organization: Organization, authorizationId: string): Promise<{ ownerId: string } | undefined>;
   /** Revokes it (idempotent) with its audit event. */
-  revoke(app: AppContext, organization: Organization, audit: AuditContext, authorizationId: string): Promise<void>;
+  revoke(change: AuditedChange, authorizationId: string): Promise<void>;
 }
 
 const sources = new Map<boolean, SessionTokenSource>();
@@ -146,15 +146,16 @@ const patSource: SessionTokenSource = {
     if (!stored || !reachesOrganization(stored.record, organization)) return undefined;
     return memberOwnerOf(app, organization.id, stored.record);
   },
-  async revoke(app, organization, audit, authorizationId) {
+  async revoke(change, authorizationId) {
+    const { app, organization } = change;
     const stored = await new PatRepository(app).getById(authorizationId);
     if (!stored) return;
     const name = await ownerName(app, stored.record.ownerId);
     const { targetAccounts } = stored.record;
     if (targetAccounts !== null && targetAccounts.every((id) => id === organization.id)) {
-      await revokeStoredPat(app, organization, audit, stored, 'admin', name);
+      await revokeStoredPat(change, stored, { kind: 'admin', ownerName: name });
     } else {
-      await blockStoredPatIn(app, organization, audit, stored, name);
+      await blockStoredPatIn(change, stored, name);
     }
   },
 };
@@ -225,7 +226,7 @@ export async function revokeAuthorizations(scope: OrganizationScope, authorizati
   if (missing.length > 0 || !source) {
     throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
   }
-  for (const id of ids) await source.revoke(app, organization, audit, id);
+  for (const id of ids) await source.revoke({ app, organization, audit }, id);
 }
 
 // ---- revocation rules ----------------------------------------------------------------------------
@@ -293,7 +294,7 @@ export async function createRevocationRule(
     const { record } = stored;
     if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
     const name = await ownerName(app, record.ownerId);
-    if (await revokeStoredPat(app, organization, system, stored, 'rule', name, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
+    if (await revokeStoredPat({ app, organization, audit: system }, stored, { kind: 'rule', ownerName: name }, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
   }
   return { rule, revoked };
 }
@@ -369,6 +370,6 @@ export async function revokeForTenant({ app, caller, audit }: CallerScope<UserCa
   for (const stored of found) {
     if (!stored) continue;
     const organization = (await app.directory.getOrganizationById(stored.record.organizationId)) ?? { id: stored.record.organizationId, name: 'unknown' };
-    await revokeStoredPat(app, organization as Organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId), { RevokedBy: 'tenantAdministrator' });
+    await revokeStoredPat({ app, organization, audit }, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) }, { RevokedBy: 'tenantAdministrator' });
   }
 }

@@ -265,7 +265,7 @@ export async function endGraceIfDue(app: AppContext, ownerId: string, authorizat
   if (Date.parse(record.graceEndsAt) > now.getTime()) return false;
   const organization = (await app.directory.getOrganizationById(record.organizationId)) ?? { id: record.organizationId, name: 'unknown' };
   const ownerName = (await app.directory.getUser(record.ownerId))?.displayName ?? record.ownerId;
-  const revoked = await revokeStoredPat(app, organization as Organization, systemAuditContext(), stored, 'system', ownerName, {
+  const revoked = await revokeStoredPat({ app, organization, audit: systemAuditContext() }, stored, { kind: 'system', ownerName }, {
     Reason: 'rotated',
     RotatedTo: record.rotatedTo,
     GraceEndsAt: record.graceEndsAt,

@@ -21,12 +21,26 @@ const DAY_MS = 86_400_000;
 /** Attempts of a read-modify-write before a lost race is reported as a conflict. */
 const ATTEMPTS = 4;
 
-/** A user caller's request in an organization: what the PAT and SSH key services work with. */
-export interface CredentialContext {
+/**
+ * Where a change to a credential happens and how it is audited, whoever makes it: its owner, an
+ * administrator, or Gatehouse itself (rules, leaks, the end of a rotation's grace).
+ */
+export interface AuditedChange {
   readonly app: AppContext;
+  readonly organization: Pick<Organization, 'id' | 'name'>;
+  readonly audit: AuditContext;
+}
+
+/** A user caller's request in an organization: what the PAT and SSH key services work with. */
+export interface CredentialContext extends AuditedChange {
   readonly caller: UserCaller;
   readonly organization: Organization;
-  readonly audit: AuditContext;
+}
+
+/** A revocation as its audit event records it: its kind and the owner's name. */
+export interface Revocation {
+  readonly kind: RevocationKind;
+  readonly ownerName: string;
 }
 
 /** The credential services' view of a request on a route that admits users only (see shared/http/endpoint.ts). */
@@ -231,12 +245,9 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
  * Retries on a lost race; a revoke always wins over a concurrent update.
  */
 export async function revokeStoredPat(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
+  { app, organization, audit }: AuditedChange,
   initial: StoredPat,
-  kind: RevocationKind,
-  ownerName: string,
+  { kind, ownerName }: Revocation,
   extra: Record<string, unknown> = {},
 ): Promise<boolean> {
   let stored: StoredPat | undefined = initial;
@@ -271,7 +282,7 @@ export async function revokeStoredPat(
  * Ends a PAT's access to one organization (an administrator's revocation of a PAT that reaches other
  * organizations too): the organization is recorded on the token, with its audit event. Idempotent.
  */
-export async function blockStoredPatIn(app: AppContext, organization: Organization, audit: AuditContext, initial: StoredPat, ownerName: string): Promise<boolean> {
+export async function blockStoredPatIn({ app, organization, audit }: AuditedChange, initial: StoredPat, ownerName: string): Promise<boolean> {
   const repository = new PatRepository(app);
   let stored: StoredPat | undefined = initial;
   for (let attempt = 1; stored; attempt++) {
@@ -297,7 +308,7 @@ export async function blockStoredPatIn(app: AppContext, organization: Organizati
 
 export async function revokePat(ctx: PatContext, authorizationId: string): Promise<void> {
   const stored = await ownVisible(ctx, authorizationId);
-  await revokeStoredPat(ctx.app, ctx.organization, ctx.audit, stored, 'user', ctx.caller.displayName);
+  await revokeStoredPat(ctx, stored, { kind: 'user', ownerName: ctx.caller.displayName });
 }
 
 // ---- listing -------------------------------------------------------------------------------------
