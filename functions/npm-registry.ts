@@ -7,6 +7,7 @@ import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
 import { distTagTarget, readTarget, registryRequest, takePackageName } from '../shared/packaging/paths.js';
 import {
   obtainVersion,
+  packageRead,
   packument,
   publishBody,
   publishVersion,
@@ -16,7 +17,6 @@ import {
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
-import { ReadBudget } from '../shared/packaging/read-budget.js';
 import { clientSignalOf } from '../shared/http/cancellation.js';
 import { badRequest } from '../shared/http/errors.js';
 
@@ -64,19 +64,19 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
       const feed = await feedOf(input, 'read');
-      const budget = ReadBudget.of(input.app, clientSignalOf(input.request));
+      const read = packageRead(input.app, clientSignalOf(input.request));
       switch (target.kind) {
         case 'ping':
           return json({});
         case 'whoami':
           return json({ username: input.caller.email });
         case 'packument': {
-          const view = await requirePackage(input.app, feed, target.name, budget);
+          const view = await requirePackage(read, feed, target.name);
           return json(packument(view, registryUrl));
         }
         case 'tarball': {
           const version = versionFromTarballFile(target.name, target.file);
-          const saved = await obtainVersion(input.app, feed, target.name, version, [], budget);
+          const saved = await obtainVersion(read, feed, target.name, version);
           const { stream, size } = await streamTarball(input.app, saved.blobName);
           return { stream, contentType: 'application/octet-stream', headers: size > 0 ? { 'Content-Length': String(size) } : undefined };
         }
@@ -123,7 +123,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
-      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name, ReadBudget.of(input.app, clientSignalOf(input.request)));
+      const view = await requirePackage(packageRead(input.app, clientSignalOf(input.request)), await feedOf(input, 'read'), target.name);
       return json(view.distTags);
     },
   }),

@@ -65,6 +65,16 @@ export interface PackageView {
   readonly problems: readonly UpstreamProblem[];
 }
 
+/** One request's reading of packages through feeds: what it may spend, and the feeds it came through (downstream first). */
+export interface PackageRead {
+  readonly app: AppContext;
+  readonly budget: ReadBudget;
+  readonly trail: readonly string[];
+}
+
+/** A request's read, stopped once the client has gone (`signal`). */
+export const packageRead = (app: AppContext, signal?: AbortSignal): PackageRead => ({ app, budget: ReadBudget.of(app, signal), trail: [] });
+
 const manifestOf = (candidate: Candidate): Record<string, unknown> =>
   candidate.kind === 'saved' ? candidate.saved.manifest : candidate.kind === 'public' ? candidate.upstream.manifest : candidate.manifest;
 
@@ -72,24 +82,19 @@ const publishedAtOf = (candidate: Candidate): string | undefined =>
   candidate.kind === 'saved' ? candidate.saved.publishedAt : candidate.kind === 'public' ? candidate.upstream.publishedAt : candidate.publishedAt;
 
 /**
- * Resolves a package through a feed; `trail` holds the feeds already visited (downstream first).
+ * Resolves a package through a feed, for a read that came through the feeds of its `trail`.
  *
  * Every source is read before anything is merged, and the merge is decided per package name, not by
  * upstream order: versions of internal origin (saved in the feed or offered by an internal upstream)
  * come first, so a version number that exists internally is always served from the internal source;
  * then the feed's other saved versions; then the upstreams' remaining versions in upstream order.
  */
-export function resolvePackage(
-  app: AppContext,
-  feed: Feed,
-  name: NpmPackageName,
-  trail: readonly string[] = [],
-  budget: ReadBudget = ReadBudget.of(app),
-): Promise<PackageView> {
-  return budget.feed(feed.id, `view:${feed.id}:${name.name}`, () => resolveOnce(app, feed, name, trail, budget));
+export function resolvePackage(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  return read.budget.feed(feed.id, `view:${feed.id}:${name.name}`, () => resolveOnce(read, feed, name));
 }
 
-async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[], budget: ReadBudget): Promise<PackageView> {
+async function resolveOnce(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  const { app, budget, trail } = read;
   const [record, saved] = await Promise.all([readPackageRecord(app, feed.id, name.name), listSavedVersions(app, feed.id, name.name)]);
   const savedCandidates: Candidate[] = saved.map((version) => ({ kind: 'saved', version: version.version, origin: version.origin, saved: version }));
   const upstreamCandidates: Candidate[][] = [];
@@ -111,7 +116,7 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
           if (path.includes(upstream.feedId)) continue;
           const target = await getFeedById(app, feed.organizationId, upstream.feedId);
           if (!target) continue;
-          const view = await resolvePackage(app, target, name, path, budget);
+          const view = await resolvePackage({ ...read, trail: path }, target, name);
           upstreamCandidates.push(
             [...view.versions].map(([version, candidate]) => ({
               kind: 'internal',
@@ -167,8 +172,8 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
 }
 
 /** A package view with something to serve; otherwise a 404, or a 502 naming the upstream's failure. */
-export async function requirePackage(app: AppContext, feed: Feed, name: NpmPackageName, budget: ReadBudget = ReadBudget.of(app)): Promise<PackageView> {
-  const view = await resolvePackage(app, feed, name, [], budget);
+export async function requirePackage(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  const view = await resolvePackage(read, feed, name);
   if (view.versions.size > 0) return view;
   const problem = view.problems[0];
   if (problem) {
@@ -207,23 +212,18 @@ export function packument(view: PackageView, registryUrl: string) {
  * The saved version for `version`, fetching and saving it from an upstream when the feed may offer it.
  * Anything the rule hides (or that does not exist) is a 404; an upstream failure is a 502.
  */
-export async function obtainVersion(
-  app: AppContext,
-  feed: Feed,
-  name: NpmPackageName,
-  version: string,
-  trail: readonly string[] = [],
-  budget: ReadBudget = ReadBudget.of(app),
-): Promise<SavedVersion> {
+export async function obtainVersion(read: PackageRead, feed: Feed, name: NpmPackageName, version: string): Promise<SavedVersion> {
+  const { app, budget } = read;
+  const upstreamRead = { ...read, trail: [...read.trail, feed.id] };
   budget.checkClient();
   const existing = await getSavedVersion(app, feed.id, name.name, version);
   const hasInternalUpstream = feed.upstreams.some((upstream) => upstream.type === 'internal');
   if (existing && (existing.origin === 'internal' || !hasInternalUpstream)) return existing;
-  const view = await resolvePackage(app, feed, name, trail, budget);
+  const view = await resolvePackage(read, feed, name);
   const candidate = view.versions.get(version);
   if (existing) {
     // An external copy saved before an internal source had this version number: the internal one wins.
-    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
+    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(upstreamRead, candidate.feed, name, version);
     return existing;
   }
   if (!candidate) {
@@ -241,7 +241,7 @@ export async function obtainVersion(
   if (candidate.kind === 'saved') return candidate.saved;
   const now = app.clock.now().toISOString();
   if (candidate.kind === 'internal') {
-    const upstreamSaved = await obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
+    const upstreamSaved = await obtainVersion(upstreamRead, candidate.feed, name, version);
     return saveFetchedVersion(app, feed.id, name.name, {
       ...upstreamSaved,
       origin: upstreamSaved.origin,
@@ -373,7 +373,7 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
 export async function setDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string, version: string): Promise<void> {
   parseDistTag(tag);
   parseNpmVersion(version);
-  const view = await resolvePackage(app, feed, name);
+  const view = await resolvePackage(packageRead(app), feed, name);
   if (!view.versions.has(version)) throw notFound('packageVersionNotFound', `${name.name}@${version} is not available in this feed.`);
   const record = await readPackageRecord(app, feed.id, name.name);
   await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version });
