@@ -297,7 +297,7 @@ const SSH_KEY_LIST: KeysetList<SshKeyRecord> = { purpose: 'ssh-key-list-continua
 /** Lists the caller's keys in the organization; keyset pages as for PATs. */
 export async function listSshKeys(ctx: SshKeyContext, query: SshKeysGetQuery): Promise<{ continuationToken: string; sshKeys: SshKeyView[] }> {
   const now = ctx.app.clock.now();
-  const pager = keysetPager(ctx.app, SSH_KEY_LIST, ctx.caller.id, ctx.organization.id, query);
+  const pager = keysetPager(ctx, SSH_KEY_LIST, query);
   const inOrganization = (await new SshKeyRepository(ctx.app).listByOwner(ctx.caller.id))
     .map(({ record }) => record)
     .filter((record) => record.organizationId === ctx.organization.id);

@@ -76,19 +76,20 @@ export async function processLeakReport(app: AppContext, report: LeakReport, rep
   const told: LeakReport = { tokens: [], url: redactOptional(report.url), source: redactOptional(report.source) };
   const failures: unknown[] = [];
   for (const token of candidates) {
-    await handleCandidate(app, token, told, reporter, correlationId).catch((error: unknown) => failures.push(error));
+    await handleCandidate(app, token, { report: told, reporter, correlationId }).catch((error: unknown) => failures.push(error));
   }
   if (failures.length > 0) throw failures[0];
   return candidates.length;
 }
 
-async function handleCandidate(
-  app: AppContext,
-  token: string,
-  report: LeakReport,
-  reporter: { ip: string | undefined; userAgent: string | undefined },
-  correlationId: string,
-): Promise<void> {
+/** One leak report as each of its candidates is handled: what was told, by whom, under which correlation id. */
+interface Leak {
+  readonly report: LeakReport;
+  readonly reporter: { readonly ip: string | undefined; readonly userAgent: string | undefined };
+  readonly correlationId: string;
+}
+
+async function handleCandidate(app: AppContext, token: string, { report, reporter, correlationId }: Leak): Promise<void> {
   const repository = new PatRepository(app);
   const stored = await repository.findByToken(token);
   // Live tokens only (revoked, expired, past-grace and unknown ones need nothing). Whether it is good in

@@ -321,7 +321,7 @@ const PAT_LIST: KeysetList<PatRecord> = { purpose: 'pat-list-continuation', bind
  */
 export async function listPats(ctx: PatContext, query: PatsGetQuery): Promise<{ continuationToken: string; patTokens: PatTokenView[] }> {
   const now = ctx.app.clock.now();
-  const pager = keysetPager(ctx.app, PAT_LIST, ctx.caller.id, ctx.organization.id, query);
+  const pager = keysetPager(ctx, PAT_LIST, query);
   const repository = new PatRepository(ctx.app);
   const [owned, usage] = await Promise.all([repository.listByOwner(ctx.caller.id), repository.listUsageByOwner(ctx.caller.id)]);
   const visible = owned.map(({ record }) => record).filter((record) => isVisibleIn(record, ctx.organization.id));
