@@ -47,7 +47,7 @@ export async function updateOrganizationSettings(
     ],
     events,
   );
-  app.directory.forgetOrganization(after.name);
+  await app.directory.forgetOrganization(after.name);
   return after;
 }
 

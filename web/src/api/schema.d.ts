@@ -6077,7 +6077,7 @@ export interface operations {
                 "application/json": {
                     /** @description The token name (1–256 characters, no control characters; token-shaped text in it is redacted). */
                     displayName: string;
-                    /** @description Proves possession of the private key; a proven key cannot be squatted (see the README). */
+                    /** @description Proves possession of the private key; a proven key cannot be squatted (see docs/api.md, "Key squatting"). */
                     proofOfPossession?: {
                         /** @description From GET …/_apis/tokens/sshkeys/challenge. */
                         challenge: string;
