@@ -1,8 +1,7 @@
 import type { AppContext } from '../app-context.js';
-import type { AuditContext } from '../audit/context.js';
-import type { Organization } from '../directory/repository.js';
 import { restErrorStatus } from '../http/errors.js';
 import { DEFAULT_LADDER, readNotificationSettings, saveLadder, type NotificationSettings } from '../notifications/settings.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { deleteCursor, reminderCursorName, REMINDER_KINDS } from './index.js';
@@ -11,7 +10,9 @@ import { deleteCursor, reminderCursorName, REMINDER_KINDS } from './index.js';
  * Replaces an organization's reminder ladder (a notification setting) and keeps the registry of the
  * rung values in use (lifecycle state: the reminder walk queries only those) in step.
  */
-export async function updateLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]): Promise<NotificationSettings> {
+export async function updateLadder(scope: OrganizationScope, ladder: number[]): Promise<NotificationSettings> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const current = await readNotificationSettings(app, organization.id);
   // Register new rungs before the ladder uses them, so no reminder window is missed.
   await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);

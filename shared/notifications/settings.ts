@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
@@ -211,12 +212,9 @@ export function decryptSecret(app: AppContext, stored: { secretCipher: string; k
 
 export const SIGNATURE_HEADER = 'X-Gatehouse-Signature';
 
-export async function configureWebhook(
-  app: AppContext,
-  organization: Organization,
-  context: AuditContext,
-  body: z.infer<typeof webhookUpdateSchema>,
-): Promise<z.infer<typeof webhookViewSchema>> {
+export async function configureWebhook(scope: OrganizationScope, body: z.infer<typeof webhookUpdateSchema>): Promise<z.infer<typeof webhookViewSchema>> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const url = checkWebhookUrl(app, body.url).toString();
   await refusePrivateWebhook(app, new URL(url));
   const secret = body.secret ?? randomBytes(32).toString('base64url');
@@ -231,7 +229,9 @@ export async function configureWebhook(
   return { url, configuredAt, ...(generated ? { secret: generated } : {}), signatureHeader: SIGNATURE_HEADER };
 }
 
-export async function removeWebhook(app: AppContext, organization: Organization, context: AuditContext): Promise<void> {
+export async function removeWebhook(scope: OrganizationScope): Promise<void> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const current = await readNotificationSettings(app, organization.id);
   if (!current.webhook) return;
   await saveSettings(app, organization, context, (settings) => ({
@@ -242,7 +242,7 @@ export async function removeWebhook(app: AppContext, organization: Organization,
 
 /**
  * Re-seals every webhook secret sealed under a pepper version that is no longer the current one, so
- * that the old version can be retired (README, "Rotating the token pepper"). Each row is rewritten
+ * that the old version can be retired (docs/operations.md, "Rotating the token pepper"). Each row is rewritten
  * only if unchanged since it was read; the lifecycle timer runs this on every run. Answers how many
  * were re-sealed.
  */

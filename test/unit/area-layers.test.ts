@@ -32,7 +32,7 @@ tester.run('area-layers', areaLayers, {
     {
       filename: at('shared/audit/context.ts'),
       options,
-      code: "import { redactSecrets } from '../tokens/redaction.js';",
+      code: "import { createPat } from '../tokens/service.js';",
       errors: [{ messageId: 'upward', data: { from: 'audit', to: 'tokens', where: 'above' } }],
     },
     {
