@@ -16,13 +16,13 @@ interface SettingFacts {
 type JsonSchema = {
   description?: string;
   requirement?: string;
-  default?: unknown;
+  default?: string | number | boolean;
   type?: string;
   format?: string;
   minimum?: number;
   maximum?: number;
   enum?: unknown[];
-  const?: unknown;
+  const?: string | number | boolean;
   anyOf?: JsonSchema[];
 };
 
