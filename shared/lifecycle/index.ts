@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import { restErrorStatus } from '../http/errors.js';
+import { ConcurrentModificationError, restErrorStatus } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES, type TableName } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
@@ -116,21 +117,18 @@ export async function advanceCursor(
   current?: StoredCursor,
 ): Promise<void> {
   const table = app.storage.table(TABLES.lifecycle);
-  let known = current;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const stored: StoredCursor =
-      known ?? (await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag })));
-    if (stored.value && compare(stored.value, value) >= 0) return;
-    const entity = { partitionKey: CURSOR_PARTITION, rowKey: name, value };
-    try {
+  try {
+    await retryLostRaces(async (attempt) => {
+      const stored: StoredCursor =
+        attempt === 1 && current ? current : await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag }));
+      if (stored.value && compare(stored.value, value) >= 0) return;
+      const entity = { partitionKey: CURSOR_PARTITION, rowKey: name, value };
       if (stored.etag) await table.updateEntity(entity, 'Replace', { etag: stored.etag });
       else await table.createEntity(entity);
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if (status !== 412 && status !== 409) throw error;
-      known = undefined;
-    }
+    });
+  } catch (error) {
+    // Another run keeps moving it: that run's cursor serves as well.
+    if (!(error instanceof ConcurrentModificationError)) throw error;
   }
 }
 

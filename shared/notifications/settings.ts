@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { odata } from '@azure/data-tables';
+import { odata, type TableEntityResult } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
@@ -7,7 +7,8 @@ import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { checkDestination, OutboundRefused } from '../http/outbound.js';
-import { readEntity } from '../storage/entities.js';
+import { changeEntity } from '../storage/conditional.js';
+import { parseJsonColumn, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { currentPepper } from '../tokens/hashing.js';
 import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
@@ -70,7 +71,10 @@ export interface NotificationSettings {
 const ROW = 'settings';
 
 export async function readNotificationSettings(app: AppContext, organizationId: string): Promise<NotificationSettings> {
-  const row = await readEntity<Record<string, unknown>>(app.storage.table(TABLES.notificationSettings), organizationId, ROW);
+  return settingsOf(await readEntity<Record<string, unknown>>(app.storage.table(TABLES.notificationSettings), organizationId, ROW));
+}
+
+function settingsOf(row: TableEntityResult<Record<string, unknown>> | undefined): NotificationSettings {
   if (!row) return { ladder: [...DEFAULT_LADDER], webhook: undefined, lastModifiedDate: null, lastModifiedBy: null, etag: undefined };
   const str = (value: unknown) => (typeof value === 'string' ? value : '');
   let ladder = [...DEFAULT_LADDER];
@@ -116,8 +120,8 @@ async function saveSettings(
   context: AuditContext,
   change: (current: NotificationSettings) => { next: NotificationSettings; data: Record<string, unknown> },
 ): Promise<{ before: NotificationSettings; after: NotificationSettings }> {
-  for (let attempt = 1; ; attempt++) {
-    const current = await readNotificationSettings(app, organization.id);
+  return changeEntity(app.storage.table(TABLES.notificationSettings), organization.id, ROW, (row: TableEntityResult<Record<string, unknown>> | undefined) => {
+    const current = settingsOf(row);
     const { next, data } = change(current);
     const stamped = { ...next, lastModifiedDate: app.clock.now().toISOString(), lastModifiedBy: context.actor.id };
     const event = organizationEvent(app, context, organization, {
@@ -126,20 +130,12 @@ async function saveSettings(
       category: 'modify',
       data,
     });
-    const entity = entityOf(organization.id, stamped);
-    try {
-      await commitWithEvents(
-        app,
-        TABLES.notificationSettings,
-        [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
-        [event],
-      );
-      return { before: current, after: stamped };
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 4) throw error;
-    }
-  }
+    return {
+      result: { before: current, after: stamped },
+      write: entityOf(organization.id, stamped),
+      commit: (actions) => commitWithEvents(app, TABLES.notificationSettings, actions, [event]),
+    };
+  });
 }
 
 export async function updateLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]): Promise<NotificationSettings> {
@@ -159,24 +155,16 @@ export async function updateLadder(app: AppContext, organization: Organization, 
 
 // ---- rung registry: which rung values any organization uses --------------------------------------
 
-/**
- * One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
- * besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
- * from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
- */
-export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
-  const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
-  let counts: Record<string, number> = {};
-  try {
-    counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
-  } catch {
-    counts = {};
-  }
-  return { counts, etag: row?.etag };
-}
+// One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
+// besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
+// from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
+const REGISTRY_PARTITION = 'registry';
+const RUNGS_ROW = 'rungs';
+
+const rungCountsOf = (row: { counts: string } | undefined): Record<string, number> => parseJsonColumn<Record<string, number>>(row?.counts, {});
 
 export async function activeRungs(app: AppContext): Promise<number[]> {
-  const { counts } = await readRungRegistry(app);
+  const counts = rungCountsOf(await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW));
   const rungs = new Set(DEFAULT_LADDER);
   for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
   return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
@@ -184,27 +172,18 @@ export async function activeRungs(app: AppContext): Promise<number[]> {
 
 async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
   if (rungs.length === 0) return;
-  const table = app.storage.table(TABLES.lifecycle);
-  for (let attempt = 1; ; attempt++) {
-    const { counts, etag } = await readRungRegistry(app);
-    const activated: number[] = [];
+  const activated = await changeEntity(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW, (row: TableEntityResult<{ counts: string }> | undefined) => {
+    const counts = rungCountsOf(row);
+    const newlyUsed: number[] = [];
     for (const rung of rungs) {
       const before = counts[String(rung)] ?? 0;
       const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) activated.push(rung);
+      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) newlyUsed.push(rung);
       counts[String(rung)] = after;
     }
-    const entity = { partitionKey: 'registry', rowKey: 'rungs', counts: JSON.stringify(counts) };
-    try {
-      if (etag) await table.updateEntity(entity, 'Replace', { etag });
-      else await table.createEntity(entity);
-      for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 8) throw error;
-    }
-  }
+    return { result: newlyUsed, write: { partitionKey: REGISTRY_PARTITION, rowKey: RUNGS_ROW, counts: JSON.stringify(counts) } };
+  });
+  for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
 }
 
 // ---- webhook --------------------------------------------------------------------------------------

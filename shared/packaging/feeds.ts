@@ -7,6 +7,7 @@ import type { OrganizationAccess } from '../directory/access.js';
 import type { Project } from '../directory/repository.js';
 import { getProject } from '../directory/service.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
+import { changeEntity } from '../storage/conditional.js';
 import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
@@ -479,8 +480,6 @@ export async function createFeed(
   return feed;
 }
 
-const FEED_UPDATE_ATTEMPTS = 5;
-
 /**
  * Applies a PATCH to the feed as it is now: read with its ETag, changed, written only if nobody changed
  * it meanwhile (otherwise read again), so two concurrent edits of different fields both hold. Audited
@@ -500,40 +499,39 @@ export async function updateFeed(
   }
   await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
   const upstreams = body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : undefined;
-  for (let attempt = 1; ; attempt++) {
-    const row = await readEntity<FeedRow>(feedsTable(app), feed.organizationId, feedRowKey(feed.id));
-    if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);
-    const current = fromRow(feed.organizationId, row);
-    const owners = body.owners ? [...new Set(body.owners)] : current.owners;
-    const contributors = body.contributors ? [...new Set(body.contributors)] : current.contributors;
-    const now = app.clock.now().toISOString();
-    const updated: Feed = {
-      ...current,
-      description: body.description ?? current.description,
-      upstreamEnabled: body.upstreamEnabled ?? current.upstreamEnabled,
-      upstreams: upstreams ?? current.upstreams,
-      owners,
-      contributors,
-      grantedAt: grantTimes(current, owners, contributors, now),
-      updatedAt: now,
-    };
-    const before = feedEventData(current, project);
-    const after = feedEventData(updated, project);
-    const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
-    const event = organizationEvent(app, audit, access.organization, {
-      actionId: feedAction(updated, 'Modify'),
-      area: 'Artifacts',
-      category: 'modify',
-      data: { ...after, ChangedFields: changed, Previous: before },
-    });
-    try {
-      await commitWithEvents(app, TABLES.feeds, [['update', toRow(updated), 'Replace', { etag: row.etag }]], [event]);
-      return updated;
-    } catch (error) {
-      if (restErrorStatus(error) !== 412) throw error;
-      if (attempt >= FEED_UPDATE_ATTEMPTS) throw conflict('concurrentModification', 'The feed kept changing while this change was applied; try again.');
-    }
-  }
+  return changeEntity<FeedRow, Feed>(
+    feedsTable(app),
+    feed.organizationId,
+    feedRowKey(feed.id),
+    (row) => {
+      if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);
+      const current = fromRow(feed.organizationId, row);
+      const owners = body.owners ? [...new Set(body.owners)] : current.owners;
+      const contributors = body.contributors ? [...new Set(body.contributors)] : current.contributors;
+      const now = app.clock.now().toISOString();
+      const updated: Feed = {
+        ...current,
+        description: body.description ?? current.description,
+        upstreamEnabled: body.upstreamEnabled ?? current.upstreamEnabled,
+        upstreams: upstreams ?? current.upstreams,
+        owners,
+        contributors,
+        grantedAt: grantTimes(current, owners, contributors, now),
+        updatedAt: now,
+      };
+      const before = feedEventData(current, project);
+      const after = feedEventData(updated, project);
+      const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+      const event = organizationEvent(app, audit, access.organization, {
+        actionId: feedAction(updated, 'Modify'),
+        area: 'Artifacts',
+        category: 'modify',
+        data: { ...after, ChangedFields: changed, Previous: before },
+      });
+      return { result: updated, write: toRow(updated), commit: (actions) => commitWithEvents(app, TABLES.feeds, actions, [event]) };
+    },
+    { conflictMessage: 'The feed kept changing while this change was applied; try again.' },
+  );
 }
 
 // ---- views ---------------------------------------------------------------------------------------

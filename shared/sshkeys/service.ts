@@ -3,7 +3,8 @@ import type { AppContext } from '../app-context.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
-import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
+import { sshKeyFailure } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
 import { findGatehouseTokens } from '../tokens/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
@@ -20,8 +21,6 @@ import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyV
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it (as for PATs). */
 export { MAX_LIFETIME_DAYS };
 const DAY_MS = 86_400_000;
-/** Attempts of a read-modify-write before a lost race is reported as a conflict. */
-const ATTEMPTS = 4;
 
 export type SshKeyContext = CredentialContext;
 
@@ -197,12 +196,10 @@ export async function getSshKey(ctx: SshKeyContext, authorizationId: string): Pr
   return sshKeyView((await ownVisible(ctx, authorizationId)).record, ctx.app.clock.now());
 }
 
-const isPreconditionFailure = (error: unknown) => restErrorStatus(error) === 412;
-
 export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest): Promise<SshKeyView> {
   const { app, caller, organization } = ctx;
   if (body.displayName !== undefined) checkDisplayName(body.displayName);
-  for (let attempt = 1; ; attempt++) {
+  return retryLostRaces(async () => {
     const now = app.clock.now();
     const { record, etag } = await ownVisible(ctx, body.authorizationId);
     const status = sshKeyStatusOf(record, now);
@@ -232,13 +229,9 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
         ...(requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
       }),
     });
-    try {
-      await new SshKeyRepository(app).replace(record, etag, next, [event]);
-      return sshKeyView(next, now);
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
-    }
-  }
+    await new SshKeyRepository(app).replace(record, etag, next, [event]);
+    return sshKeyView(next, now);
+  });
 }
 
 /**
@@ -253,11 +246,11 @@ export async function revokeStoredSshKey(
   kind: RevocationKind,
   ownerName: string,
 ): Promise<boolean> {
-  let stored: StoredSshKey | undefined = initial;
   const repository = new SshKeyRepository(app);
-  for (let attempt = 1; stored; attempt++) {
-    const { record, etag }: StoredSshKey = stored;
-    if (record.revokedAt) return false;
+  return retryLostRaces(async (attempt) => {
+    const stored = attempt === 1 ? initial : await repository.get(initial.record.ownerId, initial.record.authorizationId);
+    if (!stored || stored.record.revokedAt) return false;
+    const { record, etag } = stored;
     const now = app.clock.now().toISOString();
     const next: SshKeyRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, updatedAt: now };
     const event: AuditEvent = organizationEvent(app, audit, organization, {
@@ -266,15 +259,9 @@ export async function revokeStoredSshKey(
       category: 'remove',
       data: sshKeyEventData(next, ownerName, { RevocationKind: kind }),
     });
-    try {
-      await repository.replace(record, etag, next, [event]);
-      return true;
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
-      stored = await repository.get(record.ownerId, record.authorizationId);
-    }
-  }
-  return false;
+    await repository.replace(record, etag, next, [event]);
+    return true;
+  });
 }
 
 export async function revokeSshKey(ctx: SshKeyContext, authorizationId: string): Promise<void> {

@@ -5,7 +5,8 @@ import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
-import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
+import { AppError, badRequest, sessionTokenFailure } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
@@ -34,7 +35,6 @@ export const MAX_GRACE_MINUTES = 1440;
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const IDEMPOTENCY_PREFIX = 'idem_';
 const DAY_MS = 86_400_000;
-const ATTEMPTS = 4;
 
 /** Reads `Idempotency-Key`: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
 export function idempotencyKeyOf(request: HttpRequest): string | undefined {
@@ -117,7 +117,8 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
   }
   const repository = new PatRepository(app);
   await purgeRotationIdempotency(app, ownerId).catch(() => undefined);
-  for (let attempt = 1; ; attempt++) {
+  // A lost race starts over: the next round sees the winner (same key: its answer; otherwise 409).
+  return retryLostRaces(async () => {
     const now = app.clock.now();
     const stored = await repository.get(ownerId, authorizationId);
     if (!stored) throw notFoundFailure(authorizationId);
@@ -204,15 +205,9 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
       const expiresAt = new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString();
       purges.push(purgeEffect(TABLES.patExpiry, expiresAt, { table: TABLES.pats, partitionKey: patPartitionOf(authorizationId), rowKey }));
     }
-    try {
-      await repository.rotate(record, etag, oldNext, created, request.owner, extra, events, purges);
-      return patView(created, token);
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= ATTEMPTS) throw error;
-      // Lost a race: the next round sees the winner (same key → its answer; otherwise 409).
-    }
-  }
+    await repository.rotate(record, etag, oldNext, created, request.owner, extra, events, purges);
+    return patView(created, token);
+  });
 }
 
 async function replayRotation(app: AppContext, ownerId: string, authorizationId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {

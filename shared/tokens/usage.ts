@@ -1,11 +1,11 @@
 import { truncate } from '../text.js';
-import type { TransactionAction } from '@azure/data-tables';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import { clientIp, organizationEvent, userAgentOf, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { restErrorStatus } from '../http/errors.js';
+import { ConcurrentModificationError } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
+import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { TABLES } from '../storage/names.js';
 import { PatRepository, usageEntity, type PatAuthSnapshot, type PatUsage } from './repository.js';
 
@@ -105,19 +105,22 @@ async function writeUse(
   context: UseContext,
   request: HttpRequest,
 ): Promise<void> {
-  for (let attempt = 0; attempt < 8; attempt += 1) {
-    if ((await tryWriteUse(app, snapshot, use, context, request)) === 'written') return;
+  try {
+    await retryLostRaces(() => tryWriteUse(app, snapshot, use, context, request));
+  } catch (error) {
+    if (!(error instanceof ConcurrentModificationError)) throw error;
+    app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
   }
-  app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
 }
 
+/** One round of writeUse: read the usage row, merge this use, write it if the row is still as read. */
 async function tryWriteUse(
   app: AppContext,
   snapshot: PatAuthSnapshot,
   use: { ip: string | null; userAgent: string | null; now: number },
   context: UseContext,
   request: HttpRequest,
-): Promise<'written' | 'conflict'> {
+): Promise<void> {
   const repository = new PatRepository(app);
   const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
   const previousIps = stored?.recentIps ?? [];
@@ -128,7 +131,7 @@ async function tryWriteUse(
   const seenHere = organizationId === undefined ? stored : stored?.byOrganization[organizationId];
   if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < USAGE_WRITE_INTERVAL_MS) {
     guard.set(key, { writtenAt: Date.parse(seenHere.time), ips: new Set(previousIps) });
-    return 'written';
+    return;
   }
   const time = new Date(use.now).toISOString();
   const usage: PatUsage = {
@@ -143,51 +146,44 @@ async function tryWriteUse(
   };
   guard.set(key, { writtenAt: use.now, ips: new Set(usage.recentIps) });
   const entity = usageEntity(snapshot.ownerId, snapshot.authorizationId, usage);
-  const action: TransactionAction = stored ? ['update', entity, 'Replace', { etag: stored.etag }] : ['create', entity];
-  try {
-    if (!newIp) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
-    if (!organization) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const audit: AuditContext = {
-      actor: {
-        kind: 'user',
-        id: snapshot.ownerId,
-        upn: snapshot.owner.email || undefined,
-        displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
-        authenticationMechanism: `PAT:${snapshot.authorizationId}`,
-      },
-      ipAddress: use.ip ?? undefined,
-      userAgent: use.userAgent ?? undefined,
-      activityId: context.activityId,
-      correlationId: context.activityId,
-    };
-    const event = organizationEvent(app, audit, organization, {
-      actionId: 'Token.PatUsedFromNewIpEvent',
-      area: 'Token',
-      category: 'access',
-      data: {
-        AuthorizationId: snapshot.authorizationId,
-        DisplayName: snapshot.displayName,
-        OwnerId: snapshot.ownerId,
-        OwnerName: snapshot.owner.displayName,
-        IpAddress: use.ip,
-        PreviousIps: previousIps,
-        FirstUse: !stored,
-        Route: truncate(new URL(request.url).pathname, 256),
-        TokenType: 'PersonalAccessToken',
-      },
-    });
-    await commitWithEvents(app, TABLES.pats, [action], [event]);
-    return 'written';
-  } catch (error) {
-    const status = restErrorStatus(error);
-    if (status === 409 || status === 412) return 'conflict';
-    throw error;
+  const action = conditionalWrite(entity, stored?.etag);
+  if (!newIp) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
   }
+  const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
+  if (!organization) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
+  }
+  const audit: AuditContext = {
+    actor: {
+      kind: 'user',
+      id: snapshot.ownerId,
+      upn: snapshot.owner.email || undefined,
+      displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
+      authenticationMechanism: `PAT:${snapshot.authorizationId}`,
+    },
+    ipAddress: use.ip ?? undefined,
+    userAgent: use.userAgent ?? undefined,
+    activityId: context.activityId,
+    correlationId: context.activityId,
+  };
+  const event = organizationEvent(app, audit, organization, {
+    actionId: 'Token.PatUsedFromNewIpEvent',
+    area: 'Token',
+    category: 'access',
+    data: {
+      AuthorizationId: snapshot.authorizationId,
+      DisplayName: snapshot.displayName,
+      OwnerId: snapshot.ownerId,
+      OwnerName: snapshot.owner.displayName,
+      IpAddress: use.ip,
+      PreviousIps: previousIps,
+      FirstUse: !stored,
+      Route: truncate(new URL(request.url).pathname, 256),
+      TokenType: 'PersonalAccessToken',
+    },
+  });
+  await commitWithEvents(app, TABLES.pats, [action], [event]);
 }
