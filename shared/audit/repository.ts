@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { TtlCache } from '../cache.js';
 import { readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
@@ -147,13 +148,8 @@ export async function getAuditSettings(app: AppContext, organizationId: string):
   return { ...current, pending: { retentionDays: pendingDays, effectiveFrom: row.PendingFrom } };
 }
 
-const settingsCaches = new WeakMap<AppContext, TtlCache<AuditOrganizationSettings>>();
 const SETTINGS_CACHE_MS = 10_000;
-function settingsCacheOf(app: AppContext): TtlCache<AuditOrganizationSettings> {
-  let cache = settingsCaches.get(app);
-  if (!cache) settingsCaches.set(app, (cache = new TtlCache(() => SETTINGS_CACHE_MS, () => 10_000)));
-  return cache;
-}
+const settingsCacheOf = memoForApp(() => new TtlCache<AuditOrganizationSettings>(() => SETTINGS_CACHE_MS, () => 10_000));
 
 /**
  * getAuditSettings for the writer's retention check, reused for ten seconds (it runs for every event);

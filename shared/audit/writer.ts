@@ -1,5 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
@@ -118,11 +119,10 @@ const MAX_GROUP = 32;
  * serialises this process's appends (the head ETag covers other instances); while a transaction is in
  * flight, the events that arrive meanwhile gather and go together in the next one (group commit).
  */
-const appendQueues = new WeakMap<AppContext, Map<string, { pending: PendingAppend[]; flushing: boolean }>>();
+const appendQueuesOf = memoForApp(() => new Map<string, { pending: PendingAppend[]; flushing: boolean }>());
 
 function appendQueueOf(app: AppContext, partitionKey: string) {
-  let queues = appendQueues.get(app);
-  if (!queues) appendQueues.set(app, (queues = new Map()));
+  const queues = appendQueuesOf(app);
   let queue = queues.get(partitionKey);
   if (!queue) queues.set(partitionKey, (queue = { pending: [], flushing: false }));
   return queue;
@@ -148,7 +148,7 @@ async function flushAppends(app: AppContext, partitionKey: string, queue: { pend
     }
   } finally {
     queue.flushing = false;
-    appendQueues.get(app)?.delete(partitionKey);
+    appendQueuesOf(app).delete(partitionKey);
   }
 }
 
@@ -157,23 +157,11 @@ async function flushAppends(app: AppContext, partitionKey: string, queue: { pend
  * the head read. Another writer's append changes the ETag: the transaction fails with 412 and the
  * head is read again, exactly as before.
  */
-const knownHeads = new WeakMap<AppContext, Map<string, ChainHeadRow & { etag: string }>>();
+const knownHeadsOf = memoForApp(() => new Map<string, ChainHeadRow & { etag: string }>());
 const KNOWN_HEADS_MAX = 10_000;
 
-function knownHeadsOf(app: AppContext): Map<string, ChainHeadRow & { etag: string }> {
-  let heads = knownHeads.get(app);
-  if (!heads) knownHeads.set(app, (heads = new Map()));
-  return heads;
-}
-
 /** `auditdays` rows this process has written (organization|day). */
-const daysWritten = new WeakMap<AppContext, Set<string>>();
-
-function daysWrittenOf(app: AppContext): Set<string> {
-  let days = daysWritten.get(app);
-  if (!days) daysWritten.set(app, (days = new Set()));
-  return days;
-}
+const daysWrittenOf = memoForApp(() => new Set<string>());
 
 function rememberHead(app: AppContext, head: ChainHeadRow, etag: string | undefined): void {
   const heads = knownHeadsOf(app);

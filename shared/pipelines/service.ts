@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectKindOf, type Caller } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
@@ -42,12 +43,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SYSTEM_DECIDER: GrantDecider = { kind: 'system', id: 'grant-review', displayName: 'Gatehouse grant review' };
 
-const repositories = new WeakMap<AppContext, PipelineGrantRepository>();
-function repository(app: AppContext): PipelineGrantRepository {
-  let repo = repositories.get(app);
-  if (!repo) repositories.set(app, (repo = new PipelineGrantRepository(app.storage)));
-  return repo;
-}
+const repository = memoForApp((app) => new PipelineGrantRepository(app.storage));
 
 async function commit(app: AppContext, actions: Parameters<typeof commitWithEvents>[2], events: AuditEvent[]): Promise<void> {
   await commitWithEvents(app, repository(app).tableName, actions, events);

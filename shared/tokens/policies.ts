@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { TtlCache } from '../cache.js';
 import { commitWithEvents } from '../audit/outbox.js';
@@ -187,12 +188,7 @@ export const readPolicies = (app: AppContext, organizationId: string): Promise<S
 export const readTenantPolicies = (app: AppContext, tenantId: string): Promise<StoredDocument<TenantPolicyDocument>> =>
   readDocument(app, tenantPartition(tenantId), tenantPolicyDocumentSchema);
 
-const policyCaches = new WeakMap<AppContext, TtlCache<TokenPolicyDocument>>();
-function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
-  let cache = policyCaches.get(app);
-  if (!cache) policyCaches.set(app, (cache = new TtlCache(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000)));
-  return cache;
-}
+const policyCacheOf = memoForApp((app) => new TtlCache<TokenPolicyDocument>(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000));
 
 onRemoteChange('policies', (app, key) => (key === undefined ? policyCacheOf(app).clear() : policyCacheOf(app).delete(key)));
 

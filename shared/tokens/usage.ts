@@ -1,6 +1,7 @@
 import { truncate } from '../text.js';
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { clientIp, organizationEvent, userAgentOf, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { ConcurrentModificationError } from '../http/errors.js';
@@ -24,13 +25,7 @@ interface GuardEntry {
   writtenAt: number;
   ips: Set<string>;
 }
-const guards = new WeakMap<AppContext, Map<string, GuardEntry>>();
-
-function guardOf(app: AppContext): Map<string, GuardEntry> {
-  let guard = guards.get(app);
-  if (!guard) guards.set(app, (guard = new Map()));
-  return guard;
-}
+const guardOf = memoForApp(() => new Map<string, GuardEntry>());
 
 export interface UseContext {
   readonly organization: { readonly id: string; readonly name: string } | undefined;
@@ -86,13 +81,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
 /** Each organization's view of a token's use is kept apart, so the guard is per token and organization. */
 const guardKey = (authorizationId: string, organizationId: string | undefined) => `${authorizationId}|${organizationId ?? ''}`;
 
-const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
-
-function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
-  let writes = pendingWrites.get(app);
-  if (!writes) pendingWrites.set(app, (writes = new Map()));
-  return writes;
-}
+const pendingWritesOf = memoForApp(() => new Map<string, Promise<void>>());
 
 /**
  * Records a use. Concurrent uses of one token (say, from two new IPs at once) race on the usage
