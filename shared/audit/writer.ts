@@ -24,6 +24,7 @@ import {
   type AuditRow,
   type ChainHeadRow,
 } from './repository.js';
+import { isGuid } from '../ids.js';
 
 /**
  * The audit writer: stores each event exactly once although the queue delivers at least once.
@@ -93,8 +94,6 @@ function wellFormed(value: unknown, depth = 0): boolean {
   if (Array.isArray(value)) return value.every((item) => wellFormed(item, depth + 1));
   return Object.entries(value).every(([key, item]) => !LONE_SURROGATE.test(key) && wellFormed(item, depth + 1));
 }
-
-const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -256,7 +255,7 @@ export async function writeAuditEvent(app: AppContext, received: AuditEvent): Pr
   }
 
   const actor = event.actor;
-  const actorId = isUuid(actor.id) ? actor.id.toLowerCase() : actor.id;
+  const actorId = isGuid(actor.id) ? actor.id.toLowerCase() : actor.id;
   const base = withoutUndefined({
     partitionKey,
     rowKey,

@@ -16,6 +16,7 @@ import { commitWithEvents } from '../audit/outbox.js';
 import { redactSecrets } from '../tokens/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { trimTrailing } from '../text.js';
+import { isGuid } from '../ids.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -88,7 +89,6 @@ interface FeedRow {
 const ORG_SCOPE = 'org';
 const feedRowKey = (id: string) => `f_${id.toLowerCase()}`;
 const nameRowKey = (projectId: string, name: string) => `n_${projectId || ORG_SCOPE}_${name.toLowerCase()}`;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const feedNameSchema = z
   .string()
@@ -213,14 +213,14 @@ function toRow(feed: Feed): FeedRow & { partitionKey: string; rowKey: string } &
 const feedsTable = (app: AppContext): TableClient => app.storage.table(TABLES.feeds);
 
 export async function getFeedById(app: AppContext, organizationId: string, id: string): Promise<Feed | undefined> {
-  if (!GUID.test(id)) return undefined;
+  if (!isGuid(id)) return undefined;
   const row = await readEntity<FeedRow>(feedsTable(app), organizationId, feedRowKey(id));
   return row ? fromRow(organizationId, row) : undefined;
 }
 
 /** A feed by id or name within its scope: a project feed is only found through its project. */
 export async function findFeed(app: AppContext, organizationId: string, projectId: string, idOrName: string): Promise<Feed | undefined> {
-  if (GUID.test(idOrName)) {
+  if (isGuid(idOrName)) {
     const feed = await getFeedById(app, organizationId, idOrName);
     return feed && feed.projectId === projectId ? feed : undefined;
   }

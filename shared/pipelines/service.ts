@@ -22,6 +22,7 @@ import type {
   PipelineCapacity,
   ReviewOutcome,
 } from './schemas.js';
+import { isGuid } from '../ids.js';
 
 /**
  * Free pipeline grants: organizations request free parallel jobs for their public projects, the
@@ -39,7 +40,6 @@ export const GRANT_ACTIONS = {
   revoked: 'Pipelines.FreeGrantRevoked',
 } as const;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SYSTEM_DECIDER: GrantDecider = { kind: 'system', id: 'grant-review', displayName: 'Gatehouse grant review' };
 
@@ -127,7 +127,7 @@ async function resolvePublicProjects(app: AppContext, access: OrganizationAccess
   const projects: Project[] = [];
   for (const name of names) {
     const organizationId = access.organization.id;
-    const project = GUID.test(name)
+    const project = isGuid(name)
       ? await app.directory.getProject(organizationId, name)
       : /[/\\#?\u0000-\u001f]/.test(name)
         ? undefined
@@ -224,7 +224,7 @@ export async function listGrantRequests(app: AppContext, access: OrganizationAcc
 
 export async function getGrantRequest(app: AppContext, access: OrganizationAccess, requestId: string): Promise<GrantRequest> {
   await assertMayManageGrants(app, access);
-  const found = GUID.test(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }
@@ -425,7 +425,7 @@ export async function decideGrantRequest(
   context: AuditContext,
 ): Promise<GrantRequest> {
   const repo = repository(app);
-  const current = GUID.test(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
+  const current = isGuid(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
   if (!current) throw requestNotFound(requestId);
   assertDecidable(current.value.status);
   const status = body.decision === 'approve' ? 'approved' : 'rejected';
@@ -493,7 +493,7 @@ export async function listRequestsForOperators(
 }
 
 export async function getRequestForOperators(app: AppContext, requestId: string): Promise<GrantRequest> {
-  const found = GUID.test(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }

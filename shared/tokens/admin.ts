@@ -14,9 +14,7 @@ import { blockStoredPatIn, lastUsedView, revokeStoredPat } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
-
-const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isGuid, ZERO_GUID } from '../ids.js';
 
 // ---- subject descriptors -------------------------------------------------------------------------
 
@@ -29,7 +27,7 @@ export function userIdFromDescriptor(descriptor: string): string | undefined {
   const match = /^aad\.([A-Za-z0-9_-]{1,200})=*$/.exec(descriptor);
   if (!match?.[1]) return undefined;
   const id = Buffer.from(match[1], 'base64url').toString('utf8');
-  return GUID.test(id) ? id.toLowerCase() : undefined;
+  return isGuid(id) ? id.toLowerCase() : undefined;
 }
 
 async function memberUserOrFail(app: AppContext, organizationId: string, descriptor: string): Promise<string> {
