@@ -8,6 +8,7 @@ import { TABLES } from '../../shared/storage/names.js';
 import { seedDemoData, DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
 import { fmt, gatehouseSettings, median, round, seedEntities, timed } from '../lib.js';
 import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type ScenarioContext } from './common.js';
+import { DAY_MS } from '../../shared/time.js';
 
 /**
  * P3: the expiry sweep (shared/lifecycle/sweep.ts) with 100 due tokens among `small` and among
@@ -19,7 +20,6 @@ import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type Scenar
  */
 
 const DUE = 100;
-const DAY_MS = 86_400_000;
 
 // The sweep is loaded at run time so the benchmark builds and reports even before it exists.
 interface SweepModules {

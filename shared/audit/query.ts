@@ -17,6 +17,7 @@ import {
   type AuditRow,
 } from './repository.js';
 import { guidText, isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 // ---- request parameters ---------------------------------------------------------------------------
 
@@ -59,8 +60,6 @@ export interface AuditWindow {
   readonly startMs: number;
   readonly endMs: number;
 }
-
-const DAY_MS = 86_400_000;
 
 /** Resolves startTime/endTime: defaults to the retention period up to now; a reversed window is a 400. */
 export function resolveWindow(

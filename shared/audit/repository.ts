@@ -4,6 +4,7 @@ import { memoForApp } from '../app-memo.js';
 import { TtlCache } from '../cache.js';
 import { readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Audit storage layout.
@@ -170,7 +171,7 @@ export function forgetAuditSettings(app: AppContext, organizationId: string): vo
 
 /** The first day that is still kept: day partitions before it are past the organization's retention. */
 export function firstRetainedDay(nowMs: number, retentionDays: number): string {
-  return dayKey(nowMs - retentionDays * 86_400_000);
+  return dayKey(nowMs - retentionDays * DAY_MS);
 }
 
 /** Reads a row's data, from its column or its blob. */

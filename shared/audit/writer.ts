@@ -25,6 +25,7 @@ import {
   type ChainHeadRow,
 } from './repository.js';
 import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * The audit writer: stores each event exactly once although the queue delivers at least once.
@@ -47,7 +48,7 @@ export class InvalidAuditEvent extends Error {
 /** Data up to this many UTF-16 code units stays in the row; Table Storage allows 32K per string. */
 export const INLINE_DATA_MAX_CHARS = 30_000;
 /** Events dated this far ahead of the clock are refused (a producer's clock or a forged message). */
-export const MAX_FUTURE_SKEW_MS = 24 * 3_600_000;
+export const MAX_FUTURE_SKEW_MS = DAY_MS;
 const MAX_APPEND_ATTEMPTS = 25;
 
 export interface WriteOutcome {

@@ -4,6 +4,7 @@ import { memoForApp } from '../app-memo.js';
 import type { Caller } from '../auth/caller.js';
 import { AppError } from './errors.js';
 import { clientAddressOf } from './client-address.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 
 export type RateVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -56,8 +57,6 @@ type Limiters = Record<'writes' | 'anonymous' | 'authFailuresByAddress' | 'authF
 /** What callers create that costs everyone (operators' queues, storage, review runs). */
 export type CreationKind = 'organizations' | 'feeds' | 'grantRequests';
 
-const HOUR = 3_600_000;
-
 const limitersOf = memoForApp((app): Limiters => {
   const limits = app.config.rateLimits;
   return {
@@ -65,10 +64,10 @@ const limitersOf = memoForApp((app): Limiters => {
     anonymous: new RateLimiter(limits.anonymousPerMinute),
     authFailuresByAddress: new RateLimiter(limits.authFailuresPerMinutePerAddress),
     authFailuresByToken: new RateLimiter(limits.authFailuresPerMinutePerToken),
-    organizations: new RateLimiter(limits.organizationsPerHour, 50_000, HOUR),
-    organizationsPerTenant: new RateLimiter(limits.organizationsPerTenantPerHour, 50_000, HOUR),
-    feeds: new RateLimiter(limits.feedsPerHour, 50_000, HOUR),
-    grantRequests: new RateLimiter(limits.grantRequestsPerDay, 50_000, 24 * HOUR),
+    organizations: new RateLimiter(limits.organizationsPerHour, 50_000, HOUR_MS),
+    organizationsPerTenant: new RateLimiter(limits.organizationsPerTenantPerHour, 50_000, HOUR_MS),
+    feeds: new RateLimiter(limits.feedsPerHour, 50_000, HOUR_MS),
+    grantRequests: new RateLimiter(limits.grantRequestsPerDay, 50_000, DAY_MS),
   };
 });
 
@@ -127,7 +126,7 @@ const tenantPolicyLimitersOf = memoForApp(() => new Map<number, RateLimiter>());
 function tenantPolicyLimiter(app: AppContext, perHour: number): RateLimiter {
   const byLimit = tenantPolicyLimitersOf(app);
   let limiter = byLimit.get(perHour);
-  if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR)));
+  if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR_MS)));
   return limiter;
 }
 

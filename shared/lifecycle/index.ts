@@ -10,9 +10,6 @@ import type { IndexEntry, LifecycleCounters } from './kinds.js';
 
 /** Helpers for expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`) and run state. */
 
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
-
 export const pad = (ms: number) => String(Math.max(0, ms)).padStart(13, '0');
 export const bucketOf = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
 

@@ -6,7 +6,6 @@ import {
   bucketStart,
   compareText,
   deleteIndexRows,
-  HOUR_MS,
   pad,
   parseEntry,
   purgeTargetOf,
@@ -14,6 +13,7 @@ import {
   seekBucket,
 } from './index.js';
 import { ignoreMissing } from '../storage/entities.js';
+import { HOUR_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, FinaliseOutcome, IndexEntry, RunScope } from './kinds.js';
 
 /**

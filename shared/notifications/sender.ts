@@ -7,6 +7,7 @@ import { QUEUES } from '../storage/names.js';
 import { encodeQueueMessage, sendJson } from '../storage/queue.js';
 import { webhookLanesOf } from './lanes.js';
 import { checkWebhookUrl, openWebhookSecret, readNotificationSettings, SIGNATURE_HEADER, type Webhook } from './settings.js';
+import { HOUR_MS } from '../time.js';
 
 /**
  * Delivery of one notification message, in two stages on two queues so that the inbox never waits
@@ -148,7 +149,7 @@ export async function deliverWebhookNotice(app: AppContext, message: Notificatio
   const settings = await readNotificationSettings(app, message.organizationId);
   if (!settings.webhook) return;
   if (await webhookDelivered(app, message)) return;
-  if (app.clock.now().getTime() - Date.parse(message.createdAt) > app.config.lifecycle.webhookMaxAgeHours * 3_600_000) {
+  if (app.clock.now().getTime() - Date.parse(message.createdAt) > app.config.lifecycle.webhookMaxAgeHours * HOUR_MS) {
     throw new WebhookDeliveryExpired();
   }
   const lane = webhookLanesOf(app).enter(message.organizationId, settings.webhook.url);

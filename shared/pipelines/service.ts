@@ -23,6 +23,7 @@ import type {
   ReviewOutcome,
 } from './schemas.js';
 import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Free pipeline grants: organizations request free parallel jobs for their public projects, the
@@ -40,7 +41,6 @@ export const GRANT_ACTIONS = {
   revoked: 'Pipelines.FreeGrantRevoked',
 } as const;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const SYSTEM_DECIDER: GrantDecider = { kind: 'system', id: 'grant-review', displayName: 'Gatehouse grant review' };
 
 const repository = memoForApp((app) => new PipelineGrantRepository(app.storage));

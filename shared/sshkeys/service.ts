@@ -17,10 +17,10 @@ import type { CredentialFacts } from '../tokens/judge.js';
 import { verifyProofOfPossession } from './proof.js';
 import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
+import { DAY_MS } from '../time.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it (as for PATs). */
 export { MAX_LIFETIME_DAYS };
-const DAY_MS = 86_400_000;
 
 export type SshKeyContext = CredentialContext;
 

@@ -15,6 +15,7 @@ import { violationsOf, type PolicyName, type TokenPolicyDocument } from './polic
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
 import { isGuid, ZERO_GUID } from '../ids.js';
+import { HOUR_MS } from '../time.js';
 
 // ---- subject descriptors -------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ function sourceFor(isPublic: boolean): SessionTokenSource | undefined {
 
 // ---- list ----------------------------------------------------------------------------------------
 
-const CONTINUATION_TTL_MS = 60 * 60 * 1000;
+const CONTINUATION_TTL_MS = HOUR_MS;
 const invalidContinuation = () =>
   badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
 

@@ -11,6 +11,7 @@ import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
 import { announceChange, onRemoteChange } from '../coherence/changes.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Organization token policies: one zod-validated document per organization, every section with
@@ -333,7 +334,6 @@ export async function updateTenantPolicies(
 }
 
 const exempt = exemptFrom;
-const DAY_MS = 86_400_000;
 
 export interface TokenShape {
   scopes: readonly string[];

@@ -16,6 +16,7 @@ import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwne
 import type { PatTokenView } from './schemas.js';
 import { seal, sealedFromColumns, unseal, type SealedStore } from './sealing.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * PAT rotation: a new secret as a new authorization with the same name, scopes and targets and a
@@ -32,10 +33,9 @@ import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, 
  */
 
 export const MAX_GRACE_MINUTES = 1440;
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_WINDOW_MS = DAY_MS;
 const IDEMPOTENCY_PREFIX = 'idem_';
 const ROTATION_SEAL = 'pat-rotation-idempotency';
-const DAY_MS = 86_400_000;
 
 /** Reads `Idempotency-Key`: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
 export function idempotencyKeyOf(request: HttpRequest): string | undefined {

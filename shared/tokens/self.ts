@@ -8,8 +8,8 @@ import { PatRepository } from './repository.js';
 import { lastUsedSchema, patMetadataSchema } from './schemas.js';
 import { lastUsedView } from './service.js';
 import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
-const DAY_MS = 86_400_000;
 /** Rotation is suggested this many days before expiry. */
 export const ROTATION_DUE_DAYS = 7;
 

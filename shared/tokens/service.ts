@@ -16,10 +16,10 @@ import { enforceLayersOnCreate, enforceLayersOnUpdate, policyLayers } from './po
 import { newPatAuthorizationId, PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
 import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
+import { DAY_MS } from '../time.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it. */
 export const MAX_LIFETIME_DAYS = 3650;
-const DAY_MS = 86_400_000;
 
 /** A user caller's request in an organization: what the PAT and SSH key services work with. */
 export interface CredentialContext {
