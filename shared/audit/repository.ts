@@ -47,10 +47,6 @@ export function dayKey(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
-export function dayStartMs(day: string): number {
-  return Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
-}
-
 export const partitionKeyOf = (organizationId: string, day: string): string => `${organizationId}|${day}`;
 export const eventRowKey = (ms: number, eventId: string): string => `${EVENT_PREFIX}${invertedTicks(ms)}_${eventId}`;
 /** Lowest row key of events at or before `ms` (newest-first order). */

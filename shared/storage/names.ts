@@ -46,6 +46,5 @@ export const CONTAINERS = {
 } as const satisfies Readonly<Record<string, string>>;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export const poisonQueueName = (queue: string): string => `${queue}-poison`;

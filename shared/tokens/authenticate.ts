@@ -18,8 +18,8 @@ import { onRemoteChange } from '../coherence/changes.js';
 import { telemetry } from '../telemetry/telemetry.js';
 
 /**
- * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper for
- * routes declaring `access.pats`; other handlers such as package feeds call `authenticatePatRequest`).
+ * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper, for
+ * routes declaring `access.pats`).
  *
  * 1. `Authorization: Basic base64(anything:PAT)` (Azure DevOps style) or `Authorization: Bearer <PAT>`.
  * 2. Format and CRC32 checksum first: a malformed value never touches storage.
@@ -199,16 +199,6 @@ function policyRefusal(violations: readonly PolicyName[]): AppError {
   return new AppError(403, POLICY_VIOLATION_CODES[first], `This PAT breaks the token policies of this organization or its tenant (${violations.join(', ')}); its self lookup says why.`, {
     details: { violations },
   });
-}
-
-/**
- * Authenticates a request that must carry a PAT (Basic or Bearer); anything else is the uniform 401.
- * For routes outside the endpoint helper (e.g. package feeds): pass the organization being accessed.
- */
-export async function authenticatePatRequest(app: AppContext, request: HttpRequest, options: Omit<PatAuthOptions, 'request'> = {}): Promise<PatCaller> {
-  const credential = patCredentialOf(request.headers.get('authorization'));
-  if (credential.kind !== 'pat') throw patRefused();
-  return authenticatePat(app, credential.token, { ...options, request });
 }
 
 /** Whether a PAT grants any of the scopes (`app_token` grants all; higher scopes include lower ones). */

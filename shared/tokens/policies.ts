@@ -150,7 +150,6 @@ export const tokenPolicyViewSchema = tokenPolicyDocumentSchema.extend({
   lastModifiedBy: z.string().nullable(),
 });
 
-export const DEFAULT_POLICIES: TokenPolicyDocument = tokenPolicyDocumentSchema.parse({});
 export const exemptFrom = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
 
 export interface StoredDocument<T> {

@@ -275,7 +275,3 @@ export async function endGraceIfDue(app: AppContext, ownerId: string, authorizat
   await repository.deleteGraceExpiryRow(record).catch(() => undefined);
   return revoked;
 }
-
-/** The same for a record the lifecycle timer already holds. */
-export const finalizeRotatedPat = (app: AppContext, record: Pick<PatRecord, 'ownerId' | 'authorizationId'>): Promise<boolean> =>
-  endGraceIfDue(app, record.ownerId, record.authorizationId, app.clock.now());
