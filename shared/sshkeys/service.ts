@@ -5,7 +5,7 @@ import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { sshKeyFailure } from '../http/errors.js';
 import { retryLostRaces } from '../storage/conditional.js';
-import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
+import { memberOwnerOf, ownerName, sessionTokenViewOf, type SessionTokenSource } from '../tokens/session-tokens.js';
 import { findGatehouseTokens } from '../tokens/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
@@ -312,7 +312,8 @@ export function sshKeySessionTokenView(record: SshKeyRecord, now: Date): Session
   });
 }
 
-registerSessionTokenSource(true, {
+/** SSH keys in token admin (`isPublic=true`): the organization's keys of the member. */
+export const sshKeySessionTokenSource: SessionTokenSource = {
   async list(app, organization, userId) {
     const now = app.clock.now();
     return (await new SshKeyRepository(app).listByOwner(userId))
@@ -330,4 +331,4 @@ registerSessionTokenSource(true, {
     if (!stored || stored.record.organizationId !== organization.id) return;
     await revokeStoredSshKey(app, organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId));
   },
-});
+};
