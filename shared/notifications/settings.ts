@@ -11,7 +11,7 @@ import { changeEntity } from '../storage/conditional.js';
 import { parseJsonColumn, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { seal, sealedFromColumns, unseal, type SealedStore } from '../tokens/sealing.js';
-import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
+import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/cursors.js';
 
 /**
  * Per-organization notification settings, one row (`notificationsettings`, PK = organization id,

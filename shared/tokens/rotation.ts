@@ -10,7 +10,7 @@ import { retryLostRaces } from '../storage/conditional.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
-import { bucketOf, purgeEffect, purgeTargetOf } from '../lifecycle/index.js';
+import { bucketOf, purgeEffect, purgeTargetOf } from '../lifecycle/expiry-index.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
 import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
