@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import { AppError, conflict, restErrorStatus } from '../http/errors.js';
+import { AppError, ConcurrentModificationError, conflict, restErrorStatus } from '../http/errors.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
 
@@ -179,7 +179,7 @@ export async function commitPublishedVersion(
     const status = restErrorStatus(error);
     if (status === 409 || status === 412) {
       if (await getSavedVersion(app, feedId, name, saved.version)) throw versionExists(name, saved.version);
-      throw conflict('concurrentModification', 'The package was changed by another request; publish again.');
+      throw new ConcurrentModificationError('The package was changed by another request; publish again.');
     }
     throw error;
   }
@@ -200,7 +200,7 @@ export async function writeDistTags(app: AppContext, feedId: string, name: strin
     else await table(app).createEntity(row);
   } catch (error) {
     const status = restErrorStatus(error);
-    if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');
+    if (status === 409 || status === 412) throw new ConcurrentModificationError('The package was changed by another request; try again.');
     throw error;
   }
 }

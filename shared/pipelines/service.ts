@@ -9,7 +9,7 @@ import { commitWithEvents } from '../audit/outbox.js';
 import type { OrganizationAccess } from '../directory/access.js';
 import type { Organization, Project } from '../directory/repository.js';
 import { organizationNameSchema } from '../directory/schemas.js';
-import { AppError, badRequest, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
+import { AppError, badRequest, ConcurrentModificationError, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
 import { keyDigest } from './links.js';
 import { notifyRequester, reviewedMessage, revokedMessage, submittedMessage } from './notify.js';
 import { PipelineGrantRepository, type Versioned } from './repository.js';
@@ -448,7 +448,7 @@ export async function decideGrantRequest(
     if (!lostRace(error)) throw error;
     const latest = await repo.findRequest(current.value.id);
     assertDecidable(latest?.value.status ?? 'approved');
-    throw conflict('concurrentModification', 'The request was changed by another request; read it again and retry.');
+    throw new ConcurrentModificationError('The request was changed by another request; read it again and retry.');
   }
   await notifyRequester(app, reviewedMessage(next, capacity));
   return next;
