@@ -14,9 +14,10 @@ export const SEALED_STORES: readonly SealedStore[] = [webhookSecretStore, rotati
 
 /**
  * Re-seals under the current pepper every stored value sealed under an older version, so that the old
- * version can be retired (README, "Rotating the token pepper"); the lifecycle timer runs it on every
- * run. With a single pepper configured there is nothing else a value can be sealed under, so nothing
- * is read. A record changed meanwhile is left for the next run. Answers how many were re-sealed, by kind.
+ * version can be retired (docs/operations.md, "Rotating the token pepper"); the lifecycle timer runs
+ * it on every run. With a single pepper configured there is nothing else a value can be sealed under,
+ * so nothing is read. A record changed meanwhile is left for the next run. Answers how many were
+ * re-sealed, by kind.
  */
 export async function resealSealedValues(app: AppContext, stores: readonly SealedStore[] = SEALED_STORES): Promise<Record<string, number>> {
   const { peppers } = app.config;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isGuid } from '../ids.js';
 
 /**
- * Gatehouse personal access token format (documented in the README):
+ * Gatehouse personal access token format (documented in docs/api.md, "Token format"):
  *
  *     gat_<pepper version>_<22 base62: authorization id><32 random base62 characters><6 base62: CRC32>
  *

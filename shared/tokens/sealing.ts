@@ -9,9 +9,9 @@ import { currentPepper, derivedKeyOf } from './hashing.js';
  * value sealed for one purpose never opens as another. A sealed value names the pepper version it was
  * sealed under: `sealed.<version>.<base64url of IV, tag and ciphertext>`. Values under an older
  * version keep opening while that version is configured; the lifecycle timer re-seals them under the
- * current one (shared/lifecycle/reseal.ts), so the old version can be retired (README, "Rotating the
- * token pepper"). `context` is bound to the ciphertext (GCM additional data): a value copied to
- * another record does not open there.
+ * current one (shared/lifecycle/reseal.ts), so the old version can be retired (docs/operations.md,
+ * "Rotating the token pepper"). `context` is bound to the ciphertext (GCM additional data): a value
+ * copied to another record does not open there.
  */
 
 type Peppers = AppConfig['peppers'];
