@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
 import { trimTrailing } from '../text.js';
-import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import { memoForApp } from '../app-memo.js';
 import type { PatCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
+import type { RequestOrigin } from '../http/origin.js';
 import { AppError, unauthorized } from '../http/errors.js';
 import { parseGatehouseToken, TOKEN_PREFIX } from './format.js';
 import { hashToken } from './hashing.js';
@@ -18,8 +18,8 @@ import { onRemoteChange } from '../coherence/changes.js';
 import { telemetry } from '../telemetry/telemetry.js';
 
 /**
- * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper, for
- * routes declaring `access.pats`).
+ * The one PAT authenticator. Every route that accepts PATs goes through it: the endpoint helper
+ * (shared/http/endpoint.ts) for routes declaring `access.pats`.
  *
  * 1. `Authorization: Basic base64(anything:PAT)` (Azure DevOps style) or `Authorization: Bearer <PAT>`.
  * 2. Format and CRC32 checksum first: a malformed value never touches storage.
@@ -110,8 +110,8 @@ onPatWritten((hash) => {
 export interface PatAuthOptions {
   /** The organization being accessed; without it, the one the PAT was issued in. */
   readonly organization?: Organization;
-  /** The request, for last-used tracking (client IP, user agent). Without it no use is recorded. */
-  readonly request?: HttpRequest;
+  /** Where the request came from, for last-used tracking. Without it no use is recorded. */
+  readonly origin?: RequestOrigin;
   /** Correlates the new-IP audit event with the request. */
   readonly activityId?: string;
   /** See JudgeOptions: `report` for the PAT's own self lookup and self rotation. */
@@ -188,8 +188,8 @@ export async function authenticatePat(app: AppContext, token: string, options: P
     if (result.reason === 'policy') throw policyRefusal(result.violations);
     throw patRefused();
   }
-  if (options.request) {
-    await recordPatUse(app, result.snapshot, options.request, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
+  if (options.origin) {
+    await recordPatUse(app, result.snapshot, options.origin, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
   }
   return patCallerOf(result.snapshot, result.violations);
 }

@@ -1,8 +1,8 @@
 import type { AppContext } from '../app-context.js';
-import type { AuditContext } from '../audit/context.js';
 import type { Organization } from '../directory/repository.js';
 import { ZERO_GUID } from '../ids.js';
 import type { SessionTokenView } from './schemas.js';
+import type { AuditedChange } from './service.js';
 
 /**
  * A kind of session token the Token Admin API lists and revokes (shared/tokens/admin.ts): PATs
@@ -14,7 +14,7 @@ export interface SessionTokenSource {
   /** Finds a token that can reach the organization, whose owner is a member of it. */
   find(app: AppContext, organization: Organization, authorizationId: string): Promise<{ ownerId: string } | undefined>;
   /** Revokes it (idempotent) with its audit event. */
-  revoke(app: AppContext, organization: Organization, audit: AuditContext, authorizationId: string): Promise<void>;
+  revoke(change: AuditedChange, authorizationId: string): Promise<void>;
 }
 
 /** What sets one kind of session token apart in its Token Admin view. */
