@@ -58,8 +58,6 @@ export async function recordAuditAccess(
 ): Promise<void> {
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: ACCESS_LOG_ACTION,
-    area: 'Auditing',
-    category: 'access',
     data,
   });
   await sendSignedAuditEvent(app, event);
@@ -132,8 +130,6 @@ export async function grantAuditReader(
   };
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: 'AuditLog.ReaderGranted',
-    area: 'Auditing',
-    category: 'modify',
     data: { UserId: userId, UserDisplayName: row.DisplayName, UserPrincipalName: row.PrincipalName },
   });
   await commitWithEvents(app, TABLES.auditSettings, [['create', row]], [event]);
@@ -153,8 +149,6 @@ export async function revokeAuditReader(
   if (!existing) throw notFound('readerNotFound', `The user ${userId} has no audit reader grant.`);
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: 'AuditLog.ReaderRevoked',
-    area: 'Auditing',
-    category: 'remove',
     data: { UserId: userId, UserDisplayName: existing.DisplayName, UserPrincipalName: existing.PrincipalName },
   });
   const action: TransactionAction = ['delete', { partitionKey: organizationId, rowKey: existing.rowKey }];
@@ -213,8 +207,6 @@ export async function updateAuditSettings(
   };
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: 'AuditLog.RetentionUpdated',
-    area: 'Auditing',
-    category: 'modify',
     data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays, EffectiveFrom: effectiveFrom },
   });
   const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];

@@ -5,7 +5,7 @@ import type { Caller } from '../auth/caller.js';
 import type { OrganizationAccess } from '../directory/access.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
-import { actorOf } from './context.js';
+import { actorOf, organizationEvent, type AuditContext } from './context.js';
 import type { AuditEvent } from './events.js';
 import { InvalidAuditEvent, parseAuditEvent, writeAuditEvent } from './writer.js';
 import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
@@ -135,22 +135,10 @@ export async function ingestCheckSuite(
       })),
     };
   });
-  const candidate: AuditEvent = {
-    id: eventId,
-    schemaVersion: 1,
-    timestamp: new Date(completedMs).toISOString(),
-    organizationId: organization.id,
-    organizationName: organization.name,
-    projectId: project.id,
-    projectName: project.name,
+  const context: AuditContext = { actor: actorOf(caller), ipAddress: undefined, userAgent: undefined, activityId, correlationId: activityId };
+  const built = organizationEvent(app, context, organization, {
     actionId: 'CheckSuite.Completed',
-    area: 'Checks',
-    category: 'execute',
-    actor: actorOf(caller),
-    correlationId: activityId,
-    activityId,
-    scopeType: 'organization',
-    scopeId: organization.id,
+    project,
     data: {
       CheckSuiteId: body.checkSuiteId.toLowerCase(),
       CheckSuiteStatus: body.status,
@@ -163,7 +151,9 @@ export async function ingestCheckSuite(
       ...(body.stage.attempt ? { StageAttempt: body.stage.attempt } : {}),
       CheckRuns: checkRuns,
     },
-  };
+  });
+  // The suite's own id and completion time: a repeated post is the same event.
+  const candidate: AuditEvent = { ...built, id: eventId, timestamp: new Date(completedMs).toISOString() };
   try {
     const event = parseAuditEvent(candidate);
     const outcome = await writeAuditEvent(app, event);

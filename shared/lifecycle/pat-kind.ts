@@ -56,8 +56,6 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
         const expiredAt = now.toISOString();
         const event = organizationEvent(app, systemAuditContext(), organization, {
           actionId: 'Token.PatExpiredEvent',
-          area: 'Token',
-          category: 'modify',
           data: patEventData(record, ownerName, { ExpiredAt: expiredAt }),
         });
         try {

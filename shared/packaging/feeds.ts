@@ -418,7 +418,8 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 }
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
-const feedAction = (feed: Feed, change: 'Create' | 'Modify') => `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}`;
+const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
+  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
 
 export async function createFeed(
   app: AppContext,
@@ -466,9 +467,8 @@ export async function createFeed(
   ];
   const event = organizationEvent(app, audit, access.organization, {
     actionId: feedAction(feed, 'Create'),
-    area: 'Artifacts',
-    category: 'create',
     data: feedEventData(feed, project),
+    project,
   });
   try {
     await commitWithEvents(app, TABLES.feeds, actions, [event]);
@@ -522,9 +522,8 @@ export async function updateFeed(
     const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
     const event = organizationEvent(app, audit, access.organization, {
       actionId: feedAction(updated, 'Modify'),
-      area: 'Artifacts',
-      category: 'modify',
       data: { ...after, ChangedFields: changed, Previous: before },
+      project,
     });
     try {
       await commitWithEvents(app, TABLES.feeds, [['update', toRow(updated), 'Replace', { etag: row.etag }]], [event]);

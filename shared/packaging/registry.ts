@@ -424,8 +424,6 @@ export async function setBehavior(
   if (record.behavior === behavior) return;
   const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
     actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
-    area: 'Packaging',
-    category: 'modify',
     data: {
       FeedId: feed.id,
       FeedName: feed.name,
@@ -434,7 +432,7 @@ export async function setBehavior(
       PreviousBehavior: record.behavior,
       NewBehavior: behavior,
     },
+    project,
   });
-  const scoped = project ? { ...event, projectId: project.id, projectName: project.name } : event;
-  await commitWithEvents(app, TABLES.npmPackages, [['upsert', behaviorRow(feed.id, name.name, behavior, app.clock.now()), 'Merge']], [scoped]);
+  await commitWithEvents(app, TABLES.npmPackages, [['upsert', behaviorRow(feed.id, name.name, behavior, app.clock.now()), 'Merge']], [event]);
 }

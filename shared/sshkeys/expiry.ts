@@ -33,8 +33,6 @@ export async function expireSshKeyIfDue(app: AppContext, ownerId: string, author
     const next: SshKeyRecord = { ...record, expiredEventAt: now.toISOString(), updatedAt: now.toISOString() };
     const event = organizationEvent(app, systemAuditContext(), organization, {
       actionId: 'Token.SshExpireEvent',
-      area: 'Token',
-      category: 'modify',
       data: sshKeyEventData(record, owner?.displayName ?? record.ownerId, { ExpiredAt: record.validTo }),
     });
     try {

@@ -280,8 +280,6 @@ export async function updatePolicies(
   const entity = documentEntity(organization.id, document, revision, now, context.actor.id);
   const event = organizationEvent(app, context, organization, {
     actionId: 'Token.PolicyUpdateEvent',
-    area: 'Token',
-    category: 'modify',
     data: { ChangedPolicies: changed, Revision: revision, Policies: document },
   });
   await commitWithEvents(
@@ -320,8 +318,6 @@ export async function updateTenantPolicies(
   const events = organizations.map((organization) =>
     organizationEvent(app, context, organization, {
       actionId: 'Token.TenantPolicyUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: { TenantId: tenantId, ChangedPolicies: changed, Revision: revision, Policies: document },
     }),
   );

@@ -80,7 +80,7 @@ export const isVisibleIn = (record: PatRecord, organizationId: string) =>
   record.targetAccounts === null || record.targetAccounts.includes(organizationId);
 
 /** The audit `data` of a token event: metadata only, never the secret or its hash. */
-export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}) {
   return {
     AuthorizationId: record.authorizationId,
     DisplayName: record.displayName,
@@ -164,8 +164,6 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   });
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.PatCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: patEventData(record, caller.displayName, requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
   });
   try {
@@ -228,8 +226,6 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     };
     const event = organizationEvent(app, ctx.audit, organization, {
       actionId: 'Token.PatUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: patEventData(next, caller.displayName, {
         Previous: { DisplayName: record.displayName, Scopes: record.scope, ValidTo: record.validTo, TargetAccounts: record.targetAccounts },
       }),
@@ -269,8 +265,6 @@ export async function revokeStoredPat(
     const system = kind === 'rule' || kind === 'system';
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: system ? 'Token.PatSystemRevokeEvent' : 'Token.PatRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: kind, ...extra }),
     });
     try {
@@ -297,8 +291,6 @@ export async function blockStoredPatIn(app: AppContext, organization: Organizati
     const next: PatRecord = { ...record, blockedIn: [...(record.blockedIn ?? []), organization.id], updatedAt: app.clock.now().toISOString() };
     const event = organizationEvent(app, audit, organization, {
       actionId: 'Token.PatOrganizationRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: 'admin', RevokedIn: organization.id }),
     });
     try {

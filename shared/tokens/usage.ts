@@ -169,8 +169,6 @@ async function tryWriteUse(
     };
     const event = organizationEvent(app, audit, organization, {
       actionId: 'Token.PatUsedFromNewIpEvent',
-      area: 'Token',
-      category: 'access',
       data: {
         AuthorizationId: snapshot.authorizationId,
         DisplayName: snapshot.displayName,
