@@ -12,11 +12,13 @@ import {
   removeDistTag,
   requirePackage,
   setDistTag,
+  type PackageChange,
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
 import { ReadBudget } from '../shared/packaging/read-budget.js';
 import { clientSignalOf } from '../shared/http/cancellation.js';
+import { auditContextOf } from '../shared/audit/context.js';
 import { badRequest } from '../shared/http/errors.js';
 
 /**
@@ -40,9 +42,12 @@ const scopes = [
 
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed> {
-  const { feed } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
-  return feed;
+async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read'): Promise<Feed>;
+async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'publish'): Promise<PackageChange>;
+async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed | PackageChange> {
+  const { feed, project } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
+  if (need === 'read') return feed;
+  return { feed, project, organization: input.organization!.organization, audit: auditContextOf(input.request, input.caller!, input.activityId) };
 }
 
 export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suffix, base }) => [
@@ -86,7 +91,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-registry-publish${suffix}`,
     route: `${base}/{*path}`,
     methods: ['PUT'],
-    summary: '`npm publish`: a new version with its tarball, checked against its shasum and integrity.',
+    summary: '`npm publish`: a new version with its tarball, checked against its shasum and integrity; audited as `Artifacts.Package.Publish`.',
     tags: ['Packaging'],
     access: writeAccess,
     params,
@@ -102,10 +107,10 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       const { name, rest } = takePackageName(segments);
       if (rest.length > 0) throw badRequest('invalidPublishRequest', 'Publish to the package URL (`PUT /{name}`).');
       parseNpmPackageName(name.name, 'publish');
-      const feed = await feedOf(input, 'publish');
+      const change = await feedOf(input, 'publish');
       // The body (a base64 tarball) is read only once the caller may publish to this feed.
       const body = await readJsonBody(input.request, publishBody, input.app.config.packaging.maxPublishBytes);
-      const version = await publishVersion(input.app, feed, name, body);
+      const version = await publishVersion(input.app, change, name, body);
       return json({ success: true, id: name.name, version }, 201);
     },
   }),
@@ -130,7 +135,8 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-dist-tags-set${suffix}`,
     route: `${base}/-/package/{*path}`,
     methods: ['PUT'],
-    summary: '`npm dist-tag add`: points a tag at a version the feed offers.',
+    summary:
+      '`npm dist-tag add`: points a tag at a version the feed offers; audited as `Artifacts.Package.DistTag.Add` (or `.Move`). A tag already at that version changes nothing.',
     tags: ['Packaging'],
     access: writeAccess,
     params,
@@ -139,9 +145,9 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
-      const feed = await feedOf(input, 'publish');
+      const change = await feedOf(input, 'publish');
       const version = await readJsonBody(input.request, z.string().max(256), input.app.config.maxRequestBodyBytes);
-      await setDistTag(input.app, feed, target.name, target.tag, version);
+      await setDistTag(input.app, change, target.name, target.tag, version);
       return json({ ok: true }, 201);
     },
   }),
@@ -149,7 +155,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-dist-tags-remove${suffix}`,
     route: `${base}/-/package/{*path}`,
     methods: ['DELETE'],
-    summary: '`npm dist-tag rm`: removes a tag (not `latest`).',
+    summary: '`npm dist-tag rm`: removes a tag (not `latest`); audited as `Artifacts.Package.DistTag.Remove`.',
     tags: ['Packaging'],
     access: writeAccess,
     params,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditContextOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
 import { PACKAGING_ACCESS, resolveFeed, UPSTREAMING_API_VERSIONS } from '../shared/packaging/feeds.js';
@@ -70,7 +71,8 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     handler: async ({ app, request, caller, organization, params: values, body, activityId }) => {
       const name = packageNameFromRoute(values);
       const { feed, project } = await resolveFeed(app, organization!, caller!, values.project, values.feedId, 'administer');
-      await setBehavior(app, request, caller!, organization!, activityId, feed, project, name, body.versionsFromExternalUpstreams);
+      const audit = auditContextOf(request, caller!, activityId);
+      await setBehavior(app, { feed, project, organization: organization!.organization, audit }, name, body.versionsFromExternalUpstreams);
       return { status: 200 };
     },
   }),

@@ -1,13 +1,12 @@
-import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { BudgetExceeded, ReadBudget } from './read-budget.js';
-import type { Caller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent } from '../audit/context.js';
+import type { AuditActionId, AuditData } from '../audit/actions.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
+import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import type { OrganizationAccess } from '../directory/access.js';
-import type { Project } from '../directory/repository.js';
-import { AppError, badRequest, notFound } from '../http/errors.js';
+import type { Organization, Project } from '../directory/repository.js';
+import { AppError, badRequest, conflict, notFound, restErrorStatus } from '../http/errors.js';
 import { TABLES } from '../storage/names.js';
 import { getFeedById, type Feed } from './feeds.js';
 import { highestVersion, parseDistTag, parseNpmVersion, sortVersions, tarballFileName, type NpmPackageName } from './npm-names.js';
@@ -277,6 +276,33 @@ export function versionFromTarballFile(name: NpmPackageName, file: string): stri
   return parseNpmVersion(file.slice(prefix.length, -'.tgz'.length));
 }
 
+// ---- audit ---------------------------------------------------------------------------------------
+
+/** A change to a feed's package: the feed, its project, and who changes it from where (for the event). */
+export interface PackageChange {
+  readonly feed: Feed;
+  readonly project: Project | undefined;
+  readonly organization: Pick<Organization, 'id' | 'name'>;
+  readonly audit: AuditContext;
+}
+
+type PackageActionId = Extract<AuditActionId, `Artifacts.Package.${string}`> | 'Packaging.UpstreamBehaviorUpdateEvent';
+
+/** An event about one npm package of a feed: the feed, protocol and package, plus what the change says. */
+function packageEvent<Id extends PackageActionId>(
+  app: AppContext,
+  change: PackageChange,
+  name: NpmPackageName,
+  actionId: Id,
+  data: Omit<AuditData<Id>, 'FeedId' | 'FeedName' | 'Protocol' | 'PackageName'>,
+): AuditEvent {
+  return organizationEvent(app, change.audit, change.organization, {
+    actionId,
+    project: change.project,
+    data: { FeedId: change.feed.id, FeedName: change.feed.name, Protocol: 'npm', PackageName: name.name, ...data } as AuditData<Id>,
+  });
+}
+
 // ---- publish -------------------------------------------------------------------------------------
 
 const attachmentSchema = z.object({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() }).passthrough();
@@ -298,7 +324,13 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * against the manifest's shasum (sha1 hex) and integrity (SRI), stored, then the version row is
  * committed with the dist-tags.
  */
-export async function publishVersion(app: AppContext, feed: Feed, name: NpmPackageName, body: z.infer<typeof publishBody>): Promise<string> {
+export async function publishVersion(
+  app: AppContext,
+  change: PackageChange,
+  name: NpmPackageName,
+  body: z.infer<typeof publishBody>,
+): Promise<string> {
+  const { feed } = change;
   if (body.name !== name.name || (body._id !== undefined && body._id !== name.name)) {
     throw badRequest('packageNameMismatch', `The package document names '${body.name.slice(0, 100)}', not '${name.name}'.`);
   }
@@ -364,28 +396,57 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
     savedAt: now,
   };
   await storeTarball(app, tarball, digest);
-  await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest']);
+  await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest'], (before, after) =>
+    packageEvent(app, change, name, 'Artifacts.Package.Publish', {
+      PackageVersion: version,
+      Size: saved.size,
+      Integrity: saved.integrity,
+      DistTags: after,
+      PreviousDistTags: before,
+    }),
+  );
   return version;
 }
 
 // ---- dist-tags -----------------------------------------------------------------------------------
 
-export async function setDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string, version: string): Promise<void> {
+/**
+ * Points `tag` at `version` (`Artifacts.Package.DistTag.Add`, or `.Move` when the tag pointed
+ * elsewhere). A tag already there changes nothing and records nothing.
+ */
+export async function setDistTag(app: AppContext, change: PackageChange, name: NpmPackageName, tag: string, version: string): Promise<void> {
+  const { feed } = change;
   parseDistTag(tag);
   parseNpmVersion(version);
   const view = await resolvePackage(app, feed, name);
   if (!view.versions.has(version)) throw notFound('packageVersionNotFound', `${name.name}@${version} is not available in this feed.`);
   const record = await readPackageRecord(app, feed.id, name.name);
-  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version });
+  const previous = Object.hasOwn(record.distTags, tag) ? record.distTags[tag] : undefined;
+  if (previous === version) return;
+  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version }, (before, after) =>
+    previous === undefined
+      ? packageEvent(app, change, name, 'Artifacts.Package.DistTag.Add', { Tag: tag, PackageVersion: version, DistTags: after, PreviousDistTags: before })
+      : packageEvent(app, change, name, 'Artifacts.Package.DistTag.Move', {
+          Tag: tag,
+          PackageVersion: version,
+          PreviousVersion: previous,
+          DistTags: after,
+          PreviousDistTags: before,
+        }),
+  );
 }
 
-export async function removeDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string): Promise<void> {
+/** Removes `tag` (not `latest`), audited as `Artifacts.Package.DistTag.Remove`. */
+export async function removeDistTag(app: AppContext, change: PackageChange, name: NpmPackageName, tag: string): Promise<void> {
+  const { feed } = change;
   parseDistTag(tag);
   if (tag === 'latest') throw badRequest('invalidDistTag', "The 'latest' dist-tag cannot be removed.");
   const record = await readPackageRecord(app, feed.id, name.name);
-  if (!(tag in record.distTags)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
-  const { [tag]: _removed, ...rest } = record.distTags;
-  await writeDistTags(app, feed.id, name.name, record, rest);
+  if (!Object.hasOwn(record.distTags, tag)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
+  const { [tag]: removed, ...rest } = record.distTags;
+  await writeDistTags(app, feed.id, name.name, record, rest, (before, after) =>
+    packageEvent(app, change, name, 'Artifacts.Package.DistTag.Remove', { Tag: tag, PreviousVersion: removed, DistTags: after, PreviousDistTags: before }),
+  );
 }
 
 // ---- upstreaming behavior ------------------------------------------------------------------------
@@ -408,31 +469,21 @@ export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackage
   return { versionsFromExternalUpstreams: record.behavior };
 }
 
-/** Sets the behavior (even before the feed holds the package), audited in the same transaction. */
-export async function setBehavior(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  feed: Feed,
-  project: Project | undefined,
-  name: NpmPackageName,
-  behavior: UpstreamBehavior,
-): Promise<void> {
-  const record = await readPackageRecord(app, feed.id, name.name);
+/**
+ * Sets the behavior (even before the feed holds the package), audited in the same transaction; the
+ * package row is written only if nobody changed it since it was read. Setting the behavior it has
+ * changes nothing and records nothing.
+ */
+export async function setBehavior(app: AppContext, change: PackageChange, name: NpmPackageName, behavior: UpstreamBehavior): Promise<void> {
+  const record = await readPackageRecord(app, change.feed.id, name.name);
   if (record.behavior === behavior) return;
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
-    actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
-    data: {
-      FeedId: feed.id,
-      FeedName: feed.name,
-      Protocol: 'npm',
-      PackageName: name.name,
-      PreviousBehavior: record.behavior,
-      NewBehavior: behavior,
-    },
-    project,
-  });
-  await commitWithEvents(app, TABLES.npmPackages, [['upsert', behaviorRow(feed.id, name.name, behavior, app.clock.now()), 'Merge']], [event]);
+  const event = packageEvent(app, change, name, 'Packaging.UpstreamBehaviorUpdateEvent', { PreviousBehavior: record.behavior, NewBehavior: behavior });
+  const row = behaviorRow(change.feed.id, name.name, behavior, app.clock.now());
+  try {
+    await commitWithEvents(app, TABLES.npmPackages, [record.etag ? ['update', row, 'Merge', { etag: record.etag }] : ['create', row]], [event]);
+  } catch (error) {
+    const status = restErrorStatus(error);
+    if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');
+    throw error;
+  }
 }
