@@ -6,7 +6,7 @@ import type { OrganizationAccess } from '../directory/access.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { actorOf, organizationEvent, type AuditContext } from './context.js';
-import type { AuditEvent } from './events.js';
+import { normalizeAuditEvent } from './events.js';
 import { InvalidAuditEvent, parseAuditEvent, writeAuditEvent } from './writer.js';
 import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
 
@@ -114,8 +114,6 @@ export async function ingestCheckSuite(
     throw badRequest('invalidCompletedOn', `completedOn is older than the audit retention of ${retentionDays} days.`);
   }
   const eventId = stableGuid(`gatehouse-checksuite|${organization.id}|${body.checkSuiteId.toLowerCase()}`);
-  // One event per check suite, whatever day a repeated post names: the first post's time wins.
-  const completedMs = await claimCheckSuite(app, organization.id, body.checkSuiteId.toLowerCase(), eventId, Date.parse(body.completedOn));
 
   let approvers = 0;
   const checkRuns = body.checkRuns.map((run) => {
@@ -152,11 +150,13 @@ export async function ingestCheckSuite(
       CheckRuns: checkRuns,
     },
   });
-  // The suite's own id and completion time: a repeated post is the same event.
-  const candidate: AuditEvent = { ...built, id: eventId, timestamp: new Date(completedMs).toISOString() };
+  // The suite's own id: a repeated post is the same event. It is checked before the suite is claimed,
+  // so a refused post leaves nothing behind.
   try {
-    const event = parseAuditEvent(candidate);
-    const outcome = await writeAuditEvent(app, event);
+    const event = parseAuditEvent(normalizeAuditEvent({ ...built, id: eventId, timestamp: new Date(body.completedOn).toISOString() }));
+    // One event per check suite, whatever day a repeated post names: the first post's time wins.
+    const completedMs = await claimCheckSuite(app, organization.id, body.checkSuiteId.toLowerCase(), eventId, Date.parse(body.completedOn));
+    const outcome = await writeAuditEvent(app, { ...event, timestamp: new Date(completedMs).toISOString() });
     return { eventId, status: outcome.status === 'written' ? 'created' : 'duplicate', approvers };
   } catch (error) {
     if (error instanceof InvalidAuditEvent) throw new AppError(400, 'invalidCheckSuite', `The check suite cannot be stored: ${error.reason}`);

@@ -15,6 +15,7 @@ import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
+import { wellFormedDeep } from '../text.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -363,7 +364,9 @@ export async function readJsonBody<B>(
     }
   }
   assertJsonDepth(json);
-  const parsed = schema.safeParse(json);
+  // JSON may spell unpaired surrogates (`"\ud800"`), which no storage key, queue or consumer takes:
+  // every string is made well-formed (U+FFFD) before anything reads it, as Gatehouse stores text.
+  const parsed = schema.safeParse(wellFormedDeep(json));
   if (!parsed.success) throw unknownFieldError(parsed.error) ?? validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
 }
