@@ -48,7 +48,7 @@ export async function updateOrganizationSettings(
     ],
     events,
   );
-  app.directory.forgetOrganization(after.name);
+  await app.directory.forgetOrganization(after.name);
   return after;
 }
 

@@ -285,7 +285,7 @@ export async function createRevocationRule(
     [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
     [event],
   );
-  forgetRevocationRules(app, organization.id);
+  await forgetRevocationRules(app, organization.id);
 
   const system = { ...systemAuditContext(audit.correlationId), ipAddress: audit.ipAddress, userAgent: audit.userAgent };
   let revoked = 0;

@@ -289,7 +289,7 @@ export async function updatePolicies(
     [event],
   );
   policyCacheOf(app).delete(organization.id);
-  announceChange('policies', organization.id);
+  await announceChange('policies', organization.id);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
@@ -328,7 +328,7 @@ export async function updateTenantPolicies(
     events,
   );
   policyCacheOf(app).delete(partition);
-  announceChange('policies', partition);
+  await announceChange('policies', partition);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 

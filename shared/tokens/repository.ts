@@ -142,9 +142,9 @@ const writeListeners = new Set<(hash: string) => void>();
 export function onPatWritten(listener: (hash: string) => void): void {
   writeListeners.add(listener);
 }
-const notifyWritten = (hash: string) => {
+const notifyWritten = async (hash: string) => {
   for (const listener of writeListeners) listener(hash);
-  announceChange('pat', hash);
+  await announceChange('pat', hash);
 };
 
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
@@ -358,7 +358,7 @@ export class PatRepository {
     try {
       await commitWithEvents(this.app, TABLES.pats, [['update', toEntity(next), 'Replace', { etag }]], events, expiryEffects(previous, next));
     } finally {
-      notifyWritten(next.hash);
+      await notifyWritten(next.hash);
     }
   }
 
@@ -393,7 +393,7 @@ export class PatRepository {
     try {
       await commitWithEvents(this.app, TABLES.pats, actions, events, effects);
     } finally {
-      notifyWritten(oldNext.hash);
+      await notifyWritten(oldNext.hash);
     }
   }
 
