@@ -396,13 +396,16 @@ export async function publishVersion(
     savedAt: now,
   };
   await storeTarball(app, tarball, digest);
-  await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest'], (before, after) =>
+  const tagged = tags.length > 0 ? tags : ['latest'];
+  await commitPublishedVersion(app, feed.id, name.name, saved, tagged, (before) =>
     packageEvent(app, change, name, 'Artifacts.Package.Publish', {
       PackageVersion: version,
       Size: saved.size,
       Integrity: saved.integrity,
-      DistTags: after,
-      PreviousDistTags: before,
+      // The tags this publish set, and where those of them that existed pointed before (not the whole map,
+      // which only grows).
+      DistTags: Object.fromEntries(tagged.map((tag) => [tag, version])),
+      PreviousDistTags: Object.fromEntries(tagged.flatMap((tag) => (Object.hasOwn(before, tag) ? [[tag, before[tag]]] : []))),
     }),
   );
   return version;
@@ -423,16 +426,10 @@ export async function setDistTag(app: AppContext, change: PackageChange, name: N
   const record = await readPackageRecord(app, feed.id, name.name);
   const previous = Object.hasOwn(record.distTags, tag) ? record.distTags[tag] : undefined;
   if (previous === version) return;
-  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version }, (before, after) =>
+  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version }, () =>
     previous === undefined
-      ? packageEvent(app, change, name, 'Artifacts.Package.DistTag.Add', { Tag: tag, PackageVersion: version, DistTags: after, PreviousDistTags: before })
-      : packageEvent(app, change, name, 'Artifacts.Package.DistTag.Move', {
-          Tag: tag,
-          PackageVersion: version,
-          PreviousVersion: previous,
-          DistTags: after,
-          PreviousDistTags: before,
-        }),
+      ? packageEvent(app, change, name, 'Artifacts.Package.DistTag.Add', { Tag: tag, PackageVersion: version })
+      : packageEvent(app, change, name, 'Artifacts.Package.DistTag.Move', { Tag: tag, PackageVersion: version, PreviousVersion: previous }),
   );
 }
 
@@ -444,8 +441,8 @@ export async function removeDistTag(app: AppContext, change: PackageChange, name
   const record = await readPackageRecord(app, feed.id, name.name);
   if (!Object.hasOwn(record.distTags, tag)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
   const { [tag]: removed, ...rest } = record.distTags;
-  await writeDistTags(app, feed.id, name.name, record, rest, (before, after) =>
-    packageEvent(app, change, name, 'Artifacts.Package.DistTag.Remove', { Tag: tag, PreviousVersion: removed, DistTags: after, PreviousDistTags: before }),
+  await writeDistTags(app, feed.id, name.name, record, rest, () =>
+    packageEvent(app, change, name, 'Artifacts.Package.DistTag.Remove', { Tag: tag, PreviousVersion: removed }),
   );
 }
 

@@ -152,8 +152,8 @@ export async function saveFetchedVersion(app: AppContext, feedId: string, name: 
   }
 }
 
-/** A change's audit event, built from the dist-tags before and after it. */
-export type DistTagsEvent = (before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>) => AuditEvent;
+/** A change's audit event, built from the dist-tags as they were when the change was made. */
+export type DistTagsEvent = (before: Readonly<Record<string, string>>) => AuditEvent;
 
 /**
  * Publishes a version: its row, the package row (dist-tags) and the audit event's outbox row in one
@@ -173,7 +173,7 @@ export async function commitPublishedVersion(
   for (const tag of tags) distTags[tag] = saved.version;
   const actions: TransactionAction[] = [['create', versionRow(feedId, name, saved)], packageRowAction(app, feedId, name, current, distTags)];
   try {
-    await commitWithEvents(app, TABLES.npmPackages, actions, [event(current.distTags, distTags)]);
+    await commitWithEvents(app, TABLES.npmPackages, actions, [event(current.distTags)]);
   } catch (error) {
     const status = restErrorStatus(error);
     if (status === 409 || status === 412) {
@@ -208,7 +208,7 @@ export async function writeDistTags(
   event: DistTagsEvent,
 ): Promise<void> {
   try {
-    await commitWithEvents(app, TABLES.npmPackages, [packageRowAction(app, feedId, name, current, distTags)], [event(current.distTags, distTags)]);
+    await commitWithEvents(app, TABLES.npmPackages, [packageRowAction(app, feedId, name, current, distTags)], [event(current.distTags)]);
   } catch (error) {
     const status = restErrorStatus(error);
     if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');

@@ -300,15 +300,12 @@ describe('npm registry protocol', () => {
       area: 'Artifacts',
       category: 'create',
       actor: { displayName: expect.any(String) },
-      data: { ...feed, PackageVersion: '1.0.1', PreviousDistTags: { latest: '1.0.0' }, DistTags: { latest: '1.0.0', next: '1.0.1' } },
+      data: { ...feed, PackageVersion: '1.0.1', PreviousDistTags: {}, DistTags: { next: '1.0.1' } },
     });
     expect(events[0]!.ipAddress).toBeDefined();
     expect(events[1]).toMatchObject({ category: 'create', data: { ...feed, Tag: 'beta', PackageVersion: '1.0.1' } });
     expect(events[2]).toMatchObject({ category: 'modify', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.1', PackageVersion: '1.0.0' } });
-    expect(events[3]).toMatchObject({
-      category: 'remove',
-      data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.0', DistTags: { latest: '1.0.0', next: '1.0.1' } },
-    });
+    expect(events[3]).toMatchObject({ category: 'remove', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.0' } });
     // The outbox rows are gone once their events are stored.
     expect(await listOutboxRows(env.app, TABLES.npmPackages, packagePartition(feedId, '@contoso/lib'))).toEqual([]);
   });
