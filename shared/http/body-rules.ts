@@ -7,7 +7,7 @@ import { AppError, badRequest } from './errors.js';
  *   anything recursive touches the value;
  * - a field the operation does not define is a 400 `invalidRequestBody` naming it. Schemas are strict
  *   objects; fields Azure DevOps' own model defines for the operation are declared (some as ignored,
- *   see the README), because its clients serialise whole models. Only foreign protocols whose clients
+ *   see docs/api.md), because its clients serialise whole models. Only foreign protocols whose clients
  *   send open documents (npm's publish document, RFC 7662 introspection) keep unknown members.
  */
 export const MAX_JSON_DEPTH = 64;

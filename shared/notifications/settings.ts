@@ -295,7 +295,7 @@ export async function removeWebhook(app: AppContext, organization: Organization,
 
 /**
  * Re-seals every webhook secret sealed under a pepper version that is no longer the current one, so
- * that the old version can be retired (README, "Rotating the token pepper"). Each row is rewritten
+ * that the old version can be retired (docs/operations.md, "Rotating the token pepper"). Each row is rewritten
  * only if unchanged since it was read; the lifecycle timer runs this on every run. Answers how many
  * were re-sealed.
  */

@@ -26,7 +26,7 @@ export const proofOfPossessionSchema = z
     signature: z.string().max(16_384).describe('The armoured SSH signature of the challenge (ssh-keygen -Y sign, namespace gatehouse-ssh-key-proof).'),
   })
   .strict()
-  .describe('Proves possession of the private key; a proven key cannot be squatted (see the README).');
+  .describe('Proves possession of the private key; a proven key cannot be squatted (see docs/api.md, "Key squatting").');
 export type ProofOfPossession = z.infer<typeof proofOfPossessionSchema>;
 
 const challengeKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, 'ssh-key-challenge');

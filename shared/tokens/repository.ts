@@ -12,7 +12,7 @@ import { hashToken } from './hashing.js';
 import type { CredentialFacts } from './judge.js';
 
 /**
- * PAT storage (see the README's storage design), one table, `pats`:
+ * PAT storage (see the storage design in docs/architecture.md), one table, `pats`:
  * - PartitionKey = the first four hex digits of the authorization id, which are those of the owner
  *   (`ownerPartitionOf`): every row of a PAT, and all PATs of one owner, share one partition.
  * - `pat_<authorizationId>`: the record, with the owner identity captured at issue time. The token

@@ -37,8 +37,11 @@ describe('the audit action catalogue', () => {
     }
   });
 
-  it('documents every action id that is not Azure DevOps’ own', () => {
-    const markdown = [join(ROOT, 'README.md'), ...markdownUnder(join(ROOT, 'docs'))].map((file) => readFileSync(file, 'utf8')).join('\n');
+  it('describes every action id that is not Azure DevOps’ own, besides the generated catalogue', () => {
+    // Written by hand: the generated parts of the pages (the catalogue itself) do not count.
+    const markdown = [join(ROOT, 'README.md'), ...markdownUnder(join(ROOT, 'docs'))]
+      .map((file) => readFileSync(file, 'utf8').replace(/<!-- generated:([\w-]+)[^>]*-->[\s\S]*?<!-- \/generated:\1 -->/g, ''))
+      .join('\n');
     // The first cell of a table row names the action (one or several ids, each in backticks).
     const documented = new Set(
       markdown
