@@ -60,11 +60,12 @@ export const auditVerify = endpoint({
   params: organizationParam,
   query: z.object({ startTime: timeParam.optional(), endTime: timeParam.optional() }),
   responses: { 200: { description: 'Whether the chains are intact, the first broken link, and what the checkpoints cover.', schema: verifyResultSchema } },
-  handler: async ({ app, request, caller, organization, query, activityId }) => {
-    const organizationId = organization!.organization.id;
+  handler: async (input) => {
+    const { app, organization, query } = input;
+    const organizationId = organization.organization.id;
     const { retentionDays } = await getAuditSettings(app, organizationId);
     const window = resolveWindow(app.clock.now().getTime(), retentionDays, query.startTime, query.endTime, VERIFY_MAX_DAYS);
-    await recordAuditAccess(app, request, caller!, organization!, activityId, {
+    await recordAuditAccess(input, {
       Operation: 'verify',
       StartTime: new Date(window.startMs).toISOString(),
       EndTime: new Date(window.endMs).toISOString(),

@@ -1,24 +1,24 @@
 import { z } from 'zod';
-import { endpoint, readJsonBody, type EndpointInput } from '../shared/http/endpoint.js';
+import { endpoint, readJsonBody } from '../shared/http/endpoint.js';
+import type { OrganizationScope } from '../shared/request-scope.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
 import { PACKAGING_ACCESS, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
 import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
 import { distTagTarget, readTarget, registryRequest, takePackageName } from '../shared/packaging/paths.js';
 import {
   obtainVersion,
+  packageRead,
   packument,
   publishBody,
   publishVersion,
   removeDistTag,
   requirePackage,
   setDistTag,
-  type PackageChange,
+  type FeedTarget,
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
-import { ReadBudget } from '../shared/packaging/read-budget.js';
 import { clientSignalOf } from '../shared/http/cancellation.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { badRequest } from '../shared/http/errors.js';
 
 /**
@@ -42,13 +42,14 @@ const scopes = [
 
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read'): Promise<Feed>;
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'publish'): Promise<PackageChange>;
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed | PackageChange> {
-  const { feed, project } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
-  if (need === 'read') return feed;
-  return { feed, project, organization: input.organization!.organization, audit: auditContextOf(input.request, input.caller!, input.activityId) };
+async function readableFeed(input: OrganizationScope & { readonly params: Params }): Promise<Feed> {
+  const { feed } = await resolveFeed(input, input.params.project, input.params.feed, 'read');
+  return feed;
 }
+
+/** The feed a write goes to, with its project (for the change's audit event). */
+const publishTarget = (input: OrganizationScope & { readonly params: Params }): Promise<FeedTarget> =>
+  resolveFeed(input, input.params.project, input.params.feed, 'publish');
 
 export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suffix, base }) => [
   endpoint({
@@ -67,20 +68,20 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
-      const feed = await feedOf(input, 'read');
-      const budget = ReadBudget.of(input.app, clientSignalOf(input.request));
+      const feed = await readableFeed(input);
+      const read = packageRead(input.app, clientSignalOf(input.request));
       switch (target.kind) {
         case 'ping':
           return json({});
         case 'whoami':
-          return json({ username: input.caller!.kind === 'servicePrincipal' ? input.caller!.displayName : input.caller!.email });
+          return json({ username: input.caller.email });
         case 'packument': {
-          const view = await requirePackage(input.app, feed, target.name, budget);
+          const view = await requirePackage(read, feed, target.name);
           return json(packument(view, registryUrl));
         }
         case 'tarball': {
           const version = versionFromTarballFile(target.name, target.file);
-          const saved = await obtainVersion(input.app, feed, target.name, version, [], budget);
+          const saved = await obtainVersion(read, feed, target.name, version);
           const { stream, size } = await streamTarball(input.app, saved.blobName);
           return { stream, contentType: 'application/octet-stream', headers: size > 0 ? { 'Content-Length': String(size) } : undefined };
         }
@@ -107,10 +108,10 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       const { name, rest } = takePackageName(segments);
       if (rest.length > 0) throw badRequest('invalidPublishRequest', 'Publish to the package URL (`PUT /{name}`).');
       parseNpmPackageName(name.name, 'publish');
-      const change = await feedOf(input, 'publish');
+      const target = await publishTarget(input);
       // The body (a base64 tarball) is read only once the caller may publish to this feed.
       const body = await readJsonBody(input.request, publishBody, input.app.config.packaging.maxPublishBytes);
-      const version = await publishVersion(input.app, change, name, body);
+      const version = await publishVersion(input, target, name, body);
       return json({ success: true, id: name.name, version }, 201);
     },
   }),
@@ -127,7 +128,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
-      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name, ReadBudget.of(input.app, clientSignalOf(input.request)));
+      const view = await requirePackage(packageRead(input.app, clientSignalOf(input.request)), await readableFeed(input), target.name);
       return json(view.distTags);
     },
   }),
@@ -145,9 +146,9 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
-      const change = await feedOf(input, 'publish');
+      const feed = await publishTarget(input);
       const version = await readJsonBody(input.request, z.string().max(256), input.app.config.maxRequestBodyBytes);
-      await setDistTag(input.app, change, target.name, target.tag, version);
+      await setDistTag(input, feed, target.name, target.tag, version);
       return json({ ok: true }, 201);
     },
   }),
@@ -164,7 +165,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
-      await removeDistTag(input.app, await feedOf(input, 'publish'), target.name, target.tag);
+      await removeDistTag(input, await publishTarget(input), target.name, target.tag);
       return json({ ok: true });
     },
   }),

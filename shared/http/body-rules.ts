@@ -15,8 +15,8 @@ export const MAX_JSON_DEPTH = 64;
 /** True when `value` nests arrays/objects deeper than `max` (iterative: safe for any depth). */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const { value: current, depth } = entry;
     if (typeof current !== 'object' || current === null) continue;
     if (depth + 1 > max) return true;
     for (const item of Array.isArray(current) ? current : Object.values(current)) {
