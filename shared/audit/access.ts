@@ -50,8 +50,6 @@ export async function assertAuditReader({ app, organization: access, caller }: O
 export async function recordAuditAccess({ app, organization: access, audit }: OrganizationScope, data: Record<string, unknown>): Promise<void> {
   const event = organizationEvent(app, audit, access.organization, {
     actionId: ACCESS_LOG_ACTION,
-    area: 'Auditing',
-    category: 'access',
     data,
   });
   await sendSignedAuditEvent(app, event);
@@ -120,8 +118,6 @@ export async function grantAuditReader(
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderGranted',
-    area: 'Auditing',
-    category: 'modify',
     data: { UserId: userId, UserDisplayName: row.DisplayName, UserPrincipalName: row.PrincipalName },
   });
   await commitWithEvents(app, TABLES.auditSettings, [['create', row]], [event]);
@@ -134,8 +130,6 @@ export async function revokeAuditReader({ app, organization: access, audit }: Or
   if (!existing) throw notFound('readerNotFound', `The user ${userId} has no audit reader grant.`);
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderRevoked',
-    area: 'Auditing',
-    category: 'remove',
     data: { UserId: userId, UserDisplayName: existing.DisplayName, UserPrincipalName: existing.PrincipalName },
   });
   const action: TransactionAction = ['delete', { partitionKey: organizationId, rowKey: existing.rowKey }];
@@ -187,8 +181,6 @@ export async function updateAuditSettings({ app, caller, organization: access, a
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.RetentionUpdated',
-    area: 'Auditing',
-    category: 'modify',
     data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays, EffectiveFrom: effectiveFrom },
   });
   const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];

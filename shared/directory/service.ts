@@ -34,8 +34,6 @@ function membershipEvent(
   const change = !current ? 'add' : !next ? 'remove' : 'modify';
   return organizationEvent(app, audit, organization, {
     actionId: 'Group.UpdateGroupMembership',
-    area: 'Group',
-    category: 'modify',
     data: {
       Change: change,
       MemberId: member.id,
@@ -96,8 +94,6 @@ export async function createOrganization(
   };
   const created = organizationEvent(app, audit, organization, {
     actionId: 'Organization.Create',
-    area: 'Organization',
-    category: 'create',
     // The creator's administrator membership is part of this change and recorded here.
     data: { OrganizationName: organization.name, OrganizationId: organization.id, TenantId: organization.tenantId, AdministratorId: caller.id },
   });
@@ -172,12 +168,11 @@ export async function createProject({ app, organization: access, audit }: Organi
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Project.CreateCompleted',
-    area: 'Project',
-    category: 'create',
     data: { ProjectId: project.id, ProjectName: project.name, Visibility: project.visibility },
+    project,
   });
   try {
-    await app.directory.createProject(project, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
+    await app.directory.createProject(project, audited(app, TABLES.projects, [event]));
   } catch (error) {
     if (restErrorStatus(error) === 409) {
       throw conflict('projectAlreadyExists', `A project named '${body.name}' already exists in this organization.`);
@@ -201,8 +196,6 @@ export async function updateProject(
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Project.UpdateCompleted',
-    area: 'Project',
-    category: 'modify',
     data: {
       ProjectId: project.id,
       ProjectName: project.name,
@@ -211,8 +204,9 @@ export async function updateProject(
       PreviousVisibility: project.visibility,
       Visibility: updated.visibility,
     },
+    project,
   });
-  await app.directory.updateProject(updated, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
+  await app.directory.updateProject(updated, audited(app, TABLES.projects, [event]));
   return updated;
 }
 
@@ -276,8 +270,6 @@ export async function addMember({ app, organization: access, audit }: Organizati
     const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy: audit.actor.id, invitedAt: app.clock.now().toISOString() };
     const event = organizationEvent(app, audit, access.organization, {
       actionId: 'Group.InviteGuest',
-      area: 'Group',
-      category: 'create',
       data: { MemberId: user.id, MemberDisplayName: user.displayName, TenantId: user.tenantId, Groups: groupsText(groups) },
     });
     await app.directory.saveInvitation(invitation, audited(app, TABLES.members, [event]));

@@ -54,8 +54,6 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
         const expiredAt = now.toISOString();
         const event = organizationEvent(app, systemAuditContext(), organization, {
           actionId: 'Token.PatExpiredEvent',
-          area: 'Token',
-          category: 'modify',
           data: patEventData(record, ownerName, { ExpiredAt: expiredAt }),
         });
         // A lost race (412) reads again: the winner's flag makes this alreadyDone.

@@ -134,8 +134,6 @@ async function saveSettings(
     const stamped = { ...next, lastModifiedDate: app.clock.now().toISOString(), lastModifiedBy: context.actor.id };
     const event = organizationEvent(app, context, organization, {
       actionId: 'Organization.NotificationSettingsUpdateEvent',
-      area: 'Organization',
-      category: 'modify',
       data,
     });
     return {

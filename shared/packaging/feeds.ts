@@ -415,7 +415,8 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 }
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
-const feedAction = (feed: Feed, change: 'Create' | 'Modify') => `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}`;
+const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
+  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
 
 export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {
   const { app, organization: access, caller, audit } = scope;
@@ -457,9 +458,8 @@ export async function createFeed(scope: OrganizationScope, project: Project | un
   ];
   const event = organizationEvent(app, audit, access.organization, {
     actionId: feedAction(feed, 'Create'),
-    area: 'Artifacts',
-    category: 'create',
     data: feedEventData(feed, project),
+    project,
   });
   try {
     await commitWithEvents(app, TABLES.feeds, actions, [event]);
@@ -512,9 +512,8 @@ export async function updateFeed(
       const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
       const event = organizationEvent(app, audit, access.organization, {
         actionId: feedAction(updated, 'Modify'),
-        area: 'Artifacts',
-        category: 'modify',
         data: { ...after, ChangedFields: changed, Previous: before },
+        project,
       });
       return { result: updated, write: toRow(updated), commit: (actions) => commitWithEvents(app, TABLES.feeds, actions, [event]) };
     },

@@ -5,6 +5,7 @@ import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectKindOf } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
+import type { AuditData } from '../audit/actions.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { OrganizationAccess } from '../directory/access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
@@ -33,7 +34,6 @@ import { DAY_MS } from '../time.js';
  * its audit event (area Pipelines) through the outbox; the requester is notified afterwards.
  */
 
-const AREA = 'Pipelines';
 export const GRANT_ACTIONS = {
   requested: 'Pipelines.FreeGrantRequested',
   approved: 'Pipelines.FreeGrantApproved',
@@ -50,20 +50,21 @@ async function commit(app: AppContext, actions: Parameters<typeof commitWithEven
   await commitWithEvents(app, repository(app).tableName, actions, events);
 }
 
-function event(
+type GrantActionId = (typeof GRANT_ACTIONS)[keyof typeof GRANT_ACTIONS];
+
+function event<Id extends GrantActionId>(
   app: AppContext,
   context: AuditContext,
   request: Pick<GrantRequest, 'id' | 'organizationId' | 'organizationName'>,
-  actionId: string,
-  category: AuditEvent['category'],
-  data: Record<string, unknown>,
+  actionId: Id,
+  data: Omit<AuditData<Id>, 'RequestId'>,
 ): AuditEvent {
   // Every event about one request shares its id as the correlation id.
   return organizationEvent(
     app,
     { ...context, correlationId: request.id },
     { id: request.organizationId, name: request.organizationName },
-    { actionId, area: AREA, category, data: { RequestId: request.id, ...data } },
+    { actionId, data: { RequestId: request.id, ...data } as AuditData<Id> },
   );
 }
 
@@ -189,7 +190,7 @@ export async function submitGrantRequest(
     updatedAt: now,
   };
   const actions = [...repo.newRequestActions(request, keyDigest(request.requesterEmail)), repo.capacityAction(nextCapacity, capacity.etag)];
-  const submitted = event(app, context, request, GRANT_ACTIONS.requested, 'create', {
+  const submitted = event(app, context, request, GRANT_ACTIONS.requested, {
     RequesterName: request.requesterName,
     RequesterEmail: request.requesterEmail,
     Projects: request.projects.map((project) => project.name),
@@ -232,7 +233,7 @@ const requestNotFound = (requestId: string) =>
 
 // ---- decisions ------------------------------------------------------------------------------------------
 
-const ACTION_BY_OUTCOME: Record<ReviewOutcome, string> = {
+const ACTION_BY_OUTCOME: Record<ReviewOutcome, GrantActionId> = {
   approved: GRANT_ACTIONS.approved,
   rejected: GRANT_ACTIONS.rejected,
   manualReview: GRANT_ACTIONS.manualReview,
@@ -272,7 +273,7 @@ async function applyOutcome(
     Outcome: reason.outcome,
     Message: reason.message,
   }));
-  const decided = event(app, context, next, ACTION_BY_OUTCOME[next.status as ReviewOutcome], 'modify', {
+  const decided = event(app, context, next, ACTION_BY_OUTCOME[next.status as ReviewOutcome], {
     Status: next.status,
     DecidedBy: next.decision?.decidedBy.kind ?? 'system',
     Reasons: reasons,
@@ -518,7 +519,7 @@ export async function revokeGrant({ app, audit: context }: CallerScope, organiza
   };
   const actions = [repo.capacityAction(next, capacity.etag), ...(request ? repo.linkActions(request.value, keyDigest, true) : [])];
   const subject = { id: capacity.value.grant.requestId, organizationId: organization.id, organizationName: organization.name };
-  const revoked = event(app, context, subject, GRANT_ACTIONS.revoked, 'remove', {
+  const revoked = event(app, context, subject, GRANT_ACTIONS.revoked, {
     Comment: comment,
     PreviousPublicParallelJobs: capacity.value.public.parallelJobs,
   });

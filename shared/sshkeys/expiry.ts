@@ -31,8 +31,6 @@ export async function expireSshKeyIfDue(app: AppContext, ownerId: string, author
     const next: SshKeyRecord = { ...record, expiredEventAt: now.toISOString(), updatedAt: now.toISOString() };
     const event = organizationEvent(app, systemAuditContext(), organization, {
       actionId: 'Token.SshExpireEvent',
-      area: 'Token',
-      category: 'modify',
       data: sshKeyEventData(record, owner?.displayName ?? record.ownerId, { ExpiredAt: record.validTo }),
     });
     // Same validTo, so the expiry row stays where it is (the timer owns it from here).

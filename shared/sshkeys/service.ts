@@ -44,7 +44,7 @@ export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
 }
 
 /** The audit `data` of an SSH key event (the public key is public; it identifies the key in the trail). */
-export function sshKeyEventData(record: SshKeyRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function sshKeyEventData(record: SshKeyRecord, ownerName: string, extra: Record<string, unknown> = {}) {
   return {
     AuthorizationId: record.authorizationId,
     DisplayName: record.displayName,
@@ -155,8 +155,6 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
   };
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.SshCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: sshKeyEventData(record, caller.displayName, wanted.getTime() !== validTo.getTime() ? { RequestedValidTo: wanted.toISOString() } : {}),
   });
   const repository = new SshKeyRepository(app);
@@ -221,8 +219,6 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
     };
     const event = organizationEvent(app, ctx.audit, organization, {
       actionId: 'Token.SshUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: sshKeyEventData(next, caller.displayName, {
         Previous: { DisplayName: record.displayName, ValidTo: record.validTo },
         ...(requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
@@ -247,8 +243,6 @@ export async function revokeStoredSshKey({ app, organization, audit }: AuditedCh
     const next: SshKeyRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, updatedAt: now };
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: 'Token.SshRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: sshKeyEventData(next, ownerName, { RevocationKind: kind }),
     });
     await repository.replace(record, etag, next, [event]);
@@ -267,8 +261,6 @@ export async function removeSshKey(ctx: SshKeyContext, authorizationId: string):
   const now = ctx.app.clock.now();
   const event = organizationEvent(ctx.app, ctx.audit, ctx.organization, {
     actionId: 'Token.SshRemoveEvent',
-    area: 'Token',
-    category: 'remove',
     data: sshKeyEventData(record, ctx.caller.displayName, {
       Status: sshKeyStatusOf(record, now),
       RevocationKind: record.revocationKind,

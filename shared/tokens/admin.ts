@@ -216,8 +216,6 @@ export async function createRevocationRule(
   };
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.RevocationRuleCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: { RuleId: rule.id, Scopes: scopes.join(' '), CreatedBefore: rule.createdBefore },
   });
   await commitWithEvents(

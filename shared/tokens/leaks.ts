@@ -155,8 +155,6 @@ async function recordDiscovery(
   const { record } = stored;
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.PatPublicDiscoveryEvent',
-    area: 'Token',
-    category: 'access',
     data: patEventData(record, ownerName, { ...found, AutoRevocation: willRevoke }),
   });
   await commitWithEvents(

@@ -274,8 +274,6 @@ export async function updatePolicies(scope: OrganizationScope, update: TokenPoli
   const entity = documentEntity(organization.id, document, revision, now, context.actor.id);
   const event = organizationEvent(app, context, organization, {
     actionId: 'Token.PolicyUpdateEvent',
-    area: 'Token',
-    category: 'modify',
     data: { ChangedPolicies: changed, Revision: revision, Policies: document },
   });
   await commitWithEvents(
@@ -313,8 +311,6 @@ export async function updateTenantPolicies(
   const events = organizations.map((organization) =>
     organizationEvent(app, context, organization, {
       actionId: 'Token.TenantPolicyUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: { TenantId: tenantId, ChangedPolicies: changed, Revision: revision, Policies: document },
     }),
   );

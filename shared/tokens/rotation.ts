@@ -145,8 +145,6 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     const events: AuditEvent[] = [
       organizationEvent(app, request.audit, organization, {
         actionId: 'Token.PatRotateEvent',
-        area: 'Token',
-        category: 'modify',
         data: patEventData(created, request.owner.displayName, {
           PreviousAuthorizationId: record.authorizationId,
           GracePeriodMinutes: request.gracePeriodMinutes,
@@ -159,8 +157,6 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
       events.push(
         organizationEvent(app, { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent }, organization, {
           actionId: 'Token.PatSystemRevokeEvent',
-          area: 'Token',
-          category: 'remove',
           data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
         }),
       );

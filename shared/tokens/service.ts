@@ -76,7 +76,7 @@ export const isVisibleIn = (record: PatRecord, organizationId: string) =>
   record.targetAccounts === null || record.targetAccounts.includes(organizationId);
 
 /** The audit `data` of a token event: metadata only, never the secret or its hash. */
-export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}) {
   return {
     AuthorizationId: record.authorizationId,
     DisplayName: record.displayName,
@@ -160,8 +160,6 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   });
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.PatCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: patEventData(record, caller.displayName, requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
   });
   try {
@@ -222,8 +220,6 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     };
     const event = organizationEvent(app, ctx.audit, organization, {
       actionId: 'Token.PatUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: patEventData(next, caller.displayName, {
         Previous: { DisplayName: record.displayName, Scopes: record.scope, ValidTo: record.validTo, TargetAccounts: record.targetAccounts },
       }),
@@ -254,8 +250,6 @@ export async function revokeStoredPat(
     const system = kind === 'rule' || kind === 'system';
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: system ? 'Token.PatSystemRevokeEvent' : 'Token.PatRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: kind, ...extra }),
     });
     await repository.replace(record, etag, next, [event]);
@@ -277,8 +271,6 @@ export async function blockStoredPatIn({ app, organization, audit }: AuditedChan
     const next: PatRecord = { ...record, blockedIn: [...(record.blockedIn ?? []), organization.id], updatedAt: app.clock.now().toISOString() };
     const event = organizationEvent(app, audit, organization, {
       actionId: 'Token.PatOrganizationRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: 'admin', RevokedIn: organization.id }),
     });
     await repository.replace(record, etag, next, [event]);

@@ -156,8 +156,6 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   };
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.PatUsedFromNewIpEvent',
-    area: 'Token',
-    category: 'access',
     data: {
       AuthorizationId: snapshot.authorizationId,
       DisplayName: snapshot.displayName,
