@@ -85,12 +85,12 @@ describe('package reads over an upstream graph are bounded', () => {
     upstream.requests.length = 0;
     upstream.delayMs = 600;
     try {
-      const client = new AbortController();
+      const disconnect = new AbortController();
       const pending = env.fetch(`${registry('l2-0')}/fanout-lib/-/fanout-lib-1.0.0.tgz`, {
         headers: { authorization: `Bearer ${alice}` },
-        signal: client.signal,
+        signal: disconnect.signal,
       });
-      setTimeout(() => client.abort(), 200);
+      setTimeout(() => disconnect.abort(), 200);
       await expect(pending).rejects.toThrow();
       await new Promise((resolve) => setTimeout(resolve, 2000));
       // The package document was already being read; the tarball is never asked for once the client has gone.

@@ -249,8 +249,8 @@ describe('query', () => {
   it('records reads as AuditLog.AccessLog and aggregates them unless skipAggregation=true', async () => {
     const auth = await token(bob.email);
     const admin = await token(alice.email);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'PUT' })).status).toBe(401);
-    const grant = await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'PUT', token: admin });
+    expect((await api.put(`/contoso/_apis/audit/readers/${bob.id}?${V}`)).status).toBe(401);
+    const grant = await api.as(admin).put(`/contoso/_apis/audit/readers/${bob.id}?${V}`);
     expect(grant.status).toBe(201);
     for (let i = 0; i < 3; i++) expect((await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`)).status).toBe(200);
     await env.runtime.drainQueues();
@@ -270,7 +270,7 @@ describe('query', () => {
     // The grant itself is audited (through the outbox).
     const granted = await api.as(admin).get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.ReaderGranted`);
     expect(granted.body.decoratedAuditLogEntries[0]).toMatchObject({ actorUserId: alice.id, details: `Granted audit log read access to ${bob.displayName}.` });
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(204);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${bob.id}?${V}`)).status).toBe(204);
     expect((await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}`)).status).toBe(403);
   });
 
@@ -407,12 +407,12 @@ describe('download', () => {
 
   it('streams CSV with hostile cells neutralised', async () => {
     const auth = await token(alice.email);
-    const response = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv`, { token: auth });
+    const response = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-contoso-\d{8}T\d{6}-\d{8}T\d{6}\.csv"$/);
     expect(response.headers.get('content-length')).toBeNull();
-    const text = await response.text();
+    const text = response.text;
     const rows = parseCsv(text);
     const header = rows[0]!;
     expect(header[0]).toBe('Id');
@@ -430,9 +430,9 @@ describe('download', () => {
 
   it('streams JSON', async () => {
     const auth = await token(alice.email);
-    const response = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json`, { token: auth });
+    const response = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json`);
     expect(response.status).toBe(200);
-    const entries = (await response.json()) as any[];
+    const entries = response.body as any[];
     const entry = entries.find((candidate) => candidate.id === hostileEvent.id);
     expect(entry.data).toEqual(hostileEvent.data);
     expect(entry.actorUPN).toBe(hostileEvent.actor.upn);
@@ -453,10 +453,10 @@ describe('download', () => {
     }
     const auth = await token(alice.email);
     const window = '&startTime=2026-03-05T00:00:00Z&endTime=2026-03-05T23:59:59Z';
-    const json = (await (await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`, { token: auth })).json()) as any[];
+    const json = (await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`)).body as any[];
     expect(json).toHaveLength(1050);
     expect(new Set(json.map((e) => e.id))).toEqual(ids);
-    const csv = parseCsv(await (await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`, { token: auth })).text());
+    const csv = parseCsv((await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`)).text);
     expect(csv).toHaveLength(1051);
     expect(csv[1]![header(csv, 'Timestamp')]).toBe('2026-03-05T17:29:00.000Z');
     // The query API pages the same day across table pages too.
@@ -468,10 +468,10 @@ describe('download', () => {
   it('streams an empty window as an empty array and a header-only CSV', async () => {
     const auth = await token(alice.email);
     const window = '&startTime=2026-03-01T00:00:00Z&endTime=2026-03-01T01:00:00Z';
-    const json = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`, { token: auth });
-    expect(await json.json()).toEqual([]);
-    const csv = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`, { token: auth });
-    expect((await csv.text()).split('\r\n').filter(Boolean)).toHaveLength(1);
+    const json = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`);
+    expect(json.body).toEqual([]);
+    const csv = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`);
+    expect(csv.text.split('\r\n').filter(Boolean)).toHaveLength(1);
   });
 });
 
@@ -499,10 +499,10 @@ describe('who may read', () => {
 
   it('grants reading only to members who are not Project-Scoped Users, and only administrators grant', async () => {
     const admin = await token(alice.email);
-    const put = (userId: string, auth: string) => env.fetch(`/contoso/_apis/audit/readers/${userId}?${V}`, { method: 'PUT', token: auth });
+    const put = (userId: string, auth: string) => api.as(auth).put(`/contoso/_apis/audit/readers/${userId}?${V}`);
     const refused = await put(carol.id, admin);
     expect(refused.status).toBe(409);
-    expect(((await refused.json()) as any).code).toBe('readerNotEligible');
+    expect(refused.body.code).toBe('readerNotEligible');
     expect((await put(user('erin@fabrikam.com').id, admin)).status).toBe(404);
     expect((await put(dave.id, await token(bob.email))).status).toBe(403);
     expect((await put(dave.id, admin)).status).toBe(201);
@@ -515,8 +515,8 @@ describe('who may read', () => {
     expect((await api.as(await token(carol.email)).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`)).status).toBe(403);
     // Verify is for administrators only.
     expect((await api.as(await token(dave.email)).get(`/contoso/_apis/audit/verify?${V}`)).status).toBe(403);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${dave.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(204);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${dave.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(404);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${dave.id}?${V}`)).status).toBe(204);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${dave.id}?${V}`)).status).toBe(404);
   });
 });
 
@@ -564,23 +564,17 @@ describe('check suite ingestion', () => {
       { id: randomUUID(), type: 'BranchControl', status: 'approved' },
     ],
   });
-  const post = async (payload: unknown, auth: string, raw?: string) =>
-    env.fetch(`/contoso/_apis/audit/checksuites?${V}`, {
-      method: 'POST',
-      token: auth,
-      headers: { 'Content-Type': 'application/json' },
-      body: raw ?? JSON.stringify(payload),
-    });
+  const post = (payload: unknown, auth: string) => api.as(auth).post(`/contoso/_apis/audit/checksuites?${V}`, payload);
 
   it('keeps every approver of a large check suite, once', async () => {
     const pipelines = await env.appToken('pipelines');
     const first = await post(body(), pipelines);
-    expect(first.status, await first.clone().text()).toBe(201);
-    const created = (await first.json()) as any;
+    expect(first.status, first.text).toBe(201);
+    const created = first.body;
     expect(created).toMatchObject({ status: 'created', approvers: 2000 });
     const again = await post(body(), pipelines);
     expect(again.status).toBe(200);
-    expect(((await again.json()) as any).status).toBe('duplicate');
+    expect(again.body.status).toBe('duplicate');
     const rows = await rowsOfEvent(contoso.id, created.eventId);
     expect(rows).toHaveLength(1);
     expect(typeof rows[0]!.DataBlob).toBe('string');
@@ -606,20 +600,20 @@ describe('check suite ingestion', () => {
     const checkSuiteId = randomUUID();
     const first = await post({ ...body(), checkSuiteId, status: 'rejected', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'rejected' }] }, pipelines);
     expect(first.status).toBe(201);
-    const created = (await first.json()) as { eventId: string };
+    const created = first.body as { eventId: string };
     // The same suite posted again under another day, now approved: the first record stands.
     const rewritten = await post(
       { ...body(), checkSuiteId, completedOn: '2026-03-09T09:00:00Z', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'approved' }] },
       pipelines,
     );
     expect(rewritten.status).toBe(200);
-    expect((await rewritten.json()) as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
+    expect(rewritten.body as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
     const stored: unknown[] = [];
     for await (const row of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`EventId eq ${created.eventId}` } })) stored.push(row);
     expect(stored.filter((row) => !(row as { rowKey: string }).rowKey.startsWith('d_'))).toHaveLength(1);
     const future = await post({ ...body(), checkSuiteId: randomUUID(), completedOn: new Date(env.clock.now().getTime() + 3_600_000).toISOString() }, pipelines);
     expect(future.status).toBe(400);
-    expect(((await future.json()) as { code: string }).code).toBe('invalidCompletedOn');
+    expect(future.body.code).toBe('invalidCompletedOn');
   });
 
   it('refuses oversized, invalid and unauthorised ingestion and writes nothing', async () => {
@@ -634,7 +628,7 @@ describe('check suite ingestion', () => {
     huge.checkRuns[0]!.approvers = Array.from({ length: 6000 }, (_, i) => ({ ...approvers[0]!, id: randomUUID(), comment: 'y'.repeat(300 + (i % 3)) }));
     const tooLarge = await post(huge, pipelines);
     expect(tooLarge.status).toBe(413);
-    expect(((await tooLarge.json()) as any).code).toBe('requestBodyTooLarge');
+    expect(tooLarge.body.code).toBe('requestBodyTooLarge');
 
     const invalid = [
       { ...body(), checkSuiteId: randomUUID(), status: 'running' },
@@ -648,15 +642,15 @@ describe('check suite ingestion', () => {
     for (const payload of invalid) {
       const response = await post(payload, pipelines);
       expect(response.status).toBe(400);
-      codes.push(((await response.json()) as any).code);
+      codes.push(response.body.code);
     }
     expect(codes).toEqual(['invalidRequestBody', 'invalidRequestBody', 'invalidRequestBody', 'invalidRequestBody', 'invalidCompletedOn', 'projectNotFound']);
-    expect((await post(undefined, pipelines, '{"checkSuiteId":')).status).toBe(400);
+    expect((await post('{"checkSuiteId":', pipelines)).status).toBe(400);
     expect((await post(body(), await env.appToken('gitserver'))).status).toBe(403);
     expect((await post(body(), await env.appToken('pipelines', { roles: ['Gatehouse.AuditIngest'] }))).status).toBe(200);
     const userCall = await post(body(), await token(alice.email));
     expect(userCall.status).toBe(403);
-    expect(((await userCall.json()) as any).code).toBe('callerTypeNotAllowed');
+    expect(userCall.body.code).toBe('callerTypeNotAllowed');
     expect(await countSuites()).toBe(before);
   });
 });

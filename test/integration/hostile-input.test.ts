@@ -216,29 +216,24 @@ describe('secrets in user-supplied text', () => {
     const owner = await user('alice@contoso.com');
     const leaked = await createPat(env, { token: owner });
     const suiteId = randomUUID();
-    const response = await env.fetch(`/contoso/_apis/audit/checksuites?api-version=7.1-preview.1`, {
-      method: 'POST',
-      token: await env.appToken('pipelines'),
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        checkSuiteId: suiteId,
-        status: 'approved',
-        completedOn: env.clock.now().toISOString(),
-        projectId: CONTOSO.projects[0].id,
-        pipeline: { id: 1, name: 'ci' },
-        run: { id: 2, name: 'run' },
-        stage: { name: 'prod' },
-        checkRuns: [
-          {
-            id: randomUUID(),
-            type: 'Approval',
-            status: 'approved',
-            approvers: [{ id: randomUUID(), displayName: 'Approver', decision: 'approved', comment: `use ${leaked.token} for the deploy` }],
-          },
-        ],
-      }),
+    const response = await api.as(await env.appToken('pipelines')).post(`/contoso/_apis/audit/checksuites?api-version=7.1-preview.1`, {
+      checkSuiteId: suiteId,
+      status: 'approved',
+      completedOn: env.clock.now().toISOString(),
+      projectId: CONTOSO.projects[0].id,
+      pipeline: { id: 1, name: 'ci' },
+      run: { id: 2, name: 'run' },
+      stage: { name: 'prod' },
+      checkRuns: [
+        {
+          id: randomUUID(),
+          type: 'Approval',
+          status: 'approved',
+          approvers: [{ id: randomUUID(), displayName: 'Approver', decision: 'approved', comment: `use ${leaked.token} for the deploy` }],
+        },
+      ],
     });
-    expect(response.status, await response.clone().text()).toBe(201);
+    expect(response.status, response.text).toBe(201);
     const stored: string[] = [];
     for await (const row of env.app.storage.table(TABLES.auditLog).listEntities<{ Data?: string; ActionId?: string }>()) {
       if (row.ActionId === 'CheckSuite.Completed') stored.push(row.Data ?? '');

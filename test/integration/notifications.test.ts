@@ -361,13 +361,11 @@ describe('expirations.ics', () => {
     // A calendar app can subscribe with a PAT scoped vso.tokens (Basic, as Azure DevOps clients send it).
     const readOnly = await createPat('dave@contoso.com', 'contoso', at(30 * DAY), 'calendar', 'vso.tokens');
     const basic = Buffer.from(`:${readOnly.token}`).toString('base64');
-    const withPat = await env.fetch(`/contoso/_apis/tokens/pats/expirations.ics?${V}`, { headers: { Authorization: `Basic ${basic}` } });
+    const withPat = await api.withAuthorization(`Basic ${basic}`).get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(withPat.status).toBe(200);
-    expect(await withPat.text()).toContain(pat.authorizationId.toLowerCase());
+    expect(withPat.text).toContain(pat.authorizationId.toLowerCase());
     const wrongScope = await createPat('dave@contoso.com', 'contoso', at(30 * DAY), 'code-only', 'vso.code');
-    const refused = await env.fetch(`/contoso/_apis/tokens/pats/expirations.ics?${V}`, {
-      headers: { Authorization: `Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}` },
-    });
+    const refused = await api.withAuthorization(`Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}`).get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(refused.status).toBe(403);
     expect(ALICE.id).toBeTruthy();
   });

@@ -108,8 +108,8 @@ describe('token format', () => {
     expect(parseGatehouseToken(forged)?.authorizationId).toBe(pat.authorizationId);
     expect(await repository.findByToken(forged)).toBeUndefined();
     const basic = (token: string) => `Basic ${Buffer.from(`:${token}`).toString('base64')}`;
-    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(forged) } })).status).toBe(401);
-    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(pat.token) } })).status).toBe(200);
+    expect((await api.withAuthorization(basic(forged)).get('/contoso/_apis/connectionData')).status).toBe(401);
+    expect((await api.withAuthorization(basic(pat.token)).get('/contoso/_apis/connectionData')).status).toBe(200);
     const rotated = { ...env.app, config: { ...env.app.config, peppers: [{ version: '2', secret: randomBytes(32) }, ...env.app.config.peppers] } };
     expect((await new PatRepository(rotated).findByToken(pat.token))?.record.authorizationId).toBe(pat.authorizationId);
     const stored = await repository.get(ALICE.id, pat.authorizationId);
@@ -393,9 +393,9 @@ describe('bad input and access', () => {
     expect(unknownField.body.code).toBe('invalidRequestBody');
     const notJson = await asAlice.post(PATS, '{nope');
     expect(notJson.body.code).toBe('invalidJson');
-    const anonymous = await env.fetch(PATS);
+    const anonymous = await api.get(PATS);
     expect(anonymous.status).toBe(401);
-    expect(((await anonymous.json()) as { code: string }).code).toBe('unauthorized');
+    expect(anonymous.body.code).toBe('unauthorized');
   });
 
   it('validates authorizationId on get, update and revoke', async () => {
@@ -818,8 +818,8 @@ describe('concurrency', () => {
 
 describe('OpenAPI', () => {
   it('documents the new routes', async () => {
-    const response = await env.fetch('/openapi.json');
-    const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const response = await api.get('/openapi.json');
+    const document = response.body as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/pats'] ?? {}).sort()).toEqual(['delete', 'get', 'post', 'put']);
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/policies'] ?? {}).sort()).toEqual(['get', 'put']);
     for (const path of [

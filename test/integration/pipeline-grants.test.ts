@@ -633,9 +633,9 @@ describe('bad input', () => {
 
   it('refuses bodies that are not JSON and missing api-versions', async () => {
     const token = await alice();
-    const text = await env.fetch(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, { method: 'POST', token, headers: { 'Content-Type': 'application/json' }, body: '{"requesterName":' });
+    const text = await api.as(token).post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, '{"requesterName":');
     expect(text.status).toBe(400);
-    expect(((await text.json()) as { code: string }).code).toBe('invalidJson');
+    expect(text.body.code).toBe('invalidJson');
     const noVersion = await api.as(token).post(`/${organization}/_apis/pipelines/freegrantrequests`, requestBody());
     expect(noVersion.body.code).toBe('apiVersionRequired');
   });

@@ -51,7 +51,7 @@ describe('scale-out: three instances behind one port', () => {
     const token = await cluster.userToken('alice@contoso.com');
     const before = cluster.logs.length;
     for (let i = 0; i < 6; i++) {
-      const response = await cluster.fetch('/contoso/_apis/projects?api-version=7.1', { token });
+      const response = await client(cluster).as(token).get('/contoso/_apis/projects?api-version=7.1');
       expect(response.status).toBe(200);
     }
     await sleep(200);
@@ -160,7 +160,7 @@ describe('correctness with three instances running the timers at once', () => {
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
     const statuses = await Promise.all(
       ips.map((ip, instance) =>
-        cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } }).then((r) => r.status),
+        onInstance(instance).as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': ip } }).then((r) => r.status),
       ),
     );
     expect(statuses).toEqual([200, 200, 200]);
@@ -222,8 +222,7 @@ const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOS
 /** A client aimed at one instance (0 = A, 1 = B, 2 = C). */
 const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: cluster.userToken });
 
-const useOn = (instance: number, pat: string) =>
-  cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat}` } }).then((response) => response.status);
+const useOn = (instance: number, pat: string) => onInstance(instance).as(pat).get('/contoso/_apis/connectionData').then((response) => response.status);
 
 /**
  * Warms the caches of B and C with the PAT, makes `change` on A, and answers how long after A

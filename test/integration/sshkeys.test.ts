@@ -788,8 +788,8 @@ describe('expiry contract with the lifecycle timer', () => {
 
 describe('OpenAPI and secrets', () => {
   it('documents the SSH key routes', async () => {
-    const response = await env.fetch('/openapi.json');
-    const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const response = await api.get('/openapi.json');
+    const document = response.body as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/sshkeys'] ?? {}).sort()).toEqual(['delete', 'get', 'post', 'put']);
     expect(Object.keys(document.paths['/_apis/tokens/sshkeys/lookup'] ?? {})).toEqual(['post']);
   });
