@@ -7,7 +7,7 @@ import { notificationMessageSchema, type NotificationMessage } from '../../share
 import { reviewPendingRequests } from '../../shared/pipelines/service.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { client } from '../helpers/client.js';
+import { client, type ResponseOf } from '../helpers/client.js';
 
 /**
  * Free pipeline grant requests end to end: real HTTP against the local runtime, real Azurite, the
@@ -35,37 +35,17 @@ afterAll(async () => {
 
 // ---- helpers ------------------------------------------------------------------------------------------
 
-interface GrantRequestView {
-  id: string;
-  status: string;
-  organization: { id: string; name: string };
-  requester: { name: string; email: string };
-  projects: { id: string; name: string }[];
-  repositories: string[];
-  submittedDate: string;
-  review: { outcome: string; reviewedDate: string; reasons: { rule: string; outcome: string; message: string; details?: unknown }[] } | null;
-  decision: {
-    status: string;
-    decidedDate: string;
-    decidedBy: { kind: string; id?: string; displayName: string };
-    comment: string | null;
-    reasons: { rule: string; outcome: string; message: string }[];
-  } | null;
-}
-
-interface CapacityView {
-  publicProjects: { freeParallelJobs: number; maxMinutesPerJob: number; monthlyMinutes: number | null };
-  privateProjects: { freeParallelJobs: number; maxMinutesPerJob: number; monthlyMinutes: number };
-  freeGrant: { status: string; requestId: string | null; comment: string | null };
-}
+/** A grant request and a capacity as the API documents them (web/src/api/schema.d.ts). */
+type GrantRequestView = ResponseOf<'pipeline-grant-requests-get'>;
+type CapacityView = ResponseOf<'pipeline-capacity-get'>;
 
 const alice = () => env.userToken('alice@contoso.com');
-const operator = () =>
-  env.userToken('olivia@ops.gatehouse.example', {
-    userId: '0ae7a70e-0000-4000-8000-0000000000a1',
-    displayName: 'Olivia Operator',
-    roles: [OPERATOR],
-  });
+const asAlice = api.asUser('alice@contoso.com');
+const asOperator = api.asUser('olivia@ops.gatehouse.example', {
+  userId: '0ae7a70e-0000-4000-8000-0000000000a1',
+  displayName: 'Olivia Operator',
+  roles: [OPERATOR],
+});
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}`;
@@ -102,15 +82,15 @@ async function submitOk(organization: string, body: Record<string, unknown> = re
 }
 
 async function getRequest(organization: string, id: string): Promise<GrantRequestView> {
-  const response = await api.as(await alice()).get(`/${organization}/_apis/pipelines/freegrantrequests/${id}?${V}`);
+  const response = await asAlice.get<'pipeline-grant-requests-get'>(`/${organization}/_apis/pipelines/freegrantrequests/${id}?${V}`);
   expect(response.status).toBe(200);
-  return response.body as GrantRequestView;
+  return response.body;
 }
 
 async function capacity(organization: string): Promise<CapacityView> {
-  const response = await api.as(await alice()).get(`/${organization}/_apis/pipelines/capacity?${V}`);
+  const response = await asAlice.get<'pipeline-capacity-get'>(`/${organization}/_apis/pipelines/capacity?${V}`);
   expect(response.status).toBe(200);
-  return response.body as CapacityView;
+  return response.body;
 }
 
 async function runReview(): Promise<void> {
@@ -118,7 +98,7 @@ async function runReview(): Promise<void> {
 }
 
 async function decide(id: string, decision: 'approve' | 'reject', comment = 'Checked the repositories by hand.') {
-  return api.as(await operator()).post(`/_apis/pipelines/freegrantrequests/${id}/decision?${V}`, { decision, comment });
+  return asOperator.post(`/_apis/pipelines/freegrantrequests/${id}/decision?${V}`, { decision, comment });
 }
 
 /** Delivers the audit queue through the writer and moves every notification into the arrays above (schema-validated). */
@@ -259,7 +239,7 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
         expect(view.decision?.reasons.map((reason) => reason.rule)).toEqual(testCase.rules);
       }
     }
-    const stillPending = await api.as(await operator()).get(`/_apis/pipelines/freegrantrequests?status=pending&${V}`);
+    const stillPending = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=pending&${V}`);
     expect(stillPending.body.count).toBe(0);
   });
 
@@ -268,7 +248,7 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     const record = await capacity(organization);
     expect(record.publicProjects).toEqual({ freeParallelJobs: 10, maxMinutesPerJob: 360, monthlyMinutes: null });
     expect(record.freeGrant).toMatchObject({ status: 'approved', requestId: submitted.get('clean request')!.id });
-    const project = await api.as(await alice()).get(`/${organization}/lib/_apis/pipelines/capacity?${V}`);
+    const project = await asAlice.get(`/${organization}/lib/_apis/pipelines/capacity?${V}`);
     expect(project.body).toMatchObject({ freeParallelJobs: 10, maxMinutesPerJob: 360, freeGrant: { status: 'approved' } });
     const rejected = await capacity(organizations.get('repository host outside the allow-list')!);
     expect(rejected.publicProjects.freeParallelJobs).toBe(0);
@@ -292,7 +272,7 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     const granted = submitted.get("repository already named by another organization's grant")!;
     const orgView = await getRequest(organizations.get("repository already named by another organization's grant")!, granted.id);
     expect(orgView.review?.reasons[0]?.details).toBeUndefined();
-    const operatorView = await api.as(await operator()).get(`/_apis/pipelines/freegrantrequests/${granted.id}?${V}`);
+    const operatorView = await asOperator.get(`/_apis/pipelines/freegrantrequests/${granted.id}?${V}`);
     expect(operatorView.body.review.reasons[0].details.grantedElsewhere[0]).toMatchObject({
       organizationName: organizations.get('clean request'),
       revoked: false,
@@ -354,7 +334,7 @@ describe('one open request per organization', () => {
     expect(fourth.status).toBe(409);
     expect(fourth.body.code).toBe('grantAlreadyActive');
 
-    const list = await api.as(await alice()).get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
     expect(list.body.count).toBe(2);
     expect(list.body.value.map((request: GrantRequestView) => request.id)).toEqual([third.id, first.id]);
   });
@@ -363,7 +343,7 @@ describe('one open request per organization', () => {
     const organization = await newOrganization('race');
     const results = await Promise.all([submit(organization, requestBody()), submit(organization, requestBody())]);
     expect(results.map((result) => result.status).sort()).toEqual([201, 409]);
-    const list = await api.as(await alice()).get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
     expect(list.body.count).toBe(1);
   });
 });
@@ -386,14 +366,14 @@ describe('operators', () => {
   });
 
   it('list requests in manual review across organizations', async () => {
-    const listed = await api.as(await operator()).get(`/_apis/pipelines/freegrantrequests?${V}`);
+    const listed = await asOperator.get(`/_apis/pipelines/freegrantrequests?${V}`);
     expect(listed.status).toBe(200);
     const ids = listed.body.value.map((item: GrantRequestView) => item.id);
     expect(ids).toContain(request.id);
     expect(listed.body.value.every((item: GrantRequestView) => item.status === 'manualReview')).toBe(true);
-    const filtered = await api.as(await operator()).get(`/_apis/pipelines/freegrantrequests?status=manualReview&organization=${organization}&${V}`);
+    const filtered = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=manualReview&organization=${organization}&${V}`);
     expect(filtered.body.value.map((item: GrantRequestView) => item.id)).toEqual([request.id]);
-    const bad = await api.as(await operator()).get(`/_apis/pipelines/freegrantrequests?status=maybe&${V}`);
+    const bad = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=maybe&${V}`);
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('invalidQueryParameter');
   });
@@ -444,7 +424,7 @@ describe('operators', () => {
     expect(rejected.body).toMatchObject({ status: 'rejected', decision: { reasons: [{ rule: 'operator', outcome: 'rejected' }] } });
     expect(await capacity(rejectOrg)).toMatchObject({ publicProjects: { freeParallelJobs: 0 }, freeGrant: { status: 'rejected' } });
 
-    const noComment = await api.as(await operator()).post(`/_apis/pipelines/freegrantrequests/${toReject.id}/decision?${V}`, { decision: 'reject' });
+    const noComment = await asOperator.post(`/_apis/pipelines/freegrantrequests/${toReject.id}/decision?${V}`, { decision: 'reject' });
     expect(noComment.status).toBe(400);
     const unknown = await decide(randomUUID(), 'approve');
     expect(unknown.status).toBe(404);
@@ -464,20 +444,20 @@ describe('operators', () => {
     await runReview();
     expect((await capacity(revokeOrg)).publicProjects.freeParallelJobs).toBe(10);
 
-    const revoked = await api.as(await operator()).post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'Jobs were used for mining.' });
+    const revoked = await asOperator.post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'Jobs were used for mining.' });
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({
       publicProjects: { freeParallelJobs: 0 },
       freeGrant: { status: 'revoked', requestId: granted.id, comment: 'Jobs were used for mining.' },
     });
     expect((await capacity(revokeOrg)).freeGrant.status).toBe('revoked');
-    const project = await api.as(await alice()).get(`/${revokeOrg}/lib/_apis/pipelines/capacity?${V}`);
+    const project = await asAlice.get(`/${revokeOrg}/lib/_apis/pipelines/capacity?${V}`);
     expect(project.body).toMatchObject({ freeParallelJobs: 0, freeGrant: { status: 'revoked' } });
 
-    const twice = await api.as(await operator()).post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'again' });
+    const twice = await asOperator.post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'again' });
     expect(twice.status).toBe(409);
     expect(twice.body.code).toBe('noActiveGrant');
-    const missing = await api.as(await operator()).post(`/_apis/pipelines/freegrants/no-such-org/revoke?${V}`, { comment: 'x' });
+    const missing = await asOperator.post(`/_apis/pipelines/freegrants/no-such-org/revoke?${V}`, { comment: 'x' });
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('organizationNotFound');
 
@@ -549,7 +529,7 @@ describe('who may request and review grants', () => {
 
   it('keeps operator routes to Gatehouse.Operator: not organization administrators, not apps without the role', async () => {
     const path = `/_apis/pipelines/freegrantrequests?${V}`;
-    const aliceOnly = await api.as(await alice()).get(path);
+    const aliceOnly = await asAlice.get(path);
     expect(aliceOnly.status).toBe(403);
     expect(aliceOnly.body.code).toBe('missingRole');
     const carol = await api.asUser('carol@contoso.com').get(path);
@@ -561,14 +541,14 @@ describe('who may request and review grants', () => {
     expect(appWithout.body.code).toBe('missingAppRole');
     const revoke = await api.as(await env.appToken('gitserver')).post(`/_apis/pipelines/freegrants/contoso/revoke?${V}`, { comment: 'x' });
     expect(revoke.body.code).toBe('missingAppRole');
-    const decision = await api.as(await alice()).post(`/_apis/pipelines/freegrantrequests/${randomUUID()}/decision?${V}`, { decision: 'approve', comment: 'x' });
+    const decision = await asAlice.post(`/_apis/pipelines/freegrantrequests/${randomUUID()}/decision?${V}`, { decision: 'approve', comment: 'x' });
     expect(decision.body.code).toBe('missingRole');
 
     const appWith = await api.as(await env.appToken('pipelines', { roles: [OPERATOR] })).get(path);
     expect(appWith.status).toBe(200);
     const userWith = await api.asUser('erin@fabrikam.com', { roles: [OPERATOR] }).get(path);
     expect(userWith.status).toBe(200);
-    expect((await api.as(await operator()).get(path)).status).toBe(200);
+    expect((await asOperator.get(path)).status).toBe(200);
   });
 
   it('shows Project-Scoped Users only their own projects’ capacity while the organization limits them', async () => {
@@ -582,7 +562,7 @@ describe('who may request and review grants', () => {
       expect((await api.as(carol).get(`/contoso/_apis/pipelines/capacity?${V}`)).body.code).toBe('projectScopedUserRestricted');
       expect((await submit('contoso', requestBody({ projects: ['oss'] }), carol)).body.code).toBe('projectScopedUserRestricted');
     } finally {
-      expect((await api.as(await alice()).patch(settings, { limitUserVisibilityToProjects: false })).status).toBe(200);
+      expect((await asAlice.patch(settings, { limitUserVisibilityToProjects: false })).status).toBe(200);
     }
   });
 });
@@ -642,7 +622,7 @@ describe('bad input', () => {
 
   it('stored nothing for any of them', async () => {
     const organizationId = await getOrgId(organization);
-    const list = await api.as(await alice()).get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
     expect(list.body.count).toBe(0);
     const rows = [];
     for await (const row of env.app.storage.table(TABLES.pipelineGrants).listEntities({
