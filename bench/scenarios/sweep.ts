@@ -131,7 +131,7 @@ async function measure(ctx: ScenarioContext, sweep: SweepModules, size: number) 
       const scope = { counters, directory: sweep.directoryCache(app, counters) };
       const run = await timed(() => sweep.sweepKind(app, kind, new Date(), scope, { budget: { remaining: 100_000 } }));
       if (counters.expired !== DUE) throw new Error(`P3: the sweep expired ${String(counters.expired)} of ${DUE} due tokens (${JSON.stringify(counters)})`);
-      if (rep > 0) runs.push({ ms: run.ms, entitiesRead: sweep.entitiesRead(counters), expired: Number(counters.expired), seekMs: seek.ms });
+      if (rep > 0) runs.push({ ms: run.ms, entitiesRead: sweep.entitiesRead(counters), expired: counters.expired, seekMs: seek.ms });
     }
     return { size, seedMs: round(seeded.ms), ms: median(runs.map((r) => r.ms)), entitiesRead: median(runs.map((r) => r.entitiesRead)), seekMs: median(runs.map((r) => r.seekMs)), runs };
   });

@@ -1,7 +1,7 @@
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { readEntity } from '../storage/entities.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper } from '../secrets/hashing.js';
 import { latestCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { HEAD_ROW_KEY, auditDaysTable, auditLogTable, dayKey, partitionKeyOf, type ChainHeadRow } from './repository.js';
 import { verifyDay } from './verify.js';

@@ -21,7 +21,7 @@ import { guidText } from '../ids.js';
  * the 64 KiB queue message limit). Its id derives from the organization and check suite id, so a
  * retried POST is a duplicate, not a second entry.
  */
-const time = z.string().datetime({ offset: true });
+const time = z.iso.datetime({ offset: true });
 const name = z.string().min(1).max(256);
 
 export const CHECK_SUITE_FINAL_STATUSES = ['approved', 'rejected', 'canceled', 'timedOut', 'failed', 'skipped'] as const;

@@ -211,8 +211,7 @@ export class AuditCursor {
     }
     return auditLogTable(this.app)
       .listEntities<AuditRow>({ queryOptions: { filter: clauses.join(' and ') } })
-      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })
-      [Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
+      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })[Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
   }
 }
 

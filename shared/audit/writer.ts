@@ -5,7 +5,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
@@ -110,8 +110,8 @@ interface PendingAppend {
   readonly eventId: string;
   readonly dataBlob: string | undefined;
   readonly nowMs: number;
-  resolve(outcome: WriteOutcome): void;
-  reject(error: unknown): void;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Events per group transaction: two rows each plus the head, within the 100-entity limit. */
@@ -320,7 +320,7 @@ export async function writeAuditEvent(app: AppContext, received: AuditEvent): Pr
     DataLength: dataJson.length,
   });
 
-  return enqueueAppend(app, partitionKey, { row: base as PreparedRow, eventId, dataBlob, nowMs });
+  return enqueueAppend(app, partitionKey, { row: base, eventId, dataBlob, nowMs });
 }
 
 function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefined, partitionKey: string, nowMs: number): AuditRow {

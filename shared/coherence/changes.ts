@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
+import { errorMessage } from '../logging.js';
 import { TABLES } from '../storage/names.js';
 
 /**
@@ -133,7 +134,7 @@ export class ChangeFeed {
       this.failing = false;
     } catch (error) {
       if (restErrorStatus(error) === 404) await this.app.storage.tableService.createTable(TABLES.changes).catch(() => undefined);
-      if (!this.failing) this.app.log.warn('change feed unreadable: caches are bypassed until it is back', { error: String((error as Error)?.message ?? error).slice(0, 200) });
+      if (!this.failing) this.app.log.warn('change feed unreadable: caches are bypassed until it is back', { error: errorMessage(error).slice(0, 200) });
       this.failing = true;
       this.dropAll();
     }

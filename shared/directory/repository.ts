@@ -3,7 +3,7 @@ import { TtlCache } from '../cache.js';
 import { announceChange } from '../coherence/changes.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { encodeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { encodeKey, optionalText, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { organizationNameSchema, type OrganizationGroup, type ProjectRole, type ProjectVisibility } from './schemas.js';
 
@@ -451,8 +451,8 @@ function toInvitation(row: Record<string, unknown>): Invitation {
     userId: String(row.userId),
     groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
     projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
-    invitedBy: String(row.invitedBy ?? ''),
-    invitedAt: String(row.invitedAt ?? ''),
+    invitedBy: optionalText(row.invitedBy),
+    invitedAt: optionalText(row.invitedAt),
   };
 }
 
@@ -460,10 +460,10 @@ function toOrganization(row: Record<string, unknown>): Organization {
   return {
     id: String(row.id),
     name: String(row.name),
-    description: String(row.description ?? ''),
+    description: optionalText(row.description),
     createdAt: String(row.createdAt),
     projectScopedVisibility: row.projectScopedVisibility === true,
-    tenantId: String(row.tenantId ?? ''),
+    tenantId: optionalText(row.tenantId),
     allowExternalGuests: row.allowExternalGuests === true,
   };
 }
@@ -484,7 +484,7 @@ function toProject(row: Record<string, unknown>): Project {
     id: String(row.id),
     organizationId: String(row.partitionKey),
     name: String(row.name),
-    description: String(row.description ?? ''),
+    description: optionalText(row.description),
     visibility: row.visibility === 'public' ? 'public' : 'private',
     createdAt: String(row.createdAt),
     updatedAt: String(row.updatedAt ?? row.createdAt),
@@ -498,7 +498,7 @@ function toMembership(row: Record<string, unknown>): Membership {
     subjectId: String(row.subjectId),
     groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
     projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
-    since: String(row.since ?? ''),
+    since: optionalText(row.since),
   };
 }
 
@@ -507,6 +507,6 @@ function toUser(row: Record<string, unknown>): User {
     id: String(row.rowKey).slice('id_'.length),
     email: String(row.email),
     displayName: String(row.displayName),
-    tenantId: String(row.tenantId ?? ''),
+    tenantId: optionalText(row.tenantId),
   };
 }

@@ -10,7 +10,6 @@ import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { TABLES, type TableName } from '../storage/names.js';
 import type { Commit } from './repository.js';
-import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
@@ -116,8 +115,6 @@ export async function createOrganization(
     await app.directory.deleteOrganization(organization).catch(() => undefined);
     throw error;
   }
-  // Every organization has a pipeline capacity record: private defaults, no free public jobs.
-  await ensureCapacityRecord(app, organization);
   return organization;
 }
 

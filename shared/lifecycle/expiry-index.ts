@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { restErrorStatus } from '../http/errors.js';
-import type { TableName } from '../storage/names.js';
-import type { IndexEffect } from '../audit/outbox.js';
+import { optionalText } from '../storage/entities.js';
 import type { IndexEntry, LifecycleCounters } from './kinds.js';
 
 /** Expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`): keys, purge rows, reads and deletes. */
@@ -14,32 +12,15 @@ export function bucketStart(bucket: string): number {
   return Date.UTC(Number(bucket.slice(0, 4)), Number(bucket.slice(4, 6)) - 1, Number(bucket.slice(6, 8)), Number(bucket.slice(8, 10)));
 }
 
-/**
- * An index row that deletes another row when it falls due: how rows that only live for a while (a
- * rotation's idempotent replay, 24 hours) get a purge path on the lifecycle timer. Written as an
- * outbox effect with the row it purges; the sweep deletes the named row, then the index row.
- */
-export function purgeEffect(indexTable: TableName, dueAt: string, target: { table: TableName; partitionKey: string; rowKey: string }): IndexEffect {
-  const ms = Date.parse(dueAt);
-  const digest = createHash('sha256').update(`${target.table}|${target.partitionKey}|${target.rowKey}`).digest('hex').slice(0, 24);
-  return {
-    op: 'upsert',
-    table: indexTable,
-    partitionKey: bucketOf(ms),
-    rowKey: `${pad(ms)}_purge_${digest}`,
-    columns: { purgeTable: target.table, purgePartitionKey: target.partitionKey, purgeRowKey: target.rowKey },
-  };
-}
-
-/** The purge target of an index row written by purgeEffect. */
+/** The purge target of an index row written by purgeEffect (shared/tokens/repository.ts). */
 export function purgeTargetOf(row: Record<string, unknown>): IndexEntry['purge'] {
   const { purgeTable: table, purgePartitionKey: partitionKey, purgeRowKey: rowKey } = row;
   return typeof table === 'string' && typeof partitionKey === 'string' && typeof rowKey === 'string' ? { table, partitionKey, rowKey } : undefined;
 }
 
 export function parseEntry(row: Record<string, unknown>): IndexEntry | undefined {
-  const partitionKey = String(row.partitionKey ?? '');
-  const rowKey = String(row.rowKey ?? '');
+  const partitionKey = optionalText(row.partitionKey);
+  const rowKey = optionalText(row.rowKey);
   const match = /^(\d{13})_(.+)$/.exec(rowKey);
   const ownerId = typeof row.ownerId === 'string' ? row.ownerId : '';
   const id = typeof row.authorizationId === 'string' ? row.authorizationId : (match?.[2] ?? '');

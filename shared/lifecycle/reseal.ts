@@ -2,9 +2,9 @@ import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
 import { webhookSecretStore } from '../notifications/settings.js';
 import { isLostRace } from '../storage/conditional.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper } from '../secrets/hashing.js';
 import { rotationReplyStore } from '../tokens/rotation.js';
-import { seal, sealedVersion, unseal, type SealedStore } from '../tokens/sealing.js';
+import { seal, sealedVersion, unseal, type SealedStore } from '../secrets/sealing.js';
 
 /**
  * Every kind of stored sealed value (shared/tokens/sealing.ts). A new kind implements SealedStore and

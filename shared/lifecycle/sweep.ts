@@ -94,7 +94,7 @@ async function sweepBucket(
   const { counters } = scope;
   let clean = true;
   const filter = odata`PartitionKey eq ${bucket} and RowKey lt ${pad(now.getTime())}`;
-  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_SIZE });
+  const pages = table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_SIZE });
   for await (const page of pages) {
     counters.indexRowsRead += page.length;
     const entries: IndexEntry[] = [];

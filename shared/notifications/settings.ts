@@ -9,10 +9,9 @@ import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest } from '../http/errors.js';
 import { checkDestination, OutboundRefused } from '../http/outbound.js';
 import { changeEntity } from '../storage/conditional.js';
-import { parseJsonColumn, readEntity } from '../storage/entities.js';
+import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { seal, sealedFromColumns, unseal, type SealedStore } from '../tokens/sealing.js';
-import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/cursors.js';
+import { seal, sealedFromColumns, unseal, type SealedStore } from '../secrets/sealing.js';
 
 /**
  * Per-organization notification settings, one row (`notificationsettings`, PK = organization id,
@@ -144,54 +143,15 @@ async function saveSettings(
   });
 }
 
-export async function updateLadder(scope: OrganizationScope, ladder: number[]): Promise<NotificationSettings> {
-  const { app, audit: context } = scope;
-  const organization = scope.organization.organization;
-  const current = await readNotificationSettings(app, organization.id);
-  // Register new rungs before the ladder uses them, so no reminder window is missed.
-  await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
-  const { before, after } = await saveSettings(app, organization, context, (settings) => ({
+/**
+ * Replaces the organization's reminder ladder, audited. The reminder walk keeps a registry of the rungs
+ * in use: change the ladder through updateLadder (shared/lifecycle/rungs.ts), which keeps it in step.
+ */
+export function saveLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]) {
+  return saveSettings(app, organization, context, (settings) => ({
     next: { ...settings, ladder },
     data: { setting: 'expiryNotificationDays', previousValue: settings.ladder, newValue: ladder },
   }));
-  // After a concurrent change, rungs new relative to what was really replaced are counted too. An
-  // over-count only costs a query per run; an under-count could skip reminders.
-  await adjustRungRegistry(app, ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)), +1);
-  await adjustRungRegistry(app, before.ladder.filter((rung) => !ladder.includes(rung)), -1);
-  return after;
-}
-
-// ---- rung registry: which rung values any organization uses --------------------------------------
-
-// One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
-// besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
-// from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
-const REGISTRY_PARTITION = 'registry';
-const RUNGS_ROW = 'rungs';
-
-const rungCountsOf = (row: { counts: string } | undefined): Record<string, number> => parseJsonColumn<Record<string, number>>(row?.counts, {});
-
-export async function activeRungs(app: AppContext): Promise<number[]> {
-  const counts = rungCountsOf(await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW));
-  const rungs = new Set(DEFAULT_LADDER);
-  for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
-  return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
-}
-
-async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
-  if (rungs.length === 0) return;
-  const activated = await changeEntity(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW, (row: TableEntityResult<{ counts: string }> | undefined) => {
-    const counts = rungCountsOf(row);
-    const newlyUsed: number[] = [];
-    for (const rung of rungs) {
-      const before = counts[String(rung)] ?? 0;
-      const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) newlyUsed.push(rung);
-      counts[String(rung)] = after;
-    }
-    return { result: newlyUsed, write: { partitionKey: REGISTRY_PARTITION, rowKey: RUNGS_ROW, counts: JSON.stringify(counts) } };
-  });
-  for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
 }
 
 // ---- webhook --------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { trimTrailing } from '../text.js';
 import { isGuid } from '../ids.js';
@@ -73,12 +73,13 @@ export interface Feed {
   readonly updatedAt: string;
 }
 
+/** Columns added after the first feeds were written are optional. */
 interface FeedRow {
   id: string;
-  projectId: string;
+  projectId?: string;
   name: string;
-  description: string;
-  upstreamEnabled: boolean;
+  description?: string;
+  upstreamEnabled?: boolean;
   upstreams: string;
   owners: string;
   contributors: string;
@@ -123,7 +124,7 @@ const upstreamSourceInput = z
   })
   .strict();
 
-const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())).max(100);
+const userIdList = z.array(z.uuid().transform((id) => id.toLowerCase())).max(100);
 
 export const createFeedBody = z
   .object({

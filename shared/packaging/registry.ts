@@ -305,7 +305,7 @@ function packageEvent<Id extends PackageActionId>(
 
 // ---- publish -------------------------------------------------------------------------------------
 
-const attachmentSchema = z.object({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() }).passthrough();
+const attachmentSchema = z.looseObject({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() });
 
 export const publishBody = z
   .object({
@@ -315,7 +315,7 @@ export const publishBody = z
     versions: z.record(z.string(), z.record(z.string(), z.unknown())),
     _attachments: z.record(z.string(), attachmentSchema),
   })
-  .passthrough();
+  .loose();
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -455,7 +455,7 @@ export const upstreamingBehaviorBody = z
     versionsFromExternalUpstreams: z
       .string()
       .transform((value) => value.toLowerCase())
-      .pipe(z.enum(['auto', 'allowexternalversions'], { message: "must be 'auto' or 'allowExternalVersions'" }))
+      .pipe(z.enum(['auto', 'allowexternalversions'], { error: "must be 'auto' or 'allowExternalVersions'" }))
       .transform((value): UpstreamBehavior => (value === 'auto' ? 'auto' : 'allowExternalVersions')),
   })
   .strict();

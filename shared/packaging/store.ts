@@ -58,7 +58,7 @@ interface VersionRow {
   size: number;
   publishedAt: string;
   savedAt: string;
-  manifestChunks: number;
+  manifestChunks?: number;
   [chunk: `manifest${number}`]: string;
 }
 
@@ -259,6 +259,8 @@ export async function streamTarball(app: AppContext, blobName: string): Promise<
   const download = await (await container(app)).getBlockBlobClient(blobName).download();
   const body = download.readableStreamBody;
   if (!body) throw new AppError(500, 'internalError', 'The tarball could not be read.');
+  // The SDK types the body as NodeJS.ReadableStream; on Node it is the response, a Readable.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   return { stream: Readable.toWeb(body as Readable) as ReadableStream<Uint8Array>, size: download.contentLength ?? 0 };
 }
 

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../audit/events.js';
 import { sshKeyFailure } from '../http/errors.js';
 import { retryLostRaces } from '../storage/conditional.js';
 import { memberOwnerOf, ownerName, sessionTokenViewOf, type SessionTokenSource } from '../tokens/session-tokens.js';
-import { findGatehouseTokens } from '../tokens/format.js';
+import { findGatehouseTokens } from '../secrets/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { SessionTokenView } from '../tokens/schemas.js';

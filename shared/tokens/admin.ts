@@ -138,7 +138,7 @@ export async function listUserTokens(
     after = cursor.after;
   }
   const all = await sourceFor(query.isPublic).list(app, organization, userId);
-  const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > (after as string));
+  const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > after);
   const value = remaining.slice(0, query.pageSize);
   const last = value[value.length - 1];
   if (remaining.length <= value.length || !last) return { value, continuationToken: null };

@@ -10,8 +10,8 @@ import { RateLimiter } from '../http/rate-limit.js';
 import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
 import { TABLES } from '../storage/names.js';
 import { liveness } from './judge.js';
-import { parseGatehouseToken } from './format.js';
-import { redactOptional } from './redaction.js';
+import { parseGatehouseToken } from '../secrets/format.js';
+import { redactOptional } from '../secrets/redaction.js';
 import { autoRevokesLeaksIn, policyLayers } from './policies.js';
 import { PatRepository, patFactsOf, patPartitionOf, snapshotOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat, type AuditedChange } from './service.js';
@@ -160,7 +160,7 @@ async function recordDiscovery(
   await commitWithEvents(
     app,
     TABLES.pats,
-    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
+    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt }, 'Replace']],
     [event],
   );
 }

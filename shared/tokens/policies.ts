@@ -11,7 +11,7 @@ import { AppError, sessionTokenFailure } from '../http/errors.js';
 import { encodeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from './ssh-key-types.js';
 import { announceChange, onRemoteChange } from '../coherence/changes.js';
 import { DAY_MS } from '../time.js';
 
@@ -237,11 +237,11 @@ export async function policyLayers(app: AppContext, organization: Pick<Organizat
 }
 
 export function mergePolicies(current: TokenPolicyDocument, update: TokenPolicyUpdate): TokenPolicyDocument {
-  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 function mergeTenantPolicies(current: TenantPolicyDocument, update: TenantPolicyUpdate): TenantPolicyDocument {
-  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 export function policyView<T>(stored: StoredDocument<T>) {

@@ -9,11 +9,11 @@ import { retryLostRaces } from '../storage/conditional.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
-import { bucketOf, purgeEffect, purgeTargetOf } from '../lifecycle/expiry-index.js';
+import { bucketOf, purgeTargetOf } from '../lifecycle/expiry-index.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
-import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
+import { ownerPartitionOf, PatRepository, patPartitionOf, purgeEffect, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
-import { seal, sealedFromColumns, unseal, type SealedStore } from './sealing.js';
+import { seal, sealedFromColumns, unseal, type SealedStore } from '../secrets/sealing.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
 import { DAY_MS } from '../time.js';
 

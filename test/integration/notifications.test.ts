@@ -11,7 +11,7 @@ import { createAppContext, useAppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
 import { generatePepperSetting } from '../../local/dev-secrets.js';
 import { resealSealedValues } from '../../shared/lifecycle/reseal.js';
-import { sealedVersion } from '../../shared/tokens/sealing.js';
+import { sealedVersion } from '../../shared/secrets/sealing.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';

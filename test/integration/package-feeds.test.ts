@@ -240,7 +240,7 @@ describe('npm registry protocol', () => {
       expect(reply.body.code, label).toBe(code);
       expect(reply.body.error, label).toMatch(new RegExp(`^${code}: `));
     }
-    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', `${'x'.repeat(215)}`];
+    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', 'x'.repeat(215)];
     for (const name of badNames) {
       const reply = await api.as(alice).put(`${REGISTRY}/${name}`, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
       expect(reply.status, name).toBe(400);

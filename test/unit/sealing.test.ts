@@ -1,6 +1,6 @@
 import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { seal, sealedFromColumns, sealedVersion, unseal } from '../../shared/tokens/sealing.js';
+import { seal, sealedFromColumns, sealedVersion, unseal } from '../../shared/secrets/sealing.js';
 
 const v1 = { version: '1', secret: randomBytes(32) };
 const v2 = { version: '2', secret: randomBytes(32) };

@@ -49,7 +49,7 @@ export function base62(value: number, width: number): string {
   let out = '';
   let rest = value;
   do {
-    out = BASE62[rest % 62] + out;
+    out = BASE62.charAt(rest % 62) + out;
     rest = Math.floor(rest / 62);
   } while (rest > 0);
   return out.padStart(width, '0');
@@ -60,7 +60,7 @@ function uuidToBase62(uuid: string): string {
   let rest = BigInt(`0x${uuid.replace(/-/g, '')}`);
   let out = '';
   while (rest > 0n) {
-    out = BASE62[Number(rest % 62n)] + out;
+    out = BASE62.charAt(Number(rest % 62n)) + out;
     rest /= 62n;
   }
   return out.padStart(ID_LENGTH, '0');
@@ -81,7 +81,7 @@ function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
-      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+      if (byte < 248 && out.length < length) out += BASE62.charAt(byte % 62);
     }
   }
   return out;
