@@ -18,6 +18,7 @@ import {
   getAuditSettings,
   type AuditOrganizationSettings,
 } from './repository.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Who may read an organization's audit log: Project Collection Administrators, and members the
@@ -169,7 +170,7 @@ export async function updateAuditSettings({ app, caller, organization: access, a
   const now = app.clock.now();
   // Lengthening applies at once; shortening only after a delay, so history cannot be erased in one step.
   const shortening = retentionDays < before.retentionDays;
-  const effectiveFrom = shortening ? new Date(now.getTime() + RETENTION_SHORTENING_DELAY_DAYS * 86_400_000).toISOString() : now.toISOString();
+  const effectiveFrom = shortening ? new Date(now.getTime() + RETENTION_SHORTENING_DELAY_DAYS * DAY_MS).toISOString() : now.toISOString();
   const entity = {
     partitionKey: organizationId,
     rowKey: SETTINGS_ROW_KEY,

@@ -8,6 +8,7 @@ import { actorOf, organizationEvent, type AuditContext } from './context.js';
 import { normalizeAuditEvent } from './events.js';
 import { InvalidAuditEvent, parseAuditEvent, writeAuditEvent } from './writer.js';
 import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
+import { guidText } from '../ids.js';
 
 /**
  * Pipeline approver details: the pipelines service posts a check suite once it reaches a final state,
@@ -20,7 +21,6 @@ import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from '
  * the 64 KiB queue message limit). Its id derives from the organization and check suite id, so a
  * retried POST is a duplicate, not a second entry.
  */
-const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
 const time = z.string().datetime({ offset: true });
 const name = z.string().min(1).max(256);
 
@@ -29,7 +29,7 @@ export const APPROVER_DECISIONS = ['approved', 'rejected', 'deferred', 'reassign
 
 export const approverSchema = z
   .object({
-    id: uuid,
+    id: guidText,
     displayName: name,
     uniqueName: z.string().max(256).optional(),
     decision: z.enum(APPROVER_DECISIONS),
@@ -40,7 +40,7 @@ export const approverSchema = z
 
 export const checkRunSchema = z
   .object({
-    id: uuid,
+    id: guidText,
     type: name.describe('e.g. Approval, BranchControl, ExclusiveLock'),
     status: z.enum(CHECK_SUITE_FINAL_STATUSES),
     resource: z.object({ type: name, id: z.string().min(1).max(256), name: name.optional() }).strict().optional(),
@@ -50,10 +50,10 @@ export const checkRunSchema = z
 
 export const checkSuiteBody = z
   .object({
-    checkSuiteId: uuid,
+    checkSuiteId: guidText,
     status: z.enum(CHECK_SUITE_FINAL_STATUSES),
     completedOn: time,
-    projectId: uuid,
+    projectId: guidText,
     pipeline: z.object({ id: z.number().int().min(0), name }).strict(),
     run: z.object({ id: z.number().int().min(0), name }).strict(),
     stage: z.object({ name, attempt: z.number().int().min(1).max(1000).optional() }).strict(),

@@ -6,6 +6,7 @@ import type { Organization, Project } from '../directory/repository.js';
 import { AUDIT_ACTIONS, type AuditActionId, type AuditData } from './actions.js';
 import type { AuditActor, AuditEvent } from './events.js';
 import type { RequestOrigin } from '../http/origin.js';
+import { ZERO_GUID } from '../ids.js';
 
 /** Who did something and from where: everything an audit event needs besides the action itself. */
 export interface AuditContext {
@@ -19,7 +20,7 @@ export interface AuditContext {
 /** The fixed actor for changes Gatehouse makes on its own (revocation rules, leaks, timers). */
 export const SYSTEM_ACTOR: AuditActor = {
   kind: 'system',
-  id: '00000000-0000-0000-0000-000000000000',
+  id: ZERO_GUID,
   displayName: 'Gatehouse',
   authenticationMechanism: 'System',
 };

@@ -15,6 +15,7 @@ import type { OrganizationAccess } from './access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
+import { isGuid } from '../ids.js';
 
 /** A commit that carries the change's audit events (shared/audit/outbox.ts). */
 const audited = (app: AppContext, table: TableName, events: readonly AuditEvent[]): Commit => (actions) => commitWithEvents(app, table, actions, events);
@@ -140,12 +141,10 @@ export async function listProjects(app: AppContext, access: OrganizationAccess):
   return projects.filter((project) => isVisible(access, project.id));
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Finds a project by id or name; one the caller may not see answers exactly like a missing one. */
 export async function getProject(app: AppContext, access: OrganizationAccess, idOrName: string): Promise<Project> {
   const organizationId = access.organization.id;
-  const project = GUID.test(idOrName)
+  const project = isGuid(idOrName)
     ? await app.directory.getProject(organizationId, idOrName)
     : idOrName.length <= 64 && !/[/\\#?\u0000-\u001f]/.test(idOrName)
       ? await app.directory.getProjectByName(organizationId, idOrName)
@@ -332,7 +331,7 @@ export async function acceptInvitation({ app, caller, audit }: CallerScope<UserC
 }
 
 async function requireMember(app: AppContext, access: OrganizationAccess, userId: string): Promise<Membership> {
-  const membership = GUID.test(userId) ? await app.directory.getMembership(access.organization.id, 'user', userId.toLowerCase()) : undefined;
+  const membership = isGuid(userId) ? await app.directory.getMembership(access.organization.id, 'user', userId.toLowerCase()) : undefined;
   if (!membership) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
   return membership;
 }

@@ -4,7 +4,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { AppError, conflict, restErrorStatus } from '../http/errors.js';
+import { AppError, ConcurrentModificationError, conflict, restErrorStatus } from '../http/errors.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
 
@@ -178,7 +178,7 @@ export async function commitPublishedVersion(
     const status = restErrorStatus(error);
     if (status === 409 || status === 412) {
       if (await getSavedVersion(app, feedId, name, saved.version)) throw versionExists(name, saved.version);
-      throw conflict('concurrentModification', 'The package was changed by another request; publish again.');
+      throw new ConcurrentModificationError('The package was changed by another request; publish again.');
     }
     throw error;
   }
@@ -211,7 +211,7 @@ export async function writeDistTags(
     await commitWithEvents(app, TABLES.npmPackages, [packageRowAction(app, feedId, name, current, distTags)], [event(current.distTags)]);
   } catch (error) {
     const status = restErrorStatus(error);
-    if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');
+    if (status === 409 || status === 412) throw new ConcurrentModificationError('The package was changed by another request; try again.');
     throw error;
   }
 }

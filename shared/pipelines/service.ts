@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectKindOf } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
@@ -10,7 +11,7 @@ import type { OrganizationAccess } from '../directory/access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Organization, Project } from '../directory/repository.js';
 import { organizationNameSchema } from '../directory/schemas.js';
-import { AppError, badRequest, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
+import { AppError, badRequest, ConcurrentModificationError, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
 import { keyDigest } from './links.js';
 import { notifyRequester, reviewedMessage, revokedMessage, submittedMessage } from './notify.js';
 import { PipelineGrantRepository, type Versioned } from './repository.js';
@@ -23,6 +24,8 @@ import type {
   PipelineCapacity,
   ReviewOutcome,
 } from './schemas.js';
+import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Free pipeline grants: organizations request free parallel jobs for their public projects, the
@@ -39,16 +42,9 @@ export const GRANT_ACTIONS = {
   revoked: 'Pipelines.FreeGrantRevoked',
 } as const;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DAY_MS = 24 * 60 * 60 * 1000;
 const SYSTEM_DECIDER: GrantDecider = { kind: 'system', id: 'grant-review', displayName: 'Gatehouse grant review' };
 
-const repositories = new WeakMap<AppContext, PipelineGrantRepository>();
-function repository(app: AppContext): PipelineGrantRepository {
-  let repo = repositories.get(app);
-  if (!repo) repositories.set(app, (repo = new PipelineGrantRepository(app.storage)));
-  return repo;
-}
+const repository = memoForApp((app) => new PipelineGrantRepository(app.storage));
 
 async function commit(app: AppContext, actions: Parameters<typeof commitWithEvents>[2], events: AuditEvent[]): Promise<void> {
   await commitWithEvents(app, repository(app).tableName, actions, events);
@@ -133,7 +129,7 @@ async function resolvePublicProjects(app: AppContext, access: OrganizationAccess
   const projects: Project[] = [];
   for (const name of names) {
     const organizationId = access.organization.id;
-    const project = GUID.test(name)
+    const project = isGuid(name)
       ? await app.directory.getProject(organizationId, name)
       : /[/\\#?\u0000-\u001f]/.test(name)
         ? undefined
@@ -227,7 +223,7 @@ export async function listGrantRequests(app: AppContext, access: OrganizationAcc
 
 export async function getGrantRequest(app: AppContext, access: OrganizationAccess, requestId: string): Promise<GrantRequest> {
   await assertMayManageGrants(app, access);
-  const found = GUID.test(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }
@@ -426,7 +422,7 @@ export async function decideGrantRequest(
   body: { decision: 'approve' | 'reject'; comment: string },
 ): Promise<GrantRequest> {
   const repo = repository(app);
-  const current = GUID.test(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
+  const current = isGuid(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
   if (!current) throw requestNotFound(requestId);
   assertDecidable(current.value.status);
   const status = body.decision === 'approve' ? 'approved' : 'rejected';
@@ -449,7 +445,7 @@ export async function decideGrantRequest(
     if (!lostRace(error)) throw error;
     const latest = await repo.findRequest(current.value.id);
     assertDecidable(latest?.value.status ?? 'approved');
-    throw conflict('concurrentModification', 'The request was changed by another request; read it again and retry.');
+    throw new ConcurrentModificationError('The request was changed by another request; read it again and retry.');
   }
   await notifyRequester(app, reviewedMessage(next, capacity));
   return next;
@@ -494,7 +490,7 @@ export async function listRequestsForOperators(
 }
 
 export async function getRequestForOperators(app: AppContext, requestId: string): Promise<GrantRequest> {
-  const found = GUID.test(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }
