@@ -9,9 +9,8 @@ import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
 import { enforceRateLimit, guardAuthentication } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
-import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, patTokenIdOf } from '../tokens/authenticate.js';
+import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, type PatCredential } from '../tokens/authenticate.js';
 import { hasAnyScope } from '../tokens/scopes.js';
-import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
@@ -277,8 +276,18 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  */
 async function authenticate(access: Exclude<Access, { anonymous: true }>, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
   const authorization = request.headers.get('authorization');
-  const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;
-  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization));
+  // Read once: the failure budget is per token id too. A PAT-shaped value that fails the format or
+  // checksum check is refused inside the guard, so it spends the address's budget.
+  let credential: PatCredential | 'malformed' | undefined;
+  if (access.pats) {
+    try {
+      credential = patCredentialOf(authorization);
+    } catch {
+      credential = 'malformed';
+    }
+  }
+  const tokenId = typeof credential === 'object' && credential.kind === 'pat' ? credential.authorizationId : undefined;
+  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization, credential));
 }
 
 async function authenticateCredential(
@@ -287,17 +296,18 @@ async function authenticateCredential(
   app: AppContext,
   activityId: string,
   authorization: string | null,
+  credential: PatCredential | 'malformed' | undefined,
 ): Promise<Caller> {
   if (access.pats) {
-    const credential = patCredentialOf(authorization);
-    if (credential.kind === 'pat') {
+    if (credential === 'malformed') throw patRefused();
+    if (credential?.kind === 'pat') {
       let organization: Organization | undefined;
       if (access.organization) {
-        const name = request.params.organization ?? '';
-        organization = organizationNameSchema.safeParse(name).success ? await app.directory.getOrganizationByName(name) : undefined;
+        // The lookup refuses a name that cannot be an organization's.
+        organization = await app.directory.getOrganizationByName(request.params.organization ?? '');
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential.token, { organization, request, activityId, policies: access.pats.policies ?? 'enforce' });
+      return authenticatePat(app, credential, { organization, request, activityId, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);
