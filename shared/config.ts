@@ -192,6 +192,7 @@ const settingsSchema = z
 
     PAT_AUTH_CACHE_SECONDS: count(0, 30, 10),
     PAT_AUTH_CACHE_MAX_ENTRIES: count(1, 1_000_000, 10_000),
+    PAT_LAST_USED_WRITE_SECONDS: count(1, 3600, 60),
     LEAK_REPORTS_PER_MINUTE: count(1, 100_000, 10),
 
     LIFECYCLE_SCHEDULE: ncrontab.default(DEFAULT_LIFECYCLE_SCHEDULE),
@@ -336,6 +337,11 @@ export interface PatAuthSettings {
   readonly cacheSeconds: number;
   /** The cache holds at most this many tokens (the oldest entries are dropped first). */
   readonly cacheMaxEntries: number;
+  /**
+   * A token's last-used time is written at most once per this many seconds (per token and
+   * organization): the most an instance that dies can leave its stored time behind the real one.
+   */
+  readonly lastUsedWriteSeconds: number;
   /** Leak reports accepted per client IP per minute (token bucket, burst of the same size). */
   readonly leakReportsPerMinute: number;
 }
@@ -528,6 +534,7 @@ export function loadConfig(env: Env): AppConfig {
     patAuth: {
       cacheSeconds: s.PAT_AUTH_CACHE_SECONDS,
       cacheMaxEntries: s.PAT_AUTH_CACHE_MAX_ENTRIES,
+      lastUsedWriteSeconds: s.PAT_LAST_USED_WRITE_SECONDS,
       leakReportsPerMinute: s.LEAK_REPORTS_PER_MINUTE,
     },
     lifecycle: {
