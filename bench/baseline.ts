@@ -48,8 +48,8 @@ async function httpBaseline(): Promise<void> {
 // ---- P2: the storage calls of a PAT create ----------------------------------------------------------
 
 /**
- * The same calls Gatehouse makes for `POST …/tokens/pats` (counted by the proxy; see Benchmarks in the
- * README): the audit queue send (the event with its delivery), then the record + outbox row transaction
+ * The same calls Gatehouse makes for `POST …/tokens/pats` (counted by the proxy; see docs/benchmarks.md):
+ * the audit queue send (the event with its delivery), then the record + outbox row transaction
  * in the owner's partition. Organization, membership and policy reads are cached on both sides.
  */
 async function patCreateBaseline(): Promise<void> {

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  console.log(`figures written to bench/${complete ? 'results.json' : 'last-run.json'}`);
+  console.log(`figures written to bench/${complete ? 'results.json (npm run docs renders them into docs/benchmarks.md)' : 'last-run.json'}`);
 }
 
 main().then(

@@ -20,8 +20,8 @@ export const auditCheckSuitesIngest = endpoint({
     200: { description: 'Already stored (a retried request).', schema: checkSuiteResultSchema },
     413: { description: 'requestBodyTooLarge' },
   },
-  handler: async ({ app, caller, organization, body, activityId }) => {
-    const result = await ingestCheckSuite(app, caller!, organization!, activityId, body);
+  handler: async (input) => {
+    const result = await ingestCheckSuite(input, input.body);
     return { status: result.status === 'created' ? 201 : 200, body: result };
   },
 });

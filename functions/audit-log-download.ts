@@ -26,19 +26,20 @@ export const auditLogDownload = endpoint({
   params: organizationParam,
   query,
   responses: { 200: { description: 'The log file (application/octet-stream).', contentType: 'application/octet-stream' } },
-  handler: async ({ app, request, caller, organization, query, activityId }) => {
-    await assertAuditReader(app, organization!, caller!);
-    const organizationId = organization!.organization.id;
+  handler: async (input) => {
+    const { app, organization, query } = input;
+    await assertAuditReader(input);
+    const organizationId = organization.organization.id;
     const { retentionDays } = await getAuditSettings(app, organizationId);
     const window = resolveWindow(app.clock.now().getTime(), retentionDays, query.startTime, query.endTime);
-    await recordAuditAccess(app, request, caller!, organization!, activityId, {
+    await recordAuditAccess(input, {
       Operation: 'download',
       Format: query.format,
       StartTime: new Date(window.startMs).toISOString(),
       EndTime: new Date(window.endMs).toISOString(),
     });
     const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, '');
-    const fileName = `audit-${organization!.organization.name}-${stamp(window.startMs)}-${stamp(window.endMs)}.${query.format}`;
+    const fileName = `audit-${organization.organization.name}-${stamp(window.startMs)}-${stamp(window.endMs)}.${query.format}`;
     return {
       stream: downloadStream(app, organizationId, window, query.format),
       contentType: 'application/octet-stream',

@@ -33,11 +33,12 @@ export const auditLogQuery = endpoint({
   params: organizationParam,
   query,
   responses: { 200: { description: 'AuditLogQueryResult: decoratedAuditLogEntries, continuationToken, hasMore.' } },
-  handler: async ({ app, request, caller, organization, query, activityId }) => {
-    await assertAuditReader(app, organization!, caller!);
-    const { retentionDays } = await getAuditSettings(app, organization!.organization.id);
+  handler: async (input) => {
+    const { app, organization, query } = input;
+    await assertAuditReader(input);
+    const { retentionDays } = await getAuditSettings(app, organization.organization.id);
     const result = await queryAuditLog(app, {
-      organizationId: organization!.organization.id,
+      organizationId: organization.organization.id,
       retentionDays,
       startTime: query.startTime,
       endTime: query.endTime,
@@ -46,7 +47,7 @@ export const auditLogQuery = endpoint({
       skipAggregation: query.skipAggregation ?? false,
       filters: { actionId: query.actionId, area: query.area, actor: query.actor, projectId: query.projectId },
     });
-    await recordAuditAccess(app, request, caller!, organization!, activityId, {
+    await recordAuditAccess(input, {
       Operation: 'query',
       StartTime: query.startTime ?? null,
       EndTime: query.endTime ?? null,

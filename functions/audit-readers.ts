@@ -23,7 +23,7 @@ export const auditReadersList = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'The readers.', schema: z.object({ count: z.number(), value: z.array(auditReaderSchema) }) } },
   handler: async ({ app, organization }) => {
-    const value = await listAuditReaders(app, organization!.organization.id);
+    const value = await listAuditReaders(app, organization.organization.id);
     return { body: { count: value.length, value } };
   },
 });
@@ -45,8 +45,8 @@ export const auditReadersGrant = endpoint({
     404: { description: 'memberNotFound' },
     409: { description: 'readerNotEligible' },
   },
-  handler: async ({ app, request, caller, organization, params, activityId }) => {
-    const { reader, created } = await grantAuditReader(app, request, caller!, organization!, activityId, params.userId);
+  handler: async (input) => {
+    const { reader, created } = await grantAuditReader(input, input.params.userId);
     return { status: created ? 201 : 200, body: reader };
   },
 });
@@ -62,8 +62,8 @@ export const auditReadersRevoke = endpoint({
   access,
   params: userParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'readerNotFound' } },
-  handler: async ({ app, request, caller, organization, params, activityId }) => {
-    await revokeAuditReader(app, request, caller!, organization!, activityId, params.userId);
+  handler: async (input) => {
+    await revokeAuditReader(input, input.params.userId);
     return { status: 204 };
   },
 });

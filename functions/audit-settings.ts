@@ -17,7 +17,7 @@ export const auditSettingsGet = endpoint({
   access,
   params: organizationParam,
   responses: { 200: { description: 'The settings.', schema: auditSettingsSchema } },
-  handler: async ({ app, organization }) => ({ body: await readAuditSettings(app, organization!.organization.id) }),
+  handler: async ({ app, organization }) => ({ body: await readAuditSettings(app, organization.organization.id) }),
 });
 
 export const auditSettingsUpdate = endpoint({
@@ -32,7 +32,5 @@ export const auditSettingsUpdate = endpoint({
   params: organizationParam,
   body: auditSettingsBody,
   responses: { 200: { description: 'The settings.', schema: auditSettingsSchema } },
-  handler: async ({ app, request, caller, organization, body, activityId }) => ({
-    body: await updateAuditSettings(app, request, caller!, organization!, activityId, body.retentionDays),
-  }),
+  handler: async (input) => ({ body: await updateAuditSettings(input, input.body.retentionDays) }),
 });

@@ -17,5 +17,5 @@ export const identitiesSearch = endpoint({
   params: organizationParam,
   query: identitySearchQuery,
   responses: { 200: { description: 'Matching identities.', schema: listOf(identitySchema) } },
-  handler: async ({ app, organization, query }) => ({ body: await searchIdentities(app, organization!, query) }),
+  handler: async ({ app, organization, query }) => ({ body: await searchIdentities(app, organization, query) }),
 });

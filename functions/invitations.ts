@@ -1,7 +1,5 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { z } from 'zod';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
-import type { UserCaller } from '../shared/auth/caller.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { acceptInvitation, listInvitations } from '../shared/directory/service.js';
@@ -18,7 +16,7 @@ export const invitationsList = endpoint({
   apiVersions: API_VERSIONS.memberEntitlements,
   access: { users: { scopes: USER_SCOPES.profile } },
   responses: { 200: { description: 'The invitations.', schema: listOf(invitationSchema) } },
-  handler: async ({ app, caller }) => ({ body: await listInvitations(app, caller as UserCaller) }),
+  handler: async ({ app, caller }) => ({ body: await listInvitations(app, caller) }),
 });
 
 /** `POST /_apis/invitations/{organization}/accept`: the invited person joins, with their own token. */
@@ -36,7 +34,5 @@ export const invitationsAccept = endpoint({
     200: { description: 'The organization joined.', schema: organizationSchema },
     404: { description: 'invitationNotFound' },
   },
-  handler: async ({ app, caller, params, request, activityId }) => ({
-    body: await acceptInvitation(app, caller as UserCaller, auditContextOf(request, caller!, activityId), params.organization),
-  }),
+  handler: async (input) => ({ body: await acceptInvitation(input, input.params.organization) }),
 });

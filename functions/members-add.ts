@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -25,5 +24,5 @@ export const membersAdd = endpoint({
     404: { description: 'identityNotFound' },
     409: { description: 'memberAlreadyExists' },
   },
-  handler: async ({ app, caller, organization, body, request, activityId }) => addMember(app, organization!, auditContextOf(request, caller!, activityId), body),
+  handler: async (input) => addMember(input, input.body),
 });

@@ -18,7 +18,7 @@ export const membersList = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'The members.', schema: z.object({ totalCount: z.number(), members: z.array(memberSchema) }) } },
   handler: async ({ app, organization }) => {
-    const members = await listMembers(app, organization!);
+    const members = await listMembers(app, organization);
     return { body: { totalCount: members.length, members } };
   },
 });

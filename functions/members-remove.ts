@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -16,8 +15,8 @@ export const membersRemove = endpoint({
   access: { users: { scopes: USER_SCOPES.membersWrite }, organization: 'administrator', pats: { scopes: ['vso.memberentitlementmanagement_write'] } },
   params: organizationUserParam,
   responses: { 204: { description: 'Removed.' }, 404: { description: 'memberNotFound' }, 409: { description: 'lastAdministrator' } },
-  handler: async ({ app, caller, organization, params, request, activityId }) => {
-    await removeMember(app, organization!, auditContextOf(request, caller!, activityId), params.userId);
+  handler: async (input) => {
+    await removeMember(input, input.params.userId);
     return { status: 204 };
   },
 });

@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -18,7 +17,5 @@ export const membersUpdate = endpoint({
   params: organizationUserParam,
   body: updateMemberBody,
   responses: { 200: { description: 'Updated.', schema: memberSchema }, 409: { description: 'lastAdministrator' } },
-  handler: async ({ app, caller, organization, params, body, request, activityId }) => ({
-    body: await updateMember(app, organization!, auditContextOf(request, caller!, activityId), params.userId, body),
-  }),
+  handler: async (input) => ({ body: await updateMember(input, input.params.userId, input.body) }),
 });

@@ -20,8 +20,8 @@ export const notificationsList = endpoint({
   params: organizationParam,
   query: inboxQuerySchema,
   responses: { 200: { description: 'A page of notifications; continuationToken is null on the last page.', schema: inboxPageSchema } },
-  handler: async ({ app, caller, organization, query }) => {
-    const page = await listInbox(app, caller!.id, organization!.organization.id, query);
+  handler: async (input) => {
+    const page = await listInbox(input, input.query);
     const headers: Record<string, string> = page.continuationToken ? { 'x-ms-continuationtoken': page.continuationToken } : {};
     return { body: page, headers };
   },
@@ -42,7 +42,5 @@ export const notificationsMarkRead = endpoint({
     200: { description: 'The notification.', schema: inboxNotificationSchema },
     404: { description: 'notificationNotFound: not one of the caller\'s notifications.' },
   },
-  handler: async ({ app, caller, organization, params, body }) => ({
-    body: await markRead(app, caller!.id, organization!.organization.id, params.id, body.isRead),
-  }),
+  handler: async (input) => ({ body: await markRead(input, input.params.id, input.body.isRead) }),
 });

@@ -2,7 +2,6 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import {
   configureWebhook,
   LADDER_ERROR,
@@ -30,7 +29,7 @@ export const notificationSettingsGet = endpoint({
   access: admin,
   params: organizationParam,
   responses: { 200: { description: 'The settings.', schema: notificationSettingsViewSchema } },
-  handler: async ({ app, organization }) => ({ body: settingsView(await readNotificationSettings(app, organization!.organization.id)) }),
+  handler: async ({ app, organization }) => ({ body: settingsView(await readNotificationSettings(app, organization.organization.id)) }),
 });
 
 export const notificationSettingsUpdate = endpoint({
@@ -49,9 +48,7 @@ export const notificationSettingsUpdate = endpoint({
     200: { description: 'The settings.', schema: notificationSettingsViewSchema },
     400: { description: `${LADDER_ERROR}: negative, zero, repeated, fractional or more than 10 rungs.` },
   },
-  handler: async ({ app, request, caller, organization, body, activityId }) => ({
-    body: settingsView(await updateLadder(app, organization!.organization, auditContextOf(request, caller!, activityId), body.expiryNotificationDays)),
-  }),
+  handler: async (input) => ({ body: settingsView(await updateLadder(input, input.body.expiryNotificationDays)) }),
 });
 
 export const notificationWebhookUpdate = endpoint({
@@ -69,9 +66,7 @@ export const notificationWebhookUpdate = endpoint({
     200: { description: 'The webhook; `secret` only when it was generated (shown once).', schema: webhookViewSchema },
     400: { description: `${WEBHOOK_URL_ERROR}: not https (http only for localhost in development), credentials or a fragment in the URL.` },
   },
-  handler: async ({ app, request, caller, organization, body, activityId }) => ({
-    body: await configureWebhook(app, organization!.organization, auditContextOf(request, caller!, activityId), body),
-  }),
+  handler: async (input) => ({ body: await configureWebhook(input, input.body) }),
 });
 
 export const notificationWebhookDelete = endpoint({
@@ -85,8 +80,8 @@ export const notificationWebhookDelete = endpoint({
   access: admin,
   params: organizationParam,
   responses: { 204: { description: 'Removed (or there was none).' } },
-  handler: async ({ app, request, caller, organization, activityId }) => {
-    await removeWebhook(app, organization!.organization, auditContextOf(request, caller!, activityId));
+  handler: async (input) => {
+    await removeWebhook(input);
     return { status: 204 };
   },
 });

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { endpoint, readJsonBody, type EndpointInput } from '../shared/http/endpoint.js';
+import { endpoint, readJsonBody } from '../shared/http/endpoint.js';
+import type { OrganizationScope } from '../shared/request-scope.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
 import { PACKAGING_ACCESS, resolveFeed, type Feed } from '../shared/packaging/feeds.js';
 import { parseNpmPackageName } from '../shared/packaging/npm-names.js';
 import { distTagTarget, readTarget, registryRequest, takePackageName } from '../shared/packaging/paths.js';
 import {
   obtainVersion,
+  packageRead,
   packument,
   publishBody,
   publishVersion,
@@ -15,7 +17,6 @@ import {
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
-import { ReadBudget } from '../shared/packaging/read-budget.js';
 import { clientSignalOf } from '../shared/http/cancellation.js';
 import { badRequest } from '../shared/http/errors.js';
 
@@ -40,8 +41,8 @@ const scopes = [
 
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
-async function feedOf(input: EndpointInput<Params, unknown, unknown>, need: 'read' | 'publish'): Promise<Feed> {
-  const { feed } = await resolveFeed(input.app, input.organization!, input.caller!, input.params.project, input.params.feed, need);
+async function feedOf(input: OrganizationScope & { readonly params: Params }, need: 'read' | 'publish'): Promise<Feed> {
+  const { feed } = await resolveFeed(input, input.params.project, input.params.feed, need);
   return feed;
 }
 
@@ -63,19 +64,19 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
       const feed = await feedOf(input, 'read');
-      const budget = ReadBudget.of(input.app, clientSignalOf(input.request));
+      const read = packageRead(input.app, clientSignalOf(input.request));
       switch (target.kind) {
         case 'ping':
           return json({});
         case 'whoami':
-          return json({ username: input.caller!.kind === 'servicePrincipal' ? input.caller!.displayName : input.caller!.email });
+          return json({ username: input.caller.email });
         case 'packument': {
-          const view = await requirePackage(input.app, feed, target.name, budget);
+          const view = await requirePackage(read, feed, target.name);
           return json(packument(view, registryUrl));
         }
         case 'tarball': {
           const version = versionFromTarballFile(target.name, target.file);
-          const saved = await obtainVersion(input.app, feed, target.name, version, [], budget);
+          const saved = await obtainVersion(read, feed, target.name, version);
           const { stream, size } = await streamTarball(input.app, saved.blobName);
           return { stream, contentType: 'application/octet-stream', headers: size > 0 ? { 'Content-Length': String(size) } : undefined };
         }
@@ -122,7 +123,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
-      const view = await requirePackage(input.app, await feedOf(input, 'read'), target.name, ReadBudget.of(input.app, clientSignalOf(input.request)));
+      const view = await requirePackage(packageRead(input.app, clientSignalOf(input.request)), await feedOf(input, 'read'), target.name);
       return json(view.distTags);
     },
   }),

@@ -2,7 +2,6 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { SERVICE_ROLES } from '../shared/auth/roles.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { decideGrantRequest } from '../shared/pipelines/service.js';
 import { grantDecisionBody, grantRequestSchema, grantRequestView, requestIdParam } from '../shared/pipelines/schemas.js';
 
@@ -22,8 +21,8 @@ export const operatorGrantDecision = endpoint({
     404: { description: 'grantRequestNotFound' },
     409: { description: 'requestAlreadyDecided, requestNotInManualReview, concurrentModification' },
   },
-  handler: async ({ app, caller, params, body, request, activityId }) => {
-    const decided = await decideGrantRequest(app, caller!, params.requestId, body, auditContextOf(request, caller!, activityId));
+  handler: async (input) => {
+    const decided = await decideGrantRequest(input, input.params.requestId, input.body);
     return { body: grantRequestView(decided, 'operator') };
   },
 });

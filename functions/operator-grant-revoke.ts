@@ -3,7 +3,6 @@ import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
 import { SERVICE_ROLES } from '../shared/auth/roles.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { revokeGrant } from '../shared/pipelines/service.js';
 import { capacitySchema, capacityView, grantRevocationBody } from '../shared/pipelines/schemas.js';
 
@@ -23,8 +22,8 @@ export const operatorGrantRevoke = endpoint({
     404: { description: 'organizationNotFound' },
     409: { description: 'noActiveGrant' },
   },
-  handler: async ({ app, caller, params, body, request, activityId }) => {
-    const capacity = await revokeGrant(app, params.organization, body.comment, auditContextOf(request, caller!, activityId));
+  handler: async (input) => {
+    const capacity = await revokeGrant(input, input.params.organization, input.body.comment);
     return { body: capacityView(capacity) };
   },
 });

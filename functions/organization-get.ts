@@ -16,5 +16,5 @@ export const organizationGet = endpoint({
   access: { users: { scopes: USER_SCOPES.project }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'The organization.', schema: organizationSchema } },
-  handler: async ({ organization }) => ({ body: organizationView(organization!.organization) }),
+  handler: async ({ organization }) => ({ body: organizationView(organization.organization) }),
 });

@@ -16,5 +16,5 @@ export const organizationSettingsGet = endpoint({
   access: { users: { scopes: USER_SCOPES.settings }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The settings.', schema: organizationSettingsSchema } },
-  handler: async ({ organization }) => ({ body: organizationSettingsView(organization!.organization) }),
+  handler: async ({ organization }) => ({ body: organizationSettingsView(organization.organization) }),
 });

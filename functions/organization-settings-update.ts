@@ -2,7 +2,6 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { organizationSettingsView, updateOrganizationSettings } from '../shared/directory/visibility.js';
 import { organizationSettingsBody, organizationSettingsSchema } from '../shared/directory/schemas.js';
 
@@ -18,8 +17,8 @@ export const organizationSettingsUpdate = endpoint({
   params: organizationParam,
   body: organizationSettingsBody,
   responses: { 200: { description: 'The settings after the change.', schema: organizationSettingsSchema } },
-  handler: async ({ app, request, caller, organization, body, activityId }) => {
-    const updated = await updateOrganizationSettings(app, organization!, auditContextOf(request, caller!, activityId), body);
+  handler: async (input) => {
+    const updated = await updateOrganizationSettings(input, input.body);
     return { body: organizationSettingsView(updated) };
   },
 });

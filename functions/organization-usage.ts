@@ -16,5 +16,5 @@ export const organizationUsageGet = endpoint({
   access: { users: { scopes: USER_SCOPES.members }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'Usage.', schema: organizationUsageSchema } },
-  handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization!) }),
+  handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization) }),
 });

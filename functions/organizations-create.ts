@@ -1,10 +1,8 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { createOrganization, organizationView } from '../shared/directory/service.js';
 import { createOrganizationBody, organizationSchema } from '../shared/directory/schemas.js';
-import type { UserCaller } from '../shared/auth/caller.js';
 
 export const organizationsCreate = endpoint({
   name: 'organizations-create',
@@ -21,8 +19,8 @@ export const organizationsCreate = endpoint({
     409: { description: 'The name is taken (organizationNameTaken).' },
     429: { description: 'creationRateLimited: too many organizations created by this identity or its tenant recently (Retry-After).' },
   },
-  handler: async ({ app, caller, body, request, activityId }) => {
-    const organization = await createOrganization(app, caller as UserCaller, auditContextOf(request, caller!, activityId), body);
+  handler: async (input) => {
+    const organization = await createOrganization(input, input.body);
     return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
   },
 });

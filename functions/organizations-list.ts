@@ -15,7 +15,7 @@ export const organizationsList = endpoint({
   access: { users: { scopes: USER_SCOPES.profile }, apps: { roles: [] } },
   responses: { 200: { description: 'The organizations.', schema: listOf(organizationSchema) } },
   handler: async ({ app, caller }) => {
-    const organizations = await listOrganizationsOf(app, caller!);
+    const organizations = await listOrganizationsOf(app, caller);
     return { body: { count: organizations.length, value: organizations.map(organizationView) } };
   },
 });

@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../shared/runtime/declarations.js';
@@ -56,9 +55,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
       400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
       429: { description: 'creationRateLimited: too many feeds created by this identity recently (Retry-After).' },
     },
-    handler: async ({ app, request, caller, organization, params, body, activityId }) => {
-      const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
-      const feed = await createFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, body);
+    handler: async (input) => {
+      const { app, request, organization, params } = input;
+      const project = params.project === undefined ? undefined : await getProject(app, organization, params.project);
+      const feed = await createFeed(input, project, input.body);
       return { status: 201, body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
     },
   }),
@@ -74,9 +74,9 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     params: scopeParams,
     responses: { 200: { description: 'The feeds.', schema: listSchema } },
     handler: async ({ app, request, caller, organization, params }) => {
-      const project = params.project === undefined ? undefined : await getProject(app, organization!, params.project);
-      const feeds = (await listFeeds(app, organization!.organization.id))
-        .filter((feed) => feed.projectId === (project?.id ?? '') && canRead(feed, organization!, caller!))
+      const project = params.project === undefined ? undefined : await getProject(app, organization, params.project);
+      const feeds = (await listFeeds(app, organization.organization.id))
+        .filter((feed) => feed.projectId === (project?.id ?? '') && canRead(feed, organization, caller))
         .sort((a, b) => a.name.localeCompare(b.name));
       const base = scopeBaseUrl(request.url);
       const value = await Promise.all(feeds.map((feed) => feedView(app, feed, project, base)));
@@ -94,9 +94,9 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
     access: readAccess,
     params: feedParams,
     responses: { 200: { description: 'The feed.', schema: feedViewSchema } },
-    handler: async ({ app, request, caller, organization, params }) => {
-      const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId);
-      return { body: await feedView(app, feed, project, scopeBaseUrl(request.url)) };
+    handler: async (input) => {
+      const { feed, project } = await resolveFeed(input, input.params.project, input.params.feedId);
+      return { body: await feedView(input.app, feed, project, scopeBaseUrl(input.request.url)) };
     },
   }),
   endpoint({
@@ -114,10 +114,10 @@ export const packagingFeedDeclarations: HttpDeclaration[] = scopes.flatMap(({ su
       200: { description: 'The feed.', schema: feedViewSchema },
       400: { description: 'upstreamGraphTooLarge (when NPM_MAX_UPSTREAM_GRAPH_FEEDS is set), upstreamCycle, invalidRequestBody, …' },
     },
-    handler: async ({ app, request, caller, organization, params, body, activityId }) => {
-      const { feed, project } = await resolveFeed(app, organization!, caller!, params.project, params.feedId, 'administer');
-      const updated = await updateFeed(app, organization!, caller!, auditContextOf(request, caller!, activityId), project, feed, body);
-      return { body: await feedView(app, updated, project, scopeBaseUrl(request.url)) };
+    handler: async (input) => {
+      const { feed, project } = await resolveFeed(input, input.params.project, input.params.feedId, 'administer');
+      const updated = await updateFeed(input, project, feed, input.body);
+      return { body: await feedView(input.app, updated, project, scopeBaseUrl(input.request.url)) };
     },
   }),
 ]);

@@ -49,10 +49,10 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     access: PACKAGING_ACCESS.read,
     params,
     responses: { 200: { description: 'The behavior (UpstreamingBehavior).', schema: upstreamingBehaviorSchema } },
-    handler: async ({ app, caller, organization, params: values }) => {
-      const name = packageNameFromRoute(values);
-      const { feed } = await resolveFeed(app, organization!, caller!, values.project, values.feedId);
-      return { body: await readBehavior(app, feed, name) };
+    handler: async (input) => {
+      const name = packageNameFromRoute(input.params);
+      const { feed } = await resolveFeed(input, input.params.project, input.params.feedId);
+      return { body: await readBehavior(input.app, feed, name) };
     },
   }),
   endpoint({
@@ -67,10 +67,10 @@ export const npmUpstreamingDeclarations: HttpDeclaration[] = routes.flatMap(({ s
     params,
     body: upstreamingBehaviorBody,
     responses: { 200: { description: 'Set (no body).' } },
-    handler: async ({ app, request, caller, organization, params: values, body, activityId }) => {
-      const name = packageNameFromRoute(values);
-      const { feed, project } = await resolveFeed(app, organization!, caller!, values.project, values.feedId, 'administer');
-      await setBehavior(app, request, caller!, organization!, activityId, feed, project, name, body.versionsFromExternalUpstreams);
+    handler: async (input) => {
+      const name = packageNameFromRoute(input.params);
+      const resolved = await resolveFeed(input, input.params.project, input.params.feedId, 'administer');
+      await setBehavior(input, resolved, name, input.body.versionsFromExternalUpstreams);
       return { status: 200 };
     },
   }),

@@ -26,7 +26,7 @@ export const patsExpirationsIcs = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'text/calendar', contentType: 'text/calendar' } },
   handler: async ({ app, caller, organization, request }) => ({
-    text: await expirationsCalendar(app, caller!.id, organization!.organization, new URL(request.url).origin),
+    text: await expirationsCalendar(app, caller.id, organization.organization, new URL(request.url).origin),
     contentType: 'text/calendar; charset=utf-8',
     headers: { 'Content-Disposition': 'inline; filename="expirations.ics"' },
   }),

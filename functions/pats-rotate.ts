@@ -24,7 +24,7 @@ export const patsRotate = endpoint({
   responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },
   handler: async (input) => {
     const context = patContextOf(input);
-    const idempotencyKey = idempotencyKeyOf(input.request);
+    const idempotencyKey = idempotencyKeyOf(input.request.headers.get('idempotency-key'));
     const patToken = await rotatePat(input.app, {
       organization: context.organization,
       audit: context.audit,

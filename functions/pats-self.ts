@@ -2,11 +2,9 @@ import { z } from 'zod';
 import { noRequestBody } from '../shared/http/body-rules.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { idempotencyKeyOf, MAX_GRACE_MINUTES, rotatePat } from '../shared/tokens/rotation.js';
 import { PAT_API_VERSIONS, patTokenResultSchema, patValidationCode } from '../shared/tokens/schemas.js';
 import { lookupSelf, patSelfSchema } from '../shared/tokens/self.js';
-import type { PatCaller } from '../shared/auth/caller.js';
 
 export const gracePeriodQuery = z.object({
   gracePeriodMinutes: z.coerce
@@ -17,12 +15,6 @@ export const gracePeriodQuery = z.object({
     .default(0)
     .describe(`How long the old secret keeps working (0–${MAX_GRACE_MINUTES} minutes, default 0).`),
 });
-
-function patCaller(caller: unknown): PatCaller {
-  const value = caller as PatCaller | undefined;
-  if (value?.kind !== 'pat') throw new Error('this route is declared for PAT callers only');
-  return value;
-}
 
 /** `GET /{organization}/_apis/tokens/pats/self`: the PAT looks itself up. */
 export const patsSelf = endpoint({
@@ -36,7 +28,7 @@ export const patsSelf = endpoint({
   access: { pats: { scopes: [], policies: 'report' }, organization: 'member', projectScopedUsers: 'allowed' },
   params: organizationParam,
   responses: { 200: { description: 'The PAT as it sees itself.', schema: patSelfSchema } },
-  handler: async ({ app, caller }) => ({ body: await lookupSelf(app, patCaller(caller)) }),
+  handler: async ({ app, caller }) => ({ body: await lookupSelf(app, caller) }),
 });
 
 /** `POST /{organization}/_apis/tokens/pats/self/rotate`: the PAT rotates itself. */
@@ -55,12 +47,11 @@ export const patsSelfRotate = endpoint({
   errorEnvelope: 'patTokenResult',
   validationCode: (where, issue) => (issue.path[0] === 'gracePeriodMinutes' ? 'invalidGracePeriod' : patValidationCode(where, issue)),
   responses: { 200: { description: 'PatTokenResult with the new token (and its secret), as create returns it.', schema: patTokenResultSchema } },
-  handler: async ({ app, caller, organization, query, request, activityId }) => {
-    const pat = patCaller(caller);
-    const idempotencyKey = idempotencyKeyOf(request);
+  handler: async ({ app, caller: pat, organization, query, request, audit }) => {
+    const idempotencyKey = idempotencyKeyOf(request.headers.get('idempotency-key'));
     const patToken = await rotatePat(app, {
-      organization: organization!.organization,
-      audit: auditContextOf(request, pat, activityId),
+      organization: organization.organization,
+      audit: audit,
       ownerId: pat.id,
       owner: { displayName: pat.displayName, email: pat.email, tenantId: pat.tenantId },
       authorizationId: pat.authorizationId,

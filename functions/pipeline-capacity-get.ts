@@ -17,5 +17,5 @@ export const pipelineCapacityGet = endpoint({
   access: { users: { scopes: USER_SCOPES.build }, apps: { roles: [SERVICE_ROLES.pipelines] }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'The capacity record.', schema: capacitySchema } },
-  handler: async ({ app, organization }) => ({ body: capacityView(await getCapacity(app, organization!.organization)) }),
+  handler: async ({ app, organization }) => ({ body: capacityView(await getCapacity(app, organization.organization)) }),
 });

@@ -2,7 +2,6 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { submitGrantRequest } from '../shared/pipelines/service.js';
 import { createGrantRequestBody, grantRequestSchema, grantRequestView, submissionErrorCode } from '../shared/pipelines/schemas.js';
 
@@ -26,8 +25,8 @@ export const pipelineGrantRequestsCreate = endpoint({
     409: { description: 'openRequestExists, grantAlreadyActive' },
     429: { description: 'creationRateLimited: too many free grant requests from this identity recently (Retry-After).' },
   },
-  handler: async ({ app, organization, caller, body, request, activityId }) => {
-    const created = await submitGrantRequest(app, organization!, caller!, body, auditContextOf(request, caller!, activityId));
+  handler: async (input) => {
+    const created = await submitGrantRequest(input, input.body);
     const view = grantRequestView(created, 'organization');
     return { status: 201, body: view, headers: { Location: view.url } };
   },

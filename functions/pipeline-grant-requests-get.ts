@@ -20,6 +20,6 @@ export const pipelineGrantRequestsGet = endpoint({
     404: { description: 'grantRequestNotFound' },
   },
   handler: async ({ app, organization, params }) => ({
-    body: grantRequestView(await getGrantRequest(app, organization!, params.requestId), 'organization'),
+    body: grantRequestView(await getGrantRequest(app, organization, params.requestId), 'organization'),
   }),
 });

@@ -18,7 +18,7 @@ export const pipelineGrantRequestsList = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'The requests.', schema: listOf(grantRequestSchema) }, 403: { description: 'accessDenied' } },
   handler: async ({ app, organization }) => {
-    const requests = await listGrantRequests(app, organization!);
+    const requests = await listGrantRequests(app, organization);
     return { body: { count: requests.length, value: requests.map((request) => grantRequestView(request, 'organization')) } };
   },
 });

@@ -20,7 +20,7 @@ export const pipelineProjectCapacityGet = endpoint({
   params: organizationProjectParam,
   responses: { 200: { description: 'The project capacity.', schema: projectCapacitySchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => {
-    const project = await getProject(app, organization!, params.project);
-    return { body: projectCapacityView(await getCapacity(app, organization!.organization), project) };
+    const project = await getProject(app, organization, params.project);
+    return { body: projectCapacityView(await getCapacity(app, organization.organization), project) };
   },
 });

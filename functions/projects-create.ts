@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -21,9 +20,9 @@ export const projectsCreate = endpoint({
     201: { description: 'Created.', schema: projectSchema },
     409: { description: 'A project with that name exists (projectAlreadyExists).' },
   },
-  handler: async ({ app, caller, organization, body, request, activityId }) => {
-    const project = await createProject(app, organization!, auditContextOf(request, caller!, activityId), body);
-    const view = projectView(project, organization!.organization.name);
+  handler: async (input) => {
+    const project = await createProject(input, input.body);
+    const view = projectView(project, input.organization.organization.name);
     return { status: 201, body: view, headers: { Location: view.url } };
   },
 });

@@ -17,6 +17,6 @@ export const projectsGet = endpoint({
   params: organizationProjectParam,
   responses: { 200: { description: 'The project.', schema: projectSchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => ({
-    body: projectView(await getProject(app, organization!, params.project), organization!.organization.name),
+    body: projectView(await getProject(app, organization, params.project), organization.organization.name),
   }),
 });

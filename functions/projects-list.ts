@@ -19,11 +19,11 @@ export const projectsList = endpoint({
   responses: { 200: { description: 'One page of projects, by name; `x-ms-continuationtoken` names the next page.', schema: listOf(projectSchema) } },
   handler: async ({ app, organization, query }) => {
     const start = query.continuationToken ?? query.$skip;
-    const projects = await listProjects(app, organization!);
+    const projects = await listProjects(app, organization);
     const page = projects.slice(start, start + query.$top);
     const next = start + page.length;
     return {
-      body: { count: page.length, value: page.map((p) => projectView(p, organization!.organization.name)) },
+      body: { count: page.length, value: page.map((p) => projectView(p, organization.organization.name)) },
       ...(next < projects.length ? { headers: { 'x-ms-continuationtoken': String(next) } } : {}),
     };
   },

@@ -1,4 +1,3 @@
-import { auditContextOf } from '../shared/audit/context.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
@@ -18,7 +17,7 @@ export const projectsUpdate = endpoint({
   params: organizationProjectParam,
   body: updateProjectBody,
   responses: { 200: { description: 'The updated project.', schema: projectSchema } },
-  handler: async ({ app, caller, organization, params, body, request, activityId }) => ({
-    body: projectView(await updateProject(app, organization!, auditContextOf(request, caller!, activityId), params.project, body), organization!.organization.name),
+  handler: async (input) => ({
+    body: projectView(await updateProject(input, input.params.project, input.body), input.organization.organization.name),
   }),
 });

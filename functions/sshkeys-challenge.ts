@@ -23,7 +23,7 @@ export const sshKeysChallenge = endpoint({
     },
   },
   handler: async ({ app, caller, organization }) => {
-    const issued = issueChallenge(app, caller!.id, organization!.organization.id);
+    const issued = issueChallenge(app, caller.id, organization.organization.id);
     return {
       body: { ...issued, command: `printf '%s' '${issued.challenge}' | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n ${issued.namespace}` },
     };

@@ -1,7 +1,5 @@
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { TENANT_ADMINISTRATOR_ROLE } from '../shared/auth/roles.js';
-import type { UserCaller } from '../shared/auth/caller.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
 import {
@@ -33,7 +31,7 @@ export const tenantPoliciesGet = endpoint({
   access,
   responses: { 200: { description: 'The tenant policy document.', schema: viewSchema } },
   handler: async ({ app, caller }) => {
-    const stored = await readTenantPolicies(app, (caller as UserCaller).tenantId);
+    const stored = await readTenantPolicies(app, caller.tenantId);
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });
@@ -53,9 +51,8 @@ export const tenantPoliciesUpdate = endpoint({
     200: { description: 'The saved tenant policy document.', schema: viewSchema },
     412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
   },
-  handler: async ({ app, caller, request, body, activityId }) => {
-    const user = caller as UserCaller;
-    const stored = await updateTenantPolicies(app, user.tenantId, auditContextOf(request, user, activityId), body, request.headers.get('if-match'));
+  handler: async (input) => {
+    const stored = await updateTenantPolicies(input, input.body, input.request.headers.get('if-match'));
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });

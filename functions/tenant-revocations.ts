@@ -1,7 +1,5 @@
-import type { UserCaller } from '../shared/auth/caller.js';
 import { TENANT_ADMINISTRATOR_ROLE } from '../shared/auth/roles.js';
 import { USER_SCOPES } from '../shared/auth/scopes.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { revokeForTenant } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, revocationsBody } from '../shared/tokens/schemas.js';
@@ -18,9 +16,8 @@ export const tenantRevocations = endpoint({
   access: { users: { scopes: USER_SCOPES.tokenAdministration, roles: [TENANT_ADMINISTRATOR_ROLE] } },
   body: revocationsBody,
   responses: { 204: { description: 'Revoked.' }, 404: { description: 'authorizationNotFound: unknown, or of another tenant.' } },
-  handler: async ({ app, caller, request, body, activityId }) => {
-    const user = caller as UserCaller;
-    await revokeForTenant(app, user.tenantId, auditContextOf(request, user, activityId), body.map((item) => item.authorizationId));
+  handler: async (input) => {
+    await revokeForTenant(input, input.body.map((item) => item.authorizationId));
     return { status: 204 };
   },
 });

@@ -16,7 +16,7 @@ export const tokenPoliciesGet = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'The policy document with its revision.', schema: tokenPolicyViewSchema } },
   handler: async ({ app, organization }) => {
-    const stored = await readPolicies(app, organization!.organization.id);
+    const stored = await readPolicies(app, organization.organization.id);
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });

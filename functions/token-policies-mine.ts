@@ -17,6 +17,6 @@ export const tokenPoliciesMine = endpoint({
   params: organizationParam,
   responses: { 200: { description: 'The policies that apply to the caller.', schema: policySummarySchema } },
   handler: async ({ app, caller, organization }) => ({
-    body: layeredPolicySummaryFor(await policyLayers(app, organization!.organization), caller!.id),
+    body: layeredPolicySummaryFor(await policyLayers(app, organization.organization), caller.id),
   }),
 });

@@ -29,7 +29,7 @@ export const tokenPoliciesPreview = endpoint({
     },
   },
   handler: async ({ app, organization, body }) => {
-    const target = organization!.organization;
+    const target = organization.organization;
     const policies = mergePolicies((await readPolicies(app, target.id)).document, body);
     const value = await previewPolicyViolations(app, target, policies);
     return { body: { policies, count: value.length, value } };

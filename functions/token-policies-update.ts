@@ -1,7 +1,6 @@
 import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { TOKEN_POLICY_API_VERSIONS } from '../shared/tokens/schemas.js';
 import { etagOf, policyView, tokenPolicyUpdateSchema, tokenPolicyViewSchema, updatePolicies } from '../shared/tokens/policies.js';
 
@@ -20,14 +19,8 @@ export const tokenPoliciesUpdate = endpoint({
     200: { description: 'The saved policy document.', schema: tokenPolicyViewSchema },
     412: { description: 'preconditionFailed: If-Match does not match the current revision.' },
   },
-  handler: async ({ app, caller, organization, request, body, activityId }) => {
-    const stored = await updatePolicies(
-      app,
-      organization!.organization,
-      auditContextOf(request, caller!, activityId),
-      body,
-      request.headers.get('if-match'),
-    );
+  handler: async (input) => {
+    const stored = await updatePolicies(input, input.body, input.request.headers.get('if-match'));
     return { body: policyView(stored), headers: { ETag: etagOf(stored.revision) } };
   },
 });

@@ -14,7 +14,5 @@ export const tokenAdminList = endpoint({
   params: subjectDescriptorParam,
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },
-  handler: async ({ app, caller, organization, params, query }) => ({
-    body: await listUserTokens(app, organization!.organization, caller!.id, params.subjectDescriptor, query),
-  }),
+  handler: async (input) => ({ body: await listUserTokens(input, input.params.subjectDescriptor, input.query) }),
 });

@@ -1,6 +1,5 @@
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { createRevocationRule } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, revocationRuleBody } from '../shared/tokens/schemas.js';
 
@@ -16,8 +15,8 @@ export const tokenAdminRevocationRules = endpoint({
   params: organizationParam,
   body: revocationRuleBody,
   responses: { 201: { description: 'Created (no body).' } },
-  handler: async ({ app, caller, organization, request, body, activityId }) => {
-    await createRevocationRule(app, organization!.organization, auditContextOf(request, caller!, activityId), body);
+  handler: async (input) => {
+    await createRevocationRule(input, input.body);
     return { status: 201 };
   },
 });

@@ -1,6 +1,5 @@
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { auditContextOf } from '../shared/audit/context.js';
 import { revokeAuthorizations } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, isPublicQuery, revocationsBody } from '../shared/tokens/schemas.js';
 
@@ -17,13 +16,11 @@ export const tokenAdminRevocations = endpoint({
   query: isPublicQuery,
   body: revocationsBody,
   responses: { 204: { description: 'Revoked.' } },
-  handler: async ({ app, caller, organization, request, query, body, activityId }) => {
+  handler: async (input) => {
     await revokeAuthorizations(
-      app,
-      organization!.organization,
-      auditContextOf(request, caller!, activityId),
-      body.map((item) => item.authorizationId),
-      query.isPublic,
+      input,
+      input.body.map((item) => item.authorizationId),
+      input.query.isPublic,
     );
     return { status: 204 };
   },

@@ -1,4 +1,3 @@
-import type { ServicePrincipalCaller } from '../shared/auth/caller.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { introspect, introspectionRequest, introspectionResponse } from '../shared/tokens/self.js';
@@ -18,5 +17,5 @@ export const tokensIntrospect = endpoint({
   body: introspectionRequest,
   bodyFormat: 'json-or-form',
   responses: { 200: { description: 'Active: the token facts; anything else: exactly {"active": false}.', schema: introspectionResponse } },
-  handler: async ({ app, caller, body }) => ({ body: await introspect(app, caller as ServicePrincipalCaller, body) }),
+  handler: async ({ app, caller, body }) => ({ body: await introspect(app, caller, body) }),
 });

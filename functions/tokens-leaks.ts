@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { clientIp, userAgentOf } from '../shared/audit/context.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { enforceLeakRateLimit, leakReportBody, leakValidationCode, processLeakReport } from '../shared/tokens/leaks.js';
@@ -17,10 +16,9 @@ export const tokensLeaks = endpoint({
   body: leakReportBody,
   validationCode: leakValidationCode,
   responses: { 202: { description: 'Processed (live tokens revoked unless turned off) before this answer; it never says which candidates were tokens.', schema: z.object({ accepted: z.literal(true) }) } },
-  handler: async ({ app, body, request }) => {
-    const ip = clientIp(request);
-    enforceLeakRateLimit(app, ip);
-    await processLeakReport(app, body, { ip, userAgent: userAgentOf(request) });
+  handler: async ({ app, body, origin }) => {
+    enforceLeakRateLimit(app, origin.ip);
+    await processLeakReport(app, body, origin);
     return { status: 202, body: { accepted: true } };
   },
 });

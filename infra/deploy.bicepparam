@@ -1,5 +1,5 @@
 // Parameters for a plain ARM deployment without azd, read from the same environment variables
-// that azd uses (see infra/README-deploy.md):
+// that azd uses (see docs/operations.md):
 //   az deployment sub create --location "$AZURE_LOCATION" --parameters infra/deploy.bicepparam
 // A required variable that is not set stops the compilation with an error naming it.
 // Optional parameters keep their defaults from main.bicep.

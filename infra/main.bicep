@@ -100,6 +100,11 @@ param grantReviewSchedule string = '0 */15 * * * *'
 @maxLength(128)
 param auditRetentionSchedule string = '0 30 2 * * *'
 
+@description('Optional. Days each audit checkpoint stays write-once (no overwrite, no delete) in the audit-checkpoints container. Keep it at least the longest audit retention any organization sets (30-3650 days). The policy is created unlocked; lock it in production.')
+@minValue(1)
+@maxValue(146000)
+param auditCheckpointImmutabilityDays int = 365
+
 @description('Optional. Storage account SKU.')
 @allowed([
   'Standard_LRS'
@@ -131,7 +136,8 @@ param keyVaultSoftDeleteRetentionInDays int = 90
 var abbrs = loadJsonContent('abbreviations.json')
 
 // The tables, queues and blob containers the app uses: keep infra/app-resources.json in step with
-// shared/storage/names.ts (npm run test:infra fails when they differ). Every queue also gets its
+// shared/storage/names.ts (npm run test:infra fails when they differ); `immutableContainers` are the
+// write-once ones (IMMUTABLE_CONTAINERS), created with an immutability policy. Every queue also gets its
 // <queue>-poison queue, where the Functions host moves messages that keep failing.
 var appResources = loadJsonContent('app-resources.json')
 var storageQueueNames = flatten(map(appResources.queues, queue => [queue, '${queue}-poison']))
@@ -190,6 +196,8 @@ module storage 'app/storage.bicep' = {
     skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
     containerNames: appResources.containers
+    immutableContainerNames: appResources.immutableContainers
+    immutabilityPeriodInDays: auditCheckpointImmutabilityDays
     tableNames: appResources.tables
     queueNames: storageQueueNames
     tags: tags

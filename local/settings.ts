@@ -8,3 +8,9 @@ export function loadLocalSettings(path = 'local.settings.json', env: NodeJS.Proc
     if (env[name] === undefined) env[name] = value;
   }
 }
+
+/** Settings only the local runtime reads (never set in Azure), with what they do. */
+export const LOCAL_RUNTIME_SETTINGS = {
+  LOCAL_MASTER_KEY:
+    "The admin API's master key; `npm start -- --instances N` hands one to its instances, otherwise each runtime uses the key generated into `.local/master-key`.",
+} as const;

@@ -28,6 +28,6 @@ export function wellFormedDeep<T>(value: T, depth = 0): T {
  */
 export function trimTrailing(value: string, chars: string): string {
   let end = value.length;
-  while (end > 0 && chars.includes(value[end - 1]!)) end -= 1;
+  while (end > 0 && chars.includes(value.charAt(end - 1))) end -= 1;
   return value.slice(0, end);
 }

@@ -1,4 +1,4 @@
-metadata description = 'Storage account for the Functions host and the app: Entra ID access only (no shared keys), with the deployment container and the app tables, queues and containers pre-created.'
+metadata description = 'Storage account for the Functions host and the app: Entra ID access only (no shared keys), with the deployment container and the app tables, queues and containers pre-created, write-once containers under a time-based immutability policy.'
 
 @description('Required. Name of the storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -26,6 +26,14 @@ param deploymentContainerName string
 
 @description('Optional. Blob containers the app uses.')
 param containerNames string[] = []
+
+@description('Optional. Blob containers the app only ever adds blobs to: each gets a container-level time-based immutability policy, so no blob in it can be overwritten or deleted before it is immutabilityPeriodInDays old.')
+param immutableContainerNames string[] = []
+
+@description('Optional. Days a blob in an immutable container stays write-once after it is created.')
+@minValue(1)
+@maxValue(146000)
+param immutabilityPeriodInDays int = 365
 
 @description('Optional. Tables the app uses (alphanumeric names).')
 param tableNames string[] = []
@@ -72,6 +80,32 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     name: containerName
     properties: {
       publicAccess: 'None'
+    }
+  }
+]
+
+resource immutableContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = [
+  for containerName in immutableContainerNames: {
+    parent: blobService
+    name: containerName
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+// Container-level WORM: blobs can be created and read, never overwritten or deleted within the period
+// (not even with a data owner role). Deployed unlocked, as ARM creates every policy; locking it (an
+// action, not a property: az storage container immutability-policy lock) also stops anyone with
+// management rights on the account from shortening or removing it.
+resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2024-01-01' = [
+  for (containerName, i) in immutableContainerNames: {
+    parent: immutableContainers[i]
+    name: 'default'
+    properties: {
+      immutabilityPeriodSinceCreationInDays: immutabilityPeriodInDays
+      allowProtectedAppendWrites: false
+      allowProtectedAppendWritesAll: false
     }
   }
 ]

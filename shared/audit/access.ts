@@ -1,13 +1,11 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
-import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import type { Caller } from '../auth/caller.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { AppError, forbidden, notFound } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { auditContextOf, organizationEvent } from './context.js';
+import { organizationEvent } from './context.js';
 import { commitWithEvents } from './outbox.js';
 import { sendSignedAuditEvent } from './ingestion.js';
 import { ACCESS_LOG_ACTION } from './query.js';
@@ -33,7 +31,7 @@ export const AUDIT_INGEST_APP_ROLES = ['Gatehouse.Pipelines', 'Gatehouse.AuditIn
 
 const readerRowKey = (userId: string) => `r_${userId.toLowerCase()}`;
 
-export async function assertAuditReader(app: AppContext, access: OrganizationAccess, caller: Caller): Promise<void> {
+export async function assertAuditReader({ app, organization: access, caller }: OrganizationScope): Promise<void> {
   if (access.membership.groups.includes('projectScopedUsers')) {
     throw forbidden('accessDenied', 'Project-Scoped Users cannot read the audit log.');
   }
@@ -48,15 +46,8 @@ export async function assertAuditReader(app: AppContext, access: OrganizationAcc
 }
 
 /** Records the read itself (AuditLog.AccessLog), straight on the audit queue; a failure fails the read. */
-export async function recordAuditAccess(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  data: Record<string, unknown>,
-): Promise<void> {
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+export async function recordAuditAccess({ app, organization: access, audit }: OrganizationScope, data: Record<string, unknown>): Promise<void> {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: ACCESS_LOG_ACTION,
     area: 'Auditing',
     category: 'access',
@@ -105,11 +96,7 @@ export async function listAuditReaders(app: AppContext, organizationId: string):
 }
 
 export async function grantAuditReader(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
+  { app, caller, organization: access, audit }: OrganizationScope,
   userId: string,
 ): Promise<{ reader: AuditReader; created: boolean }> {
   const organizationId = access.organization.id;
@@ -130,7 +117,7 @@ export async function grantAuditReader(
     GrantedBy: caller.id,
     GrantedOn: app.clock.now().toISOString(),
   };
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderGranted',
     area: 'Auditing',
     category: 'modify',
@@ -140,18 +127,11 @@ export async function grantAuditReader(
   return { reader: toReader(row), created: true };
 }
 
-export async function revokeAuditReader(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  userId: string,
-): Promise<void> {
+export async function revokeAuditReader({ app, organization: access, audit }: OrganizationScope, userId: string): Promise<void> {
   const organizationId = access.organization.id;
   const existing = await readEntity<ReaderRow>(auditSettingsTable(app), organizationId, readerRowKey(userId));
   if (!existing) throw notFound('readerNotFound', `The user ${userId} has no audit reader grant.`);
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderRevoked',
     area: 'Auditing',
     category: 'remove',
@@ -186,14 +166,7 @@ export async function readAuditSettings(app: AppContext, organizationId: string)
   return settingsView(await getAuditSettings(app, organizationId));
 }
 
-export async function updateAuditSettings(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  retentionDays: number,
-) {
+export async function updateAuditSettings({ app, caller, organization: access, audit }: OrganizationScope, retentionDays: number) {
   const organizationId = access.organization.id;
   const table = auditSettingsTable(app);
   const current = await readEntity<{ RetentionDays?: number }>(table, organizationId, SETTINGS_ROW_KEY);
@@ -211,7 +184,7 @@ export async function updateAuditSettings(
     UpdatedBy: caller.id,
     UpdatedOn: now.toISOString(),
   };
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.RetentionUpdated',
     area: 'Auditing',
     category: 'modify',

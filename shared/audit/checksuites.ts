@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import type { Caller } from '../auth/caller.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { actorOf } from './context.js';
@@ -97,10 +96,7 @@ async function claimCheckSuite(app: AppContext, organizationId: string, checkSui
 }
 
 export async function ingestCheckSuite(
-  app: AppContext,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
+  { app, caller, organization: access, audit: { activityId } }: OrganizationScope,
   body: CheckSuiteBody,
 ): Promise<{ eventId: string; status: 'created' | 'duplicate'; approvers: number }> {
   const organization = access.organization;

@@ -1,12 +1,10 @@
 import { truncate } from '../text.js';
 import { randomUUID } from 'node:crypto';
-import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import type { AuditActor, AuditEvent } from './events.js';
-import { clientAddressOf } from '../http/client-address.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import type { RequestOrigin } from '../http/origin.js';
 
 /** Who did something and from where: everything an audit event needs besides the action itself. */
 export interface AuditContext {
@@ -53,23 +51,11 @@ export function actorOf(caller: Caller): AuditActor {
   };
 }
 
-/** The client address (see shared/http/client-address.ts: trusted proxy hops are skipped from the right). */
-export function clientIp(request: HttpRequest): string | undefined {
-  return clientAddressOf(request);
-}
-
-/** The request's User-Agent as it may be kept: at most 512 characters, token-shaped text redacted. */
-export function userAgentOf(request: HttpRequest): string | undefined {
-  const userAgent = request.headers.get('user-agent');
-  return userAgent ? truncate(redactSecrets(userAgent), 512) : undefined;
-}
-
-export function auditContextOf(request: HttpRequest, caller: Caller, activityId: string): AuditContext {
-  const userAgent = userAgentOf(request);
+export function auditContextOf(caller: Caller, origin: RequestOrigin, activityId: string): AuditContext {
   return {
     actor: actorOf(caller),
-    ipAddress: clientIp(request),
-    userAgent,
+    ipAddress: origin.ip,
+    userAgent: origin.userAgent,
     activityId,
     correlationId: activityId,
   };

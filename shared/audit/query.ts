@@ -140,7 +140,8 @@ export class AuditCursor {
     if (!this.days) {
       this.days = await this.listDays();
       this.requests++;
-      if (this.start) this.dayIndex = this.days.findIndex((day) => day <= this.start!.d);
+      const { start } = this;
+      if (start) this.dayIndex = this.days.findIndex((day) => day <= start.d);
       if (this.dayIndex < 0 || this.days.length === 0) {
         this.finished = true;
         return;

@@ -8,6 +8,7 @@ import { redactDeep } from '../tokens/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
+import { writeCheckpoint } from './checkpoints.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import {
   HEAD_ROW_KEY,
@@ -31,7 +32,9 @@ import {
  * (`e_<inverted ticks>_<id>`), create the idempotency row (`d_<id>`) and create or replace the chain
  * head with the ETag read before. A redelivered event fails the transaction with 409 on the rows
  * that already exist: it is reported as a duplicate and acknowledged. A 412 / 409 on the head alone
- * means another writer appended first: the head is read again and the append retried.
+ * means another writer appended first: the head is read again and the append retried. After each
+ * append the new last link is checkpointed outside the table (checkpoints.ts) before the event's
+ * message is settled.
  */
 
 /** A message that can never be stored: it goes to the poison queue at once, without retries. */
@@ -141,15 +144,44 @@ async function flushAppends(app: AppContext, partitionKey: string, queue: { pend
   try {
     while (queue.pending.length > 0) {
       const group = queue.pending.splice(0, MAX_GROUP);
-      if (group.length > 1 && (await appendGroup(app, partitionKey, group))) continue;
+      const rows = group.length > 1 ? await appendGroup(app, partitionKey, group) : undefined;
+      if (rows) {
+        anchorThenSettle(app, partitionKey, rows, group);
+        continue;
+      }
       // One event, or a group that failed as a whole (a redelivered event, another writer first):
       // each goes on its own, which sorts out duplicates and contention.
-      for (const append of group) await appendOne(app, partitionKey, append).then(append.resolve, append.reject);
+      for (const append of group) {
+        await appendOne(app, partitionKey, append).then((outcome) => {
+          if (outcome.row) anchorThenSettle(app, partitionKey, [outcome.row], [append]);
+          else append.resolve(outcome);
+        }, append.reject);
+      }
     }
   } finally {
     queue.flushing = false;
     appendQueues.get(app)?.delete(partitionKey);
   }
+}
+
+/**
+ * Checkpoints the last link of rows just appended (checkpoints.ts), then answers their appends: an
+ * event's queue message is settled only once its chain is anchored outside the table, or once the
+ * checkpoint failed (logged; the checkpoint timer anchors the day later). The next group of the
+ * partition is appended meanwhile.
+ */
+function anchorThenSettle(app: AppContext, partitionKey: string, rows: readonly AuditRow[], appends: readonly PendingAppend[]): void {
+  const last = rows.at(-1) as AuditRow;
+  const day = partitionKey.slice(partitionKey.lastIndexOf('|') + 1);
+  void writeCheckpoint(app, { organizationId: last.OrganizationId, day, sequence: last.Seq, headHash: last.Hash })
+    .catch((error: unknown) => {
+      app.log.warn('audit checkpoint not written; the checkpoint timer will write it', {
+        partitionKey,
+        seq: last.Seq,
+        error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : 'unknown',
+      });
+    })
+    .then(() => appends.forEach((append, i) => append.resolve({ status: 'written', partitionKey, rowKey: append.row.rowKey, seq: rows[i]?.Seq })));
 }
 
 /**
@@ -311,15 +343,15 @@ function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefin
 
 const headAfter = (partitionKey: string, last: AuditRow): ChainHeadRow => ({ partitionKey, rowKey: HEAD_ROW_KEY, Seq: last.Seq, Hash: last.Hash, UpdatedAt: last.WrittenAt });
 
-/** Appends a group in one transaction; false (nothing written) when storage refuses it. */
-async function appendGroup(app: AppContext, partitionKey: string, group: readonly PendingAppend[]): Promise<boolean> {
+/** Appends a group in one transaction and returns its rows; undefined (nothing written) when storage refuses it. */
+async function appendGroup(app: AppContext, partitionKey: string, group: readonly PendingAppend[]): Promise<AuditRow[] | undefined> {
   const table = auditLogTable(app);
   const cached = knownHeadsOf(app).get(partitionKey);
   let head: (ChainHeadRow & { etag?: string }) | undefined;
   try {
     head = cached ?? (await readEntity<ChainHeadRow>(table, partitionKey, HEAD_ROW_KEY));
   } catch {
-    return false;
+    return undefined;
   }
   const rows: AuditRow[] = [];
   for (const append of group) rows.push(chained(append.row, rows.at(-1) ?? head, partitionKey, append.nowMs));
@@ -337,14 +369,13 @@ async function appendGroup(app: AppContext, partitionKey: string, group: readonl
     rememberHead(app, headRow, response.subResponses[actions.length - 1]?.etag);
   } catch {
     knownHeadsOf(app).delete(partitionKey);
-    return false;
+    return undefined;
   }
-  group.forEach((append, i) => append.resolve({ status: 'written', partitionKey, rowKey: append.row.rowKey, seq: rows[i]?.Seq }));
-  return true;
+  return rows;
 }
 
-/** Appends one event, retrying on contention; a redelivered event is reported as a duplicate. */
-async function appendOne(app: AppContext, partitionKey: string, append: PendingAppend): Promise<WriteOutcome> {
+/** Appends one event, retrying on contention (with the row written); a redelivered event is reported as a duplicate. */
+async function appendOne(app: AppContext, partitionKey: string, append: PendingAppend): Promise<WriteOutcome & { row?: AuditRow }> {
   const table = auditLogTable(app);
   const { row: base, eventId, dataBlob, nowMs } = append;
   const rowKey = base.rowKey;
@@ -363,7 +394,7 @@ async function appendOne(app: AppContext, partitionKey: string, append: PendingA
       const response = await table.submitTransaction(actions);
       // Sub-responses come in action order; the third is the head's (with its new ETag).
       rememberHead(app, headRow, response.subResponses[2]?.etag);
-      return { status: 'written', partitionKey, rowKey, seq };
+      return { status: 'written', partitionKey, rowKey, seq, row };
     } catch (error) {
       knownHeadsOf(app).delete(partitionKey);
       const status = restErrorStatus(error);

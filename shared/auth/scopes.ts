@@ -2,8 +2,8 @@ import type { DelegatedScopes } from '../http/endpoint.js';
 
 /**
  * The delegated scopes user tokens need, per kind of route. Azure DevOps' own scopes wherever it has
- * one for the same kind of operation (docs/security.md lists the choice for each route); a higher
- * scope of a family includes the lower ones (`vso.project_manage` includes `vso.project`).
+ * one for the same kind of operation (the route table in docs/api.md lists the choice for each
+ * route); a higher scope of a family includes the lower ones (`vso.project_manage` includes `vso.project`).
  */
 export const USER_SCOPES = {
   /** Listing one's organizations. */

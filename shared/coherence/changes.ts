@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
-import { runInBackground } from '../runtime/background.js';
 import { TABLES } from '../storage/names.js';
 
 /**
@@ -47,10 +46,12 @@ const feeds = new Set<ChangeFeed>();
 
 /**
  * Tells the other instances that `key` of `scope` changed here (after this instance dropped its own
- * entry). The row is written in the background: the change itself is already committed.
+ * entry). The caller awaits the row before it answers, so an instance that stops right after a
+ * revocation cannot leave the others unaware. If the row cannot be written, the change stays
+ * committed and the others drop their entry when it reaches its TTL (the cache settings).
  */
-export function announceChange(scope: ChangeScope, key: string): void {
-  for (const feed of feeds) feed.publish(scope, key);
+export async function announceChange(scope: ChangeScope, key: string): Promise<void> {
+  await Promise.all([...feeds].map((feed) => feed.publish(scope, key)));
 }
 
 const rowKeyAt = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0');
@@ -96,11 +97,18 @@ export class ChangeFeed {
     await this.polling;
   }
 
-  publish(scope: ChangeScope, key: string): void {
+  async publish(scope: ChangeScope, key: string): Promise<void> {
     const rowKey = `${rowKeyAt(Date.now())}_${randomUUID()}`;
     // Our own change is already applied here: do not drop it again when the poll reads it back.
     this.seen.set(rowKey, Date.now());
-    runInBackground(this.app, 'change feed', () => this.table.createEntity({ partitionKey: PARTITION, rowKey, scope, key }));
+    try {
+      await this.table.createEntity({ partitionKey: PARTITION, rowKey, scope, key });
+    } catch (error) {
+      this.app.log.error('a change could not be announced to the other instances; they keep it until their cache entry expires', {
+        scope,
+        error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : 'unknown',
+      });
+    }
   }
 
   /** Reads the rows of the last window and drops the cache entries of those not seen yet. */

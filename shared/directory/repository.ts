@@ -143,9 +143,9 @@ export class DirectoryRepository {
   }
 
   /** Drops the cached organization after a change made outside this repository (e.g. through the outbox). */
-  forgetOrganization(name: string): void {
+  async forgetOrganization(name: string): Promise<void> {
     this.organizationCache.delete(name.toLowerCase());
-    announceChange('organization', name.toLowerCase());
+    await announceChange('organization', name.toLowerCase());
   }
 
   /** Drops entries changed on another instance (the change feed); every entry without a key. */
@@ -185,7 +185,7 @@ export class DirectoryRepository {
 
   /** Gives an organization stored before organizations had tenants its tenant (local data kept across versions). */
   async assignTenant(organization: Organization, tenantId: string): Promise<void> {
-    this.forgetOrganization(organization.name);
+    await this.forgetOrganization(organization.name);
     await this.organizations.submitTransaction([
       ['update', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, tenantId }, 'Merge'],
       ['upsert', { partitionKey: 'org', rowKey: tenantRowKey(tenantId, organization.id), name: organization.name }, 'Replace'],
@@ -194,7 +194,7 @@ export class DirectoryRepository {
 
   /** Removes an organization whose creation could not be completed (no member was ever added). */
   async deleteOrganization(organization: Organization): Promise<void> {
-    this.forgetOrganization(organization.name);
+    await this.forgetOrganization(organization.name);
     await this.organizations.submitTransaction([
       ['delete', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}` }],
       ['delete', { partitionKey: 'org', rowKey: `i_${organization.id}` }],
@@ -211,7 +211,7 @@ export class DirectoryRepository {
   }
 
   async updateOrganization(organization: Organization): Promise<void> {
-    this.forgetOrganization(organization.name);
+    await this.forgetOrganization(organization.name);
     await this.organizations.updateEntity(
       { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, ...organizationColumns(organization) },
       'Merge',
@@ -318,7 +318,7 @@ export class DirectoryRepository {
         throw error;
       }
       this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-      announceChange('membership', membershipKey(organizationId, kind, subjectId));
+      await announceChange('membership', membershipKey(organizationId, kind, subjectId));
       if (!next && row) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
       return next;
     }

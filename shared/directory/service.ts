@@ -12,6 +12,7 @@ import { TABLES, type TableName } from '../storage/names.js';
 import type { Commit } from './repository.js';
 import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
+import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
 
@@ -74,9 +75,7 @@ export function projectView(project: Project, organizationName: string) {
  * organization nobody can use.
  */
 export async function createOrganization(
-  app: AppContext,
-  caller: UserCaller,
-  audit: AuditContext,
+  { app, caller, audit }: CallerScope<UserCaller>,
   body: z.infer<typeof createOrganizationBody>,
 ): Promise<Organization> {
   const restriction = (await enforcedTenantPolicies(app, caller.tenantId)).restrictOrganizationCreation;
@@ -161,12 +160,7 @@ export async function getProject(app: AppContext, access: OrganizationAccess, id
   return project;
 }
 
-export async function createProject(
-  app: AppContext,
-  access: OrganizationAccess,
-  audit: AuditContext,
-  body: z.infer<typeof createProjectBody>,
-): Promise<Project> {
+export async function createProject({ app, organization: access, audit }: OrganizationScope, body: z.infer<typeof createProjectBody>): Promise<Project> {
   const now = app.clock.now().toISOString();
   const project: Project = {
     id: randomUUID(),
@@ -195,9 +189,7 @@ export async function createProject(
 }
 
 export async function updateProject(
-  app: AppContext,
-  access: OrganizationAccess,
-  audit: AuditContext,
+  { app, organization: access, audit }: OrganizationScope,
   idOrName: string,
   body: z.infer<typeof updateProjectBody>,
 ): Promise<Project> {
@@ -267,7 +259,7 @@ async function checkProjects(app: AppContext, access: OrganizationAccess, entitl
  * tenant only gets an invitation, when the organization allows external guests, and joins by
  * accepting it with their own token.
  */
-export async function addMember(app: AppContext, access: OrganizationAccess, audit: AuditContext, body: z.infer<typeof addMemberBody>) {
+export async function addMember({ app, organization: access, audit }: OrganizationScope, body: z.infer<typeof addMemberBody>) {
   const user = await app.directory.getUserByEmail(body.user.principalName);
   if (!user) throw notFound('identityNotFound', `No identity with the principal name '${body.user.principalName}' is known.`);
   const existing = await app.directory.getMembership(access.organization.id, 'user', user.id);
@@ -331,7 +323,7 @@ export async function listInvitations(app: AppContext, caller: UserCaller) {
 }
 
 /** Accepts the caller's invitation to an organization: only the invited person, with their own token. */
-export async function acceptInvitation(app: AppContext, caller: UserCaller, audit: AuditContext, organizationName: string) {
+export async function acceptInvitation({ app, caller, audit }: CallerScope<UserCaller>, organizationName: string) {
   const organization = await app.directory.getOrganizationByName(organizationName);
   const invitation = organization ? await app.directory.getInvitation(organization.id, caller.id) : undefined;
   if (!organization || !invitation) throw notFound('invitationNotFound', 'You have no pending invitation to this organization.');
@@ -361,13 +353,7 @@ function keepAnAdministrator(administrators: readonly string[], subjectId: strin
   if (!remains) throw lastAdministrator();
 }
 
-export async function updateMember(
-  app: AppContext,
-  access: OrganizationAccess,
-  audit: AuditContext,
-  userId: string,
-  body: z.infer<typeof updateMemberBody>,
-) {
+export async function updateMember({ app, organization: access, audit }: OrganizationScope, userId: string, body: z.infer<typeof updateMemberBody>) {
   const membership = await requireMember(app, access, userId);
   if (body.projectEntitlements) await checkProjects(app, access, body.projectEntitlements);
   const member = await memberIdentity(app, membership.subjectId);
@@ -390,7 +376,7 @@ export async function updateMember(
  * Removes a member. The membership and the administrators roster change in one guarded transaction;
  * the grants the person held here lapse with it (they count only from the membership's start).
  */
-export async function removeMember(app: AppContext, access: OrganizationAccess, audit: AuditContext, userId: string): Promise<void> {
+export async function removeMember({ app, organization: access, audit }: OrganizationScope, userId: string): Promise<void> {
   const membership = await requireMember(app, access, userId);
   const member = await memberIdentity(app, membership.subjectId);
   await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {

@@ -2,9 +2,10 @@ import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { subjectDescriptor } from '../auth/caller.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { organizationEvent } from '../audit/context.js';
 import { TABLES } from '../storage/names.js';
 import type { OrganizationAccess } from './access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import type { Membership, Organization, User } from './repository.js';
 import type { identitySearchQuery, organizationSettingsBody } from './schemas.js';
 import { getProject } from './service.js';
@@ -19,9 +20,7 @@ export function organizationSettingsView(organization: Organization) {
  * on or off, each change audited with it.
  */
 export async function updateOrganizationSettings(
-  app: AppContext,
-  access: OrganizationAccess,
-  audit: AuditContext,
+  { app, organization: access, audit }: OrganizationScope,
   body: z.infer<typeof organizationSettingsBody>,
 ): Promise<Organization> {
   const before = access.organization;
@@ -48,7 +47,7 @@ export async function updateOrganizationSettings(
     ],
     events,
   );
-  app.directory.forgetOrganization(after.name);
+  await app.directory.forgetOrganization(after.name);
   return after;
 }
 

@@ -7,7 +7,7 @@ import { AppError, badRequest } from './errors.js';
  *   anything recursive touches the value;
  * - a field the operation does not define is a 400 `invalidRequestBody` naming it. Schemas are strict
  *   objects; fields Azure DevOps' own model defines for the operation are declared (some as ignored,
- *   see the README), because its clients serialise whole models. Only foreign protocols whose clients
+ *   see docs/api.md), because its clients serialise whole models. Only foreign protocols whose clients
  *   send open documents (npm's publish document, RFC 7662 introspection) keep unknown members.
  */
 export const MAX_JSON_DEPTH = 64;
@@ -15,8 +15,8 @@ export const MAX_JSON_DEPTH = 64;
 /** True when `value` nests arrays/objects deeper than `max` (iterative: safe for any depth). */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const { value: current, depth } = entry;
     if (typeof current !== 'object' || current === null) continue;
     if (depth + 1 > max) return true;
     for (const item of Array.isArray(current) ? current : Object.values(current)) {

@@ -3,7 +3,9 @@ import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } fro
 import { z } from 'zod';
 import { getAppContext, type AppContext } from '../app-context.js';
 import type { AppConfig } from '../config.js';
-import { authenticateJwt, type Caller } from '../auth/caller.js';
+import { authenticateJwt, type Caller, type PatCaller, type ServicePrincipalCaller, type UserCaller } from '../auth/caller.js';
+import { auditContextOf } from '../audit/context.js';
+import type { CallerScope } from '../request-scope.js';
 import { resolveOrganizationAccess, type OrganizationAccess } from '../directory/access.js';
 import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
@@ -14,6 +16,7 @@ import { hasAnyScope } from '../tokens/scopes.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
+import { requestOriginOf, type RequestOrigin } from './origin.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -73,17 +76,47 @@ export interface EndpointDoc {
   readonly responses: Readonly<Record<number, ResponseDoc>>;
 }
 
-export interface EndpointInput<P, Q, B> {
+/** What every handler gets: the request and its parsed, validated parts. */
+export interface RequestInput<P, Q, B> {
   readonly request: HttpRequest;
   readonly context: InvocationContext;
   readonly app: AppContext;
   readonly params: P;
   readonly query: Q;
   readonly body: B;
-  readonly caller: Caller | undefined;
-  readonly organization: OrganizationAccess | undefined;
   readonly activityId: string;
+  readonly origin: RequestOrigin;
 }
+
+type Authenticated = Exclude<Access, { readonly anonymous: true }>;
+
+/** The callers a declaration admits: users (Entra tokens) for `users`, service principals for `apps`, PATs for `pats`. */
+export type CallerOf<A extends Access> =
+  | (A extends { readonly users: object } ? UserCaller : never)
+  | (A extends { readonly apps: object } ? ServicePrincipalCaller : never)
+  | (A extends { readonly pats: object } ? PatCaller : never);
+
+/**
+ * The caller's standing in the organization of an organization route, as far as the declaration
+ * settles it: an administrator on `organization: 'administrator'` routes, never a restricted
+ * Project-Scoped User where the route does not allow them.
+ */
+export type OrganizationAccessOf<A extends Access> = OrganizationAccess &
+  (A extends { readonly organization: 'administrator' } ? { readonly isAdministrator: true } : unknown) &
+  (A extends { readonly projectScopedUsers: 'allowed' } ? unknown : { readonly isProjectScoped: false });
+
+/**
+ * What the `access` declaration adds to the input: nothing on anonymous routes; otherwise the caller
+ * (of the kinds admitted) and its audit context, and on organization routes the caller's standing
+ * in the organization. An authenticated handler's input is thus a CallerScope (an OrganizationScope
+ * on organization routes) that it hands to services as it is.
+ */
+export type AccessInput<A extends Access> = A extends { readonly anonymous: true }
+  ? unknown
+  : CallerScope<CallerOf<A>> &
+      (A extends { readonly organization: 'member' | 'administrator' } ? { readonly organization: OrganizationAccessOf<A> } : unknown);
+
+export type EndpointInput<P, Q, B, A extends Access> = RequestInput<P, Q, B> & AccessInput<A>;
 
 export interface EndpointResult {
   readonly status?: number;
@@ -99,7 +132,7 @@ export interface EndpointResult {
   readonly headers?: Record<string, string>;
 }
 
-export interface EndpointSpec<P, Q, B> {
+export interface EndpointSpec<P, Q, B, A extends Access> {
   readonly name: string;
   readonly route: string;
   readonly methods: HttpMethod[];
@@ -109,7 +142,8 @@ export interface EndpointSpec<P, Q, B> {
   readonly apiVersions?: ApiVersionRange;
   /** The Azure DevOps resource location this route serves; `OPTIONS _apis` discovery lists it. */
   readonly location?: ResourceLocation;
-  readonly access: Access;
+  /** Who may call; the handler's input follows it (see AccessInput). */
+  readonly access: A;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
@@ -128,7 +162,7 @@ export interface EndpointSpec<P, Q, B> {
   readonly maxBodyBytes?: (config: AppConfig) => number;
   /** `json-or-form` also accepts `application/x-www-form-urlencoded` bodies (read as an object of strings). */
   readonly bodyFormat?: 'json' | 'json-or-form';
-  readonly handler: (input: EndpointInput<P, Q, B>) => Promise<EndpointResult>;
+  readonly handler: (input: EndpointInput<P, Q, B, A>) => Promise<EndpointResult>;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -141,9 +175,10 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
-export function endpoint<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
-  spec: EndpointSpec<P, Q, B>,
+export function endpoint<P = Record<string, never>, Q = Record<string, never>, B = undefined, const A extends Access = Access>(
+  spec: EndpointSpec<P, Q, B, A>,
 ): HttpDeclaration {
+  const { maxBodyBytes } = spec;
   const doc: EndpointDoc = {
     route: spec.route,
     methods: spec.methods,
@@ -162,7 +197,7 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
     name: spec.name,
     options: { route: spec.route, methods: spec.methods, authLevel: 'anonymous' },
     doc,
-    ...(spec.maxBodyBytes ? { maxBodyBytes: () => spec.maxBodyBytes!(getAppContext().config) } : {}),
+    ...(maxBodyBytes ? { maxBodyBytes: () => maxBodyBytes(getAppContext().config) } : {}),
     handler: async (request, context) => {
       const activityId = randomUUID();
       let app: AppContext | undefined;
@@ -183,8 +218,8 @@ export function endpoint<P = Record<string, never>, Q = Record<string, never>, B
   };
 }
 
-async function invoke<P, Q, B>(
-  spec: EndpointSpec<P, Q, B>,
+async function invoke<P, Q, B, A extends Access>(
+  spec: EndpointSpec<P, Q, B, A>,
   request: HttpRequest,
   context: InvocationContext,
   app: AppContext,
@@ -196,24 +231,9 @@ async function invoke<P, Q, B>(
     if (apiVersion !== undefined || !spec.apiVersions.optional) checkApiVersion(apiVersion, spec.apiVersions);
   }
 
-  let caller: Caller | undefined;
-  let organization: OrganizationAccess | undefined;
-  if (!spec.access.anonymous) {
-    caller = await authenticate(spec.access, request, app, activityId);
-    authorizeCallerKind(spec.access, caller);
-    if (spec.access.organization) {
-      organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
-      // Before the administrator check, so a restricted person learns only that she is restricted.
-      if (organization.isProjectScoped && spec.access.projectScopedUsers !== 'allowed') {
-        throw forbidden('projectScopedUserRestricted', 'This organization limits your visibility to the projects you belong to.');
-      }
-      if (spec.access.organization === 'administrator' && !organization.isAdministrator) {
-        throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
-      }
-    }
-  }
-
-  enforceRateLimit(app, request, caller);
+  const origin = requestOriginOf(request, app.config);
+  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, { app, origin, activityId });
+  enforceRateLimit(app, request, admitted?.caller);
   const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
   const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
   const body = spec.body
@@ -225,17 +245,37 @@ async function invoke<P, Q, B>(
         spec.bodyFormat === 'json-or-form',
       )
     : undefined;
-  return spec.handler({
-    request,
-    context,
-    app,
-    params,
-    query: parsedQuery,
-    body: body as B,
-    caller,
-    organization,
-    activityId,
-  });
+  const input: RequestInput<P, Q, B> = { request, context, app, params, query: parsedQuery, body: body as B, activityId, origin };
+  // `admit` enforced what AccessInput<A> promises: the caller kinds, the organization and standing.
+  return spec.handler({ ...input, ...admitted } as EndpointInput<P, Q, B, A>);
+}
+
+/** A request as it arrives, before its caller is admitted: the app, where it came from, its activity id. */
+interface Arrival {
+  readonly app: AppContext;
+  readonly origin: RequestOrigin;
+  readonly activityId: string;
+}
+
+/**
+ * Authenticates the caller, checks its kind against the declaration and, on organization routes,
+ * resolves its standing there: a non-member gets the same 404 as a missing organization.
+ */
+async function admit(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<CallerScope & { organization?: OrganizationAccess }> {
+  const { app, origin, activityId } = arrival;
+  const caller = await authenticate(access, request, arrival);
+  authorizeCallerKind(access, caller);
+  const scope = { app, caller, audit: auditContextOf(caller, origin, activityId) };
+  if (!access.organization) return scope;
+  const organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
+  // Before the administrator check, so a restricted person learns only that she is restricted.
+  if (organization.isProjectScoped && access.projectScopedUsers !== 'allowed') {
+    throw forbidden('projectScopedUserRestricted', 'This organization limits your visibility to the projects you belong to.');
+  }
+  if (access.organization === 'administrator' && !organization.isAdministrator) {
+    throw forbidden('accessDenied', 'Only Project Collection Administrators can do this.');
+  }
+  return { ...scope, organization };
 }
 
 function readQuery(request: HttpRequest): Record<string, string> {
@@ -274,7 +314,7 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  * PATs (format and checksum first; on organization routes the PAT must target the organization);
  * everything else goes to the JWT verifier, so a PAT on any other route is the uniform 401.
  */
-async function authenticate(access: Exclude<Access, { anonymous: true }>, request: HttpRequest, app: AppContext, activityId: string): Promise<Caller> {
+async function authenticate(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<Caller> {
   const authorization = request.headers.get('authorization');
   // Read once: the failure budget is per token id too. A PAT-shaped value that fails the format or
   // checksum check is refused inside the guard, so it spends the address's budget.
@@ -287,16 +327,15 @@ async function authenticate(access: Exclude<Access, { anonymous: true }>, reques
     }
   }
   const tokenId = typeof credential === 'object' && credential.kind === 'pat' ? credential.authorizationId : undefined;
-  return guardAuthentication(app, request, tokenId, () => authenticateCredential(access, request, app, activityId, authorization, credential));
+  return guardAuthentication(arrival.app, request, tokenId, () => authenticateCredential(access, request, authorization, credential, arrival));
 }
 
 async function authenticateCredential(
-  access: Exclude<Access, { anonymous: true }>,
+  access: Authenticated,
   request: HttpRequest,
-  app: AppContext,
-  activityId: string,
   authorization: string | null,
   credential: PatCredential | 'malformed' | undefined,
+  { app, origin, activityId }: Arrival,
 ): Promise<Caller> {
   if (access.pats) {
     if (credential === 'malformed') throw patRefused();
@@ -307,13 +346,13 @@ async function authenticateCredential(
         organization = await app.directory.getOrganizationByName(request.params.organization ?? '');
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential, { organization, request, activityId, policies: access.pats.policies ?? 'enforce' });
+      return authenticatePat(app, credential, { organization, origin, activityId, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);
 }
 
-function authorizeCallerKind(access: Exclude<Access, { anonymous: true }>, caller: Caller): void {
+function authorizeCallerKind(access: Authenticated, caller: Caller): void {
   if (caller.kind === 'pat') {
     if (!access.pats) throw unauthorized();
     if (access.pats.scopes.length > 0 && !patHasAnyScope(caller, access.pats.scopes)) {

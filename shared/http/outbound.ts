@@ -127,14 +127,14 @@ export async function checkDestination(app: AppContext, url: URL): Promise<Check
   const exception = isNamedException(app, url.hostname);
   const literal = isIP(host);
   const addresses = literal ? [{ address: host, family: literal }] : await lookup(host, { all: true, verbatim: true });
-  if (addresses.length === 0) throw new OutboundRefused(host, 'the name has no address');
+  const [first] = addresses;
+  if (!first) throw new OutboundRefused(host, 'the name has no address');
   if (!exception) {
     for (const { address } of addresses) {
       const reason = blockedAddressReason(address);
       if (reason) throw new OutboundRefused(host, `it resolves to a ${reason} address`);
     }
   }
-  const first = addresses[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
 }
 

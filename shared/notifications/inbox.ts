@@ -1,6 +1,7 @@
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { badRequest, notFound, restErrorStatus } from '../http/errors.js';
 import { assertSafeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
@@ -152,12 +153,10 @@ const invalidContinuation = () => badRequest('invalidContinuationToken', 'The co
 
 /** A page of the caller's notices in an organization, newest first (keyset paging on the row key). */
 export async function listInbox(
-  app: AppContext,
-  userId: string,
-  organizationId: string,
+  { app, caller, organization }: OrganizationScope,
   query: z.infer<typeof inboxQuerySchema>,
 ): Promise<z.infer<typeof inboxPageSchema>> {
-  const partitionKey = inboxPartition(userId, organizationId);
+  const partitionKey = inboxPartition(caller.id, organization.organization.id);
   let after = 'n_';
   if (query.continuationToken) {
     const decoded = Buffer.from(query.continuationToken, 'base64url').toString('utf8');
@@ -180,8 +179,8 @@ export async function listInbox(
 }
 
 /** Marks one of the caller's notices read or unread. */
-export async function markRead(app: AppContext, userId: string, organizationId: string, id: string, isRead: boolean): Promise<InboxNotification> {
-  const row = await noticeRow(app, userId, organizationId, id);
+export async function markRead({ app, caller, organization }: OrganizationScope, id: string, isRead: boolean): Promise<InboxNotification> {
+  const row = await noticeRow(app, caller.id, organization.organization.id, id);
   if (!row) throw notFound('notificationNotFound', `No notification with id '${id}' was found.`);
   const readAt = isRead ? (typeof row.readAt === 'string' && row.readAt ? row.readAt : app.clock.now().toISOString()) : '';
   await app.storage.table(TABLES.notificationInbox).updateEntity({ partitionKey: row.partitionKey, rowKey: row.rowKey, readAt }, 'Merge');

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import type { OrganizationScope } from '../request-scope.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
@@ -142,7 +143,9 @@ async function saveSettings(
   }
 }
 
-export async function updateLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]): Promise<NotificationSettings> {
+export async function updateLadder(scope: OrganizationScope, ladder: number[]): Promise<NotificationSettings> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const current = await readNotificationSettings(app, organization.id);
   // Register new rungs before the ladder uses them, so no reminder window is missed.
   await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
@@ -266,12 +269,9 @@ export function decryptSecret(app: AppContext, stored: { secretCipher: string; k
 
 export const SIGNATURE_HEADER = 'X-Gatehouse-Signature';
 
-export async function configureWebhook(
-  app: AppContext,
-  organization: Organization,
-  context: AuditContext,
-  body: z.infer<typeof webhookUpdateSchema>,
-): Promise<z.infer<typeof webhookViewSchema>> {
+export async function configureWebhook(scope: OrganizationScope, body: z.infer<typeof webhookUpdateSchema>): Promise<z.infer<typeof webhookViewSchema>> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const url = checkWebhookUrl(app, body.url).toString();
   await refusePrivateWebhook(app, new URL(url));
   const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
@@ -286,7 +286,9 @@ export async function configureWebhook(
   return { url, configuredAt, ...(generated ? { secret: generated } : {}), signatureHeader: SIGNATURE_HEADER };
 }
 
-export async function removeWebhook(app: AppContext, organization: Organization, context: AuditContext): Promise<void> {
+export async function removeWebhook(scope: OrganizationScope): Promise<void> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const current = await readNotificationSettings(app, organization.id);
   if (!current.webhook) return;
   await saveSettings(app, organization, context, (settings) => ({
@@ -297,7 +299,7 @@ export async function removeWebhook(app: AppContext, organization: Organization,
 
 /**
  * Re-seals every webhook secret sealed under a pepper version that is no longer the current one, so
- * that the old version can be retired (README, "Rotating the token pepper"). Each row is rewritten
+ * that the old version can be retired (docs/operations.md, "Rotating the token pepper"). Each row is rewritten
  * only if unchanged since it was read; the lifecycle timer runs this on every run. Answers how many
  * were re-sealed.
  */

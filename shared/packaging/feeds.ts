@@ -4,13 +4,14 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
 import type { OrganizationAccess } from '../directory/access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import type { Project } from '../directory/repository.js';
 import { getProject } from '../directory/service.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
 import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { redactSecrets } from '../tokens/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
@@ -279,9 +280,7 @@ const feedNotFound = (idOrName: string) =>
  * answers exactly like a missing one.
  */
 export async function resolveFeed(
-  app: AppContext,
-  access: OrganizationAccess,
-  caller: Caller,
+  { app, organization: access, caller }: OrganizationScope,
   projectIdOrName: string | undefined,
   feedIdOrName: string,
   need: 'read' | 'publish' | 'administer' = 'read',
@@ -310,9 +309,7 @@ function normalizeUrl(value: string): string | undefined {
 }
 
 async function buildUpstreams(
-  app: AppContext,
-  access: OrganizationAccess,
-  caller: Caller,
+  { app, organization: access, caller }: OrganizationScope,
   inputs: readonly UpstreamSourceInput[],
   self: { id: string },
 ): Promise<UpstreamSource[]> {
@@ -369,8 +366,7 @@ async function checkGraphSize(app: AppContext, organizationId: string, self: { i
   for (const start of edges.keys()) {
     const reached = new Set<string>();
     const pending = [...(edges.get(start) ?? [])];
-    while (pending.length > 0) {
-      const id = pending.pop()!;
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
       if (reached.has(id) || id === start) continue;
       reached.add(id);
       if (reached.size > limit) {
@@ -420,14 +416,8 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
 const feedAction = (feed: Feed, change: 'Create' | 'Modify') => `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}`;
 
-export async function createFeed(
-  app: AppContext,
-  access: OrganizationAccess,
-  caller: Caller,
-  audit: AuditContext,
-  project: Project | undefined,
-  body: z.infer<typeof createFeedBody>,
-): Promise<Feed> {
+export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {
+  const { app, organization: access, caller, audit } = scope;
   const allowed = access.isAdministrator || (project !== undefined && projectRole(access, project.id) === 'projectAdministrator');
   if (!allowed) {
     throw forbidden(
@@ -443,7 +433,7 @@ export async function createFeed(
   const contributors = [...new Set(body.contributors ?? [])];
   await checkMembers(app, access.organization.id, [...owners.filter((owner) => owner !== caller.id), ...contributors]);
   const upstreams = body.upstreamSources
-    ? await buildUpstreams(app, access, caller, body.upstreamSources, { id })
+    ? await buildUpstreams(scope, body.upstreamSources, { id })
     : [{ id: randomUUID(), name: 'npmjs', type: 'public' as const }];
   const feed: Feed = {
     id,
@@ -487,19 +477,17 @@ const FEED_UPDATE_ATTEMPTS = 5;
  * as `Artifacts.Feed.{Org|Project}.Modify` with the fields that changed.
  */
 export async function updateFeed(
-  app: AppContext,
-  access: OrganizationAccess,
-  caller: Caller,
-  audit: AuditContext,
+  scope: OrganizationScope,
   project: Project | undefined,
   feed: Feed,
   body: z.infer<typeof updateFeedBody>,
 ): Promise<Feed> {
+  const { app, organization: access, audit } = scope;
   if (body.owners !== undefined && body.owners.length === 0 && !access.isAdministrator) {
     throw badRequest('feedOwnerRequired', 'A feed needs at least one owner.');
   }
   await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
-  const upstreams = body.upstreamSources ? await buildUpstreams(app, access, caller, body.upstreamSources, feed) : undefined;
+  const upstreams = body.upstreamSources ? await buildUpstreams(scope, body.upstreamSources, feed) : undefined;
   for (let attempt = 1; ; attempt++) {
     const row = await readEntity<FeedRow>(feedsTable(app), feed.organizationId, feedRowKey(feed.id));
     if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);

@@ -1,11 +1,9 @@
-import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { BudgetExceeded, ReadBudget } from './read-budget.js';
-import type { Caller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent } from '../audit/context.js';
+import { organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { OrganizationScope } from '../request-scope.js';
 import type { Project } from '../directory/repository.js';
 import { AppError, badRequest, notFound } from '../http/errors.js';
 import { TABLES } from '../storage/names.js';
@@ -67,6 +65,16 @@ export interface PackageView {
   readonly problems: readonly UpstreamProblem[];
 }
 
+/** One request's reading of packages through feeds: what it may spend, and the feeds it came through (downstream first). */
+export interface PackageRead {
+  readonly app: AppContext;
+  readonly budget: ReadBudget;
+  readonly trail: readonly string[];
+}
+
+/** A request's read, stopped once the client has gone (`signal`). */
+export const packageRead = (app: AppContext, signal?: AbortSignal): PackageRead => ({ app, budget: ReadBudget.of(app, signal), trail: [] });
+
 const manifestOf = (candidate: Candidate): Record<string, unknown> =>
   candidate.kind === 'saved' ? candidate.saved.manifest : candidate.kind === 'public' ? candidate.upstream.manifest : candidate.manifest;
 
@@ -74,24 +82,19 @@ const publishedAtOf = (candidate: Candidate): string | undefined =>
   candidate.kind === 'saved' ? candidate.saved.publishedAt : candidate.kind === 'public' ? candidate.upstream.publishedAt : candidate.publishedAt;
 
 /**
- * Resolves a package through a feed; `trail` holds the feeds already visited (downstream first).
+ * Resolves a package through a feed, for a read that came through the feeds of its `trail`.
  *
  * Every source is read before anything is merged, and the merge is decided per package name, not by
  * upstream order: versions of internal origin (saved in the feed or offered by an internal upstream)
  * come first, so a version number that exists internally is always served from the internal source;
  * then the feed's other saved versions; then the upstreams' remaining versions in upstream order.
  */
-export function resolvePackage(
-  app: AppContext,
-  feed: Feed,
-  name: NpmPackageName,
-  trail: readonly string[] = [],
-  budget: ReadBudget = ReadBudget.of(app),
-): Promise<PackageView> {
-  return budget.feed(feed.id, `view:${feed.id}:${name.name}`, () => resolveOnce(app, feed, name, trail, budget));
+export function resolvePackage(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  return read.budget.feed(feed.id, `view:${feed.id}:${name.name}`, () => resolveOnce(read, feed, name));
 }
 
-async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, trail: readonly string[], budget: ReadBudget): Promise<PackageView> {
+async function resolveOnce(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  const { app, budget, trail } = read;
   const [record, saved] = await Promise.all([readPackageRecord(app, feed.id, name.name), listSavedVersions(app, feed.id, name.name)]);
   const savedCandidates: Candidate[] = saved.map((version) => ({ kind: 'saved', version: version.version, origin: version.origin, saved: version }));
   const upstreamCandidates: Candidate[][] = [];
@@ -113,7 +116,7 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
           if (path.includes(upstream.feedId)) continue;
           const target = await getFeedById(app, feed.organizationId, upstream.feedId);
           if (!target) continue;
-          const view = await resolvePackage(app, target, name, path, budget);
+          const view = await resolvePackage({ ...read, trail: path }, target, name);
           upstreamCandidates.push(
             [...view.versions].map(([version, candidate]) => ({
               kind: 'internal',
@@ -150,7 +153,8 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
   const versions = new Map<string, Candidate>();
   const blocked = new Set<string>();
   for (const version of sortVersions(candidates.keys())) {
-    const candidate = candidates.get(version)!;
+    const candidate = candidates.get(version);
+    if (!candidate) continue;
     if (blockExternal && candidate.kind !== 'saved' && candidate.origin === 'external') blocked.add(version);
     else versions.set(version, candidate);
   }
@@ -168,8 +172,8 @@ async function resolveOnce(app: AppContext, feed: Feed, name: NpmPackageName, tr
 }
 
 /** A package view with something to serve; otherwise a 404, or a 502 naming the upstream's failure. */
-export async function requirePackage(app: AppContext, feed: Feed, name: NpmPackageName, budget: ReadBudget = ReadBudget.of(app)): Promise<PackageView> {
-  const view = await resolvePackage(app, feed, name, [], budget);
+export async function requirePackage(read: PackageRead, feed: Feed, name: NpmPackageName): Promise<PackageView> {
+  const view = await resolvePackage(read, feed, name);
   if (view.versions.size > 0) return view;
   const problem = view.problems[0];
   if (problem) {
@@ -208,23 +212,18 @@ export function packument(view: PackageView, registryUrl: string) {
  * The saved version for `version`, fetching and saving it from an upstream when the feed may offer it.
  * Anything the rule hides (or that does not exist) is a 404; an upstream failure is a 502.
  */
-export async function obtainVersion(
-  app: AppContext,
-  feed: Feed,
-  name: NpmPackageName,
-  version: string,
-  trail: readonly string[] = [],
-  budget: ReadBudget = ReadBudget.of(app),
-): Promise<SavedVersion> {
+export async function obtainVersion(read: PackageRead, feed: Feed, name: NpmPackageName, version: string): Promise<SavedVersion> {
+  const { app, budget } = read;
+  const upstreamRead = { ...read, trail: [...read.trail, feed.id] };
   budget.checkClient();
   const existing = await getSavedVersion(app, feed.id, name.name, version);
   const hasInternalUpstream = feed.upstreams.some((upstream) => upstream.type === 'internal');
   if (existing && (existing.origin === 'internal' || !hasInternalUpstream)) return existing;
-  const view = await resolvePackage(app, feed, name, trail, budget);
+  const view = await resolvePackage(read, feed, name);
   const candidate = view.versions.get(version);
   if (existing) {
     // An external copy saved before an internal source had this version number: the internal one wins.
-    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
+    if (candidate?.kind === 'internal' && candidate.origin === 'internal') return obtainVersion(upstreamRead, candidate.feed, name, version);
     return existing;
   }
   if (!candidate) {
@@ -242,7 +241,7 @@ export async function obtainVersion(
   if (candidate.kind === 'saved') return candidate.saved;
   const now = app.clock.now().toISOString();
   if (candidate.kind === 'internal') {
-    const upstreamSaved = await obtainVersion(app, candidate.feed, name, version, [...trail, feed.id], budget);
+    const upstreamSaved = await obtainVersion(upstreamRead, candidate.feed, name, version);
     return saveFetchedVersion(app, feed.id, name.name, {
       ...upstreamSaved,
       origin: upstreamSaved.origin,
@@ -303,20 +302,21 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
     throw badRequest('packageNameMismatch', `The package document names '${body.name.slice(0, 100)}', not '${name.name}'.`);
   }
   const versionKeys = Object.keys(body.versions);
-  const attachmentKeys = Object.keys(body._attachments);
-  if (versionKeys.length !== 1 || attachmentKeys.length !== 1) {
+  const attachments = Object.entries(body._attachments);
+  const [versionKey] = versionKeys;
+  const [onlyAttachment] = attachments;
+  if (versionKeys.length !== 1 || attachments.length !== 1 || versionKey === undefined || onlyAttachment === undefined) {
     throw badRequest('invalidPublishRequest', 'A publish carries exactly one version and one tarball attachment.');
   }
-  const version = parseNpmVersion(versionKeys[0]!);
-  const manifest = { ...body.versions[version]! };
+  const version = parseNpmVersion(versionKey);
+  const manifest = { ...body.versions[version] };
   if (manifest.name !== name.name || manifest.version !== version) {
     throw badRequest('packageNameMismatch', `The manifest of ${version} does not name ${name.name}@${version}.`);
   }
-  const attachmentKey = attachmentKeys[0]!;
+  const [attachmentKey, attachment] = onlyAttachment;
   if (attachmentKey !== `${name.name}-${version}.tgz` && attachmentKey !== tarballFileName(name, version)) {
     throw badRequest('invalidPublishRequest', `The attachment '${attachmentKey.slice(0, 120)}' is not the tarball of ${name.name}@${version}.`);
   }
-  const attachment = body._attachments[attachmentKey]!;
   const limit = app.config.packaging.maxTarballBytes;
   if (attachment.length > limit || attachment.data.length > Math.ceil((limit * 4) / 3) + 4) {
     throw new AppError(413, 'packageTooLarge', `The tarball is larger than the limit of ${limit} bytes.`);
@@ -373,7 +373,7 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
 export async function setDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string, version: string): Promise<void> {
   parseDistTag(tag);
   parseNpmVersion(version);
-  const view = await resolvePackage(app, feed, name);
+  const view = await resolvePackage(packageRead(app), feed, name);
   if (!view.versions.has(version)) throw notFound('packageVersionNotFound', `${name.name}@${version} is not available in this feed.`);
   const record = await readPackageRecord(app, feed.id, name.name);
   await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version });
@@ -410,19 +410,14 @@ export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackage
 
 /** Sets the behavior (even before the feed holds the package), audited in the same transaction. */
 export async function setBehavior(
-  app: AppContext,
-  request: HttpRequest,
-  caller: Caller,
-  access: OrganizationAccess,
-  activityId: string,
-  feed: Feed,
-  project: Project | undefined,
+  { app, organization: access, audit }: OrganizationScope,
+  { feed, project }: { feed: Feed; project: Project | undefined },
   name: NpmPackageName,
   behavior: UpstreamBehavior,
 ): Promise<void> {
   const record = await readPackageRecord(app, feed.id, name.name);
   if (record.behavior === behavior) return;
-  const event = organizationEvent(app, auditContextOf(request, caller, activityId), access.organization, {
+  const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
     area: 'Packaging',
     category: 'modify',

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
-import { subjectKindOf, type Caller } from '../auth/caller.js';
+import { subjectKindOf } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { OrganizationAccess } from '../directory/access.js';
+import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Organization, Project } from '../directory/repository.js';
 import { organizationNameSchema } from '../directory/schemas.js';
 import { AppError, badRequest, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
@@ -155,11 +156,8 @@ async function resolvePublicProjects(app: AppContext, access: OrganizationAccess
 // ---- submission ---------------------------------------------------------------------------------------
 
 export async function submitGrantRequest(
-  app: AppContext,
-  access: OrganizationAccess,
-  caller: Caller,
+  { app, organization: access, caller, audit: context }: OrganizationScope,
   body: CreateGrantRequestBody,
-  context: AuditContext,
 ): Promise<GrantRequest> {
   await assertMayManageGrants(app, access);
   const projects = await resolvePublicProjects(app, access, body.projects);
@@ -422,11 +420,9 @@ async function reviewOne(app: AppContext, organizationId: string, requestId: str
 
 /** An operator approves or rejects a request in manual review, with a comment. */
 export async function decideGrantRequest(
-  app: AppContext,
-  operator: Caller,
+  { app, caller: operator, audit: context }: CallerScope,
   requestId: string,
   body: { decision: 'approve' | 'reject'; comment: string },
-  context: AuditContext,
 ): Promise<GrantRequest> {
   const repo = repository(app);
   const current = GUID.test(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
@@ -505,12 +501,7 @@ export async function getRequestForOperators(app: AppContext, requestId: string)
 // ---- revocation -----------------------------------------------------------------------------------------
 
 /** An operator takes an organization's grant away: public projects drop to 0 free parallel jobs. */
-export async function revokeGrant(
-  app: AppContext,
-  organizationName: string,
-  comment: string,
-  context: AuditContext,
-): Promise<PipelineCapacity> {
+export async function revokeGrant({ app, audit: context }: CallerScope, organizationName: string, comment: string): Promise<PipelineCapacity> {
   const organization = organizationNameSchema.safeParse(organizationName).success
     ? await app.directory.getOrganizationByName(organizationName)
     : undefined;

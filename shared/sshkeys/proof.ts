@@ -2,7 +2,7 @@ import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, 
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { sshKeyFailure } from '../http/errors.js';
-import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
+import { currentPepper, derivedKey, derivedKeyOf } from '../tokens/hashing.js';
 import { WireReader, wireString } from './keys.js';
 
 /**
@@ -26,10 +26,11 @@ export const proofOfPossessionSchema = z
     signature: z.string().max(16_384).describe('The armoured SSH signature of the challenge (ssh-keygen -Y sign, namespace gatehouse-ssh-key-proof).'),
   })
   .strict()
-  .describe('Proves possession of the private key; a proven key cannot be squatted (see the README).');
+  .describe('Proves possession of the private key; a proven key cannot be squatted (see docs/api.md, "Key squatting").');
 export type ProofOfPossession = z.infer<typeof proofOfPossessionSchema>;
 
-const challengeKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, 'ssh-key-challenge');
+const CHALLENGE_PURPOSE = 'ssh-key-challenge';
+const challengeKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, CHALLENGE_PURPOSE);
 
 const mac = (key: Buffer, body: string, userId: string, organizationId: string) =>
   createHmac('sha256', key).update(`${body}|${userId.toLowerCase()}|${organizationId.toLowerCase()}`).digest('base64url');
@@ -39,21 +40,22 @@ export function issueChallenge(app: AppContext, userId: string, organizationId: 
   const version = currentPepper(app.config.peppers).version;
   const expires = app.clock.now().getTime() + CHALLENGE_TTL_MS;
   const body = `ghsk1.${version}.${expires}.${randomBytes(16).toString('base64url')}`;
-  return { challenge: `${body}.${mac(challengeKey(app, version)!, body, userId, organizationId)}`, namespace: PROOF_NAMESPACE, expiresOn: new Date(expires).toISOString() };
+  const key = derivedKey(app.config.peppers, CHALLENGE_PURPOSE);
+  return { challenge: `${body}.${mac(key, body, userId, organizationId)}`, namespace: PROOF_NAMESPACE, expiresOn: new Date(expires).toISOString() };
 }
 
 const invalidProof = (message: string) => sshKeyFailure(400, 'invalidProofOfPossession', message);
 
 function checkChallenge(app: AppContext, challenge: string, userId: string, organizationId: string): void {
-  const match = /^(ghsk1\.([A-Za-z0-9]{1,8})\.(\d{13,15})\.[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(challenge);
-  const key = match ? challengeKey(app, match[2]!) : undefined;
-  if (!match || !key) throw invalidProof('The challenge is not one Gatehouse issued.');
-  const expected = Buffer.from(mac(key, match[1]!, userId, organizationId));
-  const given = Buffer.from(match[4]!);
+  const [, body, version, expiry, givenMac] = /^(ghsk1\.([A-Za-z0-9]{1,8})\.(\d{13,15})\.[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(challenge) ?? [];
+  const key = version === undefined ? undefined : challengeKey(app, version);
+  if (body === undefined || expiry === undefined || givenMac === undefined || !key) throw invalidProof('The challenge is not one Gatehouse issued.');
+  const expected = Buffer.from(mac(key, body, userId, organizationId));
+  const given = Buffer.from(givenMac);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
     throw invalidProof('The challenge was issued to someone else or for another organization.');
   }
-  if (Number(match[3]) < app.clock.now().getTime()) throw invalidProof('The challenge has expired; ask for a new one.');
+  if (Number(expiry) < app.clock.now().getTime()) throw invalidProof('The challenge has expired; ask for a new one.');
 }
 
 const unsigned = (mpint: Buffer) => {
@@ -62,11 +64,12 @@ const unsigned = (mpint: Buffer) => {
   return mpint.subarray(start);
 };
 
-const CURVES: Record<string, { crv: string; size: number; hash: string }> = {
-  nistp256: { crv: 'P-256', size: 32, hash: 'sha256' },
-  nistp384: { crv: 'P-384', size: 48, hash: 'sha384' },
-  nistp521: { crv: 'P-521', size: 66, hash: 'sha512' },
-};
+/** The ECDSA key (and signature) types, by their SSH names. */
+const CURVES = new Map([
+  ['ecdsa-sha2-nistp256', { crv: 'P-256', size: 32, hash: 'sha256' }],
+  ['ecdsa-sha2-nistp384', { crv: 'P-384', size: 48, hash: 'sha384' }],
+  ['ecdsa-sha2-nistp521', { crv: 'P-521', size: 66, hash: 'sha512' }],
+]);
 
 /** A node:crypto key from an SSH public key blob (Ed25519, RSA, ECDSA). */
 function keyFromBlob(blob: Buffer): { key: KeyObject; type: string } {
@@ -80,9 +83,9 @@ function keyFromBlob(blob: Buffer): { key: KeyObject; type: string } {
     const n = unsigned(reader.readString());
     return { type, key: createPublicKey({ key: { kty: 'RSA', n: n.toString('base64url'), e: e.toString('base64url') }, format: 'jwk' }) };
   }
-  const curve = /^ecdsa-sha2-(nistp256|nistp384|nistp521)$/.exec(type)?.[1];
+  const curve = CURVES.get(type);
   if (curve) {
-    const { crv, size } = CURVES[curve]!;
+    const { crv, size } = curve;
     reader.readString();
     const point = reader.readString();
     if (point.length !== 1 + 2 * size || point[0] !== 4) throw new Error('unsupported point');
@@ -101,9 +104,9 @@ function verifySshSignature(key: { key: KeyObject; type: string }, data: Buffer,
   if (key.type === 'ssh-rsa' && (format === 'rsa-sha2-256' || format === 'rsa-sha2-512')) {
     return verify(format === 'rsa-sha2-256' ? 'sha256' : 'sha512', data, key.key, raw);
   }
-  const curve = /^ecdsa-sha2-(nistp256|nistp384|nistp521)$/.exec(format)?.[1];
+  const curve = CURVES.get(format);
   if (curve && key.type === format) {
-    const { size, hash } = CURVES[curve]!;
+    const { size, hash } = curve;
     const parts = new WireReader(raw);
     const r = unsigned(parts.readString());
     const s = unsigned(parts.readString());
@@ -121,11 +124,11 @@ function verifySshSignature(key: { key: KeyObject; type: string }, data: Buffer,
  */
 export function verifyProofOfPossession(app: AppContext, proof: ProofOfPossession, expected: { fingerprintHex: string; userId: string; organizationId: string }): void {
   checkChallenge(app, proof.challenge, expected.userId, expected.organizationId);
-  const armoured = /^\s*-----BEGIN SSH SIGNATURE-----([A-Za-z0-9+/=\s]+)-----END SSH SIGNATURE-----\s*$/.exec(proof.signature);
-  if (!armoured) throw invalidProof('The signature is not an armoured SSH signature (ssh-keygen -Y sign output).');
+  const [, armoured] = /^\s*-----BEGIN SSH SIGNATURE-----([A-Za-z0-9+/=\s]+)-----END SSH SIGNATURE-----\s*$/.exec(proof.signature) ?? [];
+  if (armoured === undefined) throw invalidProof('The signature is not an armoured SSH signature (ssh-keygen -Y sign output).');
   let ok = false;
   try {
-    const decoded = Buffer.from(armoured[1]!.replace(/\s+/g, ''), 'base64');
+    const decoded = Buffer.from(armoured.replace(/\s+/g, ''), 'base64');
     if (decoded.length < 10 || decoded.subarray(0, 6).toString() !== 'SSHSIG' || decoded.readUInt32BE(6) !== 1) {
       throw invalidProof('The signature is not an SSHSIG version 1.');
     }

@@ -9,7 +9,7 @@ import { expiryKeys, type RevocationKind } from '../tokens/repository.js';
 import type { SshKeyType } from './types.js';
 
 /**
- * SSH key storage (see the README's storage design):
+ * SSH key storage (see the storage design in docs/architecture.md):
  * - sshkeys: PK = owner user id, RK = `ssh_<authorizationId>` (the record; outbox rows share the partition).
  * - sshkeyids: PK = authorizationId, RK = `ssh` → owner, organization (token admin revokes by id alone).
  * - sshfingerprints: PK = hex SHA-256 of the key blob, RK = organization id → owner + authorizationId.

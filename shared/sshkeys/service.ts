@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { AppContext } from '../app-context.js';
-import { organizationEvent, type AuditContext } from '../audit/context.js';
+import { organizationEvent } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
-import type { Organization } from '../directory/repository.js';
 import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
 import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
 import { findGatehouseTokens } from '../tokens/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
-import type { RevocationKind } from '../tokens/repository.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
-import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type CredentialContext, type CredentialContextInput } from '../tokens/service.js';
+import { credentialContextOf, MAX_LIFETIME_DAYS, validToOrFail, type AuditedChange, type CredentialContext, type Revocation } from '../tokens/service.js';
+import type { OrganizationScope } from '../request-scope.js';
+import type { UserCaller } from '../auth/caller.js';
 import { looksLikePrivateKey, parsePublicKey } from './keys.js';
 import type { CredentialFacts } from '../tokens/judge.js';
 import { verifyProofOfPossession } from './proof.js';
@@ -25,7 +24,7 @@ const ATTEMPTS = 4;
 
 export type SshKeyContext = CredentialContext;
 
-export const sshKeyContextOf = (input: CredentialContextInput): SshKeyContext => credentialContextOf(input, 'SSH key');
+export const sshKeyContextOf: (scope: OrganizationScope<UserCaller>) => SshKeyContext = credentialContextOf;
 
 export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
   const status = sshKeyStatusOf(record, now);
@@ -167,7 +166,7 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
     // The key was registered first by another user who never proved holding it: that registration ends.
     const squatter = superseded ? await repository.get(superseded.ownerId, superseded.authorizationId) : undefined;
     if (squatter && !squatter.record.revokedAt) {
-      await revokeStoredSshKey(app, organization, ctx.audit, squatter, 'system', await ownerName(app, squatter.record.ownerId));
+      await revokeStoredSshKey(ctx, squatter, { kind: 'system', ownerName: await ownerName(app, squatter.record.ownerId) });
     }
   } catch (error) {
     if (error instanceof DuplicateSshKeyError) {
@@ -245,14 +244,7 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
  * Revokes a stored key (idempotent: an already revoked key is left as it is and no event is
  * written). Retries on a lost race; a revoke always wins over a concurrent update.
  */
-export async function revokeStoredSshKey(
-  app: AppContext,
-  organization: Pick<Organization, 'id' | 'name'>,
-  audit: AuditContext,
-  initial: StoredSshKey,
-  kind: RevocationKind,
-  ownerName: string,
-): Promise<boolean> {
+export async function revokeStoredSshKey({ app, organization, audit }: AuditedChange, initial: StoredSshKey, { kind, ownerName }: Revocation): Promise<boolean> {
   let stored: StoredSshKey | undefined = initial;
   const repository = new SshKeyRepository(app);
   for (let attempt = 1; stored; attempt++) {
@@ -279,7 +271,7 @@ export async function revokeStoredSshKey(
 
 export async function revokeSshKey(ctx: SshKeyContext, authorizationId: string): Promise<void> {
   const stored = await ownVisible(ctx, authorizationId);
-  await revokeStoredSshKey(ctx.app, ctx.organization, ctx.audit, stored, 'user', ctx.caller.displayName);
+  await revokeStoredSshKey(ctx, stored, { kind: 'user', ownerName: ctx.caller.displayName });
 }
 
 /** Removes the key entirely (Token.SshRemoveEvent keeps its metadata in the audit trail). */
@@ -305,7 +297,7 @@ const SSH_KEY_LIST: KeysetList<SshKeyRecord> = { purpose: 'ssh-key-list-continua
 /** Lists the caller's keys in the organization; keyset pages as for PATs. */
 export async function listSshKeys(ctx: SshKeyContext, query: SshKeysGetQuery): Promise<{ continuationToken: string; sshKeys: SshKeyView[] }> {
   const now = ctx.app.clock.now();
-  const pager = keysetPager(ctx.app, SSH_KEY_LIST, ctx.caller.id, ctx.organization.id, query);
+  const pager = keysetPager(ctx, SSH_KEY_LIST, query);
   const inOrganization = (await new SshKeyRepository(ctx.app).listByOwner(ctx.caller.id))
     .map(({ record }) => record)
     .filter((record) => record.organizationId === ctx.organization.id);
@@ -338,9 +330,10 @@ registerSessionTokenSource(true, {
     if (!stored || stored.record.organizationId !== organization.id) return undefined;
     return memberOwnerOf(app, organization.id, stored.record);
   },
-  async revoke(app, organization, audit, authorizationId) {
+  async revoke(change, authorizationId) {
+    const { app, organization } = change;
     const stored = await new SshKeyRepository(app).getById(authorizationId);
     if (!stored || stored.record.organizationId !== organization.id) return;
-    await revokeStoredSshKey(app, organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId));
+    await revokeStoredSshKey(change, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) });
   },
 });

@@ -41,9 +41,17 @@ export const QUEUES = {
 export const CONTAINERS = {
   /** Audit event data too large for a table property (kept whole, never cut). */
   auditPayloads: 'audit-payloads',
+  /** Signed checkpoints of the audit hash chains (shared/audit/checkpoints.ts); write once. */
+  auditCheckpoints: 'audit-checkpoints',
   /** npm package tarballs of every feed, content-addressed (`npm/sha512/<hex>.tgz`). */
   packages: 'packages',
 } as const satisfies Readonly<Record<string, string>>;
+
+/**
+ * Containers whose blobs must never change or go: Azure gives them a time-based immutability policy
+ * (infra/app/storage.bicep); the app only ever creates new blobs there.
+ */
+export const IMMUTABLE_CONTAINERS: readonly string[] = [CONTAINERS.auditCheckpoints];
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

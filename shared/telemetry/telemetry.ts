@@ -64,7 +64,9 @@ export function currentTraceparent(): string | undefined {
 export function contextOfTraceparent(value: unknown): Context {
   const match = typeof value === 'string' ? TRACEPARENT.exec(value.trim().toLowerCase()) : null;
   if (!match) return ROOT_CONTEXT;
-  const spanContext = { traceId: match[1]!, spanId: match[2]!, traceFlags: parseInt(match[3]!, 16) & TraceFlags.SAMPLED, isRemote: true };
+  // The pattern has all three groups; an empty id would only fail the validity check below.
+  const [, traceId = '', spanId = '', flags = '0'] = match;
+  const spanContext = { traceId, spanId, traceFlags: parseInt(flags, 16) & TraceFlags.SAMPLED, isRemote: true };
   return isSpanContextValid(spanContext) ? trace.setSpanContext(ROOT_CONTEXT, spanContext) : ROOT_CONTEXT;
 }
 

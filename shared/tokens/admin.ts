@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
-import { subjectDescriptor } from '../auth/caller.js';
-import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
+import type { CallerScope, OrganizationScope } from '../request-scope.js';
+import { subjectDescriptor, type UserCaller } from '../auth/caller.js';
+import { organizationEvent, systemAuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
@@ -10,7 +11,7 @@ import { TABLES } from '../storage/names.js';
 import { PatRepository, patFactsOf, snapshotOf, statusOf, type PatRecord, type PatUsage, type StoredPat } from './repository.js';
 import { parseDateTime, type SessionTokenView } from './schemas.js';
 import { ALL_SCOPES } from './scopes.js';
-import { blockStoredPatIn, lastUsedView, revokeStoredPat } from './service.js';
+import { blockStoredPatIn, lastUsedView, revokeStoredPat, type AuditedChange } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
@@ -52,7 +53,7 @@ export interface SessionTokenSource {
   /** Finds a token that can reach the organization, whose owner is a member of it. */
   find(app: AppContext, organization: Organization, authorizationId: string): Promise<{ ownerId: string } | undefined>;
   /** Revokes it (idempotent) with its audit event. */
-  revoke(app: AppContext, organization: Organization, audit: AuditContext, authorizationId: string): Promise<void>;
+  revoke(change: AuditedChange, authorizationId: string): Promise<void>;
 }
 
 const sources = new Map<boolean, SessionTokenSource>();
@@ -145,15 +146,16 @@ const patSource: SessionTokenSource = {
     if (!stored || !reachesOrganization(stored.record, organization)) return undefined;
     return memberOwnerOf(app, organization.id, stored.record);
   },
-  async revoke(app, organization, audit, authorizationId) {
+  async revoke(change, authorizationId) {
+    const { app, organization } = change;
     const stored = await new PatRepository(app).getById(authorizationId);
     if (!stored) return;
     const name = await ownerName(app, stored.record.ownerId);
     const { targetAccounts } = stored.record;
     if (targetAccounts !== null && targetAccounts.every((id) => id === organization.id)) {
-      await revokeStoredPat(app, organization, audit, stored, 'admin', name);
+      await revokeStoredPat(change, stored, { kind: 'admin', ownerName: name });
     } else {
-      await blockStoredPatIn(app, organization, audit, stored, name);
+      await blockStoredPatIn(change, stored, name);
     }
   },
 };
@@ -174,12 +176,13 @@ const invalidContinuation = () =>
  * in `continuations` (PK = the uuid) bound to the caller, organization, user and isPublic.
  */
 export async function listUserTokens(
-  app: AppContext,
-  organization: Organization,
-  callerId: string,
+  scope: OrganizationScope,
   descriptor: string,
   query: { pageSize: number; continuationToken?: string | undefined; isPublic: boolean },
 ): Promise<{ value: SessionTokenView[]; continuationToken: string | null }> {
+  const { app } = scope;
+  const organization = scope.organization.organization;
+  const callerId = scope.caller.id;
   const userId = await memberUserOrFail(app, organization.id, descriptor);
   const binding = ['tokenadmin', callerId, organization.id, userId, String(query.isPublic)].join('|');
   const continuations = app.storage.table(TABLES.continuations);
@@ -213,13 +216,9 @@ export async function listUserTokens(
 // ---- revocations ---------------------------------------------------------------------------------
 
 /** Revokes every listed authorization; unknown ids fail the whole call before anything is revoked. */
-export async function revokeAuthorizations(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
-  authorizationIds: readonly string[],
-  isPublic: boolean,
-): Promise<void> {
+export async function revokeAuthorizations(scope: OrganizationScope, authorizationIds: readonly string[], isPublic: boolean): Promise<void> {
+  const { app, audit } = scope;
+  const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const source = sourceFor(isPublic);
   const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization, id)) ? id : undefined)));
@@ -227,7 +226,7 @@ export async function revokeAuthorizations(
   if (missing.length > 0 || !source) {
     throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
   }
-  for (const id of ids) await source.revoke(app, organization, audit, id);
+  for (const id of ids) await source.revoke({ app, organization, audit }, id);
 }
 
 // ---- revocation rules ----------------------------------------------------------------------------
@@ -255,11 +254,11 @@ async function memberPats(app: AppContext, organization: Organization): Promise<
  * refused in this organization by `isRevokedByRule` instead of being revoked everywhere.
  */
 export async function createRevocationRule(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
+  scope: OrganizationScope,
   body: { scopes: string; createdBefore?: string | undefined },
 ): Promise<{ rule: RevocationRule; revoked: number }> {
+  const { app, audit } = scope;
+  const organization = scope.organization.organization;
   const scopes = body.scopes.split(/\s+/).filter(Boolean);
   const unknown = scopes.find((scope) => !ALL_SCOPES.has(scope));
   if (scopes.length === 0) throw badRequest('invalidScope', 'scopes must name at least one scope.');
@@ -287,7 +286,7 @@ export async function createRevocationRule(
     [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
     [event],
   );
-  forgetRevocationRules(app, organization.id);
+  await forgetRevocationRules(app, organization.id);
 
   const system = { ...systemAuditContext(audit.correlationId), ipAddress: audit.ipAddress, userAgent: audit.userAgent };
   let revoked = 0;
@@ -295,7 +294,7 @@ export async function createRevocationRule(
     const { record } = stored;
     if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
     const name = await ownerName(app, record.ownerId);
-    if (await revokeStoredPat(app, organization, system, stored, 'rule', name, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
+    if (await revokeStoredPat({ app, organization, audit: system }, stored, { kind: 'rule', ownerName: name }, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
   }
   return { rule, revoked };
 }
@@ -358,7 +357,8 @@ export async function previewPolicyViolations(app: AppContext, organization: Org
  * organization it was issued in). Unknown ids, and PATs of other tenants, fail the whole call before
  * anything is revoked.
  */
-export async function revokeForTenant(app: AppContext, tenantId: string, audit: AuditContext, authorizationIds: readonly string[]): Promise<void> {
+export async function revokeForTenant({ app, caller, audit }: CallerScope<UserCaller>, authorizationIds: readonly string[]): Promise<void> {
+  const { tenantId } = caller;
   const repository = new PatRepository(app);
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const found = await Promise.all(ids.map((id) => repository.getById(id)));
@@ -370,6 +370,6 @@ export async function revokeForTenant(app: AppContext, tenantId: string, audit: 
   for (const stored of found) {
     if (!stored) continue;
     const organization = (await app.directory.getOrganizationById(stored.record.organizationId)) ?? { id: stored.record.organizationId, name: 'unknown' };
-    await revokeStoredPat(app, organization as Organization, audit, stored, 'admin', await ownerName(app, stored.record.ownerId), { RevokedBy: 'tenantAdministrator' });
+    await revokeStoredPat({ app, organization, audit }, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) }, { RevokedBy: 'tenantAdministrator' });
   }
 }

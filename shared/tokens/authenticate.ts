@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
 import { trimTrailing } from '../text.js';
-import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import type { PatCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
+import type { RequestOrigin } from '../http/origin.js';
 import { AppError, unauthorized } from '../http/errors.js';
 import { parseGatehouseToken, TOKEN_PREFIX } from './format.js';
 import { hashToken } from './hashing.js';
@@ -17,8 +17,8 @@ import { onRemoteChange } from '../coherence/changes.js';
 import { telemetry } from '../telemetry/telemetry.js';
 
 /**
- * The one PAT authenticator. Every route that accepts PATs goes through it (the endpoint helper for
- * routes declaring `access.pats`; other handlers such as package feeds call `authenticatePatRequest`).
+ * The one PAT authenticator. Every route that accepts PATs goes through it: the endpoint helper
+ * (shared/http/endpoint.ts) for routes declaring `access.pats`.
  *
  * 1. `Authorization: Basic base64(anything:PAT)` (Azure DevOps style) or `Authorization: Bearer <PAT>`.
  * 2. Format and CRC32 checksum first: a malformed value never touches storage.
@@ -118,8 +118,8 @@ onPatWritten((hash) => {
 export interface PatAuthOptions {
   /** The organization being accessed; without it, the one the PAT was issued in. */
   readonly organization?: Organization;
-  /** The request, for last-used tracking (client IP, user agent). Without it no use is recorded. */
-  readonly request?: HttpRequest;
+  /** Where the request came from, for last-used tracking. Without it no use is recorded. */
+  readonly origin?: RequestOrigin;
   /** Correlates the new-IP audit event with the request. */
   readonly activityId?: string;
   /** See JudgeOptions: `report` for the PAT's own self lookup and self rotation. */
@@ -196,8 +196,8 @@ export async function authenticatePat(app: AppContext, token: string | PatSecret
     if (result.reason === 'policy') throw policyRefusal(result.violations);
     throw patRefused();
   }
-  if (options.request) {
-    await recordPatUse(app, result.snapshot, options.request, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
+  if (options.origin) {
+    await recordPatUse(app, result.snapshot, options.origin, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
   }
   return patCallerOf(result.snapshot, result.violations);
 }
@@ -207,16 +207,6 @@ function policyRefusal(violations: readonly PolicyName[]): AppError {
   return new AppError(403, POLICY_VIOLATION_CODES[first], `This PAT breaks the token policies of this organization or its tenant (${violations.join(', ')}); its self lookup says why.`, {
     details: { violations },
   });
-}
-
-/**
- * Authenticates a request that must carry a PAT (Basic or Bearer); anything else is the uniform 401.
- * For routes outside the endpoint helper (e.g. package feeds): pass the organization being accessed.
- */
-export async function authenticatePatRequest(app: AppContext, request: HttpRequest, options: Omit<PatAuthOptions, 'request'> = {}): Promise<PatCaller> {
-  const credential = patCredentialOf(request.headers.get('authorization'));
-  if (credential.kind !== 'pat') throw patRefused();
-  return authenticatePat(app, credential, { ...options, request });
 }
 
 /** Whether a PAT grants any of the scopes (`app_token` grants all; higher scopes include lower ones). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Gatehouse personal access token format (documented in the README):
+ * Gatehouse personal access token format (documented in docs/api.md, "Token format"):
  *
  *     gat_<pepper version>_<22 base62: authorization id><32 random base62 characters><6 base62: CRC32>
  *

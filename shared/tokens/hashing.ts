@@ -26,11 +26,13 @@ export function hashToken(peppers: Peppers, pepperVersion: string, token: string
  * continuation tokens, which only makes clients restart a listing.
  */
 export function derivedKey(peppers: Peppers, purpose: string): Buffer {
-  return derivedKeyOf(peppers, currentPepper(peppers).version, purpose) as Buffer;
+  return keyUnder(currentPepper(peppers), purpose);
 }
 
 /** The same derivation under a named pepper version (for values that carry it); undefined once that version is gone. */
 export function derivedKeyOf(peppers: Peppers, version: string, purpose: string): Buffer | undefined {
   const pepper = peppers.find((candidate) => candidate.version === version);
-  return pepper ? Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), `gatehouse:${purpose}`, 32)) : undefined;
+  return pepper ? keyUnder(pepper, purpose) : undefined;
 }
+
+const keyUnder = (pepper: { secret: Buffer }, purpose: string) => Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), `gatehouse:${purpose}`, 32));

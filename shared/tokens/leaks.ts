@@ -4,7 +4,6 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import type { Organization } from '../directory/repository.js';
 import { AppError } from '../http/errors.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
@@ -14,7 +13,7 @@ import { parseGatehouseToken } from './format.js';
 import { redactOptional } from './redaction.js';
 import { autoRevokesLeaksIn, policyLayers } from './policies.js';
 import { PatRepository, patFactsOf, patPartitionOf, snapshotOf, type StoredPat } from './repository.js';
-import { patEventData, revokeStoredPat } from './service.js';
+import { patEventData, revokeStoredPat, type AuditedChange } from './service.js';
 
 /**
  * Leak reports (`POST /_apis/tokens/leaks`), unauthenticated by design, as GitHub's credential
@@ -77,19 +76,20 @@ export async function processLeakReport(app: AppContext, report: LeakReport, rep
   const told: LeakReport = { tokens: [], url: redactOptional(report.url), source: redactOptional(report.source) };
   const failures: unknown[] = [];
   for (const token of candidates) {
-    await handleCandidate(app, token, told, reporter, correlationId).catch((error: unknown) => failures.push(error));
+    await handleCandidate(app, token, { report: told, reporter, correlationId }).catch((error: unknown) => failures.push(error));
   }
   if (failures.length > 0) throw failures[0];
   return candidates.length;
 }
 
-async function handleCandidate(
-  app: AppContext,
-  token: string,
-  report: LeakReport,
-  reporter: { ip: string | undefined; userAgent: string | undefined },
-  correlationId: string,
-): Promise<void> {
+/** One leak report as each of its candidates is handled: what was told, by whom, under which correlation id. */
+interface Leak {
+  readonly report: LeakReport;
+  readonly reporter: { readonly ip: string | undefined; readonly userAgent: string | undefined };
+  readonly correlationId: string;
+}
+
+async function handleCandidate(app: AppContext, token: string, { report, reporter, correlationId }: Leak): Promise<void> {
   const repository = new PatRepository(app);
   const stored = await repository.findByToken(token);
   // Live tokens only (revoked, expired, past-grace and unknown ones need nothing). Whether it is good in
@@ -105,10 +105,11 @@ async function handleCandidate(
   const location = reportedLocation(report.url);
   const revoke = autoRevokesLeaksIn(await policyLayers(app, organization), record.ownerId);
 
-  await recordDiscovery(app, organization, audit, stored, ownerName, found, revoke);
+  const change = { app, organization, audit };
+  await recordDiscovery(change, stored, { ownerName, found, willRevoke: revoke });
   let revoked = false;
   if (revoke) {
-    revoked = await revokeStoredPat(app, organization, audit, stored, 'system', ownerName, { Reason: 'leaked', ...found });
+    revoked = await revokeStoredPat(change, stored, { kind: 'system', ownerName }, { Reason: 'leaked', ...found });
   }
   await enqueueNotification(
     app,
@@ -148,13 +149,9 @@ function reportedLocation(url: string | undefined): string | undefined {
 
 /** The discovery event, committed with a `leak_<authorizationId>` marker row in the owner's partition. */
 async function recordDiscovery(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
+  { app, organization, audit }: AuditedChange,
   stored: StoredPat,
-  ownerName: string,
-  found: Record<string, unknown>,
-  willRevoke: boolean,
+  { ownerName, found, willRevoke }: { ownerName: string; found: Record<string, unknown>; willRevoke: boolean },
 ): Promise<void> {
   const { record } = stored;
   const event = organizationEvent(app, audit, organization, {

@@ -3,6 +3,7 @@ import type { AppContext } from '../app-context.js';
 import { badRequest } from '../http/errors.js';
 import { derivedKey } from './hashing.js';
 import type { PatsGetQuery } from './schemas.js';
+import type { CredentialContext } from './service.js';
 
 /**
  * Keyset paging of a caller's credentials (PATs, SSH keys) in an organization. The continuation token
@@ -102,13 +103,11 @@ export interface KeysetPager<R extends KeysetRecord> {
  * `page` (the caller's records visible in the organization).
  */
 export function keysetPager<R extends KeysetRecord>(
-  app: AppContext,
+  { app, caller, organization }: Pick<CredentialContext, 'app' | 'caller' | 'organization'>,
   list: KeysetList<R>,
-  callerId: string,
-  organizationId: string,
   query: KeysetQuery,
 ): KeysetPager<R> {
-  const binding = bindingOf(list.bindingPrefix, callerId, organizationId, query);
+  const binding = bindingOf(list.bindingPrefix, caller.id, organization.id, query);
   const after = query.continuationToken ? readContinuation(app, list.purpose, query.continuationToken, binding) : undefined;
   const direction = query.isSortAscending ? 1 : -1;
   return {

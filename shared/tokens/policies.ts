@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import { organizationEvent, type AuditContext } from '../audit/context.js';
+import type { CallerScope, OrganizationScope } from '../request-scope.js';
+import type { UserCaller } from '../auth/caller.js';
+import { organizationEvent } from '../audit/context.js';
 import { TtlCache } from '../cache.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
@@ -264,13 +266,9 @@ function documentEntity(partition: string, document: unknown, revision: number, 
 }
 
 /** Saves the merged document with its audit event; `ifMatch` (an ETag from GET) guards lost updates. */
-export async function updatePolicies(
-  app: AppContext,
-  organization: Organization,
-  context: AuditContext,
-  update: TokenPolicyUpdate,
-  ifMatch: string | null,
-): Promise<StoredPolicies> {
+export async function updatePolicies(scope: OrganizationScope, update: TokenPolicyUpdate, ifMatch: string | null): Promise<StoredPolicies> {
+  const { app, audit: context } = scope;
+  const organization = scope.organization.organization;
   const current = await readPolicies(app, organization.id);
   if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current.revision)) throw preconditionFailed();
   const document = mergePolicies(current.document, update);
@@ -291,7 +289,7 @@ export async function updatePolicies(
     [event],
   );
   policyCacheOf(app).delete(organization.id);
-  announceChange('policies', organization.id);
+  await announceChange('policies', organization.id);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 
@@ -300,12 +298,11 @@ export async function updatePolicies(
  * (Token.TenantPolicyUpdateEvent), since it governs each of them.
  */
 export async function updateTenantPolicies(
-  app: AppContext,
-  tenantId: string,
-  context: AuditContext,
+  { app, caller, audit: context }: CallerScope<UserCaller>,
   update: TenantPolicyUpdate,
   ifMatch: string | null,
 ): Promise<StoredDocument<TenantPolicyDocument>> {
+  const { tenantId } = caller;
   const current = await readTenantPolicies(app, tenantId);
   if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current.revision)) throw preconditionFailed();
   const document = mergeTenantPolicies(current.document, update);
@@ -332,7 +329,7 @@ export async function updateTenantPolicies(
     events,
   );
   policyCacheOf(app).delete(partition);
-  announceChange('policies', partition);
+  await announceChange('policies', partition);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
 }
 

@@ -12,7 +12,7 @@ import { hashToken } from './hashing.js';
 import type { CredentialFacts } from './judge.js';
 
 /**
- * PAT storage (see the README's storage design), one table, `pats`:
+ * PAT storage (see the storage design in docs/architecture.md), one table, `pats`:
  * - PartitionKey = the first four hex digits of the authorization id, which are those of the owner
  *   (`ownerPartitionOf`): every row of a PAT, and all PATs of one owner, share one partition.
  * - `pat_<authorizationId>`: the record, with the owner identity captured at issue time. The token
@@ -142,9 +142,9 @@ const writeListeners = new Set<(hash: string) => void>();
 export function onPatWritten(listener: (hash: string) => void): void {
   writeListeners.add(listener);
 }
-const notifyWritten = (hash: string) => {
+const notifyWritten = async (hash: string) => {
   for (const listener of writeListeners) listener(hash);
-  announceChange('pat', hash);
+  await announceChange('pat', hash);
 };
 
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
@@ -358,7 +358,7 @@ export class PatRepository {
     try {
       await commitWithEvents(this.app, TABLES.pats, [['update', toEntity(next), 'Replace', { etag }]], events, expiryEffects(previous, next));
     } finally {
-      notifyWritten(next.hash);
+      await notifyWritten(next.hash);
     }
   }
 
@@ -393,7 +393,7 @@ export class PatRepository {
     try {
       await commitWithEvents(this.app, TABLES.pats, actions, events, effects);
     } finally {
-      notifyWritten(oldNext.hash);
+      await notifyWritten(oldNext.hash);
     }
   }
 

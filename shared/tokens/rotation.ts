@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { odata, type TableEntity } from '@azure/data-tables';
-import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
@@ -36,9 +35,8 @@ const IDEMPOTENCY_PREFIX = 'idem_';
 const DAY_MS = 86_400_000;
 const ATTEMPTS = 4;
 
-/** Reads `Idempotency-Key`: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
-export function idempotencyKeyOf(request: HttpRequest): string | undefined {
-  const value = request.headers.get('idempotency-key');
+/** Checks an `Idempotency-Key` header: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
+export function idempotencyKeyOf(value: string | null): string | undefined {
   if (value === null) return undefined;
   if (!/^[\x21-\x7e]{1,128}$/.test(value)) {
     throw badRequest('invalidIdempotencyKey', 'Idempotency-Key must be 1 to 128 visible ASCII characters.');
@@ -267,7 +265,7 @@ export async function endGraceIfDue(app: AppContext, ownerId: string, authorizat
   if (Date.parse(record.graceEndsAt) > now.getTime()) return false;
   const organization = (await app.directory.getOrganizationById(record.organizationId)) ?? { id: record.organizationId, name: 'unknown' };
   const ownerName = (await app.directory.getUser(record.ownerId))?.displayName ?? record.ownerId;
-  const revoked = await revokeStoredPat(app, organization as Organization, systemAuditContext(), stored, 'system', ownerName, {
+  const revoked = await revokeStoredPat({ app, organization, audit: systemAuditContext() }, stored, { kind: 'system', ownerName }, {
     Reason: 'rotated',
     RotatedTo: record.rotatedTo,
     GraceEndsAt: record.graceEndsAt,

@@ -53,9 +53,9 @@ export async function rulesOf(app: AppContext, organizationId: string): Promise<
 }
 
 /** After a rule is stored on this instance: it holds here at once. */
-export function forgetRevocationRules(app: AppContext, organizationId: string): void {
+export async function forgetRevocationRules(app: AppContext, organizationId: string): Promise<void> {
   ruleCacheOf(app).delete(organizationId);
-  announceChange('rules', organizationId);
+  await announceChange('rules', organizationId);
 }
 
 onRemoteChange('rules', (app, organizationId) => (organizationId === undefined ? ruleCacheOf(app).clear() : ruleCacheOf(app).delete(organizationId)));

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
-import type { HttpRequest } from '@azure/functions';
-import type { Caller, UserCaller } from '../auth/caller.js';
-import { auditContextOf, organizationEvent, type AuditContext } from '../audit/context.js';
-import type { OrganizationAccess } from '../directory/access.js';
+import type { UserCaller } from '../auth/caller.js';
+import type { OrganizationScope } from '../request-scope.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
@@ -22,38 +21,36 @@ const DAY_MS = 86_400_000;
 /** Attempts of a read-modify-write before a lost race is reported as a conflict. */
 const ATTEMPTS = 4;
 
-/** A user caller's request in an organization: what the PAT and SSH key services work with. */
-export interface CredentialContext {
+/**
+ * Where a change to a credential happens and how it is audited, whoever makes it: its owner, an
+ * administrator, or Gatehouse itself (rules, leaks, the end of a rotation's grace).
+ */
+export interface AuditedChange {
   readonly app: AppContext;
-  readonly caller: UserCaller;
-  readonly organization: Organization;
+  readonly organization: Pick<Organization, 'id' | 'name'>;
   readonly audit: AuditContext;
 }
 
-export interface CredentialContextInput {
-  app: AppContext;
-  caller: Caller | undefined;
-  organization: OrganizationAccess | undefined;
-  request: HttpRequest;
-  activityId: string;
+/** A user caller's request in an organization: what the PAT and SSH key services work with. */
+export interface CredentialContext extends AuditedChange {
+  readonly caller: UserCaller;
+  readonly organization: Organization;
 }
 
-/** `routes` names the credential in the error thrown when a declaration lets anything but a user in. */
-export function credentialContextOf(input: CredentialContextInput, routes: string): CredentialContext {
-  const { caller, organization } = input;
-  // The endpoint declarations admit users only and resolve the organization first.
-  if (caller?.kind !== 'user' || !organization) throw new Error(`${routes} routes need a user caller in an organization`);
-  return {
-    app: input.app,
-    caller,
-    organization: organization.organization,
-    audit: auditContextOf(input.request, caller, input.activityId),
-  };
+/** A revocation as its audit event records it: its kind and the owner's name. */
+export interface Revocation {
+  readonly kind: RevocationKind;
+  readonly ownerName: string;
+}
+
+/** The credential services' view of a request on a route that admits users only (see shared/http/endpoint.ts). */
+export function credentialContextOf({ app, caller, organization, audit }: OrganizationScope<UserCaller>): CredentialContext {
+  return { app, caller, organization: organization.organization, audit };
 }
 
 export type PatContext = CredentialContext;
 
-export const patContextOf = (input: CredentialContextInput): PatContext => credentialContextOf(input, 'PAT');
+export const patContextOf: (scope: OrganizationScope<UserCaller>) => PatContext = credentialContextOf;
 
 /** The owner identity the hash snapshot keeps (from the issuing user's token). */
 export const ownerIdentityOf = (caller: UserCaller) => ({ displayName: caller.displayName, email: caller.email, tenantId: caller.tenantId });
@@ -248,12 +245,9 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
  * Retries on a lost race; a revoke always wins over a concurrent update.
  */
 export async function revokeStoredPat(
-  app: AppContext,
-  organization: Organization,
-  audit: AuditContext,
+  { app, organization, audit }: AuditedChange,
   initial: StoredPat,
-  kind: RevocationKind,
-  ownerName: string,
+  { kind, ownerName }: Revocation,
   extra: Record<string, unknown> = {},
 ): Promise<boolean> {
   let stored: StoredPat | undefined = initial;
@@ -288,7 +282,7 @@ export async function revokeStoredPat(
  * Ends a PAT's access to one organization (an administrator's revocation of a PAT that reaches other
  * organizations too): the organization is recorded on the token, with its audit event. Idempotent.
  */
-export async function blockStoredPatIn(app: AppContext, organization: Organization, audit: AuditContext, initial: StoredPat, ownerName: string): Promise<boolean> {
+export async function blockStoredPatIn({ app, organization, audit }: AuditedChange, initial: StoredPat, ownerName: string): Promise<boolean> {
   const repository = new PatRepository(app);
   let stored: StoredPat | undefined = initial;
   for (let attempt = 1; stored; attempt++) {
@@ -314,7 +308,7 @@ export async function blockStoredPatIn(app: AppContext, organization: Organizati
 
 export async function revokePat(ctx: PatContext, authorizationId: string): Promise<void> {
   const stored = await ownVisible(ctx, authorizationId);
-  await revokeStoredPat(ctx.app, ctx.organization, ctx.audit, stored, 'user', ctx.caller.displayName);
+  await revokeStoredPat(ctx, stored, { kind: 'user', ownerName: ctx.caller.displayName });
 }
 
 // ---- listing -------------------------------------------------------------------------------------
@@ -327,7 +321,7 @@ const PAT_LIST: KeysetList<PatRecord> = { purpose: 'pat-list-continuation', bind
  */
 export async function listPats(ctx: PatContext, query: PatsGetQuery): Promise<{ continuationToken: string; patTokens: PatTokenView[] }> {
   const now = ctx.app.clock.now();
-  const pager = keysetPager(ctx.app, PAT_LIST, ctx.caller.id, ctx.organization.id, query);
+  const pager = keysetPager(ctx, PAT_LIST, query);
   const repository = new PatRepository(ctx.app);
   const [owned, usage] = await Promise.all([repository.listByOwner(ctx.caller.id), repository.listUsageByOwner(ctx.caller.id)]);
   const visible = owned.map(({ record }) => record).filter((record) => isVisibleIn(record, ctx.organization.id));

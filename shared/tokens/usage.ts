@@ -1,8 +1,8 @@
 import { truncate } from '../text.js';
 import type { TransactionAction } from '@azure/data-tables';
-import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
-import { clientIp, organizationEvent, userAgentOf, type AuditContext } from '../audit/context.js';
+import { organizationEvent, type AuditContext } from '../audit/context.js';
+import type { RequestOrigin } from '../http/origin.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { restErrorStatus } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
@@ -33,6 +33,14 @@ function guardOf(app: AppContext): Map<string, GuardEntry> {
   return guard;
 }
 
+/** One use: where from, to which path, when. */
+interface Use {
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly path: string;
+  readonly now: number;
+}
+
 export interface UseContext {
   readonly organization: { readonly id: string; readonly name: string } | undefined;
   readonly activityId: string;
@@ -47,9 +55,9 @@ export interface UseContext {
  * was being written when it died (test/integration/scale-out.test.ts kills one of three instances).
  * `settleBackgroundWork(app)` awaits background writes.
  */
-export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request: HttpRequest, context: UseContext): Promise<void> | undefined {
-  const ip = clientIp(request) ?? null;
-  const userAgent = userAgentOf(request) ?? null;
+export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin: RequestOrigin, context: UseContext): Promise<void> | undefined {
+  const ip = origin.ip ?? null;
+  const userAgent = origin.userAgent ?? null;
   const now = app.clock.now().getTime();
   const guard = guardOf(app);
   const key = guardKey(snapshot.authorizationId, context.organization?.id);
@@ -67,7 +75,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, request
   // Uses of one token are written in the order they arrived (in this process): each write waits for the previous one.
   const writes = pendingWritesOf(app);
   const previous = writes.get(key) ?? Promise.resolve();
-  const write = previous.then(() => writeUse(app, snapshot, { ip, userAgent, now }, context, request));
+  const write = previous.then(() => writeUse(app, snapshot, { ip, userAgent, path: origin.path, now }, context));
   const tail = write.catch(() => undefined);
   writes.set(key, tail);
   void tail.then(() => {
@@ -100,26 +108,14 @@ function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
  * Records a use. Concurrent uses of one token (say, from two new IPs at once) race on the usage
  * row's ETag: the loser reads the row again and merges its use, so no IP and no event is lost.
  */
-async function writeUse(
-  app: AppContext,
-  snapshot: PatAuthSnapshot,
-  use: { ip: string | null; userAgent: string | null; now: number },
-  context: UseContext,
-  request: HttpRequest,
-): Promise<void> {
+async function writeUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<void> {
   for (let attempt = 0; attempt < 8; attempt += 1) {
-    if ((await tryWriteUse(app, snapshot, use, context, request)) === 'written') return;
+    if ((await tryWriteUse(app, snapshot, use, context)) === 'written') return;
   }
   app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
 }
 
-async function tryWriteUse(
-  app: AppContext,
-  snapshot: PatAuthSnapshot,
-  use: { ip: string | null; userAgent: string | null; now: number },
-  context: UseContext,
-  request: HttpRequest,
-): Promise<'written' | 'conflict'> {
+async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<'written' | 'conflict'> {
   const repository = new PatRepository(app);
   const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
   const previousIps = stored?.recentIps ?? [];
@@ -181,7 +177,7 @@ async function tryWriteUse(
         IpAddress: use.ip,
         PreviousIps: previousIps,
         FirstUse: !stored,
-        Route: truncate(new URL(request.url).pathname, 256),
+        Route: truncate(use.path, 256),
         TokenType: 'PersonalAccessToken',
       },
     });

@@ -1,17 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declarations } from '../../functions/declarations.js';
+import { TEST_JWKS, TEST_PEPPER } from '../helpers/settings.js';
 import { ROOT } from './arm.js';
 
 /** Builds the deployment zip exactly as `npm run package` does (into a temporary folder) and inspects it. */
 
-const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  main: string;
-  dependencies?: Record<string, string>;
-  devDependencies?: Record<string, string>;
-};
+const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string };
 
 let workDir = '';
 let zipPath = '';
@@ -39,11 +37,20 @@ afterAll(() => {
 });
 
 describe('deployment package', () => {
-  it('holds the entry points the Functions host loads', () => {
+  it('holds the bundled entry point, its chunks, the built portal, host.json and package.json, and nothing else', () => {
     expect(manifest.main).toBe('dist/functions/index.js');
-    for (const entry of ['host.json', 'package.json', manifest.main, 'node_modules/@azure/functions/package.json']) {
-      expect(entries, entry).toContain(entry);
-    }
+    for (const entry of ['host.json', 'package.json', manifest.main]) expect(entries, entry).toContain(entry);
+    const shipped = [
+      /^host\.json$/,
+      /^package\.json$/,
+      // The bundle, the chunks it loads lazily, and the licence texts of what they contain.
+      /^dist\/functions\/index\.js(\.LEGAL\.txt)?$/,
+      /^dist\/functions\/chunks\/[\w-]+\.js(\.LEGAL\.txt)?$/,
+      // The portal the app serves (functions/portal.ts reads dist/web beside dist/functions).
+      /^dist\/web\/index\.html$/,
+      /^dist\/web\/assets\/[\w-]+\.(js|css|svg|png|ico|woff2?)$/,
+    ];
+    expect(entries.filter((entry) => !shipped.some((pattern) => pattern.test(entry)))).toEqual([]);
   });
 
   it('holds the built portal the app serves (page shell and content-hashed assets), without source maps', () => {
@@ -52,16 +59,9 @@ describe('deployment package', () => {
     expect(entries.some((entry) => entry.startsWith('dist/web/') && entry.endsWith('.map'))).toBe(false);
   });
 
-  it('holds every production dependency and no dev-only one', () => {
-    for (const dependency of Object.keys(manifest.dependencies ?? {})) {
-      expect(entries, dependency).toContain(`node_modules/${dependency}/package.json`);
-    }
-    // A dev dependency that a production package also needs (the lockfile says so) is shipped.
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    for (const dependency of Object.keys(manifest.devDependencies ?? {})) {
-      if (dependency in (manifest.dependencies ?? {}) || lock.packages[`node_modules/${dependency}`]?.dev !== true) continue;
-      expect(entries.some((entry) => entry.startsWith(`node_modules/${dependency}/`)), dependency).toBe(false);
-    }
+  it('ships no node_modules and none of the unbundled build: the bundle carries what the app imports', () => {
+    expect(entries.filter((entry) => entry.includes('node_modules/'))).toEqual([]);
+    expect(entries.filter((entry) => /^dist\/(shared|local|functions\/[^/]+\.js$)/.test(entry) && entry !== manifest.main)).toEqual([]);
   });
 
   it('leaves out sources, tests, local settings and secrets, infrastructure and tooling', () => {
@@ -75,8 +75,9 @@ describe('deployment package', () => {
       ['TypeScript sources', /^(functions|shared)\//],
       ['Azurite data', /(^|\/)(__azurite_db|__blobstorage__|__queuestorage__|\.azurite\/)/],
       ['infrastructure', /^(infra\/|azure\.yaml$|bicepconfig\.json$|\.bicep\/)/],
-      ['tooling and CI', /^(tools|\.ci|\.git|\.github|\.vscode|coverage|bench)\//],
+      ['tooling and CI', /^(tools|dist\/tools|\.ci|\.git|\.github|\.vscode|coverage|bench)\//],
       ['TypeScript and test configuration', /^(tsconfig.*\.json|vitest.*)$/],
+      ['documentation', /\.md$/],
       ['dotfiles at the root', /^\.[^/]+$/],
       ['nested archives', /\.zip$/],
     ];
@@ -116,18 +117,71 @@ describe('deployment package', () => {
     expect(entry).toContain('@azure/functions-core');
   });
 
-  it('loads the function entry point from the extracted package alone', () => {
+  it('runs from the extracted package alone, as the Functions host loads it: every function registers and answers', () => {
     const appDir = join(workDir, 'app-extracted');
     run('unzip', ['-q', zipPath, '-d', appDir], workDir);
-    // Outside the Functions host @azure/functions only warns on registration ("test mode").
-    const result = spawnSync(
-      process.execPath,
-      ['--input-type=module', '-e', `await import('./${manifest.main}'); console.log('entry point loaded');`],
-      { cwd: appDir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    // The Node worker supplies @azure/functions-core; this probe does the same, outside the package,
+    // records what registers, then calls the HTTP functions that need no storage.
+    const probe = join(workDir, 'probe.mjs');
+    writeFileSync(
+      probe,
+      `
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+const Module = createRequire(import.meta.url)('node:module');
+const registered = new Map();
+const core = {
+  version: '4.0.0',
+  registerFunction: (metadata, handler) => { registered.set(metadata.name, handler); return { dispose() {} }; },
+  setProgrammingModel() {}, getProgrammingModel() {}, registerHook: () => ({ dispose() {} }), log() {}, Disposable: class {},
+};
+const load = Module._load;
+Module._load = function (request, parent, isMain) { return request === '@azure/functions-core' ? core : load.call(this, request, parent, isMain); };
+await import(pathToFileURL(process.argv[2]).href);
+const context = { invocationId: 'probe', triggerMetadata: {}, log() {}, info() {}, warn() {}, error() {} };
+const call = async (name, path, params) => {
+  const url = new URL(path, 'http://127.0.0.1:7071');
+  const response = await registered.get(name)({ method: 'GET', url: url.href, headers: new Headers(), query: url.searchParams, params }, context);
+  return { status: response.status ?? 200, type: response.headers?.['Content-Type'] ?? response.headers?.['content-type'], length: String(response.body ?? '').length, body: name === 'openapi' ? JSON.parse(response.body) : undefined };
+};
+const shell = await call('portal', '/_portal/', { path: '' });
+const asset = await call('portal', '/_portal/assets/' + process.argv[3], { path: 'assets/' + process.argv[3] });
+const openapi = await call('openapi', '/openapi.json', {});
+console.log(JSON.stringify({ registered: [...registered.keys()], shell, asset, openapi: { status: openapi.status, paths: Object.keys(openapi.body.paths).length } }));
+`,
     );
+    const portalScript = entries.find((entry) => /^dist\/web\/assets\/index-[\w-]+\.js$/.test(entry))?.slice('dist/web/assets/'.length) ?? '';
+    const result = spawnSync(process.execPath, [probe, join(appDir, manifest.main), portalScript], {
+      cwd: appDir,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        STORAGE: 'UseDevelopmentStorage=true',
+        AUTH_ISSUER: 'https://login.example.test/tenant/v2.0',
+        AUTH_AUDIENCE: 'api://gatehouse',
+        AUTH_JWKS: TEST_JWKS,
+        TOKEN_PEPPERS: TEST_PEPPER,
+        CHANGE_FEED_POLL_MS: '0',
+        LOG_LEVEL: 'error',
+      },
+    });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
-    expect(result.stdout).toContain('entry point loaded');
-    // The lazily loaded chunks (the identity libraries, on the first token request) load from the package too.
+    const outcome = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      registered: string[];
+      shell: { status: number; type: string };
+      asset: { status: number; type: string; length: number };
+      openapi: { status: number; paths: number };
+    };
+    expect(outcome.registered.sort()).toEqual(declarations.map((declaration) => declaration.name).sort());
+    expect(outcome.shell).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(outcome.asset.status).toBe(200);
+    expect(outcome.asset.length).toBeGreaterThan(1000);
+    expect(outcome.openapi.status).toBe(200);
+    expect(outcome.openapi.paths).toBeGreaterThan(50);
+  });
+
+  it('loads every lazily loaded chunk from the extracted package alone', () => {
+    const appDir = join(workDir, 'app-extracted');
     const entry = run('unzip', ['-p', zipPath, 'dist/functions/index.js'], workDir);
     for (const [, specifier] of entry.matchAll(/\bimport\(\s*['"](\.\/chunks\/[^'"]+)['"]\s*\)/g)) {
       const chunk = spawnSync(process.execPath, ['--input-type=module', '-e', `await import('./dist/functions/${(specifier ?? '').slice(2)}');`], {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REQUIRED_APP_SETTINGS, STORAGE_CONNECTION } from '../../shared/config.js';
-import { CONTAINERS, poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { CONTAINERS, IMMUTABLE_CONTAINERS, poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { parseNcrontab } from '../../shared/runtime/ncrontab.js';
 import { declarations } from '../../functions/declarations.js';
 import {
@@ -118,6 +118,36 @@ describe('storage', () => {
       type: 'UserAssignedIdentity',
       userAssignedIdentityResourceId: identity.id,
     });
+  });
+
+  it('keeps the audit checkpoint container write-once (container-level time-based immutability), and no other', () => {
+    const containers = resourcesOfType(snapshot, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+    const policies = resourcesOfType(snapshot, 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies');
+    expect(IMMUTABLE_CONTAINERS).toContain(CONTAINERS.auditCheckpoints);
+    // Every other app container must stay deletable: retention removes audit payloads, packages are replaced.
+    expect(policies.map((policy) => policy.name).sort()).toEqual(IMMUTABLE_CONTAINERS.map((name) => `${storage.name}/default/${name}/default`).sort());
+    for (const name of IMMUTABLE_CONTAINERS) {
+      const container = containers.find((candidate) => candidate.name === `${storage.name}/default/${name}`);
+      expect(container, name).toBeDefined();
+      expect(prop(container!, 'publicAccess'), name).toBe('None');
+      const policy = policies.find((candidate) => candidate.name === `${container!.name}/default`)!;
+      expect(policy.properties, name).toEqual({
+        immutabilityPeriodSinceCreationInDays: 365,
+        allowProtectedAppendWrites: false,
+        allowProtectedAppendWritesAll: false,
+      });
+    }
+  });
+
+  it('lets the app identity write checkpoints: a blob data role on the account covers the container', () => {
+    const identityBlobRoles = resourcesOfType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
+      (assignment) =>
+        prop(assignment, 'principalId') === `[${identityReference('principalId')}]` &&
+        String(prop(assignment, 'roleDefinitionId')).endsWith(`/${ROLE.storageBlobDataOwner}`),
+    );
+    expect(identityBlobRoles).toHaveLength(1);
+    // Scoped to the storage account, hence to every container in it (the immutability policy, not the role, keeps checkpoints).
+    expect(identityBlobRoles[0]!.id.startsWith(`${storage.id}/providers/`) || identityBlobRoles[0]!.id.includes(`'${storage.id}'`)).toBe(true);
   });
 
   it('never reads account keys or builds connection strings', () => {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONTAINERS, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { CONTAINERS, IMMUTABLE_CONTAINERS, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { type ArmTemplate, loadTemplate, OUT, readJson, ROOT } from './arm.js';
 
 /** Checks on the compiled ARM JSON (.bicep/out/main.json and the module templates). */
@@ -138,12 +138,17 @@ describe('compiled template', () => {
   });
 
   it('lists every table, queue and container of shared/storage/names.ts (infra/app-resources.json)', () => {
-    const appResources = variable(main, 'appResources') as { tables: string[]; queues: string[]; containers: string[] };
+    const appResources = variable(main, 'appResources') as { tables: string[]; queues: string[]; containers: string[]; immutableContainers: string[] };
     const sorted = (values: Iterable<string>) => [...values].sort();
     // A name added to names.ts must be added to infra/app-resources.json too.
     expect(sorted(appResources.tables), 'tables').toEqual(sorted(Object.values(TABLES)));
     expect(sorted(appResources.queues), 'queues').toEqual(sorted(Object.values(QUEUES)));
-    expect(sorted(appResources.containers), 'containers').toEqual(sorted(Object.values(CONTAINERS)));
+    expect(sorted([...appResources.containers, ...appResources.immutableContainers]), 'containers').toEqual(sorted(Object.values(CONTAINERS)));
+    expect(sorted(appResources.immutableContainers), 'immutable containers').toEqual(sorted(IMMUTABLE_CONTAINERS));
+  });
+
+  it('keeps audit checkpoints write-once for a bounded, configurable period', () => {
+    expect(parameters.auditCheckpointImmutabilityDays).toMatchObject({ type: 'int', defaultValue: 365, minValue: 1, maxValue: 146000 });
   });
 });
 

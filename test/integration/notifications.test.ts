@@ -201,7 +201,7 @@ describe('notification delivery', () => {
     expect(env.logs.join('\n')).not.toContain(webhookSecret);
   });
 
-  it('keeps signing after the token pepper is rotated and the old version retired (the README procedure)', async () => {
+  it('keeps signing after the token pepper is rotated and the old version retired (the runbook in docs/operations.md)', async () => {
     const old = env.settings.TOKEN_PEPPERS!;
     const fresh = generatePepperSetting('2');
     const withPeppers = (peppers: string) =>

@@ -47,7 +47,7 @@ const SCREENSHOTS = join(process.cwd(), 'docs', 'screenshots');
 
 /**
  * The page at desktop and phone width: it must not scroll sideways on a phone. With
- * UPDATE_SCREENSHOTS=1 (npm run screenshots) both are saved into docs/screenshots, which the README links.
+ * UPDATE_SCREENSHOTS=1 (npm run screenshots) both are saved into docs/screenshots, which docs/portal.md links.
  */
 export async function screenshots(page: Page, name: string): Promise<void> {
   const save = process.env.UPDATE_SCREENSHOTS === '1';

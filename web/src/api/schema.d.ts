@@ -436,7 +436,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recomputes the audit hash chains of the days in a window (at most 31 days) and reports the first broken link (Project Collection Administrators). */
+        /** Recomputes the audit hash chains of the days in a window (at most 31 days), compares them with the signed checkpoints kept outside the audit table and reports the first broken link (Project Collection Administrators). */
         get: operations["audit-verify"];
         put?: never;
         post?: never;
@@ -2939,12 +2939,54 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description intact, daysChecked, eventsChecked, chains, firstBrokenLink. */
+            /** @description Whether the chains are intact, the first broken link, and what the checkpoints cover. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        chains: {
+                            /** @description When that checkpoint was written (set by the storage service). */
+                            checkpointedAt: string | null;
+                            /** @description The highest sequence of the day a valid signed checkpoint vouches for. */
+                            checkpointedSequence: number | null;
+                            /** @description UTC day, yyyyMMdd. */
+                            day: string;
+                            events: number;
+                            headHash: string | null;
+                        }[];
+                        /** @description What the signed checkpoints outside the audit table prove about this window. */
+                        checkpointCoverage: {
+                            /** @description False when blob storage is not configured: only the hash chains were checked. */
+                            available: boolean;
+                            /** @description Valid signed checkpoints compared with the chains. */
+                            checked: number;
+                            /** @description Events at or below their day's highest checkpoint: a change, removal or addition is detected even with the hashes recomputed. */
+                            eventsCovered: number;
+                            /** @description Events after it: protected by the hash chain alone until the next checkpoint. */
+                            eventsNotCovered: number;
+                            /** @description When the newest valid checkpoint of the window was written. */
+                            latestCheckpointTime: string | null;
+                            /** @description Checkpoints signed under a pepper version no longer configured; not used as proof. */
+                            unverifiable: number;
+                        };
+                        daysChecked: number;
+                        endTime: string;
+                        eventsChecked: number;
+                        firstBrokenLink: {
+                            day: string;
+                            eventId: string | null;
+                            message: string;
+                            /** @enum {string} */
+                            reason: "missingChainHead" | "hashMismatch" | "dataMismatch" | "keyMismatch" | "sequenceGap" | "duplicateSequence" | "previousHashMismatch" | "headMismatch" | "eventBeyondHead" | "headBehindCheckpoint" | "checkpointMismatch" | "checkpointInvalid";
+                            sequence: number | null;
+                        } | null;
+                        /** @description True when no broken link was found in the window. */
+                        intact: boolean;
+                        startTime: string;
+                    };
+                };
             };
             /** @description Error */
             default: {
@@ -6077,7 +6119,7 @@ export interface operations {
                 "application/json": {
                     /** @description The token name (1–256 characters, no control characters; token-shaped text in it is redacted). */
                     displayName: string;
-                    /** @description Proves possession of the private key; a proven key cannot be squatted (see the README). */
+                    /** @description Proves possession of the private key; a proven key cannot be squatted (see docs/api.md, "Key squatting"). */
                     proofOfPossession?: {
                         /** @description From GET …/_apis/tokens/sshkeys/challenge. */
                         challenge: string;
