@@ -17,6 +17,7 @@ import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './ap
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
 import { requestOriginOf, type RequestOrigin } from './origin.js';
+import { wellFormedDeep } from '../text.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -412,7 +413,9 @@ export async function readJsonBody<B>(
     }
   }
   assertJsonDepth(json);
-  const parsed = schema.safeParse(json);
+  // JSON may spell unpaired surrogates (`"\ud800"`), which no storage key, queue or consumer takes:
+  // every string is made well-formed (U+FFFD) before anything reads it, as Gatehouse stores text.
+  const parsed = schema.safeParse(wellFormedDeep(json));
   if (!parsed.success) throw unknownFieldError(parsed.error) ?? validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
 import { trimTrailing } from '../text.js';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import type { PatCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import type { RequestOrigin } from '../http/origin.js';
@@ -88,18 +89,14 @@ function secretOf(token: string | PatSecret): PatSecret | undefined {
 
 // ---- cache ---------------------------------------------------------------------------------------
 
-const snapshotCaches = new WeakMap<AppContext, TtlCache<PatAuthSnapshot>>();
+/** Every app's cache, for local writes (whose notice names the PAT, not the app). */
 const allSnapshotCaches = new Set<WeakRef<TtlCache<PatAuthSnapshot>>>();
 
-function snapshotCacheOf(app: AppContext): TtlCache<PatAuthSnapshot> {
-  let found = snapshotCaches.get(app);
-  if (!found) {
-    found = new TtlCache(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
-    snapshotCaches.set(app, found);
-    allSnapshotCaches.add(new WeakRef(found));
-  }
-  return found;
-}
+const snapshotCacheOf = memoForApp((app) => {
+  const cache = new TtlCache<PatAuthSnapshot>(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
+  allSnapshotCaches.add(new WeakRef(cache));
+  return cache;
+});
 
 // A write to a PAT on another instance: the change feed names its hash.
 onRemoteChange('pat', (app, hash) => (hash === undefined ? snapshotCacheOf(app).clear() : snapshotCacheOf(app).delete(hash)));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../shared/audit/repository.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { callJson, createPat, type CallOptions } from '../helpers/http.js';
+import { createPat } from '../helpers/http.js';
 import { ALICE, BOB, DAVE } from '../helpers/demo.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
 import { createAppContext } from '../../shared/app-context.js';
@@ -14,6 +14,7 @@ import { dayKey, partitionKeyOf, auditDaysTable, type AuditRow as StoredAuditRow
 import { writeAuditEvent } from '../../shared/audit/writer.js';
 import { sampleAuditEvent } from '../helpers/audit.js';
 import { CONTOSO } from '../helpers/demo.js';
+import { client } from '../helpers/client.js';
 
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
@@ -53,7 +54,7 @@ describe('scale-out: three instances behind one port', () => {
     const token = await cluster.userToken('alice@contoso.com');
     const before = cluster.logs.length;
     for (let i = 0; i < 6; i++) {
-      const response = await cluster.fetch('/contoso/_apis/projects?api-version=7.1', { token });
+      const response = await client(cluster).as(token).get('/contoso/_apis/projects?api-version=7.1');
       expect(response.status).toBe(200);
     }
     await sleep(200);
@@ -135,7 +136,7 @@ describe('correctness with three instances running the timers at once', () => {
   it('reviews each grant request once', async () => {
     const alice = await cluster.userToken('alice@contoso.com');
     const name = `grants-${Date.now().toString(36)}`;
-    const post = (path: string, body: unknown) => callJson(cluster, 'POST', path, { token: alice, body });
+    const post = (path: string, body: unknown) => client(cluster).as(alice).post(path, body);
     expect((await post(`/_apis/organizations?${V}`, { name })).status).toBe(201);
     expect((await post(`/${name}/_apis/projects?${V}`, { name: 'lib', visibility: 'public' })).status).toBe(201);
     const submitted = await post(`/${name}/_apis/pipelines/freegrantrequests?${V}`, {
@@ -162,7 +163,7 @@ describe('correctness with three instances running the timers at once', () => {
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
     const statuses = await Promise.all(
       ips.map((ip, instance) =>
-        cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } }).then((r) => r.status),
+        onInstance(instance).as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': ip } }).then((r) => r.status),
       ),
     );
     expect(statuses).toEqual([200, 200, 200]);
@@ -221,13 +222,10 @@ const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
 const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
-/** A call aimed at one instance (0 = A, 1 = B, 2 = C). */
-async function callOn(instance: number, method: string, path: string, email: string, options: CallOptions = {}) {
-  return callJson(cluster.on(instance), method, path, { token: await cluster.userToken(email), ...options });
-}
+/** A client aimed at one instance (0 = A, 1 = B, 2 = C). */
+const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: cluster.userToken });
 
-const useOn = (instance: number, pat: string) =>
-  cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat}` } }).then((response) => response.status);
+const useOn = (instance: number, pat: string) => onInstance(instance).as(pat).get('/contoso/_apis/connectionData').then((response) => response.status);
 
 /**
  * Warms the caches of B and C with the PAT, makes `change` on A, and answers how long after A
@@ -255,7 +253,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a PAT revoked by its owner on A is refused on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('alice@contoso.com') });
     const delays = await propagation(pat.token, async () => {
-      expect((await callOn(0, 'DELETE', `${PATS}&authorizationId=${pat.authorizationId}`, 'alice@contoso.com')).status).toBe(204);
+      expect((await onInstance(0).asUser('alice@contoso.com').delete(`${PATS}&authorizationId=${pat.authorizationId}`)).status).toBe(204);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
@@ -263,7 +261,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a revocation rule added on A is applied on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('bob@contoso.com') }, { scope: 'vso.wiki' });
     const delays = await propagation(pat.token, async () => {
-      const rule = await callOn(0, 'POST', `/contoso/_apis/tokenadmin/revocationrules?${V}`, 'alice@contoso.com', { body: { scopes: 'vso.wiki', createdBefore: inDays(1) } });
+      const rule = await onInstance(0).asUser('alice@contoso.com').post(`/contoso/_apis/tokenadmin/revocationrules?${V}`, { scopes: 'vso.wiki', createdBefore: inDays(1) });
       expect(rule.status, rule.text).toBe(201);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
@@ -272,7 +270,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a member removed on A can no longer use a PAT on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('dave@contoso.com') });
     const delays = await propagation(pat.token, async () => {
-      expect((await callOn(0, 'DELETE', `/contoso/_apis/userentitlements/${DAVE.id}?${V}`, 'alice@contoso.com')).status).toBe(204);
+      expect((await onInstance(0).asUser('alice@contoso.com').delete(`/contoso/_apis/userentitlements/${DAVE.id}?${V}`)).status).toBe(204);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
@@ -280,7 +278,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a policy changed on A is enforced on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('carol@contoso.com') }, { validTo: inDays(30) });
     const delays = await propagation(pat.token, async () => {
-      const policies = await callOn(0, 'PUT', `/contoso/_apis/tokens/policies?${V}`, 'alice@contoso.com', { body: { maxPatLifespan: { enabled: true, maxDays: 7 } } });
+      const policies = await onInstance(0).asUser('alice@contoso.com').put(`/contoso/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 7 } });
       expect(policies.status, policies.text).toBe(200);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
