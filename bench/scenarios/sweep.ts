@@ -8,6 +8,7 @@ import { TABLES } from '../../shared/storage/names.js';
 import { seedDemoData, DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
 import { fmt, gatehouseSettings, median, round, seedEntities, timed } from '../lib.js';
 import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type ScenarioContext } from './common.js';
+import { DAY_MS } from '../../shared/time.js';
 
 /**
  * P3: the expiry sweep (shared/lifecycle/sweep.ts) with 100 due tokens among `small` and among
@@ -19,7 +20,6 @@ import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type Scenar
  */
 
 const DUE = 100;
-const DAY_MS = 86_400_000;
 
 // The sweep is loaded at run time so the benchmark builds and reports even before it exists.
 interface SweepModules {
@@ -35,7 +35,7 @@ interface SweepModules {
 async function loadSweep(): Promise<SweepModules | string> {
   const load = (name: string) => import(new URL(`../../shared/lifecycle/${name}.js`, import.meta.url).href) as Promise<Record<string, unknown>>;
   try {
-    const [sweep, patKind, kinds, cache, index] = await Promise.all([load('sweep'), load('pat-kind'), load('kinds'), load('directory-cache'), load('index')]);
+    const [sweep, patKind, kinds, cache, cursors] = await Promise.all([load('sweep'), load('pat-kind'), load('kinds'), load('directory-cache'), load('cursors')]);
     const modules = {
       sweepKind: sweep.sweepKind,
       expiryCursorName: sweep.expiryCursorName,
@@ -43,7 +43,7 @@ async function loadSweep(): Promise<SweepModules | string> {
       newCounters: kinds.newCounters,
       entitiesRead: kinds.entitiesRead,
       directoryCache: cache.directoryCache,
-      deleteCursor: index.deleteCursor,
+      deleteCursor: cursors.deleteCursor,
     };
     const missing = Object.entries(modules).filter(([, value]) => typeof value !== 'function').map(([name]) => name);
     return missing.length ? `the lifecycle sweep does not export ${missing.join(', ')} yet` : (modules as unknown as SweepModules);

@@ -178,7 +178,5 @@ export async function stopChangeFeed(app: AppContext): Promise<void> {
   running.delete(app);
 }
 
-export const changeFeedOf = (app: AppContext): ChangeFeed | undefined => running.get(app);
-
 onRemoteChange('organization', (app, key) => app.directory.dropCached('organization', key));
 onRemoteChange('membership', (app, key) => app.directory.dropCached('membership', key));

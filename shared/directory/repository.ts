@@ -4,7 +4,7 @@ import { announceChange } from '../coherence/changes.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { encodeKey, optionalText, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
-import { restErrorStatus } from '../http/errors.js';
+import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { organizationNameSchema, type OrganizationGroup, type ProjectRole, type ProjectVisibility } from './schemas.js';
 
 /**
@@ -101,7 +101,6 @@ export type MembershipDecision = (current: Membership | undefined, administrator
 export type Commit = (actions: TransactionAction[]) => Promise<void>;
 
 const ROSTER_ROW = 'administrators';
-const MEMBERSHIP_ATTEMPTS = 8;
 const isAdministrator = (membership: Membership | undefined) =>
   membership?.subjectKind === 'user' && membership.groups.includes('projectCollectionAdministrators');
 
@@ -157,11 +156,12 @@ export class DirectoryRepository {
 
   /** A name that cannot be an organization's is no organization (and never reaches storage as a key). */
   async getOrganizationByName(name: string): Promise<Organization | undefined> {
-    if (!organizationNameSchema.safeParse(name).success) return undefined;
     const key = name.toLowerCase();
     const now = this.now();
+    // Only organizations found under a valid name are cached, so a hit needs no validation.
     const cached = this.organizationCache.get(key, now);
     if (cached) return cached;
+    if (!organizationNameSchema.safeParse(name).success) return undefined;
     const row = await readEntity<Record<string, unknown>>(this.organizations, 'org', `n_${key}`);
     const organization = row ? toOrganization(row) : undefined;
     if (organization) this.organizationCache.set(key, organization, now);
@@ -287,7 +287,7 @@ export class DirectoryRepository {
     commitFor: (current: Membership | undefined, next: Membership | undefined) => Commit = () => (actions) => this.members.submitTransaction(actions).then(() => undefined),
   ): Promise<Membership | undefined> {
     const rowKey = memberRowKey(kind, subjectId);
-    for (let attempt = 1; ; attempt++) {
+    const committed = await retryLostRaces(async () => {
       const [rosterRow, row] = await Promise.all([
         readEntity<{ ids: string }>(this.members, organizationId, ROSTER_ROW),
         readEntity<Record<string, unknown>>(this.members, organizationId, rowKey),
@@ -299,28 +299,22 @@ export class DirectoryRepository {
       if (isAdministrator(next)) nextAdministrators.push(subjectId);
       const actions: TransactionAction[] = [...extra(current)];
       if (next) {
-        const entity = membershipEntity(next);
-        actions.push(row ? ['update', entity, 'Replace', { etag: row.etag }] : ['create', entity]);
+        actions.push(conditionalWrite(membershipEntity(next), row?.etag));
       } else if (row) {
         // Unconditional is enough: the roster row's ETag serialises every membership change of the organization.
         actions.push(['delete', { partitionKey: organizationId, rowKey }]);
       }
       const roster = { partitionKey: organizationId, rowKey: ROSTER_ROW, ids: JSON.stringify(nextAdministrators.sort()) };
-      actions.push(rosterRow ? ['update', roster, 'Replace', { etag: rosterRow.etag }] : ['create', roster]);
+      actions.push(conditionalWrite(roster, rosterRow?.etag));
       if (next) await this.members.upsertEntity({ partitionKey: rowKey, rowKey: organizationId }, 'Replace');
       this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-      try {
-        await commitFor(current, next)(actions);
-      } catch (error) {
-        const status = restErrorStatus(error);
-        if ((status === 409 || status === 412) && attempt < MEMBERSHIP_ATTEMPTS) continue;
-        throw error;
-      }
-      this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-      await announceChange('membership', membershipKey(organizationId, kind, subjectId));
-      if (!next && row) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
-      return next;
-    }
+      await commitFor(current, next)(actions);
+      return { next, removed: !next && row !== undefined };
+    });
+    this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
+    await announceChange('membership', membershipKey(organizationId, kind, subjectId));
+    if (committed.removed) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
+    return committed.next;
   }
 
   /** The roster of an organization written before the roster row existed. */

@@ -33,7 +33,7 @@ export async function updateOrganizationSettings(
     { setting: 'allowExternalGuests', previousValue: before.allowExternalGuests, newValue: after.allowExternalGuests },
   ].filter((change) => change.previousValue !== change.newValue);
   if (changes.length === 0) return after;
-  const events = changes.map((data) => organizationEvent(app, audit, after, { actionId: 'Organization.SettingsUpdateEvent', area: 'Organization', category: 'modify', data }));
+  const events = changes.map((data) => organizationEvent(app, audit, after, { actionId: 'Organization.SettingsUpdateEvent', data }));
   await commitWithEvents(
     app,
     TABLES.organizations,

@@ -7,7 +7,9 @@ import { enqueueNotification, notificationMessageSchema, type NotificationMessag
 import { readNotificationSettings } from '../notifications/settings.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { advanceCursor, bucketOf, compareNumbers, DAY_MS, pad, parseEntry, readCursor, reminderCursorName } from './index.js';
+import { advanceCursor, compareNumbers, readCursor, reminderCursorName } from './cursors.js';
+import { bucketOf, pad, parseEntry } from './expiry-index.js';
+import { DAY_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, RunScope } from './kinds.js';
 
 /**

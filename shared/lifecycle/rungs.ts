@@ -1,10 +1,11 @@
 import type { AppContext } from '../app-context.js';
-import { restErrorStatus } from '../http/errors.js';
+import type { TableEntityResult } from '@azure/data-tables';
 import { DEFAULT_LADDER, readNotificationSettings, saveLadder, type NotificationSettings } from '../notifications/settings.js';
 import type { OrganizationScope } from '../request-scope.js';
-import { readEntity } from '../storage/entities.js';
+import { changeEntity } from '../storage/conditional.js';
+import { parseJsonColumn, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { deleteCursor, reminderCursorName, REMINDER_KINDS } from './index.js';
+import { deleteCursor, reminderCursorName, REMINDER_KINDS } from './cursors.js';
 
 /**
  * Replaces an organization's reminder ladder (a notification setting) and keeps the registry of the
@@ -29,19 +30,13 @@ export async function updateLadder(scope: OrganizationScope, ladder: number[]): 
  * besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
  * from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
  */
-export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
-  const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
-  let counts: Record<string, number>;
-  try {
-    counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
-  } catch {
-    counts = {};
-  }
-  return { counts, etag: row?.etag };
-}
+const REGISTRY_PARTITION = 'registry';
+const RUNGS_ROW = 'rungs';
+
+const rungCountsOf = (row: { counts: string } | undefined): Record<string, number> => parseJsonColumn<Record<string, number>>(row?.counts, {});
 
 export async function activeRungs(app: AppContext): Promise<number[]> {
-  const { counts } = await readRungRegistry(app);
+  const counts = rungCountsOf(await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW));
   const rungs = new Set(DEFAULT_LADDER);
   for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
   return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
@@ -49,25 +44,16 @@ export async function activeRungs(app: AppContext): Promise<number[]> {
 
 async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
   if (rungs.length === 0) return;
-  const table = app.storage.table(TABLES.lifecycle);
-  for (let attempt = 1; ; attempt++) {
-    const { counts, etag } = await readRungRegistry(app);
-    const activated: number[] = [];
+  const activated = await changeEntity(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW, (row: TableEntityResult<{ counts: string }> | undefined) => {
+    const counts = rungCountsOf(row);
+    const newlyUsed: number[] = [];
     for (const rung of rungs) {
       const before = counts[String(rung)] ?? 0;
       const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) activated.push(rung);
+      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) newlyUsed.push(rung);
       counts[String(rung)] = after;
     }
-    const entity = { partitionKey: 'registry', rowKey: 'rungs', counts: JSON.stringify(counts) };
-    try {
-      if (etag) await table.updateEntity(entity, 'Replace', { etag });
-      else await table.createEntity(entity);
-      for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 8) throw error;
-    }
-  }
+    return { result: newlyUsed, write: { partitionKey: REGISTRY_PARTITION, rowKey: RUNGS_ROW, counts: JSON.stringify(counts) } };
+  });
+  for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
 }

@@ -51,7 +51,6 @@ export const notificationMessageSchema = z
   .strict();
 
 export type NotificationMessage = z.infer<typeof notificationMessageSchema>;
-export type NotificationRecipient = z.infer<typeof notificationRecipientSchema>;
 
 /** Builds a message with a new id and the app clock's time. */
 export function notificationMessage(

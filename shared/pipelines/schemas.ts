@@ -6,8 +6,6 @@ import { redactSecrets } from '../secrets/redaction.js';
 
 export const GRANT_REQUEST_STATUSES = ['pending', 'manualReview', 'approved', 'rejected'] as const;
 export type GrantRequestStatus = (typeof GRANT_REQUEST_STATUSES)[number];
-/** Statuses in which a request is still open (it blocks another request of the organization). */
-export const OPEN_STATUSES: readonly GrantRequestStatus[] = ['pending', 'manualReview'];
 
 export const REVIEW_OUTCOMES = ['approved', 'rejected', 'manualReview'] as const;
 export type ReviewOutcome = (typeof REVIEW_OUTCOMES)[number];

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isGuid } from '../ids.js';
 
 /**
  * Gatehouse personal access token format (documented in docs/api.md, "Token format"):
@@ -27,7 +28,6 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const TOKEN_PATTERN = /\bgat_[A-Za-z0-9]{1,8}_[A-Za-z0-9]{60}\b/g;
 const EXACT = /^gat_([A-Za-z0-9]{1,8})_([A-Za-z0-9]{22})([A-Za-z0-9]{32})([A-Za-z0-9]{6})$/;
 const MAX_TOKEN_LENGTH = 4 + 8 + 1 + 60;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -40,8 +40,19 @@ const CRC_TABLE = (() => {
 })();
 
 export function crc32(text: string): number {
+  // Over the UTF-8 bytes; an ASCII character is its own byte, so tokens need no buffer.
   let crc = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return crc32OfBytes(Buffer.from(text, 'utf8'));
+    crc = (CRC_TABLE[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32OfBytes(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
@@ -67,8 +78,14 @@ function uuidToBase62(uuid: string): string {
 }
 
 function base62ToUuid(text: string): string | undefined {
+  // Four digits at a time (62⁴ < 2⁵³): a sixth of the BigInt arithmetic.
   let value = 0n;
-  for (const char of text) value = value * 62n + BigInt(BASE62.indexOf(char));
+  for (let i = 0; i < text.length; i += 4) {
+    const digits = text.slice(i, i + 4);
+    let chunk = 0;
+    for (const char of digits) chunk = chunk * 62 + BASE62.indexOf(char);
+    value = value * 62n ** BigInt(digits.length) + BigInt(chunk);
+  }
   const hex = value.toString(16);
   if (hex.length > 32) return undefined;
   const padded = hex.padStart(32, '0');
@@ -91,7 +108,7 @@ function randomBase62(length: number): string {
 export function generateToken(pepperVersion: string, authorizationId: string): string {
   if (!/^[A-Za-z0-9]{1,8}$/.test(pepperVersion)) throw new Error('pepper versions are 1-8 letters or digits');
   const id = authorizationId.toLowerCase();
-  if (!UUID.test(id)) throw new Error('the authorization id must be a UUID');
+  if (!isGuid(id)) throw new Error('the authorization id must be a UUID');
   const body = `${TOKEN_PREFIX}${pepperVersion}_${uuidToBase62(id)}${randomBase62(RANDOM_LENGTH)}`;
   return body + checksumOf(body);
 }

@@ -1,22 +1,24 @@
 import { truncate } from '../text.js';
-import type { TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { RequestOrigin } from '../http/origin.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { restErrorStatus } from '../http/errors.js';
+import { ConcurrentModificationError } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
+import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { TABLES } from '../storage/names.js';
 import { PatRepository, usageEntity, type PatAuthSnapshot, type PatUsage } from './repository.js';
 
 /**
  * Last-used tracking: every successful PAT authentication records time, client IP (X-Forwarded-For)
  * and user agent on the usage row (`use_<authorizationId>` in the owner's `pats` partition), keeping
- * the five most recent distinct IPs. At most one write per token per minute (an in-process guard
- * first, then the stored time), off the request's critical path. A use from an IP that is not among
- * the recent ones is written at once, with a Token.PatUsedFromNewIpEvent in the same transaction.
+ * the five most recent distinct IPs. At most one write per token per PAT_LAST_USED_WRITE_SECONDS
+ * (a minute by default; an in-process guard first, then the stored time), off the request's critical
+ * path. A use from an IP that is not among the recent ones is written at once, with a
+ * Token.PatUsedFromNewIpEvent in the same transaction.
  */
-export const USAGE_WRITE_INTERVAL_MS = 60_000;
+const writeIntervalMs = (app: AppContext) => app.config.patAuth.lastUsedWriteSeconds * 1000;
 export const RECENT_IPS = 5;
 const GUARD_MAX_ENTRIES = 50_000;
 
@@ -24,13 +26,7 @@ interface GuardEntry {
   writtenAt: number;
   ips: Set<string>;
 }
-const guards = new WeakMap<AppContext, Map<string, GuardEntry>>();
-
-function guardOf(app: AppContext): Map<string, GuardEntry> {
-  let guard = guards.get(app);
-  if (!guard) guards.set(app, (guard = new Map<string, GuardEntry>()));
-  return guard;
-}
+const guardOf = memoForApp(() => new Map<string, GuardEntry>());
 
 /** One use: where from, to which path, when. */
 interface Use {
@@ -49,8 +45,9 @@ export interface UseContext {
  * Records a use. A use from an address this process has not seen for the token is security-relevant
  * (it carries Token.PatUsedFromNewIpEvent): it is written before the request goes on, and the
  * returned promise is awaited by the caller. A routine use (a known address) only refreshes the
- * last-used time: that write runs in the background, and is what an instance recycle can lose (at
- * most the last minute of last-used times of the tokens that instance served).
+ * last-used time: that write runs in the background, and is what an instance that dies can lose: the
+ * stored time then lags the last use it served by at most the write interval, plus the refresh that
+ * was being written when it died (test/integration/scale-out.test.ts kills one of three instances).
  * `settleBackgroundWork(app)` awaits background writes.
  */
 export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin: RequestOrigin, context: UseContext): Promise<void> | undefined {
@@ -61,7 +58,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin:
   const key = guardKey(snapshot.authorizationId, context.organization?.id);
   const entry = guard.get(key);
   const knownIp = ip === null || (entry?.ips.has(ip) ?? false);
-  if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return undefined;
+  if (entry && knownIp && now - entry.writtenAt < writeIntervalMs(app)) return undefined;
   // Claim the slot before the write starts, so concurrent uses in this process do not write twice.
   if (guard.size >= GUARD_MAX_ENTRIES && !entry) {
     const oldest = guard.keys().next();
@@ -94,26 +91,23 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin:
 /** Each organization's view of a token's use is kept apart, so the guard is per token and organization. */
 const guardKey = (authorizationId: string, organizationId: string | undefined) => `${authorizationId}|${organizationId ?? ''}`;
 
-const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
-
-function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
-  let writes = pendingWrites.get(app);
-  if (!writes) pendingWrites.set(app, (writes = new Map<string, Promise<void>>()));
-  return writes;
-}
+const pendingWritesOf = memoForApp(() => new Map<string, Promise<void>>());
 
 /**
  * Records a use. Concurrent uses of one token (say, from two new IPs at once) race on the usage
  * row's ETag: the loser reads the row again and merges its use, so no IP and no event is lost.
  */
 async function writeUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<void> {
-  for (let attempt = 0; attempt < 8; attempt += 1) {
-    if ((await tryWriteUse(app, snapshot, use, context)) === 'written') return;
+  try {
+    await retryLostRaces(() => tryWriteUse(app, snapshot, use, context));
+  } catch (error) {
+    if (!(error instanceof ConcurrentModificationError)) throw error;
+    app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
   }
-  app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
 }
 
-async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<'written' | 'conflict'> {
+/** One round of writeUse: read the usage row, merge this use, write it if the row is still as read. */
+async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<void> {
   const repository = new PatRepository(app);
   const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
   const previousIps = stored?.recentIps ?? [];
@@ -122,9 +116,9 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   const organizationId = context.organization?.id;
   const key = guardKey(snapshot.authorizationId, organizationId);
   const seenHere = organizationId === undefined ? stored : stored?.byOrganization[organizationId];
-  if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < USAGE_WRITE_INTERVAL_MS) {
+  if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < writeIntervalMs(app)) {
     guard.set(key, { writtenAt: Date.parse(seenHere.time), ips: new Set(previousIps) });
-    return 'written';
+    return;
   }
   const time = new Date(use.now).toISOString();
   const usage: PatUsage = {
@@ -139,51 +133,42 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   };
   guard.set(key, { writtenAt: use.now, ips: new Set(usage.recentIps) });
   const entity = usageEntity(snapshot.ownerId, snapshot.authorizationId, usage);
-  const action: TransactionAction = stored ? ['update', entity, 'Replace', { etag: stored.etag }] : ['create', entity];
-  try {
-    if (!newIp) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
-    if (!organization) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const audit: AuditContext = {
-      actor: {
-        kind: 'user',
-        id: snapshot.ownerId,
-        upn: snapshot.owner.email || undefined,
-        displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
-        authenticationMechanism: `PAT:${snapshot.authorizationId}`,
-      },
-      ipAddress: use.ip,
-      userAgent: use.userAgent ?? undefined,
-      activityId: context.activityId,
-      correlationId: context.activityId,
-    };
-    const event = organizationEvent(app, audit, organization, {
-      actionId: 'Token.PatUsedFromNewIpEvent',
-      area: 'Token',
-      category: 'access',
-      data: {
-        AuthorizationId: snapshot.authorizationId,
-        DisplayName: snapshot.displayName,
-        OwnerId: snapshot.ownerId,
-        OwnerName: snapshot.owner.displayName,
-        IpAddress: use.ip,
-        PreviousIps: previousIps,
-        FirstUse: !stored,
-        Route: truncate(use.path, 256),
-        TokenType: 'PersonalAccessToken',
-      },
-    });
-    await commitWithEvents(app, TABLES.pats, [action], [event]);
-    return 'written';
-  } catch (error) {
-    const status = restErrorStatus(error);
-    if (status === 409 || status === 412) return 'conflict';
-    throw error;
+  const action = conditionalWrite(entity, stored?.etag);
+  if (!newIp) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
   }
+  const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
+  if (!organization) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
+  }
+  const audit: AuditContext = {
+    actor: {
+      kind: 'user',
+      id: snapshot.ownerId,
+      upn: snapshot.owner.email || undefined,
+      displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
+      authenticationMechanism: `PAT:${snapshot.authorizationId}`,
+    },
+    ipAddress: use.ip,
+    userAgent: use.userAgent ?? undefined,
+    activityId: context.activityId,
+    correlationId: context.activityId,
+  };
+  const event = organizationEvent(app, audit, organization, {
+    actionId: 'Token.PatUsedFromNewIpEvent',
+    data: {
+      AuthorizationId: snapshot.authorizationId,
+      DisplayName: snapshot.displayName,
+      OwnerId: snapshot.ownerId,
+      OwnerName: snapshot.owner.displayName,
+      IpAddress: use.ip,
+      PreviousIps: previousIps,
+      FirstUse: !stored,
+      Route: truncate(use.path, 256),
+      TokenType: 'PersonalAccessToken',
+    },
+  });
+  await commitWithEvents(app, TABLES.pats, [action], [event]);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
+import type { RequestOf, ResponseOf } from './client.js';
 import type { TestEnvironment } from './environment.js';
 
 /** A reply with its body parsed as JSON (undefined when it is empty or not JSON), and its raw text. */
@@ -24,7 +25,7 @@ export interface CallOptions {
   headers?: Record<string, string> | undefined;
 }
 
-/** Calls the test runtime and parses the answer. */
+/** Calls the test runtime and parses the answer: the transport under `client` (client.ts), which tests use. */
 export async function callJson(env: Pick<TestEnvironment, 'fetch'>, method: string, path: string, options: CallOptions = {}): Promise<JsonReply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
@@ -53,15 +54,7 @@ export async function callJson(env: Pick<TestEnvironment, 'fetch'>, method: stri
 }
 
 /** A PAT as `POST _apis/tokens/pats` returns it (with its secret). */
-export interface CreatedPat {
-  authorizationId: string;
-  displayName: string;
-  token: string;
-  scope: string;
-  targetAccounts: string[] | null;
-  validFrom: string;
-  validTo: string;
-}
+export type CreatedPat = NonNullable<ResponseOf<'pats-create'>['patToken']> & { token: string };
 
 /**
  * Creates a PAT in `organization` (default contoso) as the caller of `token` or `authorization`;
@@ -70,14 +63,12 @@ export interface CreatedPat {
 export async function createPat(
   env: Pick<TestEnvironment, 'fetch'> & { readonly clock: { now(): Date } },
   caller: { token?: string; authorization?: string },
-  body: Partial<{ displayName: string; scope: string; validTo: string; allOrgs: boolean }> = {},
+  body: Partial<RequestOf<'pats-create'>> = {},
   organization = 'contoso',
 ): Promise<CreatedPat> {
   const validTo = new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString();
-  const reply = await callJson(env, 'POST', `/${organization}/_apis/tokens/pats?api-version=7.1-preview.1`, {
-    ...caller,
-    body: { displayName: `pat-${randomUUID().slice(0, 8)}`, scope: 'vso.code', validTo, allOrgs: false, ...body },
-  });
+  const sent: RequestOf<'pats-create'> = { displayName: `pat-${randomUUID().slice(0, 8)}`, scope: 'vso.code', validTo, allOrgs: false, ...body };
+  const reply = await callJson(env, 'POST', `/${organization}/_apis/tokens/pats?api-version=7.1-preview.1`, { ...caller, body: sent });
   expect(reply.status, reply.text).toBe(200);
   return reply.body.patToken as CreatedPat;
 }

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../shared/secrets/format.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client, type Reply } from '../helpers/client.js';
 import { createPat } from '../helpers/http.js';
 
 /** Forged PATs (well-formed, checksum-valid, wrong secret) flooding authentication from one address. */
 let env: TestEnvironment;
+const api = client(() => env);
 beforeAll(async () => {
   env = await startTestEnvironment({
     settings: { RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: '8', RATE_LIMIT_AUTH_FAILURES_PER_TOKEN_PER_MINUTE: '5' },
@@ -17,11 +19,11 @@ afterAll(async () => {
 
 const basic = (token: string) => `Basic ${Buffer.from(`:${token}`).toString('base64')}`;
 const attempt = (token: string, address: string) =>
-  env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(token), 'x-forwarded-for': address } });
+  api.withAuthorization(basic(token)).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': address } });
 
-async function statusesOf(tokens: readonly string[], addressOf: (index: number) => string): Promise<{ statuses: number[]; last: Response }> {
+async function statusesOf(tokens: readonly string[], addressOf: (index: number) => string): Promise<{ statuses: number[]; last: Reply }> {
   const statuses: number[] = [];
-  let last: Response | undefined;
+  let last: Reply | undefined;
   for (const [index, token] of tokens.entries()) {
     last = await attempt(token, addressOf(index));
     statuses.push(last.status);
@@ -36,7 +38,7 @@ describe('failed authentication limits', () => {
     expect(statuses.slice(0, 8)).toEqual(Array(8).fill(401));
     expect(new Set(statuses.slice(8))).toEqual(new Set([429]));
     expect(Number(last.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await last.json()) as { code: string }).code).toBe('rateLimited');
+    expect(last.body.code).toBe('rateLimited');
 
     // While the budget is spent even a good PAT from that address is refused: the answer tells nothing.
     const alice = await env.userToken('alice@contoso.com');
@@ -58,8 +60,8 @@ describe('failed authentication limits', () => {
     const onUnknown = await statusesOf(unknown, (index) => `203.0.113.${index + 101}`);
     expect(onWrong.statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
     expect(onUnknown.statuses).toEqual(onWrong.statuses);
-    const bodyOf = async (response: Response) => {
-      const body = (await response.json()) as Record<string, unknown>;
+    const bodyOf = async (response: Reply) => {
+      const body = response.body as Record<string, unknown>;
       return { ...body, activityId: undefined, message: String(body.message).replace(/[0-9a-f-]{36}/g, '') };
     };
     expect(await bodyOf(onUnknown.last)).toEqual(await bodyOf(onWrong.last));

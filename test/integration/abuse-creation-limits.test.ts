@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, type JsonReply } from '../helpers/http.js';
+import { client, type Reply } from '../helpers/client.js';
 
 /**
  * An ordinary user makes throw-away organizations, feeds and free grant requests as fast as the API
@@ -11,27 +11,24 @@ import { callJson, type JsonReply } from '../helpers/http.js';
 const V = 'api-version=7.1';
 const DESCRIPTION = 'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.';
 
-async function newOrganization(env: TestEnvironment, email: string): Promise<JsonReply> {
-  return callJson(env, 'POST', `/_apis/organizations?${V}`, { token: await env.userToken(email), body: { name: `org-${randomUUID().slice(0, 8)}` } });
+async function newOrganization(env: TestEnvironment, email: string): Promise<Reply> {
+  return client(env).asUser(email).post(`/_apis/organizations?${V}`, { name: `org-${randomUUID().slice(0, 8)}` });
 }
 
-async function requestGrant(env: TestEnvironment, email: string, organization: string): Promise<JsonReply> {
+async function requestGrant(env: TestEnvironment, email: string, organization: string): Promise<Reply> {
   const token = await env.userToken(email);
-  const project = await callJson(env, 'POST', `/${organization}/_apis/projects?${V}`, { token, body: { name: 'lib', visibility: 'public' } });
+  const project = await client(env).as(token).post(`/${organization}/_apis/projects?${V}`, { name: 'lib', visibility: 'public' });
   expect(project.status, project.text).toBe(201);
-  return callJson(env, 'POST', `/${organization}/_apis/pipelines/freegrantrequests?${V}`, {
-    token,
-    body: {
-      requesterName: 'Someone',
-      requesterEmail: `${randomUUID().slice(0, 8)}@example.com`,
-      projects: ['lib'],
-      repositories: [`https://github.com/${randomUUID().slice(0, 8)}/parser`],
-      description: DESCRIPTION,
-    },
+  return client(env).as(token).post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, {
+    requesterName: 'Someone',
+    requesterEmail: `${randomUUID().slice(0, 8)}@example.com`,
+    projects: ['lib'],
+    repositories: [`https://github.com/${randomUUID().slice(0, 8)}/parser`],
+    description: DESCRIPTION,
   });
 }
 
-function expectCreationLimited(reply: JsonReply): void {
+function expectCreationLimited(reply: Reply): void {
   expect(reply.status, reply.text).toBe(429);
   expect(reply.body.code).toBe('creationRateLimited');
   expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -39,6 +36,7 @@ function expectCreationLimited(reply: JsonReply): void {
 
 describe('creation budgets per identity and tenant', () => {
   let env: TestEnvironment;
+  const api = client(() => env);
   beforeAll(async () => {
     env = await startTestEnvironment({
       settings: {
@@ -67,7 +65,7 @@ describe('creation budgets per identity and tenant', () => {
 
   it('limits feeds per identity', async () => {
     const token = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
-    const create = (name: string) => callJson(env, 'POST', `/contoso/_apis/packaging/feeds?${V}`, { token, body: { name } });
+    const create = (name: string) => api.as(token).post(`/contoso/_apis/packaging/feeds?${V}`, { name });
     for (const name of ['f1', 'f2', 'f3']) expect((await create(name)).status).toBe(201);
     expectCreationLimited(await create('f4'));
   });
@@ -88,6 +86,7 @@ describe('creation budgets per identity and tenant', () => {
 
 describe('the grant review is fair and bounded', () => {
   let env: TestEnvironment;
+  const api = client(() => env);
   beforeAll(async () => {
     env = await startTestEnvironment({ settings: { GRANT_REVIEW_BATCH_SIZE: '4' } });
   });
@@ -110,7 +109,7 @@ describe('the grant review is fair and bounded', () => {
 
     await env.runtime.invoke('grant-review');
     const token = await env.userToken('erin@fabrikam.com');
-    const after = await callJson(env, 'GET', `/${real.body.name}/_apis/pipelines/freegrantrequests/${request.body.id}?${V}`, { token });
+    const after = await api.as(token).get(`/${real.body.name}/_apis/pipelines/freegrantrequests/${request.body.id}?${V}`);
     expect(after.status).toBe(200);
     expect(after.body.status).not.toBe('pending');
     // Bounded: one run reviews at most the batch size.
@@ -119,7 +118,7 @@ describe('the grant review is fair and bounded', () => {
       displayName: 'Olivia Operator',
       roles: ['Gatehouse.Operator'],
     });
-    const pending = await callJson(env, 'GET', `/_apis/pipelines/freegrantrequests?status=pending&${V}`, { token: operator });
+    const pending = await api.as(operator).get(`/_apis/pipelines/freegrantrequests?status=pending&${V}`);
     expect(pending.status, pending.text).toBe(200);
     expect(pending.body.value.filter((item: { id: string }) => junk.includes(item.id))).toHaveLength(5);
   });
@@ -127,6 +126,7 @@ describe('the grant review is fair and bounded', () => {
 
 describe('a tenant policy limits how often its users create organizations', () => {
   let env: TestEnvironment;
+  const api = client(() => env);
   beforeAll(async () => {
     env = await startTestEnvironment();
   });
@@ -136,10 +136,7 @@ describe('a tenant policy limits how often its users create organizations', () =
 
   it('applies restrictOrganizationCreation.maxPerUserPerHour to every user of the tenant, exempt users included', async () => {
     const tina = await env.userToken('tina@contoso.com');
-    const set = await callJson(env, 'PUT', `/_apis/tenant/policies?${V}`, {
-      token: tina,
-      body: { restrictOrganizationCreation: { enabled: false, maxPerUserPerHour: 2 } },
-    });
+    const set = await api.as(tina).put(`/_apis/tenant/policies?${V}`, { restrictOrganizationCreation: { enabled: false, maxPerUserPerHour: 2 } });
     expect(set.status, set.text).toBe(200);
     expect(set.body.restrictOrganizationCreation).toMatchObject({ enabled: false, maxPerUserPerHour: 2 });
     for (let index = 0; index < 2; index += 1) expect((await newOrganization(env, 'bob@contoso.com')).status).toBe(201);

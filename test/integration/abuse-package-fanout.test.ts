@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
 import { LocalNpmRegistry, packPackages, tempDir } from '../helpers/npm.js';
 
 /**
@@ -10,6 +10,7 @@ import { LocalNpmRegistry, packPackages, tempDir } from '../helpers/npm.js';
  * registry. Without bounds every path is walked: 3^4 resolutions and as many public registry calls.
  */
 let env: TestEnvironment;
+const api = client(() => env);
 let upstream: LocalNpmRegistry;
 let alice: string;
 const LAYERS = ['l1', 'l2', 'l3', 'l4'] as const;
@@ -18,10 +19,7 @@ const feedName = (layer: string, index: number) => `${layer}-${index}`;
 const registry = (feed: string) => `/contoso/_packaging/${feed}/npm/registry`;
 
 async function createFeed(name: string, upstreams?: readonly string[]) {
-  return callJson(env, 'POST', '/contoso/_apis/packaging/feeds?api-version=7.1', {
-    token: alice,
-    body: { name, ...(upstreams ? { upstreamSources: upstreams.map((feed) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: feed })) } : {}) },
-  });
+  return api.as(alice).post('/contoso/_apis/packaging/feeds?api-version=7.1', { name, ...(upstreams ? { upstreamSources: upstreams.map((feed) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: feed })) } : {}) });
 }
 
 const packumentCalls = () => upstream.requests.filter((request) => !request.url.includes('/-/')).length;
@@ -54,7 +52,7 @@ afterAll(async () => {
 describe('package reads over an upstream graph are bounded', () => {
   it('resolves each feed once per request: one public registry call instead of one per path', async () => {
     upstream.requests.length = 0;
-    const read = await callJson(env, 'GET', `${registry('l1-0')}/fanout-lib`, { token: alice });
+    const read = await api.as(alice).get(`${registry('l1-0')}/fanout-lib`);
     expect(read.status, read.text).toBe(200);
     expect(Object.keys(read.body.versions)).toEqual(['1.0.0']);
     expect(packumentCalls()).toBe(1);
@@ -62,7 +60,7 @@ describe('package reads over an upstream graph are bounded', () => {
 
   it('refuses a read that would resolve more feeds than the cap with 508 upstreamLimitExceeded', async () => {
     upstream.requests.length = 0;
-    const read = await callJson(env, 'GET', `${registry('top')}/fanout-lib`, { token: alice });
+    const read = await api.as(alice).get(`${registry('top')}/fanout-lib`);
     expect(read.status).toBe(508);
     expect(read.text).toContain('upstreamLimitExceeded');
     expect(packumentCalls()).toBeLessThanOrEqual(1);
@@ -77,10 +75,7 @@ describe('package reads over an upstream graph are bounded', () => {
     // 'top' would then reach 13 feeds.
     const extra = await createFeed('extra');
     expect(extra.status).toBe(201);
-    const grown = await callJson(env, 'PATCH', '/contoso/_apis/packaging/feeds/l4-0?api-version=7.1', {
-      token: alice,
-      body: { upstreamSources: [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'extra' }] },
-    });
+    const grown = await api.as(alice).patch('/contoso/_apis/packaging/feeds/l4-0?api-version=7.1', { upstreamSources: [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'extra' }] });
     expect(grown.status, grown.text).toBe(400);
     expect(grown.body.code).toBe('upstreamGraphTooLarge');
     expect(grown.text).toContain("'top'");
@@ -90,12 +85,12 @@ describe('package reads over an upstream graph are bounded', () => {
     upstream.requests.length = 0;
     upstream.delayMs = 600;
     try {
-      const client = new AbortController();
+      const disconnect = new AbortController();
       const pending = env.fetch(`${registry('l2-0')}/fanout-lib/-/fanout-lib-1.0.0.tgz`, {
         headers: { authorization: `Bearer ${alice}` },
-        signal: client.signal,
+        signal: disconnect.signal,
       });
-      setTimeout(() => client.abort(), 200);
+      setTimeout(() => disconnect.abort(), 200);
       await expect(pending).rejects.toThrow();
       await new Promise((resolve) => setTimeout(resolve, 2000));
       // The package document was already being read; the tarball is never asked for once the client has gone.

@@ -1,13 +1,14 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
 
 /**
  * Large request bodies, sent as an abuser would: publishes refused anyway (no right to publish, over
  * the publish limit, no declared length) must not raise the process's memory by their size.
  */
 let env: TestEnvironment;
+const api = client(() => env);
 let publisher: string;
 let reader: string;
 const MiB = 1024 * 1024;
@@ -17,7 +18,7 @@ beforeAll(async () => {
   env = await startTestEnvironment({ settings: { NPM_MAX_PUBLISH_BYTES: String(64 * MiB) } });
   publisher = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
   reader = await env.userToken('dave@contoso.com', { scopes: ['vso.packaging'] });
-  const created = await callJson(env, 'POST', '/contoso/_apis/packaging/feeds?api-version=7.1', { token: publisher, body: { name: 'main' } });
+  const created = await api.as(publisher).post('/contoso/_apis/packaging/feeds?api-version=7.1', { name: 'main' });
   expect(created.status, created.text).toBe(201);
 }, 60_000);
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declarations } from '../../functions/declarations.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
 import { CONTOSO, DAVE } from '../helpers/demo.js';
 import { createOrganization } from '../helpers/directory.js';
 
@@ -15,6 +15,7 @@ import { createOrganization } from '../helpers/directory.js';
  * owner's inbox and its own webhook promptly.
  */
 let env: TestEnvironment;
+const api = client(() => env);
 let blackhole: Server;
 let receiver: Server;
 let blackholeConnections = 0;
@@ -46,7 +47,7 @@ beforeAll(async () => {
   const mallory = await env.userToken('erin@fabrikam.com');
   const alice = await env.userToken('alice@contoso.com');
   const set = (organization: string, token: string, url: string) =>
-    callJson(env, 'PUT', `/${organization}/_apis/notifications/webhook?${V}`, { token, body: { url, secret: 'a-secret-of-at-least-16' } });
+    api.as(token).put(`/${organization}/_apis/notifications/webhook?${V}`, { url, secret: 'a-secret-of-at-least-16' });
   expect((await set('blackhole-org', mallory, urlOf(blackhole, '/hook'))).status).toBe(200);
   expect((await set('contoso', alice, urlOf(receiver, '/hook'))).status).toBe(200);
 }, 60_000);
@@ -99,7 +100,7 @@ describe('webhook deliveries are isolated per organization', () => {
     await enqueueNotification(env.app, leak);
     const dave = await env.userToken('dave@contoso.com');
     const inboxAt = await waitFor(async () => {
-      const inbox = await callJson(env, 'GET', `/contoso/_apis/notifications?${V}`, { token: dave });
+      const inbox = await api.as(dave).get(`/contoso/_apis/notifications?${V}`);
       return inbox.body?.value?.some((notice: { id: string }) => notice.id === leak.id) ? Date.now() : undefined;
     }, 15_000);
     const webhookAt = await waitFor(async () => received.get(leak.id), 15_000);

@@ -5,7 +5,8 @@ import type { Access } from '../../shared/http/endpoint.js';
 import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { FABRIKAM_TENANT_ID } from '../../local/demo-data.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat, type CallOptions } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat } from '../helpers/http.js';
 import { deliverAuditQueue } from '../helpers/queues.js';
 import { createOrganization } from '../helpers/directory.js';
 import { ALICE, BOB, CONTOSO, DAVE } from '../helpers/demo.js';
@@ -18,6 +19,9 @@ import { latestApiVersion } from '../../shared/http/api-versions.js';
  * attack, and the property behind it.
  */
 let env: TestEnvironment;
+const api = client(() => env);
+const asAlice = api.asUser('alice@contoso.com');
+const asBob = api.asUser('bob@contoso.com');
 const PAT_V = 'api-version=7.1-preview.1';
 const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_400_000).toISOString();
@@ -25,9 +29,8 @@ const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_
 async function as(email: string, options: Parameters<TestEnvironment['userToken']>[1] = {}) {
   return { token: await env.userToken(email, options) };
 }
-const call = (method: string, path: string, options: CallOptions = {}) => callJson(env, method, path, options);
-const connectionData = (token: string, organization: string) => call('GET', `/${organization}/_apis/connectionData`, { authorization: `Bearer ${token}` });
-const selfLookup = (token: string, organization: string) => call('GET', `/${organization}/_apis/tokens/pats/self?${PAT_V}`, { authorization: `Bearer ${token}` });
+const connectionData = (token: string, organization: string) => api.as(token).get(`/${organization}/_apis/connectionData`);
+const selfLookup = (token: string, organization: string) => api.as(token).get(`/${organization}/_apis/tokens/pats/self?${PAT_V}`);
 
 /** A person of another tenant who signs in for the first time. */
 async function stranger(name: string) {
@@ -45,22 +48,16 @@ afterAll(async () => {
 
 describe('policies are enforced where a token is used', () => {
   it('refuses in contoso a global full-scope ten-year PAT minted in the member’s own organization (attack 1)', async () => {
-    const policies = await call('PUT', `/contoso/_apis/tokens/policies?${V}`, {
-      ...(await as('alice@contoso.com')),
-      body: {
-        restrictPatCreation: { enabled: true },
-        restrictGlobalPats: { enabled: true },
-        restrictFullScopePats: { enabled: true },
-        maxPatLifespan: { enabled: true, maxDays: 7 },
-      },
+    const policies = await asAlice.put(`/contoso/_apis/tokens/policies?${V}`, {
+      restrictPatCreation: { enabled: true },
+      restrictGlobalPats: { enabled: true },
+      restrictFullScopePats: { enabled: true },
+      maxPatLifespan: { enabled: true, maxDays: 7 },
     });
     expect(policies.status, policies.text).toBe(200);
     try {
       // Blocked in contoso...
-      const blocked = await call('POST', `/contoso/_apis/tokens/pats?${PAT_V}`, {
-        ...(await as('dave@contoso.com')),
-        body: { displayName: 'x', scope: 'app_token', validTo: inDays(3000), allOrgs: true },
-      });
+      const blocked = await api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/pats?${PAT_V}`, { displayName: 'x', scope: 'app_token', validTo: inDays(3000), allOrgs: true });
       expect(blocked.status).toBe(403);
       // ...so dave makes his own organization and mints the token there.
       await createOrganization(env, 'dave@contoso.com', 'daves-own');
@@ -79,17 +76,14 @@ describe('policies are enforced where a token is used', () => {
       expect(self.body.policy.reasons).toHaveLength(self.body.policy.violations.length);
       // Introspection judges it exactly alike.
       const gitserver = `Bearer ${await env.appToken('gitserver')}`;
-      const introspected = await call('POST', '/_apis/tokens/introspect', { authorization: gitserver, body: { token: minted.token, organization: 'contoso' } });
+      const introspected = await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: minted.token, organization: 'contoso' });
       expect(introspected.body).toEqual({ active: false });
     } finally {
-      const reset = await call('PUT', `/contoso/_apis/tokens/policies?${V}`, {
-        ...(await as('alice@contoso.com')),
-        body: {
-          restrictPatCreation: { enabled: false },
-          restrictGlobalPats: { enabled: false },
-          restrictFullScopePats: { enabled: false },
-          maxPatLifespan: { enabled: false },
-        },
+      const reset = await asAlice.put(`/contoso/_apis/tokens/policies?${V}`, {
+        restrictPatCreation: { enabled: false },
+        restrictGlobalPats: { enabled: false },
+        restrictFullScopePats: { enabled: false },
+        maxPatLifespan: { enabled: false },
       });
       expect(reset.status).toBe(200);
     }
@@ -99,30 +93,24 @@ describe('policies are enforced where a token is used', () => {
     const global = await createPat(env, await as('alice@contoso.com'), { allOrgs: true });
     expect((await connectionData(global.token, 'contoso')).status).toBe(200);
 
-    const notTenantAdmin = await call('PUT', `/_apis/tenant/policies?${V}`, { ...(await as('alice@contoso.com')), body: { restrictGlobalPats: { enabled: true } } });
+    const notTenantAdmin = await asAlice.put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: true } });
     expect(notTenantAdmin.status).toBe(403);
     expect(notTenantAdmin.body.code).toBe('missingRole');
 
     const tina = await as('tina@contoso.com');
-    const set = await call('PUT', `/_apis/tenant/policies?${V}`, {
-      ...tina,
-      body: { restrictGlobalPats: { enabled: true }, restrictOrganizationCreation: { enabled: true, exemptUsers: [ALICE.id] } },
-    });
+    const set = await api.as(tina.token).put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: true }, restrictOrganizationCreation: { enabled: true, exemptUsers: [ALICE.id] } });
     expect(set.status, set.text).toBe(200);
     try {
       const refused = await connectionData(global.token, 'contoso');
       expect(refused.status).toBe(403);
       expect(refused.body.code).toBe('globalPatPolicyViolation');
-      const create = await call('POST', `/contoso/_apis/tokens/pats?${PAT_V}`, {
-        ...(await as('bob@contoso.com')),
-        body: { displayName: 'g', scope: 'vso.code', validTo: inDays(5), allOrgs: true },
-      });
+      const create = await asBob.post(`/contoso/_apis/tokens/pats?${PAT_V}`, { displayName: 'g', scope: 'vso.code', validTo: inDays(5), allOrgs: true });
       expect(create.status).toBe(403);
       expect(create.body.patTokenError ?? create.body.code).toBe('globalPatPolicyViolation');
-      const organization = await call('POST', `/_apis/organizations?${V}`, { ...(await as('bob@contoso.com')), body: { name: 'bobs-shadow' } });
+      const organization = await asBob.post(`/_apis/organizations?${V}`, { name: 'bobs-shadow' });
       expect(organization.status).toBe(403);
       expect(organization.body.code).toBe('organizationCreationRestricted');
-      expect((await call('POST', `/_apis/organizations?${V}`, { ...(await as('alice@contoso.com')), body: { name: 'alice-allowed' } })).status).toBe(201);
+      expect((await asAlice.post(`/_apis/organizations?${V}`, { name: 'alice-allowed' })).status).toBe(201);
       // fabrikam is another tenant: untouched
       const erinGlobal = await createPat(env, await as('erin@fabrikam.com'), { allOrgs: true }, 'fabrikam');
       expect((await connectionData(erinGlobal.token, 'fabrikam')).status).toBe(200);
@@ -131,7 +119,7 @@ describe('policies are enforced where a token is used', () => {
       expect(events.some((event) => event.actionId === 'Token.TenantPolicyUpdateEvent' && event.organizationId === CONTOSO)).toBe(true);
       expect(events.some((event) => event.actionId === 'Token.TenantPolicyUpdateEvent' && event.organizationName === 'fabrikam')).toBe(false);
     } finally {
-      const reset = await call('PUT', `/_apis/tenant/policies?${V}`, { ...tina, body: { restrictGlobalPats: { enabled: false }, restrictOrganizationCreation: { enabled: false } } });
+      const reset = await api.as(tina.token).put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: false }, restrictOrganizationCreation: { enabled: false } });
       expect(reset.status).toBe(200);
     }
     expect((await connectionData(global.token, 'contoso')).status).toBe(200);
@@ -141,29 +129,29 @@ describe('policies are enforced where a token is used', () => {
 describe('tenants and consent', () => {
   it('does not let a fresh account of another tenant add a person to its organization and take over their tokens (attack 2)', async () => {
     const mallory = await stranger('mallory');
-    const created = await call('POST', `/_apis/organizations?${V}`, { token: mallory.token, body: { name: 'mallory-corp' } });
+    const created = await api.as(mallory.token).post(`/_apis/organizations?${V}`, { name: 'mallory-corp' });
     expect(created.status, created.text).toBe(201);
     const alicesGlobal = await createPat(env, await as('alice@contoso.com'), { allOrgs: true });
 
-    const add = await call('POST', `/mallory-corp/_apis/userentitlements?${V}`, { token: mallory.token, body: { user: { principalName: 'alice@contoso.com' } } });
+    const add = await api.as(mallory.token).post(`/mallory-corp/_apis/userentitlements?${V}`, { user: { principalName: 'alice@contoso.com' } });
     expect(add.status).toBe(403);
     expect(add.body.code).toBe('externalGuestsNotAllowed');
     // With guests allowed, she is only invited; nothing is hers to see until she accepts.
-    expect((await call('PATCH', `/mallory-corp/_apis/organization/settings?${V}`, { token: mallory.token, body: { allowExternalGuests: true } })).status).toBe(200);
-    const invited = await call('POST', `/mallory-corp/_apis/userentitlements?${V}`, { token: mallory.token, body: { user: { principalName: 'alice@contoso.com' } } });
+    expect((await api.as(mallory.token).patch(`/mallory-corp/_apis/organization/settings?${V}`, { allowExternalGuests: true })).status).toBe(200);
+    const invited = await api.as(mallory.token).post(`/mallory-corp/_apis/userentitlements?${V}`, { user: { principalName: 'alice@contoso.com' } });
     expect(invited.status, invited.text).toBe(202);
-    const tokens = await call('GET', `/mallory-corp/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`, { token: mallory.token });
+    const tokens = await api.as(mallory.token).get(`/mallory-corp/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`);
     expect(tokens.status).toBe(404);
     expect(tokens.body.code).toBe('identityNotFound');
-    const revoke = await call('POST', `/mallory-corp/_apis/tokenadmin/revocations?${V}`, { token: mallory.token, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    const revoke = await api.as(mallory.token).post(`/mallory-corp/_apis/tokenadmin/revocations?${V}`, [{ authorizationId: alicesGlobal.authorizationId }]);
     expect(revoke.status).toBe(404);
     // Even after she accepts, her global PAT does not reach another tenant's organization.
-    const invitations = await call('GET', `/_apis/invitations?${V}`, await as('alice@contoso.com'));
+    const invitations = await asAlice.get(`/_apis/invitations?${V}`);
     expect(invitations.body.value.map((invitation: { organization: { name: string } }) => invitation.organization.name)).toContain('mallory-corp');
-    expect((await call('POST', `/_apis/invitations/mallory-corp/accept?${V}`, await as('bob@contoso.com'))).status).toBe(404);
-    expect((await call('POST', `/_apis/invitations/mallory-corp/accept?${V}`, await as('alice@contoso.com'))).status).toBe(200);
+    expect((await asBob.post(`/_apis/invitations/mallory-corp/accept?${V}`)).status).toBe(404);
+    expect((await asAlice.post(`/_apis/invitations/mallory-corp/accept?${V}`)).status).toBe(200);
     expect((await connectionData(alicesGlobal.token, 'mallory-corp')).status).toBe(401);
-    const afterAccept = await call('GET', `/mallory-corp/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`, { token: mallory.token });
+    const afterAccept = await api.as(mallory.token).get(`/mallory-corp/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`);
     expect(afterAccept.status).toBe(200);
     expect(afterAccept.body.value.map((token: { authorizationId: string }) => token.authorizationId)).not.toContain(alicesGlobal.authorizationId);
     expect((await connectionData(alicesGlobal.token, 'contoso')).status).toBe(200);
@@ -173,15 +161,15 @@ describe('tenants and consent', () => {
     const alicesGlobal = await createPat(env, await as('alice@contoso.com'), { allOrgs: true, displayName: 'alice-everywhere' });
     const alicesLocal = await createPat(env, await as('alice@contoso.com'), { displayName: 'alice-contoso' });
     // Used in contoso from an address bob must not learn.
-    expect((await call('GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${alicesGlobal.token}`, headers: { 'x-forwarded-for': '203.0.113.77' } })).status).toBe(200);
+    expect((await api.as(alicesGlobal.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '203.0.113.77' } })).status).toBe(200);
     await settleBackgroundWork(env.app);
 
     await createOrganization(env, 'bob@contoso.com', 'bobs-place');
     const bob = await as('bob@contoso.com');
-    const added = await call('POST', `/bobs-place/_apis/userentitlements?${V}`, { ...bob, body: { user: { principalName: 'alice@contoso.com' } } });
+    const added = await api.as(bob.token).post(`/bobs-place/_apis/userentitlements?${V}`, { user: { principalName: 'alice@contoso.com' } });
     expect(added.status, added.text).toBe(201);
 
-    const listed = await call('GET', `/bobs-place/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`, bob);
+    const listed = await api.as(bob.token).get(`/bobs-place/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', ALICE.id)}?${V}`);
     expect(listed.status, listed.text).toBe(200);
     const ids = listed.body.value.map((token: { authorizationId: string }) => token.authorizationId);
     expect(ids).toContain(alicesGlobal.authorizationId);
@@ -189,7 +177,7 @@ describe('tenants and consent', () => {
     expect(listed.text).not.toContain('203.0.113.77');
     expect(listed.body.value.find((token: { authorizationId: string }) => token.authorizationId === alicesGlobal.authorizationId).lastUsed).toBeNull();
 
-    const revoked = await call('POST', `/bobs-place/_apis/tokenadmin/revocations?${V}`, { ...bob, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    const revoked = await api.as(bob.token).post(`/bobs-place/_apis/tokenadmin/revocations?${V}`, [{ authorizationId: alicesGlobal.authorizationId }]);
     expect(revoked.status, revoked.text).toBe(204);
     expect((await connectionData(alicesGlobal.token, 'bobs-place')).status).toBe(401);
     expect((await connectionData(alicesGlobal.token, 'contoso')).status).toBe(200);
@@ -198,13 +186,13 @@ describe('tenants and consent', () => {
     expect(events.some((event) => event.actionId === 'Token.PatRevokeEvent' && event.data.AuthorizationId === alicesGlobal.authorizationId)).toBe(false);
 
     // Revoking it everywhere is for its owner, the leak path, expiry, or a tenant administrator.
-    const notTenantAdmin = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...bob, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    const notTenantAdmin = await api.as(bob.token).post(`/_apis/tenant/tokenadmin/revocations?${V}`, [{ authorizationId: alicesGlobal.authorizationId }]);
     expect(notTenantAdmin.status).toBe(403);
     const otherTenant = await createPat(env, await as('erin@fabrikam.com'), {}, 'fabrikam');
     const tina = await as('tina@contoso.com');
-    const foreign = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...tina, body: [{ authorizationId: otherTenant.authorizationId }] });
+    const foreign = await api.as(tina.token).post(`/_apis/tenant/tokenadmin/revocations?${V}`, [{ authorizationId: otherTenant.authorizationId }]);
     expect(foreign.status).toBe(404);
-    const everywhere = await call('POST', `/_apis/tenant/tokenadmin/revocations?${V}`, { ...tina, body: [{ authorizationId: alicesGlobal.authorizationId }] });
+    const everywhere = await api.as(tina.token).post(`/_apis/tenant/tokenadmin/revocations?${V}`, [{ authorizationId: alicesGlobal.authorizationId }]);
     expect(everywhere.status, everywhere.text).toBe(204);
     expect((await connectionData(alicesGlobal.token, 'contoso')).status).toBe(401);
   });
@@ -214,14 +202,14 @@ describe('introspection and rotation judge as authentication does', () => {
   it('answers inactive for the PAT of a person removed from the organization (attack 3)', async () => {
     await createOrganization(env, 'alice@contoso.com', 'removal-lab');
     const admin = await as('alice@contoso.com');
-    expect((await call('POST', `/removal-lab/_apis/userentitlements?${V}`, { ...admin, body: { user: { principalName: 'dave@contoso.com' } } })).status).toBe(201);
+    expect((await api.as(admin.token).post(`/removal-lab/_apis/userentitlements?${V}`, { user: { principalName: 'dave@contoso.com' } })).status).toBe(201);
     const pat = await createPat(env, await as('dave@contoso.com'), {}, 'removal-lab');
     const gitserver = `Bearer ${await env.appToken('gitserver')}`;
     // gitserver joins the organization, as git servers of an organization do
     await env.app.directory.saveMembership({ organizationId: (await env.app.directory.getOrganizationByName('removal-lab'))!.id, subjectKind: 'servicePrincipal', subjectId: 'f1e2d3c4-0000-4000-8000-0000000000f2', groups: [], projects: [] });
-    expect((await call('POST', '/_apis/tokens/introspect', { authorization: gitserver, body: { token: pat.token } })).body.active).toBe(true);
-    expect((await call('DELETE', `/removal-lab/_apis/userentitlements/${DAVE.id}?${V}`, admin)).status).toBe(204);
-    expect((await call('POST', '/_apis/tokens/introspect', { authorization: gitserver, body: { token: pat.token } })).body).toEqual({ active: false });
+    expect((await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: pat.token })).body.active).toBe(true);
+    expect((await api.as(admin.token).delete(`/removal-lab/_apis/userentitlements/${DAVE.id}?${V}`)).status).toBe(204);
+    expect((await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: pat.token })).body).toEqual({ active: false });
     expect((await connectionData(pat.token, 'removal-lab')).status).toBe(401);
   });
 
@@ -230,12 +218,12 @@ describe('introspection and rotation judge as authentication does', () => {
     const pat = await createPat(env, await as('alice@contoso.com'), { allOrgs: true, scope: 'vso.wiki' });
     expect((await connectionData(pat.token, 'contoso')).status).toBe(200);
     env.clock.advance(1000);
-    const rule = await call('POST', `/contoso/_apis/tokenadmin/revocationrules?${V}`, { ...(await as('alice@contoso.com')), body: { scopes: 'vso.wiki' } });
+    const rule = await asAlice.post(`/contoso/_apis/tokenadmin/revocationrules?${V}`, { scopes: 'vso.wiki' });
     expect(rule.status, rule.text).toBe(201);
     // No waiting for a cache: the instance that stored the rule enforces it at once.
     expect((await connectionData(pat.token, 'contoso')).status).toBe(401);
     env.clock.advance(60_000);
-    const rotated = await call('POST', `/rotation-lab/_apis/tokens/pats/self/rotate?${PAT_V}`, { authorization: `Bearer ${pat.token}` });
+    const rotated = await api.as(pat.token).post(`/rotation-lab/_apis/tokens/pats/self/rotate?${PAT_V}`);
     expect(rotated.status, rotated.text).toBe(200);
     const successor = rotated.body.patToken.token as string;
     expect((await connectionData(successor, 'rotation-lab')).status).toBe(200);
@@ -247,7 +235,7 @@ describe('introspection and rotation judge as authentication does', () => {
     let token = pat.token;
     for (let round = 0; round < 3; round++) {
       env.clock.advance(7 * 86_400_000);
-      const rotated = await call('POST', `/contoso/_apis/tokens/pats/self/rotate?${PAT_V}`, { authorization: `Bearer ${token}` });
+      const rotated = await api.as(token).post(`/contoso/_apis/tokens/pats/self/rotate?${PAT_V}`);
       expect(rotated.status, rotated.text).toBe(200);
       expect(rotated.body.patToken.validTo).toBe(pat.validTo);
       token = rotated.body.patToken.token;
@@ -257,7 +245,7 @@ describe('introspection and rotation judge as authentication does', () => {
     // The owner, signed in, may still give a successor a fresh lifetime.
     const fresh = await createPat(env, await as('bob@contoso.com'), { validTo: inDays(30) });
     env.clock.advance(10 * 86_400_000);
-    const byOwner = await call('POST', `/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${fresh.authorizationId}`, await as('bob@contoso.com'));
+    const byOwner = await asBob.post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${fresh.authorizationId}`);
     expect(byOwner.status, byOwner.text).toBe(200);
     expect(Date.parse(byOwner.body.patToken.validTo)).toBeGreaterThan(Date.parse(fresh.validTo));
   });
@@ -272,10 +260,10 @@ describe('delegated scopes on every route', () => {
   it('refuses administrative writes to a token with an unrelated scope (attack 6)', async () => {
     const packagingOnly = await as('alice@contoso.com', { scopes: ['vso.packaging'] });
     const writes = [
-      call('PATCH', `/contoso/_apis/audit/settings?api-version=7.1-preview.1`, { ...packagingOnly, body: { retentionDays: 400 } }),
-      call('PUT', `/contoso/_apis/tokens/policies?${V}`, { ...packagingOnly, body: { restrictGlobalPats: { enabled: true } } }),
-      call('PATCH', `/contoso/_apis/userentitlements/${BOB.id}?${V}`, { ...packagingOnly, body: { groups: ['projectCollectionAdministrators'] } }),
-      call('PUT', `/contoso/_apis/audit/readers/${DAVE.id}?api-version=7.1-preview.1`, packagingOnly),
+      api.as(packagingOnly.token).patch(`/contoso/_apis/audit/settings?api-version=7.1-preview.1`, { retentionDays: 400 }),
+      api.as(packagingOnly.token).put(`/contoso/_apis/tokens/policies?${V}`, { restrictGlobalPats: { enabled: true } }),
+      api.as(packagingOnly.token).patch(`/contoso/_apis/userentitlements/${BOB.id}?${V}`, { groups: ['projectCollectionAdministrators'] }),
+      api.as(packagingOnly.token).put(`/contoso/_apis/audit/readers/${DAVE.id}?api-version=7.1-preview.1`),
     ];
     for (const reply of await Promise.all(writes)) {
       expect(reply.status, reply.text).toBe(403);
@@ -294,7 +282,7 @@ describe('delegated scopes on every route', () => {
       const path = `/${declaration.options.route
         .replace('{organization}', 'contoso')
         .replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000')}${version ? `?api-version=${version}` : ''}`;
-      const reply = await call(method, path, { token: unrelated, ...(method === 'GET' || method === 'DELETE' ? {} : { body: {} }) });
+      const reply = await api.as(unrelated).request(method, path, method === 'GET' || method === 'DELETE' ? {} : { body: {} });
       expect(reply.status, `${method} ${path}`).toBe(403);
       expect(reply.body?.code, `${method} ${path}`).toBe('insufficientScope');
       matrix.push(`${method.padEnd(6)} ${declaration.options.route} — ${scopes.join(' | ')}`);
@@ -310,11 +298,11 @@ describe('invariants the store guards', () => {
       await createOrganization(env, 'alice@contoso.com', name);
       const alice = await as('alice@contoso.com');
       const bob = await as('bob@contoso.com');
-      const added = await call('POST', `/${name}/_apis/userentitlements?${V}`, { ...alice, body: { user: { principalName: 'bob@contoso.com' }, groups: ['projectCollectionAdministrators'] } });
+      const added = await api.as(alice.token).post(`/${name}/_apis/userentitlements?${V}`, { user: { principalName: 'bob@contoso.com' }, groups: ['projectCollectionAdministrators'] });
       expect(added.status, added.text).toBe(201);
       const [first, second] = await Promise.all([
-        call('DELETE', `/${name}/_apis/userentitlements/${BOB.id}?${V}`, alice),
-        call('DELETE', `/${name}/_apis/userentitlements/${ALICE.id}?${V}`, bob),
+        api.as(alice.token).delete(`/${name}/_apis/userentitlements/${BOB.id}?${V}`),
+        api.as(bob.token).delete(`/${name}/_apis/userentitlements/${ALICE.id}?${V}`),
       ]);
       const statuses = [first.status, second.status];
       expect(statuses.filter((status) => status === 204).length, JSON.stringify(statuses)).toBeLessThanOrEqual(1);
@@ -329,22 +317,22 @@ describe('invariants the store guards', () => {
   it('ends audit-reader and feed grants with the membership; a re-add does not bring them back (attack 7)', async () => {
     const alice = await as('alice@contoso.com');
     const dave = await as('dave@contoso.com');
-    expect((await call('PUT', `/contoso/_apis/audit/readers/${DAVE.id}?api-version=7.1-preview.1`, alice)).status).toBe(201);
-    expect((await call('GET', '/contoso/_apis/audit/auditlog?api-version=7.1-preview.1', dave)).status).toBe(200);
+    expect((await api.as(alice.token).put(`/contoso/_apis/audit/readers/${DAVE.id}?api-version=7.1-preview.1`)).status).toBe(201);
+    expect((await api.as(dave.token).get('/contoso/_apis/audit/auditlog?api-version=7.1-preview.1')).status).toBe(200);
     const packaging = await as('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
-    const feed = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, { ...packaging, body: { name: 'grants', owners: [DAVE.id] } });
+    const feed = await api.as(packaging.token).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'grants', owners: [DAVE.id] });
     expect(feed.status, feed.text).toBe(201);
     const davePackaging = await as('dave@contoso.com', { scopes: ['vso.packaging_manage'] });
-    expect((await call('PATCH', `/contoso/_apis/packaging/feeds/grants?${V}`, { ...davePackaging, body: { description: 'mine' } })).status).toBe(200);
+    expect((await api.as(davePackaging.token).patch(`/contoso/_apis/packaging/feeds/grants?${V}`, { description: 'mine' })).status).toBe(200);
 
-    expect((await call('DELETE', `/contoso/_apis/userentitlements/${DAVE.id}?${V}`, alice)).status).toBe(204);
+    expect((await api.as(alice.token).delete(`/contoso/_apis/userentitlements/${DAVE.id}?${V}`)).status).toBe(204);
     env.clock.advance(1000);
-    const readded = await call('POST', `/contoso/_apis/userentitlements?${V}`, { ...alice, body: { user: { principalName: 'dave@contoso.com' } } });
+    const readded = await api.as(alice.token).post(`/contoso/_apis/userentitlements?${V}`, { user: { principalName: 'dave@contoso.com' } });
     expect(readded.status, readded.text).toBe(201);
 
-    const log = await call('GET', '/contoso/_apis/audit/auditlog?api-version=7.1-preview.1', dave);
+    const log = await api.as(dave.token).get('/contoso/_apis/audit/auditlog?api-version=7.1-preview.1');
     expect(log.status).toBe(403);
-    const edit = await call('PATCH', `/contoso/_apis/packaging/feeds/grants?${V}`, { ...davePackaging, body: { description: 'still mine?' } });
+    const edit = await api.as(davePackaging.token).patch(`/contoso/_apis/packaging/feeds/grants?${V}`, { description: 'still mine?' });
     expect(edit.status).toBe(403);
     expect(edit.body.code).toBe('feedPermissionDenied');
   });
@@ -358,29 +346,29 @@ describe('identities and restricted people', () => {
       displayName: 'Guest \ud800 User',
       tenantId: FABRIKAM_TENANT_ID,
     });
-    const created = await call('POST', `/_apis/organizations?${V}`, { token, body: { name: 'guest-made' } });
+    const created = await api.as(token).post(`/_apis/organizations?${V}`, { name: 'guest-made' });
     expect(created.status, created.text).toBe(201);
-    expect((await call('GET', `/guest-made/_apis/projects?${V}`, { token })).status).toBe(200);
-    const members = await call('GET', `/guest-made/_apis/userentitlements?${V}`, { token });
+    expect((await api.as(token).get(`/guest-made/_apis/projects?${V}`)).status).toBe(200);
+    const members = await api.as(token).get(`/guest-made/_apis/userentitlements?${V}`);
     expect(members.body.members?.[0]?.user.principalName ?? members.text).toContain('#EXT#');
   });
 
   it('keeps notification settings from Project-Scoped Users and members (attack 10)', async () => {
     const alice = await as('alice@contoso.com');
-    expect((await call('PATCH', `/contoso/_apis/organization/settings?${V}`, { ...alice, body: { limitUserVisibilityToProjects: true } })).status).toBe(200);
+    expect((await api.as(alice.token).patch(`/contoso/_apis/organization/settings?${V}`, { limitUserVisibilityToProjects: true })).status).toBe(200);
     try {
-      const carol = await call('GET', `/contoso/_apis/notifications/settings?${V}`, await as('carol@contoso.com'));
+      const carol = await api.asUser('carol@contoso.com').get(`/contoso/_apis/notifications/settings?${V}`);
       expect(carol.status).toBe(403);
       expect(carol.body.code).toBe('projectScopedUserRestricted');
       for (const path of [`/contoso/_apis/tokens/policies?${V}`, `/contoso/_apis/audit/settings?api-version=7.1-preview.1`, `/contoso/_apis/audit/readers?api-version=7.1-preview.1`]) {
-        const reply = await call('GET', path, await as('carol@contoso.com'));
+        const reply = await api.asUser('carol@contoso.com').get(path);
         expect(reply.body.code, path).toBe('projectScopedUserRestricted');
       }
-      const bob = await call('GET', `/contoso/_apis/notifications/settings?${V}`, await as('bob@contoso.com'));
+      const bob = await asBob.get(`/contoso/_apis/notifications/settings?${V}`);
       expect(bob.status).toBe(403);
       expect(bob.body.code).toBe('accessDenied');
     } finally {
-      expect((await call('PATCH', `/contoso/_apis/organization/settings?${V}`, { ...alice, body: { limitUserVisibilityToProjects: false } })).status).toBe(200);
+      expect((await api.as(alice.token).patch(`/contoso/_apis/organization/settings?${V}`, { limitUserVisibilityToProjects: false })).status).toBe(200);
     }
   });
 });
@@ -388,14 +376,14 @@ describe('identities and restricted people', () => {
 describe('hostile organization names on the routes that take one outside the organization path', () => {
   it('answers an invitation or introspection naming an impossible organization with a 4xx or inactive, never a 500', async () => {
     for (const name of ['a%23b', 'x%2Fy', 'not%3Fhere', '%20']) {
-      const accept = await call('POST', `/_apis/invitations/${name}/accept?${V}`, await as('bob@contoso.com'));
+      const accept = await asBob.post(`/_apis/invitations/${name}/accept?${V}`);
       expect(accept.status, name).toBeLessThan(500);
       expect(accept.status, name).toBeGreaterThanOrEqual(400);
     }
     const pat = await createPat(env, await as('bob@contoso.com'));
     const gitserver = `Bearer ${await env.appToken('gitserver')}`;
     for (const organization of ['a#b', 'x/y', "o'brien", 'what?']) {
-      const reply = await call('POST', '/_apis/tokens/introspect', { authorization: gitserver, body: { token: pat.token, organization } });
+      const reply = await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: pat.token, organization });
       expect(reply.status, organization).toBe(200);
       expect(reply.body, organization).toEqual({ active: false });
     }
@@ -405,10 +393,7 @@ describe('hostile organization names on the routes that take one outside the org
 describe('the SSH key lookup', () => {
   it('answers 404 for an organization name that cannot exist, never a 5xx', async () => {
     const gitserver = `Bearer ${await env.appToken('gitserver')}`;
-    const reply = await call('POST', '/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', {
-      authorization: gitserver,
-      body: { fingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', organization: 'x/y' },
-    });
+    const reply = await api.withAuthorization(gitserver).post('/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', { fingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', organization: 'x/y' });
     expect(reply.status, reply.text).toBe(404);
   });
 });

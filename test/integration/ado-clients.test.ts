@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebApi, getBearerHandler, getPersonalAccessTokenHandler } from 'azure-devops-node-api';
 import type { IRequestHandler } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat } from '../helpers/http.js';
 import { ALICE, BOB } from '../helpers/demo.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 
@@ -12,6 +13,7 @@ import { subjectDescriptor } from '../../shared/auth/caller.js';
  * it discovers every resource with OPTIONS and sends the api-version only in the Accept header.
  */
 let env: TestEnvironment;
+const api = client(() => env);
 let orgUrl: string;
 let alicePat: string;
 let aliceBearer: string;
@@ -31,7 +33,7 @@ beforeAll(async () => {
   aliceBearer = await env.userToken('alice@contoso.com');
   // Three more projects so paging has pages to turn.
   for (const name of ['mobile', 'infra', 'docs']) {
-    const reply = await callJson(env, 'POST', '/contoso/_apis/projects?api-version=7.1', { token: aliceBearer, body: { name } });
+    const reply = await api.as(aliceBearer).post('/contoso/_apis/projects?api-version=7.1', { name });
     expect(reply.status, reply.text).toBe(201);
   }
   alicePat = (await createPat(env, { token: aliceBearer }, { scope: 'vso.project vso.auditlog vso.tokenadministration' })).token;
@@ -93,7 +95,7 @@ describe.each(credentials)('azure-devops-node-api with %s', (_, handler) => {
     const { url, accept } = await locate(connection, 'TokenAdmin', LOCATIONS.revocations, '7.1');
     const revoked = await connection.rest.create(url, [{ authorizationId: bobs.authorizationId }], accept);
     expect(revoked.statusCode).toBe(204);
-    const after = await callJson(env, 'GET', `/contoso/_apis/connectionData`, { authorization: `Basic ${Buffer.from(`:${bobs.token}`).toString('base64')}` });
+    const after = await api.withAuthorization(`Basic ${Buffer.from(`:${bobs.token}`).toString('base64')}`).get(`/contoso/_apis/connectionData`);
     expect(after.status).toBe(401);
   });
 });
@@ -133,7 +135,7 @@ describe('azure-devops-node-api on the PAT lifecycle resource', () => {
 describe('the api-version in the Accept header', () => {
   it('picks the PAT error envelope of its version, as the query parameter does', async () => {
     const create = (accept: string) =>
-      callJson(env, 'POST', '/contoso/_apis/tokens/pats', { token: aliceBearer, headers: { accept }, body: { displayName: '', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString() } });
+      api.as(aliceBearer).post('/contoso/_apis/tokens/pats', { displayName: '', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString() }, { headers: { accept } });
     const v71 = await create('application/json;api-version=7.1-preview.1');
     expect(v71.status).toBe(400);
     expect(v71.body).toEqual({ patToken: null, patTokenError: 'displayNameRequired' });
@@ -156,45 +158,45 @@ describe('PAT scopes as Azure DevOps checks them', () => {
       '/contoso/_apis/audit/actions?api-version=7.1-preview.1',
       `/contoso/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', BOB.id)}?api-version=7.1`,
     ]) {
-      const reply = await callJson(env, 'GET', path, { authorization: basic });
+      const reply = await api.withAuthorization(basic).get(path);
       expect(reply.status, path).toBe(403);
       expect(reply.body.code, path).toBe('insufficientScope');
     }
     const bobsProjectPat = (await createPat(env, { token: await env.userToken('bob@contoso.com') }, { scope: 'vso.project_write vso.tokenadministration' })).token;
     env.issuedSecrets.add(bobsProjectPat);
     const bob = `Basic ${Buffer.from(`:${bobsProjectPat}`).toString('base64')}`;
-    expect((await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1', { authorization: bob })).status).toBe(200);
+    expect((await api.withAuthorization(bob).get('/contoso/_apis/projects?api-version=7.1')).status).toBe(200);
     const membersPat = (await createPat(env, { token: aliceBearer }, { scope: 'vso.memberentitlementmanagement vso.identity' })).token;
     env.issuedSecrets.add(membersPat);
     const members = `Basic ${Buffer.from(`:${membersPat}`).toString('base64')}`;
-    expect((await callJson(env, 'GET', '/contoso/_apis/userentitlements?api-version=7.1', { authorization: members })).status).toBe(200);
-    expect((await callJson(env, 'GET', '/contoso/_apis/identities?api-version=7.1&searchFilter=General&filterValue=bob', { authorization: members })).status).toBe(200);
-    const readOnly = await callJson(env, 'DELETE', `/contoso/_apis/userentitlements/${BOB.id}?api-version=7.1`, { authorization: members });
+    expect((await api.withAuthorization(members).get('/contoso/_apis/userentitlements?api-version=7.1')).status).toBe(200);
+    expect((await api.withAuthorization(members).get('/contoso/_apis/identities?api-version=7.1&searchFilter=General&filterValue=bob')).status).toBe(200);
+    const readOnly = await api.withAuthorization(members).delete(`/contoso/_apis/userentitlements/${BOB.id}?api-version=7.1`);
     expect(readOnly.body.code).toBe('insufficientScope');
-    expect((await callJson(env, 'GET', '/contoso/_apis/userentitlements?api-version=7.1', { authorization: basic })).body.code).toBe('insufficientScope');
+    expect((await api.withAuthorization(basic).get('/contoso/_apis/userentitlements?api-version=7.1')).body.code).toBe('insufficientScope');
     // The scope opens the route; Project Collection Administrator rights are still required.
-    const admin = await callJson(env, 'GET', `/contoso/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', BOB.id)}?api-version=7.1`, { authorization: bob });
+    const admin = await api.withAuthorization(bob).get(`/contoso/_apis/tokenadmin/personalaccesstokens/${subjectDescriptor('user', BOB.id)}?api-version=7.1`);
     expect(admin.status).toBe(403);
   });
 });
 
 describe('project paging', () => {
   it('names the next page in x-ms-continuationtoken, and none after the last', async () => {
-    const first = await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1&$top=3', { token: aliceBearer });
+    const first = await api.as(aliceBearer).get('/contoso/_apis/projects?api-version=7.1&$top=3');
     expect(first.body.value.map((project: { name: string }) => project.name)).toEqual(['api', 'docs', 'infra']);
     expect(first.body.count).toBe(3);
     const token = first.headers.get('x-ms-continuationtoken');
     expect(token).toBe('3');
-    const second = await callJson(env, 'GET', `/contoso/_apis/projects?api-version=7.1&$top=3&continuationToken=${token}`, { token: aliceBearer });
+    const second = await api.as(aliceBearer).get(`/contoso/_apis/projects?api-version=7.1&$top=3&continuationToken=${token}`);
     expect(second.body.value.map((project: { name: string }) => project.name)).toEqual(['mobile', 'oss', 'web']);
     expect(second.headers.get('x-ms-continuationtoken')).toBeNull();
-    const skipped = await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1&$top=1&$skip=1', { token: aliceBearer });
+    const skipped = await api.as(aliceBearer).get('/contoso/_apis/projects?api-version=7.1&$top=1&$skip=1');
     expect(skipped.body.value.map((project: { name: string }) => project.name)).toEqual(['docs']);
     expect(skipped.headers.get('x-ms-continuationtoken')).toBe('2');
-    const past = await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1&$skip=50', { token: aliceBearer });
+    const past = await api.as(aliceBearer).get('/contoso/_apis/projects?api-version=7.1&$skip=50');
     expect(past.body).toEqual({ count: 0, value: [] });
     for (const query of ['$top=0', '$top=abc', '$skip=-1', 'continuationToken=x', '$top=1001']) {
-      const bad = await callJson(env, 'GET', `/contoso/_apis/projects?api-version=7.1&${query}`, { token: aliceBearer });
+      const bad = await api.as(aliceBearer).get(`/contoso/_apis/projects?api-version=7.1&${query}`);
       expect(bad.status, query).toBe(400);
       expect(bad.body.code, query).toBe('invalidQueryParameter');
     }
@@ -202,10 +204,10 @@ describe('project paging', () => {
 
   it('pages only over the projects a project-scoped user may see', async () => {
     const limit = async (limitUserVisibilityToProjects: boolean) =>
-      expect((await callJson(env, 'PATCH', '/contoso/_apis/organization/settings?api-version=7.1', { token: aliceBearer, body: { limitUserVisibilityToProjects } })).status).toBe(200);
+      expect((await api.as(aliceBearer).patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects })).status).toBe(200);
     await limit(true);
     const carol = await env.userToken('carol@contoso.com');
-    const reply = await callJson(env, 'GET', '/contoso/_apis/projects?api-version=7.1&$top=1', { token: carol });
+    const reply = await api.as(carol).get('/contoso/_apis/projects?api-version=7.1&$top=1');
     expect(reply.body.value.map((project: { name: string }) => project.name)).toEqual(['web']);
     expect(reply.headers.get('x-ms-continuationtoken')).toBeNull();
     await limit(false);
@@ -213,7 +215,7 @@ describe('project paging', () => {
 });
 
 describe('resource location discovery', () => {
-  const options = (path: string) => callJson(env, 'OPTIONS', path, { headers: { accept: 'application/json' } });
+  const options = (path: string) => api.request('OPTIONS', path, { headers: { accept: 'application/json' } });
 
   it('lists every organization resource, and each area case-insensitively', async () => {
     const all = await options('/contoso/_apis');
@@ -244,10 +246,10 @@ describe('resource location discovery', () => {
   it('answers an unknown area with an empty list, and keeps 404 for other methods there', async () => {
     expect((await options('/contoso/_apis/nonsense')).body).toEqual({ count: 0, value: [] });
     expect((await options('/nowhere-org/_apis/nonsense')).body).toEqual({ count: 0, value: [] });
-    const get = await callJson(env, 'GET', '/contoso/_apis/nonsense?api-version=7.1', { token: aliceBearer });
+    const get = await api.as(aliceBearer).get('/contoso/_apis/nonsense?api-version=7.1');
     expect(get.status).toBe(404);
     expect(get.body.code).toBe('routeNotFound');
-    const wrongMethod = await callJson(env, 'DELETE', '/contoso/_apis/projects?api-version=7.1', { token: aliceBearer });
+    const wrongMethod = await api.as(aliceBearer).delete('/contoso/_apis/projects?api-version=7.1');
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, POST');
   });

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat } from '../helpers/http.js';
 import { BOB } from '../helpers/demo.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
@@ -68,6 +69,7 @@ const examples = loadExamples();
 const NOT_SERVED = /audit\/7\.2\/httpExamples\/streams\//;
 
 let env: TestEnvironment;
+const api = client(() => env);
 let bearer: string;
 let adminPat: string;
 /** Alice's PATs: [0] for get and revoke, [1] for update, [2..4] for the token admin revocation. */
@@ -125,10 +127,8 @@ describe('Microsoft\'s HTTP examples, replayed', () => {
     async (_, example) => {
       const { method, path, body, apiVersion } = requestOf(example);
       const viaPat = !path.toLowerCase().includes('/_apis/tokens/');
-      const reply = await callJson(env, method, path, {
-        authorization: viaPat ? `Basic ${Buffer.from(`:${adminPat}`).toString('base64')}` : `Bearer ${bearer}`,
-        ...(body === undefined ? {} : { body }),
-      });
+      const caller = viaPat ? api.withAuthorization(`Basic ${Buffer.from(`:${adminPat}`).toString('base64')}`) : api.as(bearer);
+      const reply = await caller.request(method, path, { body });
       const expected = Number(Object.keys(example.example.responses as Json)[0]);
       expect(reply.status, `${method} ${path} (${apiVersion}): ${reply.text.slice(0, 300)}`).toBe(expected);
       const schema = example.operation?.schema ?? (method === 'GET' && /\/tokens\/pats\?/i.test(path) ? { $ref: '#/definitions/PagedPatTokens' } : undefined);
@@ -149,7 +149,7 @@ describe('Microsoft\'s HTTP examples, replayed', () => {
     '%s is not served',
     async (_, example) => {
       const { method, path, body } = requestOf(example);
-      const reply = await callJson(env, method, path, { authorization: `Basic ${Buffer.from(`:${adminPat}`).toString('base64')}`, ...(body === undefined ? {} : { body }) });
+      const reply = await api.withAuthorization(`Basic ${Buffer.from(`:${adminPat}`).toString('base64')}`).request(method, path, { body });
       expect(reply.status).toBe(404);
       expect(reply.body.code).toBe('routeNotFound');
     },

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { readAll } from '../../shared/storage/entities.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat } from '../helpers/http.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { findAction } from '../../shared/audit/actions.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
@@ -14,6 +15,7 @@ import { pendingBackgroundWork } from '../../shared/runtime/background.js';
 
 /** An event is stored if and only if its change committed, whatever text the change carries. */
 let env: TestEnvironment;
+const api = client(() => env);
 const PAT_V = 'api-version=7.1-preview.1';
 const LONE = '\ud800';
 
@@ -42,14 +44,11 @@ describe('text that used to poison an event after its change committed', () => {
     expect(created?.data.DisplayName).toBe('build \ufffd');
     expect(await expiryRowsOf(pat.authorizationId)).toBe(1);
 
-    const renamed = await callJson(env, 'PUT', `/contoso/_apis/tokens/pats?${PAT_V}`, {
-      ...alice,
-      body: {
-        authorizationId: pat.authorizationId,
-        displayName: `x${LONE}y`,
-        scope: 'app_token',
-        validTo: new Date(env.clock.now().getTime() + 3000 * 86_400_000).toISOString(),
-      },
+    const renamed = await api.as(alice.token).put(`/contoso/_apis/tokens/pats?${PAT_V}`, {
+      authorizationId: pat.authorizationId,
+      displayName: `x${LONE}y`,
+      scope: 'app_token',
+      validTo: new Date(env.clock.now().getTime() + 3000 * 86_400_000).toISOString(),
     });
     expect(renamed.status, renamed.text).toBe(200);
     events = await deliverAuditQueue(env);
@@ -73,10 +72,7 @@ describe('text that used to poison an event after its change committed', () => {
   it('stores the event of an SSH key whose name and comment hold lone surrogates', async () => {
     const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const line = `${sshpk.parseKey(pem, 'pem').toString('ssh').split(' ').slice(0, 2).join(' ')} laptop${LONE}`;
-    const added = await callJson(env, 'POST', `/contoso/_apis/tokens/sshkeys?${PAT_V}`, {
-      token: await env.userToken('dave@contoso.com'),
-      body: { displayName: `key ${LONE}`, publicData: line, validTo: new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString() },
-    });
+    const added = await api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/sshkeys?${PAT_V}`, { displayName: `key ${LONE}`, publicData: line, validTo: new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString() });
     expect(added.status, added.text).toBe(200);
     const events = await deliverAuditQueue(env);
     expect(events.some((event) => event.actionId === 'Token.SshCreateEvent' && event.data.DisplayName === 'key \ufffd')).toBe(true);
@@ -98,18 +94,18 @@ describe('directory changes are audited, each with exactly one catalogued event'
 
   it('audits creating an organization, projects and every membership change', async () => {
     const alice = { token: await env.userToken('alice@contoso.com') };
-    const created = await oneEvent(() => callJson(env, 'POST', `/_apis/organizations?${V}`, { ...alice, body: { name: 'audited-org' } }), 201, 'Organization.Create');
+    const created = await oneEvent(() => api.as(alice.token).post(`/_apis/organizations?${V}`, { name: 'audited-org' }), 201, 'Organization.Create');
     expect(created.organizationName).toBe('audited-org');
     expect(created.data).toMatchObject({ AdministratorId: (await env.app.directory.getUserByEmail('alice@contoso.com'))!.id });
 
     const project = await oneEvent(
-      () => callJson(env, 'POST', `/contoso/_apis/projects?${V}`, { ...alice, body: { name: 'audited' } }),
+      () => api.as(alice.token).post(`/contoso/_apis/projects?${V}`, { name: 'audited' }),
       201,
       'Project.CreateCompleted',
     );
     expect(project.data).toMatchObject({ ProjectName: 'audited', Visibility: 'private' });
     const updated = await oneEvent(
-      () => callJson(env, 'PATCH', `/contoso/_apis/projects/audited?${V}`, { ...alice, body: { visibility: 'public' } }),
+      () => api.as(alice.token).patch(`/contoso/_apis/projects/audited?${V}`, { visibility: 'public' }),
       200,
       'Project.UpdateCompleted',
     );
@@ -117,19 +113,19 @@ describe('directory changes are audited, each with exactly one catalogued event'
 
     const tina = (await env.app.directory.getUserByEmail('tina@contoso.com'))!;
     const added = await oneEvent(
-      () => callJson(env, 'POST', `/contoso/_apis/userentitlements?${V}`, { ...alice, body: { user: { principalName: 'tina@contoso.com' } } }),
+      () => api.as(alice.token).post(`/contoso/_apis/userentitlements?${V}`, { user: { principalName: 'tina@contoso.com' } }),
       201,
       'Group.UpdateGroupMembership',
     );
     expect(added.data).toMatchObject({ Change: 'add', MemberId: tina.id });
     const promoted = await oneEvent(
-      () => callJson(env, 'PATCH', `/contoso/_apis/userentitlements/${tina.id}?${V}`, { ...alice, body: { groups: ['projectCollectionAdministrators'] } }),
+      () => api.as(alice.token).patch(`/contoso/_apis/userentitlements/${tina.id}?${V}`, { groups: ['projectCollectionAdministrators'] }),
       200,
       'Group.UpdateGroupMembership',
     );
     expect(promoted.data).toMatchObject({ Change: 'modify', PreviousGroups: 'none', Groups: 'projectCollectionAdministrators' });
     const removed = await oneEvent(
-      () => callJson(env, 'DELETE', `/contoso/_apis/userentitlements/${tina.id}?${V}`, alice),
+      () => api.as(alice.token).delete(`/contoso/_apis/userentitlements/${tina.id}?${V}`),
       204,
       'Group.UpdateGroupMembership',
     );
@@ -150,31 +146,22 @@ describe('notices reach the inbox of a known identity, by id or by email', () =>
     for (const text of await drainQueueTexts(env, QUEUES.notifications)) await env.runtime.invoke('notification-sender', JSON.parse(text));
   };
   const inboxKinds = async (email: string, organization: string) => {
-    const reply = await callJson(env, 'GET', `/${organization}/_apis/notifications?${V}`, { token: await env.userToken(email) });
+    const reply = await api.asUser(email).get(`/${organization}/_apis/notifications?${V}`);
     expect(reply.status, reply.text).toBe(200);
     return (reply.body.value as { kind: string }[]).map((notice) => notice.kind);
   };
 
   it('puts a grant request notice addressed by email into the requester’s inbox, and never into a stranger’s', async () => {
-    const filed = await callJson(env, 'POST', `/contoso/_apis/pipelines/freegrantrequests?${V}`, {
-      token: await env.userToken('alice@contoso.com'),
-      body: grantRequest('alice@contoso.com'),
-    });
+    const filed = await api.asUser('alice@contoso.com').post(`/contoso/_apis/pipelines/freegrantrequests?${V}`, grantRequest('alice@contoso.com'));
     expect(filed.status, filed.text).toBe(201);
     await deliverNotifications();
     expect(await inboxKinds('alice@contoso.com', 'contoso')).toContain('grantRequest.submitted');
 
     // Naming a person who is not a member of the organization delivers nothing into their inbox.
-    await callJson(env, 'POST', `/_apis/organizations?${V}`, { token: await env.userToken('bob@contoso.com'), body: { name: 'spoofing-org' } });
-    const project = await callJson(env, 'POST', `/spoofing-org/_apis/projects?${V}`, {
-      token: await env.userToken('bob@contoso.com'),
-      body: { name: 'oss', visibility: 'public' },
-    });
+    await api.asUser('bob@contoso.com').post(`/_apis/organizations?${V}`, { name: 'spoofing-org' });
+    const project = await api.asUser('bob@contoso.com').post(`/spoofing-org/_apis/projects?${V}`, { name: 'oss', visibility: 'public' });
     expect(project.status, project.text).toBe(201);
-    const spoof = await callJson(env, 'POST', `/spoofing-org/_apis/pipelines/freegrantrequests?${V}`, {
-      token: await env.userToken('bob@contoso.com'),
-      body: grantRequest('erin@fabrikam.com'),
-    });
+    const spoof = await api.asUser('bob@contoso.com').post(`/spoofing-org/_apis/pipelines/freegrantrequests?${V}`, grantRequest('erin@fabrikam.com'));
     expect(spoof.status, spoof.text).toBe(201);
     await deliverNotifications();
     expect(await inboxKinds('erin@fabrikam.com', 'fabrikam')).not.toContain('grantRequest.submitted');
@@ -186,17 +173,17 @@ describe('feeds', () => {
   it('audits creating and changing a feed, and keeps both of two concurrent edits', async () => {
     const token = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
     await deliverAuditQueue(env);
-    const created = await callJson(env, 'POST', `/contoso/_apis/packaging/feeds?${V}`, { token, body: { name: 'edits' } });
+    const created = await api.as(token).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'edits' });
     expect(created.status, created.text).toBe(201);
     let events = await deliverAuditQueue(env);
     expect(events.map((event) => event.actionId)).toEqual(['Artifacts.Feed.Org.Create']);
 
     const [description, contributors] = await Promise.all([
-      callJson(env, 'PATCH', `/contoso/_apis/packaging/feeds/edits?${V}`, { token, body: { description: 'the team feed' } }),
-      callJson(env, 'PATCH', `/contoso/_apis/packaging/feeds/edits?${V}`, { token, body: { contributors: ['da7e0000-0000-4000-8000-00000000000d'] } }),
+      api.as(token).patch(`/contoso/_apis/packaging/feeds/edits?${V}`, { description: 'the team feed' }),
+      api.as(token).patch(`/contoso/_apis/packaging/feeds/edits?${V}`, { contributors: ['da7e0000-0000-4000-8000-00000000000d'] }),
     ]);
     expect([description.status, contributors.status]).toEqual([200, 200]);
-    const feed = await callJson(env, 'GET', `/contoso/_apis/packaging/feeds/edits?${V}`, { token });
+    const feed = await api.as(token).get(`/contoso/_apis/packaging/feeds/edits?${V}`);
     expect(feed.body).toMatchObject({ description: 'the team feed', contributors: ['da7e0000-0000-4000-8000-00000000000d'] });
     events = await deliverAuditQueue(env);
     expect(events.map((event) => event.actionId)).toEqual(['Artifacts.Feed.Org.Modify', 'Artifacts.Feed.Org.Modify']);
@@ -209,7 +196,7 @@ describe('security work is done before the answer, not in the background', () =>
     const pat = await createPat(env, { token: await env.userToken('dave@contoso.com') }, { allOrgs: true });
     // dave leaves contoso: the token is refused there, but it still works wherever else he is a member.
     await env.app.directory.deleteMembership('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'user', 'da7e0000-0000-4000-8000-00000000000d');
-    const reported = await callJson(env, 'POST', '/_apis/tokens/leaks', { body: { tokens: [pat.token], url: 'https://example.com/paste' } });
+    const reported = await api.post('/_apis/tokens/leaks', { tokens: [pat.token], url: 'https://example.com/paste' });
     expect(reported.status).toBe(202);
     // No background work is left to lose: the revocation is already stored.
     expect(pendingBackgroundWork(env.app)).toBe(0);
@@ -222,7 +209,7 @@ describe('security work is done before the answer, not in the background', () =>
   it('records a use from a new address, with its event, before the request is answered', async () => {
     const pat = await createPat(env, { token: await env.userToken('bob@contoso.com') });
     await deliverAuditQueue(env);
-    const used = await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}`, headers: { 'x-forwarded-for': '198.51.100.23' } });
+    const used = await api.as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '198.51.100.23' } });
     expect(used.status).toBe(200);
     const events = await deliverAuditQueue(env);
     expect(events.find((event) => event.actionId === 'Token.PatUsedFromNewIpEvent')?.data).toMatchObject({ AuthorizationId: pat.authorizationId });
@@ -233,10 +220,7 @@ describe('every expiring row has a purge path on a timer', () => {
   it('deletes a rotation’s idempotent replay (which decrypts to a live token) once its 24 hours are over', async () => {
     const owner = { token: await env.userToken('carol@contoso.com') };
     const pat = await createPat(env, owner);
-    const rotated = await callJson(env, 'POST', `/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, {
-      ...owner,
-      headers: { 'Idempotency-Key': 'purge-me' },
-    });
+    const rotated = await api.as(owner.token).post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, undefined, { headers: { 'Idempotency-Key': 'purge-me' } });
     expect(rotated.status, rotated.text).toBe(200);
     await deliverAuditQueue(env);
     const replays = async () =>

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import type { AuditEvent } from '../../shared/audit/events.js';
 import { writeAuditEvent } from '../../shared/audit/writer.js';
@@ -15,6 +16,7 @@ const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 
 let env: TestEnvironment;
+const api = client(() => env);
 beforeAll(async () => {
   env = await startTestEnvironment({ now: new Date(T0).toISOString(), settings: { AUDIT_RETENTION_MAX_PAGES: '3' } });
 });
@@ -107,26 +109,25 @@ describe('audit retention', () => {
   });
 
   it('honours the retention an administrator sets and refuses events older than it', async () => {
-    const auth = await env.userToken(alice.email);
-    const patch = (body: unknown) =>
-      env.fetch(`/contoso/_apis/audit/settings?${V}`, { method: 'PATCH', token: auth, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await patch({ retentionDays: 0 })).status).toBe(400);
+    const administrator = api.as(await env.userToken(alice.email));
+    const SETTINGS = `/contoso/_apis/audit/settings?${V}`;
+    expect((await administrator.patch(SETTINGS, { retentionDays: 0 })).status).toBe(400);
     // No retention below 30 days.
-    expect((await patch({ retentionDays: 1 })).status).toBe(400);
-    expect((await patch({ retentionDays: 30, extra: 1 })).status).toBe(400);
-    const shortened = await patch({ retentionDays: 30 });
+    expect((await administrator.patch(SETTINGS, { retentionDays: 1 })).status).toBe(400);
+    expect((await administrator.patch(SETTINGS, { retentionDays: 30, extra: 1 })).status).toBe(400);
+    const shortened = await administrator.patch(SETTINGS, { retentionDays: 30 });
     expect(shortened.status).toBe(200);
     // A shorter retention is announced, and applies only a week later: history cannot be erased in one step.
-    const announced = (await shortened.json()) as Record<string, unknown>;
+    const announced = shortened.body as Record<string, unknown>;
     expect(announced).toMatchObject({ retentionDays: 90, isDefault: true, pendingRetentionDays: 30 });
     expect(Date.parse(announced.pendingEffectiveDate as string)).toBe(env.clock.now().getTime() + 7 * DAY);
     await env.runtime.invoke('audit-retention');
     expect((await indexedDays(contoso.id)).some((day) => day < '20260311')).toBe(true);
     env.clock.advance(7 * DAY);
-    const settings = await env.fetch(`/contoso/_apis/audit/settings?${V}`, { token: await env.userToken(alice.email) });
-    expect(await settings.json()).toEqual({ retentionDays: 30, isDefault: false });
+    const settings = await api.asUser(alice.email).get(SETTINGS);
+    expect(settings.body).toEqual({ retentionDays: 30, isDefault: false });
     const bob = await env.userToken('bob@contoso.com');
-    expect((await env.fetch(`/contoso/_apis/audit/settings?${V}`, { token: bob })).status).toBe(403);
+    expect((await api.as(bob).get(SETTINGS)).status).toBe(403);
 
     for (let i = 0; i < 10 && (await indexedDays(contoso.id)).some((day) => day < '20260311'); i++) {
       await env.runtime.invoke('audit-retention');

@@ -3,6 +3,7 @@ import { odata, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyAuditChains } from '../../shared/audit/verify.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
 import type { AuditEvent } from '../../shared/audit/events.js';
@@ -29,6 +30,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 let env: TestEnvironment;
+const api = client(() => env);
 const NOW = '2026-03-10T12:00:00.000Z';
 
 beforeAll(async () => {
@@ -44,18 +46,6 @@ function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
 
 async function token(email: string, scopes?: string[]) {
   return env.userToken(email, scopes ? { scopes } : {});
-}
-
-async function get(path: string, auth: string) {
-  const response = await env.fetch(path, { token: auth });
-  const text = await response.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: response.status, body, headers: response.headers, text };
 }
 
 async function rowsOfEvent(organizationId: string, eventId: string) {
@@ -90,7 +80,7 @@ async function queryAll(path: string, auth: string) {
   let continuation: string | undefined;
   let pages = 0;
   do {
-    const response = await get(`${path}${continuation ? `&continuationToken=${encodeURIComponent(continuation)}` : ''}`, auth);
+    const response = await api.as(auth).get(`${path}${continuation ? `&continuationToken=${encodeURIComponent(continuation)}` : ''}`);
     expect(response.status, response.text).toBe(200);
     expectQueryResultValid(response.body);
     entries.push(...response.body.decoratedAuditLogEntries);
@@ -259,13 +249,13 @@ describe('query', () => {
   it('records reads as AuditLog.AccessLog and aggregates them unless skipAggregation=true', async () => {
     const auth = await token(bob.email);
     const admin = await token(alice.email);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'PUT' })).status).toBe(401);
-    const grant = await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'PUT', token: admin });
+    expect((await api.put(`/contoso/_apis/audit/readers/${bob.id}?${V}`)).status).toBe(401);
+    const grant = await api.as(admin).put(`/contoso/_apis/audit/readers/${bob.id}?${V}`);
     expect(grant.status).toBe(201);
-    for (let i = 0; i < 3; i++) expect((await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`, auth)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`)).status).toBe(200);
     await env.runtime.drainQueues();
     await env.runtime.drainQueues();
-    const aggregated = await get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.AccessLog&actor=${bob.id}`, admin);
+    const aggregated = await api.as(admin).get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.AccessLog&actor=${bob.id}`);
     expect(aggregated.status).toBe(200);
     expectQueryResultValid(aggregated.body);
     expect(aggregated.body.decoratedAuditLogEntries).toHaveLength(1);
@@ -274,20 +264,20 @@ describe('query', () => {
     expect(entry.data.EventSummary).toHaveLength(3);
     expect(entry.area).toBe('Auditing');
     expect(entry.category).toBe('access');
-    const single = await get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.AccessLog&actor=${bob.id}&skipAggregation=true`, admin);
+    const single = await api.as(admin).get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.AccessLog&actor=${bob.id}&skipAggregation=true`);
     expect(single.body.decoratedAuditLogEntries).toHaveLength(3);
     expect(single.body.decoratedAuditLogEntries[0].details).toBe('Accessed the audit log');
     // The grant itself is audited (through the outbox).
-    const granted = await get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.ReaderGranted`, admin);
+    const granted = await api.as(admin).get(`/contoso/_apis/audit/auditlog?${V}&actionId=AuditLog.ReaderGranted`);
     expect(granted.body.decoratedAuditLogEntries[0]).toMatchObject({ actorUserId: alice.id, details: `Granted audit log read access to ${bob.displayName}.` });
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${bob.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(204);
-    expect((await get(`/contoso/_apis/audit/auditlog?${V}`, auth)).status).toBe(403);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${bob.id}?${V}`)).status).toBe(204);
+    expect((await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}`)).status).toBe(403);
   });
 
   it('renders unknown actions generically', async () => {
     const e = event({ actionId: 'Future.SomethingNew', area: 'Future', category: 'unknown', data: { Thing: 'x', Count: 2 } });
     await writeAuditEvent(env.app, e);
-    const response = await get(`/contoso/_apis/audit/auditlog?${V}&actionId=Future.SomethingNew`, await token(alice.email));
+    const response = await api.as(await token(alice.email)).get(`/contoso/_apis/audit/auditlog?${V}&actionId=Future.SomethingNew`);
     expect(response.body.decoratedAuditLogEntries[0].details).toBe('Future.SomethingNew (Future): Count: 2, Thing: x');
   });
 });
@@ -320,7 +310,7 @@ describe('bad input is a 4xx with a code and writes nothing', () => {
       [`/contoso/_apis/audit/verify?${V}&startTime=2026-01-01T00:00:00Z&endTime=2026-03-10T00:00:00Z`, 400, 'timeWindowTooLarge'],
     ];
     for (const [path, status, code] of cases) {
-      const response = await get(path, auth);
+      const response = await api.as(auth).get(path);
       expect(response.status, path).toBe(status);
       expect(response.body.code, path).toBe(code);
     }
@@ -329,7 +319,7 @@ describe('bad input is a 4xx with a code and writes nothing', () => {
 
   it('rejects tampered continuation tokens and tokens reused with other filters or windows', async () => {
     const auth = await token(alice.email);
-    const first = await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent`, auth);
+    const first = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent`);
     expect(first.body.hasMore).toBe(true);
     const tokenValue: string = first.body.continuationToken;
     const [body, mac] = tokenValue.split('.') as [string, string];
@@ -338,20 +328,17 @@ describe('bad input is a 4xx with a code and writes nothing', () => {
     const forged = `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${mac}`;
     const flipped = `${body}.${mac.startsWith('A') ? 'B' : 'A'}${mac.slice(1)}`;
     for (const bad of [forged, flipped, `${tokenValue}x`]) {
-      const response = await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(bad)}`, auth);
+      const response = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(bad)}`);
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('invalidContinuationToken');
     }
-    const otherFilter = await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&continuationToken=${encodeURIComponent(tokenValue)}`, auth);
+    const otherFilter = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&continuationToken=${encodeURIComponent(tokenValue)}`);
     expect(otherFilter.body.code).toBe('continuationTokenMismatch');
-    const otherWindow = await get(
-      `/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&startTime=2026-03-01&continuationToken=${encodeURIComponent(tokenValue)}`,
-      auth,
-    );
+    const otherWindow = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&startTime=2026-03-01&continuationToken=${encodeURIComponent(tokenValue)}`);
     expect(otherWindow.body.code).toBe('continuationTokenMismatch');
     // Another organization cannot use it either.
     const erin = await token('erin@fabrikam.com');
-    const cross = await get(`/fabrikam/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(tokenValue)}`, erin);
+    const cross = await api.as(erin).get(`/fabrikam/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(tokenValue)}`);
     expect(cross.body.code).toBe('invalidContinuationToken');
   });
 });
@@ -420,12 +407,12 @@ describe('download', () => {
 
   it('streams CSV with hostile cells neutralised', async () => {
     const auth = await token(alice.email);
-    const response = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv`, { token: auth });
+    const response = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-contoso-\d{8}T\d{6}-\d{8}T\d{6}\.csv"$/);
     expect(response.headers.get('content-length')).toBeNull();
-    const text = await response.text();
+    const text = response.text;
     const rows = parseCsv(text);
     const header = rows[0]!;
     expect(header[0]).toBe('Id');
@@ -443,9 +430,9 @@ describe('download', () => {
 
   it('streams JSON', async () => {
     const auth = await token(alice.email);
-    const response = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json`, { token: auth });
+    const response = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json`);
     expect(response.status).toBe(200);
-    const entries = (await response.json()) as any[];
+    const entries = response.body as any[];
     const entry = entries.find((candidate) => candidate.id === hostileEvent.id);
     expect(entry.data).toEqual(hostileEvent.data);
     expect(entry.actorUPN).toBe(hostileEvent.actor.upn);
@@ -466,10 +453,10 @@ describe('download', () => {
     }
     const auth = await token(alice.email);
     const window = '&startTime=2026-03-05T00:00:00Z&endTime=2026-03-05T23:59:59Z';
-    const json = (await (await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`, { token: auth })).json()) as any[];
+    const json = (await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`)).body as any[];
     expect(json).toHaveLength(1050);
     expect(new Set(json.map((e) => e.id))).toEqual(ids);
-    const csv = parseCsv(await (await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`, { token: auth })).text());
+    const csv = parseCsv((await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`)).text);
     expect(csv).toHaveLength(1051);
     expect(csv[1]![header(csv, 'Timestamp')]).toBe('2026-03-05T17:29:00.000Z');
     // The query API pages the same day across table pages too.
@@ -481,10 +468,10 @@ describe('download', () => {
   it('streams an empty window as an empty array and a header-only CSV', async () => {
     const auth = await token(alice.email);
     const window = '&startTime=2026-03-01T00:00:00Z&endTime=2026-03-01T01:00:00Z';
-    const json = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`, { token: auth });
-    expect(await json.json()).toEqual([]);
-    const csv = await env.fetch(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`, { token: auth });
-    expect((await csv.text()).split('\r\n').filter(Boolean)).toHaveLength(1);
+    const json = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=json${window}`);
+    expect(json.body).toEqual([]);
+    const csv = await api.as(auth).get(`/contoso/_apis/audit/downloadlog?${V}&format=csv${window}`);
+    expect(csv.text.split('\r\n').filter(Boolean)).toHaveLength(1);
   });
 });
 
@@ -492,51 +479,51 @@ describe('who may read', () => {
   it('allows administrators and granted readers; refuses Project-Scoped Users, other organizations and apps without the role', async () => {
     const paths = [`/contoso/_apis/audit/auditlog?${V}&batchSize=1`, `/contoso/_apis/audit/downloadlog?${V}&format=json&startTime=2026-03-10T11:00:00Z`];
     for (const path of paths) {
-      expect((await get(path, await token(alice.email))).status, path).toBe(200);
-      expect((await get(path, await token(carol.email))).status, path).toBe(403);
-      expect((await get(path, await token(bob.email))).status, path).toBe(403);
-      const erin = await get(path, await token('erin@fabrikam.com'));
+      expect((await api.as(await token(alice.email)).get(path)).status, path).toBe(200);
+      expect((await api.as(await token(carol.email)).get(path)).status, path).toBe(403);
+      expect((await api.as(await token(bob.email)).get(path)).status, path).toBe(403);
+      const erin = await api.as(await token('erin@fabrikam.com')).get(path);
       expect(erin.status, path).toBe(404);
       expect(erin.body.code).toBe('organizationNotFound');
-      const noScope = await get(path, await token(alice.email, ['vso.pats']));
+      const noScope = await api.as(await token(alice.email, ['vso.pats'])).get(path);
       expect(noScope.status).toBe(403);
       expect(noScope.body.code).toBe('insufficientScope');
-      const gitserver = await get(path, await env.appToken('gitserver'));
+      const gitserver = await api.as(await env.appToken('gitserver')).get(path);
       expect(gitserver.status).toBe(403);
       expect(gitserver.body.code).toBe('missingAppRole');
-      expect((await get(path, await env.appToken('pipelines'))).status).toBe(403);
-      expect((await get(path, await env.appToken('gitserver', { roles: ['Gatehouse.AuditRead'] }))).status).toBe(200);
-      expect((await get(path, '')).status).toBe(401);
+      expect((await api.as(await env.appToken('pipelines')).get(path)).status).toBe(403);
+      expect((await api.as(await env.appToken('gitserver', { roles: ['Gatehouse.AuditRead'] })).get(path)).status).toBe(200);
+      expect((await api.as('').get(path)).status).toBe(401);
     }
   });
 
   it('grants reading only to members who are not Project-Scoped Users, and only administrators grant', async () => {
     const admin = await token(alice.email);
-    const put = (userId: string, auth: string) => env.fetch(`/contoso/_apis/audit/readers/${userId}?${V}`, { method: 'PUT', token: auth });
+    const put = (userId: string, auth: string) => api.as(auth).put(`/contoso/_apis/audit/readers/${userId}?${V}`);
     const refused = await put(carol.id, admin);
     expect(refused.status).toBe(409);
-    expect(((await refused.json()) as any).code).toBe('readerNotEligible');
+    expect(refused.body.code).toBe('readerNotEligible');
     expect((await put(user('erin@fabrikam.com').id, admin)).status).toBe(404);
     expect((await put(dave.id, await token(bob.email))).status).toBe(403);
     expect((await put(dave.id, admin)).status).toBe(201);
     expect((await put(dave.id, admin)).status).toBe(200);
-    const list = await get(`/contoso/_apis/audit/readers?${V}`, admin);
+    const list = await api.as(admin).get(`/contoso/_apis/audit/readers?${V}`);
     expect(list.body.value.map((reader: any) => reader.userId)).toContain(dave.id);
-    expect((await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`, await token(dave.email))).status).toBe(200);
+    expect((await api.as(await token(dave.email)).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`)).status).toBe(200);
     // A grant row for a Project-Scoped User (written around the API) still does not let them read.
     await env.app.storage.table(TABLES.auditSettings).upsertEntity({ partitionKey: contoso.id, rowKey: `r_${carol.id}`, UserId: carol.id });
-    expect((await get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`, await token(carol.email))).status).toBe(403);
+    expect((await api.as(await token(carol.email)).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=1`)).status).toBe(403);
     // Verify is for administrators only.
-    expect((await get(`/contoso/_apis/audit/verify?${V}`, await token(dave.email))).status).toBe(403);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${dave.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(204);
-    expect((await env.fetch(`/contoso/_apis/audit/readers/${dave.id}?${V}`, { method: 'DELETE', token: admin })).status).toBe(404);
+    expect((await api.as(await token(dave.email)).get(`/contoso/_apis/audit/verify?${V}`)).status).toBe(403);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${dave.id}?${V}`)).status).toBe(204);
+    expect((await api.as(admin).delete(`/contoso/_apis/audit/readers/${dave.id}?${V}`)).status).toBe(404);
   });
 });
 
 describe('actions', () => {
   it('lists the actions Gatehouse records, filtered by area', async () => {
     const auth = await token(bob.email);
-    const all = await get(`/contoso/_apis/audit/actions?${V}`, auth);
+    const all = await api.as(auth).get(`/contoso/_apis/audit/actions?${V}`);
     expect(all.status).toBe(200);
     for (const action of all.body.value) expectSwaggerValid(SPEC, 'AuditActionInfo', action, { exact: true });
     const ids = all.body.value.map((a: any) => a.actionId);
@@ -548,7 +535,7 @@ describe('actions', () => {
     ]) {
       expect(ids).toContain(id);
     }
-    const checks = await get(`/_apis/audit/actions?${V}&areaName=checks`, auth);
+    const checks = await api.as(auth).get(`/_apis/audit/actions?${V}&areaName=checks`);
     expect(checks.body.value).toEqual([{ actionId: 'CheckSuite.Completed', area: 'Checks', category: 'execute' }]);
     expect(all.body.count).toBe(all.body.value.length);
   });
@@ -577,28 +564,22 @@ describe('check suite ingestion', () => {
       { id: randomUUID(), type: 'BranchControl', status: 'approved' },
     ],
   });
-  const post = async (payload: unknown, auth: string, raw?: string) =>
-    env.fetch(`/contoso/_apis/audit/checksuites?${V}`, {
-      method: 'POST',
-      token: auth,
-      headers: { 'Content-Type': 'application/json' },
-      body: raw ?? JSON.stringify(payload),
-    });
+  const post = (payload: unknown, auth: string) => api.as(auth).post(`/contoso/_apis/audit/checksuites?${V}`, payload);
 
   it('keeps every approver of a large check suite, once', async () => {
     const pipelines = await env.appToken('pipelines');
     const first = await post(body(), pipelines);
-    expect(first.status, await first.clone().text()).toBe(201);
-    const created = (await first.json()) as any;
+    expect(first.status, first.text).toBe(201);
+    const created = first.body;
     expect(created).toMatchObject({ status: 'created', approvers: 2000 });
     const again = await post(body(), pipelines);
     expect(again.status).toBe(200);
-    expect(((await again.json()) as any).status).toBe('duplicate');
+    expect(again.body.status).toBe('duplicate');
     const rows = await rowsOfEvent(contoso.id, created.eventId);
     expect(rows).toHaveLength(1);
     expect(typeof rows[0]!.DataBlob).toBe('string');
 
-    const response = await get(`/contoso/_apis/audit/auditlog?${V}&actionId=CheckSuite.Completed`, await token(alice.email));
+    const response = await api.as(await token(alice.email)).get(`/contoso/_apis/audit/auditlog?${V}&actionId=CheckSuite.Completed`);
     expectQueryResultValid(response.body);
     const entry = response.body.decoratedAuditLogEntries.find((e: any) => e.id === created.eventId);
     expect(entry).toMatchObject({
@@ -619,20 +600,20 @@ describe('check suite ingestion', () => {
     const checkSuiteId = randomUUID();
     const first = await post({ ...body(), checkSuiteId, status: 'rejected', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'rejected' }] }, pipelines);
     expect(first.status).toBe(201);
-    const created = (await first.json()) as { eventId: string };
+    const created = first.body as { eventId: string };
     // The same suite posted again under another day, now approved: the first record stands.
     const rewritten = await post(
       { ...body(), checkSuiteId, completedOn: '2026-03-09T09:00:00Z', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'approved' }] },
       pipelines,
     );
     expect(rewritten.status).toBe(200);
-    expect((await rewritten.json()) as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
+    expect(rewritten.body as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
     const stored: unknown[] = [];
     for await (const row of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`EventId eq ${created.eventId}` } })) stored.push(row);
     expect(stored.filter((row) => !(row as { rowKey: string }).rowKey.startsWith('d_'))).toHaveLength(1);
     const future = await post({ ...body(), checkSuiteId: randomUUID(), completedOn: new Date(env.clock.now().getTime() + 3_600_000).toISOString() }, pipelines);
     expect(future.status).toBe(400);
-    expect(((await future.json()) as { code: string }).code).toBe('invalidCompletedOn');
+    expect(future.body.code).toBe('invalidCompletedOn');
   });
 
   it('refuses oversized, invalid and unauthorised ingestion and writes nothing', async () => {
@@ -647,7 +628,7 @@ describe('check suite ingestion', () => {
     huge.checkRuns[0]!.approvers = Array.from({ length: 6000 }, (_, i) => ({ ...approvers[0]!, id: randomUUID(), comment: 'y'.repeat(300 + (i % 3)) }));
     const tooLarge = await post(huge, pipelines);
     expect(tooLarge.status).toBe(413);
-    expect(((await tooLarge.json()) as any).code).toBe('requestBodyTooLarge');
+    expect(tooLarge.body.code).toBe('requestBodyTooLarge');
 
     const invalid = [
       { ...body(), checkSuiteId: randomUUID(), status: 'running' },
@@ -661,15 +642,15 @@ describe('check suite ingestion', () => {
     for (const payload of invalid) {
       const response = await post(payload, pipelines);
       expect(response.status).toBe(400);
-      codes.push(((await response.json()) as any).code);
+      codes.push(response.body.code);
     }
     expect(codes).toEqual(['invalidRequestBody', 'invalidRequestBody', 'invalidRequestBody', 'invalidRequestBody', 'invalidCompletedOn', 'projectNotFound']);
-    expect((await post(undefined, pipelines, '{"checkSuiteId":')).status).toBe(400);
+    expect((await post('{"checkSuiteId":', pipelines)).status).toBe(400);
     expect((await post(body(), await env.appToken('gitserver'))).status).toBe(403);
     expect((await post(body(), await env.appToken('pipelines', { roles: ['Gatehouse.AuditIngest'] }))).status).toBe(200);
     const userCall = await post(body(), await token(alice.email));
     expect(userCall.status).toBe(403);
-    expect(((await userCall.json()) as any).code).toBe('callerTypeNotAllowed');
+    expect(userCall.body.code).toBe('callerTypeNotAllowed');
     expect(await countSuites()).toBe(before);
   });
 });
@@ -694,7 +675,7 @@ describe('tamper evidence', () => {
     const big = fabrikamEvent({ data: { DisplayName: 'big', Blob: 'z'.repeat(40_000) } });
     const bigOutcome = await writeAuditEvent(env.app, big);
 
-    const ok = await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin);
+    const ok = await api.as(erin).get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`);
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ intact: true, firstBrokenLink: null });
     expect(ok.body.eventsChecked).toBeGreaterThanOrEqual(7);
@@ -703,25 +684,25 @@ describe('tamper evidence', () => {
     const target = written[2]!;
     const table = env.app.storage.table(TABLES.auditLog);
     await table.updateEntity({ partitionKey: target.partitionKey, rowKey: target.rowKey, ActorDisplayName: 'Mallory' }, 'Merge');
-    const altered = await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin);
+    const altered = await api.as(erin).get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`);
     expect(altered.body.intact).toBe(false);
     expect(altered.body.firstBrokenLink).toMatchObject({ reason: 'hashMismatch', sequence: target.seq, eventId: expect.any(String) });
 
     // Repair it, then tamper with the large payload blob instead.
     await table.updateEntity({ partitionKey: target.partitionKey, rowKey: target.rowKey, ActorDisplayName: 'Erin Fabrikam' }, 'Merge');
-    expect((await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin)).body.intact).toBe(true);
+    expect((await api.as(erin).get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`)).body.intact).toBe(true);
     const bigRow = await table.getEntity<{ DataBlob: string }>(bigOutcome.partitionKey, bigOutcome.rowKey);
     const blob = (await env.app.storage.blobs())!.getContainerClient('audit-payloads').getBlockBlobClient(bigRow.DataBlob);
     const original = (await blob.downloadToBuffer()).toString('utf8');
     const forged = original.replace('big', 'BIG');
     await blob.upload(forged, Buffer.byteLength(forged));
-    const blobTampered = await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin);
+    const blobTampered = await api.as(erin).get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`);
     expect(blobTampered.body.firstBrokenLink).toMatchObject({ reason: 'dataMismatch', sequence: bigOutcome.seq });
     await blob.upload(original, Buffer.byteLength(original));
 
     // Remove an event: the chain has a gap.
     await table.deleteEntity(written[4]!.partitionKey, written[4]!.rowKey);
-    const removed = await get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`, erin);
+    const removed = await api.as(erin).get(`/fabrikam/_apis/audit/verify?${V}&startTime=2026-03-09T00:00:00Z`);
     expect(removed.body.intact).toBe(false);
     expect(removed.body.firstBrokenLink.reason).toBe('sequenceGap');
   });

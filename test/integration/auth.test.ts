@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TENANT_ID, DEMO_USERS } from '../../local/demo-data.js';
 import { generateSigningKey, signAccessToken } from '../../local/dev-secrets.js';
 import { TEST_AUDIENCE, TEST_ISSUER, startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 
 let env: TestEnvironment;
+const api = client(() => env);
 beforeAll(async () => {
   env = await startTestEnvironment();
 });
@@ -29,7 +31,7 @@ function aliceClaims(): Record<string, unknown> {
 
 describe('caller authentication', () => {
   it('accepts a valid delegated token', async () => {
-    const response = await env.fetch(PATH, { token: await env.userToken('alice@contoso.com') });
+    const response = await api.asUser('alice@contoso.com').get(PATH);
     expect(response.status).toBe(200);
   });
 
@@ -57,7 +59,7 @@ describe('caller authentication', () => {
       issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
       now: new Date(env.clock.now().getTime() + 30_000),
     });
-    expect((await env.fetch(PATH, { token: slightlySkewed })).status).toBe(200);
+    expect((await api.as(slightlySkewed).get(PATH)).status).toBe(200);
   });
 
   it('stops accepting a token at its expiry although it was verified before', async () => {
@@ -65,10 +67,10 @@ describe('caller authentication', () => {
       issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
       now: env.clock.now(), lifetimeSeconds: 120,
     });
-    expect((await env.fetch(PATH, { token })).status).toBe(200);
+    expect((await api.as(token).get(PATH)).status).toBe(200);
     // Verified again at 130 s (within exp + the 60 s skew) and remembered for a minute from then...
     env.clock.advance(130_000);
-    expect((await env.fetch(PATH, { token })).status).toBe(200);
+    expect((await api.as(token).get(PATH)).status).toBe(200);
     // ...but refused from exp + skew (180 s) on, inside that minute.
     env.clock.advance(55_000);
     await expectUnauthorized({ Authorization: `Bearer ${token}` });
@@ -110,17 +112,15 @@ describe('caller authentication', () => {
   it('answers 403 with a code when the caller type, scope or app role does not fit', async () => {
     // Every route a user token can call names the delegated scope it needs (projects: vso.project).
     const noScope = await env.userToken('alice@contoso.com', { scopes: ['vso.code'] });
-    const refused = await env.fetch(PATH, { token: noScope });
+    const refused = await api.as(noScope).get(PATH);
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { code: string }).code).toBe('insufficientScope');
+    expect(refused.body.code).toBe('insufficientScope');
     const higher = await env.userToken('alice@contoso.com', { scopes: ['vso.project_manage'] });
-    expect((await env.fetch(PATH, { token: higher })).status).toBe(200);
+    expect((await api.as(higher).get(PATH)).status).toBe(200);
     const app = await env.appToken('pipelines');
-    const create = await env.fetch('/_apis/organizations?api-version=7.1', {
-      method: 'POST', token: app, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'robots' }),
-    });
+    const create = await api.as(app).post('/_apis/organizations?api-version=7.1', { name: 'robots' });
     expect(create.status).toBe(403);
-    expect(((await create.json()) as { code: string }).code).toBe('callerTypeNotAllowed');
+    expect(create.body.code).toBe('callerTypeNotAllowed');
   });
 });
 

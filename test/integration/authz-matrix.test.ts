@@ -5,6 +5,7 @@ import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
 import { DEMO_TENANT_ID } from '../../local/demo-data.js';
 import { generateSigningKey, signAccessToken } from '../../local/dev-secrets.js';
 import { TEST_AUDIENCE, TEST_ISSUER, startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 import { latestApiVersion, type ApiVersionRange } from '../../shared/http/api-versions.js';
 
 /**
@@ -62,6 +63,7 @@ function expectedAllow(access: Access, caller: CallerKind, organizationScoped: b
 }
 
 let env: TestEnvironment;
+const api = client(() => env);
 const tokens = new Map<CallerKind, (access: Access) => Promise<string | undefined>>();
 
 beforeAll(async () => {
@@ -79,11 +81,10 @@ beforeAll(async () => {
   // A fresh PAT per cell: a cell may rotate or revoke the token it calls with.
   const bobJwt = await env.userToken('bob@contoso.com');
   tokens.set('patOfMember', async () => {
-    const created = await env.fetch('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
-      method: 'POST', token: bobJwt, headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ displayName: 'matrix', scope: 'app_token', validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(), allOrgs: false }),
+    const created = await api.as(bobJwt).post<'pats-create'>('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
+      displayName: 'matrix', scope: 'app_token', validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(), allOrgs: false,
     });
-    return ((await created.json()) as { patToken: { token: string } }).patToken.token;
+    return created.body.patToken!.token!;
   });
   tokens.set('otherOrganization', fixed(await env.userToken('erin@fabrikam.com')));
   tokens.set('projectScopedUser', fixed(await env.userToken('carol@contoso.com')));
@@ -92,10 +93,7 @@ beforeAll(async () => {
   tokens.set('administrator', fixed(await env.userToken('alice@contoso.com')));
   tokens.set('appWithRole', async (access) => env.appToken('pipelines', { roles: access.anonymous ? [] : [...(access.apps?.roles ?? [])] }));
   tokens.set('appWithoutRole', fixed(await env.appToken('pipelines', { roles: [] })));
-  const limit = await env.fetch('/contoso/_apis/organization/settings?api-version=7.1', {
-    method: 'PATCH', token: await env.userToken('alice@contoso.com'),
-    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ limitUserVisibilityToProjects: true }),
-  });
+  const limit = await api.asUser('alice@contoso.com').patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects: true });
   expect(limit.status).toBe(200);
 });
 afterAll(async () => {
@@ -118,18 +116,10 @@ describe('authorization matrix', () => {
       const organizationScoped = declaration.options.route.startsWith('{organization}/');
       for (const caller of CALLERS) {
         const token = await tokens.get(caller)!(access);
-        const response = await env.fetch(pathFor(declaration.options.route, declaration.doc?.apiVersions), {
-          method,
-          ...(token ? { token } : {}),
-          ...(method === 'GET' || method === 'DELETE' || method === 'HEAD' ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }),
-        });
-        const text = await response.text();
-        let code: string | undefined;
-        try {
-          code = (JSON.parse(text) as { code?: string }).code;
-        } catch {
-          code = undefined;
-        }
+        const response = await api
+          .as(token)
+          .request(method, pathFor(declaration.options.route, declaration.doc?.apiVersions), method === 'GET' || method === 'DELETE' || method === 'HEAD' ? {} : { body: '{}' });
+        const code: string | undefined = response.body?.code;
         cells += 1;
         expect(response.status, `${caller} ${method} ${declaration.options.route}`).toBeLessThan(500);
         const denied = code !== undefined && DENIALS.has(code);

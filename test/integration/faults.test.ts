@@ -3,6 +3,7 @@ import { TABLES } from '../../shared/storage/names.js';
 import { readEntity } from '../../shared/storage/entities.js';
 import { expiryKeys } from '../../shared/tokens/repository.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 
 /**
  * Storage faults under load: Azurite stopped and restarted while mixed requests run, and the audit
@@ -10,6 +11,7 @@ import { startTestEnvironment, type TestEnvironment } from '../helpers/environme
  * and every token is whole (record, indexes, exactly one create event) or absent.
  */
 let env: TestEnvironment;
+const api = client(() => env);
 let bob: string;
 let alice: string;
 beforeAll(async () => {
@@ -24,13 +26,8 @@ afterAll(async () => {
 const validTo = () => new Date(env.clock.now().getTime() + 20 * 24 * 3600_000).toISOString();
 
 async function createPat(name: string) {
-  const response = await env.fetch('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
-    method: 'POST',
-    token: bob,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ displayName: name, scope: 'vso.code', validTo: validTo(), allOrgs: false }),
-  });
-  const body = (await response.json()) as { code?: string; patToken?: { authorizationId: string } | null };
+  const response = await api.as(bob).post('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', { displayName: name, scope: 'vso.code', validTo: validTo(), allOrgs: false });
+  const body = response.body as { code?: string; patToken?: { authorizationId: string } | null };
   return { status: response.status, code: body.code, authorizationId: body.patToken?.authorizationId };
 }
 
@@ -39,12 +36,12 @@ async function mixedRequest(i: number) {
     case 0:
       return createPat(`load-${i}`);
     case 1: {
-      const response = await env.fetch('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', { token: bob });
-      return { status: response.status, code: ((await response.json()) as { code?: string }).code, authorizationId: undefined };
+      const response = await api.as(bob).get('/contoso/_apis/tokens/pats?api-version=7.1-preview.1');
+      return { status: response.status, code: (response.body as { code?: string }).code, authorizationId: undefined };
     }
     default: {
-      const response = await env.fetch('/contoso/_apis/projects?api-version=7.1', { token: alice });
-      return { status: response.status, code: ((await response.json()) as { code?: string }).code, authorizationId: undefined };
+      const response = await api.as(alice).get('/contoso/_apis/projects?api-version=7.1');
+      return { status: response.status, code: (response.body as { code?: string }).code, authorizationId: undefined };
     }
   }
 }
@@ -101,7 +98,7 @@ describe('storage outage under load', () => {
     await env.storageOutage.end();
     const after = await Promise.all(Array.from({ length: 9 }, (_, i) => mixedRequest(300 + i)));
     expect(after.map((r) => r.status)).toEqual(Array(9).fill(200));
-    expect((await env.fetch('/health')).status).toBe(200);
+    expect((await api.get('/health')).status).toBe(200);
 
     await settle(everyTokenHasItsEvent);
     const created = [...before, ...overlapping, ...after].filter((r) => r.status === 200 && r.authorizationId).map((r) => r.authorizationId!);

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat, type CreatedPat, type JsonReply } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat, type CreatedPat } from '../helpers/http.js';
 import { LocalNpmRegistry, packPackages, tempDir, type PackedTarball } from '../helpers/npm.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
@@ -23,6 +24,7 @@ import { REDACTED_TOKEN } from '../../shared/secrets/redaction.js';
  */
 
 let env: TestEnvironment;
+const api = client(() => env);
 let upstream: LocalNpmRegistry;
 let publicLib: Map<string, PackedTarball>;
 let internalLib: PackedTarball;
@@ -30,8 +32,6 @@ const V = 'api-version=7.1';
 const PAT_V = 'api-version=7.1-preview.1';
 const CONTOSO = DEMO_ORGANIZATIONS[0];
 
-const call = (method: string, path: string, token: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<JsonReply> =>
-  callJson(env, method, path, { token, body, headers });
 const user = (email: string, scopes?: string[]) => env.userToken(email, scopes ? { scopes } : {});
 
 async function drainAudit(): Promise<AuditEvent[]> {
@@ -92,18 +92,18 @@ describe('dependency confusion', () => {
 
   it('serves an internal name only from internal sources, whatever the upstream order, and the colliding version from the internal feed', async () => {
     const alice = await user('alice@contoso.com', ['vso.packaging_manage']);
-    const internal = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'corp-internal', upstreamEnabled: false });
+    const internal = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'corp-internal', upstreamEnabled: false });
     expect(internal.status, internal.text).toBe(201);
-    expect((await call('PUT', `${REG('corp-internal')}/corp-lib`, alice, publishDocument(internalLib))).status).toBe(201);
+    expect((await api.as(alice).put(`${REG('corp-internal')}/corp-lib`, publishDocument(internalLib))).status).toBe(201);
 
     const orders = {
       'public-first': [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'corp-internal' }],
       'internal-first': [{ upstreamSourceType: 'internal', internalUpstreamFeedId: 'corp-internal' }, { upstreamSourceType: 'public' }],
     };
     for (const [name, upstreamSources] of Object.entries(orders)) {
-      const feed = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name, upstreamSources });
+      const feed = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name, upstreamSources });
       expect(feed.status, feed.text).toBe(201);
-      const packument = await call('GET', `${REG(name)}/corp-lib`, alice);
+      const packument = await api.as(alice).get(`${REG(name)}/corp-lib`);
       expect(packument.status, `${name}: ${packument.text}`).toBe(200);
       expect(Object.keys(packument.body.versions), name).toEqual(['1.0.0']);
       expect(packument.body.versions['1.0.0'].description, name).toBe('the internal library');
@@ -118,9 +118,9 @@ describe('dependency confusion', () => {
       expect(await savedVersions(feed.body.id), name).toEqual(['1.0.0:internal']);
 
       // Allowing external versions lets the public 1.0.1 in; 1.0.0 still comes from the internal feed.
-      const allow = await call('PATCH', `/contoso/_apis/packaging/feeds/${name}/npm/packages/corp-lib/upstreaming?${V}`, alice, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
+      const allow = await api.as(alice).patch(`/contoso/_apis/packaging/feeds/${name}/npm/packages/corp-lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
       expect(allow.status, allow.text).toBeLessThan(300);
-      const widened = await call('GET', `${REG(name)}/corp-lib`, alice);
+      const widened = await api.as(alice).get(`${REG(name)}/corp-lib`);
       expect(Object.keys(widened.body.versions).sort(), name).toEqual(['1.0.0', '1.0.1']);
       expect(widened.body.versions['1.0.0'].dist.integrity, name).toBe(internalLib.integrity);
       expect(widened.body.versions['1.0.1'].dist.integrity, name).toBe(publicLib.get('1.0.1')!.integrity);
@@ -133,7 +133,7 @@ describe('client address', () => {
     const statuses: number[] = [];
     for (let i = 1; i <= 5; i++) {
       // A proxy we trust (loopback, in this environment) saw 203.0.113.50; the entry left of it is the client's claim.
-      const reply = await call('POST', '/_apis/tokens/leaks', undefined, { tokens: ['not-a-token'] }, { 'x-forwarded-for': `198.51.100.${i}, 203.0.113.50` });
+      const reply = await api.post('/_apis/tokens/leaks', { tokens: ['not-a-token'] }, { headers: { 'x-forwarded-for': `198.51.100.${i}, 203.0.113.50` } });
       statuses.push(reply.status);
     }
     expect(statuses).toEqual([202, 202, 202, 429, 429]);
@@ -145,40 +145,37 @@ describe('client address', () => {
     const other = await createPat(env, { token: owner });
     await drainAudit();
 
-    const garbage = await callJson(env, 'GET', '/contoso/_apis/connectionData', { token: pat.token, headers: { 'x-forwarded-for': 'garbage!!, <script>' } });
+    const garbage = await api.as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': 'garbage!!, <script>' } });
     expect(garbage.status).toBe(200);
     let events = (await drainAudit()).filter((event) => event.actionId === 'Token.PatUsedFromNewIpEvent');
     expect(events.map((event) => event.ipAddress)).toEqual(['127.0.0.1']);
-    const got = await call('GET', `/contoso/_apis/tokens/pats?${PAT_V}&authorizationId=${pat.authorizationId}`, owner);
+    const got = await api.as(owner).get(`/contoso/_apis/tokens/pats?${PAT_V}&authorizationId=${pat.authorizationId}`);
     expect(got.body.patToken.lastUsed.ip).toBe('127.0.0.1');
 
     env.clock.advance(120_000);
-    const spoofed = await callJson(env, 'GET', '/contoso/_apis/connectionData', {
-      token: pat.token,
-      headers: { 'x-forwarded-for': '192.0.2.99, 198.51.100.23', 'user-agent': `exfil/1.0 (${other.token})` },
-    });
+    const spoofed = await api.as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '192.0.2.99, 198.51.100.23', 'user-agent': `exfil/1.0 (${other.token})` } });
     expect(spoofed.status).toBe(200);
     events = (await drainAudit()).filter((event) => event.actionId === 'Token.PatUsedFromNewIpEvent');
     expect(events).toHaveLength(1);
     expect(events[0]!.ipAddress).toBe('198.51.100.23');
     expect(events[0]!.userAgent).toBe(`exfil/1.0 (${REDACTED_TOKEN})`);
-    const after = await call('GET', `/contoso/_apis/tokens/pats?${PAT_V}&authorizationId=${pat.authorizationId}`, owner);
+    const after = await api.as(owner).get(`/contoso/_apis/tokens/pats?${PAT_V}&authorizationId=${pat.authorizationId}`);
     expect(after.body.patToken.lastUsed.ip).toBe('198.51.100.23');
     expect(JSON.stringify(after.body)).not.toContain(other.token);
   });
 });
 
 describe('secrets in user-supplied text', () => {
-  const connection = (pat: CreatedPat) => callJson(env, 'GET', '/contoso/_apis/connectionData', { token: pat.token, headers: { 'x-forwarded-for': '192.0.2.1' } });
+  const connection = (pat: CreatedPat) => api.as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '192.0.2.1' } });
 
   it('revokes every reported token even when the URL quotes one, and forwards no reporter text to the owner', async () => {
     const owner = await user('dave@contoso.com');
     const [a, b, c] = [await createPat(env, { token: owner }), await createPat(env, { token: owner }), await createPat(env, { token: owner })];
     await drainAudit();
     await drainNotifications();
-    const report = await call('POST', '/_apis/tokens/leaks', undefined, { tokens: [a.token, b.token], url: `https://paste.example/raw/1?t=${a.token}` }, { 'x-forwarded-for': '192.0.2.77' });
+    const report = await api.post('/_apis/tokens/leaks', { tokens: [a.token, b.token], url: `https://paste.example/raw/1?t=${a.token}` }, { headers: { 'x-forwarded-for': '192.0.2.77' } });
     expect(report.status).toBe(202);
-    const phishing = await call('POST', '/_apis/tokens/leaks', undefined, { tokens: [c.token], url: 'URGENT: call +1 555 0100 to restore your access' }, { 'x-forwarded-for': '192.0.2.78' });
+    const phishing = await api.post('/_apis/tokens/leaks', { tokens: [c.token], url: 'URGENT: call +1 555 0100 to restore your access' }, { headers: { 'x-forwarded-for': '192.0.2.78' } });
     expect(phishing.status).toBe(202);
     await settleBackgroundWork(env.app);
 
@@ -201,7 +198,7 @@ describe('secrets in user-supplied text', () => {
   it('stores token-shaped display names and descriptions redacted instead of failing with a 500', async () => {
     const owner = await user('bob@contoso.com');
     const victim = await createPat(env, { token: owner });
-    const reply = await call('POST', `/contoso/_apis/tokens/pats?${PAT_V}`, owner, {
+    const reply = await api.as(owner).post(`/contoso/_apis/tokens/pats?${PAT_V}`, {
       displayName: `deploy key ${victim.token}`,
       scope: 'vso.code',
       validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString(),
@@ -209,7 +206,7 @@ describe('secrets in user-supplied text', () => {
     expect(reply.status, reply.text).toBe(200);
     expect(reply.body.patToken.displayName).toBe(`deploy key ${REDACTED_TOKEN}`);
     env.issuedSecrets.add(reply.body.patToken.token);
-    const project = await call('POST', `/contoso/_apis/projects?${V}`, await user('alice@contoso.com'), { name: 'leaky', description: `token: ${victim.token}` });
+    const project = await api.as(await user('alice@contoso.com')).post(`/contoso/_apis/projects?${V}`, { name: 'leaky', description: `token: ${victim.token}` });
     expect(project.status, project.text).toBe(201);
     expect(project.body.description).toBe(`token: ${REDACTED_TOKEN}`);
     await drainAudit();
@@ -219,29 +216,24 @@ describe('secrets in user-supplied text', () => {
     const owner = await user('alice@contoso.com');
     const leaked = await createPat(env, { token: owner });
     const suiteId = randomUUID();
-    const response = await env.fetch(`/contoso/_apis/audit/checksuites?api-version=7.1-preview.1`, {
-      method: 'POST',
-      token: await env.appToken('pipelines'),
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        checkSuiteId: suiteId,
-        status: 'approved',
-        completedOn: env.clock.now().toISOString(),
-        projectId: CONTOSO.projects[0].id,
-        pipeline: { id: 1, name: 'ci' },
-        run: { id: 2, name: 'run' },
-        stage: { name: 'prod' },
-        checkRuns: [
-          {
-            id: randomUUID(),
-            type: 'Approval',
-            status: 'approved',
-            approvers: [{ id: randomUUID(), displayName: 'Approver', decision: 'approved', comment: `use ${leaked.token} for the deploy` }],
-          },
-        ],
-      }),
+    const response = await api.as(await env.appToken('pipelines')).post(`/contoso/_apis/audit/checksuites?api-version=7.1-preview.1`, {
+      checkSuiteId: suiteId,
+      status: 'approved',
+      completedOn: env.clock.now().toISOString(),
+      projectId: CONTOSO.projects[0].id,
+      pipeline: { id: 1, name: 'ci' },
+      run: { id: 2, name: 'run' },
+      stage: { name: 'prod' },
+      checkRuns: [
+        {
+          id: randomUUID(),
+          type: 'Approval',
+          status: 'approved',
+          approvers: [{ id: randomUUID(), displayName: 'Approver', decision: 'approved', comment: `use ${leaked.token} for the deploy` }],
+        },
+      ],
     });
-    expect(response.status, await response.clone().text()).toBe(201);
+    expect(response.status, response.text).toBe(201);
     const stored: string[] = [];
     for await (const row of env.app.storage.table(TABLES.auditLog).listEntities<{ Data?: string; ActionId?: string }>()) {
       if (row.ActionId === 'CheckSuite.Completed') stored.push(row.Data ?? '');
@@ -254,17 +246,17 @@ describe('secrets in user-supplied text', () => {
 describe('deep JSON', () => {
   it('answers 400 jsonTooDeep to an npm manifest nested 20,000 levels deep, and to deep bodies elsewhere', async () => {
     const alice = await user('alice@contoso.com', ['vso.packaging_manage']);
-    expect((await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'deep', upstreamEnabled: false })).status).toBe(201);
+    expect((await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'deep', upstreamEnabled: false })).status).toBe(201);
     const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
     // A publish npm would accept in every other respect, with a manifest field nested 20,000 levels deep.
     const manifest = JSON.stringify(publishDocument(internalLib, 'NESTED')).replace('"NESTED"', deep);
-    const publish = await callJson(env, 'PUT', '/contoso/_packaging/deep/npm/registry/corp-lib', { token: alice, body: manifest });
+    const publish = await api.as(alice).put('/contoso/_packaging/deep/npm/registry/corp-lib', manifest);
     expect(publish.status, publish.text.slice(0, 200)).toBe(400);
     expect(publish.body.code).toBe('jsonTooDeep');
 
     const owner = await user('alice@contoso.com');
     const arrays = `{"displayName":"x","scope":"vso.code","extra":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
-    const pat = await callJson(env, 'POST', `/contoso/_apis/tokens/pats?${PAT_V}`, { token: owner, body: arrays });
+    const pat = await api.as(owner).post(`/contoso/_apis/tokens/pats?${PAT_V}`, arrays);
     expect(pat.status).toBe(400);
     expect(pat.body.patTokenError ?? pat.body.code).toBe('jsonTooDeep');
   });
@@ -321,38 +313,38 @@ describe('SSH key squatting', () => {
     const bob = await user('bob@contoso.com');
 
     // Bob registers Alice's public key first.
-    const squat = await call('POST', KEYS, bob, { displayName: 'mine, honest', publicData });
+    const squat = await api.as(bob).post(KEYS, { displayName: 'mine, honest', publicData });
     expect(squat.status, squat.text).toBe(200);
     expect(squat.body.sshKey.proven).toBe(false);
-    expect((await call('POST', KEYS, alice, { displayName: 'laptop', publicData })).body.sshKeyError).toBe('duplicateHash');
+    expect((await api.as(alice).post(KEYS, { displayName: 'laptop', publicData })).body.sshKeyError).toBe('duplicateHash');
 
-    const challenge = await call('GET', `/contoso/_apis/tokens/sshkeys/challenge?${PAT_V}`, alice);
+    const challenge = await api.as(alice).get(`/contoso/_apis/tokens/sshkeys/challenge?${PAT_V}`);
     expect(challenge.status, challenge.text).toBe(200);
     // Proofs that must not count: wrong namespace, a challenge issued to someone else, a signature of other text.
-    const bobChallenge = (await call('GET', `/contoso/_apis/tokens/sshkeys/challenge?${PAT_V}`, bob)).body.challenge as string;
+    const bobChallenge = (await api.as(bob).get(`/contoso/_apis/tokens/sshkeys/challenge?${PAT_V}`)).body.challenge as string;
     for (const proof of [
       { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge, 'git') },
       { challenge: bobChallenge, signature: sign(bobChallenge) },
       { challenge: challenge.body.challenge, signature: sign('something else') },
     ]) {
-      const refused = await call('POST', KEYS, alice, { displayName: 'laptop', publicData, proofOfPossession: proof });
+      const refused = await api.as(alice).post(KEYS, { displayName: 'laptop', publicData, proofOfPossession: proof });
       expect(refused.status).toBe(400);
       expect(refused.body.sshKeyError).toBe('invalidProofOfPossession');
     }
     // Bob cannot use Alice's proof either: the challenge is bound to Alice.
-    const stolen = await call('POST', KEYS, bob, { displayName: 'mine', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
+    const stolen = await api.as(bob).post(KEYS, { displayName: 'mine', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
     expect(stolen.body.sshKeyError).toBe('invalidProofOfPossession');
 
-    const proven = await call('POST', KEYS, alice, { displayName: 'laptop', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
+    const proven = await api.as(alice).post(KEYS, { displayName: 'laptop', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
     expect(proven.status, proven.text).toBe(200);
     expect(proven.body.sshKey).toMatchObject({ proven: true, status: 'active' });
-    const squatter = await call('GET', `${KEYS}&authorizationId=${squat.body.sshKey.authorizationId}`, bob);
+    const squatter = await api.as(bob).get(`${KEYS}&authorizationId=${squat.body.sshKey.authorizationId}`);
     expect(squatter.body.sshKey.status).toBe('revoked');
 
-    const lookup = await call('POST', `/_apis/tokens/sshkeys/lookup?${PAT_V}`, await env.appToken('gitserver'), { publicKey: publicData });
+    const lookup = await api.as(await env.appToken('gitserver')).post(`/_apis/tokens/sshkeys/lookup?${PAT_V}`, { publicKey: publicData });
     expect(lookup.body.value).toEqual([expect.objectContaining({ authorizationId: proven.body.sshKey.authorizationId, proven: true })]);
     // A proven key cannot be taken over again.
-    const again = await call('POST', KEYS, bob, { displayName: 'mine again', publicData });
+    const again = await api.as(bob).post(KEYS, { displayName: 'mine again', publicData });
     expect(again.body.sshKeyError).toBe('duplicateHash');
     await drainAudit();
   });
@@ -362,12 +354,12 @@ describe('strict bodies', () => {
   it('refuses a rotate whose body carries gracePeriodMinutes (a query parameter) and leaves the old token working', async () => {
     const owner = await user('carol@contoso.com');
     const pat = await createPat(env, { token: owner });
-    const rotate = await call('POST', `/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, owner, { gracePeriodMinutes: 5 });
+    const rotate = await api.as(owner).post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, { gracePeriodMinutes: 5 });
     expect(rotate.status).toBe(400);
     expect(rotate.body.code).toBe('invalidRequestBody');
     expect(rotate.body.message).toContain("'gracePeriodMinutes'");
-    expect((await callJson(env, 'GET', '/contoso/_apis/connectionData', { token: pat.token })).status).toBe(200);
-    const plain = await call('POST', `/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}&gracePeriodMinutes=5`, owner);
+    expect((await api.as(pat.token).get('/contoso/_apis/connectionData')).status).toBe(200);
+    const plain = await api.as(owner).post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}&gracePeriodMinutes=5`);
     expect(plain.status, plain.text).toBe(200);
     env.issuedSecrets.add(plain.body.patToken.token);
     await drainAudit();
@@ -375,13 +367,13 @@ describe('strict bodies', () => {
 
   it('names unknown fields everywhere, and accepts the Azure DevOps model fields Gatehouse ignores', async () => {
     const alice = await user('alice@contoso.com', ['vso.packaging_manage']);
-    const unknown = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'strict-feed', upstreamSourcez: [] });
+    const unknown = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'strict-feed', upstreamSourcez: [] });
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ code: 'invalidRequestBody', details: [{ path: 'upstreamSourcez', message: 'unknown field' }] });
-    const nested = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'strict-feed', upstreamSources: [{ upstreamSourceType: 'public', locaton: 'x' }] });
+    const nested = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'strict-feed', upstreamSources: [{ upstreamSourceType: 'public', locaton: 'x' }] });
     expect(nested.status).toBe(400);
     expect(nested.body.message).toContain("'upstreamSources.0.locaton'");
-    const adoModel = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, {
+    const adoModel = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
       name: 'strict-feed',
       badgesEnabled: false,
       hideDeletedPackageVersions: true,
@@ -389,7 +381,7 @@ describe('strict bodies', () => {
     });
     expect(adoModel.status, adoModel.text).toBe(201);
     const owner = await user('alice@contoso.com');
-    const readers = await call('PUT', `/contoso/_apis/audit/readers/b0b00000-0000-4000-8000-00000000000b?api-version=7.1-preview.1`, owner, { permissions: 'all' });
+    const readers = await api.as(owner).put(`/contoso/_apis/audit/readers/b0b00000-0000-4000-8000-00000000000b?api-version=7.1-preview.1`, { permissions: 'all' });
     expect(readers.status).toBe(400);
     expect(readers.body.code).toBe('invalidRequestBody');
   });

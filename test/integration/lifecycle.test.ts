@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat as createPatAs } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat as createPatAs } from '../helpers/http.js';
 import { DEMO_TENANT_ID } from '../../local/demo-data.js';
 import { systemAuditContext } from '../../shared/audit/context.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
@@ -19,11 +20,8 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 let env: TestEnvironment;
+const api = client(() => env);
 const auditEvents: AuditEvent[] = [];
-
-async function call(method: string, path: string, email: string, body?: unknown) {
-  return callJson(env, method, path, { token: await env.userToken(email), body });
-}
 
 const at = (ms: number) => new Date(env.clock.now().getTime() + ms).toISOString();
 
@@ -140,7 +138,7 @@ describe('lifecycle sweep', () => {
   });
 
   it('expires SSH keys through the SSH key module, exactly once', async () => {
-    const reply = await call('POST', '/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1', 'dave@contoso.com', {
+    const reply = await api.asUser('dave@contoso.com').post('/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1', {
       displayName: 'laptop',
       publicData: opensshEd25519(),
       validTo: at(HOUR),

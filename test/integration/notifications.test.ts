@@ -4,34 +4,34 @@ import type { AddressInfo } from 'node:net';
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat as createPatAs } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat as createPatAs } from '../helpers/http.js';
 import { declarations } from '../../functions/declarations.js';
 import { createAppContext, useAppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
 import { generatePepperSetting } from '../../local/dev-secrets.js';
-import { resealWebhookSecrets } from '../../shared/notifications/settings.js';
+import { resealSealedValues } from '../../shared/lifecycle/reseal.js';
+import { sealedVersion } from '../../shared/secrets/sealing.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { ALICE, DAVE } from '../helpers/demo.js';
+import { deliverAuditQueue } from '../helpers/queues.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const V = 'api-version=7.1';
 
 let env: TestEnvironment;
+const api = client(() => env);
+const asAlice = api.asUser('alice@contoso.com');
+const asDave = api.asUser('dave@contoso.com');
 let receiver: Server;
 let receiverUrl = '';
 const received: { body: string; headers: Record<string, string | string[] | undefined> }[] = [];
 /** How the receiver answers: 'ok', or fail the next N requests, or always fail. */
 let receiverMode: { failNext: number; always: boolean } = { failNext: 0, always: false };
 let webhookSecret = '';
-
-async function call(method: string, path: string, email: string, body?: unknown) {
-  const reply = await callJson(env, method, path, { token: await env.userToken(email), body });
-  // Not JSON (the calendar): the body is the text.
-  return { ...reply, body: reply.body === undefined && reply.text ? reply.text : reply.body };
-}
 
 const at = (ms: number) => new Date(env.clock.now().getTime() + ms).toISOString();
 
@@ -66,7 +66,7 @@ function opensshEd25519(): string {
 }
 
 async function listInbox(email: string, organization = 'contoso', query = '') {
-  return call('GET', `/${organization}/_apis/notifications?${V}${query}`, email);
+  return api.asUser(email).get(`/${organization}/_apis/notifications?${V}${query}`);
 }
 
 beforeAll(async () => {
@@ -99,35 +99,35 @@ afterAll(async () => {
 describe('organization notification settings', () => {
   it('has the default ladder and refuses malformed ladders with a code', async () => {
     // A webhook URL is a credential: only administrators read the settings.
-    const byMember = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'dave@contoso.com');
+    const byMember = await asDave.get(`/contoso/_apis/notifications/settings?${V}`);
     expect(byMember.status).toBe(403);
     expect(byMember.body.code).toBe('accessDenied');
-    const initial = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'alice@contoso.com');
+    const initial = await asAlice.get(`/contoso/_apis/notifications/settings?${V}`);
     expect(initial.status).toBe(200);
     expect(initial.body).toMatchObject({ expiryNotificationDays: [30, 7, 1], webhook: null });
     for (const bad of [[-1], [0], [7, 7], [1.5], [400], Array.from({ length: 11 }, (_, i) => i + 1), 'seven']) {
-      const reply = await call('PUT', `/contoso/_apis/notifications/settings?${V}`, 'alice@contoso.com', { expiryNotificationDays: bad });
+      const reply = await asAlice.put(`/contoso/_apis/notifications/settings?${V}`, { expiryNotificationDays: bad });
       expect(reply.status, JSON.stringify(bad)).toBe(400);
       expect(reply.body.code).toBe('invalidNotificationLadder');
     }
-    const notAdmin = await call('PUT', `/contoso/_apis/notifications/settings?${V}`, 'dave@contoso.com', { expiryNotificationDays: [5] });
+    const notAdmin = await asDave.put(`/contoso/_apis/notifications/settings?${V}`, { expiryNotificationDays: [5] });
     expect(notAdmin.status).toBe(403);
   });
 
   it('refuses webhook URLs that are not https, except localhost in development', async () => {
     for (const url of ['http://hooks.example.com/x', 'ftp://example.com/x', 'not a url', 'https://user:pw@example.com/x']) {
-      const reply = await call('PUT', `/contoso/_apis/notifications/webhook?${V}`, 'alice@contoso.com', { url });
+      const reply = await asAlice.put(`/contoso/_apis/notifications/webhook?${V}`, { url });
       expect(reply.status, url).toBe(400);
       expect(reply.body.code).toBe('invalidWebhookUrl');
     }
-    const generated = await call('PUT', `/contoso/_apis/notifications/webhook?${V}`, 'alice@contoso.com', { url: 'https://hooks.example.com/gatehouse' });
+    const generated = await asAlice.put(`/contoso/_apis/notifications/webhook?${V}`, { url: 'https://hooks.example.com/gatehouse' });
     expect(generated.status).toBe(200);
     expect(generated.body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const local = await call('PUT', `/contoso/_apis/notifications/webhook?${V}`, 'alice@contoso.com', { url: receiverUrl, secret: 'a-secret-of-at-least-16' });
+    const local = await asAlice.put(`/contoso/_apis/notifications/webhook?${V}`, { url: receiverUrl, secret: 'a-secret-of-at-least-16' });
     expect(local.status).toBe(200);
     expect(local.body.secret).toBeUndefined();
     webhookSecret = 'a-secret-of-at-least-16';
-    const settings = await call('GET', `/contoso/_apis/notifications/settings?${V}`, 'alice@contoso.com');
+    const settings = await asAlice.get(`/contoso/_apis/notifications/settings?${V}`);
     expect(settings.body.webhook.url).toBe(receiverUrl);
     expect(JSON.stringify(settings.body)).not.toContain(webhookSecret);
   });
@@ -136,7 +136,7 @@ describe('organization notification settings', () => {
 describe('expiry reminder ladder', () => {
   it('sends each rung once, only the rungs still ahead for tokens created inside one, and follows changed ladders', async () => {
     // fabrikam uses its own ladder.
-    const ladder = await call('PUT', `/fabrikam/_apis/notifications/settings?${V}`, 'erin@fabrikam.com', { expiryNotificationDays: [3, 14] });
+    const ladder = await api.asUser('erin@fabrikam.com').put(`/fabrikam/_apis/notifications/settings?${V}`, { expiryNotificationDays: [3, 14] });
     expect(ladder.status).toBe(200);
     expect(ladder.body.expiryNotificationDays).toEqual([14, 3]);
 
@@ -159,7 +159,7 @@ describe('expiry reminder ladder', () => {
       if (day === 25 && !changed) {
         // contoso drops the 1-day rung: a's last reminder is then never sent.
         changed = true;
-        const reply = await call('PUT', `/contoso/_apis/notifications/settings?${V}`, 'alice@contoso.com', { expiryNotificationDays: [30, 7, 2] });
+        const reply = await asAlice.put(`/contoso/_apis/notifications/settings?${V}`, { expiryNotificationDays: [30, 7, 2] });
         expect(reply.status).toBe(200);
       }
     }
@@ -201,22 +201,35 @@ describe('notification delivery', () => {
     expect(env.logs.join('\n')).not.toContain(webhookSecret);
   });
 
-  it('keeps signing after the token pepper is rotated and the old version retired (the runbook in docs/operations.md)', async () => {
+  it('keeps signing and replaying rotations after the token pepper is rotated and the old version retired (the runbook in docs/operations.md)', async () => {
     const old = env.settings.TOKEN_PEPPERS!;
     const fresh = generatePepperSetting('2');
     const withPeppers = (peppers: string) =>
       createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: peppers, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
+    // A rotation with Idempotency-Key before the switch: its reply (the new token) is sealed under the old version.
+    const pat = await createPat('dave@contoso.com', 'contoso', at(10 * DAY));
+    const rotateWithKey = async () =>
+      api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${pat.authorizationId}&gracePeriodMinutes=30`, undefined, {
+        headers: { 'Idempotency-Key': 'pepper-rotation' },
+      });
+    const first = await rotateWithKey();
+    expect(first.status, first.text).toBe(200);
+    await deliverAuditQueue(env);
     try {
-      // 1. The new version goes in front; the lifecycle timer's re-seal step seals the webhook secret under it.
+      // 1. The new version goes in front; the lifecycle timer's re-seal step seals every sealed value under it.
       const rotated = withPeppers(`${fresh},${old}`);
       useAppContext(rotated);
-      expect(await resealWebhookSecrets(rotated)).toBe(1);
-      expect(await resealWebhookSecrets(rotated)).toBe(0);
-      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookKeyVersion: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
-      expect(row.webhookKeyVersion).toBe('2');
-      // 2. The old version is retired: deliveries still sign with the organization's secret.
+      expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 1, rotationReplies: 1 });
+      expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 0, rotationReplies: 0 });
+      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookSecret: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
+      expect(sealedVersion(row.webhookSecret)).toBe('2');
+      // 2. The old version is retired: the retried rotation still gets its answer, not a second token or a 409.
       const retired = withPeppers(fresh);
       useAppContext(retired);
+      const replay = await rotateWithKey();
+      expect(replay.status, replay.text).toBe(200);
+      expect(replay.body).toEqual(first.body);
+      // Deliveries still sign with the organization's secret.
       received.length = 0;
       receiverMode = { failNext: 0, always: false };
       const message = notificationMessage(retired, {
@@ -235,7 +248,7 @@ describe('notification delivery', () => {
       expect(verifySignature(delivery!.body, delivery!.headers['x-gatehouse-signature'], webhookSecret)).toBe(true);
     } finally {
       // Back to the environment's own pepper for the tests that follow.
-      await resealWebhookSecrets(withPeppers(`${old},${fresh}`));
+      await resealSealedValues(withPeppers(`${old},${fresh}`));
       useAppContext(env.app);
     }
   });
@@ -308,14 +321,14 @@ describe('inbox', () => {
     expect([...dates].sort((x, y) => y - x)).toEqual(dates);
 
     const first = all.body.value[0];
-    const marked = await call('PATCH', `/contoso/_apis/notifications/${first.id}?${V}`, 'alice@contoso.com', { isRead: true });
+    const marked = await asAlice.patch(`/contoso/_apis/notifications/${first.id}?${V}`, { isRead: true });
     expect(marked.status).toBe(200);
     expect(marked.body).toMatchObject({ id: first.id, isRead: true, readDate: env.clock.now().toISOString() });
     const unread = await listInbox('alice@contoso.com', 'contoso', '&$top=100&unreadOnly=true');
     expect(unread.body.value.map((notice: any) => notice.id)).not.toContain(first.id);
     expect(unread.body.count).toBe(all.body.count - 1);
     // Someone else cannot touch it; a forged continuation token is refused.
-    const other = await call('PATCH', `/contoso/_apis/notifications/${first.id}?${V}`, 'dave@contoso.com', { isRead: true });
+    const other = await asDave.patch(`/contoso/_apis/notifications/${first.id}?${V}`, { isRead: true });
     expect(other.status).toBe(404);
     expect(other.body.code).toBe('notificationNotFound');
     const forged = await listInbox('alice@contoso.com', 'contoso', '&continuationToken=bm9wZQ');
@@ -329,13 +342,13 @@ describe('expirations.ics', () => {
     const name = 'cal, feed; token \\ with a rather long name that needs folding across lines ✓ ünïcödé';
     const pat = await createPat('dave@contoso.com', 'contoso', at(12 * DAY + 3 * HOUR), name);
     const other = await createPat('alice@contoso.com', 'contoso', at(12 * DAY));
-    const key = await call('POST', '/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1', 'dave@contoso.com', {
+    const key = await asDave.post('/contoso/_apis/tokens/sshkeys?api-version=7.1-preview.1', {
       displayName: 'build agent',
       publicData: opensshEd25519(),
       validTo: at(20 * DAY),
     });
     expect(key.status, JSON.stringify(key.body)).toBe(200);
-    const reply = await call('GET', `/contoso/_apis/tokens/pats/expirations.ics?${V}`, 'dave@contoso.com');
+    const reply = await asDave.get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(reply.status).toBe(200);
     expect(reply.headers.get('content-type')).toMatch(/^text\/calendar/);
     const text: string = reply.text;
@@ -363,13 +376,11 @@ describe('expirations.ics', () => {
     // A calendar app can subscribe with a PAT scoped vso.tokens (Basic, as Azure DevOps clients send it).
     const readOnly = await createPat('dave@contoso.com', 'contoso', at(30 * DAY), 'calendar', 'vso.tokens');
     const basic = Buffer.from(`:${readOnly.token}`).toString('base64');
-    const withPat = await env.fetch(`/contoso/_apis/tokens/pats/expirations.ics?${V}`, { headers: { Authorization: `Basic ${basic}` } });
+    const withPat = await api.withAuthorization(`Basic ${basic}`).get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(withPat.status).toBe(200);
-    expect(await withPat.text()).toContain(pat.authorizationId.toLowerCase());
+    expect(withPat.text).toContain(pat.authorizationId.toLowerCase());
     const wrongScope = await createPat('dave@contoso.com', 'contoso', at(30 * DAY), 'code-only', 'vso.code');
-    const refused = await env.fetch(`/contoso/_apis/tokens/pats/expirations.ics?${V}`, {
-      headers: { Authorization: `Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}` },
-    });
+    const refused = await api.withAuthorization(`Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}`).get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(refused.status).toBe(403);
     expect(ALICE.id).toBeTruthy();
   });

@@ -2,6 +2,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 import { LocalNpmRegistry, packPackages, runNpm, tempDir, type NpmRun } from '../helpers/npm.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { packagePartition } from '../../shared/packaging/store.js';
@@ -12,6 +13,7 @@ import { packagePartition } from '../../shared/packaging/store.js';
  */
 
 let env: TestEnvironment;
+const api = client(() => env);
 let upstream: LocalNpmRegistry;
 let work: string;
 let registryUrl: string;
@@ -59,13 +61,10 @@ async function viewVersions(name: string): Promise<string[]> {
 }
 
 async function setBehavior(path: string, value: string): Promise<void> {
-  const response = await env.fetch(`/contoso/_apis/packaging/feeds/${feedId}/npm/packages/${path}/upstreaming?api-version=7.1`, {
-    method: 'PATCH',
-    token: adminToken,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ versionsFromExternalUpstreams: value }),
+  const response = await api.as(adminToken).patch(`/contoso/_apis/packaging/feeds/${feedId}/npm/packages/${path}/upstreaming?api-version=7.1`, {
+    versionsFromExternalUpstreams: value,
   });
-  expect(response.status, await response.text()).toBe(200);
+  expect(response.status, response.text).toBe(200);
 }
 
 async function origins(name: string): Promise<Record<string, string>> {
@@ -95,31 +94,21 @@ beforeAll(async () => {
   env = await startTestEnvironment({ settings: { NPM_UPSTREAM_URL: upstream.url } });
 
   adminToken = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage', 'vso.pats_manage'] });
-  const created = await env.fetch(FEEDS, {
-    method: 'POST',
-    token: adminToken,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'shared', upstreamSources: [{ name: 'npmjs', protocol: 'npm', upstreamSourceType: 'public' }] }),
-  });
-  const feed = (await created.json()) as { id: string; npmRegistryUrl: string };
+  const created = await api.as(adminToken).post(FEEDS, { name: 'shared', upstreamSources: [{ name: 'npmjs', protocol: 'npm', upstreamSourceType: 'public' }] });
+  const feed = created.body as { id: string; npmRegistryUrl: string };
   expect(created.status, JSON.stringify(feed)).toBe(201);
   feedId = feed.id;
   registryUrl = feed.npmRegistryUrl;
   expect(registryUrl).toBe(`${env.url}/contoso/_packaging/shared/npm/registry/`);
 
   // A PAT made over the PAT API, as a developer would, for .npmrc.
-  const patResponse = await env.fetch('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
-    method: 'POST',
-    token: adminToken,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      displayName: 'npm on my laptop',
-      scope: 'vso.packaging_write',
-      validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(),
-      allOrgs: false,
-    }),
+  const patResponse = await api.as(adminToken).post('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
+    displayName: 'npm on my laptop',
+    scope: 'vso.packaging_write',
+    validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(),
+    allOrgs: false,
   });
-  const pat = (await patResponse.json()) as { patToken: { token: string } };
+  const pat = patResponse.body as { patToken: { token: string } };
   expect(patResponse.status, JSON.stringify(pat)).toBe(200);
 
   // Every registry npm could use is the feed: the default and the @contoso scope.

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
 import { guardedFetch, OutboundRefused, OutboundResponseTooLarge, blockedAddressReason } from '../../shared/http/outbound.js';
 import { notificationMessage } from '../../shared/notifications/messages.js';
 import { TABLES } from '../../shared/storage/names.js';
@@ -18,6 +18,7 @@ import { loadConfig } from '../../shared/config.js';
  */
 
 let env: TestEnvironment;
+const api = client(() => env);
 let internal: Listener;
 let exception: Listener;
 const V = 'api-version=7.1';
@@ -67,7 +68,7 @@ afterAll(async () => {
 async function outsiderOrganization(): Promise<{ token: string; name: string }> {
   const token = await env.userToken('mallory@outsider.example', { userId: MALLORY, displayName: 'Mallory' });
   const name = `mallory-${Date.now().toString(36)}`;
-  const created = await callJson(env, 'POST', `/_apis/organizations?${V}`, { token, body: { name, description: 'ssrf' } });
+  const created = await api.as(token).post(`/_apis/organizations?${V}`, { name, description: 'ssrf' });
   expect(created.status, created.text).toBe(201);
   return { token, name };
 }
@@ -99,21 +100,18 @@ describe('webhooks cannot reach internal addresses', () => {
       `https://localhost:${p}/hook`,
     ];
     for (const url of refused) {
-      const reply = await callJson(env, 'PUT', `/${name}/_apis/notifications/webhook?${V}`, { token, body: { url } });
+      const reply = await api.as(token).put(`/${name}/_apis/notifications/webhook?${V}`, { url });
       expect(reply.status, url).toBe(400);
       expect(reply.body.code, url).toBe('invalidWebhookUrl');
     }
-    const settings = await callJson(env, 'GET', `/${name}/_apis/notifications/settings?${V}`, { token });
+    const settings = await api.as(token).get(`/${name}/_apis/notifications/settings?${V}`);
     expect(settings.body.webhook).toBeNull();
     expect(internal.hits).toEqual([]);
   });
 
   it('delivers through the named development exception, and refuses at delivery a stored URL that now resolves inside (no retries reach it)', async () => {
     const { token, name } = await outsiderOrganization();
-    const allowed = await callJson(env, 'PUT', `/${name}/_apis/notifications/webhook?${V}`, {
-      token,
-      body: { url: `http://127.0.0.1:${exception.port}/hook`, secret: 'a-secret-of-at-least-16' },
-    });
+    const allowed = await api.as(token).put(`/${name}/_apis/notifications/webhook?${V}`, { url: `http://127.0.0.1:${exception.port}/hook`, secret: 'a-secret-of-at-least-16' });
     expect(allowed.status, allowed.text).toBe(200);
     const organization = (await env.app.directory.getOrganizationByName(name))!;
     const message = () =>
@@ -158,9 +156,9 @@ describe('the guarded client', () => {
 
   it('is what the npm upstream goes through: an upstream on an internal address is a 502 upstreamRefused', async () => {
     const token = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] });
-    const feed = await callJson(env, 'POST', `/contoso/_apis/packaging/feeds?${V}`, { token, body: { name: 'ssrf-feed', upstreamSources: [{ upstreamSourceType: 'public' }] } });
+    const feed = await api.as(token).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'ssrf-feed', upstreamSources: [{ upstreamSourceType: 'public' }] });
     expect(feed.status, feed.text).toBe(201);
-    const read = await callJson(env, 'GET', '/contoso/_packaging/ssrf-feed/npm/registry/left-pad', { token });
+    const read = await api.as(token).get('/contoso/_packaging/ssrf-feed/npm/registry/left-pad');
     expect(read.status, read.text).toBe(502);
     expect(read.body.code).toBe('upstreamRefused');
   });

@@ -2,17 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
 import { LocalNpmRegistry, packPackages, tempDir, type PackedTarball } from '../helpers/npm.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { QUEUES, TABLES, CONTAINERS } from '../../shared/storage/names.js';
 import { packagePartition } from '../../shared/packaging/store.js';
-import { drainQueueTexts } from '../helpers/queues.js';
+import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
+import { listOutboxRows } from '../../shared/audit/outbox.js';
 
 /** Feeds, the npm registry protocol over HTTP, the upstreaming behavior API and bad input. */
 
 let env: TestEnvironment;
+const api = client(() => env);
 let upstream: LocalNpmRegistry;
 let alice: string;
 let bob: string;
@@ -24,10 +26,6 @@ let feedId: string;
 const V = 'api-version=7.1';
 const NPM_SPEC = 'artifactsPackageTypes/7.1/npm.json';
 const REGISTRY = '/contoso/_packaging/main/npm/registry';
-
-async function call(method: string, path: string, token: string | undefined, body?: unknown, contentType = 'application/json') {
-  return callJson(env, method, path, { token, body, contentType });
-}
 
 const tarball = (name: string, version: string) => tarballs.get(`${name}@${version}`)!;
 
@@ -57,7 +55,7 @@ function publishDocument(t: PackedTarball, change: (doc: any) => void = () => un
 
 const npmPath = (name: string) => (name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : name);
 const publish = (t: PackedTarball, change?: (doc: any) => void, token = alice, registry = REGISTRY) =>
-  call('PUT', `${registry}/${npmPath(t.name)}`, token, publishDocument(t, change));
+  api.as(token).put(`${registry}/${npmPath(t.name)}`, publishDocument(t, change));
 
 async function versionRows(feed: string, name: string): Promise<string[]> {
   const rows: string[] = [];
@@ -99,7 +97,7 @@ beforeAll(async () => {
   bob = await env.userToken('bob@contoso.com', { scopes: packaging });
   dave = await env.userToken('dave@contoso.com', { scopes: packaging });
   reader = await env.userToken('dave@contoso.com', { scopes: ['vso.packaging'] });
-  const created = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, {
+  const created = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
     name: 'main',
     description: 'the organization feed',
     upstreamSources: [{ upstreamSourceType: 'public' }],
@@ -116,7 +114,7 @@ afterAll(async () => {
 
 describe('feeds', () => {
   it('creates organization and project feeds for administrators only', async () => {
-    const feed = await call('GET', `/contoso/_apis/packaging/feeds/main?${V}`, dave);
+    const feed = await api.as(dave).get(`/contoso/_apis/packaging/feeds/main?${V}`);
     expect(feed.status).toBe(200);
     expect(feed.body).toMatchObject({
       id: feedId,
@@ -127,78 +125,78 @@ describe('feeds', () => {
       upstreamSources: [{ upstreamSourceType: 'public', protocol: 'npm', location: upstream.url, internalUpstreamFeedId: null }],
       npmRegistryUrl: `${env.url}${REGISTRY}/`,
     });
-    expect((await call('GET', `/contoso/_apis/packaging/feeds/${feedId}?${V}`, dave)).body.name).toBe('main');
+    expect((await api.as(dave).get(`/contoso/_apis/packaging/feeds/${feedId}?${V}`)).body.name).toBe('main');
 
-    const byBob = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, bob, { name: 'bobs' });
+    const byBob = await api.as(bob).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'bobs' });
     expect(byBob.status).toBe(403);
     expect(byBob.body.code).toBe('feedPermissionDenied');
-    expect((await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'main' })).body.code).toBe('feedAlreadyExists');
-    expect((await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: '../etc' })).status).toBe(400);
-    const elsewhere = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, {
+    expect((await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'main' })).body.code).toBe('feedAlreadyExists');
+    expect((await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: '../etc' })).status).toBe(400);
+    const elsewhere = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
       name: 'elsewhere',
       upstreamSources: [{ upstreamSourceType: 'public', location: 'https://registry.example.com/' }],
     });
     expect(elsewhere.status).toBe(400);
     expect(elsewhere.body.code).toBe('upstreamLocationNotAllowed');
 
-    const project = await call('POST', `/contoso/web/_apis/packaging/feeds?${V}`, alice, { name: 'web-feed', upstreamSources: [] });
+    const project = await api.as(alice).post(`/contoso/web/_apis/packaging/feeds?${V}`, { name: 'web-feed', upstreamSources: [] });
     expect(project.status, project.text).toBe(201);
     expect(project.body.project).toMatchObject({ name: 'web' });
     expect(project.body.npmRegistryUrl).toBe(`${env.url}/contoso/web/_packaging/web-feed/npm/registry/`);
     // A project feed is found through its project only, and only by people who can see the project.
-    expect((await call('GET', `/contoso/_apis/packaging/feeds/web-feed?${V}`, alice)).status).toBe(404);
-    expect((await call('GET', `/contoso/web/_apis/packaging/feeds/web-feed?${V}`, dave)).status).toBe(404);
-    expect((await call('GET', `/contoso/web/_apis/packaging/feeds/web-feed?${V}`, bob)).status).toBe(200);
-    const list = await call('GET', `/contoso/_apis/packaging/feeds?${V}`, dave);
+    expect((await api.as(alice).get(`/contoso/_apis/packaging/feeds/web-feed?${V}`)).status).toBe(404);
+    expect((await api.as(dave).get(`/contoso/web/_apis/packaging/feeds/web-feed?${V}`)).status).toBe(404);
+    expect((await api.as(bob).get(`/contoso/web/_apis/packaging/feeds/web-feed?${V}`)).status).toBe(200);
+    const list = await api.as(dave).get(`/contoso/_apis/packaging/feeds?${V}`);
     expect(list.body.value.map((item: any) => item.name)).toEqual(['main']);
     // Wrong scope, missing api-version, anonymous.
-    expect((await call('POST', `/contoso/_apis/packaging/feeds?${V}`, reader, { name: 'x' })).status).toBe(403);
-    expect((await call('GET', '/contoso/_apis/packaging/feeds', alice)).body.code).toBe('apiVersionRequired');
-    expect((await call('GET', `/contoso/_apis/packaging/feeds?${V}`, undefined)).status).toBe(401);
+    expect((await api.as(reader).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'x' })).status).toBe(403);
+    expect((await api.as(alice).get('/contoso/_apis/packaging/feeds')).body.code).toBe('apiVersionRequired');
+    expect((await api.get(`/contoso/_apis/packaging/feeds?${V}`)).status).toBe(401);
   });
 
   it('refuses internal upstream cycles', async () => {
-    const a = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'cycle-a', upstreamSources: [] });
-    const b = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, {
+    const a = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'cycle-a', upstreamSources: [] });
+    const b = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
       name: 'cycle-b',
       upstreamSources: [{ upstreamSourceType: 'internal', internalUpstreamFeedId: 'cycle-a' }],
     });
     expect(b.status, b.text).toBe(201);
-    const cycle = await call('PATCH', `/contoso/_apis/packaging/feeds/${a.body.id}?${V}`, alice, {
+    const cycle = await api.as(alice).patch(`/contoso/_apis/packaging/feeds/${a.body.id}?${V}`, {
       upstreamSources: [{ upstreamSourceType: 'internal', internalUpstreamFeedId: 'cycle-b' }],
     });
     expect(cycle.status).toBe(400);
     expect(cycle.body.code).toBe('upstreamCycle');
-    const self = await call('PATCH', `/contoso/_apis/packaging/feeds/cycle-a?${V}`, alice, {
+    const self = await api.as(alice).patch(`/contoso/_apis/packaging/feeds/cycle-a?${V}`, {
       upstreamSources: [{ upstreamSourceType: 'internal', internalUpstreamFeedId: 'cycle-a' }],
     });
     expect(self.body.code).toBe('upstreamCycle');
-    expect((await call('PATCH', `/contoso/_apis/packaging/feeds/cycle-a?${V}`, dave, { description: 'mine' })).status).toBe(403);
+    expect((await api.as(dave).patch(`/contoso/_apis/packaging/feeds/cycle-a?${V}`, { description: 'mine' })).status).toBe(403);
   });
 });
 
 describe('npm registry protocol', () => {
   it('refuses anonymous requests and callers without packaging scopes', async () => {
-    const anonymous = await call('GET', `${REGISTRY}/public-only`, undefined);
+    const anonymous = await api.get(`${REGISTRY}/public-only`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/Bearer/);
     const noScope = await env.userToken('dave@contoso.com', { scopes: ['vso.code'] });
-    expect((await call('GET', `${REGISTRY}/public-only`, noScope)).status).toBe(403);
+    expect((await api.as(noScope).get(`${REGISTRY}/public-only`)).status).toBe(403);
     const readOnly = await publish(tarball('internal-tool', '1.0.0'), undefined, reader);
     expect(readOnly.status).toBe(403);
     // A member without publish rights on the feed.
     const notContributor = await publish(tarball('internal-tool', '1.0.0'), undefined, dave);
     expect(notContributor.status).toBe(403);
     expect(notContributor.body.code).toBe('feedPermissionDenied');
-    expect((await call('GET', `/fabrikam/_packaging/main/npm/registry/public-only`, alice)).status).toBe(404);
-    expect((await call('GET', `/contoso/_packaging/nope/npm/registry/public-only`, alice)).body.code).toBe('feedNotFound');
+    expect((await api.as(alice).get(`/fabrikam/_packaging/main/npm/registry/public-only`)).status).toBe(404);
+    expect((await api.as(alice).get(`/contoso/_packaging/nope/npm/registry/public-only`)).body.code).toBe('feedNotFound');
   });
 
   it('publishes, then serves the packument and the tarball from the feed', async () => {
     const t = tarball('@contoso/lib', '1.0.0');
     const published = await publish(t);
     expect(published.status, published.text).toBe(201);
-    const doc = await call('GET', `${REGISTRY}/@contoso%2flib`, dave);
+    const doc = await api.as(dave).get(`${REGISTRY}/@contoso%2flib`);
     expect(doc.status).toBe(200);
     expect(doc.body['dist-tags']).toEqual({ latest: '1.0.0' });
     expect(Object.keys(doc.body.versions)).toEqual(['1.0.0']); // 3.0.0 upstream is public: hidden
@@ -206,7 +204,7 @@ describe('npm registry protocol', () => {
     expect(dist).toMatchObject({ shasum: t.shasum, integrity: t.integrity, tarball: `${env.url}${REGISTRY}/@contoso/lib/-/lib-1.0.0.tgz` });
     expect(doc.body.versions['1.0.0'].readme).toBeUndefined();
     // The unencoded form reads the same.
-    expect((await call('GET', `${REGISTRY}/@contoso/lib`, dave)).body.versions['1.0.0']).toBeDefined();
+    expect((await api.as(dave).get(`${REGISTRY}/@contoso/lib`)).body.versions['1.0.0']).toBeDefined();
     const download = await env.fetch(`${REGISTRY}/@contoso/lib/-/lib-1.0.0.tgz`, { token: dave });
     expect(download.status).toBe(200);
     expect(Buffer.from(await download.arrayBuffer()).equals(t.bytes)).toBe(true);
@@ -214,9 +212,9 @@ describe('npm registry protocol', () => {
     const blobs: string[] = [];
     for await (const blob of (await env.app.storage.blobs())!.getContainerClient(CONTAINERS.packages).listBlobsFlat()) blobs.push(blob.name);
     expect(blobs).toContain(`npm/sha512/${Buffer.from(t.integrity.slice(7), 'base64').toString('hex')}.tgz`);
-    expect((await call('GET', `${REGISTRY}/@contoso/lib/-/lib-3.0.0.tgz`, dave)).body.code).toBe('packageVersionNotFound');
-    expect((await call('GET', `${REGISTRY}/-/ping`, dave)).status).toBe(200);
-    expect((await call('GET', `${REGISTRY}/-/whoami`, dave)).body).toEqual({ username: 'dave@contoso.com' });
+    expect((await api.as(dave).get(`${REGISTRY}/@contoso/lib/-/lib-3.0.0.tgz`)).body.code).toBe('packageVersionNotFound');
+    expect((await api.as(dave).get(`${REGISTRY}/-/ping`)).status).toBe(200);
+    expect((await api.as(dave).get(`${REGISTRY}/-/whoami`)).body).toEqual({ username: 'dave@contoso.com' });
   });
 
   it('refuses bad publishes with a code and saves nothing of them', async () => {
@@ -244,19 +242,19 @@ describe('npm registry protocol', () => {
     }
     const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', 'x'.repeat(215)];
     for (const name of badNames) {
-      const reply = await call('PUT', `${REGISTRY}/${name}`, alice, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
+      const reply = await api.as(alice).put(`${REGISTRY}/${name}`, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
       expect(reply.status, name).toBe(400);
       expect(reply.body.code, name).toBe('invalidPackageName');
     }
-    expect((await call('GET', `${REGISTRY}/..%2f..%2fsecrets`, alice)).body.code).toBe('invalidPackageName');
-    expect((await call('PUT', `${REGISTRY}/internal-tool`, alice, 'not json')).body.code).toBe('invalidJson');
+    expect((await api.as(alice).get(`${REGISTRY}/..%2f..%2fsecrets`)).body.code).toBe('invalidPackageName');
+    expect((await api.as(alice).put(`${REGISTRY}/internal-tool`, 'not json')).body.code).toBe('invalidJson');
     // Over the tarball limit (64 KiB here): 413 from the handler, or from the body limit when far over.
     const big = tarball('big-one', '1.0.0');
     expect(big.bytes.length).toBeGreaterThan(64 * 1024);
     const tooBig = await publish(big);
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.code).toBe('packageTooLarge');
-    const huge = await call('PUT', `${REGISTRY}/big-one`, alice, publishDocument(big, (doc) => (doc.padding = 'y'.repeat(2 * 1024 * 1024))));
+    const huge = await api.as(alice).put(`${REGISTRY}/big-one`, publishDocument(big, (doc) => (doc.padding = 'y'.repeat(2 * 1024 * 1024))));
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('requestBodyTooLarge');
     expect(await versionRows(feedId, 'internal-tool')).toEqual([]);
@@ -269,23 +267,50 @@ describe('npm registry protocol', () => {
     expect(await versionRows(feedId, 'internal-tool')).toEqual(['1.0.0']);
   });
 
-  it('manages dist-tags', async () => {
-    await publish(tarball('@contoso/lib', '1.0.1'), (doc) => (doc['dist-tags'] = { next: '1.0.1' }));
-    const tags = await call('GET', `${REGISTRY}/-/package/@contoso%2flib/dist-tags`, dave);
+  it('manages dist-tags, auditing the publish and every tag change once', async () => {
+    await deliverAuditQueue(env);
+    const published = await publish(tarball('@contoso/lib', '1.0.1'), (doc) => (doc['dist-tags'] = { next: '1.0.1' }), alice);
+    expect(published.status, published.text).toBe(201);
+    const tags = await api.as(dave).get(`${REGISTRY}/-/package/@contoso%2flib/dist-tags`);
     expect(tags.body).toEqual({ latest: '1.0.0', next: '1.0.1' });
-    expect((await call('PUT', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, alice, '"1.0.1"')).status).toBe(201);
-    expect((await call('PUT', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, alice, '"3.0.0"')).body.code).toBe('packageVersionNotFound');
-    expect((await call('PUT', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/1.0.0`, alice, '"1.0.1"')).body.code).toBe('invalidDistTag');
-    expect((await call('PUT', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, dave, '"1.0.1"')).status).toBe(403);
-    expect((await call('DELETE', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/latest`, alice)).body.code).toBe('invalidDistTag');
-    expect((await call('DELETE', `${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, alice)).status).toBe(200);
-    expect((await call('GET', `${REGISTRY}/-/package/@contoso%2flib/dist-tags`, dave)).body).toEqual({ latest: '1.0.0', next: '1.0.1' });
+    const tag = `${REGISTRY}/-/package/@contoso%2flib/dist-tags`;
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.1"')).status).toBe(201);
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.1"')).status).toBe(201); // already there: no change
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.0"')).status).toBe(201);
+    expect((await api.as(alice).put(`${tag}/beta`, '"3.0.0"')).body.code).toBe('packageVersionNotFound');
+    expect((await api.as(alice).put(`${tag}/1.0.0`, '"1.0.1"')).body.code).toBe('invalidDistTag');
+    expect((await api.as(dave).put(`${tag}/beta`, '"1.0.1"')).status).toBe(403);
+    expect((await api.as(alice).delete(`${tag}/latest`)).body.code).toBe('invalidDistTag');
+    expect((await api.as(alice).delete(`${tag}/beta`)).status).toBe(200);
+    expect((await api.as(alice).delete(`${tag}/beta`)).body.code).toBe('distTagNotFound');
+    expect((await api.as(dave).get(`${REGISTRY}/-/package/@contoso%2flib/dist-tags`)).body).toEqual({ latest: '1.0.0', next: '1.0.1' });
+
+    const events = await deliverAuditQueue(env);
+    expect(events.map((event) => event.actionId)).toEqual([
+      'Artifacts.Package.Publish',
+      'Artifacts.Package.DistTag.Add',
+      'Artifacts.Package.DistTag.Move',
+      'Artifacts.Package.DistTag.Remove',
+    ]);
+    const feed = { FeedId: feedId, FeedName: 'main', Protocol: 'npm', PackageName: '@contoso/lib' };
+    expect(events[0]).toMatchObject({
+      area: 'Artifacts',
+      category: 'create',
+      actor: { displayName: expect.any(String) },
+      data: { ...feed, PackageVersion: '1.0.1', PreviousDistTags: {}, DistTags: { next: '1.0.1' } },
+    });
+    expect(events[0]!.ipAddress).toBeDefined();
+    expect(events[1]).toMatchObject({ category: 'create', data: { ...feed, Tag: 'beta', PackageVersion: '1.0.1' } });
+    expect(events[2]).toMatchObject({ category: 'modify', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.1', PackageVersion: '1.0.0' } });
+    expect(events[3]).toMatchObject({ category: 'remove', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.0' } });
+    // The outbox rows are gone once their events are stored.
+    expect(await listOutboxRows(env.app, TABLES.npmPackages, packagePartition(feedId, '@contoso/lib'))).toEqual([]);
   });
 });
 
 describe('upstreams', () => {
   it('serves and saves public packages; answers 502 with the cause when an upstream fails and nothing local can answer', async () => {
-    const doc = await call('GET', `${REGISTRY}/public-only`, dave);
+    const doc = await api.as(dave).get(`${REGISTRY}/public-only`);
     expect(doc.status).toBe(200);
     expect(doc.body.versions['1.0.0'].dist.tarball).toBe(`${env.url}${REGISTRY}/public-only/-/public-only-1.0.0.tgz`);
     expect(await versionRows(feedId, 'public-only')).toEqual([]); // listing does not save
@@ -293,7 +318,7 @@ describe('upstreams', () => {
     expect(download.status).toBe(200);
     expect(Buffer.from(await download.arrayBuffer()).equals(tarball('public-only', '1.0.0').bytes)).toBe(true);
     expect(await versionRows(feedId, 'public-only')).toEqual(['1.0.0']);
-    expect((await call('GET', `${REGISTRY}/no-such-package`, dave)).body.code).toBe('packageNotFound');
+    expect((await api.as(dave).get(`${REGISTRY}/no-such-package`)).body.code).toBe('packageNotFound');
 
     const failures: [string, string][] = [
       ['hang', 'upstreamTimeout'],
@@ -302,13 +327,13 @@ describe('upstreams', () => {
     ];
     for (const [mode, code] of failures) {
       upstream.mode('flaky', mode as 'hang');
-      const reply = await call('GET', `${REGISTRY}/flaky`, dave);
+      const reply = await api.as(dave).get(`${REGISTRY}/flaky`);
       expect(reply.status, mode).toBe(502);
       expect(reply.body.code, mode).toBe(code);
       expect(reply.body.message, mode).toMatch(/npmjs|upstream/);
       // What the feed has saved (here: already saved public-only) is still served meanwhile.
       upstream.mode('public-only', mode as 'hang');
-      const saved = await call('GET', `${REGISTRY}/public-only`, dave);
+      const saved = await api.as(dave).get(`${REGISTRY}/public-only`);
       expect(saved.status, mode).toBe(200);
       expect(Object.keys(saved.body.versions)).toEqual(['1.0.0']);
       upstream.mode('public-only', 'normal');
@@ -316,12 +341,12 @@ describe('upstreams', () => {
     // A published flaky version: the feed answers from what it has while the upstream is down.
     expect((await publish(tarball('flaky', '1.0.0'))).status).toBe(201);
     upstream.mode('flaky', 'error');
-    expect(Object.keys((await call('GET', `${REGISTRY}/flaky`, dave)).body.versions)).toEqual(['1.0.0']);
+    expect(Object.keys((await api.as(dave).get(`${REGISTRY}/flaky`)).body.versions)).toEqual(['1.0.0']);
 
     // A tarball that does not match its published integrity is refused and not saved.
     upstream.mode('flaky', 'wrongTarball');
-    await call('PATCH', `/contoso/_apis/packaging/feeds/main/npm/packages/flaky/upstreaming?${V}`, alice, { versionsFromExternalUpstreams: 'allowExternalVersions' });
-    const tampered = await call('GET', `${REGISTRY}/flaky/-/flaky-2.0.0.tgz`, dave);
+    await api.as(alice).patch(`/contoso/_apis/packaging/feeds/main/npm/packages/flaky/upstreaming?${V}`, { versionsFromExternalUpstreams: 'allowExternalVersions' });
+    const tampered = await api.as(dave).get(`${REGISTRY}/flaky/-/flaky-2.0.0.tgz`);
     expect(tampered.status).toBe(502);
     expect(tampered.body.code).toBe('upstreamIntegrityMismatch');
     expect(await versionRows(feedId, 'flaky')).toEqual(['1.0.0']);
@@ -330,15 +355,15 @@ describe('upstreams', () => {
 
   it('counts versions from an internal upstream as internal', async () => {
     // `team` publishes internal-tool; `consumer` upstreams to team first, then the public registry.
-    const team = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, { name: 'team', upstreamSources: [] });
-    const consumer = await call('POST', `/contoso/_apis/packaging/feeds?${V}`, alice, {
+    const team = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'team', upstreamSources: [] });
+    const consumer = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
       name: 'consumer',
       upstreamSources: [{ upstreamSourceType: 'internal', internalUpstreamFeedId: team.body.id }, { upstreamSourceType: 'public' }],
     });
     expect(consumer.status, consumer.text).toBe(201);
     expect(consumer.body.upstreamSources.map((source: any) => source.upstreamSourceType)).toEqual(['internal', 'public']);
     expect((await publish(tarball('internal-tool', '1.0.0'), undefined, alice, '/contoso/_packaging/team/npm/registry')).status).toBe(201);
-    const doc = await call('GET', '/contoso/_packaging/consumer/npm/registry/internal-tool', dave);
+    const doc = await api.as(dave).get('/contoso/_packaging/consumer/npm/registry/internal-tool');
     expect(Object.keys(doc.body.versions)).toEqual(['1.0.0']); // public 9.0.0 is hidden
     const download = await env.fetch('/contoso/_packaging/consumer/npm/registry/internal-tool/-/internal-tool-1.0.0.tgz', { token: dave });
     expect(download.status).toBe(200);
@@ -348,7 +373,7 @@ describe('upstreams', () => {
     })) rows.push(row);
     expect(rows[0]).toMatchObject({ origin: 'internal', source: `feed:${team.body.id}` });
     // A public-only package passes through both: external, not blocked.
-    expect(Object.keys((await call('GET', '/contoso/_packaging/consumer/npm/registry/public-only', dave)).body.versions)).toEqual(['1.0.0']);
+    expect(Object.keys((await api.as(dave).get('/contoso/_packaging/consumer/npm/registry/public-only')).body.versions)).toEqual(['1.0.0']);
   });
 });
 
@@ -357,33 +382,33 @@ describe('upstreaming behavior API', () => {
 
   it('reads and sets the behavior on every route form, validated against the official spec, and audits changes', async () => {
     await drainAudit();
-    const initial = await call('GET', `${base}/@contoso/lib/upstreaming?${V}`, reader);
+    const initial = await api.as(reader).get(`${base}/@contoso/lib/upstreaming?${V}`);
     expect(initial.status).toBe(200);
     expect(initial.body).toEqual({ versionsFromExternalUpstreams: 'auto' });
     expectSwaggerValid(NPM_SPEC, 'UpstreamingBehavior', initial.body, { exact: true });
 
-    const set = await call('PATCH', `${base}/@contoso/lib/upstreaming?${V}`, bob, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
+    const set = await api.as(bob).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
     expect(set.status, set.text).toBe(200);
     expect(set.text).toBe('');
-    const after = await call('GET', `/contoso/_apis/packaging/feeds/${feedId}/npm/packages/@contoso/lib/upstreaming?${V}`, reader);
+    const after = await api.as(reader).get(`/contoso/_apis/packaging/feeds/${feedId}/npm/packages/@contoso/lib/upstreaming?${V}`);
     expect(after.body).toEqual({ versionsFromExternalUpstreams: 'allowExternalVersions' });
     expectSwaggerValid(NPM_SPEC, 'UpstreamingBehavior', after.body, { exact: true });
     // The rule no longer hides the public 3.0.0.
-    expect(Object.keys((await call('GET', `${REGISTRY}/@contoso%2flib`, dave)).body.versions)).toEqual(['1.0.0', '1.0.1', '3.0.0']);
+    expect(Object.keys((await api.as(dave).get(`${REGISTRY}/@contoso%2flib`)).body.versions)).toEqual(['1.0.0', '1.0.1', '3.0.0']);
 
     // Unscoped form, a package the feed does not hold yet, and the project form.
-    expect((await call('PATCH', `${base}/not-yet-here/upstreaming?${V}`, alice, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
-    const unscoped = await call('GET', `${base}/not-yet-here/upstreaming?${V}`, reader);
+    expect((await api.as(alice).patch(`${base}/not-yet-here/upstreaming?${V}`, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
+    const unscoped = await api.as(reader).get(`${base}/not-yet-here/upstreaming?${V}`);
     expectSwaggerValid(NPM_SPEC, 'UpstreamingBehavior', unscoped.body, { exact: true });
     expect(unscoped.body.versionsFromExternalUpstreams).toBe('allowExternalVersions');
     const projectRoute = `/contoso/web/_apis/packaging/feeds/web-feed/npm/packages/@contoso/lib/upstreaming?${V}`;
-    expect((await call('PATCH', projectRoute, bob, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(403);
-    expect((await call('PATCH', projectRoute, alice, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
-    const projectRead = await call('GET', projectRoute, bob);
+    expect((await api.as(bob).patch(projectRoute, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(403);
+    expect((await api.as(alice).patch(projectRoute, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
+    const projectRead = await api.as(bob).get(projectRoute);
     expectSwaggerValid(NPM_SPEC, 'UpstreamingBehavior', projectRead.body, { exact: true });
     expect(projectRead.body.versionsFromExternalUpstreams).toBe('allowExternalVersions');
     // Setting the same value again changes nothing and is not audited.
-    expect((await call('PATCH', `${base}/not-yet-here/upstreaming?${V}`, alice, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
+    expect((await api.as(alice).patch(`${base}/not-yet-here/upstreaming?${V}`, { versionsFromExternalUpstreams: 'allowExternalVersions' })).status).toBe(200);
 
     const events = (await drainAudit()).filter((event) => event.actionId === 'Packaging.UpstreamBehaviorUpdateEvent');
     expect(events).toHaveLength(3);
@@ -398,16 +423,16 @@ describe('upstreaming behavior API', () => {
   });
 
   it('refuses bad input and callers who do not administer the feed', async () => {
-    const denied = await call('PATCH', `${base}/@contoso/lib/upstreaming?${V}`, dave, { versionsFromExternalUpstreams: 'auto' });
+    const denied = await api.as(dave).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'auto' });
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('feedPermissionDenied');
     const writeScope = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_write'] });
-    expect((await call('PATCH', `${base}/@contoso/lib/upstreaming?${V}`, writeScope, { versionsFromExternalUpstreams: 'auto' })).body.code).toBe('insufficientScope');
-    expect((await call('PATCH', `${base}/@contoso/lib/upstreaming?${V}`, alice, { versionsFromExternalUpstreams: 'sometimes' })).status).toBe(400);
-    expect((await call('GET', `${base}/..%2f..%2fx/upstreaming?${V}`, alice)).body.code).toBe('invalidPackageName');
-    expect((await call('GET', `${base}/@a%20b/lib/upstreaming?${V}`, alice)).body.code).toBe('invalidPackageName');
-    expect((await call('GET', `${base}/lib/upstreaming?api-version=5.0`, alice)).body.code).toBe('unsupportedApiVersion');
-    expect((await call('GET', `/contoso/_apis/packaging/feeds/nope/npm/packages/lib/upstreaming?${V}`, alice)).body.code).toBe('feedNotFound');
-    expect((await call('GET', `${base}/lib/upstreaming?${V}`, undefined)).status).toBe(401);
+    expect((await api.as(writeScope).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'auto' })).body.code).toBe('insufficientScope');
+    expect((await api.as(alice).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'sometimes' })).status).toBe(400);
+    expect((await api.as(alice).get(`${base}/..%2f..%2fx/upstreaming?${V}`)).body.code).toBe('invalidPackageName');
+    expect((await api.as(alice).get(`${base}/@a%20b/lib/upstreaming?${V}`)).body.code).toBe('invalidPackageName');
+    expect((await api.as(alice).get(`${base}/lib/upstreaming?api-version=5.0`)).body.code).toBe('unsupportedApiVersion');
+    expect((await api.as(alice).get(`/contoso/_apis/packaging/feeds/nope/npm/packages/lib/upstreaming?${V}`)).body.code).toBe('feedNotFound');
+    expect((await api.get(`${base}/lib/upstreaming?${V}`)).status).toBe(401);
   });
 });

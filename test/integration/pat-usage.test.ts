@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client, type Reply } from '../helpers/client.js';
 import { addGuest, createOrganization } from '../helpers/directory.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
-import { callJson, createPat as createPatAs, type JsonReply } from '../helpers/http.js';
+import { createPat as createPatAs } from '../helpers/http.js';
 import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
@@ -24,19 +25,9 @@ const V = 'api-version=7.1-preview.1';
 const TOKENS_71 = 'tokens/7.1/tokens.json';
 
 let env: TestEnvironment;
+const api = client(() => env);
 const secrets: string[] = [];
 const auditEvents: AuditEvent[] = [];
-
-type Reply = JsonReply;
-
-async function send(
-  method: string,
-  path: string,
-  options: { authorization?: string; bearer?: string; body?: unknown; form?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  const authorization = options.bearer !== undefined ? `Bearer ${options.bearer}` : options.authorization;
-  return callJson(env, method, path, { authorization, body: options.body, form: options.form, headers: options.headers });
-}
 
 const asUser = async (email: string, scopes?: string[]) => `Bearer ${await env.userToken(email, scopes ? { scopes } : {})}`;
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'latin1').toString('base64')}`;
@@ -80,7 +71,7 @@ async function drainNotifications(): Promise<any[]> {
 }
 
 const connectionData = (authorization: string, organization = 'contoso', headers: Record<string, string> = {}) =>
-  send('GET', `/${organization}/_apis/connectionData`, { authorization, headers });
+  api.withAuthorization(authorization).get(`/${organization}/_apis/connectionData`, { headers });
 
 /** A token with a valid checksum that was never issued. */
 function unknownToken(): string {
@@ -144,7 +135,7 @@ describe('PAT authentication', () => {
   it('refuses every failure with the same 401 body', async () => {
     const refusals: Reply[] = [];
     const expectRefused = async (authorization: string | undefined, organization = 'contoso', label = '') => {
-      const reply = await send('GET', `/${organization}/_apis/connectionData`, authorization === undefined ? {} : { authorization });
+      const reply = await api.withAuthorization(authorization).get(`/${organization}/_apis/connectionData`);
       expect(reply.status, `${label}: ${reply.text}`).toBe(401);
       refusals.push(reply);
     };
@@ -152,7 +143,7 @@ describe('PAT authentication', () => {
     // revoked
     const revoked = await createPat('alice@contoso.com');
     expect((await connectionData(`Bearer ${revoked.token}`)).status).toBe(200);
-    const del = await send('DELETE', `/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`, { authorization: await asUser('alice@contoso.com') });
+    const del = await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`);
     expect(del.status).toBe(204);
     await expectRefused(`Bearer ${revoked.token}`, 'contoso', 'revoked');
     await expectRefused(basic('', revoked.token), 'contoso', 'revoked basic');
@@ -219,10 +210,7 @@ describe('PAT authentication', () => {
   it('refuses a global PAT where a revocation rule matches it (within the cache window)', async () => {
     const global = await createPat('alice@contoso.com', { allOrgs: true, scope: 'vso.work' });
     expect((await connectionData(`Bearer ${global.token}`, 'contoso')).status).toBe(200);
-    const rule = await send('POST', '/contoso/_apis/tokenadmin/revocationrules?api-version=7.1', {
-      authorization: await asUser('alice@contoso.com', ['vso.tokenadministration']),
-      body: { scopes: 'vso.work', createdBefore: inDays(1) },
-    });
+    const rule = await api.withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration'])).post('/contoso/_apis/tokenadmin/revocationrules?api-version=7.1', { scopes: 'vso.work', createdBefore: inDays(1) });
     expect(rule.status).toBe(201);
     env.clock.advance(11_000);
     const refused = await connectionData(`Bearer ${global.token}`, 'contoso');
@@ -241,16 +229,17 @@ describe('PAT authentication', () => {
         ['POST', `/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${pat.authorizationId}`],
         ['GET', '/contoso/_apis/projects?api-version=7.1'],
       ] as const) {
-        const reply = await send(method, path, { authorization, ...(method === 'POST' ? { body: { displayName: 'x', scope: 'vso.code', validTo: inDays(3) } } : {}) });
+        const reply = await api.withAuthorization(authorization).request(method, path, method === 'POST' ? { body: { displayName: 'x', scope: 'vso.code', validTo: inDays(3) } } : {});
         expect(reply.status, `${method} ${path}`).toBe(401);
       }
     }
   });
 
   it('extracts credentials offline and applies the scope hierarchy', () => {
-    const token = generateToken('1', randomUUID());
-    expect(patCredentialOf(`Bearer ${token}`)).toEqual({ kind: 'pat', token });
-    expect(patCredentialOf(basic('me', token))).toEqual({ kind: 'pat', token });
+    const authorizationId = randomUUID();
+    const token = generateToken('1', authorizationId);
+    expect(patCredentialOf(`Bearer ${token}`)).toEqual({ kind: 'pat', token, pepperVersion: '1', authorizationId });
+    expect(patCredentialOf(basic('me', token))).toEqual({ kind: 'pat', token, pepperVersion: '1', authorizationId });
     expect(patCredentialOf('Bearer eyJhbGciOi.x.y')).toEqual({ kind: 'notPat' });
     expect(patCredentialOf(null)).toEqual({ kind: 'notPat' });
     expect(() => patCredentialOf(`Bearer ${token.slice(0, -1)}0`.replace(/0$/, token.endsWith('0') ? '1' : '0'))).toThrow();
@@ -276,9 +265,9 @@ describe('PAT authentication', () => {
         'Basic ####',
       ]) {
         expect((await connectionData(authorization)).status).toBe(401);
-        expect((await send('GET', `/contoso/_apis/tokens/pats/self?${V}`, { authorization })).status).toBe(401);
+        expect((await api.withAuthorization(authorization).get(`/contoso/_apis/tokens/pats/self?${V}`)).status).toBe(401);
       }
-      expect((await send('POST', '/_apis/tokens/leaks', { body: { tokens: [broken, 'gat_1_short', 'garbage'] }, headers: { 'x-forwarded-for': '192.0.2.200' } })).status).toBe(202);
+      expect((await api.post('/_apis/tokens/leaks', { tokens: [broken, 'gat_1_short', 'garbage'] }, { headers: { 'x-forwarded-for': '192.0.2.200' } })).status).toBe(202);
     });
     expect(calls).toBe(0);
   });
@@ -305,7 +294,7 @@ describe('PAT authentication', () => {
     // A revoke through this instance is effective at once.
     const other = await createPat('alice@contoso.com');
     expect((await connectionData(`Bearer ${other.token}`)).status).toBe(200);
-    const del = await send('DELETE', `/contoso/_apis/tokens/pats?${V}&authorizationId=${other.authorizationId}`, { authorization: await asUser('alice@contoso.com') });
+    const del = await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${other.authorizationId}`);
     expect(del.status).toBe(204);
     expect((await connectionData(`Bearer ${other.token}`)).status).toBe(401);
   });
@@ -314,7 +303,7 @@ describe('PAT authentication', () => {
 describe('self lookup', () => {
   it('shows metadata, days left, policy compliance and a rotation hint', async () => {
     const pat = await createPat('erin@fabrikam.com', { validTo: inDays(40), scope: 'app_token' }, 'fabrikam');
-    const ok = await send('GET', `/fabrikam/_apis/tokens/pats/self?${V}`, { bearer: pat.token });
+    const ok = await api.as(pat.token).get(`/fabrikam/_apis/tokens/pats/self?${V}`);
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body).toMatchObject({
       authorizationId: pat.authorizationId,
@@ -329,29 +318,23 @@ describe('self lookup', () => {
     });
     expect(Object.keys(ok.body)).not.toContain('token');
 
-    const policy = await send('PUT', `/fabrikam/_apis/tokens/policies?${V}`, {
-      authorization: await asUser('erin@fabrikam.com'),
-      body: { maxPatLifespan: { enabled: true, maxDays: 30 }, restrictFullScopePats: { enabled: true } },
-    });
+    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 }, restrictFullScopePats: { enabled: true } });
     expect(policy.status, policy.text).toBe(200);
-    const violating = await send('GET', `/fabrikam/_apis/tokens/pats/self?${V}`, { authorization: basic('', pat.token) });
+    const violating = await api.withAuthorization(basic('', pat.token)).get(`/fabrikam/_apis/tokens/pats/self?${V}`);
     expect(violating.body.policy).toMatchObject({ compliant: false, violations: ['maxPatLifespan', 'restrictFullScopePats'] });
     expect(violating.body.policy.reasons).toHaveLength(2);
     expect(violating.body.rotation.due).toBe(true);
 
-    const reset = await send('PUT', `/fabrikam/_apis/tokens/policies?${V}`, {
-      authorization: await asUser('erin@fabrikam.com'),
-      body: { maxPatLifespan: { enabled: false }, restrictFullScopePats: { enabled: false } },
-    });
+    const reset = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: false }, restrictFullScopePats: { enabled: false } });
     expect(reset.status).toBe(200);
     const soon = await createPat('erin@fabrikam.com', { validTo: inDays(3) }, 'fabrikam');
-    const hinted = await send('GET', `/fabrikam/_apis/tokens/pats/self?${V}`, { bearer: soon.token });
+    const hinted = await api.as(soon.token).get(`/fabrikam/_apis/tokens/pats/self?${V}`);
     expect(hinted.body).toMatchObject({ daysLeft: 3, rotation: { due: true } });
     expect(hinted.body.rotation.hint).toContain('rotate');
   });
 
   it('is for PATs only', async () => {
-    const reply = await send('GET', `/contoso/_apis/tokens/pats/self?${V}`, { authorization: await asUser('alice@contoso.com') });
+    const reply = await api.withAuthorization(await asUser('alice@contoso.com')).get(`/contoso/_apis/tokens/pats/self?${V}`);
     expect(reply.status).toBe(403);
     expect(reply.body.code).toBe('callerTypeNotAllowed');
   });
@@ -361,7 +344,7 @@ describe('introspection (RFC 7662)', () => {
   it('describes an active PAT to the introspection service, by form or JSON', async () => {
     const pat = await createPat('alice@contoso.com', { scope: 'vso.code_write' });
     const authorization = `Bearer ${await env.appToken('gitserver')}`;
-    const form = await send('POST', '/_apis/tokens/introspect', { authorization, form: `token=${encodeURIComponent(pat.token)}&token_type_hint=pat` });
+    const form = await api.withAuthorization(authorization).post('/_apis/tokens/introspect', undefined, { form: `token=${encodeURIComponent(pat.token)}&token_type_hint=pat` });
     expect(form.status, form.text).toBe(200);
     expect(form.body).toEqual({
       active: true,
@@ -374,34 +357,34 @@ describe('introspection (RFC 7662)', () => {
       token_type: 'pat',
       authorization_id: pat.authorizationId,
     });
-    const json = await send('POST', '/_apis/tokens/introspect', { authorization, body: { token: pat.token } });
+    const json = await api.withAuthorization(authorization).post('/_apis/tokens/introspect', { token: pat.token });
     expect(json.body).toEqual(form.body);
   });
 
   it('answers exactly {active:false} for anything else', async () => {
     const authorization = `Bearer ${await env.appToken('gitserver')}`;
     const revoked = await createPat('alice@contoso.com');
-    await send('DELETE', `/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`, { authorization: await asUser('alice@contoso.com') });
+    await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`);
     for (const token of [revoked.token, unknownToken(), 'garbage', '', revoked.token.slice(0, 20), `${revoked.token}x`, 'gat_1_\u00e9']) {
-      const reply = await send('POST', '/_apis/tokens/introspect', { authorization, form: `token=${encodeURIComponent(token)}` });
+      const reply = await api.withAuthorization(authorization).post('/_apis/tokens/introspect', undefined, { form: `token=${encodeURIComponent(token)}` });
       expect(reply.status).toBe(200);
       expect(reply.text).toBe('{"active":false}');
     }
-    const missing = await send('POST', '/_apis/tokens/introspect', { authorization, form: 'nothing=here' });
+    const missing = await api.withAuthorization(authorization).post('/_apis/tokens/introspect', undefined, { form: 'nothing=here' });
     expect(missing.status).toBe(400);
   });
 
   it('is only for service principals with the introspection role', async () => {
     const pat = await createPat('alice@contoso.com');
     const form = `token=${pat.token}`;
-    const pipelines = await send('POST', '/_apis/tokens/introspect', { authorization: `Bearer ${await env.appToken('pipelines')}`, form });
+    const pipelines = await api.as(await env.appToken('pipelines')).post('/_apis/tokens/introspect', undefined, { form });
     expect(pipelines.status).toBe(403);
     expect(pipelines.body.code).toBe('missingAppRole');
-    const user = await send('POST', '/_apis/tokens/introspect', { authorization: await asUser('alice@contoso.com'), form });
+    const user = await api.withAuthorization(await asUser('alice@contoso.com')).post('/_apis/tokens/introspect', undefined, { form });
     expect(user.status).toBe(403);
     expect(user.body.code).toBe('callerTypeNotAllowed');
-    expect((await send('POST', '/_apis/tokens/introspect', { bearer: pat.token, form })).status).toBe(401);
-    expect((await send('POST', '/_apis/tokens/introspect', { form })).status).toBe(401);
+    expect((await api.as(pat.token).post('/_apis/tokens/introspect', undefined, { form })).status).toBe(401);
+    expect((await api.post('/_apis/tokens/introspect', undefined, { form })).status).toBe(401);
   });
 });
 
@@ -449,25 +432,20 @@ describe('last used', () => {
 
     // get, list and the admin list show it beside the Azure DevOps fields
     const alice = await asUser('alice@contoso.com');
-    const get = await send('GET', `/contoso/_apis/tokens/pats?${V}&authorizationId=${pat.authorizationId}`, { authorization: alice });
+    const get = await api.withAuthorization(alice).get(`/contoso/_apis/tokens/pats?${V}&authorizationId=${pat.authorizationId}`);
     expect(get.body.patToken.lastUsed).toMatchObject({ ip: '10.0.0.4', recentIps: expect.arrayContaining(['198.51.100.7']) });
     const { lastUsed, ...adoFields } = get.body.patToken;
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', { ...get.body, patToken: adoFields }, { exact: true });
-    const list = await send('GET', `/contoso/_apis/tokens/pats?${V}`, { authorization: alice });
+    const list = await api.withAuthorization(alice).get(`/contoso/_apis/tokens/pats?${V}`);
     expect(list.body.patTokens.find((token: { authorizationId: string }) => token.authorizationId === pat.authorizationId).lastUsed.ip).toBe('10.0.0.4');
-    const admin = await send('GET', `/contoso/_apis/tokenadmin/personalaccesstokens/aad.${Buffer.from(ALICE.id).toString('base64url')}?api-version=7.1`, {
-      authorization: await asUser('alice@contoso.com', ['vso.tokenadministration']),
-    });
+    const admin = await api.withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration'])).get(`/contoso/_apis/tokenadmin/personalaccesstokens/aad.${Buffer.from(ALICE.id).toString('base64url')}?api-version=7.1`);
     expect(admin.body.value.find((token: { authorizationId: string }) => token.authorizationId === pat.authorizationId).lastUsed.ip).toBe('10.0.0.4');
   });
 });
 
 describe('rotation', () => {
   const rotate = async (authorizationId: string, query = '', headers: Record<string, string> = {}) =>
-    send('POST', `/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}${query}`, {
-      authorization: await asUser('alice@contoso.com'),
-      headers,
-    });
+    api.withAuthorization(await asUser('alice@contoso.com')).post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}${query}`, undefined, { headers });
 
   it('rotates without grace: a new authorization in the create shape, the old secret dead at once', async () => {
     const old = await createPat('alice@contoso.com', { displayName: 'ci-deploy', scope: 'vso.code vso.build', validTo: inDays(20) });
@@ -515,7 +493,7 @@ describe('rotation', () => {
 
     env.clock.advance(59 * 60_000);
     expect((await connectionData(`Bearer ${old.token}`)).status).toBe(200);
-    const self = await send('GET', `/contoso/_apis/tokens/pats/self?${V}`, { bearer: old.token });
+    const self = await api.as(old.token).get(`/contoso/_apis/tokens/pats/self?${V}`);
     expect(self.body).toMatchObject({ rotatedTo: reply.body.patToken.authorizationId, graceEndsAt, rotation: { due: true } });
     expect(await endGraceIfDue(env.app, ALICE.id, old.authorizationId, env.clock.now())).toBe(false);
 
@@ -537,13 +515,13 @@ describe('rotation', () => {
     const old = await createPat('alice@contoso.com', { displayName: 'self-rotating' });
     const before = (await new PatRepository(env.app).listByOwner(ALICE.id)).length;
     const headers = { 'idempotency-key': 'job-4711/attempt' };
-    const first = await send('POST', `/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, { bearer: old.token, headers });
+    const first = await api.as(old.token).post(`/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, undefined, { headers });
     expect(first.status, first.text).toBe(200);
     secrets.push(first.body.patToken.token);
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', first.body, { exact: true });
     // the retry (with the old secret, still in its grace period) gets the same answer
     env.clock.advance(5 * 60_000);
-    const retry = await send('POST', `/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, { authorization: basic('', old.token), headers });
+    const retry = await api.withAuthorization(basic('', old.token)).post(`/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, undefined, { headers });
     expect(retry.status, retry.text).toBe(200);
     expect(retry.body).toEqual(first.body);
     // the owner's retry by id with the same key too
@@ -555,7 +533,7 @@ describe('rotation', () => {
 
     // without the key, or with another key: 409 naming the successor
     for (const extra of [{}, { 'idempotency-key': 'other-key' }] as Record<string, string>[]) {
-      const conflict = await send('POST', `/contoso/_apis/tokens/pats/self/rotate?${V}`, { bearer: old.token, headers: extra });
+      const conflict = await api.as(old.token).post(`/contoso/_apis/tokens/pats/self/rotate?${V}`, undefined, { headers: extra });
       expect(conflict.status).toBe(409);
       expect(conflict.body.details.successorAuthorizationId).toBe(first.body.patToken.authorizationId);
       expect(conflict.body.message).toContain(first.body.patToken.authorizationId);
@@ -566,7 +544,7 @@ describe('rotation', () => {
     const old = await createPat('alice@contoso.com');
     const before = (await new PatRepository(env.app).listByOwner(ALICE.id)).length;
     for (const key of ['has space', 'k'.repeat(129), 'caf\u00e9', 'a\tb']) {
-      const reply = await send('POST', `/contoso/_apis/tokens/pats/self/rotate?${V}`, { bearer: old.token, headers: { 'idempotency-key': key } });
+      const reply = await api.as(old.token).post(`/contoso/_apis/tokens/pats/self/rotate?${V}`, undefined, { headers: { 'idempotency-key': key } });
       expect(reply.status, key).toBe(400);
       expect(reply.body.code).toBe('invalidIdempotencyKey');
     }
@@ -584,22 +562,19 @@ describe('rotation', () => {
 
   it('clamps the new validTo to the lifespan policy', async () => {
     const old = await createPat('erin@fabrikam.com', { validTo: inDays(200) }, 'fabrikam');
-    const policy = await send('PUT', `/fabrikam/_apis/tokens/policies?${V}`, {
-      authorization: await asUser('erin@fabrikam.com'),
-      body: { maxPatLifespan: { enabled: true, maxDays: 30 } },
-    });
+    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 } });
     expect(policy.status).toBe(200);
-    const reply = await send('POST', `/fabrikam/_apis/tokens/pats/self/rotate?${V}`, { bearer: old.token });
+    const reply = await api.as(old.token).post(`/fabrikam/_apis/tokens/pats/self/rotate?${V}`);
     expect(reply.status, reply.text).toBe(200);
     secrets.push(reply.body.patToken.token);
     expect(reply.body.patToken.validTo).toBe(inDays(30));
-    await send('PUT', `/fabrikam/_apis/tokens/policies?${V}`, { authorization: await asUser('erin@fabrikam.com'), body: { maxPatLifespan: { enabled: false } } });
+    await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: false } });
   });
 });
 
 describe('leak reports', () => {
   const report = (tokens: unknown, ip = '192.0.2.10', extra: Record<string, unknown> = {}) =>
-    send('POST', '/_apis/tokens/leaks', { body: { tokens, ...extra }, headers: { 'x-forwarded-for': ip } });
+    api.post('/_apis/tokens/leaks', { tokens, ...extra }, { headers: { 'x-forwarded-for': ip } });
 
   it('revokes a live leaked token, audits discovery and revocation, and tells the owner', async () => {
     const pat = await createPat('alice@contoso.com', { displayName: 'leaky' });
@@ -622,7 +597,7 @@ describe('leak reports', () => {
 
   it('answers the same 202 for invalid checksums, unknown and already revoked tokens, and does nothing', async () => {
     const pat = await createPat('alice@contoso.com');
-    await send('DELETE', `/contoso/_apis/tokens/pats?${V}&authorizationId=${pat.authorizationId}`, { authorization: await asUser('alice@contoso.com') });
+    await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${pat.authorizationId}`);
     await drainAudit();
     const replies = [
       await report([`${pat.token.slice(0, -1)}${pat.token.endsWith('a') ? 'b' : 'a'}`], '192.0.2.11'),
@@ -639,10 +614,7 @@ describe('leak reports', () => {
 
   it('only audits and notifies when the organization turned auto-revocation off', async () => {
     const pat = await createPat('erin@fabrikam.com', {}, 'fabrikam');
-    const policy = await send('PUT', `/fabrikam/_apis/tokens/policies?${V}`, {
-      authorization: await asUser('erin@fabrikam.com'),
-      body: { leakedPatAutoRevocation: { enabled: false } },
-    });
+    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { leakedPatAutoRevocation: { enabled: false } });
     expect(policy.status).toBe(200);
     await drainAudit();
     await drainNotifications();
@@ -669,13 +641,10 @@ describe('leak reports', () => {
     expect(empty.status).toBe(400);
     const wrongType = await report([42], '192.0.2.16');
     expect(wrongType.status).toBe(400);
-    const huge = await send('POST', '/_apis/tokens/leaks', {
-      body: JSON.stringify({ tokens: ['a'.repeat(2 * 1024 * 1024)] }),
-      headers: { 'x-forwarded-for': '192.0.2.17' },
-    });
+    const huge = await api.post('/_apis/tokens/leaks', JSON.stringify({ tokens: ['a'.repeat(2 * 1024 * 1024)] }), { headers: { 'x-forwarded-for': '192.0.2.17' } });
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('requestBodyTooLarge');
-    const notJson = await send('POST', '/_apis/tokens/leaks', { body: 'tokens=[', headers: { 'x-forwarded-for': '192.0.2.18' } });
+    const notJson = await api.post('/_apis/tokens/leaks', 'tokens=[', { headers: { 'x-forwarded-for': '192.0.2.18' } });
     expect(notJson.status).toBe(400);
   });
 

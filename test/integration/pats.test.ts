@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client, type Reply } from '../helpers/client.js';
 import { addGuest } from '../helpers/directory.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
-import { callJson, createPat as createPatAs, type CreatedPat, type JsonReply } from '../helpers/http.js';
+import { createPat as createPatAs, type CreatedPat } from '../helpers/http.js';
 import { DEMO_USERS } from '../../local/demo-data.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
@@ -23,22 +24,15 @@ const TOKENS_72 = 'tokens/7.2/tokens.json';
 const ADMIN_71 = 'tokenAdmin/7.1/tokenAdmin.json';
 
 let env: TestEnvironment;
+const api = client(() => env);
+const asAlice = api.asUser('alice@contoso.com');
+const asBob = api.asUser('bob@contoso.com');
+const asDave = api.asUser('dave@contoso.com');
 /** Every secret issued in this file, for the final scan. */
 const secrets: string[] = [];
 /** Audit messages drained from the queue during the run. */
 const auditEvents: AuditEvent[] = [];
 const drainedTexts: string[] = [];
-
-type Reply = JsonReply;
-
-async function call(
-  method: string,
-  path: string,
-  options: { email?: string; scopes?: string[]; token?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  const token = options.token ?? (await env.userToken(options.email ?? 'alice@contoso.com', options.scopes ? { scopes: options.scopes } : {}));
-  return callJson(env, method, path, { token, body: options.body, headers: options.headers });
-}
 
 const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_400_000).toISOString();
 
@@ -114,8 +108,8 @@ describe('token format', () => {
     expect(parseGatehouseToken(forged)?.authorizationId).toBe(pat.authorizationId);
     expect(await repository.findByToken(forged)).toBeUndefined();
     const basic = (token: string) => `Basic ${Buffer.from(`:${token}`).toString('base64')}`;
-    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(forged) } })).status).toBe(401);
-    expect((await env.fetch('/contoso/_apis/connectionData', { headers: { authorization: basic(pat.token) } })).status).toBe(200);
+    expect((await api.withAuthorization(basic(forged)).get('/contoso/_apis/connectionData')).status).toBe(401);
+    expect((await api.withAuthorization(basic(pat.token)).get('/contoso/_apis/connectionData')).status).toBe(200);
     const rotated = { ...env.app, config: { ...env.app.config, peppers: [{ version: '2', secret: randomBytes(32) }, ...env.app.config.peppers] } };
     expect((await new PatRepository(rotated).findByToken(pat.token))?.record.authorizationId).toBe(pat.authorizationId);
     const stored = await repository.get(ALICE.id, pat.authorizationId);
@@ -126,9 +120,7 @@ describe('token format', () => {
 
 describe('PAT lifecycle', () => {
   it('creates a PAT: PatTokenResult with the secret, validFrom = now, targetAccounts = the organization', async () => {
-    const reply = await call('POST', PATS, {
-      body: { displayName: 'build', scope: 'vso.code vso.packaging', validTo: inDays(10), allOrgs: false },
-    });
+    const reply = await asAlice.post(PATS, { displayName: 'build', scope: 'vso.code vso.packaging', validTo: inDays(10), allOrgs: false });
     expect(reply.status).toBe(200);
     secrets.push(reply.body.patToken.token);
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', reply.body, { exact: true });
@@ -145,17 +137,17 @@ describe('PAT lifecycle', () => {
 
   it('accepts api-version 7.1 and 7.2-preview.1, refuses others, and routes case-insensitively', async () => {
     for (const version of ['7.1', '7.2-preview.1']) {
-      const reply = await call('GET', `/contoso/_apis/Tokens/Pats?api-version=${version}`);
+      const reply = await asAlice.get(`/contoso/_apis/Tokens/Pats?api-version=${version}`);
       expect(reply.status).toBe(200);
     }
-    const bad = await call('GET', '/contoso/_apis/tokens/pats?api-version=6.0');
+    const bad = await asAlice.get('/contoso/_apis/tokens/pats?api-version=6.0');
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('unsupportedApiVersion');
   });
 
   it('gets a PAT without its secret', async () => {
     const pat = await createPat('alice@contoso.com', { displayName: 'get-me', scope: 'app_token' });
-    const reply = await call('GET', `${PATS}&authorizationId=${pat.authorizationId}`, { scopes: ['vso.pats'] });
+    const reply = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).get(`${PATS}&authorizationId=${pat.authorizationId}`);
     expect(reply.status).toBe(200);
     expect(reply.body.patToken.lastUsed).toBeNull();
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', withoutExtras(reply.body), { exact: true });
@@ -164,9 +156,7 @@ describe('PAT lifecycle', () => {
 
   it('updates displayName, scope, validTo and allOrgs', async () => {
     const pat = await createPat('alice@contoso.com', { displayName: 'before' });
-    const reply = await call('PUT', PATS, {
-      body: { authorizationId: pat.authorizationId, displayName: 'after', scope: 'vso.work_write vso.code', validTo: inDays(60), allOrgs: true },
-    });
+    const reply = await asAlice.put(PATS, { authorizationId: pat.authorizationId, displayName: 'after', scope: 'vso.work_write vso.code', validTo: inDays(60), allOrgs: true });
     expect(reply.status).toBe(200);
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', reply.body, { exact: true });
     expect(reply.body.patToken).toMatchObject({
@@ -177,28 +167,28 @@ describe('PAT lifecycle', () => {
       token: null,
       validFrom: pat.validFrom,
     });
-    const back = await call('PUT', PATS, { body: { authorizationId: pat.authorizationId, allOrgs: false } });
+    const back = await asAlice.put(PATS, { authorizationId: pat.authorizationId, allOrgs: false });
     expect(back.body.patToken.targetAccounts).toEqual([CONTOSO]);
-    const onlyName = await call('PUT', PATS, { body: { authorizationId: pat.authorizationId, displayName: 'renamed' } });
+    const onlyName = await asAlice.put(PATS, { authorizationId: pat.authorizationId, displayName: 'renamed' });
     expect(onlyName.body.patToken).toMatchObject({ displayName: 'renamed', scope: 'vso.work_write vso.code', validTo: inDays(60) });
   });
 
   it('revokes idempotently (204), keeps revoked PATs listable, and refuses to update them (409)', async () => {
     const pat = await createPat('alice@contoso.com', { displayName: 'to-revoke' });
-    const first = await call('DELETE', `${PATS}&authorizationId=${pat.authorizationId}`);
+    const first = await asAlice.delete(`${PATS}&authorizationId=${pat.authorizationId}`);
     expect(first.status).toBe(204);
     expect(first.body).toBeUndefined();
-    const second = await call('DELETE', `${PATS}&authorizationId=${pat.authorizationId}`);
+    const second = await asAlice.delete(`${PATS}&authorizationId=${pat.authorizationId}`);
     expect(second.status).toBe(204);
-    const revoked = await call('GET', `${PATS}&displayFilterOption=revoked`);
+    const revoked = await asAlice.get(`${PATS}&displayFilterOption=revoked`);
     expect(revoked.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId)).toContain(pat.authorizationId);
-    const active = await call('GET', PATS);
+    const active = await asAlice.get(PATS);
     expect(active.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId)).not.toContain(pat.authorizationId);
-    const update = await call('PUT', PATS, { body: { authorizationId: pat.authorizationId, validTo: inDays(90) } });
+    const update = await asAlice.put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(90) });
     expect(update.status).toBe(409);
     expect(update.body).toEqual({ patToken: null, patTokenError: 'failedToUpdateAccessToken' });
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', update.body, { exact: true });
-    const update72 = await call('PUT', PATS72, { body: { authorizationId: pat.authorizationId, validTo: inDays(90) } });
+    const update72 = await asAlice.put(PATS72, { authorizationId: pat.authorizationId, validTo: inDays(90) });
     expect(update72.body).toEqual({ patToken: null, patTokenError: 'failedToUpdateAccessToken', patTokenErrorMessage: expect.any(String) });
     expectSwaggerValid(TOKENS_72, 'PatTokenResult', update72.body, { exact: true });
     const stored = await new PatRepository(env.app).get(ALICE.id, pat.authorizationId);
@@ -208,23 +198,23 @@ describe('PAT lifecycle', () => {
   it('derives expiry on read: expired PATs are listed as expired and cannot be extended', async () => {
     const pat = await createPat('dave@contoso.com', { displayName: 'short', validTo: inDays(1) });
     env.clock.advance(2 * 86_400_000);
-    const expired = await call('GET', `${PATS}&displayFilterOption=expired`, { email: 'dave@contoso.com' });
+    const expired = await asDave.get(`${PATS}&displayFilterOption=expired`);
     expect(expired.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId)).toEqual([pat.authorizationId]);
-    const active = await call('GET', PATS, { email: 'dave@contoso.com' });
+    const active = await asDave.get(PATS);
     expect(active.body.patTokens).toEqual([]);
-    const update = await call('PUT', PATS72, { email: 'dave@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(10) } });
+    const update = await asDave.put(PATS72, { authorizationId: pat.authorizationId, validTo: inDays(10) });
     expect(update.status).toBe(400);
     expect(update.body.patTokenError).toBe('expiredPatCannotBeExtended');
     expectSwaggerValid(TOKENS_72, 'PatTokenResult', update.body, { exact: true });
     // 7.1 has no such value: the closest one, with the exact code in a header.
-    const update71 = await call('PUT', PATS, { email: 'dave@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(10) } });
+    const update71 = await asDave.put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(10) });
     expect(update71.status).toBe(400);
     expect(update71.body).toEqual({ patToken: null, patTokenError: 'failedToUpdateAccessToken' });
     expect(update71.headers.get('x-gatehouse-error')).toBe('expiredPatCannotBeExtended');
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', update71.body, { exact: true });
-    const all = await call('GET', `${PATS}&displayFilterOption=all`, { email: 'dave@contoso.com' });
+    const all = await asDave.get(`${PATS}&displayFilterOption=all`);
     expect(all.body.patTokens).toHaveLength(1);
-    const revoke = await call('DELETE', `${PATS}&authorizationId=${pat.authorizationId}`, { email: 'dave@contoso.com' });
+    const revoke = await asDave.delete(`${PATS}&authorizationId=${pat.authorizationId}`);
     expect(revoke.status).toBe(204);
   });
 
@@ -239,13 +229,13 @@ describe('PAT lifecycle', () => {
     expect(first.partitionKey).toBe('2025060112');
     await drainAudit();
     await expect(expiry.getEntity(first.partitionKey, first.rowKey)).resolves.toBeTruthy();
-    const updated = await call('PUT', PATS, { body: { authorizationId: pat.authorizationId, validTo: '2025-07-01T08:00:00.000Z' } });
+    const updated = await asAlice.put(PATS, { authorizationId: pat.authorizationId, validTo: '2025-07-01T08:00:00.000Z' });
     expect(updated.status).toBe(200);
     await drainAudit();
     const second = key(updated.body.patToken.validTo);
     await expect(expiry.getEntity(second.partitionKey, second.rowKey)).resolves.toBeTruthy();
     await expect(expiry.getEntity(first.partitionKey, first.rowKey)).rejects.toMatchObject({ statusCode: 404 });
-    await call('DELETE', `${PATS}&authorizationId=${pat.authorizationId}`);
+    await asAlice.delete(`${PATS}&authorizationId=${pat.authorizationId}`);
     await drainAudit();
     await expect(expiry.getEntity(second.partitionKey, second.rowKey)).rejects.toMatchObject({ statusCode: 404 });
   });
@@ -254,12 +244,12 @@ describe('PAT lifecycle', () => {
     const local = await createPat('alice@contoso.com', { displayName: 'contoso-only' });
     const global = await createPat('alice@contoso.com', { displayName: 'global', allOrgs: true });
     expect(global.targetAccounts).toBeNull();
-    const elsewhere = await call('GET', `/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${local.authorizationId}`);
+    const elsewhere = await asAlice.get(`/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${local.authorizationId}`);
     expect(elsewhere.status).toBe(403);
     expect(elsewhere.body.patTokenError).toBe('accessDenied');
-    const globalElsewhere = await call('GET', `/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${global.authorizationId}`);
+    const globalElsewhere = await asAlice.get(`/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${global.authorizationId}`);
     expect(globalElsewhere.status).toBe(200);
-    const fabrikamList = await call('GET', '/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&displayFilterOption=all');
+    const fabrikamList = await asAlice.get('/fabrikam/_apis/tokens/pats?api-version=7.1-preview.1&displayFilterOption=all');
     const ids = fabrikamList.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId);
     expect(ids).toContain(global.authorizationId);
     expect(ids).not.toContain(local.authorizationId);
@@ -269,14 +259,14 @@ describe('PAT lifecycle', () => {
 
   it('users see only their own PATs', async () => {
     const bobs = await createPat('bob@contoso.com', { displayName: 'bob-own' });
-    const asAlice = await call('GET', `${PATS}&authorizationId=${bobs.authorizationId}`);
-    expect(asAlice.status).toBe(404);
-    expect(asAlice.body.patTokenError).toBe('authorizationNotFound');
-    const revoke = await call('DELETE', `${PATS}&authorizationId=${bobs.authorizationId}`);
+    const aliceReply = await asAlice.get(`${PATS}&authorizationId=${bobs.authorizationId}`);
+    expect(aliceReply.status).toBe(404);
+    expect(aliceReply.body.patTokenError).toBe('authorizationNotFound');
+    const revoke = await asAlice.delete(`${PATS}&authorizationId=${bobs.authorizationId}`);
     expect(revoke.status).toBe(404);
-    const update = await call('PUT', PATS, { body: { authorizationId: bobs.authorizationId, displayName: 'stolen' } });
+    const update = await asAlice.put(PATS, { authorizationId: bobs.authorizationId, displayName: 'stolen' });
     expect(update.status).toBe(404);
-    const list = await call('GET', `${PATS}&displayFilterOption=all`);
+    const list = await asAlice.get(`${PATS}&displayFilterOption=all`);
     expect(list.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId)).not.toContain(bobs.authorizationId);
   });
 });
@@ -290,71 +280,71 @@ describe('listing', () => {
   });
 
   it('pages with opaque continuation tokens, validated against the Swagger', async () => {
-    const first = await call('GET', `${PATS}&$top=2`, { email });
+    const first = await api.asUser(email).get(`${PATS}&$top=2`);
     expect(first.status).toBe(200);
     expectSwaggerValid(TOKENS_71, 'PagedPatTokens', withoutExtras(first.body), { exact: true });
     expect(first.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['alpha', 'bravo']);
     expect(first.body.continuationToken).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const second = await call('GET', `${PATS}&$top=2&continuationToken=${first.body.continuationToken}`, { email });
+    const second = await api.asUser(email).get(`${PATS}&$top=2&continuationToken=${first.body.continuationToken}`);
     expect(second.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['charlie', 'delta']);
-    const third = await call('GET', `${PATS}&$top=2&continuationToken=${second.body.continuationToken}`, { email });
+    const third = await api.asUser(email).get(`${PATS}&$top=2&continuationToken=${second.body.continuationToken}`);
     expect(third.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['echo']);
     expect(third.body.continuationToken).toBe('');
   });
 
   it('keeps pages stable while PATs are added', async () => {
-    const first = await call('GET', `${PATS}&$top=2`, { email });
+    const first = await api.asUser(email).get(`${PATS}&$top=2`);
     await createPat(email, { displayName: 'aardvark' });
     await createPat(email, { displayName: 'zulu' });
-    const second = await call('GET', `${PATS}&$top=10&continuationToken=${first.body.continuationToken}`, { email });
+    const second = await api.asUser(email).get(`${PATS}&$top=10&continuationToken=${first.body.continuationToken}`);
     expect(second.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['charlie', 'delta', 'echo', 'zulu']);
   });
 
   it('sorts by displayDate and status, descending too', async () => {
-    const byDate = await call('GET', `${PATS}&sortByOption=displayDate&isSortAscending=false&$top=3`, { email });
+    const byDate = await api.asUser(email).get(`${PATS}&sortByOption=displayDate&isSortAscending=false&$top=3`);
     const dates = byDate.body.patTokens.map((t: { validTo: string }) => Date.parse(t.validTo));
     expect(dates).toEqual([...dates].sort((a: number, b: number) => b - a));
-    const desc = await call('GET', `${PATS}&sortByOption=displayName&isSortAscending=false&$top=2`, { email });
+    const desc = await api.asUser(email).get(`${PATS}&sortByOption=displayName&isSortAscending=false&$top=2`);
     expect(desc.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['zulu', 'echo']);
-    const next = await call('GET', `${PATS}&sortByOption=displayName&isSortAscending=false&$top=2&continuationToken=${desc.body.continuationToken}`, { email });
+    const next = await api.asUser(email).get(`${PATS}&sortByOption=displayName&isSortAscending=false&$top=2&continuationToken=${desc.body.continuationToken}`);
     expect(next.body.patTokens.map((t: { displayName: string }) => t.displayName)).toEqual(['delta', 'charlie']);
-    const list = await call('GET', `${PATS}&displayFilterOption=all`, { email });
+    const list = await api.asUser(email).get(`${PATS}&displayFilterOption=all`);
     const zulu = list.body.patTokens.find((t: { displayName: string }) => t.displayName === 'zulu');
-    await call('DELETE', `${PATS}&authorizationId=${zulu.authorizationId}`, { email });
-    const byStatus = await call('GET', `${PATS}&displayFilterOption=all&sortByOption=status`, { email });
+    await api.asUser(email).delete(`${PATS}&authorizationId=${zulu.authorizationId}`);
+    const byStatus = await api.asUser(email).get(`${PATS}&displayFilterOption=all&sortByOption=status`);
     expect(byStatus.body.patTokens.at(-1).displayName).toBe('zulu');
   });
 
   it('rejects tampered continuation tokens and ones reused with other filters (400)', async () => {
-    const first = await call('GET', `${PATS}&$top=2`, { email });
+    const first = await api.asUser(email).get(`${PATS}&$top=2`);
     const token: string = first.body.continuationToken;
     const [body, mac] = token.split('.') as [string, string];
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
     payload.k[0] = 'a';
     const forged = `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${mac}`;
     for (const bad of [forged, `${token}x`, 'garbage', `${body}.`]) {
-      const reply = await call('GET', `${PATS}&$top=2&continuationToken=${encodeURIComponent(bad)}`, { email });
+      const reply = await api.asUser(email).get(`${PATS}&$top=2&continuationToken=${encodeURIComponent(bad)}`);
       expect(reply.status).toBe(400);
       expect(reply.body.code).toBe('invalidContinuationToken');
     }
     for (const other of ['&displayFilterOption=all', '&sortByOption=status', '&isSortAscending=false']) {
-      const reply = await call('GET', `${PATS}&$top=2&continuationToken=${token}${other}`, { email });
+      const reply = await api.asUser(email).get(`${PATS}&$top=2&continuationToken=${token}${other}`);
       expect(reply.status).toBe(400);
       expect(reply.body.code).toBe('invalidContinuationToken');
     }
-    const otherUser = await call('GET', `${PATS}&$top=2&continuationToken=${token}`, { email: 'bob@contoso.com' });
+    const otherUser = await asBob.get(`${PATS}&$top=2&continuationToken=${token}`);
     expect(otherUser.status).toBe(400);
   });
 
   it('validates list parameters', async () => {
     for (const query of ['$top=0', '$top=101', '$top=abc', '$top=1.5', 'displayFilterOption=bogus', 'sortByOption=size', 'isSortAscending=maybe']) {
-      const reply = await call('GET', `${PATS}&${query}`, { email });
+      const reply = await api.asUser(email).get(`${PATS}&${query}`);
       expect(reply.status, query).toBe(400);
       expect(reply.body.code).toBe('invalidQueryParameter');
     }
-    const dup = await call('GET', `${PATS}&$top=1&$top=2`, { email });
+    const dup = await api.asUser(email).get(`${PATS}&$top=1&$top=2`);
     expect(dup.body.code).toBe('duplicateQueryParameter');
-    const mixedCase = await call('GET', `${PATS}&displayFilterOption=ALL&sortByOption=DisplayName&isSortAscending=True`, { email });
+    const mixedCase = await api.asUser(email).get(`${PATS}&displayFilterOption=ALL&sortByOption=DisplayName&isSortAscending=True`);
     expect(mixedCase.status).toBe(200);
   });
 });
@@ -362,11 +352,11 @@ describe('listing', () => {
 describe('bad input and access', () => {
   const bad = async (body: unknown, code: string, status = 400) => {
     const before = await patRowCount(ALICE.id);
-    const reply = await call('POST', PATS72, { body });
+    const reply = await asAlice.post(PATS72, body);
     expect(reply.status, JSON.stringify(body)).toBe(status);
     expect(reply.body, JSON.stringify(body)).toEqual({ patToken: null, patTokenError: code, patTokenErrorMessage: expect.any(String) });
     expectSwaggerValid(TOKENS_72, 'PatTokenResult', reply.body, { exact: true });
-    const reply71 = await call('POST', PATS, { body });
+    const reply71 = await asAlice.post(PATS, body);
     expect(reply71.status).toBe(status);
     expect(reply71.body).toEqual({ patToken: null, patTokenError: code });
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', reply71.body, { exact: true });
@@ -398,14 +388,14 @@ describe('bad input and access', () => {
   });
 
   it('keeps the standard error body for malformed requests and auth failures', async () => {
-    const unknownField = await call('POST', PATS, { body: { ...valid(), targetAccounts: [] } });
+    const unknownField = await asAlice.post(PATS, { ...valid(), targetAccounts: [] });
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.code).toBe('invalidRequestBody');
-    const notJson = await call('POST', PATS, { body: '{nope' });
+    const notJson = await asAlice.post(PATS, '{nope');
     expect(notJson.body.code).toBe('invalidJson');
-    const anonymous = await env.fetch(PATS);
+    const anonymous = await api.get(PATS);
     expect(anonymous.status).toBe(401);
-    expect(((await anonymous.json()) as { code: string }).code).toBe('unauthorized');
+    expect(anonymous.body.code).toBe('unauthorized');
   });
 
   it('validates authorizationId on get, update and revoke', async () => {
@@ -416,7 +406,7 @@ describe('bad input and access', () => {
       ['PUT', PATS, { authorizationId: 'zzz', displayName: 'x' }],
       ['PUT', PATS, { displayName: 'x' }],
     ] as const) {
-      const reply = await call(method, path, body === undefined ? {} : { body });
+      const reply = await asAlice.request(method, path, body === undefined ? {} : { body });
       expect(reply.status, `${method} ${path}`).toBe(400);
       expect(reply.body.patTokenError).toBe('invalidAuthorizationId');
     }
@@ -426,7 +416,7 @@ describe('bad input and access', () => {
       ['DELETE', `${PATS}&authorizationId=${missing}`, undefined],
       ['PUT', PATS, { authorizationId: missing, displayName: 'x' }],
     ] as const) {
-      const reply = await call(method, path, body === undefined ? {} : { body });
+      const reply = await asAlice.request(method, path, body === undefined ? {} : { body });
       expect(reply.status).toBe(404);
       expect(reply.body.patTokenError).toBe('authorizationNotFound');
     }
@@ -441,47 +431,47 @@ describe('bad input and access', () => {
       [{ validTo: '2020-01-01T00:00:00Z' }, 'invalidValidTo'],
       [{ allOrgs: 1 }, 'invalidTargetAccounts'],
     ] as const) {
-      const reply = await call('PUT', PATS, { body: { authorizationId: pat.authorizationId, ...body } });
+      const reply = await asAlice.put(PATS, { authorizationId: pat.authorizationId, ...body });
       expect(reply.status, JSON.stringify(body)).toBe(400);
       expect(reply.body.patTokenError).toBe(code);
     }
     const after = await new PatRepository(env.app).get(ALICE.id, pat.authorizationId);
-    expect(after?.record.displayName).toBe((await call('GET', `${PATS}&authorizationId=${pat.authorizationId}`)).body.patToken.displayName);
+    expect(after?.record.displayName).toBe((await asAlice.get(`${PATS}&authorizationId=${pat.authorizationId}`)).body.patToken.displayName);
     expect(after?.record.scope).toBe('vso.code');
   });
 
   it('answers unknown organizations and non-members with 404, writing nothing', async () => {
     const before = await patRowCount(ALICE.id);
     for (const org of ['nowhere', 'bad..name']) {
-      const reply = await call('POST', `/${org}/_apis/tokens/pats?api-version=7.1-preview.1`, { body: valid() });
+      const reply = await asAlice.post(`/${org}/_apis/tokens/pats?api-version=7.1-preview.1`, valid());
       expect(reply.status).toBe(404);
       expect(reply.body.code).toBe('organizationNotFound');
     }
-    const erin = await call('POST', PATS, { email: 'erin@fabrikam.com', body: valid() });
+    const erin = await api.asUser('erin@fabrikam.com').post(PATS, valid());
     expect(erin.status).toBe(404);
     expect(await patRowCount(ALICE.id)).toBe(before);
   });
 
   it('admits only users with vso.pats (read) or vso.pats_manage (write)', async () => {
-    const app = await call('GET', PATS, { token: await env.appToken('pipelines') });
+    const app = await api.as(await env.appToken('pipelines')).get(PATS);
     expect(app.status).toBe(403);
     expect(app.body.code).toBe('callerTypeNotAllowed');
-    const noScope = await call('GET', PATS, { scopes: ['vso.code'] });
+    const noScope = await api.asUser('alice@contoso.com', { scopes: ['vso.code'] }).get(PATS);
     expect(noScope.status).toBe(403);
     expect(noScope.body.code).toBe('insufficientScope');
-    const readOnly = await call('GET', PATS, { scopes: ['vso.pats'] });
+    const readOnly = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).get(PATS);
     expect(readOnly.status).toBe(200);
-    const createReadOnly = await call('POST', PATS, { scopes: ['vso.pats'], body: valid() });
+    const createReadOnly = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).post(PATS, valid());
     expect(createReadOnly.status).toBe(403);
     expect(createReadOnly.body.code).toBe('insufficientScope');
-    const deleteReadOnly = await call('DELETE', `${PATS}&authorizationId=${randomUUID()}`, { scopes: ['vso.pats'] });
+    const deleteReadOnly = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).delete(`${PATS}&authorizationId=${randomUUID()}`);
     expect(deleteReadOnly.status).toBe(403);
   });
 });
 
 describe('organization policies', () => {
   const POLICIES = '/contoso/_apis/tokens/policies?api-version=7.1';
-  const put = (body: unknown, headers: Record<string, string> = {}) => call('PUT', POLICIES, { body, headers });
+  const put = (body: unknown, headers: Record<string, string> = {}) => asAlice.put(POLICIES, body, { headers });
   const reset = () =>
     put({
       maxPatLifespan: { enabled: false },
@@ -492,7 +482,7 @@ describe('organization policies', () => {
     });
 
   it('are all off by default except leaked-token auto-revocation, and only administrators manage them', async () => {
-    const reply = await call('GET', POLICIES);
+    const reply = await asAlice.get(POLICIES);
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({
       maxPatLifespan: { enabled: false, maxDays: 90, exemptUsers: [] },
@@ -504,7 +494,7 @@ describe('organization policies', () => {
     });
     expect(reply.headers.get('etag')).toBe('"0"');
     for (const [method, path] of [['GET', POLICIES], ['PUT', POLICIES], ['POST', '/contoso/_apis/tokens/policies/preview?api-version=7.1']] as const) {
-      const bob = await call(method, path, { email: 'bob@contoso.com', ...(method === 'GET' ? {} : { body: {} }) });
+      const bob = await asBob.request(method, path, method === 'GET' ? {} : { body: {} });
       expect(bob.status).toBe(403);
       expect(bob.body.code).toBe('accessDenied');
     }
@@ -522,7 +512,7 @@ describe('organization policies', () => {
       expect(reply.status, JSON.stringify(body)).toBe(400);
       expect(reply.body.code).toBe('invalidRequestBody');
     }
-    expect((await call('GET', POLICIES)).body.revision).toBe(0);
+    expect((await asAlice.get(POLICIES)).body.revision).toBe(0);
   });
 
   it('clamps validTo on create to now + max and on update to validFrom + max; exempt users are not clamped', async () => {
@@ -533,10 +523,10 @@ describe('organization policies', () => {
     const pat = await createPat('bob@contoso.com', { validTo: inDays(365) });
     expect(pat.validTo).toBe(inDays(30));
     env.clock.advance(10 * 86_400_000);
-    const renewed = await call('PUT', PATS, { email: 'bob@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(365) } });
+    const renewed = await asBob.put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(365) });
     expect(renewed.status).toBe(200);
     expect(renewed.body.patToken.validTo).toBe(new Date(Date.parse(pat.validFrom) + 30 * 86_400_000).toISOString());
-    const shorter = await call('PUT', PATS, { email: 'bob@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(5) } });
+    const shorter = await asBob.put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(5) });
     expect(shorter.body.patToken.validTo).toBe(inDays(5));
     const exempt = await createPat('dave@contoso.com', { validTo: inDays(365) });
     expect(exempt.validTo).toBe(inDays(365));
@@ -552,18 +542,18 @@ describe('organization policies', () => {
   it('refuses full-scope and global PATs under the restrictions (create and update), except for exempt users', async () => {
     await put({ restrictFullScopePats: { enabled: true }, restrictGlobalPats: { enabled: true, exemptUsers: [DAVE.id] } });
     const before = await patRowCount(BOB.id);
-    const full = await call('POST', PATS, { email: 'bob@contoso.com', body: { displayName: 'x', scope: 'app_token', validTo: inDays(3) } });
+    const full = await asBob.post(PATS, { displayName: 'x', scope: 'app_token', validTo: inDays(3) });
     expect(full.status).toBe(403);
     expect(full.body.patTokenError).toBe('fullScopePatPolicyViolation');
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', full.body, { exact: true });
-    const global = await call('POST', PATS, { email: 'bob@contoso.com', body: { displayName: 'x', scope: 'vso.code', validTo: inDays(3), allOrgs: true } });
+    const global = await asBob.post(PATS, { displayName: 'x', scope: 'vso.code', validTo: inDays(3), allOrgs: true });
     expect(global.status).toBe(403);
     expect(global.body.patTokenError).toBe('globalPatPolicyViolation');
     expect(await patRowCount(BOB.id)).toBe(before);
     const scoped = await createPat('bob@contoso.com');
-    const toGlobal = await call('PUT', PATS, { email: 'bob@contoso.com', body: { authorizationId: scoped.authorizationId, allOrgs: true } });
+    const toGlobal = await asBob.put(PATS, { authorizationId: scoped.authorizationId, allOrgs: true });
     expect(toGlobal.body.patTokenError).toBe('globalPatPolicyViolation');
-    const toFull = await call('PUT', PATS, { email: 'bob@contoso.com', body: { authorizationId: scoped.authorizationId, scope: 'app_token' } });
+    const toFull = await asBob.put(PATS, { authorizationId: scoped.authorizationId, scope: 'app_token' });
     expect(toFull.body.patTokenError).toBe('fullScopePatPolicyViolation');
     const daveGlobal = await createPat('dave@contoso.com', { allOrgs: true });
     expect(daveGlobal.targetAccounts).toBeNull();
@@ -572,23 +562,23 @@ describe('organization policies', () => {
 
   it('restricts PAT creation to allow-listed users, optionally allowing packaging-only PATs', async () => {
     await put({ restrictPatCreation: { enabled: true, exemptUsers: [DAVE.id] } });
-    const refused = await call('POST', PATS72, { email: 'bob@contoso.com', body: { displayName: 'x', scope: 'vso.packaging', validTo: inDays(3) } });
+    const refused = await asBob.post(PATS72, { displayName: 'x', scope: 'vso.packaging', validTo: inDays(3) });
     expect(refused.status).toBe(403);
     expect(refused.body.patTokenError).toBe('disablePatCreationPolicyViolation');
     expectSwaggerValid(TOKENS_72, 'PatTokenResult', refused.body, { exact: true });
-    const refused71 = await call('POST', PATS, { email: 'bob@contoso.com', body: { displayName: 'x', scope: 'vso.packaging', validTo: inDays(3) } });
+    const refused71 = await asBob.post(PATS, { displayName: 'x', scope: 'vso.packaging', validTo: inDays(3) });
     expect(refused71.body).toEqual({ patToken: null, patTokenError: 'accessDenied' });
     expect(refused71.headers.get('x-gatehouse-error')).toBe('disablePatCreationPolicyViolation');
     await createPat('dave@contoso.com');
     await put({ restrictPatCreation: { enabled: true, allowPackagingScopes: true } });
     await createPat('bob@contoso.com', { scope: 'vso.packaging_write' });
-    const code = await call('POST', PATS72, { email: 'bob@contoso.com', body: { displayName: 'x', scope: 'vso.packaging vso.code', validTo: inDays(3) } });
+    const code = await asBob.post(PATS72, { displayName: 'x', scope: 'vso.packaging vso.code', validTo: inDays(3) });
     expect(code.body.patTokenError).toBe('disablePatCreationPolicyViolation');
     await reset();
   });
 
   it('guards policy updates with If-Match', async () => {
-    const current = await call('GET', POLICIES);
+    const current = await asAlice.get(POLICIES);
     const stale = await put({ restrictGlobalPats: { enabled: true } }, { 'If-Match': '"0"' });
     expect(stale.status).toBe(412);
     expect(stale.body.code).toBe('preconditionFailed');
@@ -600,10 +590,8 @@ describe('organization policies', () => {
   it('previews which existing PATs would break a proposed policy, and their owners, without saving it', async () => {
     const fullAccess = await createPat('dave@contoso.com', { displayName: 'dave-full', scope: 'app_token' });
     const longLived = await createPat('bob@contoso.com', { displayName: 'bob-long', validTo: inDays(200) });
-    const revision = (await call('GET', POLICIES)).body.revision;
-    const reply = await call('POST', '/contoso/_apis/tokens/policies/preview?api-version=7.1', {
-      body: { restrictFullScopePats: { enabled: true }, maxPatLifespan: { enabled: true, maxDays: 100, exemptUsers: [ALICE.id] } },
-    });
+    const revision = (await asAlice.get(POLICIES)).body.revision;
+    const reply = await asAlice.post('/contoso/_apis/tokens/policies/preview?api-version=7.1', { restrictFullScopePats: { enabled: true }, maxPatLifespan: { enabled: true, maxDays: 100, exemptUsers: [ALICE.id] } });
     expect(reply.status).toBe(200);
     expect(reply.body.policies.restrictFullScopePats.enabled).toBe(true);
     const byId = new Map<string, unknown>(reply.body.value.map((v: { authorizationId: string }) => [v.authorizationId, v]));
@@ -614,7 +602,7 @@ describe('organization policies', () => {
     expect(byId.get(longLived.authorizationId)).toMatchObject({ violations: ['maxPatLifespan'], owner: { id: BOB.id } });
     expect(reply.body.value.every((v: { owner: { id: string }; violations: string[] }) => v.owner.id !== ALICE.id || !v.violations.includes('maxPatLifespan'))).toBe(true);
     expect(reply.body.count).toBe(reply.body.value.length);
-    expect((await call('GET', POLICIES)).body.revision).toBe(revision);
+    expect((await asAlice.get(POLICIES)).body.revision).toBe(revision);
   });
 });
 
@@ -625,7 +613,7 @@ describe('token admin', () => {
   it('lists a member’s PATs with uuid continuation tokens (TokenAdminPagedSessionTokens)', async () => {
     await createPat('bob@contoso.com', { displayName: 'admin-a' });
     await createPat('bob@contoso.com', { displayName: 'admin-b' });
-    const all = await call('GET', `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=100`);
+    const all = await asAlice.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=100`);
     expect(all.status).toBe(200);
     expectSwaggerValid(ADMIN_71, 'TokenAdminPagedSessionTokens', withoutExtras(all.body), { exact: true });
     expect(all.body.continuationToken).toBeNull();
@@ -635,22 +623,19 @@ describe('token admin', () => {
     const seen: string[] = [];
     let continuation: string | null = null;
     do {
-      const reply: Reply = await call(
-        'GET',
-        `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1${continuation ? `&continuationToken=${continuation}` : ''}`,
-      );
+      const reply: Reply = await asAlice.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1${continuation ? `&continuationToken=${continuation}` : ''}`);
       expect(reply.status).toBe(200);
       expectSwaggerValid(ADMIN_71, 'TokenAdminPagedSessionTokens', withoutExtras(reply.body), { exact: true });
       seen.push(...reply.body.value.map((t: { authorizationId: string }) => t.authorizationId));
       continuation = reply.body.continuationToken;
     } while (continuation);
     expect(seen).toEqual(all.body.value.map((t: { authorizationId: string }) => t.authorizationId));
-    const ssh = await call('GET', `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&isPublic=true`);
+    const ssh = await asAlice.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&isPublic=true`);
     expect(ssh.body).toEqual({ value: [], continuationToken: null });
   });
 
   it('rejects bad descriptors, page sizes, continuation tokens and non-administrators', async () => {
-    const first = await call('GET', `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1`);
+    const first = await asAlice.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1`);
     const cursor = first.body.continuationToken as string;
     const cases: [string, number, string][] = [
       [`${ADMIN}/personalaccesstokens/not-a-descriptor?api-version=7.1`, 400, 'invalidSubjectDescriptor'],
@@ -663,37 +648,34 @@ describe('token admin', () => {
       [`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&isPublic=true&continuationToken=${cursor}`, 400, 'invalidContinuationToken'],
     ];
     for (const [path, status, code] of cases) {
-      const reply = await call('GET', path);
+      const reply = await asAlice.get(path);
       expect(reply.status, path).toBe(status);
       expect(reply.body.code, path).toBe(code);
     }
-    const bob = await call('GET', `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1`, { email: 'bob@contoso.com' });
+    const bob = await asBob.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1`);
     expect(bob.status).toBe(403);
-    const noScope = await call('GET', `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1`, { scopes: ['vso.pats'] });
+    const noScope = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1`);
     expect(noScope.body.code).toBe('insufficientScope');
   });
 
   it('revokes authorizations (204) with Token.PatRevokeEvent by the administrator; unknown ids revoke nothing', async () => {
     const a = await createPat('bob@contoso.com', { displayName: 'revoke-a' });
     const b = await createPat('bob@contoso.com', { displayName: 'revoke-b' });
-    const unknown = await call('POST', `${ADMIN}/revocations?api-version=7.1`, { body: [{ authorizationId: b.authorizationId }, { authorizationId: randomUUID() }] });
+    const unknown = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: b.authorizationId }, { authorizationId: randomUUID() }]);
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('authorizationNotFound');
     expect((await new PatRepository(env.app).get(BOB.id, b.authorizationId))?.record.revokedAt).toBeNull();
     for (const body of [[], [{}], [{ authorizationId: 'nope' }], {}]) {
-      const reply = await call('POST', `${ADMIN}/revocations?api-version=7.1`, { body });
+      const reply = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, body);
       expect(reply.status, JSON.stringify(body)).toBe(400);
     }
     const fabrikamPat = await createPat('alice@contoso.com', {}, 'fabrikam');
-    const foreign = await call('POST', `${ADMIN}/revocations?api-version=7.1`, { body: [{ authorizationId: fabrikamPat.authorizationId }] });
+    const foreign = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: fabrikamPat.authorizationId }]);
     expect(foreign.status).toBe(404);
     await drainAudit();
-    const reply = await call('POST', `${ADMIN}/revocations?api-version=7.1`, {
-      body: [{ authorizationId: a.authorizationId }, { authorizationId: b.authorizationId }],
-      headers: { 'x-forwarded-for': '203.0.113.7:50123', 'user-agent': 'admin-script/1.0' },
-    });
+    const reply = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: a.authorizationId }, { authorizationId: b.authorizationId }], { headers: { 'x-forwarded-for': '203.0.113.7:50123', 'user-agent': 'admin-script/1.0' } });
     expect(reply.status).toBe(204);
-    const list = await call('GET', `${PATS}&displayFilterOption=revoked`, { email: 'bob@contoso.com' });
+    const list = await asBob.get(`${PATS}&displayFilterOption=revoked`);
     const revokedIds = list.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId);
     expect(revokedIds).toEqual(expect.arrayContaining([a.authorizationId, b.authorizationId]));
     const events = (await drainAudit()).filter((event) => event.actionId === 'Token.PatRevokeEvent');
@@ -705,10 +687,10 @@ describe('token admin', () => {
       data: { OwnerId: BOB.id, OwnerName: BOB.displayName, RevocationKind: 'admin' },
     });
     expect(events[0]?.correlationId).toBe(events[1]?.correlationId);
-    const again = await call('POST', `${ADMIN}/revocations?api-version=7.1`, { body: [{ authorizationId: a.authorizationId }] });
+    const again = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: a.authorizationId }]);
     expect(again.status).toBe(204);
     expect((await drainAudit()).filter((event) => event.actionId === 'Token.PatRevokeEvent')).toHaveLength(0);
-    const ssh = await call('POST', `${ADMIN}/revocations?api-version=7.1&isPublic=true`, { body: [{ authorizationId: a.authorizationId }] });
+    const ssh = await asAlice.post(`${ADMIN}/revocations?api-version=7.1&isPublic=true`, [{ authorizationId: a.authorizationId }]);
     expect(ssh.status).toBe(404);
   });
 
@@ -718,11 +700,11 @@ describe('token admin', () => {
     const global = await createPat('bob@contoso.com', { displayName: 'rule-global', scope: 'vso.code', allOrgs: true });
     env.clock.advance(1000);
     for (const body of [{}, { scopes: '' }, { scopes: 'vso.bogus' }, { scopes: 'vso.code vso.code' }, { scopes: 'vso.code', createdBefore: 'yesterday' }]) {
-      const reply = await call('POST', `${ADMIN}/revocationrules?api-version=7.1`, { body });
+      const reply = await asAlice.post(`${ADMIN}/revocationrules?api-version=7.1`, body);
       expect(reply.status, JSON.stringify(body)).toBe(400);
     }
     await drainAudit();
-    const reply = await call('POST', `${ADMIN}/revocationrules?api-version=7.1`, { body: { scopes: 'vso.code vso.packaging' } });
+    const reply = await asAlice.post(`${ADMIN}/revocationrules?api-version=7.1`, { scopes: 'vso.code vso.packaging' });
     expect(reply.status).toBe(201);
     expect(reply.body).toBeUndefined();
     const repository = new PatRepository(env.app);
@@ -752,11 +734,11 @@ describe('audit outbox', () => {
   it('writes one event per change with actor, IP, user agent, owner and correlation id, never the secret', async () => {
     await drainAudit();
     const headers = { 'x-forwarded-for': '198.51.100.4', 'user-agent': 'pat-script/2.0' };
-    const create = await call('POST', PATS, { email: 'dave@contoso.com', headers, body: { displayName: 'audited', scope: 'vso.build', validTo: inDays(7) } });
+    const create = await asDave.post(PATS, { displayName: 'audited', scope: 'vso.build', validTo: inDays(7) }, { headers });
     secrets.push(create.body.patToken.token);
     const id = create.body.patToken.authorizationId;
-    await call('PUT', PATS, { email: 'dave@contoso.com', headers, body: { authorizationId: id, displayName: 'audited-2' } });
-    await call('DELETE', `${PATS}&authorizationId=${id}`, { email: 'dave@contoso.com', headers });
+    await asDave.put(PATS, { authorizationId: id, displayName: 'audited-2' }, { headers });
+    await asDave.delete(`${PATS}&authorizationId=${id}`, { headers });
     const events = (await drainAudit()).filter((event) => event.data.AuthorizationId === id);
     expect(events.map((event) => event.actionId)).toEqual(['Token.PatCreateEvent', 'Token.PatUpdateEvent', 'Token.PatRevokeEvent']);
     for (const event of events) {
@@ -782,16 +764,16 @@ describe('audit outbox', () => {
     const queue = env.app.storage.queue(QUEUES.audit);
     await queue.delete();
     try {
-      const created = await call('POST', PATS, { email: 'dave@contoso.com', body: { displayName: 'queue-down', scope: 'vso.code', validTo: inDays(7) } });
+      const created = await asDave.post(PATS, { displayName: 'queue-down', scope: 'vso.code', validTo: inDays(7) });
       expect(created.status).toBe(503);
       expect(created.body).toMatchObject({ code: 'auditUnavailable' });
-      const revoked = await call('DELETE', `${PATS}&authorizationId=${existing.authorizationId}`, { email: 'dave@contoso.com' });
+      const revoked = await asDave.delete(`${PATS}&authorizationId=${existing.authorizationId}`);
       expect(revoked.status).toBe(503);
       expect(revoked.headers.get('retry-after')).toBe('5');
     } finally {
       await queue.create();
     }
-    const listed = await call('GET', `${PATS}&displayFilterOption=all`, { email: 'dave@contoso.com' });
+    const listed = await asDave.get(`${PATS}&displayFilterOption=all`);
     expect(listed.body.patTokens.map((t: { displayName: string }) => t.displayName)).not.toContain('queue-down');
     expect((await new PatRepository(env.app).get(DAVE.id, existing.authorizationId))?.record.revokedAt).toBeNull();
     expect(await listOutboxRows(env.app, TABLES.pats, patPartitionOf(existing.authorizationId))).toHaveLength(0);
@@ -803,9 +785,9 @@ describe('concurrency', () => {
     for (let round = 0; round < 3; round++) {
       const pat = await createPat('carol@contoso.com', { displayName: `race-${round}` });
       const renewals = Array.from({ length: 6 }, (_, i) =>
-        call('PUT', PATS, { email: 'carol@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(40 + i), displayName: `renew-${i}` } }),
+        api.asUser('carol@contoso.com').put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(40 + i), displayName: `renew-${i}` }),
       );
-      const revoke = call('DELETE', `${PATS}&authorizationId=${pat.authorizationId}`, { email: 'carol@contoso.com' });
+      const revoke = api.asUser('carol@contoso.com').delete(`${PATS}&authorizationId=${pat.authorizationId}`);
       const replies = await Promise.all([...renewals, revoke]);
       for (const reply of replies.slice(0, -1)) {
         expect([200, 409]).toContain(reply.status);
@@ -814,7 +796,7 @@ describe('concurrency', () => {
       expect(replies.at(-1)?.status).toBe(204);
       const stored = await new PatRepository(env.app).get(CAROL.id, pat.authorizationId);
       expect(stored?.record.revokedAt).toBeTruthy();
-      const later = await call('PUT', PATS, { email: 'carol@contoso.com', body: { authorizationId: pat.authorizationId, validTo: inDays(90) } });
+      const later = await api.asUser('carol@contoso.com').put(PATS, { authorizationId: pat.authorizationId, validTo: inDays(90) });
       expect(later.status).toBe(409);
     }
   });
@@ -822,7 +804,7 @@ describe('concurrency', () => {
   it('serialises concurrent updates with ETags (each one applied or retried, none lost to a 500)', async () => {
     const pat = await createPat('carol@contoso.com', { displayName: 'etag' });
     const replies = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => call('PUT', PATS, { email: 'carol@contoso.com', body: { authorizationId: pat.authorizationId, displayName: `n${i}` } })),
+      Array.from({ length: 5 }, (_, i) => api.asUser('carol@contoso.com').put(PATS, { authorizationId: pat.authorizationId, displayName: `n${i}` })),
     );
     for (const reply of replies) expect([200, 409]).toContain(reply.status);
     expect(replies.filter((reply) => reply.status === 200).length).toBeGreaterThanOrEqual(1);
@@ -836,8 +818,8 @@ describe('concurrency', () => {
 
 describe('OpenAPI', () => {
   it('documents the new routes', async () => {
-    const response = await env.fetch('/openapi.json');
-    const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const response = await api.get('/openapi.json');
+    const document = response.body as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/pats'] ?? {}).sort()).toEqual(['delete', 'get', 'post', 'put']);
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/policies'] ?? {}).sort()).toEqual(['get', 'put']);
     for (const path of [

@@ -7,7 +7,7 @@ import { notificationMessageSchema, type NotificationMessage } from '../../share
 import { reviewPendingRequests } from '../../shared/pipelines/service.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson } from '../helpers/http.js';
+import { client, type ResponseOf } from '../helpers/client.js';
 
 /**
  * Free pipeline grant requests end to end: real HTTP against the local runtime, real Azurite, the
@@ -22,6 +22,7 @@ const DESCRIPTION =
   'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.';
 
 let env: TestEnvironment;
+const api = client(() => env);
 const auditEvents: AuditEvent[] = [];
 const notifications: NotificationMessage[] = [];
 
@@ -34,42 +35,17 @@ afterAll(async () => {
 
 // ---- helpers ------------------------------------------------------------------------------------------
 
-interface GrantRequestView {
-  id: string;
-  status: string;
-  organization: { id: string; name: string };
-  requester: { name: string; email: string };
-  projects: { id: string; name: string }[];
-  repositories: string[];
-  submittedDate: string;
-  review: { outcome: string; reviewedDate: string; reasons: { rule: string; outcome: string; message: string; details?: unknown }[] } | null;
-  decision: {
-    status: string;
-    decidedDate: string;
-    decidedBy: { kind: string; id?: string; displayName: string };
-    comment: string | null;
-    reasons: { rule: string; outcome: string; message: string }[];
-  } | null;
-}
-
-interface CapacityView {
-  publicProjects: { freeParallelJobs: number; maxMinutesPerJob: number; monthlyMinutes: number | null };
-  privateProjects: { freeParallelJobs: number; maxMinutesPerJob: number; monthlyMinutes: number };
-  freeGrant: { status: string; requestId: string | null; comment: string | null };
-}
+/** A grant request and a capacity as the API documents them (web/src/api/schema.d.ts). */
+type GrantRequestView = ResponseOf<'pipeline-grant-requests-get'>;
+type CapacityView = ResponseOf<'pipeline-capacity-get'>;
 
 const alice = () => env.userToken('alice@contoso.com');
-const operator = () =>
-  env.userToken('olivia@ops.gatehouse.example', {
-    userId: '0ae7a70e-0000-4000-8000-0000000000a1',
-    displayName: 'Olivia Operator',
-    roles: [OPERATOR],
-  });
-
-async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const reply = await callJson(env, method, path, { token, body });
-  return { status: reply.status, json: reply.body };
-}
+const asAlice = api.asUser('alice@contoso.com');
+const asOperator = api.asUser('olivia@ops.gatehouse.example', {
+  userId: '0ae7a70e-0000-4000-8000-0000000000a1',
+  displayName: 'Olivia Operator',
+  roles: [OPERATOR],
+});
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}`;
@@ -78,9 +54,9 @@ const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++cou
 async function newOrganization(prefix = 'grants', publicProject = 'lib'): Promise<string> {
   const name = unique(prefix).slice(0, 50);
   const token = await alice();
-  expect((await call('POST', `/_apis/organizations?${V}`, token, { name })).status).toBe(201);
-  expect((await call('POST', `/${name}/_apis/projects?${V}`, token, { name: publicProject, visibility: 'public' })).status).toBe(201);
-  expect((await call('POST', `/${name}/_apis/projects?${V}`, token, { name: 'internal', visibility: 'private' })).status).toBe(201);
+  expect((await api.as(token).post(`/_apis/organizations?${V}`, { name })).status).toBe(201);
+  expect((await api.as(token).post(`/${name}/_apis/projects?${V}`, { name: publicProject, visibility: 'public' })).status).toBe(201);
+  expect((await api.as(token).post(`/${name}/_apis/projects?${V}`, { name: 'internal', visibility: 'private' })).status).toBe(201);
   return name;
 }
 
@@ -96,25 +72,25 @@ function requestBody(overrides: Record<string, unknown> = {}) {
 }
 
 async function submit(organization: string, body: Record<string, unknown>, token?: string) {
-  return call('POST', `/${organization}/_apis/pipelines/freegrantrequests?${V}`, token ?? (await alice()), body);
+  return api.as(token ?? (await alice())).post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, body);
 }
 
 async function submitOk(organization: string, body: Record<string, unknown> = requestBody()): Promise<GrantRequestView> {
   const response = await submit(organization, body);
-  expect(response.status, JSON.stringify(response.json)).toBe(201);
-  return response.json as GrantRequestView;
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body as GrantRequestView;
 }
 
 async function getRequest(organization: string, id: string): Promise<GrantRequestView> {
-  const response = await call('GET', `/${organization}/_apis/pipelines/freegrantrequests/${id}?${V}`, await alice());
+  const response = await asAlice.get<'pipeline-grant-requests-get'>(`/${organization}/_apis/pipelines/freegrantrequests/${id}?${V}`);
   expect(response.status).toBe(200);
-  return response.json as GrantRequestView;
+  return response.body;
 }
 
 async function capacity(organization: string): Promise<CapacityView> {
-  const response = await call('GET', `/${organization}/_apis/pipelines/capacity?${V}`, await alice());
+  const response = await asAlice.get<'pipeline-capacity-get'>(`/${organization}/_apis/pipelines/capacity?${V}`);
   expect(response.status).toBe(200);
-  return response.json as CapacityView;
+  return response.body;
 }
 
 async function runReview(): Promise<void> {
@@ -122,7 +98,7 @@ async function runReview(): Promise<void> {
 }
 
 async function decide(id: string, decision: 'approve' | 'reject', comment = 'Checked the repositories by hand.') {
-  return call('POST', `/_apis/pipelines/freegrantrequests/${id}/decision?${V}`, await operator(), { decision, comment });
+  return asOperator.post(`/_apis/pipelines/freegrantrequests/${id}/decision?${V}`, { decision, comment });
 }
 
 /** Delivers the audit queue through the writer and moves every notification into the arrays above (schema-validated). */
@@ -153,17 +129,17 @@ describe('pipeline capacity records', () => {
 
   it('shows the grant status on projects: public projects follow the grant, private ones need none', async () => {
     const token = await alice();
-    const oss = await call('GET', `/contoso/oss/_apis/pipelines/capacity?${V}`, token);
+    const oss = await api.as(token).get(`/contoso/oss/_apis/pipelines/capacity?${V}`);
     expect(oss.status).toBe(200);
-    expect(oss.json).toMatchObject({ project: { name: 'oss', visibility: 'public' }, freeParallelJobs: 0, freeGrant: { status: 'none' } });
-    const web = await call('GET', `/contoso/web/_apis/pipelines/capacity?${V}`, token);
-    expect(web.json).toMatchObject({ project: { name: 'web', visibility: 'private' }, freeParallelJobs: 1, monthlyMinutes: 1800, freeGrant: { status: 'notRequired' } });
-    expect((await call('GET', `/contoso/nope/_apis/pipelines/capacity?${V}`, token)).json.code).toBe('projectNotFound');
+    expect(oss.body).toMatchObject({ project: { name: 'oss', visibility: 'public' }, freeParallelJobs: 0, freeGrant: { status: 'none' } });
+    const web = await api.as(token).get(`/contoso/web/_apis/pipelines/capacity?${V}`);
+    expect(web.body).toMatchObject({ project: { name: 'web', visibility: 'private' }, freeParallelJobs: 1, monthlyMinutes: 1800, freeGrant: { status: 'notRequired' } });
+    expect((await api.as(token).get(`/contoso/nope/_apis/pipelines/capacity?${V}`)).body.code).toBe('projectNotFound');
     // The pipelines service reads capacity with its app role; other organizations' members cannot.
     const app = await env.appToken('pipelines');
-    expect((await call('GET', `/contoso/_apis/pipelines/capacity?${V}`, app)).status).toBe(200);
+    expect((await api.as(app).get(`/contoso/_apis/pipelines/capacity?${V}`)).status).toBe(200);
     const erin = await env.userToken('erin@fabrikam.com');
-    expect((await call('GET', `/contoso/oss/_apis/pipelines/capacity?${V}`, erin)).json.code).toBe('organizationNotFound');
+    expect((await api.as(erin).get(`/contoso/oss/_apis/pipelines/capacity?${V}`)).body.code).toBe('organizationNotFound');
   });
 });
 
@@ -263,8 +239,8 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
         expect(view.decision?.reasons.map((reason) => reason.rule)).toEqual(testCase.rules);
       }
     }
-    const stillPending = await call('GET', `/_apis/pipelines/freegrantrequests?status=pending&${V}`, await operator());
-    expect(stillPending.json.count).toBe(0);
+    const stillPending = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=pending&${V}`);
+    expect(stillPending.body.count).toBe(0);
   });
 
   it('applies an approval to the capacity record and to the project view', async () => {
@@ -272,8 +248,8 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     const record = await capacity(organization);
     expect(record.publicProjects).toEqual({ freeParallelJobs: 10, maxMinutesPerJob: 360, monthlyMinutes: null });
     expect(record.freeGrant).toMatchObject({ status: 'approved', requestId: submitted.get('clean request')!.id });
-    const project = await call('GET', `/${organization}/lib/_apis/pipelines/capacity?${V}`, await alice());
-    expect(project.json).toMatchObject({ freeParallelJobs: 10, maxMinutesPerJob: 360, freeGrant: { status: 'approved' } });
+    const project = await asAlice.get(`/${organization}/lib/_apis/pipelines/capacity?${V}`);
+    expect(project.body).toMatchObject({ freeParallelJobs: 10, maxMinutesPerJob: 360, freeGrant: { status: 'approved' } });
     const rejected = await capacity(organizations.get('repository host outside the allow-list')!);
     expect(rejected.publicProjects.freeParallelJobs).toBe(0);
     expect(rejected.freeGrant.status).toBe('rejected');
@@ -296,8 +272,8 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     const granted = submitted.get("repository already named by another organization's grant")!;
     const orgView = await getRequest(organizations.get("repository already named by another organization's grant")!, granted.id);
     expect(orgView.review?.reasons[0]?.details).toBeUndefined();
-    const operatorView = await call('GET', `/_apis/pipelines/freegrantrequests/${granted.id}?${V}`, await operator());
-    expect(operatorView.json.review.reasons[0].details.grantedElsewhere[0]).toMatchObject({
+    const operatorView = await asOperator.get(`/_apis/pipelines/freegrantrequests/${granted.id}?${V}`);
+    expect(operatorView.body.review.reasons[0].details.grantedElsewhere[0]).toMatchObject({
       organizationName: organizations.get('clean request'),
       revoked: false,
     });
@@ -344,7 +320,7 @@ describe('one open request per organization', () => {
     const first = await submitOk(organization, requestBody({ repositories: ['https://git.example.net/acme/parser'] }));
     const second = await submit(organization, requestBody());
     expect(second.status).toBe(409);
-    expect(second.json).toMatchObject({ code: 'openRequestExists', details: { requestId: first.id } });
+    expect(second.body).toMatchObject({ code: 'openRequestExists', details: { requestId: first.id } });
 
     await runReview();
     expect((await getRequest(organization, first.id)).status).toBe('rejected');
@@ -356,19 +332,19 @@ describe('one open request per organization', () => {
 
     const fourth = await submit(organization, requestBody());
     expect(fourth.status).toBe(409);
-    expect(fourth.json.code).toBe('grantAlreadyActive');
+    expect(fourth.body.code).toBe('grantAlreadyActive');
 
-    const list = await call('GET', `/${organization}/_apis/pipelines/freegrantrequests?${V}`, await alice());
-    expect(list.json.count).toBe(2);
-    expect(list.json.value.map((request: GrantRequestView) => request.id)).toEqual([third.id, first.id]);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    expect(list.body.count).toBe(2);
+    expect(list.body.value.map((request: GrantRequestView) => request.id)).toEqual([third.id, first.id]);
   });
 
   it('lets only one of two simultaneous submissions through', async () => {
     const organization = await newOrganization('race');
     const results = await Promise.all([submit(organization, requestBody()), submit(organization, requestBody())]);
     expect(results.map((result) => result.status).sort()).toEqual([201, 409]);
-    const list = await call('GET', `/${organization}/_apis/pipelines/freegrantrequests?${V}`, await alice());
-    expect(list.json.count).toBe(1);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    expect(list.body.count).toBe(1);
   });
 });
 
@@ -384,22 +360,22 @@ describe('operators', () => {
   it('cannot decide a request the timer has not reviewed yet', async () => {
     const early = await decide(request.id, 'approve');
     expect(early.status).toBe(409);
-    expect(early.json.code).toBe('requestNotInManualReview');
+    expect(early.body.code).toBe('requestNotInManualReview');
     await runReview();
     expect((await getRequest(organization, request.id)).status).toBe('manualReview');
   });
 
   it('list requests in manual review across organizations', async () => {
-    const listed = await call('GET', `/_apis/pipelines/freegrantrequests?${V}`, await operator());
+    const listed = await asOperator.get(`/_apis/pipelines/freegrantrequests?${V}`);
     expect(listed.status).toBe(200);
-    const ids = listed.json.value.map((item: GrantRequestView) => item.id);
+    const ids = listed.body.value.map((item: GrantRequestView) => item.id);
     expect(ids).toContain(request.id);
-    expect(listed.json.value.every((item: GrantRequestView) => item.status === 'manualReview')).toBe(true);
-    const filtered = await call('GET', `/_apis/pipelines/freegrantrequests?status=manualReview&organization=${organization}&${V}`, await operator());
-    expect(filtered.json.value.map((item: GrantRequestView) => item.id)).toEqual([request.id]);
-    const bad = await call('GET', `/_apis/pipelines/freegrantrequests?status=maybe&${V}`, await operator());
+    expect(listed.body.value.every((item: GrantRequestView) => item.status === 'manualReview')).toBe(true);
+    const filtered = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=manualReview&organization=${organization}&${V}`);
+    expect(filtered.body.value.map((item: GrantRequestView) => item.id)).toEqual([request.id]);
+    const bad = await asOperator.get(`/_apis/pipelines/freegrantrequests?status=maybe&${V}`);
     expect(bad.status).toBe(400);
-    expect(bad.json.code).toBe('invalidQueryParameter');
+    expect(bad.body.code).toBe('invalidQueryParameter');
   });
 
   it('approve with a comment exactly once, even when two operators decide at the same moment', async () => {
@@ -410,24 +386,24 @@ describe('operators', () => {
     expect(statuses).toEqual([200, 409]);
     const winner = a.status === 200 ? a : b;
     const loser = a.status === 200 ? b : a;
-    expect(loser.json.code).toMatch(/^(requestAlreadyDecided|concurrentModification)$/);
+    expect(loser.body.code).toMatch(/^(requestAlreadyDecided|concurrentModification)$/);
 
     const view = await getRequest(organization, request.id);
-    expect(view.status).toBe(winner.json.status);
+    expect(view.status).toBe(winner.body.status);
     expect(view.decision).toMatchObject({ decidedDate: decidedAt, decidedBy: { kind: 'operator', displayName: 'Gatehouse operator' } });
     expect(view.decision?.decidedBy.id).toBeUndefined();
-    expect(winner.json.decision.decidedBy).toMatchObject({ kind: 'operator', displayName: 'Olivia Operator' });
+    expect(winner.body.decision.decidedBy).toMatchObject({ kind: 'operator', displayName: 'Olivia Operator' });
     expect(view.review?.reasons.map((reason) => reason.rule)).toEqual(['youngOrganization']);
 
     const again = await decide(request.id, 'approve');
     expect(again.status).toBe(409);
-    expect(again.json.code).toBe('requestAlreadyDecided');
+    expect(again.body.code).toBe('requestAlreadyDecided');
 
     await collectQueues();
     const decisions = eventsFor(request.id).filter((event) => event.actionId !== 'Pipelines.FreeGrantRequested');
     expect(decisions.map((event) => event.actionId)).toEqual([
       'Pipelines.FreeGrantManualReview',
-      winner.json.status === 'approved' ? 'Pipelines.FreeGrantApproved' : 'Pipelines.FreeGrantRejected',
+      winner.body.status === 'approved' ? 'Pipelines.FreeGrantApproved' : 'Pipelines.FreeGrantRejected',
     ]);
     expect(decisions[1]).toMatchObject({ actor: { kind: 'user', displayName: 'Olivia Operator' }, data: { DecidedBy: 'operator' } });
   });
@@ -441,18 +417,18 @@ describe('operators', () => {
 
     const approved = await decide(toApprove.id, 'approve', 'Maintainers verified on GitHub.');
     expect(approved.status).toBe(200);
-    expect(approved.json).toMatchObject({ status: 'approved', decision: { comment: 'Maintainers verified on GitHub.' } });
+    expect(approved.body).toMatchObject({ status: 'approved', decision: { comment: 'Maintainers verified on GitHub.' } });
     expect((await capacity(approveOrg)).publicProjects.freeParallelJobs).toBe(10);
 
     const rejected = await decide(toReject.id, 'reject', 'The repositories are empty.');
-    expect(rejected.json).toMatchObject({ status: 'rejected', decision: { reasons: [{ rule: 'operator', outcome: 'rejected' }] } });
+    expect(rejected.body).toMatchObject({ status: 'rejected', decision: { reasons: [{ rule: 'operator', outcome: 'rejected' }] } });
     expect(await capacity(rejectOrg)).toMatchObject({ publicProjects: { freeParallelJobs: 0 }, freeGrant: { status: 'rejected' } });
 
-    const noComment = await call('POST', `/_apis/pipelines/freegrantrequests/${toReject.id}/decision?${V}`, await operator(), { decision: 'reject' });
+    const noComment = await asOperator.post(`/_apis/pipelines/freegrantrequests/${toReject.id}/decision?${V}`, { decision: 'reject' });
     expect(noComment.status).toBe(400);
     const unknown = await decide(randomUUID(), 'approve');
     expect(unknown.status).toBe(404);
-    expect(unknown.json.code).toBe('grantRequestNotFound');
+    expect(unknown.body.code).toBe('grantRequestNotFound');
 
     await collectQueues();
     const message = notificationsFor(toReject.id).at(-1)!;
@@ -468,22 +444,22 @@ describe('operators', () => {
     await runReview();
     expect((await capacity(revokeOrg)).publicProjects.freeParallelJobs).toBe(10);
 
-    const revoked = await call('POST', `/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, await operator(), { comment: 'Jobs were used for mining.' });
+    const revoked = await asOperator.post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'Jobs were used for mining.' });
     expect(revoked.status).toBe(200);
-    expect(revoked.json).toMatchObject({
+    expect(revoked.body).toMatchObject({
       publicProjects: { freeParallelJobs: 0 },
       freeGrant: { status: 'revoked', requestId: granted.id, comment: 'Jobs were used for mining.' },
     });
     expect((await capacity(revokeOrg)).freeGrant.status).toBe('revoked');
-    const project = await call('GET', `/${revokeOrg}/lib/_apis/pipelines/capacity?${V}`, await alice());
-    expect(project.json).toMatchObject({ freeParallelJobs: 0, freeGrant: { status: 'revoked' } });
+    const project = await asAlice.get(`/${revokeOrg}/lib/_apis/pipelines/capacity?${V}`);
+    expect(project.body).toMatchObject({ freeParallelJobs: 0, freeGrant: { status: 'revoked' } });
 
-    const twice = await call('POST', `/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, await operator(), { comment: 'again' });
+    const twice = await asOperator.post(`/_apis/pipelines/freegrants/${revokeOrg}/revoke?${V}`, { comment: 'again' });
     expect(twice.status).toBe(409);
-    expect(twice.json.code).toBe('noActiveGrant');
-    const missing = await call('POST', `/_apis/pipelines/freegrants/no-such-org/revoke?${V}`, await operator(), { comment: 'x' });
+    expect(twice.body.code).toBe('noActiveGrant');
+    const missing = await asOperator.post(`/_apis/pipelines/freegrants/no-such-org/revoke?${V}`, { comment: 'x' });
     expect(missing.status).toBe(404);
-    expect(missing.json.code).toBe('organizationNotFound');
+    expect(missing.body.code).toBe('organizationNotFound');
 
     const next = await submitOk(revokeOrg, requestBody());
     await runReview();
@@ -513,25 +489,25 @@ describe('operators', () => {
 describe('who may request and review grants', () => {
   it('lets Project Collection Administrators and public project administrators request; not others', async () => {
     const carol = await env.userToken('carol@contoso.com');
-    expect((await submit('contoso', requestBody({ projects: ['oss'] }), carol)).json.code).toBe('accessDenied');
-    expect((await call('GET', `/contoso/_apis/pipelines/freegrantrequests?${V}`, carol)).status).toBe(403);
+    expect((await submit('contoso', requestBody({ projects: ['oss'] }), carol)).body.code).toBe('accessDenied');
+    expect((await api.as(carol).get(`/contoso/_apis/pipelines/freegrantrequests?${V}`)).status).toBe(403);
     const bob = await env.userToken('bob@contoso.com');
     const bobs = await submit('contoso', requestBody({ projects: ['oss'] }), bob);
     expect(bobs.status).toBe(403);
-    expect(bobs.json.code).toBe('accessDenied');
+    expect(bobs.body.code).toBe('accessDenied');
     const erin = await env.userToken('erin@fabrikam.com');
     const erins = await submit('contoso', requestBody({ projects: ['oss'] }), erin);
     expect(erins.status).toBe(404);
-    expect(erins.json.code).toBe('organizationNotFound');
+    expect(erins.body.code).toBe('organizationNotFound');
     const app = await env.appToken('pipelines');
     const apps = await submit('contoso', requestBody({ projects: ['oss'] }), app);
     expect(apps.status).toBe(403);
-    expect(apps.json.code).toBe('callerTypeNotAllowed');
+    expect(apps.body.code).toBe('callerTypeNotAllowed');
 
     // dave becomes administrator of the public project oss (and stays contributor of api)
     const token = await alice();
-    expect((await call('POST', `/contoso/_apis/projects?${V}`, token, { name: 'docs', visibility: 'public' })).status).toBe(201);
-    const patch = await call('PATCH', `/contoso/_apis/userentitlements/da7e0000-0000-4000-8000-00000000000d?api-version=7.1`, token, {
+    expect((await api.as(token).post(`/contoso/_apis/projects?${V}`, { name: 'docs', visibility: 'public' })).status).toBe(201);
+    const patch = await api.as(token).patch(`/contoso/_apis/userentitlements/da7e0000-0000-4000-8000-00000000000d?api-version=7.1`, {
       projectEntitlements: [
         { projectRef: { id: '1b2c3d4e-0000-4000-8000-000000000003' }, group: { groupType: 'projectAdministrator' } },
         { projectRef: { id: '1b2c3d4e-0000-4000-8000-000000000002' }, group: { groupType: 'projectContributor' } },
@@ -543,50 +519,50 @@ describe('who may request and review grants', () => {
     expect(notAdmin.status).toBe(403);
     const privateProject = await submit('contoso', requestBody({ projects: ['web'] }), dave);
     expect(privateProject.status).toBe(400);
-    expect(privateProject.json.code).toBe('projectNotPublic');
+    expect(privateProject.body.code).toBe('projectNotPublic');
     const ok = await submit('contoso', requestBody({ projects: ['oss'], requesterName: 'Dave Developer' }), dave);
     expect(ok.status).toBe(201);
-    expect(ok.json).toMatchObject({ status: 'pending', submittedBy: { displayName: 'Dave Developer' }, projects: [{ name: 'oss' }] });
-    expect((await call('GET', `/contoso/_apis/pipelines/freegrantrequests?${V}`, dave)).json.count).toBe(1);
+    expect(ok.body).toMatchObject({ status: 'pending', submittedBy: { displayName: 'Dave Developer' }, projects: [{ name: 'oss' }] });
+    expect((await api.as(dave).get(`/contoso/_apis/pipelines/freegrantrequests?${V}`)).body.count).toBe(1);
     expect((await capacity('contoso')).freeGrant.status).toBe('pending');
   });
 
   it('keeps operator routes to Gatehouse.Operator: not organization administrators, not apps without the role', async () => {
     const path = `/_apis/pipelines/freegrantrequests?${V}`;
-    const aliceOnly = await call('GET', path, await alice());
+    const aliceOnly = await asAlice.get(path);
     expect(aliceOnly.status).toBe(403);
-    expect(aliceOnly.json.code).toBe('missingRole');
-    const carol = await call('GET', path, await env.userToken('carol@contoso.com'));
-    expect(carol.json.code).toBe('missingRole');
-    const erin = await call('GET', path, await env.userToken('erin@fabrikam.com'));
-    expect(erin.json.code).toBe('missingRole');
-    const appWithout = await call('GET', path, await env.appToken('pipelines'));
+    expect(aliceOnly.body.code).toBe('missingRole');
+    const carol = await api.asUser('carol@contoso.com').get(path);
+    expect(carol.body.code).toBe('missingRole');
+    const erin = await api.asUser('erin@fabrikam.com').get(path);
+    expect(erin.body.code).toBe('missingRole');
+    const appWithout = await api.as(await env.appToken('pipelines')).get(path);
     expect(appWithout.status).toBe(403);
-    expect(appWithout.json.code).toBe('missingAppRole');
-    const revoke = await call('POST', `/_apis/pipelines/freegrants/contoso/revoke?${V}`, await env.appToken('gitserver'), { comment: 'x' });
-    expect(revoke.json.code).toBe('missingAppRole');
-    const decision = await call('POST', `/_apis/pipelines/freegrantrequests/${randomUUID()}/decision?${V}`, await alice(), { decision: 'approve', comment: 'x' });
-    expect(decision.json.code).toBe('missingRole');
+    expect(appWithout.body.code).toBe('missingAppRole');
+    const revoke = await api.as(await env.appToken('gitserver')).post(`/_apis/pipelines/freegrants/contoso/revoke?${V}`, { comment: 'x' });
+    expect(revoke.body.code).toBe('missingAppRole');
+    const decision = await asAlice.post(`/_apis/pipelines/freegrantrequests/${randomUUID()}/decision?${V}`, { decision: 'approve', comment: 'x' });
+    expect(decision.body.code).toBe('missingRole');
 
-    const appWith = await call('GET', path, await env.appToken('pipelines', { roles: [OPERATOR] }));
+    const appWith = await api.as(await env.appToken('pipelines', { roles: [OPERATOR] })).get(path);
     expect(appWith.status).toBe(200);
-    const userWith = await call('GET', path, await env.userToken('erin@fabrikam.com', { roles: [OPERATOR] }));
+    const userWith = await api.asUser('erin@fabrikam.com', { roles: [OPERATOR] }).get(path);
     expect(userWith.status).toBe(200);
-    expect((await call('GET', path, await operator())).status).toBe(200);
+    expect((await asOperator.get(path)).status).toBe(200);
   });
 
   it('shows Project-Scoped Users only their own projects’ capacity while the organization limits them', async () => {
     const token = await alice();
     const settings = `/contoso/_apis/organization/settings?${V}`;
-    expect((await call('PATCH', settings, token, { limitUserVisibilityToProjects: true })).status).toBe(200);
+    expect((await api.as(token).patch(settings, { limitUserVisibilityToProjects: true })).status).toBe(200);
     try {
       const carol = await env.userToken('carol@contoso.com');
-      expect((await call('GET', `/contoso/web/_apis/pipelines/capacity?${V}`, carol)).status).toBe(200);
-      expect((await call('GET', `/contoso/oss/_apis/pipelines/capacity?${V}`, carol)).json.code).toBe('projectNotFound');
-      expect((await call('GET', `/contoso/_apis/pipelines/capacity?${V}`, carol)).json.code).toBe('projectScopedUserRestricted');
-      expect((await submit('contoso', requestBody({ projects: ['oss'] }), carol)).json.code).toBe('projectScopedUserRestricted');
+      expect((await api.as(carol).get(`/contoso/web/_apis/pipelines/capacity?${V}`)).status).toBe(200);
+      expect((await api.as(carol).get(`/contoso/oss/_apis/pipelines/capacity?${V}`)).body.code).toBe('projectNotFound');
+      expect((await api.as(carol).get(`/contoso/_apis/pipelines/capacity?${V}`)).body.code).toBe('projectScopedUserRestricted');
+      expect((await submit('contoso', requestBody({ projects: ['oss'] }), carol)).body.code).toBe('projectScopedUserRestricted');
     } finally {
-      expect((await call('PATCH', settings, await alice(), { limitUserVisibilityToProjects: false })).status).toBe(200);
+      expect((await asAlice.patch(settings, { limitUserVisibilityToProjects: false })).status).toBe(200);
     }
   });
 });
@@ -631,23 +607,23 @@ describe('bad input', () => {
   it.each(cases)('$name → 400 $code, nothing stored', async ({ body, code, status }) => {
     const response = await submit(organization, requestBody(body));
     expect(response.status).toBe(status ?? 400);
-    expect(response.json.code).toBe(code);
-    expect(response.json.message).toBeTruthy();
+    expect(response.body.code).toBe(code);
+    expect(response.body.message).toBeTruthy();
   });
 
   it('refuses bodies that are not JSON and missing api-versions', async () => {
     const token = await alice();
-    const text = await env.fetch(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, { method: 'POST', token, headers: { 'Content-Type': 'application/json' }, body: '{"requesterName":' });
+    const text = await api.as(token).post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, '{"requesterName":');
     expect(text.status).toBe(400);
-    expect(((await text.json()) as { code: string }).code).toBe('invalidJson');
-    const noVersion = await call('POST', `/${organization}/_apis/pipelines/freegrantrequests`, token, requestBody());
-    expect(noVersion.json.code).toBe('apiVersionRequired');
+    expect(text.body.code).toBe('invalidJson');
+    const noVersion = await api.as(token).post(`/${organization}/_apis/pipelines/freegrantrequests`, requestBody());
+    expect(noVersion.body.code).toBe('apiVersionRequired');
   });
 
   it('stored nothing for any of them', async () => {
     const organizationId = await getOrgId(organization);
-    const list = await call('GET', `/${organization}/_apis/pipelines/freegrantrequests?${V}`, await alice());
-    expect(list.json.count).toBe(0);
+    const list = await asAlice.get(`/${organization}/_apis/pipelines/freegrantrequests?${V}`);
+    expect(list.body.count).toBe(0);
     const rows = [];
     for await (const row of env.app.storage.table(TABLES.pipelineGrants).listEntities({
       queryOptions: { filter: odata`PartitionKey eq 'grants' and organizationId eq ${organizationId}` },

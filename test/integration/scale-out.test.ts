@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../shared/audit/repository.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { callJson, createPat, type CallOptions } from '../helpers/http.js';
-import { BOB, DAVE } from '../helpers/demo.js';
+import { createPat } from '../helpers/http.js';
+import { ALICE, BOB, DAVE } from '../helpers/demo.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
 import { createAppContext } from '../../shared/app-context.js';
 import { manualClock } from '../../shared/clock.js';
@@ -14,12 +14,16 @@ import { dayKey, partitionKeyOf, auditDaysTable, type AuditRow as StoredAuditRow
 import { writeAuditEvent } from '../../shared/audit/writer.js';
 import { sampleAuditEvent } from '../helpers/audit.js';
 import { CONTOSO } from '../helpers/demo.js';
+import { client } from '../helpers/client.js';
 
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
 
+/** Last-used refreshes every 2 s instead of every minute, so the loss bound is seen within seconds. */
+const LAST_USED_WRITE_SECONDS = 2;
+
 beforeAll(async () => {
-  cluster = await startTestCluster({ instances: 3 });
+  cluster = await startTestCluster({ instances: 3, settings: { PAT_LAST_USED_WRITE_SECONDS: String(LAST_USED_WRITE_SECONDS) } });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stop();
@@ -50,7 +54,7 @@ describe('scale-out: three instances behind one port', () => {
     const token = await cluster.userToken('alice@contoso.com');
     const before = cluster.logs.length;
     for (let i = 0; i < 6; i++) {
-      const response = await cluster.fetch('/contoso/_apis/projects?api-version=7.1', { token });
+      const response = await client(cluster).as(token).get('/contoso/_apis/projects?api-version=7.1');
       expect(response.status).toBe(200);
     }
     await sleep(200);
@@ -132,7 +136,7 @@ describe('correctness with three instances running the timers at once', () => {
   it('reviews each grant request once', async () => {
     const alice = await cluster.userToken('alice@contoso.com');
     const name = `grants-${Date.now().toString(36)}`;
-    const post = (path: string, body: unknown) => callJson(cluster, 'POST', path, { token: alice, body });
+    const post = (path: string, body: unknown) => client(cluster).as(alice).post(path, body);
     expect((await post(`/_apis/organizations?${V}`, { name })).status).toBe(201);
     expect((await post(`/${name}/_apis/projects?${V}`, { name: 'lib', visibility: 'public' })).status).toBe(201);
     const submitted = await post(`/${name}/_apis/pipelines/freegrantrequests?${V}`, {
@@ -159,7 +163,7 @@ describe('correctness with three instances running the timers at once', () => {
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
     const statuses = await Promise.all(
       ips.map((ip, instance) =>
-        cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } }).then((r) => r.status),
+        onInstance(instance).as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': ip } }).then((r) => r.status),
       ),
     );
     expect(statuses).toEqual([200, 200, 200]);
@@ -218,13 +222,10 @@ const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
 const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
-/** A call aimed at one instance (0 = A, 1 = B, 2 = C). */
-async function callOn(instance: number, method: string, path: string, email: string, options: CallOptions = {}) {
-  return callJson(cluster.on(instance), method, path, { token: await cluster.userToken(email), ...options });
-}
+/** A client aimed at one instance (0 = A, 1 = B, 2 = C). */
+const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: cluster.userToken });
 
-const useOn = (instance: number, pat: string) =>
-  cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat}` } }).then((response) => response.status);
+const useOn = (instance: number, pat: string) => onInstance(instance).as(pat).get('/contoso/_apis/connectionData').then((response) => response.status);
 
 /**
  * Warms the caches of B and C with the PAT, makes `change` on A, and answers how long after A
@@ -252,7 +253,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a PAT revoked by its owner on A is refused on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('alice@contoso.com') });
     const delays = await propagation(pat.token, async () => {
-      expect((await callOn(0, 'DELETE', `${PATS}&authorizationId=${pat.authorizationId}`, 'alice@contoso.com')).status).toBe(204);
+      expect((await onInstance(0).asUser('alice@contoso.com').delete(`${PATS}&authorizationId=${pat.authorizationId}`)).status).toBe(204);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
@@ -260,7 +261,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a revocation rule added on A is applied on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('bob@contoso.com') }, { scope: 'vso.wiki' });
     const delays = await propagation(pat.token, async () => {
-      const rule = await callOn(0, 'POST', `/contoso/_apis/tokenadmin/revocationrules?${V}`, 'alice@contoso.com', { body: { scopes: 'vso.wiki', createdBefore: inDays(1) } });
+      const rule = await onInstance(0).asUser('alice@contoso.com').post(`/contoso/_apis/tokenadmin/revocationrules?${V}`, { scopes: 'vso.wiki', createdBefore: inDays(1) });
       expect(rule.status, rule.text).toBe(201);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
@@ -269,7 +270,7 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a member removed on A can no longer use a PAT on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('dave@contoso.com') });
     const delays = await propagation(pat.token, async () => {
-      expect((await callOn(0, 'DELETE', `/contoso/_apis/userentitlements/${DAVE.id}?${V}`, 'alice@contoso.com')).status).toBe(204);
+      expect((await onInstance(0).asUser('alice@contoso.com').delete(`/contoso/_apis/userentitlements/${DAVE.id}?${V}`)).status).toBe(204);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
@@ -277,9 +278,69 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a policy changed on A is enforced on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('carol@contoso.com') }, { validTo: inDays(30) });
     const delays = await propagation(pat.token, async () => {
-      const policies = await callOn(0, 'PUT', `/contoso/_apis/tokens/policies?${V}`, 'alice@contoso.com', { body: { maxPatLifespan: { enabled: true, maxDays: 7 } } });
+      const policies = await onInstance(0).asUser('alice@contoso.com').put(`/contoso/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 7 } });
       expect(policies.status, policies.text).toBe(200);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
+});
+
+// Last in the file: it kills an instance, and the front end keeps sending a third of the requests there.
+describe('last-used data when one of three instances dies', () => {
+  it('keeps every new address and its event, and the stored time lags the last use by no more than the documented bound', async () => {
+    const interval = LAST_USED_WRITE_SECONDS * 1000;
+    const victim = 2;
+    const token = await cluster.userToken('alice@contoso.com');
+    const validTo = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    // One token used steadily from one address on each instance, and one used on the victim from a new address now and then.
+    const steady = await Promise.all([0, 1, 2].map((instance) => createPat(cluster, { token }, { displayName: `steady-on-${instance}`, validTo })));
+    const roaming = await createPat(cluster, { token }, { displayName: 'roaming-on-victim', validTo });
+    const use = async (instance: number, pat: { token: string }, ip: string) => {
+      const response = await cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+    };
+
+    // Five write intervals of steady use on all three; a new address on the victim every tenth round.
+    const lastSent = [0, 0, 0];
+    const roamingIps: string[] = [];
+    const end = Date.now() + 5 * interval;
+    for (let round = 0; Date.now() < end; round++) {
+      const sentAt = Date.now();
+      const uses = [0, 1, 2].map((instance) => use(instance, steady[instance]!, '203.0.113.10'));
+      if (round % 10 === 0) {
+        const ip = `198.51.100.${roamingIps.length + 1}`;
+        roamingIps.push(ip);
+        uses.push(use(victim, roaming, ip));
+      }
+      await Promise.all(uses);
+      lastSent.fill(sentAt);
+    }
+    // One more new address answered on the victim, then it dies without settling anything.
+    roamingIps.push('192.0.2.77');
+    await use(victim, roaming, '192.0.2.77');
+    await use(victim, steady[victim]!, '203.0.113.10');
+    lastSent[victim] = Date.now();
+    await cluster.kill(victim);
+    await sleep(1000); // the survivors' background refreshes of their last uses complete
+
+    const repository = new PatRepository(cluster.app);
+    const usage = await Promise.all(steady.map((pat) => repository.getUsage(ALICE.id, pat.authorizationId)));
+    const lag = usage.map((stored, instance) => lastSent[instance]! - Date.parse(stored?.time ?? '1970-01-01T00:00:00Z'));
+    // Survivors: at most one write interval behind their last use. The victim: at most one interval,
+    // plus the refresh that was being written when it died (under steady use, one more interval).
+    // The extra second covers a round's duration (when the last use was sent vs served).
+    expect(lag[0]).toBeLessThanOrEqual(interval + 1000);
+    expect(lag[1]).toBeLessThanOrEqual(interval + 1000);
+    expect(lag[victim]).toBeLessThanOrEqual(2 * interval + 1000);
+
+    // A new address is written with its event before the answer: the victim lost none of them.
+    const roamed = await repository.getUsage(ALICE.id, roaming.authorizationId);
+    expect(roamed?.recentIps).toEqual(roamingIps.slice(-5).reverse());
+    expect(roamed?.ip).toBe('192.0.2.77');
+    const newIpEvents = (rows: AuditRow[]) =>
+      rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === roaming.authorizationId);
+    const rows = await waitForAudit((found) => newIpEvents(found).length >= roamingIps.length);
+    expect(newIpEvents(rows).map((row) => dataOf(row).IpAddress).sort()).toEqual([...roamingIps].sort());
+  }, 120_000);
 });

@@ -2,9 +2,9 @@ import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'nod
 import sshpk from 'sshpk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client, type Reply } from '../helpers/client.js';
 import { addGuest } from '../helpers/directory.js';
 import { expectSwaggerValid } from '../helpers/swagger.js';
-import { callJson, type JsonReply } from '../helpers/http.js';
 import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { TABLES } from '../../shared/storage/names.js';
@@ -23,22 +23,14 @@ const POLICIES = '/contoso/_apis/tokens/policies?api-version=7.1';
 const ADMIN_71 = 'tokenAdmin/7.1/tokenAdmin.json';
 
 let env: TestEnvironment;
+const api = client(() => env);
+const asDave = api.asUser('dave@contoso.com');
+const asAlice = api.asUser('alice@contoso.com');
+const asBob = api.asUser('bob@contoso.com');
 const auditEvents: AuditEvent[] = [];
 const drainedTexts: string[] = [];
 /** Private key material pasted during the run, for the final scan. */
 const privateSecrets: string[] = [];
-
-type Reply = JsonReply;
-
-async function call(
-  method: string,
-  path: string,
-  options: { email?: string; scopes?: string[]; token?: string; body?: unknown; raw?: string; contentType?: string } = {},
-): Promise<Reply> {
-  const token = options.token ?? (await env.userToken(options.email ?? 'alice@contoso.com', options.scopes ? { scopes: options.scopes } : {}));
-  const body = options.body !== undefined ? JSON.stringify(options.body) : options.raw;
-  return callJson(env, method, path, { token, body, contentType: options.contentType });
-}
 
 const inDays = (days: number) => new Date(env.clock.now().getTime() + days * 86_400_000).toISOString();
 
@@ -92,10 +84,7 @@ function sha256Fingerprint(blob: Buffer): string {
 }
 
 async function addKey(email: string, body: Record<string, unknown>, organization = 'contoso'): Promise<Reply> {
-  return call('POST', `/${organization}/_apis/tokens/sshkeys?api-version=7.1-preview.1`, {
-    email,
-    body: { displayName: `key-${randomUUID().slice(0, 8)}`, validTo: inDays(30), ...body },
-  });
+  return api.asUser(email).post(`/${organization}/_apis/tokens/sshkeys?api-version=7.1-preview.1`, { displayName: `key-${randomUUID().slice(0, 8)}`, validTo: inDays(30), ...body });
 }
 
 async function addOk(email: string, key: TestKey = newKey.ed25519(), extra: Record<string, unknown> = {}, organization = 'contoso') {
@@ -120,7 +109,7 @@ async function storedCounts(): Promise<number[]> {
   return Promise.all([TABLES.sshKeys, TABLES.sshKeyIds, TABLES.sshFingerprints, TABLES.sshExpiry].map(async (name) => (await tableRows(name)).length));
 }
 
-const setPolicy = (sshKeys: Record<string, unknown>) => call('PUT', POLICIES, { body: { sshKeys } });
+const setPolicy = (sshKeys: Record<string, unknown>) => asAlice.put(POLICIES, { sshKeys });
 const resetPolicy = () => setPolicy({});
 
 beforeAll(async () => {
@@ -162,7 +151,7 @@ describe('adding keys', () => {
       proven: false,
     });
     expect(reply.body.sshKey.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
-    const got = await call('GET', `${KEYS}&authorizationId=${reply.body.sshKey.authorizationId}`, { scopes: ['vso.pats'] });
+    const got = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).get(`${KEYS}&authorizationId=${reply.body.sshKey.authorizationId}`);
     expect(got.status).toBe(200);
     expect(got.body).toEqual({ sshKey: reply.body.sshKey, sshKeyError: 'none' });
   });
@@ -271,32 +260,32 @@ describe('refusals', () => {
     const named = await addKey('bob@contoso.com', { publicData: ed(), displayName: '-----BEGIN OPENSSH PRIVATE KEY-----' });
     expect(named.body.sshKeyError).toBe('privateKeyNotAllowed');
     expect(await storedCounts()).toEqual(before);
-    const lookup = await call('POST', LOOKUP, { token: await env.appToken('gitserver'), body: { publicKey: pkcs8 } });
+    const lookup = await api.as(await env.appToken('gitserver')).post(LOOKUP, { publicKey: pkcs8 });
     expect(lookup.status).toBe(400);
     expect(lookup.body.code).toBe('privateKeyNotAllowed');
   });
 
   it('answers 413 to huge bodies, 400 to broken JSON and 415 to other media types', async () => {
-    const huge = await call('POST', KEYS, { raw: JSON.stringify({ displayName: 'x', publicData: 'A'.repeat(2 * 1024 * 1024) }) });
+    const huge = await asAlice.post(KEYS, JSON.stringify({ displayName: 'x', publicData: 'A'.repeat(2 * 1024 * 1024) }));
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('requestBodyTooLarge');
-    const broken = await call('POST', KEYS, { raw: '{"displayName":' });
+    const broken = await asAlice.post(KEYS, '{"displayName":');
     expect(broken.status).toBe(400);
     expect(broken.body.code).toBe('invalidJson');
-    const text = await call('POST', KEYS, { raw: newKey.ed25519().line, contentType: 'text/plain' });
+    const text = await asAlice.post(KEYS, newKey.ed25519().line, { contentType: 'text/plain' });
     expect(text.status).toBe(415);
   });
 
   it('needs the PAT-management scope to change keys and the read scope to list them', async () => {
     const write = await addKey('alice@contoso.com', { publicData: newKey.ed25519().line });
     expect(write.status).toBe(200);
-    const readOnly = await call('POST', KEYS, { scopes: ['vso.pats'], body: { displayName: 'x', publicData: newKey.ed25519().line } });
+    const readOnly = await api.asUser('alice@contoso.com', { scopes: ['vso.pats'] }).post(KEYS, { displayName: 'x', publicData: newKey.ed25519().line });
     expect(readOnly.status).toBe(403);
     expect(readOnly.body.code).toBe('insufficientScope');
-    expect((await call('GET', KEYS, { scopes: ['vso.code'] })).status).toBe(403);
-    const app = await call('GET', KEYS, { token: await env.appToken('gitserver') });
+    expect((await api.asUser('alice@contoso.com', { scopes: ['vso.code'] }).get(KEYS)).status).toBe(403);
+    const app = await api.as(await env.appToken('gitserver')).get(KEYS);
     expect(app.status).toBe(403);
-    expect((await call('GET', KEYS, { email: 'erin@fabrikam.com' })).status).toBe(404);
+    expect((await api.asUser('erin@fabrikam.com').get(KEYS)).status).toBe(404);
     // Project-Scoped Users manage their own keys.
     expect((await addKey('carol@contoso.com', { publicData: newKey.ed25519().line })).status).toBe(200);
   });
@@ -329,14 +318,14 @@ describe('duplicates', () => {
   it('keeps revoked and expired keys reserved, frees removed ones, and blocks keys an administrator revoked', async () => {
     const key = newKey.ed25519();
     const { view } = await addOk('dave@contoso.com', key);
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' })).status).toBe(204);
+    expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}`)).status).toBe(204);
     expect((await addKey('dave@contoso.com', { publicData: key.line })).body.sshKeyError).toBe('duplicateHash');
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}&remove=true`, { email: 'dave@contoso.com' })).status).toBe(204);
+    expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}&remove=true`)).status).toBe(204);
     const readded = await addOk('dave@contoso.com', key);
 
-    const revoked = await call('POST', '/contoso/_apis/tokenadmin/revocations?api-version=7.1&isPublic=true', { body: [{ authorizationId: readded.view.authorizationId }] });
+    const revoked = await asAlice.post('/contoso/_apis/tokenadmin/revocations?api-version=7.1&isPublic=true', [{ authorizationId: readded.view.authorizationId }]);
     expect(revoked.status).toBe(204);
-    expect((await call('DELETE', `${KEYS}&authorizationId=${readded.view.authorizationId}&remove=true`, { email: 'dave@contoso.com' })).status).toBe(204);
+    expect((await asDave.delete(`${KEYS}&authorizationId=${readded.view.authorizationId}&remove=true`)).status).toBe(204);
     const blocked = await addKey('dave@contoso.com', { publicData: key.line });
     expect(blocked.status).toBe(409);
     expect(blocked.body).toMatchObject({ sshKeyError: 'duplicateHash', sshKeyErrorMessage: expect.stringContaining('administrator') });
@@ -368,64 +357,64 @@ describe('listing, updating, revoking and removing', () => {
     for (const name of ['delta', 'alpha', 'charlie', 'bravo', 'echo']) {
       made.push((await addOk('dave@contoso.com', newKey.ed25519(), { displayName: name, validTo: inDays(10 + made.length) })).view.authorizationId);
     }
-    await call('DELETE', `${KEYS}&authorizationId=${made[4]}`, { email: 'dave@contoso.com' });
-    const all = await call('GET', `${KEYS}&displayFilterOption=all`, { email: 'dave@contoso.com' });
+    await asDave.delete(`${KEYS}&authorizationId=${made[4]}`);
+    const all = await asDave.get(`${KEYS}&displayFilterOption=all`);
     const names = all.body.sshKeys.map((key: { displayName: string }) => key.displayName);
     expect(names).toEqual([...names].sort((a: string, b: string) => a.toLowerCase().localeCompare(b.toLowerCase())));
     expect(names).toEqual(expect.arrayContaining(['alpha', 'bravo', 'charlie', 'delta', 'echo']));
-    const active = await call('GET', KEYS, { email: 'dave@contoso.com' });
+    const active = await asDave.get(KEYS);
     expect(active.body.sshKeys.map((key: { displayName: string }) => key.displayName)).not.toContain('echo');
-    const revoked = await call('GET', `${KEYS}&displayFilterOption=Revoked`, { email: 'dave@contoso.com' });
+    const revoked = await asDave.get(`${KEYS}&displayFilterOption=Revoked`);
     expect(revoked.body.sshKeys.map((key: { displayName: string }) => key.displayName)).toContain('echo');
     expect(revoked.body.sshKeys.every((key: { isValid: boolean; status: string }) => !key.isValid && key.status === 'revoked')).toBe(true);
 
     const seen: string[] = [];
     let continuation = '';
     do {
-      const page: Reply = await call('GET', `${KEYS}&displayFilterOption=all&sortByOption=displayDate&isSortAscending=false&$top=2${continuation ? `&continuationToken=${continuation}` : ''}`, { email: 'dave@contoso.com' });
+      const page: Reply = await asDave.get(`${KEYS}&displayFilterOption=all&sortByOption=displayDate&isSortAscending=false&$top=2${continuation ? `&continuationToken=${continuation}` : ''}`);
       expect(page.status).toBe(200);
       expect(page.body.sshKeys.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.sshKeys.map((key: { authorizationId: string }) => key.authorizationId));
       continuation = page.body.continuationToken;
       if (continuation) {
-        const rebound = await call('GET', `${KEYS}&displayFilterOption=active&continuationToken=${continuation}`, { email: 'dave@contoso.com' });
+        const rebound = await asDave.get(`${KEYS}&displayFilterOption=active&continuationToken=${continuation}`);
         expect(rebound.status).toBe(400);
         expect(rebound.body.code).toBe('invalidContinuationToken');
       }
     } while (continuation);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBe(all.body.sshKeys.length);
-    const validTos = await Promise.all(seen.map(async (id) => (await call('GET', `${KEYS}&authorizationId=${id}`, { email: 'dave@contoso.com' })).body.sshKey.validTo));
+    const validTos = await Promise.all(seen.map(async (id) => (await asDave.get(`${KEYS}&authorizationId=${id}`)).body.sshKey.validTo));
     expect(validTos).toEqual([...validTos].sort().reverse());
 
-    const forged = await call('GET', `${KEYS}&continuationToken=eyJ2IjoxfQ.AAAA`, { email: 'dave@contoso.com' });
+    const forged = await asDave.get(`${KEYS}&continuationToken=eyJ2IjoxfQ.AAAA`);
     expect(forged.body.code).toBe('invalidContinuationToken');
-    const bob = await call('GET', `${KEYS}&displayFilterOption=all`, { email: 'bob@contoso.com' });
+    const bob = await asBob.get(`${KEYS}&displayFilterOption=all`);
     expect(bob.body.sshKeys.some((key: { authorizationId: string }) => made.includes(key.authorizationId))).toBe(false);
-    const foreign = await call('GET', `${KEYS}&authorizationId=${made[0]}`, { email: 'bob@contoso.com' });
+    const foreign = await asBob.get(`${KEYS}&authorizationId=${made[0]}`);
     expect(foreign.status).toBe(404);
     expect(foreign.body.sshKeyError).toBe('authorizationNotFound');
-    const badQuery = await call('GET', `${KEYS}&$top=1000`, { email: 'dave@contoso.com' });
+    const badQuery = await asDave.get(`${KEYS}&$top=1000`);
     expect(badQuery.status).toBe(400);
   });
 
   it('keeps keys per organization', async () => {
     await addGuest(env, 'erin@fabrikam.com', 'fabrikam', 'alice@contoso.com');
     const { view } = await addOk('alice@contoso.com', newKey.ed25519(), {}, 'fabrikam');
-    const inContoso = await call('GET', `${KEYS}&authorizationId=${view.authorizationId}`);
+    const inContoso = await asAlice.get(`${KEYS}&authorizationId=${view.authorizationId}`);
     expect(inContoso.status).toBe(403);
     expect(inContoso.body.sshKeyError).toBe('accessDenied');
-    const list = await call('GET', `${KEYS}&displayFilterOption=all`);
+    const list = await asAlice.get(`${KEYS}&displayFilterOption=all`);
     expect(list.body.sshKeys.some((key: { authorizationId: string }) => key.authorizationId === view.authorizationId)).toBe(false);
   });
 
   it('renames and changes validTo, moving the expiry row; refuses revoked and expired keys', async () => {
     const { view } = await addOk('bob@contoso.com', newKey.ed25519(), { displayName: 'before', validTo: inDays(5) });
     const oldRow = expiryKeys(view.validTo, view.authorizationId);
-    const renamed = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: view.authorizationId, displayName: 'after' } });
+    const renamed = await asBob.put(KEYS, { authorizationId: view.authorizationId, displayName: 'after' });
     expect(renamed.status).toBe(200);
     expect(renamed.body.sshKey).toMatchObject({ displayName: 'after', validTo: view.validTo, publicData: view.publicData });
-    const extended = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: view.authorizationId, validTo: inDays(90) } });
+    const extended = await asBob.put(KEYS, { authorizationId: view.authorizationId, validTo: inDays(90) });
     expect(extended.body.sshKey).toMatchObject({ displayName: 'after', validTo: inDays(90), validFrom: view.validFrom });
     const rows = (await tableRows(TABLES.sshExpiry)).filter((row) => String(row.rowKey).endsWith(view.authorizationId));
     const newRow = expiryKeys(inDays(90), view.authorizationId);
@@ -439,20 +428,20 @@ describe('listing, updating, revoking and removing', () => {
       [{ authorizationId: view.authorizationId, displayName: '' }, 'displayNameRequired'],
       [{ authorizationId: view.authorizationId, publicData: newKey.ed25519().line }, 'invalidRequestBody'],
     ] as const) {
-      const reply = await call('PUT', KEYS, { email: 'bob@contoso.com', body });
+      const reply = await asBob.put(KEYS, body);
       expect(reply.headers.get('x-gatehouse-error') ?? reply.body.code, JSON.stringify(body)).toBe(code);
     }
 
     const short = await addOk('bob@contoso.com', newKey.ed25519(), { validTo: inDays(1) });
     env.clock.advance(2 * 86_400_000);
-    const expired = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: short.view.authorizationId, validTo: inDays(30) } });
+    const expired = await asBob.put(KEYS, { authorizationId: short.view.authorizationId, validTo: inDays(30) });
     expect(expired.status).toBe(400);
     expect(expired.body.sshKeyError).toBe('expiredSshKeyCannotBeExtended');
-    const listed = await call('GET', `${KEYS}&displayFilterOption=expired`, { email: 'bob@contoso.com' });
+    const listed = await asBob.get(`${KEYS}&displayFilterOption=expired`);
     expect(listed.body.sshKeys.map((key: { authorizationId: string }) => key.authorizationId)).toContain(short.view.authorizationId);
 
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'bob@contoso.com' })).status).toBe(204);
-    const revoked = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: view.authorizationId, displayName: 'again' } });
+    expect((await asBob.delete(`${KEYS}&authorizationId=${view.authorizationId}`)).status).toBe(204);
+    const revoked = await asBob.put(KEYS, { authorizationId: view.authorizationId, displayName: 'again' });
     expect(revoked.status).toBe(409);
     expect(revoked.body.sshKeyError).toBe('failedToUpdateAccessToken');
     expect((await tableRows(TABLES.sshExpiry)).some((row) => String(row.rowKey).endsWith(view.authorizationId))).toBe(false);
@@ -461,15 +450,15 @@ describe('listing, updating, revoking and removing', () => {
   it('revokes idempotently and removes entirely, with audit events atomic with the change', async () => {
     await drainAudit();
     const { view } = await addOk('dave@contoso.com', newKey.p384(), { displayName: 'audited' });
-    await call('PUT', KEYS, { email: 'dave@contoso.com', body: { authorizationId: view.authorizationId, displayName: 'audited-2' } });
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' })).status).toBe(204);
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' })).status).toBe(204);
-    const got = await call('GET', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' });
+    await asDave.put(KEYS, { authorizationId: view.authorizationId, displayName: 'audited-2' });
+    expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}`)).status).toBe(204);
+    expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}`)).status).toBe(204);
+    const got = await asDave.get(`${KEYS}&authorizationId=${view.authorizationId}`);
     expect(got.body.sshKey).toMatchObject({ isValid: false, status: 'revoked' });
-    expect((await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}&remove=true`, { email: 'dave@contoso.com' })).status).toBe(204);
-    const gone = await call('GET', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' });
+    expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}&remove=true`)).status).toBe(204);
+    const gone = await asDave.get(`${KEYS}&authorizationId=${view.authorizationId}`);
     expect(gone.status).toBe(404);
-    const again = await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}&remove=true`, { email: 'dave@contoso.com' });
+    const again = await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}&remove=true`);
     expect(again.status).toBe(404);
     expect(again.body.sshKeyError).toBe('authorizationNotFound');
     expect(await new SshKeyRepository(env.app).getById(view.authorizationId)).toBeUndefined();
@@ -489,20 +478,20 @@ describe('listing, updating, revoking and removing', () => {
   });
 
   it('answers 404 for unknown ids and 400 for bad ones', async () => {
-    const unknown = await call('DELETE', `${KEYS}&authorizationId=${randomUUID()}`);
+    const unknown = await asAlice.delete(`${KEYS}&authorizationId=${randomUUID()}`);
     expect(unknown.status).toBe(404);
     expect(unknown.body.sshKeyError).toBe('authorizationNotFound');
-    const bad = await call('DELETE', `${KEYS}&authorizationId=x`);
+    const bad = await asAlice.delete(`${KEYS}&authorizationId=x`);
     expect(bad.status).toBe(400);
     expect(bad.body.sshKeyError).toBe('invalidAuthorizationId');
-    expect((await call('DELETE', KEYS)).status).toBe(400);
-    expect((await call('DELETE', `${KEYS}&authorizationId=${randomUUID()}&remove=maybe`)).status).toBe(400);
+    expect((await asAlice.delete(KEYS)).status).toBe(400);
+    expect((await asAlice.delete(`${KEYS}&authorizationId=${randomUUID()}&remove=maybe`)).status).toBe(400);
   });
 });
 
 describe('policies', () => {
   it('shows the SSH section with its defaults and validates it', async () => {
-    const reply = await call('GET', POLICIES);
+    const reply = await asAlice.get(POLICIES);
     expect(reply.body.sshKeys).toEqual({
       allowed: true,
       allowedKeyTypes: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com'],
@@ -520,20 +509,20 @@ describe('policies', () => {
   it('refuses keys when SSH is off (sshPolicyDisabled) and hides existing keys from lookups', async () => {
     const { key, view } = await addOk('bob@contoso.com', newKey.ed25519());
     const gitserver = await env.appToken('gitserver');
-    expect((await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } })).status).toBe(200);
+    expect((await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint })).status).toBe(200);
     expect((await setPolicy({ allowed: false, exemptUsers: [BOB.id] })).status).toBe(200);
     try {
       const refused = await addKey('bob@contoso.com', { publicData: newKey.ed25519().line });
       expect(refused.status).toBe(403);
       expect(refused.body.sshKeyError).toBe('sshPolicyDisabled');
-      const update = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: view.authorizationId, validTo: inDays(40) } });
+      const update = await asBob.put(KEYS, { authorizationId: view.authorizationId, validTo: inDays(40) });
       expect(update.body.sshKeyError).toBe('sshPolicyDisabled');
-      expect((await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } })).status).toBe(404);
-      expect((await call('GET', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'bob@contoso.com' })).status).toBe(200);
+      expect((await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint })).status).toBe(404);
+      expect((await asBob.get(`${KEYS}&authorizationId=${view.authorizationId}`)).status).toBe(200);
     } finally {
       await resetPolicy();
     }
-    expect((await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } })).status).toBe(200);
+    expect((await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint })).status).toBe(200);
   });
 
   it('enforces allowed key types and a minimum RSA size, except for exempt users', async () => {
@@ -565,7 +554,7 @@ describe('policies', () => {
       const defaulted = await addOk('bob@contoso.com', newKey.ed25519(), { validTo: undefined });
       expect(defaulted.view.validTo).toBe(inDays(7));
       env.clock.advance(10 * 86_400_000);
-      const updated = await call('PUT', KEYS, { email: 'bob@contoso.com', body: { authorizationId: clamped.view.authorizationId, validTo: inDays(100) } });
+      const updated = await asBob.put(KEYS, { authorizationId: clamped.view.authorizationId, validTo: inDays(100) });
       expect(updated.body.sshKey.validTo).toBe(new Date(Date.parse(clamped.view.validFrom) + 30 * 86_400_000).toISOString());
     } finally {
       await resetPolicy();
@@ -580,23 +569,23 @@ describe('token admin (isPublic=true)', () => {
     const erinKey = await addOk('erin@fabrikam.com', newKey.ed25519(), {}, 'fabrikam');
     const keys = [await addOk('bob@contoso.com', newKey.skEd25519()), await addOk('bob@contoso.com', newKey.p521())];
     const descriptor = subjectDescriptor('user', BOB.id);
-    const list = await call('GET', `${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1&isPublic=true&pageSize=100`);
+    const list = await asAlice.get(`${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1&isPublic=true&pageSize=100`);
     expect(list.status).toBe(200);
     expectSwaggerValid(ADMIN_71, 'TokenAdminPagedSessionTokens', list.body, { exact: true });
     const ids = list.body.value.map((token: { authorizationId: string }) => token.authorizationId);
     for (const { view } of keys) expect(ids).toContain(view.authorizationId);
     const listed = list.body.value.find((token: { authorizationId: string }) => token.authorizationId === keys[0]!.view.authorizationId);
     expect(listed).toMatchObject({ isPublic: true, isValid: true, publicData: keys[0]!.view.publicData, userId: BOB.id, targetAccounts: [CONTOSO], token: null });
-    const pats = await call('GET', `${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1`);
+    const pats = await asAlice.get(`${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1`);
     expect(pats.body.value.some((token: { isPublic: boolean }) => token.isPublic)).toBe(false);
-    const paged = await call('GET', `${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1&isPublic=true&pageSize=1`);
+    const paged = await asAlice.get(`${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1&isPublic=true&pageSize=1`);
     expect(paged.body.value).toHaveLength(1);
     expect(paged.body.continuationToken).toMatch(/^[0-9a-f-]{36}$/);
 
     await drainAudit();
-    const revoke = await call('POST', `${ADMIN}/revocations?api-version=7.1&isPublic=true`, { body: [{ authorizationId: keys[0]!.view.authorizationId }] });
+    const revoke = await asAlice.post(`${ADMIN}/revocations?api-version=7.1&isPublic=true`, [{ authorizationId: keys[0]!.view.authorizationId }]);
     expect(revoke.status).toBe(204);
-    const after = await call('GET', `${KEYS}&authorizationId=${keys[0]!.view.authorizationId}`, { email: 'bob@contoso.com' });
+    const after = await asBob.get(`${KEYS}&authorizationId=${keys[0]!.view.authorizationId}`);
     expect(after.body.sshKey).toMatchObject({ status: 'revoked', isValid: false });
     const events = await drainAudit();
     expect(events.filter((event) => event.data.AuthorizationId === keys[0]!.view.authorizationId)).toEqual([
@@ -609,13 +598,13 @@ describe('token admin (isPublic=true)', () => {
       [[{ authorizationId: keys[1]!.view.authorizationId }], 'false', 404, 'authorizationNotFound'],
     ];
     for (const [body, isPublic, status, code] of refusals) {
-      const reply = await call('POST', `${ADMIN}/revocations?api-version=7.1&isPublic=${isPublic}`, { body });
+      const reply = await asAlice.post(`${ADMIN}/revocations?api-version=7.1&isPublic=${isPublic}`, body);
       expect(reply.status).toBe(status);
       expect(reply.body.code).toBe(code);
     }
-    const notAdmin = await call('POST', `${ADMIN}/revocations?api-version=7.1&isPublic=true`, { email: 'bob@contoso.com', body: [{ authorizationId: keys[1]!.view.authorizationId }] });
+    const notAdmin = await asBob.post(`${ADMIN}/revocations?api-version=7.1&isPublic=true`, [{ authorizationId: keys[1]!.view.authorizationId }]);
     expect(notAdmin.status).toBe(403);
-    expect((await call('GET', `${KEYS}&authorizationId=${keys[1]!.view.authorizationId}`, { email: 'bob@contoso.com' })).body.sshKey.isValid).toBe(true);
+    expect((await asBob.get(`${KEYS}&authorizationId=${keys[1]!.view.authorizationId}`)).body.sshKey.isValid).toBe(true);
   });
 });
 
@@ -650,11 +639,11 @@ describe('key lookup for git servers', () => {
       { fingerprint: key.fingerprint, organization: 'contoso' },
       { fingerprint: key.fingerprint, organization: CONTOSO },
     ]) {
-      const reply = await call('POST', LOOKUP, { token: gitserver, body });
+      const reply = await api.as(gitserver).post(LOOKUP, body);
       expect(reply.status, JSON.stringify(body)).toBe(200);
       expect(reply.body).toEqual(expected);
     }
-    const otherOrg = await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint, organization: 'fabrikam' } });
+    const otherOrg = await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint, organization: 'fabrikam' });
     expect(otherOrg.status).toBe(404);
     expect(otherOrg.body.code).toBe('sshKeyNotFound');
   });
@@ -663,7 +652,7 @@ describe('key lookup for git servers', () => {
     const key = newKey.p256();
     await addOk('bob@contoso.com', key);
     await addOk('erin@fabrikam.com', key, {}, 'fabrikam');
-    const reply = await call('POST', LOOKUP, { token: await env.appToken('gitserver'), body: { fingerprint: key.fingerprint } });
+    const reply = await api.as(await env.appToken('gitserver')).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(reply.body.count).toBe(2);
     expect(reply.body.value.map((match: { organization: { id: string }; owner: { id: string } }) => [match.organization.id, match.owner.id])).toEqual([
       [CONTOSO, BOB.id],
@@ -675,15 +664,15 @@ describe('key lookup for git servers', () => {
     const key = newKey.ed25519();
     const { view } = await addOk('dave@contoso.com', key);
     const gitserver = await env.appToken('gitserver');
-    const lastUsed = async () => (await call('GET', `${KEYS}&authorizationId=${view.authorizationId}`, { email: 'dave@contoso.com' })).body.sshKey.lastUsed;
+    const lastUsed = async () => (await asDave.get(`${KEYS}&authorizationId=${view.authorizationId}`)).body.sshKey.lastUsed;
     const first = env.clock.now().toISOString();
-    await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } });
+    await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(await lastUsed()).toBe(first);
     env.clock.advance(30_000);
-    await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } });
+    await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(await lastUsed()).toBe(first);
     env.clock.advance(31_000);
-    await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } });
+    await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(await lastUsed()).toBe(env.clock.now().toISOString());
     // Use is not an audited change.
     expect((await drainAudit()).some((event) => event.data.AuthorizationId === view.authorizationId && event.actionId !== 'Token.SshCreateEvent')).toBe(false);
@@ -691,12 +680,12 @@ describe('key lookup for git servers', () => {
 
   it('does not find revoked, expired or removed keys, nor keys of people who left', async () => {
     const gitserver = await env.appToken('gitserver');
-    const lookup = async (key: TestKey) => (await call('POST', LOOKUP, { token: gitserver, body: { fingerprint: key.fingerprint } })).status;
+    const lookup = async (key: TestKey) => (await api.as(gitserver).post(LOOKUP, { fingerprint: key.fingerprint })).status;
     const revoked = await addOk('bob@contoso.com', newKey.ed25519());
-    await call('DELETE', `${KEYS}&authorizationId=${revoked.view.authorizationId}`, { email: 'bob@contoso.com' });
+    await asBob.delete(`${KEYS}&authorizationId=${revoked.view.authorizationId}`);
     expect(await lookup(revoked.key)).toBe(404);
     const removed = await addOk('bob@contoso.com', newKey.ed25519());
-    await call('DELETE', `${KEYS}&authorizationId=${removed.view.authorizationId}&remove=true`, { email: 'bob@contoso.com' });
+    await asBob.delete(`${KEYS}&authorizationId=${removed.view.authorizationId}&remove=true`);
     expect(await lookup(removed.key)).toBe(404);
     const expiring = await addOk('bob@contoso.com', newKey.ed25519(), { validTo: new Date(env.clock.now().getTime() + 3_600_000).toISOString() });
     expect(await lookup(expiring.key)).toBe(200);
@@ -711,13 +700,13 @@ describe('key lookup for git servers', () => {
   it('admits only service principals with the introspection role and validates the request', async () => {
     const key = newKey.ed25519();
     await addOk('alice@contoso.com', key);
-    const user = await call('POST', LOOKUP, { body: { fingerprint: key.fingerprint } });
+    const user = await asAlice.post(LOOKUP, { fingerprint: key.fingerprint });
     expect(user.status).toBe(403);
     expect(user.body.code).toBe('callerTypeNotAllowed');
-    const pipelines = await call('POST', LOOKUP, { token: await env.appToken('pipelines'), body: { fingerprint: key.fingerprint } });
+    const pipelines = await api.as(await env.appToken('pipelines')).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(pipelines.status).toBe(403);
     expect(pipelines.body.code).toBe('missingAppRole');
-    const noMember = await call('POST', LOOKUP, { token: await env.appToken('pipelines', { roles: ['Gatehouse.TokenIntrospection'] }), body: { fingerprint: key.fingerprint } });
+    const noMember = await api.as(await env.appToken('pipelines', { roles: ['Gatehouse.TokenIntrospection'] })).post(LOOKUP, { fingerprint: key.fingerprint });
     expect(noMember.status).toBe(200);
     const gitserver = await env.appToken('gitserver');
     for (const [body, status, code] of [
@@ -730,11 +719,11 @@ describe('key lookup for git servers', () => {
       [{ fingerprint: key.fingerprint, organization: 'nowhere' }, 404, 'organizationNotFound'],
       [{ fingerprint: newKey.ed25519().fingerprint }, 404, 'sshKeyNotFound'],
     ] as const) {
-      const reply = await call('POST', LOOKUP, { token: gitserver, body });
+      const reply = await api.as(gitserver).post(LOOKUP, body);
       expect(reply.status, JSON.stringify(body)).toBe(status);
       expect(reply.body.code).toBe(code);
     }
-    expect((await call('POST', '/_apis/tokens/sshkeys/lookup', { token: gitserver, body: { fingerprint: key.fingerprint } })).body.code).toBe('apiVersionRequired');
+    expect((await api.as(gitserver).post('/_apis/tokens/sshkeys/lookup', { fingerprint: key.fingerprint })).body.code).toBe('apiVersionRequired');
   });
 });
 
@@ -784,13 +773,13 @@ describe('expiry contract with the lifecycle timer', () => {
     expect((await getSshKeyForNotification(env.app, DAVE.id, view.authorizationId))?.expiredEventAt).toBe(now().toISOString());
 
     const revoked = await addOk('dave@contoso.com', newKey.ed25519(), { validTo: new Date(now().getTime() + 3_600_000).toISOString() });
-    await call('DELETE', `${KEYS}&authorizationId=${revoked.view.authorizationId}`, { email: 'dave@contoso.com' });
+    await asDave.delete(`${KEYS}&authorizationId=${revoked.view.authorizationId}`);
     env.clock.advance(2 * 3_600_000);
     expect(await expireSshKeyIfDue(env.app, DAVE.id, revoked.view.authorizationId, now())).toBe('gone');
     expect(await expireSshKeyIfDue(env.app, DAVE.id, randomUUID(), now())).toBe('gone');
     expect(await getSshKeyForNotification(env.app, DAVE.id, randomUUID())).toBeUndefined();
 
-    await call('DELETE', `${KEYS}&authorizationId=${view.authorizationId}&remove=true`, { email: 'dave@contoso.com' });
+    await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}&remove=true`);
     expect(await expireSshKeyIfDue(env.app, DAVE.id, view.authorizationId, now())).toBe('gone');
     expect((await tableRows(TABLES.sshExpiry)).some((candidate) => String(candidate.rowKey).endsWith(view.authorizationId))).toBe(false);
     expect(sshKeyRowKey(view.authorizationId)).toBe(`ssh_${view.authorizationId}`);
@@ -799,8 +788,8 @@ describe('expiry contract with the lifecycle timer', () => {
 
 describe('OpenAPI and secrets', () => {
   it('documents the SSH key routes', async () => {
-    const response = await env.fetch('/openapi.json');
-    const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const response = await api.get('/openapi.json');
+    const document = response.body as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(document.paths['/{organization}/_apis/tokens/sshkeys'] ?? {}).sort()).toEqual(['delete', 'get', 'post', 'put']);
     expect(Object.keys(document.paths['/_apis/tokens/sshkeys/lookup'] ?? {})).toEqual(['post']);
   });

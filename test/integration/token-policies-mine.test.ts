@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { client } from '../helpers/client.js';
 import { BOB, DAVE } from '../helpers/demo.js';
 
 // What the portal shows before someone creates a token: the policies as they apply to that person.
 let env: TestEnvironment;
+const api = client(() => env);
 const V = 'api-version=7.1';
+const MINE = `/contoso/_apis/tokens/policies/mine?${V}`;
 
 beforeAll(async () => {
   env = await startTestEnvironment();
@@ -14,14 +17,9 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function mine(email: string) {
-  const response = await env.fetch(`/contoso/_apis/tokens/policies/mine?${V}`, { token: await env.userToken(email) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
 describe('GET tokens/policies/mine', () => {
   it('resolves exemptions for the caller and reveals neither the exemption lists nor other sections', async () => {
-    expect((await mine('bob@contoso.com')).body).toEqual({
+    expect((await api.asUser('bob@contoso.com').get(MINE)).body).toEqual({
       maxPatLifespanDays: null,
       fullScopePatsAllowed: true,
       globalPatsAllowed: true,
@@ -29,26 +27,20 @@ describe('GET tokens/policies/mine', () => {
       sshKeysAllowed: true,
       sshKeyMaxLifespanDays: null,
     });
-    const saved = await env.fetch(`/contoso/_apis/tokens/policies?${V}`, {
-      method: 'PUT',
-      token: await env.userToken('alice@contoso.com'),
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        maxPatLifespan: { enabled: true, maxDays: 30, exemptUsers: [BOB.id] },
-        restrictGlobalPats: { enabled: true },
-        restrictPatCreation: { enabled: true, allowPackagingScopes: true, exemptUsers: [BOB.id] },
-      }),
+    const saved = await api.asUser('alice@contoso.com').put(`/contoso/_apis/tokens/policies?${V}`, {
+      maxPatLifespan: { enabled: true, maxDays: 30, exemptUsers: [BOB.id] },
+      restrictGlobalPats: { enabled: true },
+      restrictPatCreation: { enabled: true, allowPackagingScopes: true, exemptUsers: [BOB.id] },
     });
     expect(saved.status).toBe(200);
-    await saved.body?.cancel();
-    const bob = await mine('bob@contoso.com');
+    const bob = await api.asUser('bob@contoso.com').get(MINE);
     expect(bob.body).toMatchObject({ maxPatLifespanDays: null, globalPatsAllowed: false, patCreation: 'allowed' });
-    const dave = await mine(DAVE.email);
+    const dave = await api.asUser(DAVE.email).get(MINE);
     expect(dave.body).toMatchObject({ maxPatLifespanDays: 30, globalPatsAllowed: false, patCreation: 'packagingOnly' });
     expect(JSON.stringify(dave.body)).not.toContain(BOB.id);
   });
 
   it('is for members only: another organization gets 404', async () => {
-    expect((await mine('erin@fabrikam.com')).status).toBe(404);
+    expect((await api.asUser('erin@fabrikam.com').get(MINE)).status).toBe(404);
   });
 });

@@ -3,7 +3,8 @@ import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetric
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTelemetry } from '../../shared/telemetry/setup.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
-import { callJson, createPat } from '../helpers/http.js';
+import { client } from '../helpers/client.js';
+import { createPat } from '../helpers/http.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
 import { QUEUES } from '../../shared/storage/names.js';
@@ -17,6 +18,7 @@ const { meterProvider } = registerTelemetry({
 });
 
 let env: TestEnvironment;
+const api = client(() => env);
 beforeAll(async () => {
   env = await startTestEnvironment();
 });
@@ -68,7 +70,7 @@ describe('tracing and metrics', () => {
     const pat = await createPat(env, { token: await env.userToken('bob@contoso.com') }, { displayName: 'leaked' });
     await deliverAuditQueue(env);
     spans.reset();
-    const reported = await callJson(env, 'POST', '/_apis/tokens/leaks', { body: { tokens: [pat.token] }, headers: { 'x-forwarded-for': '192.0.2.77' } });
+    const reported = await api.post('/_apis/tokens/leaks', { tokens: [pat.token] }, { headers: { 'x-forwarded-for': '192.0.2.77' } });
     expect(reported.status).toBe(202);
     await settleBackgroundWork(env.app);
     const request = spans.getFinishedSpans().find((span) => span.name === 'POST /_apis/tokens/leaks');
@@ -93,9 +95,9 @@ describe('tracing and metrics', () => {
     const poisonBefore = sumOf(await metricPoints('gatehouse.queue.poison'));
     const alice = await env.userToken('alice@contoso.com');
     const pat = await createPat(env, { token: alice }, { displayName: 'counted' });
-    expect((await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}` })).status).toBe(200);
-    expect((await callJson(env, 'DELETE', `/contoso/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${pat.authorizationId}`, { token: alice })).status).toBe(204);
-    expect((await callJson(env, 'GET', '/contoso/_apis/connectionData', { authorization: `Bearer ${pat.token}` })).status).toBe(401);
+    expect((await api.as(pat.token).get('/contoso/_apis/connectionData')).status).toBe(200);
+    expect((await api.as(alice).delete(`/contoso/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${pat.authorizationId}`)).status).toBe(204);
+    expect((await api.as(pat.token).get('/contoso/_apis/connectionData')).status).toBe(401);
     await deliverAuditQueue(env);
     await env.runtime.invoke('audit-writer', 'not an audit event');
 

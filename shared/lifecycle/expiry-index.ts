@@ -1,14 +1,9 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
-import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
-import { optionalText, readEntity } from '../storage/entities.js';
-import { TABLES } from '../storage/names.js';
+import { optionalText } from '../storage/entities.js';
 import type { IndexEntry, LifecycleCounters } from './kinds.js';
 
-/** Helpers for expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`) and run state. */
-
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
+/** Expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`): keys, purge rows, reads and deletes. */
 
 export const pad = (ms: number) => String(Math.max(0, ms)).padStart(13, '0');
 export const bucketOf = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
@@ -69,63 +64,3 @@ export async function deleteIndexRows(table: TableClient, rows: readonly IndexEn
     }
   }
 }
-
-// ---- run state: cursors in the `lifecycle` table (PK `cursor`) ------------------------------------
-
-const CURSOR_PARTITION = 'cursor';
-
-export interface StoredCursor {
-  value: string;
-  etag: string | undefined;
-}
-
-export async function readCursor(app: AppContext, name: string, counters: LifecycleCounters): Promise<StoredCursor> {
-  counters.stateReads++;
-  const row = await readEntity<{ value: string }>(app.storage.table(TABLES.lifecycle), CURSOR_PARTITION, name);
-  return { value: row?.value ?? '', etag: row?.etag };
-}
-
-/**
- * Moves a cursor forward to `value` (never back): ETag-conditional, re-read on a lost race. Cursors
- * only save work; correctness never depends on them (entries are finalised idempotently).
- */
-export async function advanceCursor(
-  app: AppContext,
-  name: string,
-  value: string,
-  compare: (a: string, b: string) => number,
-  current?: StoredCursor,
-): Promise<void> {
-  const table = app.storage.table(TABLES.lifecycle);
-  let known = current;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const stored: StoredCursor =
-      known ?? (await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag })));
-    if (stored.value && compare(stored.value, value) >= 0) return;
-    const entity = { partitionKey: CURSOR_PARTITION, rowKey: name, value };
-    try {
-      if (stored.etag) await table.updateEntity(entity, 'Replace', { etag: stored.etag });
-      else await table.createEntity(entity);
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if (status !== 412 && status !== 409) throw error;
-      known = undefined;
-    }
-  }
-}
-
-export async function deleteCursor(app: AppContext, name: string): Promise<void> {
-  await app.storage
-    .table(TABLES.lifecycle)
-    .deleteEntity(CURSOR_PARTITION, name)
-    .catch((error: unknown) => {
-      if (restErrorStatus(error) !== 404) throw error;
-    });
-}
-
-export const REMINDER_KINDS = ['pat', 'sshKey'] as const;
-export const reminderCursorName = (kind: string, rung: number) => `remind_${kind}_${String(rung).padStart(3, '0')}`;
-
-export const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-export const compareNumbers = (a: string, b: string) => Number(a) - Number(b);
