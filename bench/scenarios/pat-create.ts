@@ -86,8 +86,8 @@ export const patCreateScenario: Scenario = async (ctx) =>
           const order = Object.keys(sides) as (keyof typeof sides)[];
           const runs: Record<keyof typeof sides, Run[]> = { ours: [], traced: [], raw: [] };
           for (let round = 0; round < rounds; round++) {
-            for (let i = 0; i < order.length; i++) {
-              const side = order[(i + round) % order.length]!;
+            const start = round % order.length;
+            for (const side of [...order.slice(start), ...order.slice(0, start)]) {
               ctx.log(`P2: round ${round + 1}/${rounds}: ${side === 'raw' ? 'raw loop of the same storage calls' : side === 'traced' ? 'Gatehouse with tracing on (OTLP/HTTP to a local sink)' : 'Gatehouse'} (${CONCURRENCY} connections, ${seconds} s)`);
               runs[side].push(await sides[side]());
             }

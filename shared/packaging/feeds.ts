@@ -417,7 +417,7 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
 const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
-  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
+  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as const;
 
 export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {
   const { app, organization: access, caller, audit } = scope;

@@ -299,7 +299,7 @@ function packageEvent<Id extends PackageActionId>(
   return organizationEvent(app, audit, organization.organization, {
     actionId,
     project,
-    data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data } as AuditData<Id>,
+    data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data },
   });
 }
 

@@ -64,7 +64,7 @@ function event<Id extends GrantActionId>(
     app,
     { ...context, correlationId: request.id },
     { id: request.organizationId, name: request.organizationName },
-    { actionId, data: { RequestId: request.id, ...data } as AuditData<Id> },
+    { actionId, data: { RequestId: request.id, ...data } },
   );
 }
 

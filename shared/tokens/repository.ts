@@ -192,7 +192,7 @@ function expiryUpsert(record: PatRecord, dueAt: string, kind?: 'rotationGrace'):
  * An index row that deletes another row when it falls due: how rows that only live for a while (a
  * rotation's idempotent replay, 24 hours) get a purge path on the lifecycle timer. Written as an
  * outbox effect with the row it purges; the sweep deletes the named row, then the index row
- * (purgeTargetOf in shared/lifecycle/index.ts reads it back).
+ * (purgeTargetOf in shared/storage/expiry-keys.ts reads it back).
  */
 export function purgeEffect(indexTable: TableName, dueAt: string, target: { table: TableName; partitionKey: string; rowKey: string }): IndexEffect {
   const digest = createHash('sha256').update(`${target.table}|${target.partitionKey}|${target.rowKey}`).digest('hex').slice(0, 24);
