@@ -1,4 +1,5 @@
 import { endpoint } from '../shared/http/endpoint.js';
+import { sessionTokenSourceFor } from '../shared/sshkeys/session-token-sources.js';
 import { listUserTokens } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, pagedSessionTokensSchema, subjectDescriptorParam, tokenAdminListQuery } from '../shared/tokens/schemas.js';
 
@@ -14,5 +15,5 @@ export const tokenAdminList = endpoint({
   params: subjectDescriptorParam,
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },
-  handler: async (input) => ({ body: await listUserTokens(input, input.params.subjectDescriptor, input.query) }),
+  handler: async (input) => ({ body: await listUserTokens(input, input.params.subjectDescriptor, input.query, sessionTokenSourceFor(input.query.isPublic)) }),
 });

@@ -245,7 +245,7 @@ function headerRecord(init: HttpResponseInit['headers']): Record<string, string>
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   };
   if (init instanceof Headers) init.forEach((value, name) => add(name, value));
-  else if (Array.isArray(init)) for (const [name, value] of init as [string, string][]) add(name, String(value));
+  else if (Array.isArray(init)) for (const [name, value] of init) add(name, String(value));
   else for (const name of Object.keys(init)) add(name, String((init as Record<string, unknown>)[name]));
   return headers;
 }

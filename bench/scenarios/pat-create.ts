@@ -87,7 +87,8 @@ export const patCreateScenario: Scenario = async (ctx) =>
           const runs: Record<keyof typeof sides, Run[]> = { ours: [], traced: [], raw: [] };
           for (let round = 0; round < rounds; round++) {
             for (let i = 0; i < order.length; i++) {
-              const side = order[(i + round) % order.length]!;
+              const side = order[(i + round) % order.length];
+              if (!side) continue;
               ctx.log(`P2: round ${round + 1}/${rounds}: ${side === 'raw' ? 'raw loop of the same storage calls' : side === 'traced' ? 'Gatehouse with tracing on (OTLP/HTTP to a local sink)' : 'Gatehouse'} (${CONCURRENCY} connections, ${seconds} s)`);
               runs[side].push(await sides[side]());
             }

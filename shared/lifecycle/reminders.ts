@@ -8,7 +8,8 @@ import { readNotificationSettings } from '../notifications/settings.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { advanceCursor, compareNumbers, readCursor, reminderCursorName } from './cursors.js';
-import { bucketOf, pad, parseEntry } from './expiry-index.js';
+import { parseEntry } from './expiry-index.js';
+import { bucketOf, pad } from '../storage/expiry-keys.js';
 import { DAY_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, RunScope } from './kinds.js';
 

@@ -206,8 +206,8 @@ export async function configureWebhook(scope: OrganizationScope, body: z.infer<t
   const organization = scope.organization.organization;
   const url = checkWebhookUrl(app, body.url).toString();
   await refusePrivateWebhook(app, new URL(url));
-  const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
-  const secret = body.secret ?? (generated as string);
+  const secret = body.secret ?? randomBytes(32).toString('base64url');
+  const generated = body.secret === undefined ? secret : undefined;
   const sealedSecret = sealWebhookSecret(app, secret);
   const configuredAt = app.clock.now().toISOString();
   await saveSettings(app, organization, context, (settings) => ({
@@ -235,7 +235,7 @@ export const webhookSecretStore: SealedStore = {
   purpose: 'webhook-secret',
   async *list(app) {
     const table = app.storage.table(TABLES.notificationSettings);
-    for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookUrl ne ''` } })) {
+    for await (const row of table.listEntities({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookUrl ne ''` } })) {
       const settings = settingsOf(row);
       const { webhook, etag } = settings;
       if (!webhook || !etag) continue;

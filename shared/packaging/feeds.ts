@@ -417,6 +417,7 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
 const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
   `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
 
 export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {

@@ -299,6 +299,7 @@ function packageEvent<Id extends PackageActionId>(
   return organizationEvent(app, audit, organization.organization, {
     actionId,
     project,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
     data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data } as AuditData<Id>,
   });
 }

@@ -64,6 +64,7 @@ function event<Id extends GrantActionId>(
     app,
     { ...context, correlationId: request.id },
     { id: request.organizationId, name: request.organizationName },
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
     { actionId, data: { RequestId: request.id, ...data } as AuditData<Id> },
   );
 }

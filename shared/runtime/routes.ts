@@ -131,7 +131,13 @@ export function createRouteTable<T>(entries: readonly { route: string; methods: 
     .sort((a, b) => compareRoutePrecedence(a.template, b.template));
   // Every request looks its route up: per method, in precedence order, so only candidates are tried.
   const byMethod = new Map<string, typeof compiled>();
-  for (const entry of compiled) for (const method of entry.methods) (byMethod.get(method) ?? byMethod.set(method, []).get(method)!).push(entry);
+  for (const entry of compiled) {
+    for (const method of entry.methods) {
+      const entries = byMethod.get(method) ?? [];
+      entries.push(entry);
+      byMethod.set(method, entries);
+    }
+  }
   return {
     find(method, pathSegments) {
       const candidates = byMethod.get(method.toUpperCase());

@@ -16,7 +16,6 @@ import { violationsOf, type PolicyName, type TokenPolicyDocument } from './polic
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
 import { memberOwnerOf, ownerName, sessionTokenViewOf, type SessionTokenSource } from './session-tokens.js';
-import { sshKeySessionTokenSource } from '../sshkeys/service.js';
 import { isGuid } from '../ids.js';
 import { HOUR_MS } from '../time.js';
 
@@ -71,7 +70,8 @@ export const reachesOrganization = (record: PatRecord, organization: Pick<Organi
  * recorded on the token (Token.PatOrganizationRevokeEvent); revoking it everywhere is for its owner,
  * the leak path, expiry and tenant administrators.
  */
-const patSource: SessionTokenSource = {
+/** The PATs Token Admin lists and revokes (`isPublic=false`). */
+export const patSessionTokenSource: SessionTokenSource = {
   async list(app, organization, userId) {
     const now = app.clock.now();
     const repository = new PatRepository(app);
@@ -103,8 +103,6 @@ const patSource: SessionTokenSource = {
   },
 };
 
-/** The session tokens Token Admin lists and revokes, by `isPublic`. */
-const sourceFor = (isPublic: boolean): SessionTokenSource => (isPublic ? sshKeySessionTokenSource : patSource);
 
 // ---- list ----------------------------------------------------------------------------------------
 
@@ -120,6 +118,7 @@ export async function listUserTokens(
   scope: OrganizationScope,
   descriptor: string,
   query: { pageSize: number; continuationToken?: string | undefined; isPublic: boolean },
+  source: SessionTokenSource,
 ): Promise<{ value: SessionTokenView[]; continuationToken: string | null }> {
   const { app } = scope;
   const organization = scope.organization.organization;
@@ -137,7 +136,7 @@ export async function listUserTokens(
     if (!cursor || cursor.binding !== binding || Date.parse(cursor.expiresAt) <= app.clock.now().getTime()) throw invalidContinuation();
     after = cursor.after;
   }
-  const all = await sourceFor(query.isPublic).list(app, organization, userId);
+  const all = await source.list(app, organization, userId);
   const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > after);
   const value = remaining.slice(0, query.pageSize);
   const last = value[value.length - 1];
@@ -156,11 +155,10 @@ export async function listUserTokens(
 // ---- revocations ---------------------------------------------------------------------------------
 
 /** Revokes every listed authorization; unknown ids fail the whole call before anything is revoked. */
-export async function revokeAuthorizations(scope: OrganizationScope, authorizationIds: readonly string[], isPublic: boolean): Promise<void> {
+export async function revokeAuthorizations(scope: OrganizationScope, authorizationIds: readonly string[], isPublic: boolean, source: SessionTokenSource): Promise<void> {
   const { app, audit } = scope;
   const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
-  const source = sourceFor(isPublic);
   const found = await Promise.all(ids.map(async (id) => ((await source.find(app, organization, id)) ? id : undefined)));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {

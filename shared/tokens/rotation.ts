@@ -9,7 +9,7 @@ import { retryLostRaces } from '../storage/conditional.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
-import { bucketOf, purgeTargetOf } from '../lifecycle/expiry-index.js';
+import { bucketOf, purgeTargetOf } from '../storage/expiry-keys.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
 import { ownerPartitionOf, PatRepository, patPartitionOf, purgeEffect, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
@@ -207,7 +207,7 @@ export const rotationReplyStore: SealedStore = {
     const now = app.clock.now().getTime();
     const pats = app.storage.table(TABLES.pats);
     const due = odata`PartitionKey ge ${bucketOf(now)} and PartitionKey le ${bucketOf(now + IDEMPOTENCY_WINDOW_MS)} and purgeTable eq ${TABLES.pats}`;
-    for await (const index of app.storage.table(TABLES.patExpiry).listEntities<Record<string, unknown>>({ queryOptions: { filter: due } })) {
+    for await (const index of app.storage.table(TABLES.patExpiry).listEntities({ queryOptions: { filter: due } })) {
       const target = purgeTargetOf(index);
       if (!target?.rowKey.startsWith(IDEMPOTENCY_PREFIX)) continue;
       const row = await readEntity<IdempotencyRow>(pats, target.partitionKey, target.rowKey);

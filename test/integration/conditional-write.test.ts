@@ -43,7 +43,7 @@ describe('read-modify-write of one entity', () => {
     const partitionKey = `test-${randomUUID()}`;
     await table.createEntity({ partitionKey, rowKey: 'counter', count: 0 });
     let rounds = 0;
-    const error = await changeEntity<Counter, void>(table, partitionKey, 'counter', async (row) => {
+    const error = await changeEntity<Counter, undefined>(table, partitionKey, 'counter', async (row) => {
       rounds++;
       // Another writer gets in between every read and write.
       await table.updateEntity({ partitionKey, rowKey: 'counter', count: (row?.count ?? 0) + 1000 }, 'Replace');
