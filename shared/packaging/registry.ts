@@ -111,7 +111,13 @@ async function resolveOnce(read: PackageRead, feed: Feed, name: NpmPackageName):
           const packument = await budget.upstream(`packument:${name.name}`, () => fetchPublicPackument(app, name.name));
           if (!packument) continue;
           upstreamCandidates.push(
-            [...packument.versions.values()].map((version) => ({ kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name })),
+            [...packument.versions.values()].map((version) => ({
+              kind: 'public',
+              version: version.version,
+              origin: 'external',
+              upstream: version,
+              sourceName: upstream.name,
+            })),
           );
           upstreamTags.push({ ...packument.distTags });
         } else {

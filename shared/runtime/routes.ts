@@ -45,7 +45,11 @@ export function parseRouteTemplate(template: string): RouteTemplate {
 
 /** Matches a decoded path (segments) against a template; returns route values or undefined. */
 export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]): Record<string, string> | undefined {
-  return matchLowered(route, pathSegments, pathSegments.map((segment) => segment.toLowerCase()));
+  return matchLowered(
+    route,
+    pathSegments,
+    pathSegments.map((segment) => segment.toLowerCase()),
+  );
 }
 
 /** matchRoute with the segments already lower-cased once (`lowered`), for a table tried route by route. */

@@ -103,12 +103,10 @@ export const patSessionTokenSource: SessionTokenSource = {
   },
 };
 
-
 // ---- list ----------------------------------------------------------------------------------------
 
 const CONTINUATION_TTL_MS = HOUR_MS;
-const invalidContinuation = () =>
-  badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
+const invalidContinuation = () => badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
 
 /**
  * The Token Admin API declares its continuation token as a uuid, so it is a server-side cursor: a row
@@ -128,11 +126,7 @@ export async function listUserTokens(
   const continuations = app.storage.table(TABLES.continuations);
   let after: string | undefined;
   if (query.continuationToken) {
-    const cursor = await readEntity<{ binding: string; after: string; expiresAt: string }>(
-      continuations,
-      query.continuationToken.toLowerCase(),
-      'cursor',
-    );
+    const cursor = await readEntity<{ binding: string; after: string; expiresAt: string }>(continuations, query.continuationToken.toLowerCase(), 'cursor');
     if (!cursor || cursor.binding !== binding || Date.parse(cursor.expiresAt) <= app.clock.now().getTime()) throw invalidContinuation();
     after = cursor.after;
   }
@@ -155,14 +149,22 @@ export async function listUserTokens(
 // ---- revocations ---------------------------------------------------------------------------------
 
 /** Revokes every listed authorization; unknown ids fail the whole call before anything is revoked. */
-export async function revokeAuthorizations(scope: OrganizationScope, authorizationIds: readonly string[], isPublic: boolean, source: SessionTokenSource): Promise<void> {
+export async function revokeAuthorizations(
+  scope: OrganizationScope,
+  authorizationIds: readonly string[],
+  isPublic: boolean,
+  source: SessionTokenSource,
+): Promise<void> {
   const { app, audit } = scope;
   const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const found = await Promise.all(ids.map(async (id) => ((await source.find(app, organization, id)) ? id : undefined)));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {
-    throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
+    throw notFound(
+      'authorizationNotFound',
+      `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`,
+    );
   }
   for (const id of ids) await source.revoke({ app, organization, audit }, id);
 }
@@ -219,7 +221,19 @@ export async function createRevocationRule(
   await commitWithEvents(
     app,
     TABLES.revocationRules,
-    [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
+    [
+      [
+        'create',
+        {
+          partitionKey: organization.id,
+          rowKey: `${RULE_PREFIX}${rule.id}`,
+          scopes: scopes.join(' '),
+          createdBefore: rule.createdBefore,
+          createdAt: rule.createdAt,
+          createdBy: rule.createdBy,
+        },
+      ],
+    ],
     [event],
   );
   await forgetRevocationRules(app, organization.id);
@@ -230,7 +244,15 @@ export async function createRevocationRule(
     const { record } = stored;
     if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
     const name = await ownerName(app, record.ownerId);
-    if (await revokeStoredPat({ app, organization, audit: system }, stored, { kind: 'rule', ownerName: name }, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
+    if (
+      await revokeStoredPat(
+        { app, organization, audit: system },
+        stored,
+        { kind: 'rule', ownerName: name },
+        { RevocationRuleId: rule.id, RequestedBy: audit.actor.id },
+      )
+    )
+      revoked++;
   }
   return { rule, revoked };
 }
@@ -306,6 +328,11 @@ export async function revokeForTenant({ app, caller, audit }: CallerScope<UserCa
   for (const stored of found) {
     if (!stored) continue;
     const organization = (await app.directory.getOrganizationById(stored.record.organizationId)) ?? { id: stored.record.organizationId, name: 'unknown' };
-    await revokeStoredPat({ app, organization, audit }, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) }, { RevokedBy: 'tenantAdministrator' });
+    await revokeStoredPat(
+      { app, organization, audit },
+      stored,
+      { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) },
+      { RevokedBy: 'tenantAdministrator' },
+    );
   }
 }

@@ -73,7 +73,10 @@ function clientWith(target: () => ClientTarget, credentials: Credentials): TestC
     const token = await credentials.token?.();
     return callJson(target(), method, path, { ...options, token, authorization: credentials.authorization });
   };
-  const withBody = (method: string) => (path: string, body?: unknown, options: RequestOptions = {}) => request(method, path, { ...options, body });
+  const withBody =
+    (method: string) =>
+    (path: string, body?: unknown, options: RequestOptions = {}) =>
+      request(method, path, { ...options, body });
   return {
     as: (token) => clientWith(target, { token: async () => token }),
     asUser: (email, options) =>
