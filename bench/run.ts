@@ -46,7 +46,10 @@ async function main(): Promise<void> {
     console.error(`bench: ${error.message}\n${USAGE}`);
     process.exit(2);
   }
-  if (options.help) return console.log(USAGE);
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
   const started = Date.now();
   const machine = machineInfo();
   console.log(

@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
-import { AUDIT_ACTIONS } from '../shared/audit/actions.js';
+import { AUDIT_ACTION_LIST } from '../shared/audit/actions.js';
 
 const query = z.object({ areaName: z.string().max(64).optional() });
 const actionInfo = z.object({ actionId: z.string(), area: z.string(), category: z.string() });
 const responses = { 200: { description: 'The actions Gatehouse records.', schema: z.object({ count: z.number(), value: z.array(actionInfo) }) } };
 
 function listActions(areaName: string | undefined) {
-  const value = AUDIT_ACTIONS.filter((action) => !areaName || action.area.toLowerCase() === areaName.toLowerCase()).map(
+  const value = AUDIT_ACTION_LIST.filter((action) => !areaName || action.area.toLowerCase() === areaName.toLowerCase()).map(
     ({ actionId, area, category }) => ({ actionId, area, category }),
   );
   return { body: { count: value.length, value } };

@@ -5,9 +5,10 @@ import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam, organizationUserParam } from '../shared/http/params.js';
 import { auditReaderSchema, grantAuditReader, listAuditReaders, revokeAuditReader } from '../shared/audit/access.js';
+import { guidText } from '../shared/ids.js';
 
 const userParam = organizationUserParam.extend({
-  userId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID').transform((id) => id.toLowerCase()),
+  userId: guidText.transform((id) => id.toLowerCase()),
 });
 const access = { users: { scopes: USER_SCOPES.auditManage }, organization: 'administrator' } as const;
 

@@ -10,11 +10,11 @@ import {
   readNotificationSettings,
   removeWebhook,
   settingsView,
-  updateLadder,
   WEBHOOK_URL_ERROR,
   webhookUpdateSchema,
   webhookViewSchema,
 } from '../shared/notifications/settings.js';
+import { updateLadder } from '../shared/lifecycle/rungs.js';
 
 const admin = { users: { scopes: USER_SCOPES.notificationManage }, organization: 'administrator' } as const;
 

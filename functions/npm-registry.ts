@@ -14,6 +14,7 @@ import {
   removeDistTag,
   requirePackage,
   setDistTag,
+  type FeedTarget,
   versionFromTarballFile,
 } from '../shared/packaging/registry.js';
 import { streamTarball } from '../shared/packaging/store.js';
@@ -41,10 +42,14 @@ const scopes = [
 
 const json = (body: unknown, status = 200) => ({ status, body, contentType: 'application/json' });
 
-async function feedOf(input: OrganizationScope & { readonly params: Params }, need: 'read' | 'publish'): Promise<Feed> {
-  const { feed } = await resolveFeed(input, input.params.project, input.params.feed, need);
+async function readableFeed(input: OrganizationScope & { readonly params: Params }): Promise<Feed> {
+  const { feed } = await resolveFeed(input, input.params.project, input.params.feed, 'read');
   return feed;
 }
+
+/** The feed a write goes to, with its project (for the change's audit event). */
+const publishTarget = (input: OrganizationScope & { readonly params: Params }): Promise<FeedTarget> =>
+  resolveFeed(input, input.params.project, input.params.feed, 'publish');
 
 export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suffix, base }) => [
   endpoint({
@@ -63,7 +68,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const { registryUrl, segments } = registryRequest(input.request.url);
       const target = readTarget(segments);
-      const feed = await feedOf(input, 'read');
+      const feed = await readableFeed(input);
       const read = packageRead(input.app, clientSignalOf(input.request));
       switch (target.kind) {
         case 'ping':
@@ -87,7 +92,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-registry-publish${suffix}`,
     route: `${base}/{*path}`,
     methods: ['PUT'],
-    summary: '`npm publish`: a new version with its tarball, checked against its shasum and integrity.',
+    summary: '`npm publish`: a new version with its tarball, checked against its shasum and integrity; audited as `Artifacts.Package.Publish`.',
     tags: ['Packaging'],
     access: writeAccess,
     params,
@@ -103,10 +108,10 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
       const { name, rest } = takePackageName(segments);
       if (rest.length > 0) throw badRequest('invalidPublishRequest', 'Publish to the package URL (`PUT /{name}`).');
       parseNpmPackageName(name.name, 'publish');
-      const feed = await feedOf(input, 'publish');
+      const target = await publishTarget(input);
       // The body (a base64 tarball) is read only once the caller may publish to this feed.
       const body = await readJsonBody(input.request, publishBody, input.app.config.packaging.maxPublishBytes);
-      const version = await publishVersion(input.app, feed, name, body);
+      const version = await publishVersion(input, target, name, body);
       return json({ success: true, id: name.name, version }, 201);
     },
   }),
@@ -123,7 +128,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag !== undefined) throw badRequest('invalidDistTag', 'Read all dist-tags at /-/package/{name}/dist-tags.');
-      const view = await requirePackage(packageRead(input.app, clientSignalOf(input.request)), await feedOf(input, 'read'), target.name);
+      const view = await requirePackage(packageRead(input.app, clientSignalOf(input.request)), await readableFeed(input), target.name);
       return json(view.distTags);
     },
   }),
@@ -131,7 +136,8 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-dist-tags-set${suffix}`,
     route: `${base}/-/package/{*path}`,
     methods: ['PUT'],
-    summary: '`npm dist-tag add`: points a tag at a version the feed offers.',
+    summary:
+      '`npm dist-tag add`: points a tag at a version the feed offers; audited as `Artifacts.Package.DistTag.Add` (or `.Move`). A tag already at that version changes nothing.',
     tags: ['Packaging'],
     access: writeAccess,
     params,
@@ -140,9 +146,9 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
-      const feed = await feedOf(input, 'publish');
+      const feed = await publishTarget(input);
       const version = await readJsonBody(input.request, z.string().max(256), input.app.config.maxRequestBodyBytes);
-      await setDistTag(input.app, feed, target.name, target.tag, version);
+      await setDistTag(input, feed, target.name, target.tag, version);
       return json({ ok: true }, 201);
     },
   }),
@@ -150,7 +156,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     name: `npm-dist-tags-remove${suffix}`,
     route: `${base}/-/package/{*path}`,
     methods: ['DELETE'],
-    summary: '`npm dist-tag rm`: removes a tag (not `latest`).',
+    summary: '`npm dist-tag rm`: removes a tag (not `latest`); audited as `Artifacts.Package.DistTag.Remove`.',
     tags: ['Packaging'],
     access: writeAccess,
     params,
@@ -159,7 +165,7 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     handler: async (input) => {
       const target = distTagTarget(registryRequest(input.request.url).segments);
       if (target.tag === undefined) throw badRequest('invalidDistTag', 'Name the tag: /-/package/{name}/dist-tags/{tag}.');
-      await removeDistTag(input.app, await feedOf(input, 'publish'), target.name, target.tag);
+      await removeDistTag(input, await publishTarget(input), target.name, target.tag);
       return json({ ok: true });
     },
   }),

@@ -3,6 +3,7 @@ import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { organizationParam } from '../shared/http/params.js';
 import { organizationUsage } from '../shared/directory/visibility.js';
+import { getCapacity } from '../shared/pipelines/service.js';
 import { organizationUsageSchema } from '../shared/directory/schemas.js';
 
 export const organizationUsageGet = endpoint({
@@ -16,5 +17,5 @@ export const organizationUsageGet = endpoint({
   access: { users: { scopes: USER_SCOPES.members }, organization: 'member' },
   params: organizationParam,
   responses: { 200: { description: 'Usage.', schema: organizationUsageSchema } },
-  handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization) }),
+  handler: async ({ app, organization }) => ({ body: await organizationUsage(app, organization, getCapacity) }),
 });

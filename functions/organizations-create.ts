@@ -2,6 +2,7 @@ import { USER_SCOPES } from '../shared/auth/scopes.js';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { createOrganization, organizationView } from '../shared/directory/service.js';
+import { ensureCapacityRecord } from '../shared/pipelines/service.js';
 import { createOrganizationBody, organizationSchema } from '../shared/directory/schemas.js';
 
 export const organizationsCreate = endpoint({
@@ -21,6 +22,8 @@ export const organizationsCreate = endpoint({
   },
   handler: async (input) => {
     const organization = await createOrganization(input, input.body);
+    // Every organization has a pipeline capacity record: private defaults, no free public jobs.
+    await ensureCapacityRecord(input.app, organization);
     return { status: 201, body: organizationView(organization), headers: { Location: `/${organization.name}` } };
   },
 });

@@ -81,14 +81,14 @@ export async function startAzurite(options: {
   process.once('exit', killOnExit);
   child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   try {
     await waitForPorts([ports.blob, ports.queue, ports.table], host, child, 30_000);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${stderr}`);
+    throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
   }
   return {
     host,

@@ -107,10 +107,12 @@ export async function startInstances(options: InstancesOptions): Promise<Instanc
 
 /** A reverse proxy handing each request to the next instance in turn. */
 async function startRoundRobin(targets: readonly URL[], port: number, hostname: string): Promise<{ server: Server; url: string }> {
+  const [first] = targets;
+  if (!first) throw new Error('the round robin needs at least one instance');
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let next = 0;
   const server = createServer((req, res) => {
-    const target = targets[next++ % targets.length]!;
+    const target = targets[next++ % targets.length] ?? first;
     const headers = { ...req.headers };
     // The instance sees the client's address, as behind the Functions front end.
     headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? 'unknown';
@@ -141,7 +143,7 @@ async function startRoundRobin(targets: readonly URL[], port: number, hostname: 
 export function instancesFromArguments(argv: readonly string[]): number {
   const index = argv.findIndex((arg) => arg === '--instances' || arg.startsWith('--instances='));
   if (index === -1) return 1;
-  const arg = argv[index]!;
+  const arg = argv[index] ?? '';
   const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1];
   const count = Number(value);
   if (!Number.isInteger(count) || count < 1 || count > 32) throw new Error('--instances takes a whole number from 1 to 32');

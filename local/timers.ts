@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { restErrorStatus } from '../shared/http/errors.js';
-import type { Logger } from '../shared/logging.js';
+import { errorMessage, type Logger } from '../shared/logging.js';
 
 /** The longest delay `setTimeout` honours (2³¹−1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -64,7 +64,7 @@ export class TimerLeases {
       await blob.getBlobLeaseClient(this.leaseId).acquireLease(this.periodSeconds);
     } catch (error) {
       const status = restErrorStatus(error);
-      if (status !== 409 && status !== 412) this.log.warn('timer lease not acquired', { function: name, error: String((error as Error)?.message ?? error).slice(0, 200) });
+      if (status !== 409 && status !== 412) this.log.warn('timer lease not acquired', { function: name, error: errorMessage(error).slice(0, 200) });
       return false;
     }
     const renewal = setInterval(() => {

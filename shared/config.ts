@@ -14,7 +14,6 @@ import { parseNcrontab } from './runtime/ncrontab.js';
 export const STORAGE_CONNECTION = 'STORAGE';
 
 const httpsOrLocalUrl = z
-  .string()
   .url()
   .refine((value) => {
     const url = new URL(value);
@@ -141,17 +140,14 @@ const storageSettings = {
         "Connection string of the storage account holding the app's tables, queues and blobs (Azurite locally). The queue triggers use the same connection name.",
     }),
   STORAGE__tableServiceUri: z
-    .string()
     .url()
     .optional()
     .meta({ requirement: 'unless `STORAGE` is set', description: 'Table service endpoint of the identity-based connection (managed identity through `DefaultAzureCredential`).' }),
   STORAGE__queueServiceUri: z
-    .string()
     .url()
     .optional()
     .meta({ requirement: 'unless `STORAGE` is set', description: 'Queue service endpoint of the identity-based connection.' }),
   STORAGE__blobServiceUri: z
-    .string()
     .url()
     .optional()
     .meta({ requirement: 'unless `STORAGE` is set', description: 'Blob service endpoint of the identity-based connection (large audit payloads, npm tarballs, timer leases).' }),
@@ -160,12 +156,10 @@ const storageSettings = {
     .optional()
     .describe('`managedidentity` for the identity-based connection (read by the Functions host for the queue triggers).'),
   STORAGE__clientId: z
-    .string()
     .uuid()
     .optional()
     .describe('Client ID of the user-assigned managed identity the identity-based connection uses (else `AZURE_CLIENT_ID`).'),
   AZURE_CLIENT_ID: z
-    .string()
     .uuid()
     .optional()
     .describe(
@@ -174,7 +168,7 @@ const storageSettings = {
 };
 
 const authenticationSettings = {
-  AUTH_ISSUER: z.string().url().describe('Expected `iss` of caller tokens, e.g. `https://login.microsoftonline.com/<tenant-id>/v2.0`.'),
+  AUTH_ISSUER: z.url().describe('Expected `iss` of caller tokens, e.g. `https://login.microsoftonline.com/<tenant-id>/v2.0`.'),
   AUTH_AUDIENCE: z.string().min(1).describe("Expected `aud` of caller tokens: the API app registration's client ID (v2.0 tokens)."),
   AUTH_JWKS_URI: httpsOrLocalUrl
     .optional()
@@ -194,12 +188,11 @@ const secretSettings = {
 const portalSettings = {
   // Empty (the deployment's default) means unset.
   PORTAL_CLIENT_ID: z
-    .union([z.literal(''), z.string().uuid()])
+    .union([z.literal(''), z.uuid()])
     .optional()
     .transform((value) => value || undefined)
     .describe("Client ID of the portal's single-page app registration; empty or unset (and outside development), the portal offers no sign-in."),
   PORTAL_AUTHORITY: z
-    .string()
     .url()
     .refine((value) => new URL(value).protocol === 'https:', 'must be an https URL')
     .optional()
@@ -262,7 +255,6 @@ const telemetrySettings = {
     .optional()
     .describe('Sends traces and metrics to this Application Insights, authenticated with the managed identity `AZURE_CLIENT_ID` (the templates set it).'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
-    .string()
     .url()
     .optional()
     .describe('Sends traces and metrics over OTLP/HTTP to this endpoint (`/v1/traces`, `/v1/metrics`) when Application Insights is not configured.'),

@@ -17,7 +17,7 @@ export function truncate(value: string, max: number): string {
 export function wellFormedDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return wellFormed(value) as T;
   if (typeof value !== 'object' || value === null || depth > 64) return value;
-  if (Array.isArray(value)) return value.map((item) => wellFormedDeep(item, depth + 1)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((item) => wellFormedDeep(item, depth + 1)) as T;
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [wellFormed(key), wellFormedDeep(item, depth + 1)])) as T;
 }
 

@@ -76,7 +76,7 @@ async function waitForHead(connectionString: string, partitionKey: string, n: nu
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const head = await log.getEntity<{ Seq: number }>(partitionKey, 'head').catch(() => undefined);
-    if (head && Number(head.Seq) >= n) return Date.now();
+    if (head && head.Seq >= n) return Date.now();
     await sleep(10);
   }
   throw new Error(`P4: the chain head of ${partitionKey} did not reach ${n} within ${timeoutMs} ms`);

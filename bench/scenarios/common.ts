@@ -81,11 +81,11 @@ export const countsPer = (counts: Counts, requests: number) =>
 export interface Proxy {
   /** Connection string whose endpoints are the proxy's ports. */
   readonly connectionString: string;
-  reset(): Promise<void>;
+  reset: () => Promise<void>;
   /** Storage requests since the last reset, without the change feed's background reads. */
-  counts(): Promise<Counts>;
+  counts: () => Promise<Counts>;
   /** The change feed's requests since the last reset (every instance polls it in the background). */
-  changeFeedCounts(): Promise<Counts>;
+  changeFeedCounts: () => Promise<Counts>;
 }
 
 const isChangeFeed = (key: string) => /^table \S+ changes\b/.test(key);
@@ -98,7 +98,9 @@ export async function withProxy<T>(azurite: AzuriteInstance, work: (proxy: Proxy
     const control = `http://127.0.0.1:${String(child.ready.control)}`;
     return work({
       connectionString: azuriteConnectionString('127.0.0.1', ports),
-      reset: async () => void (await (await fetch(`${control}/reset`, { method: 'POST' })).arrayBuffer()),
+      reset: async () => {
+        await (await fetch(`${control}/reset`, { method: 'POST' })).arrayBuffer();
+      },
       counts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => !isChangeFeed(key))),
       changeFeedCounts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => isChangeFeed(key))),
     });

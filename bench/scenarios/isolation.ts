@@ -35,7 +35,7 @@ const close = (server: Server) =>
     server.close(() => resolve());
   });
 
-async function call(url: string, method: string, path: string, token: string, body?: unknown, status = 200): Promise<any> {
+async function call(url: string, method: string, path: string, token: string, body?: unknown, status = 200): Promise<unknown> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -43,7 +43,7 @@ async function call(url: string, method: string, path: string, token: string, bo
   });
   await expectStatus(response, status, `${method} ${path}`);
   const text = await response.text();
-  return text ? JSON.parse(text) : undefined;
+  return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
 /** A public registry with one package, counting package document requests. */
@@ -143,7 +143,7 @@ export const isolationScenario: Scenario = async (ctx) => {
           const queue = new QueueClient(azurite.connectionString, QUEUES.notifications);
 
           // ---- notification lanes ----
-          const abuser = await call(url, 'POST', `/_apis/organizations?${V}`, erin, { name: 'blackhole-org' }, 201);
+          const abuser = (await call(url, 'POST', `/_apis/organizations?${V}`, erin, { name: 'blackhole-org' }, 201)) as { id: string };
           await call(url, 'PUT', `/blackhole-org/_apis/notifications/webhook?${V}`, erin, { url: `${blackholeUrl}/hook`, secret: 'a-secret-of-at-least-16' });
           await call(url, 'PUT', `/contoso/_apis/notifications/webhook?${V}`, alice, { url: `${receiverUrl}/hook`, secret: 'a-secret-of-at-least-16' });
           const notice = (organizationId: string, organizationName: string) => ({

@@ -42,9 +42,9 @@ async function firstRefusal(url: string, pat: string, since: number, limitMs: nu
 async function measure(ctx: ScenarioContext) {
   return withAzurite(async (azurite) =>
     withProxy(azurite, async (proxy) => {
-      const first = await startGatehouse(ctx, proxy.connectionString);
-      const others = await Promise.all([1, 2].map(() => startGatehouse(ctx, proxy.connectionString, { BENCH_SEED: '0' })));
-      const [a, b, c] = [first, ...others];
+      const a = await startGatehouse(ctx, proxy.connectionString);
+      const unseeded = () => startGatehouse(ctx, proxy.connectionString, { BENCH_SEED: '0' });
+      const [b, c] = await Promise.all([unseeded(), unseeded()]);
       try {
         const token = await benchUserToken(ctx.secrets);
         // Cost of the mechanism, idle: requests to the changes table per instance per second.
@@ -56,20 +56,20 @@ async function measure(ctx: ScenarioContext) {
         const readsPerInstancePerSecond = feedRequests / 3 / idleSeconds;
 
         // P1-style load on B and C for the whole measurement.
-        const loadPat = await createPat(a!.url, token, 'bench-p7-load');
+        const loadPat = await createPat(a.url, token, 'bench-p7-load');
         const basic = { authorization: `Basic ${Buffer.from(`:${loadPat.token}`).toString('base64')}` };
         const rounds = ctx.quick ? 20 : 200;
-        const loads = [b!, c!].map((instance) =>
+        const loads = [b, c].map((instance) =>
           autocannon({ url: `${instance.url}/contoso/_apis/connectionData`, headers: basic, connections: 8, duration: 3600, timeout: 10 }),
         );
         const delays: number[] = [];
         try {
           for (let i = 0; i < rounds; i++) {
-            const pat = await createPat(a!.url, token, `bench-p7-${i}`);
-            for (const instance of [b!, c!]) if ((await use(instance.url, pat.token)) !== 200) throw new Error('P7: a new PAT was refused');
-            await expectStatus(await fetch(`${a!.url}${PATS}&authorizationId=${pat.authorizationId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }), 204, 'revoking a P7 PAT');
+            const pat = await createPat(a.url, token, `bench-p7-${i}`);
+            for (const instance of [b, c]) if ((await use(instance.url, pat.token)) !== 200) throw new Error('P7: a new PAT was refused');
+            await expectStatus(await fetch(`${a.url}${PATS}&authorizationId=${pat.authorizationId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }), 204, 'revoking a P7 PAT');
             const answeredAt = Date.now();
-            const [onB, onC] = await Promise.all([firstRefusal(b!.url, pat.token, answeredAt, 10_000), firstRefusal(c!.url, pat.token, answeredAt, 10_000)]);
+            const [onB, onC] = await Promise.all([firstRefusal(b.url, pat.token, answeredAt, 10_000), firstRefusal(c.url, pat.token, answeredAt, 10_000)]);
             delays.push(Math.max(onB, onC));
           }
         } finally {
@@ -78,7 +78,7 @@ async function measure(ctx: ScenarioContext) {
         }
         return { rounds, delays, readsPerInstancePerSecond, feedRequests, idleSeconds };
       } finally {
-        await Promise.all([a, b, c].map((child) => child?.stop()));
+        await Promise.all([a, b, c].map((child) => child.stop()));
       }
     }),
   );

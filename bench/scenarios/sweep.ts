@@ -8,6 +8,7 @@ import { TABLES } from '../../shared/storage/names.js';
 import { seedDemoData, DEMO_ORGANIZATIONS } from '../../local/demo-data.js';
 import { fmt, gatehouseSettings, median, round, seedEntities, timed } from '../lib.js';
 import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type ScenarioContext } from './common.js';
+import { DAY_MS } from '../../shared/time.js';
 
 /**
  * P3: the expiry sweep (shared/lifecycle/sweep.ts) with 100 due tokens among `small` and among
@@ -19,7 +20,6 @@ import { ratioText, sizeLabel, withAzurite, type Row, type Scenario, type Scenar
  */
 
 const DUE = 100;
-const DAY_MS = 86_400_000;
 
 // The sweep is loaded at run time so the benchmark builds and reports even before it exists.
 interface SweepModules {
@@ -35,7 +35,7 @@ interface SweepModules {
 async function loadSweep(): Promise<SweepModules | string> {
   const load = (name: string) => import(new URL(`../../shared/lifecycle/${name}.js`, import.meta.url).href) as Promise<Record<string, unknown>>;
   try {
-    const [sweep, patKind, kinds, cache, index] = await Promise.all([load('sweep'), load('pat-kind'), load('kinds'), load('directory-cache'), load('index')]);
+    const [sweep, patKind, kinds, cache, cursors] = await Promise.all([load('sweep'), load('pat-kind'), load('kinds'), load('directory-cache'), load('cursors')]);
     const modules = {
       sweepKind: sweep.sweepKind,
       expiryCursorName: sweep.expiryCursorName,
@@ -43,7 +43,7 @@ async function loadSweep(): Promise<SweepModules | string> {
       newCounters: kinds.newCounters,
       entitiesRead: kinds.entitiesRead,
       directoryCache: cache.directoryCache,
-      deleteCursor: index.deleteCursor,
+      deleteCursor: cursors.deleteCursor,
     };
     const missing = Object.entries(modules).filter(([, value]) => typeof value !== 'function').map(([name]) => name);
     return missing.length ? `the lifecycle sweep does not export ${missing.join(', ')} yet` : (modules as unknown as SweepModules);
@@ -131,7 +131,7 @@ async function measure(ctx: ScenarioContext, sweep: SweepModules, size: number) 
       const scope = { counters, directory: sweep.directoryCache(app, counters) };
       const run = await timed(() => sweep.sweepKind(app, kind, new Date(), scope, { budget: { remaining: 100_000 } }));
       if (counters.expired !== DUE) throw new Error(`P3: the sweep expired ${String(counters.expired)} of ${DUE} due tokens (${JSON.stringify(counters)})`);
-      if (rep > 0) runs.push({ ms: run.ms, entitiesRead: sweep.entitiesRead(counters), expired: Number(counters.expired), seekMs: seek.ms });
+      if (rep > 0) runs.push({ ms: run.ms, entitiesRead: sweep.entitiesRead(counters), expired: counters.expired, seekMs: seek.ms });
     }
     return { size, seedMs: round(seeded.ms), ms: median(runs.map((r) => r.ms)), entitiesRead: median(runs.map((r) => r.entitiesRead)), seekMs: median(runs.map((r) => r.seekMs)), runs };
   });

@@ -18,6 +18,7 @@ import {
   getAuditSettings,
   type AuditOrganizationSettings,
 } from './repository.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Who may read an organization's audit log: Project Collection Administrators, and members the
@@ -49,8 +50,6 @@ export async function assertAuditReader({ app, organization: access, caller }: O
 export async function recordAuditAccess({ app, organization: access, audit }: OrganizationScope, data: Record<string, unknown>): Promise<void> {
   const event = organizationEvent(app, audit, access.organization, {
     actionId: ACCESS_LOG_ACTION,
-    area: 'Auditing',
-    category: 'access',
     data,
   });
   await sendSignedAuditEvent(app, event);
@@ -119,8 +118,6 @@ export async function grantAuditReader(
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderGranted',
-    area: 'Auditing',
-    category: 'modify',
     data: { UserId: userId, UserDisplayName: row.DisplayName, UserPrincipalName: row.PrincipalName },
   });
   await commitWithEvents(app, TABLES.auditSettings, [['create', row]], [event]);
@@ -133,8 +130,6 @@ export async function revokeAuditReader({ app, organization: access, audit }: Or
   if (!existing) throw notFound('readerNotFound', `The user ${userId} has no audit reader grant.`);
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.ReaderRevoked',
-    area: 'Auditing',
-    category: 'remove',
     data: { UserId: userId, UserDisplayName: existing.DisplayName, UserPrincipalName: existing.PrincipalName },
   });
   const action: TransactionAction = ['delete', { partitionKey: organizationId, rowKey: existing.rowKey }];
@@ -175,7 +170,7 @@ export async function updateAuditSettings({ app, caller, organization: access, a
   const now = app.clock.now();
   // Lengthening applies at once; shortening only after a delay, so history cannot be erased in one step.
   const shortening = retentionDays < before.retentionDays;
-  const effectiveFrom = shortening ? new Date(now.getTime() + RETENTION_SHORTENING_DELAY_DAYS * 86_400_000).toISOString() : now.toISOString();
+  const effectiveFrom = shortening ? new Date(now.getTime() + RETENTION_SHORTENING_DELAY_DAYS * DAY_MS).toISOString() : now.toISOString();
   const entity = {
     partitionKey: organizationId,
     rowKey: SETTINGS_ROW_KEY,
@@ -186,8 +181,6 @@ export async function updateAuditSettings({ app, caller, organization: access, a
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'AuditLog.RetentionUpdated',
-    area: 'Auditing',
-    category: 'modify',
     data: { OldRetentionDays: before.retentionDays, NewRetentionDays: retentionDays, EffectiveFrom: effectiveFrom },
   });
   const action: TransactionAction = current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity];

@@ -1,10 +1,11 @@
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { readEntity } from '../storage/entities.js';
-import { currentPepper } from '../tokens/hashing.js';
+import { currentPepper } from '../secrets/hashing.js';
 import { latestCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { HEAD_ROW_KEY, auditDaysTable, auditLogTable, dayKey, partitionKeyOf, type ChainHeadRow } from './repository.js';
 import { verifyDay } from './verify.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * The checkpoint sweep (on the lifecycle timer): the writer checkpoints every append itself; this
@@ -31,7 +32,7 @@ export interface CheckpointSweepResult {
 export async function checkpointAuditChains(app: AppContext): Promise<CheckpointSweepResult> {
   const result: CheckpointSweepResult = { daysVisited: 0, daysVerified: 0, checkpointsWritten: 0, brokenDays: 0 };
   if (!app.storage.blobConfigured) return result;
-  const from = dayKey(app.clock.now().getTime() - SWEEP_DAYS_BACK * 86_400_000);
+  const from = dayKey(app.clock.now().getTime() - SWEEP_DAYS_BACK * DAY_MS);
   const keyVersion = currentPepper(app.config.peppers).version;
   const days = auditDaysTable(app).listEntities({ queryOptions: { filter: odata`RowKey ge ${from}`, select: ['PartitionKey', 'RowKey'] } });
   for await (const row of days) {

@@ -3,7 +3,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
 import { CONTAINERS } from '../storage/names.js';
-import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
+import { currentPepper, derivedKeyOf } from '../secrets/hashing.js';
 
 /**
  * Checkpoints: the audit hash chains anchored outside the audit table.

@@ -4,10 +4,11 @@ import type { AppContext } from '../app-context.js';
 import type { OrganizationScope } from '../request-scope.js';
 import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
-import { actorOf } from './context.js';
-import type { AuditEvent } from './events.js';
+import { actorOf, organizationEvent, type AuditContext } from './context.js';
+import { normalizeAuditEvent } from './events.js';
 import { InvalidAuditEvent, parseAuditEvent, writeAuditEvent } from './writer.js';
 import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from './repository.js';
+import { guidText } from '../ids.js';
 
 /**
  * Pipeline approver details: the pipelines service posts a check suite once it reaches a final state,
@@ -20,8 +21,7 @@ import { auditSettingsTable, firstRetainedDay, dayKey, getAuditSettings } from '
  * the 64 KiB queue message limit). Its id derives from the organization and check suite id, so a
  * retried POST is a duplicate, not a second entry.
  */
-const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
-const time = z.string().datetime({ offset: true });
+const time = z.iso.datetime({ offset: true });
 const name = z.string().min(1).max(256);
 
 export const CHECK_SUITE_FINAL_STATUSES = ['approved', 'rejected', 'canceled', 'timedOut', 'failed', 'skipped'] as const;
@@ -29,7 +29,7 @@ export const APPROVER_DECISIONS = ['approved', 'rejected', 'deferred', 'reassign
 
 export const approverSchema = z
   .object({
-    id: uuid,
+    id: guidText,
     displayName: name,
     uniqueName: z.string().max(256).optional(),
     decision: z.enum(APPROVER_DECISIONS),
@@ -40,7 +40,7 @@ export const approverSchema = z
 
 export const checkRunSchema = z
   .object({
-    id: uuid,
+    id: guidText,
     type: name.describe('e.g. Approval, BranchControl, ExclusiveLock'),
     status: z.enum(CHECK_SUITE_FINAL_STATUSES),
     resource: z.object({ type: name, id: z.string().min(1).max(256), name: name.optional() }).strict().optional(),
@@ -50,10 +50,10 @@ export const checkRunSchema = z
 
 export const checkSuiteBody = z
   .object({
-    checkSuiteId: uuid,
+    checkSuiteId: guidText,
     status: z.enum(CHECK_SUITE_FINAL_STATUSES),
     completedOn: time,
-    projectId: uuid,
+    projectId: guidText,
     pipeline: z.object({ id: z.number().int().min(0), name }).strict(),
     run: z.object({ id: z.number().int().min(0), name }).strict(),
     stage: z.object({ name, attempt: z.number().int().min(1).max(1000).optional() }).strict(),
@@ -110,8 +110,6 @@ export async function ingestCheckSuite(
     throw badRequest('invalidCompletedOn', `completedOn is older than the audit retention of ${retentionDays} days.`);
   }
   const eventId = stableGuid(`gatehouse-checksuite|${organization.id}|${body.checkSuiteId.toLowerCase()}`);
-  // One event per check suite, whatever day a repeated post names: the first post's time wins.
-  const completedMs = await claimCheckSuite(app, organization.id, body.checkSuiteId.toLowerCase(), eventId, Date.parse(body.completedOn));
 
   let approvers = 0;
   const checkRuns = body.checkRuns.map((run) => {
@@ -131,22 +129,10 @@ export async function ingestCheckSuite(
       })),
     };
   });
-  const candidate: AuditEvent = {
-    id: eventId,
-    schemaVersion: 1,
-    timestamp: new Date(completedMs).toISOString(),
-    organizationId: organization.id,
-    organizationName: organization.name,
-    projectId: project.id,
-    projectName: project.name,
+  const context: AuditContext = { actor: actorOf(caller), ipAddress: undefined, userAgent: undefined, activityId, correlationId: activityId };
+  const built = organizationEvent(app, context, organization, {
     actionId: 'CheckSuite.Completed',
-    area: 'Checks',
-    category: 'execute',
-    actor: actorOf(caller),
-    correlationId: activityId,
-    activityId,
-    scopeType: 'organization',
-    scopeId: organization.id,
+    project,
     data: {
       CheckSuiteId: body.checkSuiteId.toLowerCase(),
       CheckSuiteStatus: body.status,
@@ -159,10 +145,14 @@ export async function ingestCheckSuite(
       ...(body.stage.attempt ? { StageAttempt: body.stage.attempt } : {}),
       CheckRuns: checkRuns,
     },
-  };
+  });
+  // The suite's own id: a repeated post is the same event. It is checked before the suite is claimed,
+  // so a refused post leaves nothing behind.
   try {
-    const event = parseAuditEvent(candidate);
-    const outcome = await writeAuditEvent(app, event);
+    const event = parseAuditEvent(normalizeAuditEvent({ ...built, id: eventId, timestamp: new Date(body.completedOn).toISOString() }));
+    // One event per check suite, whatever day a repeated post names: the first post's time wins.
+    const completedMs = await claimCheckSuite(app, organization.id, body.checkSuiteId.toLowerCase(), eventId, Date.parse(body.completedOn));
+    const outcome = await writeAuditEvent(app, { ...event, timestamp: new Date(completedMs).toISOString() });
     return { eventId, status: outcome.status === 'written' ? 'created' : 'duplicate', approvers };
   } catch (error) {
     if (error instanceof InvalidAuditEvent) throw new AppError(400, 'invalidCheckSuite', `The check suite cannot be stored: ${error.reason}`);

@@ -2,9 +2,11 @@ import { truncate } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import type { Caller } from '../auth/caller.js';
-import type { Organization } from '../directory/repository.js';
+import type { Organization, Project } from '../directory/repository.js';
+import { AUDIT_ACTIONS, type AuditActionId, type AuditData } from './actions.js';
 import type { AuditActor, AuditEvent } from './events.js';
 import type { RequestOrigin } from '../http/origin.js';
+import { ZERO_GUID } from '../ids.js';
 
 /** Who did something and from where: everything an audit event needs besides the action itself. */
 export interface AuditContext {
@@ -18,7 +20,7 @@ export interface AuditContext {
 /** The fixed actor for changes Gatehouse makes on its own (revocation rules, leaks, timers). */
 export const SYSTEM_ACTOR: AuditActor = {
   kind: 'system',
-  id: '00000000-0000-0000-0000-000000000000',
+  id: ZERO_GUID,
   displayName: 'Gatehouse',
   authenticationMechanism: 'System',
 };
@@ -65,22 +67,35 @@ export function systemAuditContext(correlationId: string = randomUUID()): AuditC
   return { actor: SYSTEM_ACTOR, ipAddress: undefined, userAgent: undefined, activityId: correlationId, correlationId };
 }
 
-/** Builds an organization-scoped audit event (a new event id each call). */
-export function organizationEvent(
+/** What a producer says about an event: the catalogued action, its data and, optionally, its project. */
+export interface AuditAction<Id extends AuditActionId> {
+  readonly actionId: Id;
+  readonly data: AuditData<Id>;
+  /** The project the change belongs to (the event's projectId and projectName). */
+  readonly project?: Pick<Project, 'id' | 'name'> | undefined;
+}
+
+/**
+ * Builds an organization-scoped audit event (a new event id each call). Area and category come from
+ * the catalogue (shared/audit/actions.ts), never from the producer.
+ */
+export function organizationEvent<Id extends AuditActionId>(
   app: AppContext,
   context: AuditContext,
   organization: Pick<Organization, 'id' | 'name'>,
-  action: { actionId: string; area: string; category: AuditEvent['category']; data: Record<string, unknown> },
+  action: AuditAction<Id>,
 ): AuditEvent {
+  const { area, category } = AUDIT_ACTIONS[action.actionId];
   return {
     id: randomUUID(),
     schemaVersion: 1,
     timestamp: app.clock.now().toISOString(),
     organizationId: organization.id,
     organizationName: organization.name,
+    ...(action.project ? { projectId: action.project.id, projectName: action.project.name } : {}),
     actionId: action.actionId,
-    area: action.area,
-    category: action.category,
+    area,
+    category,
     actor: context.actor,
     ...(context.ipAddress ? { ipAddress: context.ipAddress } : {}),
     ...(context.userAgent ? { userAgent: context.userAgent } : {}),
@@ -88,6 +103,6 @@ export function organizationEvent(
     activityId: context.activityId,
     scopeType: 'organization',
     scopeId: organization.id,
-    data: action.data,
+    data: { ...action.data },
   };
 }

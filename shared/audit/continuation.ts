@@ -23,7 +23,7 @@ export interface ReadPosition {
 
 const payloadSchema = z.object({
   v: z.literal(1),
-  o: z.string().uuid(),
+  o: z.uuid(),
   s: z.number().int(),
   e: z.number().int(),
   f: z.string().regex(/^[0-9a-f]{32}$/),

@@ -20,12 +20,12 @@ export const auditActorSchema = z.object({
 
 export const auditEventSchema = z.object({
   /** Unique per event: the writer is idempotent on it. */
-  id: z.string().uuid(),
+  id: z.uuid(),
   schemaVersion: z.literal(1),
-  timestamp: z.string().datetime({ offset: true }),
-  organizationId: z.string().uuid(),
+  timestamp: z.iso.datetime({ offset: true }),
+  organizationId: z.uuid(),
   organizationName: z.string().min(1).max(64),
-  projectId: z.string().uuid().optional(),
+  projectId: z.uuid().optional(),
   projectName: z.string().max(64).optional(),
   /** e.g. Token.PatCreateEvent, Token.SshRevokeEvent, CheckSuite.Completed, AuditLog.AccessLog. */
   actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/).max(128),
@@ -34,10 +34,10 @@ export const auditEventSchema = z.object({
   actor: auditActorSchema,
   ipAddress: z.string().max(64).optional(),
   userAgent: z.string().max(512).optional(),
-  correlationId: z.string().uuid(),
-  activityId: z.string().uuid(),
+  correlationId: z.uuid(),
+  activityId: z.uuid(),
   scopeType: z.enum(['organization', 'project']),
-  scopeId: z.string().uuid(),
+  scopeId: z.uuid(),
   data: z.record(z.string(), z.unknown()),
 });
 

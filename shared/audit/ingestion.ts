@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
-import { currentPepper, derivedKeyOf } from '../tokens/hashing.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { currentPepper, derivedKeyOf } from '../secrets/hashing.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { canonicalJson } from './chain.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 
@@ -35,9 +35,9 @@ export async function sendSignedAuditEvent(app: AppContext, event: AuditEvent): 
 }
 
 /** 'valid', 'absent', or why the signature does not hold. */
-export function checkIngestionSignature(app: AppContext, payload: object): 'valid' | 'absent' | string {
+export function checkIngestionSignature(app: AppContext, payload: object): string {
   if (!('ingestion' in payload)) return 'absent';
-  const { ingestion, ...message } = payload as { ingestion: unknown };
+  const { ingestion, ...message } = payload;
   const parsed = ingestionSchema.safeParse(ingestion);
   if (!parsed.success) return 'ingestion: malformed signature';
   const key = ingestionKey(app, parsed.data.keyVersion);

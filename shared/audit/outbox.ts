@@ -1,11 +1,11 @@
-import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { AppError, isStorageUnavailable, restErrorStatus } from '../http/errors.js';
 import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js';
 import { QUEUES, TABLES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { currentTraceparent } from '../telemetry/telemetry.js';
 import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
 
@@ -129,7 +129,7 @@ function serializableEvent(event: AuditEvent): AuditEvent {
 /** The `delivery` field of an audit message: undefined for a message with none, an error text when malformed. */
 export function deliveryOf(payload: unknown): { delivery?: Delivery; error?: string } {
   if (typeof payload !== 'object' || payload === null || !('delivery' in payload)) return {};
-  const parsed = deliverySchema.safeParse((payload as { delivery: unknown }).delivery);
+  const parsed = deliverySchema.safeParse(payload.delivery);
   if (parsed.success) return { delivery: parsed.data };
   const issue = parsed.error.issues[0];
   return { error: `delivery: ${issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'invalid'}` };
@@ -145,7 +145,7 @@ export async function applyEffects(app: AppContext, delivery: Delivery): Promise
   await Promise.all(
     (delivery.effects ?? []).map((effect) =>
       effect.op === 'upsert'
-        ? app.storage.table(effect.table).upsertEntity({ partitionKey: effect.partitionKey, rowKey: effect.rowKey, ...effect.columns } as TableEntity, 'Replace')
+        ? app.storage.table(effect.table).upsertEntity({ partitionKey: effect.partitionKey, rowKey: effect.rowKey, ...effect.columns }, 'Replace')
         : ignoreMissing(app.storage.table(effect.table).deleteEntity(effect.partitionKey, effect.rowKey)),
     ),
   );

@@ -16,6 +16,8 @@ import {
   rowKeyAtOrBefore,
   type AuditRow,
 } from './repository.js';
+import { guidText, isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 // ---- request parameters ---------------------------------------------------------------------------
 
@@ -39,14 +41,12 @@ export const booleanParam = z
   .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])
   .transform((value) => value.toLowerCase() === 'true');
 
-const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
-
 /** Filters beyond Azure DevOps: exact action id, area, actor (id or UPN) and project id. */
 export const filterParams = {
   actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/, 'must be an action id such as Token.PatCreateEvent').max(128).optional(),
   area: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an area name such as Token').max(64).optional(),
   actor: z.string().min(1).max(256).optional().describe("The actor's user or client id, or UPN"),
-  projectId: uuid.optional(),
+  projectId: guidText.optional(),
 };
 
 export interface AuditFilters {
@@ -60,8 +60,6 @@ export interface AuditWindow {
   readonly startMs: number;
   readonly endMs: number;
 }
-
-const DAY_MS = 86_400_000;
 
 /** Resolves startTime/endTime: defaults to the retention period up to now; a reversed window is a 400. */
 export function resolveWindow(
@@ -206,15 +204,14 @@ export class AuditCursor {
     if (projectId) clauses.push(odata`ProjectId eq ${projectId.toLowerCase()}`);
     if (actor) {
       clauses.push(
-        uuid.safeParse(actor).success
+        isGuid(actor)
           ? odata`(ActorId eq ${actor.toLowerCase()} or ActorClientId eq ${actor.toLowerCase()})`
           : odata`ActorUpnLower eq ${actor.toLowerCase()}`,
       );
     }
     return auditLogTable(this.app)
       .listEntities<AuditRow>({ queryOptions: { filter: clauses.join(' and ') } })
-      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })
-      [Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
+      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })[Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
   }
 }
 
@@ -249,8 +246,6 @@ export interface DecoratedAuditLogEntry {
   data: Record<string, unknown>;
 }
 
-const isGuid = (value: string | undefined): value is string => value !== undefined && uuid.safeParse(value).success;
-
 function parseData(json: string): Record<string, unknown> {
   try {
     const value = JSON.parse(json) as unknown;
@@ -273,7 +268,7 @@ export function decorate(row: StoredRow, data: Record<string, unknown>): Decorat
     correlationId: row.CorrelationId,
     activityId: row.ActivityId,
     ...(isUser && isGuid(row.ActorId) ? { actorCUID: row.ActorId, actorUserId: row.ActorId } : {}),
-    ...(isGuid(clientId) ? { actorClientId: clientId.toLowerCase() } : {}),
+    ...(clientId !== undefined && isGuid(clientId) ? { actorClientId: clientId.toLowerCase() } : {}),
     ...(row.ActorUpn ? { actorUPN: row.ActorUpn } : {}),
     actorDisplayName: row.ActorDisplayName,
     authenticationMechanism: row.AuthenticationMechanism,

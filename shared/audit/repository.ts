@@ -1,8 +1,10 @@
 import type { TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { TtlCache } from '../cache.js';
 import { readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Audit storage layout.
@@ -43,10 +45,6 @@ export function invertedTicks(ms: number): string {
 /** The UTC day `yyyyMMdd` of a time in ms. */
 export function dayKey(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
-}
-
-export function dayStartMs(day: string): number {
-  return Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
 }
 
 export const partitionKeyOf = (organizationId: string, day: string): string => `${organizationId}|${day}`;
@@ -147,13 +145,8 @@ export async function getAuditSettings(app: AppContext, organizationId: string):
   return { ...current, pending: { retentionDays: pendingDays, effectiveFrom: row.PendingFrom } };
 }
 
-const settingsCaches = new WeakMap<AppContext, TtlCache<AuditOrganizationSettings>>();
 const SETTINGS_CACHE_MS = 10_000;
-function settingsCacheOf(app: AppContext): TtlCache<AuditOrganizationSettings> {
-  let cache = settingsCaches.get(app);
-  if (!cache) settingsCaches.set(app, (cache = new TtlCache(() => SETTINGS_CACHE_MS, () => 10_000)));
-  return cache;
-}
+const settingsCacheOf = memoForApp(() => new TtlCache<AuditOrganizationSettings>(() => SETTINGS_CACHE_MS, () => 10_000));
 
 /**
  * getAuditSettings for the writer's retention check, reused for ten seconds (it runs for every event);
@@ -174,7 +167,7 @@ export function forgetAuditSettings(app: AppContext, organizationId: string): vo
 
 /** The first day that is still kept: day partitions before it are past the organization's retention. */
 export function firstRetainedDay(nowMs: number, retentionDays: number): string {
-  return dayKey(nowMs - retentionDays * 86_400_000);
+  return dayKey(nowMs - retentionDays * DAY_MS);
 }
 
 /** Reads a row's data, from its column or its blob. */

@@ -1,9 +1,10 @@
+import type { AuditActionId } from './actions.js';
 import type { AuditEvent } from './events.js';
 import type { MessageOutcome } from './writer.js';
 import { annotateSpan, telemetry } from '../telemetry/telemetry.js';
 
-const CREATED: Record<string, 'pat' | 'sshKey'> = { 'Token.PatCreateEvent': 'pat', 'Token.SshCreateEvent': 'sshKey' };
-const REVOKED: Record<string, 'pat' | 'sshKey'> = {
+const CREATED: Partial<Record<AuditActionId, 'pat' | 'sshKey'>> = { 'Token.PatCreateEvent': 'pat', 'Token.SshCreateEvent': 'sshKey' };
+const REVOKED: Partial<Record<AuditActionId, 'pat' | 'sshKey'>> = {
   'Token.PatRevokeEvent': 'pat',
   'Token.PatSystemRevokeEvent': 'pat',
   'Token.PatOrganizationRevokeEvent': 'pat',
@@ -20,8 +21,8 @@ export function observeAuditMessage(event: AuditEvent, outcome: MessageOutcome, 
   annotateSpan({ 'gatehouse.audit.event_id': event.id, 'gatehouse.audit.action_id': event.actionId, 'gatehouse.audit.outcome': outcome });
   if (outcome !== 'written') return;
   telemetry.auditLag(nowMs - Date.parse(event.timestamp));
-  const created = CREATED[event.actionId];
+  const created = CREATED[event.actionId as AuditActionId];
   if (created) telemetry.tokenCreated(created);
-  const revoked = REVOKED[event.actionId];
+  const revoked = REVOKED[event.actionId as AuditActionId];
   if (revoked) telemetry.tokenRevoked(revoked);
 }

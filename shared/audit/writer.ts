@@ -1,10 +1,11 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
 import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
 import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
@@ -24,6 +25,8 @@ import {
   type AuditRow,
   type ChainHeadRow,
 } from './repository.js';
+import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * The audit writer: stores each event exactly once although the queue delivers at least once.
@@ -48,7 +51,7 @@ export class InvalidAuditEvent extends Error {
 /** Data up to this many UTF-16 code units stays in the row; Table Storage allows 32K per string. */
 export const INLINE_DATA_MAX_CHARS = 30_000;
 /** Events dated this far ahead of the clock are refused (a producer's clock or a forged message). */
-export const MAX_FUTURE_SKEW_MS = 24 * 3_600_000;
+export const MAX_FUTURE_SKEW_MS = DAY_MS;
 const MAX_APPEND_ATTEMPTS = 25;
 
 export interface WriteOutcome {
@@ -96,8 +99,6 @@ function wellFormed(value: unknown, depth = 0): boolean {
   return Object.entries(value).every(([key, item]) => !LONE_SURROGATE.test(key) && wellFormed(item, depth + 1));
 }
 
-const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
@@ -109,8 +110,8 @@ interface PendingAppend {
   readonly eventId: string;
   readonly dataBlob: string | undefined;
   readonly nowMs: number;
-  resolve(outcome: WriteOutcome): void;
-  reject(error: unknown): void;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Events per group transaction: two rows each plus the head, within the 100-entity limit. */
@@ -121,11 +122,10 @@ const MAX_GROUP = 32;
  * serialises this process's appends (the head ETag covers other instances); while a transaction is in
  * flight, the events that arrive meanwhile gather and go together in the next one (group commit).
  */
-const appendQueues = new WeakMap<AppContext, Map<string, { pending: PendingAppend[]; flushing: boolean }>>();
+const appendQueuesOf = memoForApp(() => new Map<string, { pending: PendingAppend[]; flushing: boolean }>());
 
 function appendQueueOf(app: AppContext, partitionKey: string) {
-  let queues = appendQueues.get(app);
-  if (!queues) appendQueues.set(app, (queues = new Map()));
+  const queues = appendQueuesOf(app);
   let queue = queues.get(partitionKey);
   if (!queue) queues.set(partitionKey, (queue = { pending: [], flushing: false }));
   return queue;
@@ -160,7 +160,7 @@ async function flushAppends(app: AppContext, partitionKey: string, queue: { pend
     }
   } finally {
     queue.flushing = false;
-    appendQueues.get(app)?.delete(partitionKey);
+    appendQueuesOf(app).delete(partitionKey);
   }
 }
 
@@ -189,23 +189,11 @@ function anchorThenSettle(app: AppContext, partitionKey: string, rows: readonly 
  * the head read. Another writer's append changes the ETag: the transaction fails with 412 and the
  * head is read again, exactly as before.
  */
-const knownHeads = new WeakMap<AppContext, Map<string, ChainHeadRow & { etag: string }>>();
+const knownHeadsOf = memoForApp(() => new Map<string, ChainHeadRow & { etag: string }>());
 const KNOWN_HEADS_MAX = 10_000;
 
-function knownHeadsOf(app: AppContext): Map<string, ChainHeadRow & { etag: string }> {
-  let heads = knownHeads.get(app);
-  if (!heads) knownHeads.set(app, (heads = new Map()));
-  return heads;
-}
-
 /** `auditdays` rows this process has written (organization|day). */
-const daysWritten = new WeakMap<AppContext, Set<string>>();
-
-function daysWrittenOf(app: AppContext): Set<string> {
-  let days = daysWritten.get(app);
-  if (!days) daysWritten.set(app, (days = new Set()));
-  return days;
-}
+const daysWrittenOf = memoForApp(() => new Set<string>());
 
 function rememberHead(app: AppContext, head: ChainHeadRow, etag: string | undefined): void {
   const heads = knownHeadsOf(app);
@@ -300,7 +288,7 @@ export async function writeAuditEvent(app: AppContext, received: AuditEvent): Pr
   }
 
   const actor = event.actor;
-  const actorId = isUuid(actor.id) ? actor.id.toLowerCase() : actor.id;
+  const actorId = isGuid(actor.id) ? actor.id.toLowerCase() : actor.id;
   const base = withoutUndefined({
     partitionKey,
     rowKey,
@@ -332,7 +320,7 @@ export async function writeAuditEvent(app: AppContext, received: AuditEvent): Pr
     DataLength: dataJson.length,
   });
 
-  return enqueueAppend(app, partitionKey, { row: base as PreparedRow, eventId, dataBlob, nowMs });
+  return enqueueAppend(app, partitionKey, { row: base, eventId, dataBlob, nowMs });
 }
 
 function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefined, partitionKey: string, nowMs: number): AuditRow {

@@ -1,6 +1,7 @@
 import { truncate, wellFormed } from '../text.js';
 import type { AppContext } from '../app-context.js';
 import { unauthorized } from '../http/errors.js';
+import { isGuid } from '../ids.js';
 
 export interface UserCaller {
   readonly kind: 'user';
@@ -54,7 +55,6 @@ export type Caller = UserCaller | ServicePrincipalCaller | PatCaller;
 /** The directory subject a caller acts as (a PAT acts as its owner). */
 export const subjectKindOf = (caller: Caller): 'user' | 'servicePrincipal' => (caller.kind === 'servicePrincipal' ? 'servicePrincipal' : 'user');
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
 /** Extracts the bearer credential; anything else (missing, other schemes, oversized) is a uniform 401. */
@@ -71,10 +71,10 @@ export function bearerToken(authorization: string | null): string {
  */
 export async function authenticateJwt(app: AppContext, authorization: string | null): Promise<Caller> {
   const claims = await app.verifyJwt(bearerToken(authorization));
-  if (!claims || typeof claims.tid !== 'string' || !GUID.test(claims.tid)) throw unauthorized();
+  if (!claims || typeof claims.tid !== 'string' || !isGuid(claims.tid)) throw unauthorized();
   const tenantId = claims.tid.toLowerCase();
   if (typeof claims.scp === 'string') {
-    if (typeof claims.oid !== 'string' || !GUID.test(claims.oid)) throw unauthorized();
+    if (typeof claims.oid !== 'string' || !isGuid(claims.oid)) throw unauthorized();
     return {
       kind: 'user',
       id: claims.oid.toLowerCase(),
@@ -86,7 +86,7 @@ export async function authenticateJwt(app: AppContext, authorization: string | n
     };
   }
   const appId = claims.azp ?? claims.appid;
-  if (typeof appId !== 'string' || !GUID.test(appId)) throw unauthorized();
+  if (typeof appId !== 'string' || !isGuid(appId)) throw unauthorized();
   const principal = await app.directory.getServicePrincipal(appId.toLowerCase());
   return {
     kind: 'servicePrincipal',

@@ -56,7 +56,7 @@ export function createJwtVerifier(auth: AppConfig['auth'], clock: Clock, fetchKe
         currentDate: clock.now(),
         requiredClaims: ['exp', 'tid'],
       });
-      return payload as EntraClaims;
+      return payload;
     } catch {
       return undefined;
     }

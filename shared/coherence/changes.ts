@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
+import { errorMessage } from '../logging.js';
 import { TABLES } from '../storage/names.js';
 
 /**
@@ -133,7 +134,7 @@ export class ChangeFeed {
       this.failing = false;
     } catch (error) {
       if (restErrorStatus(error) === 404) await this.app.storage.tableService.createTable(TABLES.changes).catch(() => undefined);
-      if (!this.failing) this.app.log.warn('change feed unreadable: caches are bypassed until it is back', { error: String((error as Error)?.message ?? error).slice(0, 200) });
+      if (!this.failing) this.app.log.warn('change feed unreadable: caches are bypassed until it is back', { error: errorMessage(error).slice(0, 200) });
       this.failing = true;
       this.dropAll();
     }
@@ -176,8 +177,6 @@ export async function stopChangeFeed(app: AppContext): Promise<void> {
   await running.get(app)?.stop();
   running.delete(app);
 }
-
-export const changeFeedOf = (app: AppContext): ChangeFeed | undefined => running.get(app);
 
 onRemoteChange('organization', (app, key) => app.directory.dropCached('organization', key));
 onRemoteChange('membership', (app, key) => app.directory.dropCached('membership', key));

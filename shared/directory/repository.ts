@@ -3,8 +3,8 @@ import { TtlCache } from '../cache.js';
 import { announceChange } from '../coherence/changes.js';
 import type { StorageClients } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { encodeKey, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
-import { restErrorStatus } from '../http/errors.js';
+import { encodeKey, optionalText, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
+import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { organizationNameSchema, type OrganizationGroup, type ProjectRole, type ProjectVisibility } from './schemas.js';
 
 /**
@@ -101,7 +101,6 @@ export type MembershipDecision = (current: Membership | undefined, administrator
 export type Commit = (actions: TransactionAction[]) => Promise<void>;
 
 const ROSTER_ROW = 'administrators';
-const MEMBERSHIP_ATTEMPTS = 8;
 const isAdministrator = (membership: Membership | undefined) =>
   membership?.subjectKind === 'user' && membership.groups.includes('projectCollectionAdministrators');
 
@@ -287,7 +286,7 @@ export class DirectoryRepository {
     commitFor: (current: Membership | undefined, next: Membership | undefined) => Commit = () => (actions) => this.members.submitTransaction(actions).then(() => undefined),
   ): Promise<Membership | undefined> {
     const rowKey = memberRowKey(kind, subjectId);
-    for (let attempt = 1; ; attempt++) {
+    const committed = await retryLostRaces(async () => {
       const [rosterRow, row] = await Promise.all([
         readEntity<{ ids: string }>(this.members, organizationId, ROSTER_ROW),
         readEntity<Record<string, unknown>>(this.members, organizationId, rowKey),
@@ -299,28 +298,22 @@ export class DirectoryRepository {
       if (isAdministrator(next)) nextAdministrators.push(subjectId);
       const actions: TransactionAction[] = [...extra(current)];
       if (next) {
-        const entity = membershipEntity(next);
-        actions.push(row ? ['update', entity, 'Replace', { etag: row.etag }] : ['create', entity]);
+        actions.push(conditionalWrite(membershipEntity(next), row?.etag));
       } else if (row) {
         // Unconditional is enough: the roster row's ETag serialises every membership change of the organization.
         actions.push(['delete', { partitionKey: organizationId, rowKey }]);
       }
       const roster = { partitionKey: organizationId, rowKey: ROSTER_ROW, ids: JSON.stringify(nextAdministrators.sort()) };
-      actions.push(rosterRow ? ['update', roster, 'Replace', { etag: rosterRow.etag }] : ['create', roster]);
+      actions.push(conditionalWrite(roster, rosterRow?.etag));
       if (next) await this.members.upsertEntity({ partitionKey: rowKey, rowKey: organizationId }, 'Replace');
       this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-      try {
-        await commitFor(current, next)(actions);
-      } catch (error) {
-        const status = restErrorStatus(error);
-        if ((status === 409 || status === 412) && attempt < MEMBERSHIP_ATTEMPTS) continue;
-        throw error;
-      }
-      this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
-      await announceChange('membership', membershipKey(organizationId, kind, subjectId));
-      if (!next && row) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
-      return next;
-    }
+      await commitFor(current, next)(actions);
+      return { next, removed: !next && row !== undefined };
+    });
+    this.membershipCache.delete(membershipKey(organizationId, kind, subjectId));
+    await announceChange('membership', membershipKey(organizationId, kind, subjectId));
+    if (committed.removed) await this.members.deleteEntity(rowKey, organizationId).catch(() => undefined);
+    return committed.next;
   }
 
   /** The roster of an organization written before the roster row existed. */
@@ -458,8 +451,8 @@ function toInvitation(row: Record<string, unknown>): Invitation {
     userId: String(row.userId),
     groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
     projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
-    invitedBy: String(row.invitedBy ?? ''),
-    invitedAt: String(row.invitedAt ?? ''),
+    invitedBy: optionalText(row.invitedBy),
+    invitedAt: optionalText(row.invitedAt),
   };
 }
 
@@ -467,10 +460,10 @@ function toOrganization(row: Record<string, unknown>): Organization {
   return {
     id: String(row.id),
     name: String(row.name),
-    description: String(row.description ?? ''),
+    description: optionalText(row.description),
     createdAt: String(row.createdAt),
     projectScopedVisibility: row.projectScopedVisibility === true,
-    tenantId: String(row.tenantId ?? ''),
+    tenantId: optionalText(row.tenantId),
     allowExternalGuests: row.allowExternalGuests === true,
   };
 }
@@ -491,7 +484,7 @@ function toProject(row: Record<string, unknown>): Project {
     id: String(row.id),
     organizationId: String(row.partitionKey),
     name: String(row.name),
-    description: String(row.description ?? ''),
+    description: optionalText(row.description),
     visibility: row.visibility === 'public' ? 'public' : 'private',
     createdAt: String(row.createdAt),
     updatedAt: String(row.updatedAt ?? row.createdAt),
@@ -505,7 +498,7 @@ function toMembership(row: Record<string, unknown>): Membership {
     subjectId: String(row.subjectId),
     groups: parseJsonColumn<OrganizationGroup[]>(row.groups, []),
     projects: parseJsonColumn<ProjectMembership[]>(row.projects, []),
-    since: String(row.since ?? ''),
+    since: optionalText(row.since),
   };
 }
 
@@ -514,6 +507,6 @@ function toUser(row: Record<string, unknown>): User {
     id: String(row.rowKey).slice('id_'.length),
     email: String(row.email),
     displayName: String(row.displayName),
-    tenantId: String(row.tenantId ?? ''),
+    tenantId: optionalText(row.tenantId),
   };
 }

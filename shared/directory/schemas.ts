@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 
 /** Names that would collide with host routes or Gatehouse's own top-level paths. */
 export const RESERVED_ORGANIZATION_NAMES = new Set([
@@ -44,7 +44,7 @@ export const projectNameSchema = z
   .refine((name) => name.trim() === name, 'project names may not start or end with spaces')
   .refine((name) => !RESERVED_PROJECT_NAMES.has(name.toLowerCase()), 'this project name is reserved');
 
-export const guidSchema = z.string().uuid();
+export const guidSchema = z.uuid();
 
 export const ORGANIZATION_GROUPS = ['projectCollectionAdministrators', 'projectScopedUsers'] as const;
 export type OrganizationGroup = (typeof ORGANIZATION_GROUPS)[number];
@@ -87,7 +87,7 @@ const projectEntitlement = z
 
 export const addMemberBody = z
   .object({
-    user: z.object({ principalName: z.string().email().max(256) }).strict(),
+    user: z.object({ principalName: z.email().max(256) }).strict(),
     groups: z.array(z.enum(ORGANIZATION_GROUPS)).max(ORGANIZATION_GROUPS.length).default([]),
     projectEntitlements: z.array(projectEntitlement).max(200).default([]),
   })
@@ -183,7 +183,7 @@ export const identitySearchQuery = z
     projectId: z.string().min(1).max(64).optional(),
   })
   .refine((query) => query.filterValue !== undefined || query.identityIds !== undefined, {
-    message: 'give filterValue or identityIds',
+    error: 'give filterValue or identityIds',
     path: ['filterValue'],
   });
 

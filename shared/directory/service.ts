@@ -10,11 +10,11 @@ import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { TABLES, type TableName } from '../storage/names.js';
 import type { Commit } from './repository.js';
-import { ensureCapacityRecord } from '../pipelines/service.js';
 import type { OrganizationAccess } from './access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Invitation, Membership, Organization, Project, User } from './repository.js';
 import type { addMemberBody, createOrganizationBody, createProjectBody, updateMemberBody, updateProjectBody } from './schemas.js';
+import { isGuid } from '../ids.js';
 
 /** A commit that carries the change's audit events (shared/audit/outbox.ts). */
 const audited = (app: AppContext, table: TableName, events: readonly AuditEvent[]): Commit => (actions) => commitWithEvents(app, table, actions, events);
@@ -33,8 +33,6 @@ function membershipEvent(
   const change = !current ? 'add' : !next ? 'remove' : 'modify';
   return organizationEvent(app, audit, organization, {
     actionId: 'Group.UpdateGroupMembership',
-    area: 'Group',
-    category: 'modify',
     data: {
       Change: change,
       MemberId: member.id,
@@ -95,8 +93,6 @@ export async function createOrganization(
   };
   const created = organizationEvent(app, audit, organization, {
     actionId: 'Organization.Create',
-    area: 'Organization',
-    category: 'create',
     // The creator's administrator membership is part of this change and recorded here.
     data: { OrganizationName: organization.name, OrganizationId: organization.id, TenantId: organization.tenantId, AdministratorId: caller.id },
   });
@@ -119,8 +115,6 @@ export async function createOrganization(
     await app.directory.deleteOrganization(organization).catch(() => undefined);
     throw error;
   }
-  // Every organization has a pipeline capacity record: private defaults, no free public jobs.
-  await ensureCapacityRecord(app, organization);
   return organization;
 }
 
@@ -144,12 +138,10 @@ export async function listProjects(app: AppContext, access: OrganizationAccess):
   return projects.filter((project) => isVisible(access, project.id));
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Finds a project by id or name; one the caller may not see answers exactly like a missing one. */
 export async function getProject(app: AppContext, access: OrganizationAccess, idOrName: string): Promise<Project> {
   const organizationId = access.organization.id;
-  const project = GUID.test(idOrName)
+  const project = isGuid(idOrName)
     ? await app.directory.getProject(organizationId, idOrName)
     : idOrName.length <= 64 && !/[/\\#?\u0000-\u001f]/.test(idOrName)
       ? await app.directory.getProjectByName(organizationId, idOrName)
@@ -173,12 +165,11 @@ export async function createProject({ app, organization: access, audit }: Organi
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Project.CreateCompleted',
-    area: 'Project',
-    category: 'create',
     data: { ProjectId: project.id, ProjectName: project.name, Visibility: project.visibility },
+    project,
   });
   try {
-    await app.directory.createProject(project, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
+    await app.directory.createProject(project, audited(app, TABLES.projects, [event]));
   } catch (error) {
     if (restErrorStatus(error) === 409) {
       throw conflict('projectAlreadyExists', `A project named '${body.name}' already exists in this organization.`);
@@ -202,8 +193,6 @@ export async function updateProject(
   };
   const event = organizationEvent(app, audit, access.organization, {
     actionId: 'Project.UpdateCompleted',
-    area: 'Project',
-    category: 'modify',
     data: {
       ProjectId: project.id,
       ProjectName: project.name,
@@ -212,8 +201,9 @@ export async function updateProject(
       PreviousVisibility: project.visibility,
       Visibility: updated.visibility,
     },
+    project,
   });
-  await app.directory.updateProject(updated, audited(app, TABLES.projects, [{ ...event, projectId: project.id, projectName: project.name }]));
+  await app.directory.updateProject(updated, audited(app, TABLES.projects, [event]));
   return updated;
 }
 
@@ -277,8 +267,6 @@ export async function addMember({ app, organization: access, audit }: Organizati
     const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy: audit.actor.id, invitedAt: app.clock.now().toISOString() };
     const event = organizationEvent(app, audit, access.organization, {
       actionId: 'Group.InviteGuest',
-      area: 'Group',
-      category: 'create',
       data: { MemberId: user.id, MemberDisplayName: user.displayName, TenantId: user.tenantId, Groups: groupsText(groups) },
     });
     await app.directory.saveInvitation(invitation, audited(app, TABLES.members, [event]));
@@ -340,7 +328,7 @@ export async function acceptInvitation({ app, caller, audit }: CallerScope<UserC
 }
 
 async function requireMember(app: AppContext, access: OrganizationAccess, userId: string): Promise<Membership> {
-  const membership = GUID.test(userId) ? await app.directory.getMembership(access.organization.id, 'user', userId.toLowerCase()) : undefined;
+  const membership = isGuid(userId) ? await app.directory.getMembership(access.organization.id, 'user', userId.toLowerCase()) : undefined;
   if (!membership) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
   return membership;
 }

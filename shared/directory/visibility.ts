@@ -9,7 +9,6 @@ import type { OrganizationScope } from '../request-scope.js';
 import type { Membership, Organization, User } from './repository.js';
 import type { identitySearchQuery, organizationSettingsBody } from './schemas.js';
 import { getProject } from './service.js';
-import { getCapacity } from '../pipelines/service.js';
 
 export function organizationSettingsView(organization: Organization) {
   return { limitUserVisibilityToProjects: organization.projectScopedVisibility, allowExternalGuests: organization.allowExternalGuests };
@@ -34,7 +33,7 @@ export async function updateOrganizationSettings(
     { setting: 'allowExternalGuests', previousValue: before.allowExternalGuests, newValue: after.allowExternalGuests },
   ].filter((change) => change.previousValue !== change.newValue);
   if (changes.length === 0) return after;
-  const events = changes.map((data) => organizationEvent(app, audit, after, { actionId: 'Organization.SettingsUpdateEvent', area: 'Organization', category: 'modify', data }));
+  const events = changes.map((data) => organizationEvent(app, audit, after, { actionId: 'Organization.SettingsUpdateEvent', data }));
   await commitWithEvents(
     app,
     TABLES.organizations,
@@ -109,12 +108,22 @@ export async function searchIdentities(app: AppContext, access: OrganizationAcce
   return { count: matches.length, value: matches.map(identityView) };
 }
 
-/** A minimal billing-and-usage page: members, projects and pipeline grants. */
-export async function organizationUsage(app: AppContext, access: OrganizationAccess) {
+/** What the usage page shows of an organization's pipeline capacity (read by shared/pipelines). */
+interface CapacitySummary {
+  readonly grant: { readonly status: string };
+  readonly public: { readonly parallelJobs: number };
+  readonly private: { readonly parallelJobs: number };
+}
+
+/**
+ * A minimal billing-and-usage page: members, projects and pipeline grants. The capacity is read by
+ * the caller's `readCapacity` (shared/pipelines builds on the directory, not the other way round).
+ */
+export async function organizationUsage(app: AppContext, access: OrganizationAccess, readCapacity: (app: AppContext, organization: Organization) => Promise<CapacitySummary>) {
   const [memberships, projects, capacity] = await Promise.all([
     app.directory.listMemberships(access.organization.id),
     app.directory.listProjects(access.organization.id),
-    getCapacity(app, access.organization),
+    readCapacity(app, access.organization),
   ]);
   return {
     organizationId: access.organization.id,

@@ -18,6 +18,7 @@ import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './ap
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
 import { requestOriginOf, type RequestOrigin } from './origin.js';
+import { wellFormedDeep } from '../text.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -362,6 +363,7 @@ function authorizeCallerKind(access: Authenticated, caller: Caller): void {
     return;
   }
   if (!access.apps) throw forbidden('callerTypeNotAllowed', 'App-only tokens cannot call this API.');
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a caller kind added later is refused until it is handled above
   if (caller.kind !== 'servicePrincipal') throw unauthorized();
   if (access.apps.roles.length > 0 && !access.apps.roles.some((role) => caller.roles.has(role))) {
     throw forbidden('missingAppRole', `This API requires one of the app roles: ${access.apps.roles.join(', ')}.`);
@@ -402,7 +404,9 @@ export async function readJsonBody<B>(
     }
   }
   assertJsonDepth(json);
-  const parsed = schema.safeParse(json);
+  // JSON may spell unpaired surrogates (`"\ud800"`), which no storage key, queue or consumer takes:
+  // every string is made well-formed (U+FFFD) before anything reads it, as Gatehouse stores text.
+  const parsed = schema.safeParse(wellFormedDeep(json));
   if (!parsed.success) throw unknownFieldError(parsed.error) ?? validationError('invalidRequestBody', parsed.error, issueCode);
   return parsed.data;
 }
@@ -429,7 +433,7 @@ export async function readBoundedBody(request: HttpRequest, maxBytes: number): P
   if (!stream) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;
-  const reader = stream.getReader();
+  const reader = (stream as ReadableStream<Uint8Array>).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();

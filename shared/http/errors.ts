@@ -32,6 +32,16 @@ export const notFound = (code: string, message: string) => new AppError(404, cod
 export const conflict = (code: string, message: string, details?: unknown) =>
   new AppError(409, code, message, { details });
 
+/**
+ * A change that kept losing its race against other writers of the same entities (after the retries of
+ * shared/storage/conditional.ts): nothing was written; the client reads again and retries.
+ */
+export class ConcurrentModificationError extends AppError {
+  constructor(message = 'The resource was changed by another request; read it again and retry.') {
+    super(409, 'concurrentModification', message);
+  }
+}
+
 export const organizationNotFound = (organization: string) =>
   notFound('organizationNotFound', `The organization '${organization}' does not exist or you do not have access to it.`);
 
@@ -51,9 +61,7 @@ export function toAppError(error: unknown): AppError {
     });
   }
   const status = restErrorStatus(error);
-  if (status === 409 || status === 412) {
-    return conflict('concurrentModification', 'The resource was changed by another request; read it again and retry.');
-  }
+  if (status === 409 || status === 412) return new ConcurrentModificationError();
   return new AppError(500, 'internalError', 'An unexpected error occurred.');
 }
 

@@ -1,7 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import type { AppConfig } from '../config.js';
 import { truncate } from '../text.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 import { clientAddressOf } from './client-address.js';
 
 /**

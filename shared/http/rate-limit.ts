@@ -1,8 +1,10 @@
 import type { HttpRequest } from '@azure/functions';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import type { Caller } from '../auth/caller.js';
 import { AppError } from './errors.js';
 import { clientAddressOf } from './client-address.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 
 export type RateVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -55,28 +57,19 @@ type Limiters = Record<'writes' | 'anonymous' | 'authFailuresByAddress' | 'authF
 /** What callers create that costs everyone (operators' queues, storage, review runs). */
 export type CreationKind = 'organizations' | 'feeds' | 'grantRequests';
 
-const HOUR = 3_600_000;
-
-const limiters = new WeakMap<AppContext, Limiters>();
-
-function limitersOf(app: AppContext): Limiters {
-  let found = limiters.get(app);
-  if (!found) {
-    const limits = app.config.rateLimits;
-    found = {
-      writes: new RateLimiter(limits.writesPerMinute),
-      anonymous: new RateLimiter(limits.anonymousPerMinute),
-      authFailuresByAddress: new RateLimiter(limits.authFailuresPerMinutePerAddress),
-      authFailuresByToken: new RateLimiter(limits.authFailuresPerMinutePerToken),
-      organizations: new RateLimiter(limits.organizationsPerHour, 50_000, HOUR),
-      organizationsPerTenant: new RateLimiter(limits.organizationsPerTenantPerHour, 50_000, HOUR),
-      feeds: new RateLimiter(limits.feedsPerHour, 50_000, HOUR),
-      grantRequests: new RateLimiter(limits.grantRequestsPerDay, 50_000, 24 * HOUR),
-    };
-    limiters.set(app, found);
-  }
-  return found;
-}
+const limitersOf = memoForApp((app): Limiters => {
+  const limits = app.config.rateLimits;
+  return {
+    writes: new RateLimiter(limits.writesPerMinute),
+    anonymous: new RateLimiter(limits.anonymousPerMinute),
+    authFailuresByAddress: new RateLimiter(limits.authFailuresPerMinutePerAddress),
+    authFailuresByToken: new RateLimiter(limits.authFailuresPerMinutePerToken),
+    organizations: new RateLimiter(limits.organizationsPerHour, 50_000, HOUR_MS),
+    organizationsPerTenant: new RateLimiter(limits.organizationsPerTenantPerHour, 50_000, HOUR_MS),
+    feeds: new RateLimiter(limits.feedsPerHour, 50_000, HOUR_MS),
+    grantRequests: new RateLimiter(limits.grantRequestsPerDay, 50_000, DAY_MS),
+  };
+});
 
 export function rateLimited(retryAfterSeconds: number): AppError {
   return new AppError(429, 'rateLimited', 'Too many requests; slow down and retry after the time given in Retry-After.', {
@@ -127,14 +120,13 @@ export async function guardAuthentication<T>(app: AppContext, request: HttpReque
   }
 }
 
-const tenantPolicyLimiters = new WeakMap<AppContext, Map<number, RateLimiter>>();
+const tenantPolicyLimitersOf = memoForApp(() => new Map<number, RateLimiter>());
 
 /** One hourly limiter per limit a tenant policy names (a handful of distinct values in practice). */
 function tenantPolicyLimiter(app: AppContext, perHour: number): RateLimiter {
-  let byLimit = tenantPolicyLimiters.get(app);
-  if (!byLimit) tenantPolicyLimiters.set(app, (byLimit = new Map()));
+  const byLimit = tenantPolicyLimitersOf(app);
   let limiter = byLimit.get(perHour);
-  if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR)));
+  if (!limiter) byLimit.set(perHour, (limiter = new RateLimiter(perHour, 50_000, HOUR_MS)));
   return limiter;
 }
 

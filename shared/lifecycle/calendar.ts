@@ -3,6 +3,7 @@ import type { Organization } from '../directory/repository.js';
 import { renderCalendar, type CalendarEvent } from '../notifications/ics.js';
 import { readNotificationSettings } from '../notifications/settings.js';
 import { expirableKinds } from './registry.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * The caller's live (not revoked, not yet expired) tokens and keys in an organization as calendar
@@ -26,7 +27,7 @@ export async function expirationsCalendar(app: AppContext, ownerId: string, orga
         description: `${label} "${item.name}" in organization ${organization.name} expires at ${item.validTo}.\n\n${kind.renewalHelp(item, organization)}`,
         url: `${origin}/${encodeURIComponent(organization.name)}/_apis/tokens/pats?api-version=7.1`,
         categories: ['Gatehouse', kind.kind === 'pat' ? 'PAT' : 'SSH key'],
-        alarmsDaysBefore: ladder.filter((days) => validTo.getTime() - days * 86_400_000 > now.getTime()),
+        alarmsDaysBefore: ladder.filter((days) => validTo.getTime() - days * DAY_MS > now.getTime()),
       });
     }
   }

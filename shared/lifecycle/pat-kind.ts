@@ -1,7 +1,7 @@
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { restErrorStatus } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { TABLES } from '../storage/names.js';
 import { expiryKeys, PatRepository, patPartitionOf, patRowKey, type PatRecord } from '../tokens/repository.js';
 import { isVisibleIn, patEventData } from '../tokens/service.js';
@@ -9,8 +9,6 @@ import { expiringItemOf, type ExpirableKind, type ExpiringItem, type FinaliseOut
 
 /** Ends the grace window of a rotated PAT (shared/tokens/rotation.ts); absent until rotation exists. */
 export type EndGrace = (app: AppContext, ownerId: string, authorizationId: string, now: Date) => Promise<unknown>;
-
-const ATTEMPTS = 4;
 
 export const patItem = (record: PatRecord): ExpiringItem => expiringItemOf('pat', record);
 
@@ -31,18 +29,18 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
     indexTable: TABLES.patExpiry,
 
     async finalise(app, entry: IndexEntry, now, scope) {
-      for (let attempt = 1; ; attempt++) {
-        const stored = await readPat(app, entry.ownerId, entry.id, scope);
+      return retryLostRaces(async () => {
+        let stored = await readPat(app, entry.ownerId, entry.id, scope);
+        const graceEnds = stored?.record.graceEndsAt ? Date.parse(stored.record.graceEndsAt) : NaN;
+        if (stored && !stored.record.revokedAt && endGraceIfDue && graceEnds === entry.dueMs && graceEnds <= now.getTime()) {
+          await endGraceIfDue(app, stored.record.ownerId, stored.record.authorizationId, now);
+          // The grace row is done with; the ordinary validTo row (if different) is processed on its own.
+          if (Date.parse(stored.record.validTo) !== entry.dueMs) return { outcome: 'graceEnded' as FinaliseOutcome, item: patItem(stored.record) };
+          stored = await readPat(app, entry.ownerId, entry.id, scope);
+        }
         if (!stored) return { outcome: 'gone' as FinaliseOutcome };
         const { record, etag } = stored;
         if (record.revokedAt) return { outcome: 'alreadyDone' as FinaliseOutcome, item: patItem(record) };
-        const graceEnds = record.graceEndsAt ? Date.parse(record.graceEndsAt) : NaN;
-        if (endGraceIfDue && graceEnds === entry.dueMs && graceEnds <= now.getTime()) {
-          await endGraceIfDue(app, record.ownerId, record.authorizationId, now);
-          // The grace row is done with; the ordinary validTo row (if different) is processed on its own.
-          if (Date.parse(record.validTo) !== entry.dueMs) return { outcome: 'graceEnded' as FinaliseOutcome, item: patItem(record) };
-          continue;
-        }
         const validTo = Date.parse(record.validTo);
         if (validTo !== entry.dueMs || expiryKeys(record.validTo, record.authorizationId).rowKey !== entry.rowKey) {
           return { outcome: 'stale' as FinaliseOutcome, item: patItem(record) };
@@ -56,23 +54,17 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
         const expiredAt = now.toISOString();
         const event = organizationEvent(app, systemAuditContext(), organization, {
           actionId: 'Token.PatExpiredEvent',
-          area: 'Token',
-          category: 'modify',
           data: patEventData(record, ownerName, { ExpiredAt: expiredAt }),
         });
-        try {
-          await commitWithEvents(
-            app,
-            TABLES.pats,
-            [['update', { partitionKey: patPartitionOf(record.authorizationId), rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt }, 'Merge', { etag }]],
-            [event],
-          );
-          return { outcome: 'expired' as FinaliseOutcome, item: patItem({ ...record, expiredEventAt: expiredAt }) };
-        } catch (error) {
-          // Lost a race (412): read again; the winner's flag makes this alreadyDone.
-          if (restErrorStatus(error) !== 412 || attempt >= ATTEMPTS) throw error;
-        }
-      }
+        // A lost race (412) reads again: the winner's flag makes this alreadyDone.
+        await commitWithEvents(
+          app,
+          TABLES.pats,
+          [['update', { partitionKey: patPartitionOf(record.authorizationId), rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt }, 'Merge', { etag }]],
+          [event],
+        );
+        return { outcome: 'expired' as FinaliseOutcome, item: patItem({ ...record, expiredEventAt: expiredAt }) };
+      });
     },
 
     async describe(app, ownerId, id, scope) {

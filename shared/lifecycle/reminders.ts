@@ -7,7 +7,9 @@ import { enqueueNotification, notificationMessageSchema, type NotificationMessag
 import { readNotificationSettings } from '../notifications/settings.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { advanceCursor, bucketOf, compareNumbers, DAY_MS, pad, parseEntry, readCursor, reminderCursorName } from './index.js';
+import { advanceCursor, compareNumbers, readCursor, reminderCursorName } from './cursors.js';
+import { bucketOf, pad, parseEntry } from './expiry-index.js';
+import { DAY_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, RunScope } from './kinds.js';
 
 /**
@@ -149,7 +151,7 @@ export async function remindKind(
   const table = app.storage.table(kind.indexTable);
   const filter = odata`PartitionKey ge ${bucketOf(from + 1)} and PartitionKey le ${bucketOf(to)} and RowKey ge ${pad(from + 1)} and RowKey lt ${pad(to + 1)}`;
   let through = to;
-  outer: for await (const page of table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 100 })) {
+  outer: for await (const page of table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: 100 })) {
     counters.indexRowsRead += page.length;
     for (const row of page) {
       const entry = parseEntry(row);

@@ -1,5 +1,5 @@
 import type { AppContext } from '../app-context.js';
-import { activeRungs } from '../notifications/settings.js';
+import { activeRungs } from './rungs.js';
 import { directoryCache } from './directory-cache.js';
 import { entitiesRead, newCounters, type ExpirableKind, type LifecycleCounters, type RunScope } from './kinds.js';
 import { expirableKinds } from './registry.js';

@@ -1,19 +1,9 @@
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import {
-  advanceCursor,
-  bucketOf,
-  bucketStart,
-  compareText,
-  deleteIndexRows,
-  HOUR_MS,
-  pad,
-  parseEntry,
-  purgeTargetOf,
-  readCursor,
-  seekBucket,
-} from './index.js';
+import { advanceCursor, compareText, readCursor } from './cursors.js';
+import { bucketOf, bucketStart, deleteIndexRows, pad, parseEntry, purgeTargetOf, seekBucket } from './expiry-index.js';
 import { ignoreMissing } from '../storage/entities.js';
+import { HOUR_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, FinaliseOutcome, IndexEntry, RunScope } from './kinds.js';
 
 /**
@@ -104,7 +94,7 @@ async function sweepBucket(
   const { counters } = scope;
   let clean = true;
   const filter = odata`PartitionKey eq ${bucket} and RowKey lt ${pad(now.getTime())}`;
-  const pages = table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_SIZE });
+  const pages = table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_SIZE });
   for await (const page of pages) {
     counters.indexRowsRead += page.length;
     const entries: IndexEntry[] = [];

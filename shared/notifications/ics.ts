@@ -1,3 +1,5 @@
+import { DAY_MS, MINUTE_MS } from '../time.js';
+
 /**
  * A minimal RFC 5545 writer: CRLF line endings, content lines folded at 75 octets (never inside a
  * UTF-8 sequence), TEXT values escaped (backslash, semicolon, comma, newline).
@@ -61,10 +63,10 @@ export function renderCalendar(options: { prodId: string; name: string; stamp: D
   for (const event of options.events) {
     lines.push('BEGIN:VEVENT', `UID:${event.uid}`, `DTSTAMP:${icsDateTime(options.stamp)}`);
     if (event.allDay) {
-      const next = new Date(event.start.getTime() + 86_400_000);
+      const next = new Date(event.start.getTime() + DAY_MS);
       lines.push(`DTSTART;VALUE=DATE:${icsDate(event.start)}`, `DTEND;VALUE=DATE:${icsDate(next)}`);
     } else {
-      lines.push(`DTSTART:${icsDateTime(event.start)}`, `DTEND:${icsDateTime(new Date(event.start.getTime() + 15 * 60_000))}`);
+      lines.push(`DTSTART:${icsDateTime(event.start)}`, `DTEND:${icsDateTime(new Date(event.start.getTime() + 15 * MINUTE_MS))}`);
     }
     lines.push(`SUMMARY:${escapeText(event.summary)}`);
     if (event.description) lines.push(`DESCRIPTION:${escapeText(event.description)}`);

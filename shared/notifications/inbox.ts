@@ -130,7 +130,7 @@ async function noticeRow(
 
 function view(row: Record<string, unknown>): InboxNotification {
   const str = (value: unknown) => (typeof value === 'string' ? value : '');
-  let data: Record<string, unknown> = {};
+  let data: Record<string, unknown>;
   try {
     data = JSON.parse(str(row.data) || '{}') as Record<string, unknown>;
   } catch {
@@ -168,7 +168,7 @@ export async function listInbox(
     : odata`PartitionKey eq ${partitionKey} and RowKey gt ${after} and RowKey lt ${'n`'}`;
   const rows: Record<string, unknown>[] = [];
   // One more than asked tells whether another page exists.
-  for await (const page of app.storage.table(TABLES.notificationInbox).listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: query.$top + 1 })) {
+  for await (const page of app.storage.table(TABLES.notificationInbox).listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: query.$top + 1 })) {
     rows.push(...page);
     if (rows.length > query.$top) break;
   }

@@ -1,4 +1,4 @@
-import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 
 /**
  * Per-organization lanes for webhook deliveries, so one organization's slow or failing endpoint
@@ -77,14 +77,7 @@ export class WebhookLanes {
   }
 }
 
-const lanes = new WeakMap<AppContext, WebhookLanes>();
-
-export function webhookLanesOf(app: AppContext): WebhookLanes {
-  let found = lanes.get(app);
-  if (!found) {
-    const { webhookLaneConcurrency, webhookBreakerFailures, webhookBreakerOpenSeconds } = app.config.lifecycle;
-    found = new WebhookLanes({ concurrency: webhookLaneConcurrency, breakerFailures: webhookBreakerFailures, breakerOpenMs: webhookBreakerOpenSeconds * 1000 });
-    lanes.set(app, found);
-  }
-  return found;
-}
+export const webhookLanesOf = memoForApp((app) => {
+  const { webhookLaneConcurrency, webhookBreakerFailures, webhookBreakerOpenSeconds } = app.config.lifecycle;
+  return new WebhookLanes({ concurrency: webhookLaneConcurrency, breakerFailures: webhookBreakerFailures, breakerOpenMs: webhookBreakerOpenSeconds * 1000 });
+});

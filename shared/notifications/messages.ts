@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { QUEUES } from '../storage/names.js';
 import { sendJson } from '../storage/queue.js';
-import { redactDeep } from '../tokens/redaction.js';
+import { redactDeep } from '../secrets/redaction.js';
 
 /**
  * The notification message: what producers put on the `notifications` queue for the sender to
@@ -24,8 +24,8 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const notificationRecipientSchema = z
   .object({
     /** Directory user id, when the recipient is a known identity. */
-    userId: z.string().uuid().optional(),
-    email: z.string().email().max(256).optional(),
+    userId: z.uuid().optional(),
+    email: z.email().max(256).optional(),
     displayName: z.string().max(256).optional(),
   })
   .strict()
@@ -34,11 +34,11 @@ export const notificationRecipientSchema = z
 export const notificationMessageSchema = z
   .object({
     /** Unique per message: the sender is idempotent on it. */
-    id: z.string().uuid(),
+    id: z.uuid(),
     schemaVersion: z.literal(1),
     kind: z.enum(NOTIFICATION_KINDS),
     /** The organization the message is about; absent for messages about a user's own resources. */
-    organizationId: z.string().uuid().optional(),
+    organizationId: z.uuid().optional(),
     organizationName: z.string().min(1).max(64).optional(),
     recipient: notificationRecipientSchema,
     subject: z.string().min(1).max(256),
@@ -46,12 +46,11 @@ export const notificationMessageSchema = z
     body: z.string().min(1).max(8000),
     /** Structured facts for templates and links (ids, names, dates, statuses). */
     data: z.record(z.string(), z.unknown()),
-    createdAt: z.string().datetime({ offset: true }),
+    createdAt: z.iso.datetime({ offset: true }),
   })
   .strict();
 
 export type NotificationMessage = z.infer<typeof notificationMessageSchema>;
-export type NotificationRecipient = z.infer<typeof notificationRecipientSchema>;
 
 /** Builds a message with a new id and the app clock's time. */
 export function notificationMessage(

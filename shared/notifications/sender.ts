@@ -6,7 +6,8 @@ import { notificationMessageSchema, type NotificationMessage } from './messages.
 import { QUEUES } from '../storage/names.js';
 import { encodeQueueMessage, sendJson } from '../storage/queue.js';
 import { webhookLanesOf } from './lanes.js';
-import { checkWebhookUrl, decryptSecret, readNotificationSettings, SIGNATURE_HEADER } from './settings.js';
+import { checkWebhookUrl, openWebhookSecret, readNotificationSettings, SIGNATURE_HEADER, type Webhook } from './settings.js';
+import { HOUR_MS } from '../time.js';
 
 /**
  * Delivery of one notification message, in two stages on two queues so that the inbox never waits
@@ -87,7 +88,7 @@ async function postOnce(app: AppContext, url: string, body: string, headers: Rec
   if (response.status < 200 || response.status >= 300) throw new WebhookDeliveryError(`the webhook answered ${response.status}`);
 }
 
-export async function deliverToWebhook(app: AppContext, message: NotificationMessage, webhook: { url: string; secretCipher: string; keyVersion: string }): Promise<void> {
+export async function deliverToWebhook(app: AppContext, message: NotificationMessage, webhook: Pick<Webhook, 'url' | 'sealedSecret'>): Promise<void> {
   const url = checkWebhookUrl(app, webhook.url).toString();
   const body = webhookPayload(message);
   const headers = {
@@ -95,7 +96,7 @@ export async function deliverToWebhook(app: AppContext, message: NotificationMes
     'User-Agent': 'Gatehouse-Webhook/1',
     'X-Gatehouse-Event': message.kind,
     'X-Gatehouse-Delivery': message.id,
-    [SIGNATURE_HEADER]: signBody(decryptSecret(app, webhook), body),
+    [SIGNATURE_HEADER]: signBody(openWebhookSecret(app, webhook), body),
   };
   const { webhookAttempts, webhookRetryDelayMs, webhookTimeoutMs, webhookMaxHoldMs } = app.config.lifecycle;
   const deadline = Date.now() + webhookMaxHoldMs;
@@ -148,7 +149,7 @@ export async function deliverWebhookNotice(app: AppContext, message: Notificatio
   const settings = await readNotificationSettings(app, message.organizationId);
   if (!settings.webhook) return;
   if (await webhookDelivered(app, message)) return;
-  if (app.clock.now().getTime() - Date.parse(message.createdAt) > app.config.lifecycle.webhookMaxAgeHours * 3_600_000) {
+  if (app.clock.now().getTime() - Date.parse(message.createdAt) > app.config.lifecycle.webhookMaxAgeHours * HOUR_MS) {
     throw new WebhookDeliveryExpired();
   }
   const lane = webhookLanesOf(app).enter(message.organizationId, settings.webhook.url);

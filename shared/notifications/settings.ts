@@ -1,23 +1,22 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { odata } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
+import { odata, type TableEntityResult } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import type { OrganizationScope } from '../request-scope.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
-import { AppError, badRequest, restErrorStatus } from '../http/errors.js';
+import { AppError, badRequest } from '../http/errors.js';
 import { checkDestination, OutboundRefused } from '../http/outbound.js';
+import { changeEntity } from '../storage/conditional.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { currentPepper } from '../tokens/hashing.js';
-import { deleteCursor, reminderCursorName, REMINDER_KINDS } from '../lifecycle/index.js';
+import { seal, sealedFromColumns, unseal, type SealedStore } from '../secrets/sealing.js';
 
 /**
  * Per-organization notification settings, one row (`notificationsettings`, PK = organization id,
  * RK = `settings`): the expiry reminder ladder and the optional webhook. The webhook secret is stored
- * encrypted (AES-256-GCM under a key derived with HKDF from the token pepper, whose version is kept
- * beside the ciphertext) and is never returned by reads or written to logs.
+ * sealed (shared/tokens/sealing.ts) and is never returned by reads or written to logs.
  */
 
 export const DEFAULT_LADDER: readonly number[] = [30, 7, 1];
@@ -60,9 +59,16 @@ export const webhookViewSchema = z.object({
   signatureHeader: z.string(),
 });
 
+export interface Webhook {
+  url: string;
+  /** The signing secret, sealed. */
+  sealedSecret: string;
+  configuredAt: string;
+}
+
 export interface NotificationSettings {
   ladder: number[];
-  webhook: { url: string; secretCipher: string; keyVersion: string; configuredAt: string } | undefined;
+  webhook: Webhook | undefined;
   lastModifiedDate: string | null;
   lastModifiedBy: string | null;
   etag: string | undefined;
@@ -71,7 +77,10 @@ export interface NotificationSettings {
 const ROW = 'settings';
 
 export async function readNotificationSettings(app: AppContext, organizationId: string): Promise<NotificationSettings> {
-  const row = await readEntity<Record<string, unknown>>(app.storage.table(TABLES.notificationSettings), organizationId, ROW);
+  return settingsOf(await readEntity<Record<string, unknown>>(app.storage.table(TABLES.notificationSettings), organizationId, ROW));
+}
+
+function settingsOf(row: TableEntityResult<Record<string, unknown>> | undefined): NotificationSettings {
   if (!row) return { ladder: [...DEFAULT_LADDER], webhook: undefined, lastModifiedDate: null, lastModifiedBy: null, etag: undefined };
   const str = (value: unknown) => (typeof value === 'string' ? value : '');
   let ladder = [...DEFAULT_LADDER];
@@ -80,7 +89,9 @@ export async function readNotificationSettings(app: AppContext, organizationId: 
   const url = str(row.webhookUrl);
   return {
     ladder,
-    webhook: url ? { url, secretCipher: str(row.webhookSecret), keyVersion: str(row.webhookKeyVersion), configuredAt: str(row.webhookConfiguredAt) } : undefined,
+    webhook: url
+      ? { url, sealedSecret: sealedFromColumns(str(row.webhookKeyVersion), str(row.webhookSecret)), configuredAt: str(row.webhookConfiguredAt) }
+      : undefined,
     lastModifiedDate: str(row.lastModifiedDate) || null,
     lastModifiedBy: str(row.lastModifiedBy) || null,
     etag: row.etag,
@@ -102,8 +113,7 @@ function entityOf(organizationId: string, settings: NotificationSettings) {
     rowKey: ROW,
     ladder: JSON.stringify(settings.ladder),
     webhookUrl: settings.webhook?.url ?? '',
-    webhookSecret: settings.webhook?.secretCipher ?? '',
-    webhookKeyVersion: settings.webhook?.keyVersion ?? '',
+    webhookSecret: settings.webhook?.sealedSecret ?? '',
     webhookConfiguredAt: settings.webhook?.configuredAt ?? '',
     lastModifiedDate: settings.lastModifiedDate ?? '',
     lastModifiedBy: settings.lastModifiedBy ?? '',
@@ -117,97 +127,31 @@ async function saveSettings(
   context: AuditContext,
   change: (current: NotificationSettings) => { next: NotificationSettings; data: Record<string, unknown> },
 ): Promise<{ before: NotificationSettings; after: NotificationSettings }> {
-  for (let attempt = 1; ; attempt++) {
-    const current = await readNotificationSettings(app, organization.id);
+  return changeEntity(app.storage.table(TABLES.notificationSettings), organization.id, ROW, (row: TableEntityResult<Record<string, unknown>> | undefined) => {
+    const current = settingsOf(row);
     const { next, data } = change(current);
     const stamped = { ...next, lastModifiedDate: app.clock.now().toISOString(), lastModifiedBy: context.actor.id };
     const event = organizationEvent(app, context, organization, {
       actionId: 'Organization.NotificationSettingsUpdateEvent',
-      area: 'Organization',
-      category: 'modify',
       data,
     });
-    const entity = entityOf(organization.id, stamped);
-    try {
-      await commitWithEvents(
-        app,
-        TABLES.notificationSettings,
-        [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
-        [event],
-      );
-      return { before: current, after: stamped };
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 4) throw error;
-    }
-  }
+    return {
+      result: { before: current, after: stamped },
+      write: entityOf(organization.id, stamped),
+      commit: (actions) => commitWithEvents(app, TABLES.notificationSettings, actions, [event]),
+    };
+  });
 }
 
-export async function updateLadder(scope: OrganizationScope, ladder: number[]): Promise<NotificationSettings> {
-  const { app, audit: context } = scope;
-  const organization = scope.organization.organization;
-  const current = await readNotificationSettings(app, organization.id);
-  // Register new rungs before the ladder uses them, so no reminder window is missed.
-  await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
-  const { before, after } = await saveSettings(app, organization, context, (settings) => ({
+/**
+ * Replaces the organization's reminder ladder, audited. The reminder walk keeps a registry of the rungs
+ * in use: change the ladder through updateLadder (shared/lifecycle/rungs.ts), which keeps it in step.
+ */
+export function saveLadder(app: AppContext, organization: Organization, context: AuditContext, ladder: number[]) {
+  return saveSettings(app, organization, context, (settings) => ({
     next: { ...settings, ladder },
     data: { setting: 'expiryNotificationDays', previousValue: settings.ladder, newValue: ladder },
   }));
-  // After a concurrent change, rungs new relative to what was really replaced are counted too. An
-  // over-count only costs a query per run; an under-count could skip reminders.
-  await adjustRungRegistry(app, ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)), +1);
-  await adjustRungRegistry(app, before.ladder.filter((rung) => !ladder.includes(rung)), -1);
-  return after;
-}
-
-// ---- rung registry: which rung values any organization uses --------------------------------------
-
-/**
- * One row (`lifecycle`, PK `registry`, RK `rungs`) counting the organizations using each rung value
- * besides the defaults, so the reminder walk queries only the rungs in use. A rung whose count rises
- * from zero loses its reminder cursors, so it starts at "now" instead of replaying a backlog.
- */
-export async function readRungRegistry(app: AppContext): Promise<{ counts: Record<string, number>; etag: string | undefined }> {
-  const row = await readEntity<{ counts: string }>(app.storage.table(TABLES.lifecycle), 'registry', 'rungs');
-  let counts: Record<string, number> = {};
-  try {
-    counts = row ? (JSON.parse(row.counts) as Record<string, number>) : {};
-  } catch {
-    counts = {};
-  }
-  return { counts, etag: row?.etag };
-}
-
-export async function activeRungs(app: AppContext): Promise<number[]> {
-  const { counts } = await readRungRegistry(app);
-  const rungs = new Set(DEFAULT_LADDER);
-  for (const [rung, count] of Object.entries(counts)) if (count > 0) rungs.add(Number(rung));
-  return [...rungs].filter((rung) => Number.isInteger(rung) && rung >= 1).sort((a, b) => b - a);
-}
-
-async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
-  if (rungs.length === 0) return;
-  const table = app.storage.table(TABLES.lifecycle);
-  for (let attempt = 1; ; attempt++) {
-    const { counts, etag } = await readRungRegistry(app);
-    const activated: number[] = [];
-    for (const rung of rungs) {
-      const before = counts[String(rung)] ?? 0;
-      const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) activated.push(rung);
-      counts[String(rung)] = after;
-    }
-    const entity = { partitionKey: 'registry', rowKey: 'rungs', counts: JSON.stringify(counts) };
-    try {
-      if (etag) await table.updateEntity(entity, 'Replace', { etag });
-      else await table.createEntity(entity);
-      for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
-      return;
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= 8) throw error;
-    }
-  }
 }
 
 // ---- webhook --------------------------------------------------------------------------------------
@@ -246,25 +190,13 @@ async function refusePrivateWebhook(app: AppContext, url: URL): Promise<void> {
   }
 }
 
-function secretKey(app: AppContext, version: string): Buffer {
-  const pepper = app.config.peppers.find((candidate) => candidate.version === version);
-  if (!pepper) throw new AppError(500, 'webhookSecretUnavailable', 'The webhook secret was encrypted under a key that is no longer configured.');
-  return Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:webhook-secret', 32));
-}
+const sealWebhookSecret = (app: AppContext, secret: string) => seal(app.config.peppers, 'webhook-secret', secret);
 
-export function encryptSecret(app: AppContext, secret: string): { cipher: string; keyVersion: string } {
-  const keyVersion = currentPepper(app.config.peppers).version;
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', secretKey(app, keyVersion), iv);
-  const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-  return { cipher: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64'), keyVersion };
-}
-
-export function decryptSecret(app: AppContext, stored: { secretCipher: string; keyVersion: string }): string {
-  const raw = Buffer.from(stored.secretCipher, 'base64');
-  const decipher = createDecipheriv('aes-256-gcm', secretKey(app, stored.keyVersion), raw.subarray(0, 12));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+/** The webhook's signing secret; a 500 when the pepper version it is sealed under is no longer configured. */
+export function openWebhookSecret(app: AppContext, webhook: Pick<Webhook, 'sealedSecret'>): string {
+  const secret = unseal(app.config.peppers, 'webhook-secret', webhook.sealedSecret);
+  if (secret === undefined) throw new AppError(500, 'webhookSecretUnavailable', 'The webhook secret was sealed under a key that is no longer configured.');
+  return secret;
 }
 
 export const SIGNATURE_HEADER = 'X-Gatehouse-Signature';
@@ -276,10 +208,10 @@ export async function configureWebhook(scope: OrganizationScope, body: z.infer<t
   await refusePrivateWebhook(app, new URL(url));
   const generated = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
   const secret = body.secret ?? (generated as string);
-  const { cipher, keyVersion } = encryptSecret(app, secret);
+  const sealedSecret = sealWebhookSecret(app, secret);
   const configuredAt = app.clock.now().toISOString();
   await saveSettings(app, organization, context, (settings) => ({
-    next: { ...settings, webhook: { url, secretCipher: cipher, keyVersion, configuredAt } },
+    next: { ...settings, webhook: { url, sealedSecret, configuredAt } },
     // The secret never goes into the audit trail.
     data: { setting: 'webhook', previousValue: settings.webhook?.url ?? null, newValue: url, SecretGenerated: generated !== undefined },
   }));
@@ -297,30 +229,22 @@ export async function removeWebhook(scope: OrganizationScope): Promise<void> {
   }));
 }
 
-/**
- * Re-seals every webhook secret sealed under a pepper version that is no longer the current one, so
- * that the old version can be retired (docs/operations.md, "Rotating the token pepper"). Each row is rewritten
- * only if unchanged since it was read; the lifecycle timer runs this on every run. Answers how many
- * were re-sealed.
- */
-export async function resealWebhookSecrets(app: AppContext): Promise<number> {
-  const current = currentPepper(app.config.peppers).version;
-  const table = app.storage.table(TABLES.notificationSettings);
-  let resealed = 0;
-  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookKeyVersion ne ${current} and webhookKeyVersion ne ''` } })) {
-    const organizationId = String(row.partitionKey);
-    const settings = await readNotificationSettings(app, organizationId);
-    if (!settings.webhook || settings.webhook.keyVersion === current || !settings.etag) continue;
-    const { cipher, keyVersion } = encryptSecret(app, decryptSecret(app, settings.webhook));
-    const next = { ...settings, webhook: { ...settings.webhook, secretCipher: cipher, keyVersion } };
-    try {
-      await table.updateEntity(entityOf(organizationId, next), 'Replace', { etag: settings.etag });
-      resealed++;
-    } catch (error) {
-      // Changed meanwhile (a new webhook is sealed under the current version already): the next run sees it.
-      if (restErrorStatus(error) !== 412) throw error;
+/** Webhook secrets for the re-seal after a pepper rotation: every configured webhook's, rewritten only if its row is unchanged. */
+export const webhookSecretStore: SealedStore = {
+  name: 'webhookSecrets',
+  purpose: 'webhook-secret',
+  async *list(app) {
+    const table = app.storage.table(TABLES.notificationSettings);
+    for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`RowKey eq ${ROW} and webhookUrl ne ''` } })) {
+      const settings = settingsOf(row);
+      const { webhook, etag } = settings;
+      if (!webhook || !etag) continue;
+      yield {
+        sealed: webhook.sealedSecret,
+        context: '',
+        replace: (resealed) =>
+          table.updateEntity(entityOf(String(row.partitionKey), { ...settings, webhook: { ...webhook, sealedSecret: resealed } }), 'Replace', { etag }),
+      };
     }
-  }
-  if (resealed > 0) app.log.info('webhook secrets re-sealed under the current pepper', { resealed, keyVersion: current });
-  return resealed;
-}
+  },
+};

@@ -8,14 +8,16 @@ import type { OrganizationScope } from '../request-scope.js';
 import type { Project } from '../directory/repository.js';
 import { getProject } from '../directory/service.js';
 import { badRequest, conflict, forbidden, notFound, restErrorStatus } from '../http/errors.js';
+import { changeEntity } from '../storage/conditional.js';
 import type { ApiVersionRange } from '../http/api-versions.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { organizationEvent } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { redactSecrets } from '../tokens/redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { trimTrailing } from '../text.js';
+import { isGuid } from '../ids.js';
 
 /**
  * Package feeds, scoped to an organization or one of its projects, each with an ordered list of
@@ -71,12 +73,13 @@ export interface Feed {
   readonly updatedAt: string;
 }
 
+/** Columns added after the first feeds were written are optional. */
 interface FeedRow {
   id: string;
-  projectId: string;
+  projectId?: string;
   name: string;
-  description: string;
-  upstreamEnabled: boolean;
+  description?: string;
+  upstreamEnabled?: boolean;
   upstreams: string;
   owners: string;
   contributors: string;
@@ -88,7 +91,6 @@ interface FeedRow {
 const ORG_SCOPE = 'org';
 const feedRowKey = (id: string) => `f_${id.toLowerCase()}`;
 const nameRowKey = (projectId: string, name: string) => `n_${projectId || ORG_SCOPE}_${name.toLowerCase()}`;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const feedNameSchema = z
   .string()
@@ -122,7 +124,7 @@ const upstreamSourceInput = z
   })
   .strict();
 
-const userIdList = z.array(z.string().uuid().transform((id) => id.toLowerCase())).max(100);
+const userIdList = z.array(z.uuid().transform((id) => id.toLowerCase())).max(100);
 
 export const createFeedBody = z
   .object({
@@ -213,14 +215,14 @@ function toRow(feed: Feed): FeedRow & { partitionKey: string; rowKey: string } &
 const feedsTable = (app: AppContext): TableClient => app.storage.table(TABLES.feeds);
 
 export async function getFeedById(app: AppContext, organizationId: string, id: string): Promise<Feed | undefined> {
-  if (!GUID.test(id)) return undefined;
+  if (!isGuid(id)) return undefined;
   const row = await readEntity<FeedRow>(feedsTable(app), organizationId, feedRowKey(id));
   return row ? fromRow(organizationId, row) : undefined;
 }
 
 /** A feed by id or name within its scope: a project feed is only found through its project. */
 export async function findFeed(app: AppContext, organizationId: string, projectId: string, idOrName: string): Promise<Feed | undefined> {
-  if (GUID.test(idOrName)) {
+  if (isGuid(idOrName)) {
     const feed = await getFeedById(app, organizationId, idOrName);
     return feed && feed.projectId === projectId ? feed : undefined;
   }
@@ -414,7 +416,8 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 }
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
-const feedAction = (feed: Feed, change: 'Create' | 'Modify') => `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}`;
+const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
+  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
 
 export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {
   const { app, organization: access, caller, audit } = scope;
@@ -456,9 +459,8 @@ export async function createFeed(scope: OrganizationScope, project: Project | un
   ];
   const event = organizationEvent(app, audit, access.organization, {
     actionId: feedAction(feed, 'Create'),
-    area: 'Artifacts',
-    category: 'create',
     data: feedEventData(feed, project),
+    project,
   });
   try {
     await commitWithEvents(app, TABLES.feeds, actions, [event]);
@@ -468,8 +470,6 @@ export async function createFeed(scope: OrganizationScope, project: Project | un
   }
   return feed;
 }
-
-const FEED_UPDATE_ATTEMPTS = 5;
 
 /**
  * Applies a PATCH to the feed as it is now: read with its ETag, changed, written only if nobody changed
@@ -488,40 +488,38 @@ export async function updateFeed(
   }
   await checkMembers(app, access.organization.id, [...(body.owners ?? []), ...(body.contributors ?? [])]);
   const upstreams = body.upstreamSources ? await buildUpstreams(scope, body.upstreamSources, feed) : undefined;
-  for (let attempt = 1; ; attempt++) {
-    const row = await readEntity<FeedRow>(feedsTable(app), feed.organizationId, feedRowKey(feed.id));
-    if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);
-    const current = fromRow(feed.organizationId, row);
-    const owners = body.owners ? [...new Set(body.owners)] : current.owners;
-    const contributors = body.contributors ? [...new Set(body.contributors)] : current.contributors;
-    const now = app.clock.now().toISOString();
-    const updated: Feed = {
-      ...current,
-      description: body.description ?? current.description,
-      upstreamEnabled: body.upstreamEnabled ?? current.upstreamEnabled,
-      upstreams: upstreams ?? current.upstreams,
-      owners,
-      contributors,
-      grantedAt: grantTimes(current, owners, contributors, now),
-      updatedAt: now,
-    };
-    const before = feedEventData(current, project);
-    const after = feedEventData(updated, project);
-    const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
-    const event = organizationEvent(app, audit, access.organization, {
-      actionId: feedAction(updated, 'Modify'),
-      area: 'Artifacts',
-      category: 'modify',
-      data: { ...after, ChangedFields: changed, Previous: before },
-    });
-    try {
-      await commitWithEvents(app, TABLES.feeds, [['update', toRow(updated), 'Replace', { etag: row.etag }]], [event]);
-      return updated;
-    } catch (error) {
-      if (restErrorStatus(error) !== 412) throw error;
-      if (attempt >= FEED_UPDATE_ATTEMPTS) throw conflict('concurrentModification', 'The feed kept changing while this change was applied; try again.');
-    }
-  }
+  return changeEntity<FeedRow, Feed>(
+    feedsTable(app),
+    feed.organizationId,
+    feedRowKey(feed.id),
+    (row) => {
+      if (!row) throw notFound('feedNotFound', `The feed '${feed.name}' does not exist or you do not have access to it.`);
+      const current = fromRow(feed.organizationId, row);
+      const owners = body.owners ? [...new Set(body.owners)] : current.owners;
+      const contributors = body.contributors ? [...new Set(body.contributors)] : current.contributors;
+      const now = app.clock.now().toISOString();
+      const updated: Feed = {
+        ...current,
+        description: body.description ?? current.description,
+        upstreamEnabled: body.upstreamEnabled ?? current.upstreamEnabled,
+        upstreams: upstreams ?? current.upstreams,
+        owners,
+        contributors,
+        grantedAt: grantTimes(current, owners, contributors, now),
+        updatedAt: now,
+      };
+      const before = feedEventData(current, project);
+      const after = feedEventData(updated, project);
+      const changed = (Object.keys(after) as (keyof typeof after)[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+      const event = organizationEvent(app, audit, access.organization, {
+        actionId: feedAction(updated, 'Modify'),
+        data: { ...after, ChangedFields: changed, Previous: before },
+        project,
+      });
+      return { result: updated, write: toRow(updated), commit: (actions) => commitWithEvents(app, TABLES.feeds, actions, [event]) };
+    },
+    { conflictMessage: 'The feed kept changing while this change was applied; try again.' },
+  );
 }
 
 // ---- views ---------------------------------------------------------------------------------------

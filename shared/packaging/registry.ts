@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { BudgetExceeded, ReadBudget } from './read-budget.js';
+import type { AuditActionId, AuditData } from '../audit/actions.js';
 import { organizationEvent } from '../audit/context.js';
+import type { AuditEvent } from '../audit/events.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { OrganizationScope } from '../request-scope.js';
 import type { Project } from '../directory/repository.js';
-import { AppError, badRequest, notFound } from '../http/errors.js';
+import { AppError, badRequest, conflict, notFound, restErrorStatus } from '../http/errors.js';
 import { TABLES } from '../storage/names.js';
 import { getFeedById, type Feed } from './feeds.js';
 import { highestVersion, parseDistTag, parseNpmVersion, sortVersions, tarballFileName, type NpmPackageName } from './npm-names.js';
@@ -276,9 +278,34 @@ export function versionFromTarballFile(name: NpmPackageName, file: string): stri
   return parseNpmVersion(file.slice(prefix.length, -'.tgz'.length));
 }
 
+// ---- audit ---------------------------------------------------------------------------------------
+
+/** The feed a package change is made in, with its project (as resolveFeed answers them). */
+export interface FeedTarget {
+  readonly feed: Feed;
+  readonly project: Project | undefined;
+}
+
+type PackageActionId = Extract<AuditActionId, `Artifacts.Package.${string}`> | 'Packaging.UpstreamBehaviorUpdateEvent';
+
+/** An event about one npm package of a feed: the feed, protocol and package, plus what the change says. */
+function packageEvent<Id extends PackageActionId>(
+  { app, audit, organization }: OrganizationScope,
+  { feed, project }: FeedTarget,
+  name: NpmPackageName,
+  actionId: Id,
+  data: Omit<AuditData<Id>, 'FeedId' | 'FeedName' | 'Protocol' | 'PackageName'>,
+): AuditEvent {
+  return organizationEvent(app, audit, organization.organization, {
+    actionId,
+    project,
+    data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data } as AuditData<Id>,
+  });
+}
+
 // ---- publish -------------------------------------------------------------------------------------
 
-const attachmentSchema = z.object({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() }).passthrough();
+const attachmentSchema = z.looseObject({ content_type: z.string().optional(), data: z.string(), length: z.number().int().nonnegative() });
 
 export const publishBody = z
   .object({
@@ -288,7 +315,7 @@ export const publishBody = z
     versions: z.record(z.string(), z.record(z.string(), z.unknown())),
     _attachments: z.record(z.string(), attachmentSchema),
   })
-  .passthrough();
+  .loose();
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -297,7 +324,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * against the manifest's shasum (sha1 hex) and integrity (SRI), stored, then the version row is
  * committed with the dist-tags.
  */
-export async function publishVersion(app: AppContext, feed: Feed, name: NpmPackageName, body: z.infer<typeof publishBody>): Promise<string> {
+export async function publishVersion(scope: OrganizationScope, target: FeedTarget, name: NpmPackageName, body: z.infer<typeof publishBody>): Promise<string> {
+  const { app } = scope;
+  const { feed } = target;
   if (body.name !== name.name || (body._id !== undefined && body._id !== name.name)) {
     throw badRequest('packageNameMismatch', `The package document names '${body.name.slice(0, 100)}', not '${name.name}'.`);
   }
@@ -364,28 +393,56 @@ export async function publishVersion(app: AppContext, feed: Feed, name: NpmPacka
     savedAt: now,
   };
   await storeTarball(app, tarball, digest);
-  await commitPublishedVersion(app, feed.id, name.name, saved, tags.length > 0 ? tags : ['latest']);
+  const tagged = tags.length > 0 ? tags : ['latest'];
+  await commitPublishedVersion(app, feed.id, name.name, saved, tagged, (before) =>
+    packageEvent(scope, target, name, 'Artifacts.Package.Publish', {
+      PackageVersion: version,
+      Size: saved.size,
+      Integrity: saved.integrity,
+      // The tags this publish set, and where those of them that existed pointed before (not the whole map,
+      // which only grows).
+      DistTags: Object.fromEntries(tagged.map((tag) => [tag, version])),
+      PreviousDistTags: Object.fromEntries(tagged.flatMap((tag) => (Object.hasOwn(before, tag) ? [[tag, before[tag]]] : []))),
+    }),
+  );
   return version;
 }
 
 // ---- dist-tags -----------------------------------------------------------------------------------
 
-export async function setDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string, version: string): Promise<void> {
+/**
+ * Points `tag` at `version` (`Artifacts.Package.DistTag.Add`, or `.Move` when the tag pointed
+ * elsewhere). A tag already there changes nothing and records nothing.
+ */
+export async function setDistTag(scope: OrganizationScope, target: FeedTarget, name: NpmPackageName, tag: string, version: string): Promise<void> {
+  const { app } = scope;
+  const { feed } = target;
   parseDistTag(tag);
   parseNpmVersion(version);
   const view = await resolvePackage(packageRead(app), feed, name);
   if (!view.versions.has(version)) throw notFound('packageVersionNotFound', `${name.name}@${version} is not available in this feed.`);
   const record = await readPackageRecord(app, feed.id, name.name);
-  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version });
+  const previous = Object.hasOwn(record.distTags, tag) ? record.distTags[tag] : undefined;
+  if (previous === version) return;
+  await writeDistTags(app, feed.id, name.name, record, { ...record.distTags, [tag]: version }, () =>
+    previous === undefined
+      ? packageEvent(scope, target, name, 'Artifacts.Package.DistTag.Add', { Tag: tag, PackageVersion: version })
+      : packageEvent(scope, target, name, 'Artifacts.Package.DistTag.Move', { Tag: tag, PackageVersion: version, PreviousVersion: previous }),
+  );
 }
 
-export async function removeDistTag(app: AppContext, feed: Feed, name: NpmPackageName, tag: string): Promise<void> {
+/** Removes `tag` (not `latest`), audited as `Artifacts.Package.DistTag.Remove`. */
+export async function removeDistTag(scope: OrganizationScope, target: FeedTarget, name: NpmPackageName, tag: string): Promise<void> {
+  const { app } = scope;
+  const { feed } = target;
   parseDistTag(tag);
   if (tag === 'latest') throw badRequest('invalidDistTag', "The 'latest' dist-tag cannot be removed.");
   const record = await readPackageRecord(app, feed.id, name.name);
-  if (!(tag in record.distTags)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
-  const { [tag]: _removed, ...rest } = record.distTags;
-  await writeDistTags(app, feed.id, name.name, record, rest);
+  if (!Object.hasOwn(record.distTags, tag)) throw notFound('distTagNotFound', `${name.name} has no dist-tag '${tag}' in this feed.`);
+  const { [tag]: removed, ...rest } = record.distTags;
+  await writeDistTags(app, feed.id, name.name, record, rest, () =>
+    packageEvent(scope, target, name, 'Artifacts.Package.DistTag.Remove', { Tag: tag, PreviousVersion: removed }),
+  );
 }
 
 // ---- upstreaming behavior ------------------------------------------------------------------------
@@ -398,7 +455,7 @@ export const upstreamingBehaviorBody = z
     versionsFromExternalUpstreams: z
       .string()
       .transform((value) => value.toLowerCase())
-      .pipe(z.enum(['auto', 'allowexternalversions'], { message: "must be 'auto' or 'allowExternalVersions'" }))
+      .pipe(z.enum(['auto', 'allowexternalversions'], { error: "must be 'auto' or 'allowExternalVersions'" }))
       .transform((value): UpstreamBehavior => (value === 'auto' ? 'auto' : 'allowExternalVersions')),
   })
   .strict();
@@ -408,28 +465,22 @@ export async function readBehavior(app: AppContext, feed: Feed, name: NpmPackage
   return { versionsFromExternalUpstreams: record.behavior };
 }
 
-/** Sets the behavior (even before the feed holds the package), audited in the same transaction. */
-export async function setBehavior(
-  { app, organization: access, audit }: OrganizationScope,
-  { feed, project }: { feed: Feed; project: Project | undefined },
-  name: NpmPackageName,
-  behavior: UpstreamBehavior,
-): Promise<void> {
-  const record = await readPackageRecord(app, feed.id, name.name);
+/**
+ * Sets the behavior (even before the feed holds the package), audited in the same transaction; the
+ * package row is written only if nobody changed it since it was read. Setting the behavior it has
+ * changes nothing and records nothing.
+ */
+export async function setBehavior(scope: OrganizationScope, target: FeedTarget, name: NpmPackageName, behavior: UpstreamBehavior): Promise<void> {
+  const { app } = scope;
+  const record = await readPackageRecord(app, target.feed.id, name.name);
   if (record.behavior === behavior) return;
-  const event = organizationEvent(app, audit, access.organization, {
-    actionId: 'Packaging.UpstreamBehaviorUpdateEvent',
-    area: 'Packaging',
-    category: 'modify',
-    data: {
-      FeedId: feed.id,
-      FeedName: feed.name,
-      Protocol: 'npm',
-      PackageName: name.name,
-      PreviousBehavior: record.behavior,
-      NewBehavior: behavior,
-    },
-  });
-  const scoped = project ? { ...event, projectId: project.id, projectName: project.name } : event;
-  await commitWithEvents(app, TABLES.npmPackages, [['upsert', behaviorRow(feed.id, name.name, behavior, app.clock.now()), 'Merge']], [scoped]);
+  const event = packageEvent(scope, target, name, 'Packaging.UpstreamBehaviorUpdateEvent', { PreviousBehavior: record.behavior, NewBehavior: behavior });
+  const row = behaviorRow(target.feed.id, name.name, behavior, app.clock.now());
+  try {
+    await commitWithEvents(app, TABLES.npmPackages, [record.etag ? ['update', row, 'Merge', { etag: record.etag }] : ['create', row]], [event]);
+  } catch (error) {
+    const status = restErrorStatus(error);
+    if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');
+    throw error;
+  }
 }

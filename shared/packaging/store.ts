@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import { AppError, conflict, restErrorStatus } from '../http/errors.js';
+import type { AuditEvent } from '../audit/events.js';
+import { commitWithEvents } from '../audit/outbox.js';
+import { AppError, ConcurrentModificationError, conflict, restErrorStatus } from '../http/errors.js';
 import { parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { CONTAINERS, TABLES } from '../storage/names.js';
 
@@ -14,7 +16,8 @@ import { CONTAINERS, TABLES } from '../storage/names.js';
  *   since a behavior can be set for a package the feed does not hold yet).
  * - RK `v_<version>`: a saved version: its manifest, origin (`internal` = published here or saved from an
  *   internal upstream; `external` = saved from a public registry), where it came from, and its tarball.
- * - RK `outbox_<event id>`: audit outbox rows of behavior changes (see shared/audit/outbox.ts).
+ * - RK `outbox_<event id>`: audit outbox rows of the package's changes (publish, dist-tags, behavior;
+ *   see shared/audit/outbox.ts).
  *
  * Tarballs live in the `packages` container under a content-addressed name (`npm/sha512/<hex>.tgz`):
  * the blob is written before the version row, so a failure in between leaves at most an unreferenced
@@ -55,7 +58,7 @@ interface VersionRow {
   size: number;
   publishedAt: string;
   savedAt: string;
-  manifestChunks: number;
+  manifestChunks?: number;
   [chunk: `manifest${number}`]: string;
 }
 
@@ -149,9 +152,13 @@ export async function saveFetchedVersion(app: AppContext, feedId: string, name: 
   }
 }
 
+/** A change's audit event, built from the dist-tags as they were when the change was made. */
+export type DistTagsEvent = (before: Readonly<Record<string, string>>) => AuditEvent;
+
 /**
- * Publishes a version: its row and the package row (dist-tags) in one transaction, so a version is
- * never half there. An existing version (whatever its origin) is a 409.
+ * Publishes a version: its row, the package row (dist-tags) and the audit event's outbox row in one
+ * transaction, so a version is never half there and never there without its event. An existing
+ * version (whatever its origin) is a 409.
  */
 export async function commitPublishedVersion(
   app: AppContext,
@@ -159,27 +166,19 @@ export async function commitPublishedVersion(
   name: string,
   saved: SavedVersion,
   tags: readonly string[],
+  event: DistTagsEvent,
 ): Promise<void> {
   const current = await readPackageRecord(app, feedId, name);
   const distTags = { ...current.distTags };
   for (const tag of tags) distTags[tag] = saved.version;
-  const packageRow = {
-    partitionKey: packagePartition(feedId, name),
-    rowKey: PACKAGE_ROW,
-    distTags: JSON.stringify(distTags),
-    updatedAt: app.clock.now().toISOString(),
-  };
-  const actions: TransactionAction[] = [
-    ['create', versionRow(feedId, name, saved)],
-    current.etag ? ['update', packageRow, 'Merge', { etag: current.etag }] : ['create', packageRow],
-  ];
+  const actions: TransactionAction[] = [['create', versionRow(feedId, name, saved)], packageRowAction(app, feedId, name, current, distTags)];
   try {
-    await table(app).submitTransaction(actions);
+    await commitWithEvents(app, TABLES.npmPackages, actions, [event(current.distTags)]);
   } catch (error) {
     const status = restErrorStatus(error);
     if (status === 409 || status === 412) {
       if (await getSavedVersion(app, feedId, name, saved.version)) throw versionExists(name, saved.version);
-      throw conflict('concurrentModification', 'The package was changed by another request; publish again.');
+      throw new ConcurrentModificationError('The package was changed by another request; publish again.');
     }
     throw error;
   }
@@ -188,19 +187,31 @@ export async function commitPublishedVersion(
 export const versionExists = (name: string, version: string) =>
   conflict('packageVersionExists', `${name}@${version} already exists in this feed; published versions cannot be replaced.`);
 
-export async function writeDistTags(app: AppContext, feedId: string, name: string, current: PackageRecord, distTags: Record<string, string>): Promise<void> {
+/** The package row with new dist-tags, written only if it is still the row `current` was read from. */
+function packageRowAction(app: AppContext, feedId: string, name: string, current: PackageRecord, distTags: Record<string, string>): TransactionAction {
   const row = {
     partitionKey: packagePartition(feedId, name),
     rowKey: PACKAGE_ROW,
     distTags: JSON.stringify(distTags),
     updatedAt: app.clock.now().toISOString(),
   };
+  return current.etag ? ['update', row, 'Merge', { etag: current.etag }] : ['create', row];
+}
+
+/** Replaces the dist-tags read as `current`, with the change's audit event in the same transaction. */
+export async function writeDistTags(
+  app: AppContext,
+  feedId: string,
+  name: string,
+  current: PackageRecord,
+  distTags: Record<string, string>,
+  event: DistTagsEvent,
+): Promise<void> {
   try {
-    if (current.etag) await table(app).updateEntity(row, 'Merge', { etag: current.etag });
-    else await table(app).createEntity(row);
+    await commitWithEvents(app, TABLES.npmPackages, [packageRowAction(app, feedId, name, current, distTags)], [event(current.distTags)]);
   } catch (error) {
     const status = restErrorStatus(error);
-    if (status === 409 || status === 412) throw conflict('concurrentModification', 'The package was changed by another request; try again.');
+    if (status === 409 || status === 412) throw new ConcurrentModificationError('The package was changed by another request; try again.');
     throw error;
   }
 }
@@ -248,6 +259,8 @@ export async function streamTarball(app: AppContext, blobName: string): Promise<
   const download = await (await container(app)).getBlockBlobClient(blobName).download();
   const body = download.readableStreamBody;
   if (!body) throw new AppError(500, 'internalError', 'The tarball could not be read.');
+  // The SDK types the body as NodeJS.ReadableStream; on Node it is the response, a Readable.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   return { stream: Readable.toWeb(body as Readable) as ReadableStream<Uint8Array>, size: download.contentLength ?? 0 };
 }
 

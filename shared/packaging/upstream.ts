@@ -19,13 +19,13 @@ export class UpstreamFailure extends AppError {
 
 const distSchema = z
   .object({
-    tarball: z.string().url(),
+    tarball: z.url(),
     integrity: z.string().max(2048).optional(),
     shasum: z.string().regex(/^[0-9a-f]{40}$/i).optional(),
   })
-  .passthrough();
+  .loose();
 
-const versionSchema = z.object({ name: z.string(), version: z.string(), dist: distSchema }).passthrough();
+const versionSchema = z.looseObject({ name: z.string(), version: z.string(), dist: distSchema });
 
 const packumentSchema = z
   .object({
@@ -34,7 +34,7 @@ const packumentSchema = z
     'dist-tags': z.record(z.string(), z.unknown()).default({}),
     time: z.record(z.string(), z.unknown()).default({}),
   })
-  .passthrough();
+  .loose();
 
 export interface UpstreamVersion {
   readonly version: string;
@@ -87,7 +87,7 @@ async function readLimited(response: Response, limit: number, what: string): Pro
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of response.body ?? []) {
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
       size += chunk.length;
       if (size > limit) {
         await response.body?.cancel().catch(() => undefined);

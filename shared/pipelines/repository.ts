@@ -45,7 +45,7 @@ export interface QueueEntry {
 const queueColumns = (request: GrantRequest) => ({
   organizationId: request.organizationId,
   requestId: request.id,
-  requesterId: `${request.submittedBy.kind}:${request.submittedBy.id ?? ''}`.toLowerCase(),
+  requesterId: `${request.submittedBy.kind}:${request.submittedBy.id}`.toLowerCase(),
 });
 
 export interface GrantedLink {

@@ -1,5 +1,6 @@
 import type { PipelineGrantSettings } from '../config.js';
 import type { GrantReason, ReviewOutcome } from './schemas.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * The review rules of free pipeline grant requests, as a table. Each rule looks at the facts of one
@@ -29,8 +30,6 @@ export interface GrantRule {
   readonly summary: string;
   readonly check: (facts: ReviewFacts, settings: PipelineGrantSettings) => Omit<GrantReason, 'rule' | 'outcome'> | undefined;
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { takeCreationBudget } from '../http/rate-limit.js';
 import { subjectKindOf } from '../auth/caller.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
+import type { AuditData } from '../audit/actions.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { OrganizationAccess } from '../directory/access.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { Organization, Project } from '../directory/repository.js';
 import { organizationNameSchema } from '../directory/schemas.js';
-import { AppError, badRequest, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
+import { AppError, badRequest, ConcurrentModificationError, conflict, forbidden, notFound, organizationNotFound, restErrorStatus } from '../http/errors.js';
 import { keyDigest } from './links.js';
 import { notifyRequester, reviewedMessage, revokedMessage, submittedMessage } from './notify.js';
 import { PipelineGrantRepository, type Versioned } from './repository.js';
@@ -22,6 +24,8 @@ import type {
   PipelineCapacity,
   ReviewOutcome,
 } from './schemas.js';
+import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Free pipeline grants: organizations request free parallel jobs for their public projects, the
@@ -30,7 +34,6 @@ import type {
  * its audit event (area Pipelines) through the outbox; the requester is notified afterwards.
  */
 
-const AREA = 'Pipelines';
 export const GRANT_ACTIONS = {
   requested: 'Pipelines.FreeGrantRequested',
   approved: 'Pipelines.FreeGrantApproved',
@@ -39,35 +42,29 @@ export const GRANT_ACTIONS = {
   revoked: 'Pipelines.FreeGrantRevoked',
 } as const;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DAY_MS = 24 * 60 * 60 * 1000;
 const SYSTEM_DECIDER: GrantDecider = { kind: 'system', id: 'grant-review', displayName: 'Gatehouse grant review' };
 
-const repositories = new WeakMap<AppContext, PipelineGrantRepository>();
-function repository(app: AppContext): PipelineGrantRepository {
-  let repo = repositories.get(app);
-  if (!repo) repositories.set(app, (repo = new PipelineGrantRepository(app.storage)));
-  return repo;
-}
+const repository = memoForApp((app) => new PipelineGrantRepository(app.storage));
 
 async function commit(app: AppContext, actions: Parameters<typeof commitWithEvents>[2], events: AuditEvent[]): Promise<void> {
   await commitWithEvents(app, repository(app).tableName, actions, events);
 }
 
-function event(
+type GrantActionId = (typeof GRANT_ACTIONS)[keyof typeof GRANT_ACTIONS];
+
+function event<Id extends GrantActionId>(
   app: AppContext,
   context: AuditContext,
   request: Pick<GrantRequest, 'id' | 'organizationId' | 'organizationName'>,
-  actionId: string,
-  category: AuditEvent['category'],
-  data: Record<string, unknown>,
+  actionId: Id,
+  data: Omit<AuditData<Id>, 'RequestId'>,
 ): AuditEvent {
   // Every event about one request shares its id as the correlation id.
   return organizationEvent(
     app,
     { ...context, correlationId: request.id },
     { id: request.organizationId, name: request.organizationName },
-    { actionId, area: AREA, category, data: { RequestId: request.id, ...data } },
+    { actionId, data: { RequestId: request.id, ...data } as AuditData<Id> },
   );
 }
 
@@ -132,7 +129,7 @@ async function resolvePublicProjects(app: AppContext, access: OrganizationAccess
   const projects: Project[] = [];
   for (const name of names) {
     const organizationId = access.organization.id;
-    const project = GUID.test(name)
+    const project = isGuid(name)
       ? await app.directory.getProject(organizationId, name)
       : /[/\\#?\u0000-\u001f]/.test(name)
         ? undefined
@@ -193,7 +190,7 @@ export async function submitGrantRequest(
     updatedAt: now,
   };
   const actions = [...repo.newRequestActions(request, keyDigest(request.requesterEmail)), repo.capacityAction(nextCapacity, capacity.etag)];
-  const submitted = event(app, context, request, GRANT_ACTIONS.requested, 'create', {
+  const submitted = event(app, context, request, GRANT_ACTIONS.requested, {
     RequesterName: request.requesterName,
     RequesterEmail: request.requesterEmail,
     Projects: request.projects.map((project) => project.name),
@@ -226,7 +223,7 @@ export async function listGrantRequests(app: AppContext, access: OrganizationAcc
 
 export async function getGrantRequest(app: AppContext, access: OrganizationAccess, requestId: string): Promise<GrantRequest> {
   await assertMayManageGrants(app, access);
-  const found = GUID.test(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).getRequest(access.organization.id, requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }
@@ -236,7 +233,7 @@ const requestNotFound = (requestId: string) =>
 
 // ---- decisions ------------------------------------------------------------------------------------------
 
-const ACTION_BY_OUTCOME: Record<ReviewOutcome, string> = {
+const ACTION_BY_OUTCOME: Record<ReviewOutcome, GrantActionId> = {
   approved: GRANT_ACTIONS.approved,
   rejected: GRANT_ACTIONS.rejected,
   manualReview: GRANT_ACTIONS.manualReview,
@@ -276,7 +273,7 @@ async function applyOutcome(
     Outcome: reason.outcome,
     Message: reason.message,
   }));
-  const decided = event(app, context, next, ACTION_BY_OUTCOME[next.status as ReviewOutcome], 'modify', {
+  const decided = event(app, context, next, ACTION_BY_OUTCOME[next.status as ReviewOutcome], {
     Status: next.status,
     DecidedBy: next.decision?.decidedBy.kind ?? 'system',
     Reasons: reasons,
@@ -425,7 +422,7 @@ export async function decideGrantRequest(
   body: { decision: 'approve' | 'reject'; comment: string },
 ): Promise<GrantRequest> {
   const repo = repository(app);
-  const current = GUID.test(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
+  const current = isGuid(requestId) ? await repo.findRequest(requestId.toLowerCase()) : undefined;
   if (!current) throw requestNotFound(requestId);
   assertDecidable(current.value.status);
   const status = body.decision === 'approve' ? 'approved' : 'rejected';
@@ -448,7 +445,7 @@ export async function decideGrantRequest(
     if (!lostRace(error)) throw error;
     const latest = await repo.findRequest(current.value.id);
     assertDecidable(latest?.value.status ?? 'approved');
-    throw conflict('concurrentModification', 'The request was changed by another request; read it again and retry.');
+    throw new ConcurrentModificationError('The request was changed by another request; read it again and retry.');
   }
   await notifyRequester(app, reviewedMessage(next, capacity));
   return next;
@@ -493,7 +490,7 @@ export async function listRequestsForOperators(
 }
 
 export async function getRequestForOperators(app: AppContext, requestId: string): Promise<GrantRequest> {
-  const found = GUID.test(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
+  const found = isGuid(requestId) ? await repository(app).findRequest(requestId.toLowerCase()) : undefined;
   if (!found) throw requestNotFound(requestId);
   return found.value;
 }
@@ -522,7 +519,7 @@ export async function revokeGrant({ app, audit: context }: CallerScope, organiza
   };
   const actions = [repo.capacityAction(next, capacity.etag), ...(request ? repo.linkActions(request.value, keyDigest, true) : [])];
   const subject = { id: capacity.value.grant.requestId, organizationId: organization.id, organizationName: organization.name };
-  const revoked = event(app, context, subject, GRANT_ACTIONS.revoked, 'remove', {
+  const revoked = event(app, context, subject, GRANT_ACTIONS.revoked, {
     Comment: comment,
     PreviousPublicParallelJobs: capacity.value.public.parallelJobs,
   });

@@ -1,15 +1,15 @@
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 
 /**
  * Work started off a request's critical path (last-used writes, leak processing). Failures are
  * logged, never thrown at the caller. `settleBackgroundWork(app)` waits for everything started so far,
  * so tests observe the results without sleeping.
  */
-const pending = new WeakMap<AppContext, Set<Promise<void>>>();
+const pendingOf = memoForApp(() => new Set<Promise<void>>());
 
 export function runInBackground(app: AppContext, what: string, work: () => Promise<unknown>): void {
-  let set = pending.get(app);
-  if (!set) pending.set(app, (set = new Set()));
+  const set = pendingOf(app);
   const tracked: Promise<void> = Promise.resolve()
     .then(work)
     .then(
@@ -23,13 +23,13 @@ export function runInBackground(app: AppContext, what: string, work: () => Promi
 }
 
 /** How many background tasks are running now. */
-export const pendingBackgroundWork = (app: AppContext): number => pending.get(app)?.size ?? 0;
+export const pendingBackgroundWork = (app: AppContext): number => pendingOf(app).size;
 
 /** Resolves once every background task started before or during the wait has finished. */
 export async function settleBackgroundWork(app: AppContext): Promise<void> {
   for (;;) {
-    const set = pending.get(app);
-    if (!set || set.size === 0) return;
+    const set = pendingOf(app);
+    if (set.size === 0) return;
     await Promise.all([...set]);
   }
 }

@@ -18,7 +18,7 @@ export function parseNcrontab(expression: string): Schedule {
   try {
     cron = new Cron(fields.join(' '), { timezone: 'UTC', paused: true, domAndDow: true, mode: '6-part' });
   } catch (error) {
-    throw new Error(`'${expression}' is not a valid NCRONTAB expression: ${(error as Error).message}`);
+    throw new Error(`'${expression}' is not a valid NCRONTAB expression: ${(error as Error).message}`, { cause: error });
   }
   return {
     expression,

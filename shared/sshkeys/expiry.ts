@@ -1,6 +1,6 @@
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext } from '../audit/context.js';
-import { restErrorStatus } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { SshKeyRepository, sshKeyStatusOf, type SshKeyRecord } from './repository.js';
 import { sshKeyEventData } from './service.js';
 
@@ -17,11 +17,9 @@ import { sshKeyEventData } from './service.js';
  */
 export type SshExpiryOutcome = 'expired' | 'notDue' | 'gone' | 'alreadyDone';
 
-const ATTEMPTS = 4;
-
 export async function expireSshKeyIfDue(app: AppContext, ownerId: string, authorizationId: string, now: Date): Promise<SshExpiryOutcome> {
   const repository = new SshKeyRepository(app);
-  for (let attempt = 1; ; attempt++) {
+  return retryLostRaces<SshExpiryOutcome>(async () => {
     const stored = await repository.get(ownerId, authorizationId);
     if (!stored) return 'gone';
     const { record, etag } = stored;
@@ -33,18 +31,12 @@ export async function expireSshKeyIfDue(app: AppContext, ownerId: string, author
     const next: SshKeyRecord = { ...record, expiredEventAt: now.toISOString(), updatedAt: now.toISOString() };
     const event = organizationEvent(app, systemAuditContext(), organization, {
       actionId: 'Token.SshExpireEvent',
-      area: 'Token',
-      category: 'modify',
       data: sshKeyEventData(record, owner?.displayName ?? record.ownerId, { ExpiredAt: record.validTo }),
     });
-    try {
-      // Same validTo, so the expiry row stays where it is (the timer owns it from here).
-      await repository.replace(record, etag, next, [event]);
-      return 'expired';
-    } catch (error) {
-      if (restErrorStatus(error) !== 412 || attempt >= ATTEMPTS) throw error;
-    }
-  }
+    // Same validTo, so the expiry row stays where it is (the timer owns it from here).
+    await repository.replace(record, etag, next, [event]);
+    return 'expired';
+  });
 }
 
 /** What the expiry notification ladder needs about a key; undefined when the key is gone. */

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type Sshpk from 'sshpk';
 import { sshKeyFailure, type SshKeyError } from '../http/errors.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS, isSshKeyType, type SshKeyType } from './types.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, isSshKeyType, type SshKeyType } from '../tokens/ssh-key-types.js';
 
 /**
  * Parsing of pasted SSH public keys.
@@ -119,7 +119,7 @@ function blobType(blob: Buffer): string | undefined {
   const length = blob.readUInt32BE(0);
   if (length < 3 || length > 64 || blob.length < 4 + length) return undefined;
   const type = blob.subarray(4, 4 + length).toString('latin1');
-  return /^[a-z0-9][a-z0-9@.\-]*$/.test(type) ? type : undefined;
+  return /^[a-z0-9][a-z0-9@.-]*$/.test(type) ? type : undefined;
 }
 
 // ---- validation of the key material ------------------------------------------------------------------
@@ -220,7 +220,7 @@ function checkBlob(declaredType: string, blob: Buffer): { keyType: SshKeyType; k
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** A token that names a key type (known or not): `ssh-…`, `ecdsa-…`, `sk-…`, certificates. */
-const TYPE_TOKEN = /^(?:ssh|ecdsa|sk|rsa|x509v3|webauthn|spki|pgp)-[a-z0-9@.\-]{1,80}$/;
+const TYPE_TOKEN = /^(?:ssh|ecdsa|sk|rsa|x509v3|webauthn|spki|pgp)-[a-z0-9@.-]{1,80}$/;
 
 interface Token {
   text: string;

@@ -8,13 +8,12 @@ import { judgeCredential } from '../tokens/judge.js';
 import { fingerprintHexOf, parsePublicKey } from './keys.js';
 import { SshKeyRepository } from './repository.js';
 import { sshKeyFactsOf } from './service.js';
+import { isGuid } from '../ids.js';
 
 /** A hit records use at most once a minute per key (a git server may look a key up on every push). */
 export const LAST_USED_THROTTLE_MS = 60_000;
 
 export type SshKeyLookupMatch = z.infer<typeof sshKeyLookupMatchSchema>;
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Finds the active registrations of a key (by fingerprint or public key) in the organizations the
@@ -38,7 +37,7 @@ export async function lookupSshKey(
 
   let only: Organization | undefined;
   if (body.organization !== undefined) {
-    only = GUID.test(body.organization)
+    only = isGuid(body.organization)
       ? await app.directory.getOrganizationById(body.organization.toLowerCase())
       : await app.directory.getOrganizationByName(body.organization);
     if (!only || !(await app.directory.getMembership(only.id, 'servicePrincipal', caller.id))) {

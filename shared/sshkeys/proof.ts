@@ -2,7 +2,7 @@ import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, 
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { sshKeyFailure } from '../http/errors.js';
-import { currentPepper, derivedKey, derivedKeyOf } from '../tokens/hashing.js';
+import { currentPepper, derivedKey, derivedKeyOf } from '../secrets/hashing.js';
 import { WireReader, wireString } from './keys.js';
 
 /**
@@ -126,7 +126,7 @@ export function verifyProofOfPossession(app: AppContext, proof: ProofOfPossessio
   checkChallenge(app, proof.challenge, expected.userId, expected.organizationId);
   const [, armoured] = /^\s*-----BEGIN SSH SIGNATURE-----([A-Za-z0-9+/=\s]+)-----END SSH SIGNATURE-----\s*$/.exec(proof.signature) ?? [];
   if (armoured === undefined) throw invalidProof('The signature is not an armoured SSH signature (ssh-keygen -Y sign output).');
-  let ok = false;
+  let ok: boolean;
   try {
     const decoded = Buffer.from(armoured.replace(/\s+/g, ''), 'base64');
     if (decoded.length < 10 || decoded.subarray(0, 6).toString() !== 'SSHSIG' || decoded.readUInt32BE(6) !== 1) {

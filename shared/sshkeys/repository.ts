@@ -6,7 +6,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { assertSafeKey, ignoreMissing, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { expiryKeys, type RevocationKind } from '../tokens/repository.js';
-import type { SshKeyType } from './types.js';
+import type { SshKeyType } from '../tokens/ssh-key-types.js';
 
 /**
  * SSH key storage (see the storage design in docs/architecture.md):

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { organizationEvent } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
-import { restErrorStatus, sshKeyFailure } from '../http/errors.js';
-import { memberOwnerOf, ownerName, registerSessionTokenSource, sessionTokenViewOf } from '../tokens/admin.js';
-import { findGatehouseTokens } from '../tokens/format.js';
+import { sshKeyFailure } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
+import { memberOwnerOf, ownerName, sessionTokenViewOf, type SessionTokenSource } from '../tokens/session-tokens.js';
+import { findGatehouseTokens } from '../secrets/format.js';
 import { keysetPager, type KeysetList } from '../tokens/listing.js';
 import { enforcedPolicies, type TokenPolicyDocument } from '../tokens/policies.js';
 import type { SessionTokenView } from '../tokens/schemas.js';
@@ -15,12 +16,10 @@ import type { CredentialFacts } from '../tokens/judge.js';
 import { verifyProofOfPossession } from './proof.js';
 import { DuplicateSshKeyError, SshKeyRepository, sshKeyStatusOf, type SshKeyRecord, type StoredSshKey } from './repository.js';
 import type { SshKeyCreateRequest, SshKeysGetQuery, SshKeyUpdateRequest, SshKeyView } from './schemas.js';
+import { DAY_MS } from '../time.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it (as for PATs). */
 export { MAX_LIFETIME_DAYS };
-const DAY_MS = 86_400_000;
-/** Attempts of a read-modify-write before a lost race is reported as a conflict. */
-const ATTEMPTS = 4;
 
 export type SshKeyContext = CredentialContext;
 
@@ -45,7 +44,7 @@ export function sshKeyView(record: SshKeyRecord, now: Date): SshKeyView {
 }
 
 /** The audit `data` of an SSH key event (the public key is public; it identifies the key in the trail). */
-export function sshKeyEventData(record: SshKeyRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function sshKeyEventData(record: SshKeyRecord, ownerName: string, extra: Record<string, unknown> = {}) {
   return {
     AuthorizationId: record.authorizationId,
     DisplayName: record.displayName,
@@ -156,8 +155,6 @@ export async function createSshKey(ctx: SshKeyContext, body: SshKeyCreateRequest
   };
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.SshCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: sshKeyEventData(record, caller.displayName, wanted.getTime() !== validTo.getTime() ? { RequestedValidTo: wanted.toISOString() } : {}),
   });
   const repository = new SshKeyRepository(app);
@@ -196,12 +193,10 @@ export async function getSshKey(ctx: SshKeyContext, authorizationId: string): Pr
   return sshKeyView((await ownVisible(ctx, authorizationId)).record, ctx.app.clock.now());
 }
 
-const isPreconditionFailure = (error: unknown) => restErrorStatus(error) === 412;
-
 export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest): Promise<SshKeyView> {
   const { app, caller, organization } = ctx;
   if (body.displayName !== undefined) checkDisplayName(body.displayName);
-  for (let attempt = 1; ; attempt++) {
+  return retryLostRaces(async () => {
     const now = app.clock.now();
     const { record, etag } = await ownVisible(ctx, body.authorizationId);
     const status = sshKeyStatusOf(record, now);
@@ -224,20 +219,14 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
     };
     const event = organizationEvent(app, ctx.audit, organization, {
       actionId: 'Token.SshUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: sshKeyEventData(next, caller.displayName, {
         Previous: { DisplayName: record.displayName, ValidTo: record.validTo },
         ...(requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
       }),
     });
-    try {
-      await new SshKeyRepository(app).replace(record, etag, next, [event]);
-      return sshKeyView(next, now);
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
-    }
-  }
+    await new SshKeyRepository(app).replace(record, etag, next, [event]);
+    return sshKeyView(next, now);
+  });
 }
 
 /**
@@ -245,28 +234,20 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
  * written). Retries on a lost race; a revoke always wins over a concurrent update.
  */
 export async function revokeStoredSshKey({ app, organization, audit }: AuditedChange, initial: StoredSshKey, { kind, ownerName }: Revocation): Promise<boolean> {
-  let stored: StoredSshKey | undefined = initial;
   const repository = new SshKeyRepository(app);
-  for (let attempt = 1; stored; attempt++) {
-    const { record, etag }: StoredSshKey = stored;
-    if (record.revokedAt) return false;
+  return retryLostRaces(async (attempt) => {
+    const stored = attempt === 1 ? initial : await repository.get(initial.record.ownerId, initial.record.authorizationId);
+    if (!stored || stored.record.revokedAt) return false;
+    const { record, etag } = stored;
     const now = app.clock.now().toISOString();
     const next: SshKeyRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, updatedAt: now };
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: 'Token.SshRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: sshKeyEventData(next, ownerName, { RevocationKind: kind }),
     });
-    try {
-      await repository.replace(record, etag, next, [event]);
-      return true;
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
-      stored = await repository.get(record.ownerId, record.authorizationId);
-    }
-  }
-  return false;
+    await repository.replace(record, etag, next, [event]);
+    return true;
+  });
 }
 
 export async function revokeSshKey(ctx: SshKeyContext, authorizationId: string): Promise<void> {
@@ -280,8 +261,6 @@ export async function removeSshKey(ctx: SshKeyContext, authorizationId: string):
   const now = ctx.app.clock.now();
   const event = organizationEvent(ctx.app, ctx.audit, ctx.organization, {
     actionId: 'Token.SshRemoveEvent',
-    area: 'Token',
-    category: 'remove',
     data: sshKeyEventData(record, ctx.caller.displayName, {
       Status: sshKeyStatusOf(record, now),
       RevocationKind: record.revocationKind,
@@ -317,7 +296,8 @@ export function sshKeySessionTokenView(record: SshKeyRecord, now: Date): Session
   });
 }
 
-registerSessionTokenSource(true, {
+/** SSH keys in token admin (`isPublic=true`): the organization's keys of the member. */
+export const sshKeySessionTokenSource: SessionTokenSource = {
   async list(app, organization, userId) {
     const now = app.clock.now();
     return (await new SshKeyRepository(app).listByOwner(userId))
@@ -336,4 +316,4 @@ registerSessionTokenSource(true, {
     if (!stored || stored.record.organizationId !== organization.id) return;
     await revokeStoredSshKey(change, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) });
   },
-});
+};

@@ -43,6 +43,10 @@ export function assertSafeKey(value: string): string {
   return value;
 }
 
+/** A text column that rows written before it existed lack: '' when absent. */
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- a table value is text, a number, a boolean or a date
+export const optionalText = (value: unknown): string => (value === undefined || value === null ? '' : String(value));
+
 export function parseJsonColumn<T>(value: unknown, fallback: T): T {
   if (typeof value !== 'string') return fallback;
   try {

@@ -54,6 +54,5 @@ export const CONTAINERS = {
 export const IMMUTABLE_CONTAINERS: readonly string[] = [CONTAINERS.auditCheckpoints];
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export const poisonQueueName = (queue: string): string => `${queue}-poison`;

@@ -11,13 +11,14 @@ import { TABLES } from '../storage/names.js';
 import { PatRepository, patFactsOf, snapshotOf, statusOf, type PatRecord, type PatUsage, type StoredPat } from './repository.js';
 import { parseDateTime, type SessionTokenView } from './schemas.js';
 import { ALL_SCOPES } from './scopes.js';
-import { blockStoredPatIn, lastUsedView, revokeStoredPat, type AuditedChange } from './service.js';
+import { blockStoredPatIn, lastUsedView, revokeStoredPat } from './service.js';
 import { violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 import { forgetRevocationRules, listRevocationRules, RULE_PREFIX, type RevocationRule } from './rules.js';
 import { reach, ruleMatchesFacts } from './judge.js';
-
-const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { memberOwnerOf, ownerName, sessionTokenViewOf, type SessionTokenSource } from './session-tokens.js';
+import { sshKeySessionTokenSource } from '../sshkeys/service.js';
+import { isGuid } from '../ids.js';
+import { HOUR_MS } from '../time.js';
 
 // ---- subject descriptors -------------------------------------------------------------------------
 
@@ -30,7 +31,7 @@ export function userIdFromDescriptor(descriptor: string): string | undefined {
   const match = /^aad\.([A-Za-z0-9_-]{1,200})=*$/.exec(descriptor);
   if (!match?.[1]) return undefined;
   const id = Buffer.from(match[1], 'base64url').toString('utf8');
-  return GUID.test(id) ? id.toLowerCase() : undefined;
+  return isGuid(id) ? id.toLowerCase() : undefined;
 }
 
 async function memberUserOrFail(app: AppContext, organizationId: string, descriptor: string): Promise<string> {
@@ -41,54 +42,7 @@ async function memberUserOrFail(app: AppContext, organizationId: string, descrip
   return userId;
 }
 
-// ---- session token sources (PATs here; SSH keys register theirs) ---------------------------------
-
-/**
- * A kind of session token the Token Admin API lists and revokes: PATs (`isPublic=false`) are built in;
- * SSH keys (`isPublic=true`) register a source with `registerSessionTokenSource(true, source)`.
- */
-export interface SessionTokenSource {
-  /** Every token of the user that can reach the organization, sorted by authorizationId. */
-  list(app: AppContext, organization: Organization, userId: string): Promise<SessionTokenView[]>;
-  /** Finds a token that can reach the organization, whose owner is a member of it. */
-  find(app: AppContext, organization: Organization, authorizationId: string): Promise<{ ownerId: string } | undefined>;
-  /** Revokes it (idempotent) with its audit event. */
-  revoke(change: AuditedChange, authorizationId: string): Promise<void>;
-}
-
-const sources = new Map<boolean, SessionTokenSource>();
-
-export function registerSessionTokenSource(isPublic: boolean, source: SessionTokenSource): void {
-  sources.set(isPublic, source);
-}
-
-/** What sets one kind of session token apart in its Token Admin view. */
-export type SessionTokenVariant = Pick<SessionTokenView, 'isPublic' | 'isValid' | 'publicData' | 'scope' | 'targetAccounts'>;
-
-export function sessionTokenViewOf(
-  record: { accessId: string; authorizationId: string; displayName: string; ownerId: string; validFrom: string; validTo: string },
-  variant: SessionTokenVariant,
-): SessionTokenView {
-  return {
-    accessId: record.accessId,
-    alternateToken: null,
-    authorizationId: record.authorizationId,
-    claims: null,
-    clientId: ZERO_GUID,
-    displayName: record.displayName,
-    hostAuthorizationId: ZERO_GUID,
-    isPublic: variant.isPublic,
-    isValid: variant.isValid,
-    publicData: variant.publicData,
-    scope: variant.scope,
-    source: null,
-    targetAccounts: variant.targetAccounts,
-    token: null,
-    userId: record.ownerId,
-    validFrom: record.validFrom,
-    validTo: record.validTo,
-  };
-}
+// ---- session token sources ------------------------------------------------------------------------
 
 export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView {
   return sessionTokenViewOf(record, {
@@ -98,17 +52,6 @@ export function sessionTokenView(record: PatRecord, now: Date): SessionTokenView
     scope: record.scope,
     targetAccounts: record.targetAccounts,
   });
-}
-
-/** The owner's display name for audit data (the user id when the directory no longer knows them). */
-export async function ownerName(app: AppContext, userId: string): Promise<string> {
-  return (await app.directory.getUser(userId))?.displayName ?? userId;
-}
-
-/** `SessionTokenSource.find`'s answer for a token found in the organization: its owner, while a member. */
-export async function memberOwnerOf(app: AppContext, organizationId: string, record: { ownerId: string }): Promise<{ ownerId: string } | undefined> {
-  const membership = await app.directory.getMembership(organizationId, 'user', record.ownerId);
-  return membership ? { ownerId: record.ownerId } : undefined;
 }
 
 /** A PAT's use as one organization saw it: its last use there, and only that address. */
@@ -159,15 +102,13 @@ const patSource: SessionTokenSource = {
     }
   },
 };
-registerSessionTokenSource(false, patSource);
 
-function sourceFor(isPublic: boolean): SessionTokenSource | undefined {
-  return sources.get(isPublic);
-}
+/** The session tokens Token Admin lists and revokes, by `isPublic`. */
+const sourceFor = (isPublic: boolean): SessionTokenSource => (isPublic ? sshKeySessionTokenSource : patSource);
 
 // ---- list ----------------------------------------------------------------------------------------
 
-const CONTINUATION_TTL_MS = 60 * 60 * 1000;
+const CONTINUATION_TTL_MS = HOUR_MS;
 const invalidContinuation = () =>
   badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
 
@@ -196,9 +137,8 @@ export async function listUserTokens(
     if (!cursor || cursor.binding !== binding || Date.parse(cursor.expiresAt) <= app.clock.now().getTime()) throw invalidContinuation();
     after = cursor.after;
   }
-  const source = sourceFor(query.isPublic);
-  const all = source ? await source.list(app, organization, userId) : [];
-  const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > (after as string));
+  const all = await sourceFor(query.isPublic).list(app, organization, userId);
+  const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > after);
   const value = remaining.slice(0, query.pageSize);
   const last = value[value.length - 1];
   if (remaining.length <= value.length || !last) return { value, continuationToken: null };
@@ -221,9 +161,9 @@ export async function revokeAuthorizations(scope: OrganizationScope, authorizati
   const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
   const source = sourceFor(isPublic);
-  const found = await Promise.all(ids.map(async (id) => ((await source?.find(app, organization, id)) ? id : undefined)));
+  const found = await Promise.all(ids.map(async (id) => ((await source.find(app, organization, id)) ? id : undefined)));
   const missing = ids.filter((_, i) => found[i] === undefined);
-  if (missing.length > 0 || !source) {
+  if (missing.length > 0) {
     throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
   }
   for (const id of ids) await source.revoke({ app, organization, audit }, id);
@@ -276,8 +216,6 @@ export async function createRevocationRule(
   };
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.RevocationRuleCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: { RuleId: rule.id, Scopes: scopes.join(' '), CreatedBefore: rule.createdBefore },
   });
   await commitWithEvents(

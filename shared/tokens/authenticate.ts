@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { TtlCache } from '../cache.js';
 import { trimTrailing } from '../text.js';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import type { PatCaller } from '../auth/caller.js';
 import type { Organization } from '../directory/repository.js';
 import type { RequestOrigin } from '../http/origin.js';
 import { AppError, unauthorized } from '../http/errors.js';
-import { parseGatehouseToken, TOKEN_PREFIX } from './format.js';
-import { hashToken } from './hashing.js';
+import { parseGatehouseToken, TOKEN_PREFIX } from '../secrets/format.js';
+import { hashToken } from '../secrets/hashing.js';
 import { judgeCredential, type JudgeOptions, type Refusal } from './judge.js';
 import { POLICY_VIOLATION_CODES, type PolicyName } from './policies.js';
 import { onPatWritten, PatRepository, patFactsOf, sameHash, type PatAuthSnapshot } from './repository.js';
@@ -83,18 +84,14 @@ function checkedToken(value: string): string {
 
 // ---- cache ---------------------------------------------------------------------------------------
 
-const snapshotCaches = new WeakMap<AppContext, TtlCache<PatAuthSnapshot>>();
+/** Every app's cache, for local writes (whose notice names the PAT, not the app). */
 const allSnapshotCaches = new Set<WeakRef<TtlCache<PatAuthSnapshot>>>();
 
-function snapshotCacheOf(app: AppContext): TtlCache<PatAuthSnapshot> {
-  let found = snapshotCaches.get(app);
-  if (!found) {
-    found = new TtlCache(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
-    snapshotCaches.set(app, found);
-    allSnapshotCaches.add(new WeakRef(found));
-  }
-  return found;
-}
+const snapshotCacheOf = memoForApp((app) => {
+  const cache = new TtlCache<PatAuthSnapshot>(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
+  allSnapshotCaches.add(new WeakRef(cache));
+  return cache;
+});
 
 // A write to a PAT on another instance: the change feed names its hash.
 onRemoteChange('pat', (app, hash) => (hash === undefined ? snapshotCacheOf(app).clear() : snapshotCacheOf(app).delete(hash)));

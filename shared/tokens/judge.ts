@@ -3,7 +3,7 @@ import type { Organization } from '../directory/repository.js';
 import { rulesOf, type RevocationRule } from './rules.js';
 import { exemptFrom, policyLayers, violationsOf, type PolicyName, type TokenPolicyDocument } from './policies.js';
 import { isPackagingOnly, scopesMatch } from './scopes.js';
-import type { SshKeyType } from '../sshkeys/types.js';
+import type { SshKeyType } from './ssh-key-types.js';
 
 /**
  * The one place that decides whether a credential is good in an organization. Authentication (every

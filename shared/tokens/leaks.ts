@@ -2,6 +2,7 @@ import { truncate } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { organizationEvent, systemAuditContext, type AuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { AppError } from '../http/errors.js';
@@ -9,8 +10,8 @@ import { RateLimiter } from '../http/rate-limit.js';
 import { enqueueNotification, notificationMessage } from '../notifications/messages.js';
 import { TABLES } from '../storage/names.js';
 import { liveness } from './judge.js';
-import { parseGatehouseToken } from './format.js';
-import { redactOptional } from './redaction.js';
+import { parseGatehouseToken } from '../secrets/format.js';
+import { redactOptional } from '../secrets/redaction.js';
 import { autoRevokesLeaksIn, policyLayers } from './policies.js';
 import { PatRepository, patFactsOf, patPartitionOf, snapshotOf, type StoredPat } from './repository.js';
 import { patEventData, revokeStoredPat, type AuditedChange } from './service.js';
@@ -47,13 +48,11 @@ export function leakValidationCode(_where: 'query' | 'body', issue: z.core.$ZodI
   return 'invalidCandidate';
 }
 
-const limiters = new WeakMap<AppContext, RateLimiter>();
+const limiterOf = memoForApp((app) => new RateLimiter(app.config.patAuth.leakReportsPerMinute));
 
 /** Per client IP token bucket (`LEAK_REPORTS_PER_MINUTE`); 429 leakReportRateLimited with Retry-After. */
 export function enforceLeakRateLimit(app: AppContext, ip: string | undefined): void {
-  let limiter = limiters.get(app);
-  if (!limiter) limiters.set(app, (limiter = new RateLimiter(app.config.patAuth.leakReportsPerMinute)));
-  const verdict = limiter.take(`leak:${ip ?? 'unknown'}`, app.clock.now().getTime());
+  const verdict = limiterOf(app).take(`leak:${ip ?? 'unknown'}`, app.clock.now().getTime());
   if (!verdict.allowed) {
     throw new AppError(429, 'leakReportRateLimited', 'Too many leak reports from this address; retry after the time given in Retry-After.', {
       headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
@@ -156,14 +155,12 @@ async function recordDiscovery(
   const { record } = stored;
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.PatPublicDiscoveryEvent',
-    area: 'Token',
-    category: 'access',
     data: patEventData(record, ownerName, { ...found, AutoRevocation: willRevoke }),
   });
   await commitWithEvents(
     app,
     TABLES.pats,
-    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt as string }, 'Replace']],
+    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt }, 'Replace']],
     [event],
   );
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import { badRequest } from '../http/errors.js';
-import { derivedKey } from './hashing.js';
+import { derivedKey } from '../secrets/hashing.js';
 import type { PatsGetQuery } from './schemas.js';
 import type { CredentialContext } from './service.js';
 
@@ -89,7 +89,7 @@ function readContinuation(app: AppContext, purpose: string, token: string, bindi
   }
   if (payload.v !== 1 || payload.b !== binding || !Array.isArray(payload.k)) throw invalidContinuation();
   if (!payload.k.every((part) => typeof part === 'string' || typeof part === 'number')) throw invalidContinuation();
-  return payload.k as SortKey;
+  return payload.k;
 }
 
 export interface KeysetPager<R extends KeysetRecord> {

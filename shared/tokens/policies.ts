@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import type { UserCaller } from '../auth/caller.js';
 import { organizationEvent } from '../audit/context.js';
@@ -10,8 +11,9 @@ import { AppError, sessionTokenFailure } from '../http/errors.js';
 import { encodeKey, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { isFullAccess, isPackagingOnly } from './scopes.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from '../sshkeys/types.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS, SSH_KEY_TYPES } from './ssh-key-types.js';
 import { announceChange, onRemoteChange } from '../coherence/changes.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Organization token policies: one zod-validated document per organization, every section with
@@ -150,7 +152,6 @@ export const tokenPolicyViewSchema = tokenPolicyDocumentSchema.extend({
   lastModifiedBy: z.string().nullable(),
 });
 
-export const DEFAULT_POLICIES: TokenPolicyDocument = tokenPolicyDocumentSchema.parse({});
 export const exemptFrom = (section: { exemptUsers: string[] }, userId: string) => section.exemptUsers.includes(userId.toLowerCase());
 
 export interface StoredDocument<T> {
@@ -189,12 +190,7 @@ export const readPolicies = (app: AppContext, organizationId: string): Promise<S
 export const readTenantPolicies = (app: AppContext, tenantId: string): Promise<StoredDocument<TenantPolicyDocument>> =>
   readDocument(app, tenantPartition(tenantId), tenantPolicyDocumentSchema);
 
-const policyCaches = new WeakMap<AppContext, TtlCache<TokenPolicyDocument>>();
-function policyCacheOf(app: AppContext): TtlCache<TokenPolicyDocument> {
-  let cache = policyCaches.get(app);
-  if (!cache) policyCaches.set(app, (cache = new TtlCache(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000)));
-  return cache;
-}
+const policyCacheOf = memoForApp((app) => new TtlCache<TokenPolicyDocument>(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000));
 
 onRemoteChange('policies', (app, key) => (key === undefined ? policyCacheOf(app).clear() : policyCacheOf(app).delete(key)));
 
@@ -241,11 +237,11 @@ export async function policyLayers(app: AppContext, organization: Pick<Organizat
 }
 
 export function mergePolicies(current: TokenPolicyDocument, update: TokenPolicyUpdate): TokenPolicyDocument {
-  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tokenPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 function mergeTenantPolicies(current: TenantPolicyDocument, update: TenantPolicyUpdate): TenantPolicyDocument {
-  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) });
+  return tenantPolicyDocumentSchema.parse({ ...current, ...Object.fromEntries(Object.entries<unknown>(update).filter(([, v]) => v !== undefined)) });
 }
 
 export function policyView<T>(stored: StoredDocument<T>) {
@@ -278,8 +274,6 @@ export async function updatePolicies(scope: OrganizationScope, update: TokenPoli
   const entity = documentEntity(organization.id, document, revision, now, context.actor.id);
   const event = organizationEvent(app, context, organization, {
     actionId: 'Token.PolicyUpdateEvent',
-    area: 'Token',
-    category: 'modify',
     data: { ChangedPolicies: changed, Revision: revision, Policies: document },
   });
   await commitWithEvents(
@@ -317,8 +311,6 @@ export async function updateTenantPolicies(
   const events = organizations.map((organization) =>
     organizationEvent(app, context, organization, {
       actionId: 'Token.TenantPolicyUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: { TenantId: tenantId, ChangedPolicies: changed, Revision: revision, Policies: document },
     }),
   );
@@ -334,7 +326,6 @@ export async function updateTenantPolicies(
 }
 
 const exempt = exemptFrom;
-const DAY_MS = 86_400_000;
 
 export interface TokenShape {
   scopes: readonly string[];

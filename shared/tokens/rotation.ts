@@ -1,19 +1,21 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { odata, type TableEntity } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
-import { AppError, badRequest, restErrorStatus, sessionTokenFailure } from '../http/errors.js';
+import { AppError, badRequest, sessionTokenFailure } from '../http/errors.js';
+import { retryLostRaces } from '../storage/conditional.js';
 import { readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import type { IndexEffect } from '../audit/outbox.js';
-import { purgeEffect } from '../lifecycle/index.js';
-import { currentPepper } from './hashing.js';
+import { bucketOf, purgeTargetOf } from '../lifecycle/expiry-index.js';
 import { enforceLayersOnCreate, policyLayers } from './policies.js';
-import { ownerPartitionOf, PatRepository, patPartitionOf, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
+import { ownerPartitionOf, PatRepository, patPartitionOf, purgeEffect, statusOf, type PatOwnerIdentity, type PatRecord } from './repository.js';
 import type { PatTokenView } from './schemas.js';
+import { seal, sealedFromColumns, unseal, type SealedStore } from '../secrets/sealing.js';
 import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, revokeStoredPat } from './service.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * PAT rotation: a new secret as a new authorization with the same name, scopes and targets and a
@@ -30,10 +32,9 @@ import { issuePatRecord, isVisibleIn, MAX_LIFETIME_DAYS, patEventData, patView, 
  */
 
 export const MAX_GRACE_MINUTES = 1440;
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_WINDOW_MS = DAY_MS;
 const IDEMPOTENCY_PREFIX = 'idem_';
-const DAY_MS = 86_400_000;
-const ATTEMPTS = 4;
+const ROTATION_SEAL = 'pat-rotation-idempotency';
 
 /** Checks an `Idempotency-Key` header: 1–128 visible ASCII characters, else 400 invalidIdempotencyKey. */
 export function idempotencyKeyOf(value: string | null): string | undefined {
@@ -47,42 +48,20 @@ export function idempotencyKeyOf(value: string | null): string | undefined {
 const idempotencyRowKey = (authorizationId: string, key: string) =>
   `${IDEMPOTENCY_PREFIX}${authorizationId.toLowerCase()}_${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 40)}`;
 
-function sealingKey(app: AppContext, pepperVersion: string): Buffer | undefined {
-  const pepper = app.config.peppers.find((candidate) => candidate.version === pepperVersion);
-  if (!pepper) return undefined;
-  return Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.alloc(0), 'gatehouse:pat-rotation-idempotency', 32));
-}
-
-function seal(app: AppContext, token: string, aad: string): { pepperVersion: string; sealed: string } {
-  const pepper = currentPepper(app.config.peppers);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealingKey(app, pepper.version) as Buffer, iv);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const ciphertext = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-  return { pepperVersion: pepper.version, sealed: Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64') };
-}
-
-function unseal(app: AppContext, pepperVersion: string, sealed: string, aad: string): string | undefined {
-  const key = sealingKey(app, pepperVersion);
-  const bytes = Buffer.from(sealed, 'base64');
-  if (!key || bytes.length < 29) return undefined;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
-    decipher.setAAD(Buffer.from(aad, 'utf8'));
-    decipher.setAuthTag(bytes.subarray(12, 28));
-    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
-  } catch {
-    return undefined;
-  }
-}
+/** What a rotation reply's seal is bound to: the two authorizations and the row it is stored in. */
+const replyContext = (oldAuthorizationId: string, newAuthorizationId: string, rowKey: string) => `${oldAuthorizationId}|${newAuthorizationId}|${rowKey}`;
 
 interface IdempotencyRow {
   oldAuthorizationId: string;
   newAuthorizationId: string;
-  pepperVersion: string;
+  /** The new token, sealed (shared/tokens/sealing.ts). */
   sealed: string;
+  /** Rows written before sealed values named their version keep it here. */
+  pepperVersion?: string;
   expiresAt: string;
 }
+
+const sealedReplyOf = (row: IdempotencyRow) => sealedFromColumns(row.pepperVersion ?? '', row.sealed);
 
 export interface RotationRequest {
   readonly organization: Organization;
@@ -115,7 +94,8 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
   }
   const repository = new PatRepository(app);
   await purgeRotationIdempotency(app, ownerId).catch(() => undefined);
-  for (let attempt = 1; ; attempt++) {
+  // A lost race starts over: the next round sees the winner (same key: its answer; otherwise 409).
+  return retryLostRaces(async () => {
     const now = app.clock.now();
     const stored = await repository.get(ownerId, authorizationId);
     if (!stored) throw notFoundFailure(authorizationId);
@@ -165,8 +145,6 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     const events: AuditEvent[] = [
       organizationEvent(app, request.audit, organization, {
         actionId: 'Token.PatRotateEvent',
-        area: 'Token',
-        category: 'modify',
         data: patEventData(created, request.owner.displayName, {
           PreviousAuthorizationId: record.authorizationId,
           GracePeriodMinutes: request.gracePeriodMinutes,
@@ -179,8 +157,6 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
       events.push(
         organizationEvent(app, { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent }, organization, {
           actionId: 'Token.PatSystemRevokeEvent',
-          area: 'Token',
-          category: 'remove',
           data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
         }),
       );
@@ -188,29 +164,21 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     const extra: TableEntity[] = [];
     const purges: IndexEffect[] = [];
     if (rowKey) {
-      const { pepperVersion, sealed } = seal(app, token, `${record.authorizationId}|${created.authorizationId}|${rowKey}`);
       extra.push({
         partitionKey: patPartitionOf(authorizationId),
         rowKey,
         oldAuthorizationId: record.authorizationId,
         newAuthorizationId: created.authorizationId,
-        pepperVersion,
-        sealed,
+        sealed: seal(app.config.peppers, ROTATION_SEAL, token, replyContext(record.authorizationId, created.authorizationId, rowKey)),
         expiresAt: new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString(),
       });
       // The replay decrypts to a live token: the lifecycle timer deletes it once its window is over.
       const expiresAt = new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString();
       purges.push(purgeEffect(TABLES.patExpiry, expiresAt, { table: TABLES.pats, partitionKey: patPartitionOf(authorizationId), rowKey }));
     }
-    try {
-      await repository.rotate(record, etag, oldNext, created, request.owner, extra, events, purges);
-      return patView(created, token);
-    } catch (error) {
-      const status = restErrorStatus(error);
-      if ((status !== 412 && status !== 409) || attempt >= ATTEMPTS) throw error;
-      // Lost a race: the next round sees the winner (same key → its answer; otherwise 409).
-    }
-  }
+    await repository.rotate(record, etag, oldNext, created, request.owner, extra, events, purges);
+    return patView(created, token);
+  });
 }
 
 async function replayRotation(app: AppContext, ownerId: string, authorizationId: string, rowKey: string, now: Date): Promise<PatTokenView | undefined> {
@@ -222,11 +190,39 @@ async function replayRotation(app: AppContext, ownerId: string, authorizationId:
     await table.deleteEntity(partition, rowKey).catch(() => undefined);
     return undefined;
   }
-  const token = unseal(app, row.pepperVersion, row.sealed, `${row.oldAuthorizationId}|${row.newAuthorizationId}|${rowKey}`);
+  const token = unseal(app.config.peppers, ROTATION_SEAL, sealedReplyOf(row), replyContext(row.oldAuthorizationId, row.newAuthorizationId, rowKey));
   const successor = await new PatRepository(app).get(ownerId, row.newAuthorizationId);
   if (!token || !successor) return undefined;
   return patView(successor.record, token);
 }
+
+/**
+ * Live rotation replies for the re-seal after a pepper rotation, found through their purge rows in
+ * `patexpiry` (due within the next 24 hours) rather than by scanning `pats`.
+ */
+export const rotationReplyStore: SealedStore = {
+  name: 'rotationReplies',
+  purpose: ROTATION_SEAL,
+  async *list(app) {
+    const now = app.clock.now().getTime();
+    const pats = app.storage.table(TABLES.pats);
+    const due = odata`PartitionKey ge ${bucketOf(now)} and PartitionKey le ${bucketOf(now + IDEMPOTENCY_WINDOW_MS)} and purgeTable eq ${TABLES.pats}`;
+    for await (const index of app.storage.table(TABLES.patExpiry).listEntities<Record<string, unknown>>({ queryOptions: { filter: due } })) {
+      const target = purgeTargetOf(index);
+      if (!target?.rowKey.startsWith(IDEMPOTENCY_PREFIX)) continue;
+      const row = await readEntity<IdempotencyRow>(pats, target.partitionKey, target.rowKey);
+      if (!row || Date.parse(row.expiresAt) <= now) continue;
+      const { partitionKey, rowKey } = target;
+      const { etag, oldAuthorizationId, newAuthorizationId, expiresAt } = row;
+      yield {
+        sealed: sealedReplyOf(row),
+        context: replyContext(oldAuthorizationId, newAuthorizationId, rowKey),
+        replace: (resealed) =>
+          pats.updateEntity({ partitionKey, rowKey, oldAuthorizationId, newAuthorizationId, sealed: resealed, expiresAt }, 'Replace', { etag }),
+      };
+    }
+  },
+};
 
 /** Deletes the idempotency records in an owner's partition older than the 24-hour window (the timer may call it too). */
 export async function purgeRotationIdempotency(app: AppContext, ownerId: string): Promise<number> {
@@ -273,7 +269,3 @@ export async function endGraceIfDue(app: AppContext, ownerId: string, authorizat
   await repository.deleteGraceExpiryRow(record).catch(() => undefined);
   return revoked;
 }
-
-/** The same for a record the lifecycle timer already holds. */
-export const finalizeRotatedPat = (app: AppContext, record: Pick<PatRecord, 'ownerId' | 'authorizationId'>): Promise<boolean> =>
-  endGraceIfDue(app, record.ownerId, record.authorizationId, app.clock.now());

@@ -1,5 +1,6 @@
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { TtlCache } from '../cache.js';
 import { readAll } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
@@ -34,13 +35,7 @@ export async function listRevocationRules(app: AppContext, organizationId: strin
  * like policies; the change feed drops them on every instance when a rule is added anywhere.
  */
 
-const ruleCaches = new WeakMap<AppContext, TtlCache<RevocationRule[]>>();
-
-function ruleCacheOf(app: AppContext): TtlCache<RevocationRule[]> {
-  let cache = ruleCaches.get(app);
-  if (!cache) ruleCaches.set(app, (cache = new TtlCache(() => app.config.tokenPolicyCacheSeconds * 1000, () => 1000)));
-  return cache;
-}
+const ruleCacheOf = memoForApp((app) => new TtlCache<RevocationRule[]>(() => app.config.tokenPolicyCacheSeconds * 1000, () => 1000));
 
 export async function rulesOf(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
   const cache = ruleCacheOf(app);

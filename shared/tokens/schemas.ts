@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ApiVersionRange } from '../http/api-versions.js';
-import { redactSecrets } from './redaction.js';
+import { redactSecrets } from '../secrets/redaction.js';
 
 /**
  * api-versions of the PAT Lifecycle API: from 6.1 (its first spec; Microsoft's examples use

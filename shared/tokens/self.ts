@@ -7,9 +7,9 @@ import type { PolicyName } from './policies.js';
 import { PatRepository } from './repository.js';
 import { lastUsedSchema, patMetadataSchema } from './schemas.js';
 import { lastUsedView } from './service.js';
+import { isGuid } from '../ids.js';
+import { DAY_MS } from '../time.js';
 
-const DAY_MS = 86_400_000;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rotation is suggested this many days before expiry. */
 export const ROTATION_DUE_DAYS = 7;
 
@@ -173,7 +173,7 @@ export async function introspect(app: AppContext, caller: ServicePrincipalCaller
   const inactive = { active: false as const };
   let organization: Organization | undefined;
   if (body.organization !== undefined) {
-    organization = GUID.test(body.organization)
+    organization = isGuid(body.organization)
       ? await app.directory.getOrganizationById(body.organization.toLowerCase())
       : await app.directory.getOrganizationByName(body.organization);
     if (!organization) return inactive;

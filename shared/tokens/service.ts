@@ -7,19 +7,18 @@ import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { restErrorStatus, sessionTokenFailure } from '../http/errors.js';
-import { generateToken } from './format.js';
-import { currentPepper, hashToken } from './hashing.js';
+import { retryLostRaces } from '../storage/conditional.js';
+import { generateToken } from '../secrets/format.js';
+import { currentPepper, hashToken } from '../secrets/hashing.js';
 import { keysetPager, type KeysetList } from './listing.js';
 import { enforceLayersOnCreate, enforceLayersOnUpdate, policyLayers } from './policies.js';
 import { newPatAuthorizationId, PatRepository, statusOf, type PatRecord, type PatUsage, type RevocationKind, type StoredPat } from './repository.js';
 import { parseDateTime, type LastUsedView, type PatsGetQuery, type PatTokenView, type patCreateRequest, type patUpdateRequest } from './schemas.js';
 import { parseScopes } from './scopes.js';
+import { DAY_MS } from '../time.js';
 
 /** The furthest a validTo may lie ahead when no lifespan policy clamps it. */
 export const MAX_LIFETIME_DAYS = 3650;
-const DAY_MS = 86_400_000;
-/** Attempts of a read-modify-write before a lost race is reported as a conflict. */
-const ATTEMPTS = 4;
 
 /**
  * Where a change to a credential happens and how it is audited, whoever makes it: its owner, an
@@ -77,7 +76,7 @@ export const isVisibleIn = (record: PatRecord, organizationId: string) =>
   record.targetAccounts === null || record.targetAccounts.includes(organizationId);
 
 /** The audit `data` of a token event: metadata only, never the secret or its hash. */
-export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}) {
   return {
     AuthorizationId: record.authorizationId,
     DisplayName: record.displayName,
@@ -161,8 +160,6 @@ export async function createPat(ctx: PatContext, body: z.infer<typeof patCreateR
   });
   const event = organizationEvent(app, ctx.audit, organization, {
     actionId: 'Token.PatCreateEvent',
-    area: 'Token',
-    category: 'create',
     data: patEventData(record, caller.displayName, requested.getTime() !== validTo.getTime() ? { RequestedValidTo: requested.toISOString() } : {}),
   });
   try {
@@ -189,12 +186,10 @@ export async function getPat(ctx: PatContext, authorizationId: string): Promise<
   return { ...patView(record), lastUsed: lastUsedView(usage) };
 }
 
-const isPreconditionFailure = (error: unknown) => restErrorStatus(error) === 412;
-
 export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateRequest>): Promise<PatTokenView> {
   const { app, caller, organization } = ctx;
   const scopes = body.scope === undefined ? undefined : scopesOrFail(body.scope);
-  for (let attempt = 1; ; attempt++) {
+  return retryLostRaces(async () => {
     const now = app.clock.now();
     const { record, etag } = await ownVisible(ctx, body.authorizationId);
     const status = statusOf(record, now);
@@ -225,19 +220,13 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     };
     const event = organizationEvent(app, ctx.audit, organization, {
       actionId: 'Token.PatUpdateEvent',
-      area: 'Token',
-      category: 'modify',
       data: patEventData(next, caller.displayName, {
         Previous: { DisplayName: record.displayName, Scopes: record.scope, ValidTo: record.validTo, TargetAccounts: record.targetAccounts },
       }),
     });
-    try {
-      await new PatRepository(app).replace(record, etag, next, [event]);
-      return patView(next);
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS) throw error;
-    }
-  }
+    await new PatRepository(app).replace(record, etag, next, [event]);
+    return patView(next);
+  });
 }
 
 /**
@@ -250,32 +239,22 @@ export async function revokeStoredPat(
   { kind, ownerName }: Revocation,
   extra: Record<string, unknown> = {},
 ): Promise<boolean> {
-  let stored: StoredPat | undefined = initial;
   const repository = new PatRepository(app);
-  // More attempts than updates get: each concurrent update can win at most one round.
-  const attempts = ATTEMPTS * 3;
-  for (let attempt = 1; stored; attempt++) {
-    const { record, etag }: StoredPat = stored;
-    if (record.revokedAt) return false;
+  return retryLostRaces(async (attempt) => {
+    const stored = attempt === 1 ? initial : await repository.get(initial.record.ownerId, initial.record.authorizationId);
+    if (!stored || stored.record.revokedAt) return false;
+    const { record, etag } = stored;
     const now = app.clock.now().toISOString();
     const reason = typeof extra.Reason === 'string' ? extra.Reason : null;
     const next: PatRecord = { ...record, revokedAt: now, revokedBy: audit.actor.id, revocationKind: kind, revocationReason: reason, updatedAt: now };
     const system = kind === 'rule' || kind === 'system';
     const event: AuditEvent = organizationEvent(app, audit, organization, {
       actionId: system ? 'Token.PatSystemRevokeEvent' : 'Token.PatRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: kind, ...extra }),
     });
-    try {
-      await repository.replace(record, etag, next, [event]);
-      return true;
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= attempts) throw error;
-      stored = await repository.get(record.ownerId, record.authorizationId);
-    }
-  }
-  return false;
+    await repository.replace(record, etag, next, [event]);
+    return true;
+  });
 }
 
 /**
@@ -284,26 +263,19 @@ export async function revokeStoredPat(
  */
 export async function blockStoredPatIn({ app, organization, audit }: AuditedChange, initial: StoredPat, ownerName: string): Promise<boolean> {
   const repository = new PatRepository(app);
-  let stored: StoredPat | undefined = initial;
-  for (let attempt = 1; stored; attempt++) {
-    const { record, etag }: StoredPat = stored;
+  return retryLostRaces(async (attempt) => {
+    const stored = attempt === 1 ? initial : await repository.get(initial.record.ownerId, initial.record.authorizationId);
+    if (!stored) return false;
+    const { record, etag } = stored;
     if (record.revokedAt || (record.blockedIn ?? []).includes(organization.id)) return false;
     const next: PatRecord = { ...record, blockedIn: [...(record.blockedIn ?? []), organization.id], updatedAt: app.clock.now().toISOString() };
     const event = organizationEvent(app, audit, organization, {
       actionId: 'Token.PatOrganizationRevokeEvent',
-      area: 'Token',
-      category: 'remove',
       data: patEventData(next, ownerName, { RevocationKind: 'admin', RevokedIn: organization.id }),
     });
-    try {
-      await repository.replace(record, etag, next, [event]);
-      return true;
-    } catch (error) {
-      if (!isPreconditionFailure(error) || attempt >= ATTEMPTS * 3) throw error;
-      stored = await repository.get(record.ownerId, record.authorizationId);
-    }
-  }
-  return false;
+    await repository.replace(record, etag, next, [event]);
+    return true;
+  });
 }
 
 export async function revokePat(ctx: PatContext, authorizationId: string): Promise<void> {

@@ -1,11 +1,12 @@
 import { truncate } from '../text.js';
-import type { TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
+import { memoForApp } from '../app-memo.js';
 import { organizationEvent, type AuditContext } from '../audit/context.js';
 import type { RequestOrigin } from '../http/origin.js';
 import { commitWithEvents } from '../audit/outbox.js';
-import { restErrorStatus } from '../http/errors.js';
+import { ConcurrentModificationError } from '../http/errors.js';
 import { runInBackground } from '../runtime/background.js';
+import { conditionalWrite, retryLostRaces } from '../storage/conditional.js';
 import { TABLES } from '../storage/names.js';
 import { PatRepository, usageEntity, type PatAuthSnapshot, type PatUsage } from './repository.js';
 
@@ -24,13 +25,7 @@ interface GuardEntry {
   writtenAt: number;
   ips: Set<string>;
 }
-const guards = new WeakMap<AppContext, Map<string, GuardEntry>>();
-
-function guardOf(app: AppContext): Map<string, GuardEntry> {
-  let guard = guards.get(app);
-  if (!guard) guards.set(app, (guard = new Map()));
-  return guard;
-}
+const guardOf = memoForApp(() => new Map<string, GuardEntry>());
 
 /** One use: where from, to which path, when. */
 interface Use {
@@ -94,26 +89,23 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin:
 /** Each organization's view of a token's use is kept apart, so the guard is per token and organization. */
 const guardKey = (authorizationId: string, organizationId: string | undefined) => `${authorizationId}|${organizationId ?? ''}`;
 
-const pendingWrites = new WeakMap<AppContext, Map<string, Promise<void>>>();
-
-function pendingWritesOf(app: AppContext): Map<string, Promise<void>> {
-  let writes = pendingWrites.get(app);
-  if (!writes) pendingWrites.set(app, (writes = new Map()));
-  return writes;
-}
+const pendingWritesOf = memoForApp(() => new Map<string, Promise<void>>());
 
 /**
  * Records a use. Concurrent uses of one token (say, from two new IPs at once) race on the usage
  * row's ETag: the loser reads the row again and merges its use, so no IP and no event is lost.
  */
 async function writeUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<void> {
-  for (let attempt = 0; attempt < 8; attempt += 1) {
-    if ((await tryWriteUse(app, snapshot, use, context)) === 'written') return;
+  try {
+    await retryLostRaces(() => tryWriteUse(app, snapshot, use, context));
+  } catch (error) {
+    if (!(error instanceof ConcurrentModificationError)) throw error;
+    app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
   }
-  app.log.warn('last use not recorded after repeated conflicts', { authorizationId: snapshot.authorizationId });
 }
 
-async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<'written' | 'conflict'> {
+/** One round of writeUse: read the usage row, merge this use, write it if the row is still as read. */
+async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use, context: UseContext): Promise<void> {
   const repository = new PatRepository(app);
   const stored = await repository.getUsage(snapshot.ownerId, snapshot.authorizationId);
   const previousIps = stored?.recentIps ?? [];
@@ -124,7 +116,7 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   const seenHere = organizationId === undefined ? stored : stored?.byOrganization[organizationId];
   if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < USAGE_WRITE_INTERVAL_MS) {
     guard.set(key, { writtenAt: Date.parse(seenHere.time), ips: new Set(previousIps) });
-    return 'written';
+    return;
   }
   const time = new Date(use.now).toISOString();
   const usage: PatUsage = {
@@ -139,51 +131,42 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   };
   guard.set(key, { writtenAt: use.now, ips: new Set(usage.recentIps) });
   const entity = usageEntity(snapshot.ownerId, snapshot.authorizationId, usage);
-  const action: TransactionAction = stored ? ['update', entity, 'Replace', { etag: stored.etag }] : ['create', entity];
-  try {
-    if (!newIp) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
-    if (!organization) {
-      await app.storage.table(TABLES.pats).submitTransaction([action]);
-      return 'written';
-    }
-    const audit: AuditContext = {
-      actor: {
-        kind: 'user',
-        id: snapshot.ownerId,
-        upn: snapshot.owner.email || undefined,
-        displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
-        authenticationMechanism: `PAT:${snapshot.authorizationId}`,
-      },
-      ipAddress: use.ip ?? undefined,
-      userAgent: use.userAgent ?? undefined,
-      activityId: context.activityId,
-      correlationId: context.activityId,
-    };
-    const event = organizationEvent(app, audit, organization, {
-      actionId: 'Token.PatUsedFromNewIpEvent',
-      area: 'Token',
-      category: 'access',
-      data: {
-        AuthorizationId: snapshot.authorizationId,
-        DisplayName: snapshot.displayName,
-        OwnerId: snapshot.ownerId,
-        OwnerName: snapshot.owner.displayName,
-        IpAddress: use.ip,
-        PreviousIps: previousIps,
-        FirstUse: !stored,
-        Route: truncate(use.path, 256),
-        TokenType: 'PersonalAccessToken',
-      },
-    });
-    await commitWithEvents(app, TABLES.pats, [action], [event]);
-    return 'written';
-  } catch (error) {
-    const status = restErrorStatus(error);
-    if (status === 409 || status === 412) return 'conflict';
-    throw error;
+  const action = conditionalWrite(entity, stored?.etag);
+  if (!newIp) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
   }
+  const organization = context.organization ?? (await app.directory.getOrganizationById(snapshot.organizationId));
+  if (!organization) {
+    await app.storage.table(TABLES.pats).submitTransaction([action]);
+    return;
+  }
+  const audit: AuditContext = {
+    actor: {
+      kind: 'user',
+      id: snapshot.ownerId,
+      upn: snapshot.owner.email || undefined,
+      displayName: truncate((snapshot.owner.displayName || snapshot.ownerId), 256),
+      authenticationMechanism: `PAT:${snapshot.authorizationId}`,
+    },
+    ipAddress: use.ip ?? undefined,
+    userAgent: use.userAgent ?? undefined,
+    activityId: context.activityId,
+    correlationId: context.activityId,
+  };
+  const event = organizationEvent(app, audit, organization, {
+    actionId: 'Token.PatUsedFromNewIpEvent',
+    data: {
+      AuthorizationId: snapshot.authorizationId,
+      DisplayName: snapshot.displayName,
+      OwnerId: snapshot.ownerId,
+      OwnerName: snapshot.owner.displayName,
+      IpAddress: use.ip,
+      PreviousIps: previousIps,
+      FirstUse: !stored,
+      Route: truncate(use.path, 256),
+      TokenType: 'PersonalAccessToken',
+    },
+  });
+  await commitWithEvents(app, TABLES.pats, [action], [event]);
 }

@@ -118,7 +118,7 @@ export class LocalNpmRegistry {
   }
 
   private handle(req: IncomingMessage, res: import('node:http').ServerResponse): void {
-    this.requests.push({ url: req.url ?? '', userAgent: String(req.headers['user-agent'] ?? '') });
+    this.requests.push({ url: req.url ?? '', userAgent: req.headers['user-agent'] ?? '' });
     if (this.delayMs > 0) {
       setTimeout(() => this.answer(req, res), this.delayMs);
       return;

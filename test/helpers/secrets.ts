@@ -1,5 +1,5 @@
 import type { StorageClients } from '../../shared/storage/clients.js';
-import { TOKEN_PATTERN } from '../../shared/tokens/format.js';
+import { TOKEN_PATTERN } from '../../shared/secrets/format.js';
 
 /**
  * Reads everything a test run left in storage (every table entity, blob and queue message) and

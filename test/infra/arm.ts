@@ -58,15 +58,15 @@ export interface Snapshot {
   outputs?: Record<string, unknown>;
 }
 
-export function readJson<T>(path: string): T {
+export function readJson(path: string): unknown {
   if (!existsSync(path)) {
     throw new Error(`${path} is missing: run the infrastructure tests with \`npm run test:infra\``);
   }
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  return JSON.parse(readFileSync(path, 'utf8'));
 }
 
-export const loadTemplate = (relativePath = 'main.json'): ArmTemplate => readJson<ArmTemplate>(join(OUT, relativePath));
-export const loadSnapshot = (): Snapshot => readJson<Snapshot>(join(OUT, 'snapshot.snapshot.json'));
+export const loadTemplate = (relativePath = 'main.json'): ArmTemplate => readJson(join(OUT, relativePath)) as ArmTemplate;
+export const loadSnapshot = (): Snapshot => readJson(join(OUT, 'snapshot.snapshot.json')) as Snapshot;
 
 export function resourcesOfType(snapshot: Snapshot, type: string): PredictedResource[] {
   return snapshot.predictedResources.filter((resource) => resource.type.toLowerCase() === type.toLowerCase());

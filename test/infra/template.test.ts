@@ -132,7 +132,7 @@ describe('compiled template', () => {
   });
 
   it('gives the worker the Node options the benchmarks run with (infra/node-runtime.json)', () => {
-    const runtime = readJson<{ nodeOptions: string }>(join(ROOT, 'infra', 'node-runtime.json'));
+    const runtime = readJson(join(ROOT, 'infra', 'node-runtime.json')) as { nodeOptions: string };
     expect(variable(main, 'nodeRuntime')).toEqual(runtime);
     expect(JSON.stringify(main)).toContain(`"NODE_OPTIONS":"[variables('nodeRuntime').nodeOptions]"`);
   });
@@ -153,7 +153,7 @@ describe('compiled template', () => {
 });
 
 describe('infra/main.parameters.json (azd)', () => {
-  const file = readJson<{ parameters: Record<string, { value: unknown }> }>(join(ROOT, 'infra', 'main.parameters.json'));
+  const file = readJson(join(ROOT, 'infra', 'main.parameters.json')) as { parameters: Record<string, { value: unknown }> };
   const entries = Object.entries(file.parameters);
 
   it('sets only parameters that main.bicep declares, and every required one', () => {
@@ -181,7 +181,7 @@ describe('infra/main.parameters.json (azd)', () => {
 
 describe('infra/deploy.bicepparam (az deployment sub create)', () => {
   it('compiles to a parameters file with every required parameter', () => {
-    const compiled = readJson<{ parameters: Record<string, unknown> }>(join(OUT, 'deploy.parameters.json'));
+    const compiled = readJson(join(OUT, 'deploy.parameters.json')) as { parameters: Record<string, unknown> };
     for (const [name, parameter] of Object.entries(parameters)) {
       if (!('defaultValue' in parameter)) expect(compiled.parameters, name).toHaveProperty(name);
     }

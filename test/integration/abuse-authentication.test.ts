@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateToken } from '../../shared/tokens/format.js';
+import { generateToken } from '../../shared/secrets/format.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { client, type Reply } from '../helpers/client.js';
 import { createPat } from '../helpers/http.js';

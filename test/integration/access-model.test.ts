@@ -254,7 +254,7 @@ describe('introspection and rotation judge as authentication does', () => {
 describe('delegated scopes on every route', () => {
   type Restricted = Exclude<Access, { anonymous: true }>;
   const userRoutes = declarations
-    .filter((d): d is HttpDeclaration => d.kind === 'http' && !!d.doc && !d.doc.access.anonymous && !!(d.doc.access as Restricted).users)
+    .filter((d): d is HttpDeclaration => d.kind === 'http' && !!d.doc && !d.doc.access.anonymous && !!d.doc.access.users)
     .flatMap((declaration) => declaration.options.methods.map((method) => ({ declaration, method, access: declaration.doc!.access as Restricted })));
 
   it('refuses administrative writes to a token with an unrelated scope (attack 6)', async () => {

@@ -64,7 +64,7 @@ class PythonClientSequence {
       .flatMap((segment) => {
         const name = /^\{(.+)\}$/.exec(segment)?.[1];
         if (name === undefined) return [segment];
-        return values[name] === undefined ? [] : [encodeURIComponent(values[name]!)];
+        return values[name] === undefined ? [] : [encodeURIComponent(values[name])];
       })
       .join('/');
   }

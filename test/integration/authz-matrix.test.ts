@@ -36,7 +36,6 @@ const routes = declarations
 
 function expectedAllow(access: Access, caller: CallerKind, organizationScoped: boolean): boolean {
   if (access.anonymous) return true;
-  const restricted = access as Restricted;
   switch (caller) {
     case 'none':
     case 'forgedJwt':
@@ -44,22 +43,22 @@ function expectedAllow(access: Access, caller: CallerKind, organizationScoped: b
       return false;
     case 'patOfMember':
       // A PAT only where the declaration accepts PATs: never on the PAT lifecycle routes.
-      return !!restricted.pats && restricted.organization !== 'administrator';
+      return !!access.pats && access.organization !== 'administrator';
     case 'otherOrganization':
-      return !organizationScoped && !!restricted.users && !restricted.users.roles?.length;
+      return !organizationScoped && !!access.users && !access.users.roles?.length;
     case 'projectScopedUser':
-      return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator' && (!restricted.organization || restricted.projectScopedUsers === 'allowed');
+      return !!access.users && !access.users.roles?.length && access.organization !== 'administrator' && (!access.organization || access.projectScopedUsers === 'allowed');
     case 'member':
-      return !!restricted.users && !restricted.users.roles?.length && restricted.organization !== 'administrator';
+      return !!access.users && !access.users.roles?.length && access.organization !== 'administrator';
     case 'memberWithoutScope':
       // Every route a user token can call names a delegated scope: a token with none of them gets nowhere.
       return false;
     case 'administrator':
-      return !!restricted.users && !restricted.users.roles?.length;
+      return !!access.users && !access.users.roles?.length;
     case 'appWithRole':
-      return !!restricted.apps && restricted.organization !== 'administrator';
+      return !!access.apps && access.organization !== 'administrator';
     case 'appWithoutRole':
-      return !!restricted.apps && restricted.apps.roles.length === 0 && restricted.organization !== 'administrator';
+      return !!access.apps && access.apps.roles.length === 0 && access.organization !== 'administrator';
   }
 }
 
@@ -92,7 +91,7 @@ beforeAll(async () => {
   tokens.set('member', fixed(await env.userToken('bob@contoso.com')));
   tokens.set('memberWithoutScope', fixed(await env.userToken('bob@contoso.com', { scopes: ['vso.code'] })));
   tokens.set('administrator', fixed(await env.userToken('alice@contoso.com')));
-  tokens.set('appWithRole', async (access) => env.appToken('pipelines', { roles: access.anonymous ? [] : [...((access as Restricted).apps?.roles ?? [])] }));
+  tokens.set('appWithRole', async (access) => env.appToken('pipelines', { roles: access.anonymous ? [] : [...(access.apps?.roles ?? [])] }));
   tokens.set('appWithoutRole', fixed(await env.appToken('pipelines', { roles: [] })));
   const limit = await api.asUser('alice@contoso.com').patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects: true });
   expect(limit.status).toBe(200);

@@ -48,7 +48,7 @@ async function mixedRequest(i: number) {
 
 async function records(): Promise<Map<string, Record<string, unknown>>> {
   const found = new Map<string, Record<string, unknown>>();
-  for await (const row of env.app.storage.table(TABLES.pats).listEntities<Record<string, unknown>>()) {
+  for await (const row of env.app.storage.table(TABLES.pats).listEntities()) {
     if (String(row.rowKey).startsWith('pat_')) found.set(String(row.authorizationId), row);
   }
   return found;
@@ -56,9 +56,9 @@ async function records(): Promise<Map<string, Record<string, unknown>>> {
 
 async function createEventsByToken(): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for await (const row of env.app.storage.table(TABLES.auditLog).listEntities<Record<string, unknown>>()) {
+  for await (const row of env.app.storage.table(TABLES.auditLog).listEntities()) {
     if (row.ActionId !== 'Token.PatCreateEvent') continue;
-    const id = String((JSON.parse(String(row.Data ?? '{}')) as { AuthorizationId?: string }).AuthorizationId);
+    const id = String((JSON.parse((row.Data as string | undefined) ?? '{}') as { AuthorizationId?: string }).AuthorizationId);
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;

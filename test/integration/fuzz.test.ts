@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declarations } from '../../functions/declarations.js';
 import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
-import { generateToken } from '../../shared/tokens/format.js';
+import { generateToken } from '../../shared/secrets/format.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { latestApiVersion } from '../../shared/http/api-versions.js';
 

@@ -14,8 +14,8 @@ import type { AuditEvent } from '../../shared/audit/events.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
 import { QUEUES, TABLES, poisonQueueName } from '../../shared/storage/names.js';
 import { packagePartition } from '../../shared/packaging/store.js';
-import { findGatehouseTokens } from '../../shared/tokens/format.js';
-import { REDACTED_TOKEN } from '../../shared/tokens/redaction.js';
+import { findGatehouseTokens } from '../../shared/secrets/format.js';
+import { REDACTED_TOKEN } from '../../shared/secrets/redaction.js';
 
 /**
  * What an outsider or a member can make Gatehouse do with hostile input, each written as the attack

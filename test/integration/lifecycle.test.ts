@@ -102,7 +102,7 @@ describe('lifecycle sweep', () => {
           }
         },
       },
-    }).catch((error: Error) => error);
+    }).catch((error: unknown) => error);
     expect(died).toBeInstanceOf(Error);
     expect(crashed).toBe(true);
 

@@ -10,11 +10,13 @@ import { declarations } from '../../functions/declarations.js';
 import { createAppContext, useAppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
 import { generatePepperSetting } from '../../local/dev-secrets.js';
-import { resealWebhookSecrets } from '../../shared/notifications/settings.js';
+import { resealSealedValues } from '../../shared/lifecycle/reseal.js';
+import { sealedVersion } from '../../shared/secrets/sealing.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { enqueueNotification, notificationMessage } from '../../shared/notifications/messages.js';
 import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { ALICE, DAVE } from '../helpers/demo.js';
+import { deliverAuditQueue } from '../helpers/queues.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -199,22 +201,35 @@ describe('notification delivery', () => {
     expect(env.logs.join('\n')).not.toContain(webhookSecret);
   });
 
-  it('keeps signing after the token pepper is rotated and the old version retired (the runbook in docs/operations.md)', async () => {
+  it('keeps signing and replaying rotations after the token pepper is rotated and the old version retired (the runbook in docs/operations.md)', async () => {
     const old = env.settings.TOKEN_PEPPERS!;
     const fresh = generatePepperSetting('2');
     const withPeppers = (peppers: string) =>
       createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: peppers, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
+    // A rotation with Idempotency-Key before the switch: its reply (the new token) is sealed under the old version.
+    const pat = await createPat('dave@contoso.com', 'contoso', at(10 * DAY));
+    const rotateWithKey = async () =>
+      api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${pat.authorizationId}&gracePeriodMinutes=30`, undefined, {
+        headers: { 'Idempotency-Key': 'pepper-rotation' },
+      });
+    const first = await rotateWithKey();
+    expect(first.status, first.text).toBe(200);
+    await deliverAuditQueue(env);
     try {
-      // 1. The new version goes in front; the lifecycle timer's re-seal step seals the webhook secret under it.
+      // 1. The new version goes in front; the lifecycle timer's re-seal step seals every sealed value under it.
       const rotated = withPeppers(`${fresh},${old}`);
       useAppContext(rotated);
-      expect(await resealWebhookSecrets(rotated)).toBe(1);
-      expect(await resealWebhookSecrets(rotated)).toBe(0);
-      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookKeyVersion: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
-      expect(row.webhookKeyVersion).toBe('2');
-      // 2. The old version is retired: deliveries still sign with the organization's secret.
+      expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 1, rotationReplies: 1 });
+      expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 0, rotationReplies: 0 });
+      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookSecret: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
+      expect(sealedVersion(row.webhookSecret)).toBe('2');
+      // 2. The old version is retired: the retried rotation still gets its answer, not a second token or a 409.
       const retired = withPeppers(fresh);
       useAppContext(retired);
+      const replay = await rotateWithKey();
+      expect(replay.status, replay.text).toBe(200);
+      expect(replay.body).toEqual(first.body);
+      // Deliveries still sign with the organization's secret.
       received.length = 0;
       receiverMode = { failNext: 0, always: false };
       const message = notificationMessage(retired, {
@@ -233,7 +248,7 @@ describe('notification delivery', () => {
       expect(verifySignature(delivery!.body, delivery!.headers['x-gatehouse-signature'], webhookSecret)).toBe(true);
     } finally {
       // Back to the environment's own pepper for the tests that follow.
-      await resealWebhookSecrets(withPeppers(`${old},${fresh}`));
+      await resealSealedValues(withPeppers(`${old},${fresh}`));
       useAppContext(env.app);
     }
   });

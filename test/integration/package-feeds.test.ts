@@ -8,7 +8,8 @@ import { LocalNpmRegistry, packPackages, tempDir, type PackedTarball } from '../
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
 import { QUEUES, TABLES, CONTAINERS } from '../../shared/storage/names.js';
 import { packagePartition } from '../../shared/packaging/store.js';
-import { drainQueueTexts } from '../helpers/queues.js';
+import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
+import { listOutboxRows } from '../../shared/audit/outbox.js';
 
 /** Feeds, the npm registry protocol over HTTP, the upstreaming behavior API and bad input. */
 
@@ -239,7 +240,7 @@ describe('npm registry protocol', () => {
       expect(reply.body.code, label).toBe(code);
       expect(reply.body.error, label).toMatch(new RegExp(`^${code}: `));
     }
-    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', `${'x'.repeat(215)}`];
+    const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', 'x'.repeat(215)];
     for (const name of badNames) {
       const reply = await api.as(alice).put(`${REGISTRY}/${name}`, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
       expect(reply.status, name).toBe(400);
@@ -266,17 +267,44 @@ describe('npm registry protocol', () => {
     expect(await versionRows(feedId, 'internal-tool')).toEqual(['1.0.0']);
   });
 
-  it('manages dist-tags', async () => {
-    await publish(tarball('@contoso/lib', '1.0.1'), (doc) => (doc['dist-tags'] = { next: '1.0.1' }));
+  it('manages dist-tags, auditing the publish and every tag change once', async () => {
+    await deliverAuditQueue(env);
+    const published = await publish(tarball('@contoso/lib', '1.0.1'), (doc) => (doc['dist-tags'] = { next: '1.0.1' }), alice);
+    expect(published.status, published.text).toBe(201);
     const tags = await api.as(dave).get(`${REGISTRY}/-/package/@contoso%2flib/dist-tags`);
     expect(tags.body).toEqual({ latest: '1.0.0', next: '1.0.1' });
-    expect((await api.as(alice).put(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, '"1.0.1"')).status).toBe(201);
-    expect((await api.as(alice).put(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, '"3.0.0"')).body.code).toBe('packageVersionNotFound');
-    expect((await api.as(alice).put(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/1.0.0`, '"1.0.1"')).body.code).toBe('invalidDistTag');
-    expect((await api.as(dave).put(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`, '"1.0.1"')).status).toBe(403);
-    expect((await api.as(alice).delete(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/latest`)).body.code).toBe('invalidDistTag');
-    expect((await api.as(alice).delete(`${REGISTRY}/-/package/@contoso%2flib/dist-tags/beta`)).status).toBe(200);
+    const tag = `${REGISTRY}/-/package/@contoso%2flib/dist-tags`;
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.1"')).status).toBe(201);
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.1"')).status).toBe(201); // already there: no change
+    expect((await api.as(alice).put(`${tag}/beta`, '"1.0.0"')).status).toBe(201);
+    expect((await api.as(alice).put(`${tag}/beta`, '"3.0.0"')).body.code).toBe('packageVersionNotFound');
+    expect((await api.as(alice).put(`${tag}/1.0.0`, '"1.0.1"')).body.code).toBe('invalidDistTag');
+    expect((await api.as(dave).put(`${tag}/beta`, '"1.0.1"')).status).toBe(403);
+    expect((await api.as(alice).delete(`${tag}/latest`)).body.code).toBe('invalidDistTag');
+    expect((await api.as(alice).delete(`${tag}/beta`)).status).toBe(200);
+    expect((await api.as(alice).delete(`${tag}/beta`)).body.code).toBe('distTagNotFound');
     expect((await api.as(dave).get(`${REGISTRY}/-/package/@contoso%2flib/dist-tags`)).body).toEqual({ latest: '1.0.0', next: '1.0.1' });
+
+    const events = await deliverAuditQueue(env);
+    expect(events.map((event) => event.actionId)).toEqual([
+      'Artifacts.Package.Publish',
+      'Artifacts.Package.DistTag.Add',
+      'Artifacts.Package.DistTag.Move',
+      'Artifacts.Package.DistTag.Remove',
+    ]);
+    const feed = { FeedId: feedId, FeedName: 'main', Protocol: 'npm', PackageName: '@contoso/lib' };
+    expect(events[0]).toMatchObject({
+      area: 'Artifacts',
+      category: 'create',
+      actor: { displayName: expect.any(String) },
+      data: { ...feed, PackageVersion: '1.0.1', PreviousDistTags: {}, DistTags: { next: '1.0.1' } },
+    });
+    expect(events[0]!.ipAddress).toBeDefined();
+    expect(events[1]).toMatchObject({ category: 'create', data: { ...feed, Tag: 'beta', PackageVersion: '1.0.1' } });
+    expect(events[2]).toMatchObject({ category: 'modify', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.1', PackageVersion: '1.0.0' } });
+    expect(events[3]).toMatchObject({ category: 'remove', data: { ...feed, Tag: 'beta', PreviousVersion: '1.0.0' } });
+    // The outbox rows are gone once their events are stored.
+    expect(await listOutboxRows(env.app, TABLES.npmPackages, packagePartition(feedId, '@contoso/lib'))).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { DEMO_ORGANIZATIONS, DEMO_USERS } from '../../local/demo-data.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
-import { checksumOf, findGatehouseTokens, generateToken } from '../../shared/tokens/format.js';
+import { checksumOf, findGatehouseTokens, generateToken } from '../../shared/secrets/format.js';
 import { PatRepository, expiryKeys, patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
 import { endGraceIfDue } from '../../shared/tokens/rotation.js';
 import { patCredentialOf, patHasAnyScope } from '../../shared/tokens/authenticate.js';

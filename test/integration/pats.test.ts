@@ -10,7 +10,7 @@ import { subjectDescriptor } from '../../shared/auth/caller.js';
 import { type AuditEvent } from '../../shared/audit/events.js';
 import { listOutboxRows } from '../../shared/audit/outbox.js';
 import { QUEUES, TABLES } from '../../shared/storage/names.js';
-import { crc32, findGatehouseTokens, generateToken, isGatehouseToken, parseGatehouseToken } from '../../shared/tokens/format.js';
+import { crc32, findGatehouseTokens, generateToken, isGatehouseToken, parseGatehouseToken } from '../../shared/secrets/format.js';
 import { PatRepository, patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
 import { isRevokedByRule } from '../../shared/tokens/admin.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
@@ -584,7 +584,7 @@ describe('organization policies', () => {
     expect(stale.body.code).toBe('preconditionFailed');
     const fresh = await put({ restrictGlobalPats: { enabled: false } }, { 'If-Match': current.headers.get('etag')! });
     expect(fresh.status).toBe(200);
-    expect(fresh.headers.get('etag')).toBe(`"${current.body.revision + 1}"`);
+    expect(fresh.headers.get('etag')).toBe(`"${(current.body.revision as number) + 1}"`);
   });
 
   it('previews which existing PATs would break a proposed policy, and their owners, without saving it', async () => {

@@ -31,6 +31,7 @@ function installCoreCapture(): void {
     getProgrammingModel: () => undefined,
     registerHook: () => ({ dispose: () => undefined }),
     log: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-extraneous-class -- stands in for the host's Disposable class
     Disposable: class {},
   };
   Module._load = function load(request, parent, isMain) {

@@ -115,7 +115,7 @@ describe('correctness with three instances running the timers at once', () => {
     let notices: Record<string, unknown>[] = [];
     while (Date.now() < deadline) {
       notices = [];
-      for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities<Record<string, unknown>>()) {
+      for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities()) {
         if (row.noticeRowKey === undefined && JSON.stringify(row).includes(reminded.authorizationId)) notices.push(row);
       }
       if (notices.length > 0) break;
@@ -123,7 +123,7 @@ describe('correctness with three instances running the timers at once', () => {
     }
     await sleep(1500);
     let again = 0;
-    for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities<Record<string, unknown>>()) {
+    for await (const row of cluster.app.storage.table(TABLES.notificationInbox).listEntities()) {
       if (row.noticeRowKey === undefined && JSON.stringify(row).includes(reminded.authorizationId)) again++;
     }
     expect(notices).toHaveLength(1);

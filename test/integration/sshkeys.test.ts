@@ -199,7 +199,7 @@ describe('refusals', () => {
       'a certificate',
       () => {
         const { privateKey } = generateKeyPairSync('ed25519');
-        const ca = sshpk.parsePrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'pem');
+        const ca = sshpk.parsePrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }), 'pem');
         const subject = sshpk.parseKey(spki('ed25519'), 'pem');
         const cert = sshpk.createCertificate(sshpk.identityForUser('alice'), subject, sshpk.identityForUser('ca'), ca, { lifetime: 3600 });
         return { publicData: cert.toString('openssh') };

@@ -57,8 +57,8 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   if (save) await page.screenshot({ path: join(SCREENSHOTS, `${name}-desktop.png`), fullPage: true });
   await page.setViewportSize(PHONE);
   if (save) await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
-  const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
-  const wide = width > PHONE.width + 1 ? await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${PHONE.width + 1} && !e.closest('.table-wrap')).map((e) => e.tagName + '.' + e.className).slice(0, 5).join(' ')`) : '';
+  const width = await page.evaluate<number>('document.documentElement.scrollWidth');
+  const wide = width > PHONE.width + 1 ? await page.evaluate<string>(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${PHONE.width + 1} && !e.closest('.table-wrap')).map((e) => e.tagName + '.' + e.className).slice(0, 5).join(' ')`) : '';
   expect(width, `${name} scrolls sideways at phone width: ${wide}`).toBeLessThanOrEqual(PHONE.width + 1);
   await page.setViewportSize(original);
 }

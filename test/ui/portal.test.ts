@@ -139,7 +139,7 @@ describe('the portal', () => {
     expect(row, 'dates in the viewer\'s locale (en-GB)').toMatch(/\d{1,2} [A-Z][a-z]{2} \d{4}/);
     expect(await apiWithPat(bobSecret)).toBe(200);
     // The secret is never kept in the browser.
-    const stored = (await page.evaluate('JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie')) as string;
+    const stored = await page.evaluate<string>('JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie');
     expect(stored).not.toContain(bobSecret);
     await expectAccessible(page);
     await screenshots(page, 'tokens');
@@ -281,7 +281,7 @@ describe('the portal', () => {
     expect(texts).toMatch(/Token/);
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download CSV' }).click();
-    const csv = readFileSync((await (await download).path())!, 'utf8');
+    const csv = readFileSync(await (await download).path(), 'utf8');
     expect(csv.split('\n')[0]).toMatch(/Id|id/);
     expect(csv).toMatch(/Revoke/i);
     await page.getByRole('button', { name: 'Verify' }).click();

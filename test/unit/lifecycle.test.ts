@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../shared/app-context.js';
 import { loadConfig } from '../../shared/config.js';
 import { BASE_SETTINGS, configProblems as problemsOf } from '../helpers/settings.js';
-import { bucketOf, bucketStart, pad, parseEntry } from '../../shared/lifecycle/index.js';
+import { bucketOf, bucketStart, pad, parseEntry } from '../../shared/lifecycle/expiry-index.js';
 import { noticeId } from '../../shared/lifecycle/reminders.js';
 import { escapeText, foldLine, renderCalendar } from '../../shared/notifications/ics.js';
 import { signBody } from '../../shared/notifications/sender.js';

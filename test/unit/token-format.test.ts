@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, findGatehouseTokens, generateToken, parseGatehouseToken } from '../../shared/tokens/format.js';
+import { checksumOf, findGatehouseTokens, generateToken, parseGatehouseToken } from '../../shared/secrets/format.js';
 import { newPatAuthorizationId, ownerPartitionOf, patPartitionOf } from '../../shared/tokens/repository.js';
 
 describe('token format', () => {

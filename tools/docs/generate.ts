@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { declarations } from '../../functions/declarations.js';
-import { AUDIT_ACTIONS } from '../../shared/audit/actions.js';
+import { AUDIT_ACTION_LIST } from '../../shared/audit/actions.js';
 import { renderAuditActions } from './audit.js';
 import { renderBenchmarkResults, type BenchmarkResults } from './benchmarks.js';
 import { readRegion, replaceRegion } from './regions.js';
@@ -36,7 +36,7 @@ export interface GeneratedPart {
 export const GENERATED_PARTS: readonly GeneratedPart[] = [
   { file: 'docs/configuration.md', name: 'settings', source: 'shared/config.ts', render: renderSettingsReference },
   { file: 'docs/api.md', name: 'routes', source: 'functions/declarations.ts', render: () => renderRouteTable(declarations) },
-  { file: 'docs/api.md', name: 'audit-actions', source: 'shared/audit/actions.ts', render: () => renderAuditActions(AUDIT_ACTIONS) },
+  { file: 'docs/api.md', name: 'audit-actions', source: 'shared/audit/actions.ts', render: () => renderAuditActions(AUDIT_ACTION_LIST) },
   { file: 'docs/architecture.md', name: 'functions', source: 'functions/declarations.ts', render: () => renderBackgroundFunctions(declarations) },
   {
     file: 'docs/benchmarks.md',

@@ -50,7 +50,8 @@ function Shell({ account }: { account: Account }) {
     void capabilitiesIn(organization).then((value) => setCapabilities({ organization, value }));
   }, [organization]);
   useEffect(() => {
-    if ((path === '/_portal/' || path === '/_portal') && organizations?.length === 1) route(`/${encodeURIComponent(organizations[0]!)}/_usersSettings/tokens`, true);
+    const only = organizations?.length === 1 ? organizations[0] : undefined;
+    if ((path === '/_portal/' || path === '/_portal') && only !== undefined) route(`/${encodeURIComponent(only)}/_usersSettings/tokens`, true);
   }, [path, organizations]);
 
   const session: Session = {

@@ -71,14 +71,14 @@ export function AuditPage({ organization }: { organization: string }) {
           },
         },
       });
-      const page = ok(outcome) as unknown as { decoratedAuditLogEntries: AuditEntry[]; continuationToken?: string; hasMore: boolean };
+      const page = ok<unknown>(outcome) as { decoratedAuditLogEntries: AuditEntry[]; continuationToken?: string; hasMore: boolean };
       return { items: page.decoratedAuditLogEntries, continuation: page.hasMore ? page.continuationToken : undefined };
     },
     [organization, applied],
   );
   const downloadLog = (format: 'csv' | 'json') =>
     run(async () => {
-      const query = new URLSearchParams({ 'api-version': VERSION, format, ...range } as Record<string, string>);
+      const query = new URLSearchParams({ 'api-version': VERSION, format, ...range });
       await download(`/${encodeURIComponent(organization)}/_apis/audit/downloadlog?${query}`, `${organization}-audit.${format}`);
     });
   return (

@@ -24,21 +24,22 @@ export const redactOptional = <T extends string | undefined | null>(text: T): T 
 export function redactDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactSecrets(value) as T;
   if (typeof value !== 'object' || value === null || depth > 256) return value;
+  let changed = false;
   if (Array.isArray(value)) {
-    let changed = false;
-    const items = value.map((item) => {
+    const items: unknown[] = [];
+    for (const item of value as unknown[]) {
       const next = redactDeep(item, depth + 1);
       if (next !== item) changed = true;
-      return next;
-    });
+      items.push(next);
+    }
     return (changed ? items : value) as T;
   }
-  let changed = false;
-  const entries = Object.entries(value).map(([key, item]) => {
+  const entries: [string, unknown][] = [];
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     const nextKey = redactSecrets(key);
     const next = redactDeep(item, depth + 1);
     if (next !== item || nextKey !== key) changed = true;
-    return [nextKey, next] as const;
-  });
+    entries.push([nextKey, next]);
+  }
   return (changed ? Object.fromEntries(entries) : value) as T;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isGuid } from '../ids.js';
 
 /**
  * Gatehouse personal access token format (documented in docs/api.md, "Token format"):
@@ -27,7 +28,6 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const TOKEN_PATTERN = /\bgat_[A-Za-z0-9]{1,8}_[A-Za-z0-9]{60}\b/g;
 const EXACT = /^gat_([A-Za-z0-9]{1,8})_([A-Za-z0-9]{22})([A-Za-z0-9]{32})([A-Za-z0-9]{6})$/;
 const MAX_TOKEN_LENGTH = 4 + 8 + 1 + 60;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -49,7 +49,7 @@ export function base62(value: number, width: number): string {
   let out = '';
   let rest = value;
   do {
-    out = BASE62[rest % 62] + out;
+    out = BASE62.charAt(rest % 62) + out;
     rest = Math.floor(rest / 62);
   } while (rest > 0);
   return out.padStart(width, '0');
@@ -60,7 +60,7 @@ function uuidToBase62(uuid: string): string {
   let rest = BigInt(`0x${uuid.replace(/-/g, '')}`);
   let out = '';
   while (rest > 0n) {
-    out = BASE62[Number(rest % 62n)] + out;
+    out = BASE62.charAt(Number(rest % 62n)) + out;
     rest /= 62n;
   }
   return out.padStart(ID_LENGTH, '0');
@@ -81,7 +81,7 @@ function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
-      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+      if (byte < 248 && out.length < length) out += BASE62.charAt(byte % 62);
     }
   }
   return out;
@@ -91,7 +91,7 @@ function randomBase62(length: number): string {
 export function generateToken(pepperVersion: string, authorizationId: string): string {
   if (!/^[A-Za-z0-9]{1,8}$/.test(pepperVersion)) throw new Error('pepper versions are 1-8 letters or digits');
   const id = authorizationId.toLowerCase();
-  if (!UUID.test(id)) throw new Error('the authorization id must be a UUID');
+  if (!isGuid(id)) throw new Error('the authorization id must be a UUID');
   const body = `${TOKEN_PREFIX}${pepperVersion}_${uuidToBase62(id)}${randomBase62(RANDOM_LENGTH)}`;
   return body + checksumOf(body);
 }
