@@ -114,9 +114,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       params: match.params,
       ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' }) } : {}),
     });
-    const clientGone = new AbortController();
-    res.once('close', () => clientGone.abort());
-    registerClientSignal(request, clientGone.signal);
+    // Made only when a function asks (an abort costs an exception object): most requests never do.
+    let clientGone: AbortController | undefined;
+    let gone = false;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      gone = true;
+      clientGone?.abort();
+    });
+    registerClientSignal(request, () => {
+      if (!clientGone) {
+        clientGone = new AbortController();
+        if (gone) clientGone.abort();
+      }
+      return clientGone.signal;
+    });
     const context = invocations.contextFor(match.entry.name, {});
     const started = Date.now();
     let response: HttpResponseInit;
@@ -188,18 +200,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 }
 
 async function send(res: ServerResponse, response: HttpResponseInit, headOnly = false): Promise<void> {
-  const headers = new Headers(response.headers);
+  const headers = headerRecord(response.headers);
   let payload: Buffer | undefined;
   if (response.jsonBody !== undefined) {
     payload = Buffer.from(JSON.stringify(response.jsonBody));
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    headers['content-type'] ??= 'application/json';
   } else if (typeof response.body === 'string') {
     payload = Buffer.from(response.body);
-    if (!headers.has('content-type')) headers.set('content-type', 'text/plain; charset=utf-8');
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
   } else if (response.body instanceof Uint8Array) {
     payload = Buffer.from(response.body);
   } else if (response.body instanceof ReadableStream) {
-    res.writeHead(response.status ?? 200, Object.fromEntries(headers));
+    res.writeHead(response.status ?? 200, headers);
     // Pull the next chunk only when the socket has taken the last one: never buffer a whole stream.
     for await (const chunk of response.body as ReadableStream<Uint8Array>) {
       if (res.destroyed) break;
@@ -216,9 +228,26 @@ async function send(res: ServerResponse, response: HttpResponseInit, headOnly = 
     res.end();
     return;
   }
-  if (payload) headers.set('content-length', String(payload.length));
-  res.writeHead(response.status ?? 200, Object.fromEntries(headers));
+  if (payload) headers['content-length'] = String(payload.length);
+  res.writeHead(response.status ?? 200, headers);
   res.end(headOnly ? undefined : payload);
+}
+
+/**
+ * Response headers as the host sends them: names lower-cased, a name given twice joined with ", "
+ * (as a fetch Headers object would, without making one per response).
+ */
+function headerRecord(init: HttpResponseInit['headers']): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!init) return headers;
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
+  };
+  if (init instanceof Headers) init.forEach((value, name) => add(name, value));
+  else if (Array.isArray(init)) for (const [name, value] of init as [string, string][]) add(name, String(value));
+  else for (const name of Object.keys(init)) add(name, String((init as Record<string, unknown>)[name]));
+  return headers;
 }
 
 /** Answers and closes the connection without reading the rest of an oversized body. */

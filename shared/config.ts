@@ -242,6 +242,9 @@ const cacheSettings = {
     "How long a positive PAT authentication is reused in-process (0 disables); another instance's revocation drops the entry through the change feed.",
   ),
   PAT_AUTH_CACHE_MAX_ENTRIES: count(1, 1_000_000, 10_000).describe('Tokens the authentication cache holds per instance (the oldest entries are dropped first).'),
+  PAT_LAST_USED_WRITE_SECONDS: count(1, 3600, 60).describe(
+    "A PAT's last-used time is written at most once per this many seconds per token and organization (a new client address is written at once): the most an instance that dies can leave the stored time behind, plus the refresh it was writing.",
+  ),
   CHANGE_FEED_POLL_MS: count(0, 5000, 500).describe(
     "How often each instance reads the change feed that keeps its caches coherent with the other instances' (0 turns it off: single instance only).",
   ),
@@ -540,6 +543,7 @@ const appConfigSchema = settingsSchema.transform((s) => ({
   patAuth: {
     cacheSeconds: s.PAT_AUTH_CACHE_SECONDS,
     cacheMaxEntries: s.PAT_AUTH_CACHE_MAX_ENTRIES,
+    lastUsedWriteSeconds: s.PAT_LAST_USED_WRITE_SECONDS,
     leakReportsPerMinute: s.LEAK_REPORTS_PER_MINUTE,
   },
   /** The lifecycle timer (expiry sweep and reminder ladder) and notification delivery. */

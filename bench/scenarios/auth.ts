@@ -18,9 +18,10 @@ import {
 /**
  * P1: PAT authentication over HTTP. `GET /contoso/_apis/connectionData` with `Authorization: Basic
  * base64(:PAT)` under concurrent load (autocannon), against a bare node:http server doing one Azurite
- * point read per request. Gatehouse runs twice: as configured by default (positive authentication
- * cache on) and with the cache off (every request reads storage), the fair comparison with the
- * baseline's one read. Peak RSS of the default run feeds P6.
+ * point read per request. Gatehouse runs three times at once: as configured by default (positive
+ * authentication cache on), with the cache off (every request reads the record: the fair comparison
+ * with the baseline's one read) and with tracing on (against the default). Peak RSS of the default
+ * process feeds P6.
  *
  * When the connectionData route is not served (the PAT authenticator not in the build), the scenario
  * measures a JWT-authenticated read instead (`GET …/tokens/pats?authorizationId=`) and says so.
@@ -101,37 +102,59 @@ async function roundTrips(ctx: ScenarioContext, extra: Record<string, string>) {
   );
 }
 
-/** Measures Gatehouse (one configuration) and the baseline, `rounds` times each, alternating. */
-async function compare(ctx: ScenarioContext, connectionString: string, baselineUrl: string, extra: Record<string, string>) {
-  const seconds = ctx.quick ? 3 : 10;
-  const rounds = ctx.quick ? 1 : 2;
+type Variant = 'default' | 'cacheOff' | 'traced';
+
+/**
+ * Gatehouse in each configuration (authentication cache on, cache off, tracing on) and the baseline,
+ * all running at once and loaded in turn, round after round (the order rotating each round), best
+ * round of each: on a shared machine whose load drifts by the minute, every ratio compares figures
+ * taken in the same minutes.
+ */
+async function measureAll(ctx: ScenarioContext, connectionString: string, baselineUrl: string, otlpEndpoint: string) {
+  const seconds = ctx.quick ? 2 : 6;
+  const rounds = ctx.quick ? 2 : 3;
   const token = await benchUserToken(ctx.secrets);
-  return withChild(startGatehouse(ctx, connectionString, extra), async (gatehouse) => {
-    const how = await target(ctx, gatehouse.url, token);
-    await load(how.url, how.headers, 1); // warm-up (JIT, connections, caches)
-    await load(baselineUrl, {}, 1);
-    const ours: Load[] = [];
-    const theirs: Load[] = [];
+  const settings: Record<Variant, Record<string, string>> = {
+    default: {},
+    cacheOff: { PAT_AUTH_CACHE_SECONDS: '0' },
+    traced: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint },
+  };
+  const variants = Object.keys(settings) as Variant[];
+  const children: Awaited<ReturnType<typeof startGatehouse>>[] = [];
+  try {
+    // The first seeds the demo data; the others find it there.
+    for (const variant of variants) children.push(await startGatehouse(ctx, connectionString, { ...settings[variant], ...(children.length > 0 ? { BENCH_SEED: '0' } : {}) }));
+    const gatehouse = Object.fromEntries(variants.map((variant, i) => [variant, children[i]!])) as Record<Variant, (typeof children)[number]>;
+    const targets = Object.fromEntries(
+      await Promise.all(variants.map(async (variant) => [variant, await target(ctx, gatehouse[variant].url, token)] as const)),
+    ) as Record<Variant, Awaited<ReturnType<typeof target>>>;
+    const loads: Record<Variant | 'baseline', { url: string; headers: Record<string, string> }> = { ...targets, baseline: { url: baselineUrl, headers: {} } };
+    const order = [...variants, 'baseline'] as const;
+    for (const name of order) await load(loads[name].url, loads[name].headers, 1); // warm-up (JIT, connections, caches)
+    const runs: Record<(typeof order)[number], Load[]> = { default: [], cacheOff: [], traced: [], baseline: [] };
     for (let round = 0; round < rounds; round++) {
-      ours.push(await load(how.url, how.headers, seconds));
-      theirs.push(await load(baselineUrl, {}, seconds));
+      for (let i = 0; i < order.length; i++) {
+        const name = order[(i + round) % order.length]!;
+        runs[name].push(await load(loads[name].url, loads[name].headers, seconds));
+      }
     }
-    return { kind: how.kind, gatehouse: best(ours), baseline: best(theirs), runs: { gatehouse: ours, baseline: theirs }, peakRssMb: gatehouse.peakRssMb() };
-  });
+    const measured = (variant: Variant) => ({ kind: targets[variant].kind, gatehouse: best(runs[variant]), baseline: best(runs.baseline), runs: { gatehouse: runs[variant], baseline: runs.baseline } });
+    return { default: measured('default'), cacheOff: measured('cacheOff'), traced: measured('traced'), peakRssMb: gatehouse.default.peakRssMb(), seconds, rounds };
+  } finally {
+    await Promise.all(children.map((child) => child.stop()));
+  }
 }
 
 export const authScenario: Scenario = async (ctx) =>
   withAzurite(async (azurite) =>
     withChild(startChild('baseline', { BASELINE: 'http', STORAGE: azurite.connectionString }), async (baseline) => {
       const baselineUrl = String(baseline.ready.url);
-      ctx.log('P1: Gatehouse (default configuration) vs the bare server');
-      const cached = await compare(ctx, azurite.connectionString, baselineUrl, {});
-      ctx.shared.p1PeakRssMb = cached.peakRssMb;
-      ctx.log('P1: Gatehouse (authentication cache off) vs the bare server');
-      const uncached = await compare(ctx, azurite.connectionString, baselineUrl, { PAT_AUTH_CACHE_SECONDS: '0' });
-
-      ctx.log('P1: Gatehouse with tracing on (OTLP/HTTP to a local sink) vs the bare server');
-      const traced = await withOtlpSink((endpoint) => compare(ctx, azurite.connectionString, baselineUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }));
+      ctx.log('P1: Gatehouse with the authentication cache on, off, and with tracing on (OTLP/HTTP to a local sink), and the bare server, loaded in turn');
+      const all = await withOtlpSink((endpoint) => measureAll(ctx, azurite.connectionString, baselineUrl, endpoint));
+      const cached = all.default;
+      const uncached = all.cacheOff;
+      const traced = all.traced;
+      ctx.shared.p1PeakRssMb = all.peakRssMb;
 
       ctx.log('P1: storage round trips per request (sequential, through the counting proxy)');
       const tripsCached = await roundTrips(ctx, {});
@@ -191,11 +214,12 @@ export const authScenario: Scenario = async (ctx) =>
         data: {
           route: cached.kind === 'pat' ? 'GET /contoso/_apis/connectionData (Basic PAT)' : 'GET /contoso/_apis/tokens/pats?authorizationId= (JWT)',
           connections: CONNECTIONS,
-          secondsPerRun: ctx.quick ? 3 : 10,
+          secondsPerRun: all.seconds,
+          rounds: all.rounds,
           default: summary(cached),
           cacheOff: summary(uncached),
           tracingOn: summary(traced),
-          peakRssMb: round(cached.peakRssMb ?? Number.NaN, 1),
+          peakRssMb: round(all.peakRssMb ?? Number.NaN, 1),
           roundTrips: { default: tripsCached, cacheOff: tripsUncached },
         },
       };

@@ -42,8 +42,12 @@ async function firstRefusal(url: string, pat: string, since: number, limitMs: nu
 async function measure(ctx: ScenarioContext) {
   return withAzurite(async (azurite) =>
     withProxy(azurite, async (proxy) => {
-      const a = await startGatehouse(ctx, proxy.connectionString);
-      const unseeded = () => startGatehouse(ctx, proxy.connectionString, { BENCH_SEED: '0' });
+      // Every round ends in 401s on B and C (the revoked PAT, polled until refused): from one client
+      // address that would spend the failed-authentication budget within a minute and turn every
+      // later attempt into a 429. Lifted here, since propagation is what is measured.
+      const settings = { RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: '0' };
+      const a = await startGatehouse(ctx, proxy.connectionString, settings);
+      const unseeded = () => startGatehouse(ctx, proxy.connectionString, { ...settings, BENCH_SEED: '0' });
       const [b, c] = await Promise.all([unseeded(), unseeded()]);
       try {
         const token = await benchUserToken(ctx.secrets);
@@ -66,7 +70,10 @@ async function measure(ctx: ScenarioContext) {
         try {
           for (let i = 0; i < rounds; i++) {
             const pat = await createPat(a.url, token, `bench-p7-${i}`);
-            for (const instance of [b, c]) if ((await use(instance.url, pat.token)) !== 200) throw new Error('P7: a new PAT was refused');
+            for (const instance of [b, c]) {
+              const status = await use(instance.url, pat.token);
+              if (status !== 200) throw new Error(`P7: a new PAT was refused (${status}) in round ${i + 1}`);
+            }
             await expectStatus(await fetch(`${a.url}${PATS}&authorizationId=${pat.authorizationId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }), 204, 'revoking a P7 PAT');
             const answeredAt = Date.now();
             const [onB, onC] = await Promise.all([firstRefusal(b.url, pat.token, answeredAt, 10_000), firstRefusal(c.url, pat.token, answeredAt, 10_000)]);

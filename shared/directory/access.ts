@@ -2,7 +2,6 @@ import type { AppContext } from '../app-context.js';
 import { subjectKindOf, type Caller } from '../auth/caller.js';
 import { organizationNotFound } from '../http/errors.js';
 import type { Membership, Organization } from './repository.js';
-import { organizationNameSchema } from './schemas.js';
 
 export interface OrganizationAccess {
   readonly organization: Organization;
@@ -17,9 +16,9 @@ export interface OrganizationAccess {
  * caller does not belong to all give the same 404, so nothing is learned about other organizations.
  */
 export async function resolveOrganizationAccess(app: AppContext, name: string, caller: Caller): Promise<OrganizationAccess> {
-  if (!organizationNameSchema.safeParse(name).success) throw organizationNotFound(name.slice(0, 64));
+  // The lookup refuses a name that cannot be an organization's (so at most 50 characters are quoted back).
   const organization = await app.directory.getOrganizationByName(name);
-  if (!organization) throw organizationNotFound(name);
+  if (!organization) throw organizationNotFound(name.slice(0, 64));
   const membership = await app.directory.getMembership(organization.id, subjectKindOf(caller), caller.id);
   if (!membership) throw organizationNotFound(name);
   const isAdministrator = membership.groups.includes('projectCollectionAdministrators');

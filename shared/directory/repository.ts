@@ -156,11 +156,12 @@ export class DirectoryRepository {
 
   /** A name that cannot be an organization's is no organization (and never reaches storage as a key). */
   async getOrganizationByName(name: string): Promise<Organization | undefined> {
-    if (!organizationNameSchema.safeParse(name).success) return undefined;
     const key = name.toLowerCase();
     const now = this.now();
+    // Only organizations found under a valid name are cached, so a hit needs no validation.
     const cached = this.organizationCache.get(key, now);
     if (cached) return cached;
+    if (!organizationNameSchema.safeParse(name).success) return undefined;
     const row = await readEntity<Record<string, unknown>>(this.organizations, 'org', `n_${key}`);
     const organization = row ? toOrganization(row) : undefined;
     if (organization) this.organizationCache.set(key, organization, now);

@@ -6,12 +6,13 @@ import type { HttpRequest } from '@azure/functions';
  * upstreams) checks it between steps and stops once the client has gone. Where none is registered
  * the request's other bounds (caps, timeouts) are what limit the work.
  */
-const signals = new WeakMap<HttpRequest, AbortSignal>();
+const signals = new WeakMap<HttpRequest, () => AbortSignal>();
 
-export function registerClientSignal(request: HttpRequest, signal: AbortSignal): void {
+/** `signal` is called when a function first asks, so a runtime need not make one for every request. */
+export function registerClientSignal(request: HttpRequest, signal: () => AbortSignal): void {
   signals.set(request, signal);
 }
 
 export function clientSignalOf(request: HttpRequest): AbortSignal | undefined {
-  return signals.get(request);
+  return signals.get(request)?.();
 }

@@ -42,15 +42,16 @@ export function parseForwardedEntry(entry: string): string | undefined {
   return candidate;
 }
 
-function isTrusted(list: BlockList, address: string): boolean {
-  return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+function isTrusted(list: BlockList | undefined, address: string): boolean {
+  return list !== undefined && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** The client address per the rules above; undefined only when the header holds no address at all. */
 export function clientAddressFrom(forwardedFor: string | null | undefined, trustedProxies: AppConfig['trustedProxies']): string | undefined {
   if (!forwardedFor) return undefined;
   const entries = forwardedFor.split(',').slice(-64);
-  const list = trustListOf(trustedProxies);
+  // Without trusted proxies the rightmost address is the client; BlockList.check costs an object per call.
+  const list = trustedProxies.length > 0 ? trustListOf(trustedProxies) : undefined;
   let last: string | undefined;
   for (let i = entries.length - 1; i >= 0; i--) {
     const address = parseForwardedEntry(entries[i] ?? '');
@@ -61,6 +62,13 @@ export function clientAddressFrom(forwardedFor: string | null | undefined, trust
   return last;
 }
 
+/** Per request: rate limits, last-used tracking and audit events all ask for it. */
+const addresses = new WeakMap<HttpRequest, { trustedProxies: AppConfig['trustedProxies']; address: string | undefined }>();
+
 export function clientAddressOf(request: HttpRequest, config: AppConfig = getAppContext().config): string | undefined {
-  return clientAddressFrom(request.headers.get('x-forwarded-for'), config.trustedProxies);
+  const known = addresses.get(request);
+  if (known?.trustedProxies === config.trustedProxies) return known.address;
+  const address = clientAddressFrom(request.headers.get('x-forwarded-for'), config.trustedProxies);
+  addresses.set(request, { trustedProxies: config.trustedProxies, address });
+  return address;
 }

@@ -11,9 +11,8 @@ import type { Organization } from '../directory/repository.js';
 import type { HttpDeclaration } from '../runtime/declarations.js';
 import { enforceRateLimit, guardAuthentication } from './rate-limit.js';
 import { AppError, badRequest, forbidden, renderErrorBody, toAppError, unauthorized, type ErrorEnvelope } from './errors.js';
-import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, patTokenIdOf } from '../tokens/authenticate.js';
+import { authenticatePat, patCredentialOf, patHasAnyScope, patRefused, type PatCredential } from '../tokens/authenticate.js';
 import { hasAnyScope } from '../tokens/scopes.js';
-import { organizationNameSchema } from '../directory/schemas.js';
 import { checkApiVersion, requestedApiVersion, type ApiVersionRange } from './api-versions.js';
 import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
@@ -318,26 +317,37 @@ export function validationError(code: string, error: z.ZodError, issueCode?: Iss
  */
 async function authenticate(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<Caller> {
   const authorization = request.headers.get('authorization');
-  const tokenId = access.pats ? patTokenIdOf(authorization) : undefined;
-  return guardAuthentication(arrival.app, request, tokenId, () => authenticateCredential(access, request, authorization, arrival));
+  // Read once: the failure budget is per token id too. A PAT-shaped value that fails the format or
+  // checksum check is refused inside the guard, so it spends the address's budget.
+  let credential: PatCredential | 'malformed' | undefined;
+  if (access.pats) {
+    try {
+      credential = patCredentialOf(authorization);
+    } catch {
+      credential = 'malformed';
+    }
+  }
+  const tokenId = typeof credential === 'object' && credential.kind === 'pat' ? credential.authorizationId : undefined;
+  return guardAuthentication(arrival.app, request, tokenId, () => authenticateCredential(access, request, authorization, credential, arrival));
 }
 
 async function authenticateCredential(
   access: Authenticated,
   request: HttpRequest,
   authorization: string | null,
+  credential: PatCredential | 'malformed' | undefined,
   { app, origin, activityId }: Arrival,
 ): Promise<Caller> {
   if (access.pats) {
-    const credential = patCredentialOf(authorization);
-    if (credential.kind === 'pat') {
+    if (credential === 'malformed') throw patRefused();
+    if (credential?.kind === 'pat') {
       let organization: Organization | undefined;
       if (access.organization) {
-        const name = request.params.organization ?? '';
-        organization = organizationNameSchema.safeParse(name).success ? await app.directory.getOrganizationByName(name) : undefined;
+        // The lookup refuses a name that cannot be an organization's.
+        organization = await app.directory.getOrganizationByName(request.params.organization ?? '');
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential.token, { organization, origin, activityId, policies: access.pats.policies ?? 'enforce' });
+      return authenticatePat(app, credential, { organization, origin, activityId, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);

@@ -322,7 +322,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /**
  * `npm publish`: one new version with its tarball (base64 in `_attachments`). The tarball is checked
  * against the manifest's shasum (sha1 hex) and integrity (SRI), stored, then the version row is
- * committed with the dist-tags.
+ * committed with the dist-tags and its `Artifacts.Package.Publish` event.
  */
 export async function publishVersion(scope: OrganizationScope, target: FeedTarget, name: NpmPackageName, body: z.infer<typeof publishBody>): Promise<string> {
   const { app } = scope;

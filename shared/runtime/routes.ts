@@ -45,11 +45,16 @@ export function parseRouteTemplate(template: string): RouteTemplate {
 
 /** Matches a decoded path (segments) against a template; returns route values or undefined. */
 export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]): Record<string, string> | undefined {
-  const params: Record<string, string> = {};
+  return matchLowered(route, pathSegments, pathSegments.map((segment) => segment.toLowerCase()));
+}
+
+/** matchRoute with the segments already lower-cased once (`lowered`), for a table tried route by route. */
+function matchLowered(route: RouteTemplate, pathSegments: readonly string[], lowered: readonly string[]): Record<string, string> | undefined {
+  let params: Record<string, string> | undefined;
   let index = 0;
   for (const segment of route.segments) {
     if (segment.kind === 'catchAll') {
-      params[segment.name] = pathSegments.slice(index).join('/');
+      (params ??= {})[segment.name] = pathSegments.slice(index).join('/');
       return params;
     }
     const value = pathSegments[index];
@@ -58,20 +63,27 @@ export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]
       return undefined;
     }
     if (segment.kind === 'literal') {
-      if (value.toLowerCase() !== segment.value) return undefined;
+      if (lowered[index] !== segment.value) return undefined;
     } else {
       let captured = value;
       if (segment.prefix) {
-        if (value.length <= segment.prefix.length || !value.toLowerCase().startsWith(segment.prefix)) return undefined;
+        if (value.length <= segment.prefix.length || !(lowered[index] as string).startsWith(segment.prefix)) return undefined;
         captured = value.slice(segment.prefix.length);
       }
       const constraint = segment.constraint ? CONSTRAINTS[segment.constraint] : undefined;
       if (constraint && !constraint.test(captured)) return undefined;
-      params[segment.name] = captured;
+      (params ??= {})[segment.name] = captured;
     }
     index += 1;
   }
-  return index === pathSegments.length ? params : undefined;
+  return index === pathSegments.length ? (params ?? {}) : undefined;
+}
+
+/** How many path segments a template can match: [fewest, most] (a catch-all takes any number). */
+function segmentCounts(route: RouteTemplate): [number, number] {
+  const fewest = route.segments.filter((segment) => segment.kind === 'literal' || (segment.kind === 'param' && !segment.optional)).length;
+  const most = route.segments.some((segment) => segment.kind === 'catchAll') ? Number.POSITIVE_INFINITY : route.segments.length;
+  return [fewest, most];
 }
 
 /** Higher sorts first: compare segment by segment, literal > constrained param > param > catch-all. */
@@ -111,13 +123,24 @@ export interface RouteTable<T> {
 
 export function createRouteTable<T>(entries: readonly { route: string; methods: readonly string[]; value: T }[]): RouteTable<T> {
   const compiled = entries
-    .map((entry) => ({ ...entry, template: parseRouteTemplate(entry.route), methods: entry.methods.map((m) => m.toUpperCase()) }))
+    .map((entry) => {
+      const template = parseRouteTemplate(entry.route);
+      const [fewest, most] = segmentCounts(template);
+      return { ...entry, template, fewest, most, methods: entry.methods.map((m) => m.toUpperCase()) };
+    })
     .sort((a, b) => compareRoutePrecedence(a.template, b.template));
+  // Every request looks its route up: per method, in precedence order, so only candidates are tried.
+  const byMethod = new Map<string, typeof compiled>();
+  for (const entry of compiled) for (const method of entry.methods) (byMethod.get(method) ?? byMethod.set(method, []).get(method)!).push(entry);
   return {
     find(method, pathSegments) {
-      for (const entry of compiled) {
-        if (!entry.methods.includes(method.toUpperCase())) continue;
-        const params = matchRoute(entry.template, pathSegments);
+      const candidates = byMethod.get(method.toUpperCase());
+      if (!candidates) return undefined;
+      const count = pathSegments.length;
+      const lowered = pathSegments.map((segment) => segment.toLowerCase());
+      for (const entry of candidates) {
+        if (count < entry.fewest || count > entry.most) continue;
+        const params = matchLowered(entry.template, pathSegments, lowered);
         if (params) return { entry: entry.value, params };
       }
       return undefined;

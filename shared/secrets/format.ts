@@ -40,8 +40,19 @@ const CRC_TABLE = (() => {
 })();
 
 export function crc32(text: string): number {
+  // Over the UTF-8 bytes; an ASCII character is its own byte, so tokens need no buffer.
   let crc = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return crc32OfBytes(Buffer.from(text, 'utf8'));
+    crc = (CRC_TABLE[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32OfBytes(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
@@ -67,8 +78,14 @@ function uuidToBase62(uuid: string): string {
 }
 
 function base62ToUuid(text: string): string | undefined {
+  // Four digits at a time (62⁴ < 2⁵³): a sixth of the BigInt arithmetic.
   let value = 0n;
-  for (const char of text) value = value * 62n + BigInt(BASE62.indexOf(char));
+  for (let i = 0; i < text.length; i += 4) {
+    const digits = text.slice(i, i + 4);
+    let chunk = 0;
+    for (const char of digits) chunk = chunk * 62 + BASE62.indexOf(char);
+    value = value * 62n ** BigInt(digits.length) + BigInt(chunk);
+  }
   const hex = value.toString(16);
   if (hex.length > 32) return undefined;
   const padded = hex.padStart(32, '0');

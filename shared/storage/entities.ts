@@ -1,20 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { restErrorStatus } from '../http/errors.js';
+import { pointRead } from './point-reads.js';
 
-/** Point read that answers undefined for a missing entity instead of throwing. */
-export async function readEntity<T extends object>(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-): Promise<TableEntityResult<T> | undefined> {
-  try {
-    return await table.getEntity<T>(partitionKey, rowKey);
-  } catch (error) {
-    if (restErrorStatus(error) === 404) return undefined;
-    throw error;
-  }
-}
+/**
+ * Point read that answers undefined for a missing entity instead of throwing (see point-reads.ts:
+ * the SDK's own credential, retry and proxy policies, without its generated-client layers).
+ */
+export const readEntity = pointRead;
 
 /** Awaits a storage operation, taking a 404 (the entity is already gone) as done. */
 export async function ignoreMissing(operation: Promise<unknown>): Promise<void> {

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+import type { Attributes } from '@opentelemetry/api';
 import type { FunctionDeclaration, HttpDeclaration, QueueDeclaration, TimerDeclaration } from '../runtime/declarations.js';
 import { contextOfTraceparent, inSpan, SpanKind, telemetry } from './telemetry.js';
 
@@ -22,15 +23,25 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
     case 'http': {
       const { handler, name } = declaration;
       const route = `/${declaration.options.route}`;
+      // Span name and attributes per method, made once (the SDK copies attributes it keeps).
+      const spanOf = new Map<string, { name: string; attributes: Attributes }>();
+      const spanFor = (method: string) => {
+        let found = spanOf.get(method);
+        if (!found) {
+          found = { name: `${method} ${route}`, attributes: { 'http.request.method': method, 'http.route': route, 'faas.name': name, 'faas.trigger': 'http' } };
+          if (spanOf.size < 16) spanOf.set(method, found);
+        }
+        return found;
+      };
       const wrapped: HttpDeclaration = {
         ...declaration,
         handler: (request, context) =>
           inSpan(
-            `${request.method} ${route}`,
+            spanFor(request.method).name,
             {
               kind: SpanKind.SERVER,
               parent: contextOfTraceparent(request.headers.get('traceparent') ?? hostTraceparent(context)),
-              attributes: { 'http.request.method': request.method, 'http.route': route, 'faas.name': name, 'faas.trigger': 'http' },
+              attributes: spanFor(request.method).attributes,
             },
             async (span) => {
               const response = await handler(request, context);

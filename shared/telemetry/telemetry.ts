@@ -11,7 +11,9 @@ import {
   type Context,
   type Counter,
   type Histogram,
+  type ObservableCounter,
   type Span,
+  type Tracer,
 } from '@opentelemetry/api';
 
 /**
@@ -24,7 +26,9 @@ import {
  */
 export { SpanKind };
 
-const tracer = () => trace.getTracer('gatehouse');
+// One tracer for the process: the API's proxy finds the SDK's once the SDK is registered.
+let gatehouseTracer: Tracer | undefined;
+const tracer = () => (gatehouseTracer ??= trace.getTracer('gatehouse'));
 
 /** Runs `work` in a span (a child of `parent`, else of the active span); ends it, marks failures. */
 export function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; parent?: Context }, work: (span: Span) => Promise<T>): Promise<T> {
@@ -69,7 +73,7 @@ export function contextOfTraceparent(value: unknown): Context {
 // ---- metrics --------------------------------------------------------------------------------------
 
 interface Instruments {
-  authentications: Counter;
+  authentications: ObservableCounter;
   tokensCreated: Counter;
   tokensRevoked: Counter;
   auditLag: Histogram;
@@ -83,23 +87,37 @@ function instrumentsOf(): Instruments {
   if (instruments) return instruments;
   const meter = metrics.getMeter('gatehouse');
   instruments = {
-    authentications: meter.createCounter('gatehouse.authentications', { description: 'PAT authentications by outcome (ok or the refusal)' }),
+    authentications: meter.createObservableCounter('gatehouse.authentications', { description: 'PAT authentications by outcome (ok or the refusal)' }),
     tokensCreated: meter.createCounter('gatehouse.tokens.created', { description: 'PATs and SSH keys created (from stored audit events)' }),
     tokensRevoked: meter.createCounter('gatehouse.tokens.revoked', { description: 'PATs and SSH keys revoked (from stored audit events)' }),
     auditLag: meter.createHistogram('gatehouse.audit.lag', { description: 'From an audit event’s commit to its storage in the audit log', unit: 'ms' }),
     poisonMessages: meter.createCounter('gatehouse.queue.poison', { description: 'Queue messages given up on (moved to the poison queue)' }),
     timerRuns: meter.createCounter('gatehouse.timer.runs', { description: 'Timer function runs by outcome' }),
   };
+  instruments.authentications.addCallback((result) => {
+    for (const [outcome, count] of authenticationCounts) result.observe(count, { outcome });
+  });
   return instruments;
 }
 
-/** Instruments made before the SDK was registered are no-ops: the setup drops them to be made again. */
+/**
+ * Authentications happen on nearly every request: they are counted here and read by the SDK when it
+ * collects (an observable counter), instead of a synchronous counter that hashes its attributes on
+ * every add. The outcomes are a handful of fixed names.
+ */
+const authenticationCounts = new Map<string, number>();
+
+/** Instruments and the tracer made before the SDK was registered are no-ops: the setup drops them to be made again. */
 export function resetInstruments(): void {
   instruments = undefined;
+  gatehouseTracer = undefined;
 }
 
 export const telemetry = {
-  authentication: (outcome: string) => instrumentsOf().authentications.add(1, { outcome }),
+  authentication: (outcome: string) => {
+    instrumentsOf();
+    authenticationCounts.set(outcome, (authenticationCounts.get(outcome) ?? 0) + 1);
+  },
   tokenCreated: (kind: 'pat' | 'sshKey') => instrumentsOf().tokensCreated.add(1, { kind }),
   tokenRevoked: (kind: 'pat' | 'sshKey') => instrumentsOf().tokensRevoked.add(1, { kind }),
   auditLag: (ms: number) => instrumentsOf().auditLag.record(Math.max(0, ms)),

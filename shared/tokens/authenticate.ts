@@ -37,7 +37,14 @@ const MAX_BASIC_LENGTH = 1024;
 /** Every refusal: the standard 401, identical for every reason. */
 export const patRefused = () => unauthorized();
 
-export type PatCredential = { kind: 'pat'; token: string } | { kind: 'notPat' };
+/** A PAT as read from a header: the secret and what its format names (checksum checked, nothing looked up). */
+export interface PatSecret {
+  readonly token: string;
+  readonly pepperVersion: string;
+  readonly authorizationId: string;
+}
+
+export type PatCredential = ({ kind: 'pat' } & PatSecret) | { kind: 'notPat' };
 
 /**
  * Reads a PAT from an Authorization header, checking format and checksum (no storage access).
@@ -52,20 +59,10 @@ export function patCredentialOf(authorization: string | null): PatCredential {
   // would backtrack over every blank run (quadratic in the header's length).
   const value = trimTrailing(authorization, ' \t');
   const basic = /^Basic[ \t]+(\S*)$/i.exec(value);
-  if (basic) return { kind: 'pat', token: checkedToken(passwordOfBasic(basic[1] ?? '')) };
+  if (basic) return { kind: 'pat', ...checkedToken(passwordOfBasic(basic[1] ?? '')) };
   const bearer = /^Bearer[ \t]+(\S*)$/i.exec(value);
-  if (bearer && (bearer[1] ?? '').startsWith(TOKEN_PREFIX)) return { kind: 'pat', token: checkedToken(bearer[1] ?? '') };
+  if (bearer && (bearer[1] ?? '').startsWith(TOKEN_PREFIX)) return { kind: 'pat', ...checkedToken(bearer[1] ?? '') };
   return { kind: 'notPat' };
-}
-
-/** The authorization id a PAT credential names (no storage access); undefined when there is none. */
-export function patTokenIdOf(authorization: string | null): string | undefined {
-  try {
-    const credential = patCredentialOf(authorization);
-    return credential.kind === 'pat' ? parseGatehouseToken(credential.token)?.authorizationId : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function passwordOfBasic(encoded: string): string {
@@ -77,9 +74,17 @@ function passwordOfBasic(encoded: string): string {
   return colon === -1 ? decoded : decoded.slice(colon + 1);
 }
 
-function checkedToken(value: string): string {
-  if (!parseGatehouseToken(value)) throw patRefused();
-  return value;
+function checkedToken(value: string): PatSecret {
+  const secret = secretOf(value);
+  if (!secret) throw patRefused();
+  return secret;
+}
+
+/** The parts of a token (format and checksum checked), parsed once per request. */
+function secretOf(token: string | PatSecret): PatSecret | undefined {
+  if (typeof token !== 'string') return token;
+  const parsed = parseGatehouseToken(token);
+  return parsed ? { token, ...parsed } : undefined;
 }
 
 // ---- cache ---------------------------------------------------------------------------------------
@@ -130,17 +135,17 @@ export type PatEvaluation =
  * or a hit in the bounded cache) and asks the credential judge whether it is good in the organization
  * (by default the one it was issued in).
  */
-export async function evaluatePat(app: AppContext, token: string, organization?: Organization, options: JudgeOptions = {}): Promise<PatEvaluation> {
+export async function evaluatePat(app: AppContext, token: string | PatSecret, organization?: Organization, options: JudgeOptions = {}): Promise<PatEvaluation> {
   const evaluation = await judgePat(app, token, organization, options);
   telemetry.authentication(evaluation.ok ? 'ok' : evaluation.reason);
   return evaluation;
 }
 
-async function judgePat(app: AppContext, token: string, organization: Organization | undefined, options: JudgeOptions): Promise<PatEvaluation> {
+async function judgePat(app: AppContext, token: string | PatSecret, organization: Organization | undefined, options: JudgeOptions): Promise<PatEvaluation> {
   const unknown = { ok: false as const, reason: 'unknown' as const, violations: [] };
-  const parsed = parseGatehouseToken(token);
+  const parsed = secretOf(token);
   if (!parsed) return unknown;
-  const hash = hashToken(app.config.peppers, parsed.pepperVersion, token);
+  const hash = hashToken(app.config.peppers, parsed.pepperVersion, parsed.token);
   if (!hash) return unknown;
   const cache = snapshotCacheOf(app);
   const now = app.clock.now().getTime();
@@ -181,7 +186,7 @@ export function patCallerOf(snapshot: PatAuthSnapshot, violations: readonly Poli
  * is otherwise good but breaks a policy of the organization or its tenant: that is a 403 naming the
  * policy (Azure DevOps' codes), since only its holder can present it.
  */
-export async function authenticatePat(app: AppContext, token: string, options: PatAuthOptions = {}): Promise<PatCaller> {
+export async function authenticatePat(app: AppContext, token: string | PatSecret, options: PatAuthOptions = {}): Promise<PatCaller> {
   const result = await evaluatePat(app, token, options.organization, { policies: options.policies ?? 'enforce' });
   if (!result.ok) {
     app.log.info('PAT refused', { reason: result.reason });

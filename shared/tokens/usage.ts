@@ -13,11 +13,12 @@ import { PatRepository, usageEntity, type PatAuthSnapshot, type PatUsage } from 
 /**
  * Last-used tracking: every successful PAT authentication records time, client IP (X-Forwarded-For)
  * and user agent on the usage row (`use_<authorizationId>` in the owner's `pats` partition), keeping
- * the five most recent distinct IPs. At most one write per token per minute (an in-process guard
- * first, then the stored time), off the request's critical path. A use from an IP that is not among
- * the recent ones is written at once, with a Token.PatUsedFromNewIpEvent in the same transaction.
+ * the five most recent distinct IPs. At most one write per token per PAT_LAST_USED_WRITE_SECONDS
+ * (a minute by default; an in-process guard first, then the stored time), off the request's critical
+ * path. A use from an IP that is not among the recent ones is written at once, with a
+ * Token.PatUsedFromNewIpEvent in the same transaction.
  */
-export const USAGE_WRITE_INTERVAL_MS = 60_000;
+const writeIntervalMs = (app: AppContext) => app.config.patAuth.lastUsedWriteSeconds * 1000;
 export const RECENT_IPS = 5;
 const GUARD_MAX_ENTRIES = 50_000;
 
@@ -44,8 +45,9 @@ export interface UseContext {
  * Records a use. A use from an address this process has not seen for the token is security-relevant
  * (it carries Token.PatUsedFromNewIpEvent): it is written before the request goes on, and the
  * returned promise is awaited by the caller. A routine use (a known address) only refreshes the
- * last-used time: that write runs in the background, and is what an instance recycle can lose (at
- * most the last minute of last-used times of the tokens that instance served).
+ * last-used time: that write runs in the background, and is what an instance that dies can lose: the
+ * stored time then lags the last use it served by at most the write interval, plus the refresh that
+ * was being written when it died (test/integration/scale-out.test.ts kills one of three instances).
  * `settleBackgroundWork(app)` awaits background writes.
  */
 export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin: RequestOrigin, context: UseContext): Promise<void> | undefined {
@@ -56,7 +58,7 @@ export function recordPatUse(app: AppContext, snapshot: PatAuthSnapshot, origin:
   const key = guardKey(snapshot.authorizationId, context.organization?.id);
   const entry = guard.get(key);
   const knownIp = ip === null || (entry?.ips.has(ip) ?? false);
-  if (entry && knownIp && now - entry.writtenAt < USAGE_WRITE_INTERVAL_MS) return undefined;
+  if (entry && knownIp && now - entry.writtenAt < writeIntervalMs(app)) return undefined;
   // Claim the slot before the write starts, so concurrent uses in this process do not write twice.
   if (guard.size >= GUARD_MAX_ENTRIES && !entry) {
     const oldest = guard.keys().next();
@@ -114,7 +116,7 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
   const organizationId = context.organization?.id;
   const key = guardKey(snapshot.authorizationId, organizationId);
   const seenHere = organizationId === undefined ? stored : stored?.byOrganization[organizationId];
-  if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < USAGE_WRITE_INTERVAL_MS) {
+  if (stored && seenHere && !newIp && use.now - Date.parse(seenHere.time) < writeIntervalMs(app)) {
     guard.set(key, { writtenAt: Date.parse(seenHere.time), ips: new Set(previousIps) });
     return;
   }

@@ -36,6 +36,8 @@ export interface TestCluster {
   on(instance: number): { fetch(path: string, init?: RequestInit & { token?: string }): Promise<Response> };
   /** Runs a queue or timer function on one instance, as `POST /admin/functions/{name}` does. */
   invoke(instance: number, name: string, input?: unknown): Promise<void>;
+  /** Ends one instance abruptly (SIGKILL: no shutdown, nothing settled), as a crashed worker ends. */
+  kill(instance: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,11 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       });
       if (response.status !== 202) throw new Error(`invoking ${name} on instance ${instance}: ${response.status} ${await response.text()}`);
     },
+    kill: async (instance) => {
+      const pid = instances.instances[instance]!.pid;
+      process.kill(pid, 'SIGKILL');
+      while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    },
     stop: async () => {
       await stopChangeFeed(app);
       await instances.stop();
@@ -110,4 +117,13 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       }
     },
   };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -236,9 +236,10 @@ describe('PAT authentication', () => {
   });
 
   it('extracts credentials offline and applies the scope hierarchy', () => {
-    const token = generateToken('1', randomUUID());
-    expect(patCredentialOf(`Bearer ${token}`)).toEqual({ kind: 'pat', token });
-    expect(patCredentialOf(basic('me', token))).toEqual({ kind: 'pat', token });
+    const authorizationId = randomUUID();
+    const token = generateToken('1', authorizationId);
+    expect(patCredentialOf(`Bearer ${token}`)).toEqual({ kind: 'pat', token, pepperVersion: '1', authorizationId });
+    expect(patCredentialOf(basic('me', token))).toEqual({ kind: 'pat', token, pepperVersion: '1', authorizationId });
     expect(patCredentialOf('Bearer eyJhbGciOi.x.y')).toEqual({ kind: 'notPat' });
     expect(patCredentialOf(null)).toEqual({ kind: 'notPat' });
     expect(() => patCredentialOf(`Bearer ${token.slice(0, -1)}0`.replace(/0$/, token.endsWith('0') ? '1' : '0'))).toThrow();

@@ -3,7 +3,7 @@ import type { AuditRow } from '../../shared/audit/repository.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { createPat } from '../helpers/http.js';
-import { BOB, DAVE } from '../helpers/demo.js';
+import { ALICE, BOB, DAVE } from '../helpers/demo.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
 import { createAppContext } from '../../shared/app-context.js';
 import { manualClock } from '../../shared/clock.js';
@@ -19,8 +19,11 @@ import { client } from '../helpers/client.js';
 /** Three runtime processes on one storage account, as the host scales out. */
 let cluster: TestCluster;
 
+/** Last-used refreshes every 2 s instead of every minute, so the loss bound is seen within seconds. */
+const LAST_USED_WRITE_SECONDS = 2;
+
 beforeAll(async () => {
-  cluster = await startTestCluster({ instances: 3 });
+  cluster = await startTestCluster({ instances: 3, settings: { PAT_LAST_USED_WRITE_SECONDS: String(LAST_USED_WRITE_SECONDS) } });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stop();
@@ -280,4 +283,64 @@ describe('coherence: a change on one instance holds on all within a second', () 
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
   });
+});
+
+// Last in the file: it kills an instance, and the front end keeps sending a third of the requests there.
+describe('last-used data when one of three instances dies', () => {
+  it('keeps every new address and its event, and the stored time lags the last use by no more than the documented bound', async () => {
+    const interval = LAST_USED_WRITE_SECONDS * 1000;
+    const victim = 2;
+    const token = await cluster.userToken('alice@contoso.com');
+    const validTo = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    // One token used steadily from one address on each instance, and one used on the victim from a new address now and then.
+    const steady = await Promise.all([0, 1, 2].map((instance) => createPat(cluster, { token }, { displayName: `steady-on-${instance}`, validTo })));
+    const roaming = await createPat(cluster, { token }, { displayName: 'roaming-on-victim', validTo });
+    const use = async (instance: number, pat: { token: string }, ip: string) => {
+      const response = await cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+    };
+
+    // Five write intervals of steady use on all three; a new address on the victim every tenth round.
+    const lastSent = [0, 0, 0];
+    const roamingIps: string[] = [];
+    const end = Date.now() + 5 * interval;
+    for (let round = 0; Date.now() < end; round++) {
+      const sentAt = Date.now();
+      const uses = [0, 1, 2].map((instance) => use(instance, steady[instance]!, '203.0.113.10'));
+      if (round % 10 === 0) {
+        const ip = `198.51.100.${roamingIps.length + 1}`;
+        roamingIps.push(ip);
+        uses.push(use(victim, roaming, ip));
+      }
+      await Promise.all(uses);
+      lastSent.fill(sentAt);
+    }
+    // One more new address answered on the victim, then it dies without settling anything.
+    roamingIps.push('192.0.2.77');
+    await use(victim, roaming, '192.0.2.77');
+    await use(victim, steady[victim]!, '203.0.113.10');
+    lastSent[victim] = Date.now();
+    await cluster.kill(victim);
+    await sleep(1000); // the survivors' background refreshes of their last uses complete
+
+    const repository = new PatRepository(cluster.app);
+    const usage = await Promise.all(steady.map((pat) => repository.getUsage(ALICE.id, pat.authorizationId)));
+    const lag = usage.map((stored, instance) => lastSent[instance]! - Date.parse(stored?.time ?? '1970-01-01T00:00:00Z'));
+    // Survivors: at most one write interval behind their last use. The victim: at most one interval,
+    // plus the refresh that was being written when it died (under steady use, one more interval).
+    // The extra second covers a round's duration (when the last use was sent vs served).
+    expect(lag[0]).toBeLessThanOrEqual(interval + 1000);
+    expect(lag[1]).toBeLessThanOrEqual(interval + 1000);
+    expect(lag[victim]).toBeLessThanOrEqual(2 * interval + 1000);
+
+    // A new address is written with its event before the answer: the victim lost none of them.
+    const roamed = await repository.getUsage(ALICE.id, roaming.authorizationId);
+    expect(roamed?.recentIps).toEqual(roamingIps.slice(-5).reverse());
+    expect(roamed?.ip).toBe('192.0.2.77');
+    const newIpEvents = (rows: AuditRow[]) =>
+      rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === roaming.authorizationId);
+    const rows = await waitForAudit((found) => newIpEvents(found).length >= roamingIps.length);
+    expect(newIpEvents(rows).map((row) => dataOf(row).IpAddress).sort()).toEqual([...roamingIps].sort());
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, findGatehouseTokens, generateToken, parseGatehouseToken } from '../../shared/secrets/format.js';
+import { checksumOf, crc32, findGatehouseTokens, generateToken, parseGatehouseToken } from '../../shared/secrets/format.js';
 import { newPatAuthorizationId, ownerPartitionOf, patPartitionOf } from '../../shared/tokens/repository.js';
 
 describe('token format', () => {
@@ -11,6 +12,10 @@ describe('token format', () => {
       expect(parseGatehouseToken(token)).toEqual({ pepperVersion: 'v2', authorizationId: id.toLowerCase() });
       expect(findGatehouseTokens(`x=${token};`)).toEqual([token]);
     }
+  });
+
+  it('checksums the UTF-8 bytes as zlib does', () => {
+    for (const text of ['', 'gat_1_abc', generateToken('1', randomUUID()), 'héllo wörld ✓ 🎉']) expect(crc32(text)).toBe(zlibCrc32(text));
   });
 
   it('refuses ids that are not UUIDs and tokens whose id part overflows 128 bits', () => {
