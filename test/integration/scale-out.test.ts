@@ -223,7 +223,7 @@ const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
 /** A client aimed at one instance (0 = A, 1 = B, 2 = C). */
-const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: cluster.userToken });
+const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: (email, options) => cluster.userToken(email, options) });
 
 const useOn = (instance: number, pat: string) => onInstance(instance).as(pat).get('/contoso/_apis/connectionData').then((response) => response.status);
 
