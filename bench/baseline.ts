@@ -115,7 +115,11 @@ async function auditWriterBaseline(): Promise<void> {
       continue;
     }
     for (const message of messages) {
-      const event = JSON.parse(Buffer.from(message.messageText, 'base64').toString('utf8')) as Record<string, unknown> & { id: string; timestamp: string; organizationId: string };
+      const event = JSON.parse(Buffer.from(message.messageText, 'base64').toString('utf8')) as Record<string, unknown> & {
+        id: string;
+        timestamp: string;
+        organizationId: string;
+      };
       const ms = Date.parse(event.timestamp);
       const partitionKey = `${event.organizationId}|${new Date(ms).toISOString().slice(0, 10).replace(/-/g, '')}`;
       const head = heads.get(partitionKey) ?? { seq: 0, hash: '' };

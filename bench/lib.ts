@@ -6,11 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { generatePepperSetting, generateSigningKey, type SigningKey } from '../local/dev-secrets.js';
 import { userToken } from '../local/tokens.js';
-import {
-  DEFAULT_AUDIT_RETENTION_SCHEDULE,
-  DEFAULT_GRANT_REVIEW_SCHEDULE,
-  DEFAULT_LIFECYCLE_SCHEDULE,
-} from '../shared/config.js';
+import { DEFAULT_AUDIT_RETENTION_SCHEDULE, DEFAULT_GRANT_REVIEW_SCHEDULE, DEFAULT_LIFECYCLE_SCHEDULE } from '../shared/config.js';
 
 /** Helpers shared by the benchmark scenarios: child processes, statistics, seeding, tokens. */
 
@@ -110,7 +106,10 @@ export async function startChild(script: string, env: Record<string, string>, op
     rejectReady(error);
     rejectResult(error);
   });
-  const timeout = setTimeout(() => rejectReady(new Error(`${script} was not ready within ${options.timeoutMs ?? 60_000} ms\n${stderr}`)), options.timeoutMs ?? 60_000);
+  const timeout = setTimeout(
+    () => rejectReady(new Error(`${script} was not ready within ${options.timeoutMs ?? 60_000} ms\n${stderr}`)),
+    options.timeoutMs ?? 60_000,
+  );
   let readyValue: Record<string, unknown>;
   try {
     readyValue = await ready;

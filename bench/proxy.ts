@@ -27,13 +27,10 @@ function listen(service: keyof typeof targets): Promise<Server> {
   const server = createServer((req: IncomingMessage, res) => {
     const key = `${service} ${req.method ?? '?'} ${resourceOf(req.url ?? '/')}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    const upstream = request(
-      { host, port: targets[service], method: req.method, path: req.url, headers: req.headers, agent },
-      (response) => {
-        res.writeHead(response.statusCode ?? 502, response.headers);
-        response.pipe(res);
-      },
-    );
+    const upstream = request({ host, port: targets[service], method: req.method, path: req.url, headers: req.headers, agent }, (response) => {
+      res.writeHead(response.statusCode ?? 502, response.headers);
+      response.pipe(res);
+    });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

@@ -80,14 +80,28 @@ async function main(): Promise<void> {
   console.log(`\n${table(rows)}\n`);
   for (const row of rows.filter((r) => r.note)) console.log(`  ${row.id}: ${row.note}`);
   const goals = rows.filter((row) => row.met !== null);
-  console.log(`\n${goals.filter((row) => row.met).length} of ${goals.length} goals met; ${seconds} s in all (${Object.entries(durations).map(([id, s]) => `${id} ${s} s`).join(', ')})`);
+  console.log(
+    `\n${goals.filter((row) => row.met).length} of ${goals.length} goals met; ${seconds} s in all (${Object.entries(durations)
+      .map(([id, s]) => `${id} ${s} s`)
+      .join(', ')})`,
+  );
 
   const complete = !options.quick && options.scenarios.length === SCENARIO_IDS.length;
   const file = join(BENCH_DIR, '..', '..', 'bench', complete ? 'results.json' : 'last-run.json');
   writeFileSync(
     file,
     `${JSON.stringify(
-      { date: new Date(started).toISOString(), mode: options.quick ? 'quick' : 'full', sizes: options.sizeNames, scenarios: options.scenarios, machine: { ...machine, loadAverageAfter: machineInfo().loadAverage }, seconds, durations, rows, data },
+      {
+        date: new Date(started).toISOString(),
+        mode: options.quick ? 'quick' : 'full',
+        sizes: options.sizeNames,
+        scenarios: options.scenarios,
+        machine: { ...machine, loadAverageAfter: machineInfo().loadAverage },
+        seconds,
+        durations,
+        rows,
+        data,
+      },
       null,
       2,
     )}\n`,

@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   await provisionStorage(app.storage);
   if (process.env.BENCH_SEED !== '0') await seedDemoData(app);
 
-  const only = process.env.BENCH_FUNCTIONS?.split(',').map((name) => name.trim()).filter(Boolean);
+  const only = process.env.BENCH_FUNCTIONS?.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const served = only ? declarations.filter((declaration) => only.includes(declaration.name)) : declarations;
   if (only && served.length !== only.length) throw new Error(`unknown function in BENCH_FUNCTIONS: ${only.join(', ')}`);
 

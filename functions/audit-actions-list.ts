@@ -10,9 +10,11 @@ const actionInfo = z.object({ actionId: z.string(), area: z.string(), category: 
 const responses = { 200: { description: 'The actions Gatehouse records.', schema: z.object({ count: z.number(), value: z.array(actionInfo) }) } };
 
 function listActions(areaName: string | undefined) {
-  const value = AUDIT_ACTION_LIST.filter((action) => !areaName || action.area.toLowerCase() === areaName.toLowerCase()).map(
-    ({ actionId, area, category }) => ({ actionId, area, category }),
-  );
+  const value = AUDIT_ACTION_LIST.filter((action) => !areaName || action.area.toLowerCase() === areaName.toLowerCase()).map(({ actionId, area, category }) => ({
+    actionId,
+    area,
+    category,
+  }));
   return { body: { count: value.length, value } };
 }
 

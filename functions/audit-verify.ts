@@ -42,7 +42,10 @@ export const verifyResultSchema = z.object({
       checked: z.number().int().describe('Valid signed checkpoints compared with the chains.'),
       unverifiable: z.number().int().describe('Checkpoints signed under a pepper version no longer configured; not used as proof.'),
       latestCheckpointTime: nullableTime.describe('When the newest valid checkpoint of the window was written.'),
-      eventsCovered: z.number().int().describe('Events at or below their day\'s highest checkpoint: a change, removal or addition is detected even with the hashes recomputed.'),
+      eventsCovered: z
+        .number()
+        .int()
+        .describe("Events at or below their day's highest checkpoint: a change, removal or addition is detected even with the hashes recomputed."),
       eventsNotCovered: z.number().int().describe('Events after it: protected by the hash chain alone until the next checkpoint.'),
     })
     .describe('What the signed checkpoints outside the audit table prove about this window.'),

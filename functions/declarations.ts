@@ -26,12 +26,7 @@ import { sshKeysChallenge } from './sshkeys-challenge.js';
 import { lifecycle } from './lifecycle.js';
 import { notificationSender, webhookSender } from './notification-sender.js';
 import { notificationsList, notificationsMarkRead } from './notifications-inbox.js';
-import {
-  notificationSettingsGet,
-  notificationSettingsUpdate,
-  notificationWebhookDelete,
-  notificationWebhookUpdate,
-} from './notifications-settings.js';
+import { notificationSettingsGet, notificationSettingsUpdate, notificationWebhookDelete, notificationWebhookUpdate } from './notifications-settings.js';
 import { patsExpirationsIcs } from './pats-expirations-ics.js';
 import { health } from './health.js';
 import { openApiFunction } from './openapi.js';

@@ -13,6 +13,5 @@ export const health = endpoint({
     200: { description: 'Storage answers.', schema: z.object({ status: z.literal('healthy') }) },
     503: { description: 'Storage does not answer.', schema: z.object({ status: z.literal('unhealthy') }) },
   },
-  handler: async ({ app }) =>
-    (await checkStorage(app.storage)) ? { body: { status: 'healthy' } } : { status: 503, body: { status: 'unhealthy' } },
+  handler: async ({ app }) => ((await checkStorage(app.storage)) ? { body: { status: 'healthy' } } : { status: 503, body: { status: 'unhealthy' } }),
 });

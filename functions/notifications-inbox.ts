@@ -40,7 +40,7 @@ export const notificationsMarkRead = endpoint({
   body: markReadSchema,
   responses: {
     200: { description: 'The notification.', schema: inboxNotificationSchema },
-    404: { description: 'notificationNotFound: not one of the caller\'s notifications.' },
+    404: { description: "notificationNotFound: not one of the caller's notifications." },
   },
   handler: async (input) => ({ body: await markRead(input, input.params.id, input.body.isRead) }),
 });

@@ -23,7 +23,8 @@ export const notificationSettingsGet = endpoint({
   route: '{organization}/_apis/notifications/settings',
   location: { id: '96154753-09c4-45d2-8224-49427a584b55', area: 'notifications', resource: 'settings' },
   methods: ['GET'],
-  summary: "The organization's expiry reminder ladder and webhook (never its secret); Project Collection Administrators only, since a webhook URL is itself a credential.",
+  summary:
+    "The organization's expiry reminder ladder and webhook (never its secret); Project Collection Administrators only, since a webhook URL is itself a credential.",
   tags: ['Notifications'],
   apiVersions: API_VERSIONS.notifications,
   access: admin,

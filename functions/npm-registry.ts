@@ -63,7 +63,10 @@ export const npmRegistryDeclarations: HttpDeclaration[] = scopes.flatMap(({ suff
     errorEnvelope: 'npmRegistry',
     responses: {
       200: { description: 'A packument or a tarball.' },
-      508: { description: 'upstreamLimitExceeded: the read would resolve more feeds (NPM_MAX_FEEDS_PER_REQUEST) or make more upstream calls (NPM_MAX_UPSTREAM_CALLS_PER_REQUEST) than allowed.' },
+      508: {
+        description:
+          'upstreamLimitExceeded: the read would resolve more feeds (NPM_MAX_FEEDS_PER_REQUEST) or make more upstream calls (NPM_MAX_UPSTREAM_CALLS_PER_REQUEST) than allowed.',
+      },
     },
     handler: async (input) => {
       const { registryUrl, segments } = registryRequest(input.request.url);

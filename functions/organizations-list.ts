@@ -9,7 +9,7 @@ export const organizationsList = endpoint({
   route: '_apis/organizations',
   location: { id: 'e2585d8c-65c2-4dea-b1a6-51e38908461c', area: 'organization', resource: 'organizations' },
   methods: ['GET'],
-  summary: "Organizations the caller belongs to.",
+  summary: 'Organizations the caller belongs to.',
   tags: ['Organizations'],
   apiVersions: API_VERSIONS.core,
   access: { users: { scopes: USER_SCOPES.profile }, apps: { roles: [] } },

@@ -38,4 +38,3 @@ export const patsRotate = endpoint({
     return { body: { patToken, patTokenError: 'none' } };
   },
 });
-

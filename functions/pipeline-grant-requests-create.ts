@@ -20,7 +20,10 @@ export const pipelineGrantRequestsCreate = endpoint({
   validationCode: (where, issue) => (where === 'body' ? submissionErrorCode(issue) : undefined),
   responses: {
     201: { description: 'Submitted (status pending).', schema: grantRequestSchema },
-    400: { description: 'invalidRepositoryLink, invalidDescription, invalidRequesterEmail, invalidRequesterName, invalidProjects, projectNotFound, projectNotPublic, invalidRequestBody' },
+    400: {
+      description:
+        'invalidRepositoryLink, invalidDescription, invalidRequesterEmail, invalidRequesterName, invalidProjects, projectNotFound, projectNotPublic, invalidRequestBody',
+    },
     403: { description: 'accessDenied' },
     409: { description: 'openRequestExists, grantAlreadyActive' },
     429: { description: 'creationRateLimited: too many free grant requests from this identity recently (Retry-After).' },

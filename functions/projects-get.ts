@@ -13,7 +13,13 @@ export const projectsGet = endpoint({
   summary: 'One project, by id or name.',
   tags: ['Projects'],
   apiVersions: API_VERSIONS.core,
-  access: { users: { scopes: USER_SCOPES.project }, apps: { roles: [] }, organization: 'member', projectScopedUsers: 'allowed', pats: { scopes: ['vso.project'] } },
+  access: {
+    users: { scopes: USER_SCOPES.project },
+    apps: { roles: [] },
+    organization: 'member',
+    projectScopedUsers: 'allowed',
+    pats: { scopes: ['vso.project'] },
+  },
   params: organizationProjectParam,
   responses: { 200: { description: 'The project.', schema: projectSchema }, 404: { description: 'projectNotFound' } },
   handler: async ({ app, organization, params }) => ({

@@ -17,7 +17,10 @@ export const tenantRevocations = endpoint({
   body: revocationsBody,
   responses: { 204: { description: 'Revoked.' }, 404: { description: 'authorizationNotFound: unknown, or of another tenant.' } },
   handler: async (input) => {
-    await revokeForTenant(input, input.body.map((item) => item.authorizationId));
+    await revokeForTenant(
+      input,
+      input.body.map((item) => item.authorizationId),
+    );
     return { status: 204 };
   },
 });

@@ -10,7 +10,8 @@ export const tokenPoliciesMine = endpoint({
   route: '{organization}/_apis/tokens/policies/mine',
   location: { id: '6d1c2e4f-7a3b-4c5d-9e8f-0a1b2c3d4e56', area: 'Tokens', resource: 'myPolicies' },
   methods: ['GET'],
-  summary: "The token policies of the organization and its tenant as they apply to the caller (exemptions resolved, the strictest of both), to show before creating a token.",
+  summary:
+    'The token policies of the organization and its tenant as they apply to the caller (exemptions resolved, the strictest of both), to show before creating a token.',
   tags: ['Token policies'],
   apiVersions: TOKEN_POLICY_API_VERSIONS,
   access: { users: { scopes: USER_SCOPES.pats }, organization: 'member', projectScopedUsers: 'allowed' },

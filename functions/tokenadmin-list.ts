@@ -1,5 +1,5 @@
 import { endpoint } from '../shared/http/endpoint.js';
-import { sshKeySessionTokenSource } from '../shared/sshkeys/service.js';
+import { sessionTokenSourceFor } from '../shared/sshkeys/session-token-sources.js';
 import { listUserTokens } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, pagedSessionTokensSchema, subjectDescriptorParam, tokenAdminListQuery } from '../shared/tokens/schemas.js';
 
@@ -15,5 +15,5 @@ export const tokenAdminList = endpoint({
   params: subjectDescriptorParam,
   query: tokenAdminListQuery,
   responses: { 200: { description: 'TokenAdminPagedSessionTokens.', schema: pagedSessionTokensSchema } },
-  handler: async (input) => ({ body: await listUserTokens(input, input.params.subjectDescriptor, input.query, sshKeySessionTokenSource) }),
+  handler: async (input) => ({ body: await listUserTokens(input, input.params.subjectDescriptor, input.query, sessionTokenSourceFor(input.query.isPublic)) }),
 });

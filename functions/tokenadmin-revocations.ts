@@ -1,6 +1,6 @@
 import { endpoint } from '../shared/http/endpoint.js';
 import { organizationParam } from '../shared/http/params.js';
-import { sshKeySessionTokenSource } from '../shared/sshkeys/service.js';
+import { sessionTokenSourceFor } from '../shared/sshkeys/session-token-sources.js';
 import { revokeAuthorizations } from '../shared/tokens/admin.js';
 import { TOKEN_ADMIN_API_VERSIONS, isPublicQuery, revocationsBody } from '../shared/tokens/schemas.js';
 
@@ -22,7 +22,7 @@ export const tokenAdminRevocations = endpoint({
       input,
       input.body.map((item) => item.authorizationId),
       input.query.isPublic,
-      sshKeySessionTokenSource,
+      sessionTokenSourceFor(input.query.isPublic),
     );
     return { status: 204 };
   },

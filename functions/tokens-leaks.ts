@@ -15,7 +15,12 @@ export const tokensLeaks = endpoint({
   access: { anonymous: true },
   body: leakReportBody,
   validationCode: leakValidationCode,
-  responses: { 202: { description: 'Processed (live tokens revoked unless turned off) before this answer; it never says which candidates were tokens.', schema: z.object({ accepted: z.literal(true) }) } },
+  responses: {
+    202: {
+      description: 'Processed (live tokens revoked unless turned off) before this answer; it never says which candidates were tokens.',
+      schema: z.object({ accepted: z.literal(true) }),
+    },
+  },
   handler: async ({ app, body, origin }) => {
     enforceLeakRateLimit(app, origin.ip);
     await processLeakReport(app, body, origin);

@@ -68,9 +68,22 @@ export async function startAzurite(options: {
   const ports = options.ports ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
   const args = [
     azuriteEntry(),
-    '--blobHost', host, '--queueHost', host, '--tableHost', host,
-    '--blobPort', String(ports.blob), '--queuePort', String(ports.queue), '--tablePort', String(ports.table),
-    '--skipApiVersionCheck', '--loose', '--silent', '--disableTelemetry',
+    '--blobHost',
+    host,
+    '--queueHost',
+    host,
+    '--tableHost',
+    host,
+    '--blobPort',
+    String(ports.blob),
+    '--queuePort',
+    String(ports.queue),
+    '--tablePort',
+    String(ports.table),
+    '--skipApiVersionCheck',
+    '--loose',
+    '--silent',
+    '--disableTelemetry',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
   // Its own process group: Ctrl+C in a terminal signals the whole foreground group, and Azurite
@@ -120,7 +133,10 @@ export function azuritePortsOf(connectionString: string | undefined): { blob: nu
 }
 
 /** Reuses an Azurite already listening on `ports` (by default 10000-10002), otherwise starts one persisted in `location`. */
-export async function startOrReuseAzurite(location: string, ports: { blob: number; queue: number; table: number } = DEFAULT_AZURITE_PORTS): Promise<AzuriteInstance> {
+export async function startOrReuseAzurite(
+  location: string,
+  ports: { blob: number; queue: number; table: number } = DEFAULT_AZURITE_PORTS,
+): Promise<AzuriteInstance> {
   const host = '127.0.0.1';
   const listening = await Promise.all(Object.values(ports).map((port) => isListening(port, host)));
   if (listening.every(Boolean)) {

@@ -44,12 +44,64 @@ interface DemoUser {
 }
 
 export const DEMO_USERS: readonly DemoUser[] = [
-  { id: 'a11ce000-0000-4000-8000-00000000000a', email: 'alice@contoso.com', displayName: 'Alice Admin', tenantId: DEMO_TENANT_ID, organization: 'contoso', groups: ['projectCollectionAdministrators'], projects: [] },
-  { id: 'b0b00000-0000-4000-8000-00000000000b', email: 'bob@contoso.com', displayName: 'Bob Builder', tenantId: DEMO_TENANT_ID, organization: 'contoso', groups: [], projects: [{ name: 'web', role: 'projectContributor' }, { name: 'api', role: 'projectContributor' }] },
-  { id: 'ca401000-0000-4000-8000-00000000000c', email: 'carol@contoso.com', displayName: 'Carol Scoped', tenantId: DEMO_TENANT_ID, organization: 'contoso', groups: ['projectScopedUsers'], projects: [{ name: 'web', role: 'projectContributor' }] },
-  { id: 'da7e0000-0000-4000-8000-00000000000d', email: 'dave@contoso.com', displayName: 'Dave Developer', tenantId: DEMO_TENANT_ID, organization: 'contoso', groups: [], projects: [{ name: 'api', role: 'projectContributor' }] },
-  { id: '7e4a0000-0000-4000-8000-00000000007a', email: 'tina@contoso.com', displayName: 'Tina Tenant', tenantId: DEMO_TENANT_ID, organization: null, groups: [], projects: [], roles: ['Gatehouse.TenantAdministrator'] },
-  { id: 'e1140000-0000-4000-8000-00000000000e', email: 'erin@fabrikam.com', displayName: 'Erin Fabrikam', tenantId: FABRIKAM_TENANT_ID, organization: 'fabrikam', groups: ['projectCollectionAdministrators'], projects: [{ name: 'shop', role: 'projectAdministrator' }] },
+  {
+    id: 'a11ce000-0000-4000-8000-00000000000a',
+    email: 'alice@contoso.com',
+    displayName: 'Alice Admin',
+    tenantId: DEMO_TENANT_ID,
+    organization: 'contoso',
+    groups: ['projectCollectionAdministrators'],
+    projects: [],
+  },
+  {
+    id: 'b0b00000-0000-4000-8000-00000000000b',
+    email: 'bob@contoso.com',
+    displayName: 'Bob Builder',
+    tenantId: DEMO_TENANT_ID,
+    organization: 'contoso',
+    groups: [],
+    projects: [
+      { name: 'web', role: 'projectContributor' },
+      { name: 'api', role: 'projectContributor' },
+    ],
+  },
+  {
+    id: 'ca401000-0000-4000-8000-00000000000c',
+    email: 'carol@contoso.com',
+    displayName: 'Carol Scoped',
+    tenantId: DEMO_TENANT_ID,
+    organization: 'contoso',
+    groups: ['projectScopedUsers'],
+    projects: [{ name: 'web', role: 'projectContributor' }],
+  },
+  {
+    id: 'da7e0000-0000-4000-8000-00000000000d',
+    email: 'dave@contoso.com',
+    displayName: 'Dave Developer',
+    tenantId: DEMO_TENANT_ID,
+    organization: 'contoso',
+    groups: [],
+    projects: [{ name: 'api', role: 'projectContributor' }],
+  },
+  {
+    id: '7e4a0000-0000-4000-8000-00000000007a',
+    email: 'tina@contoso.com',
+    displayName: 'Tina Tenant',
+    tenantId: DEMO_TENANT_ID,
+    organization: null,
+    groups: [],
+    projects: [],
+    roles: ['Gatehouse.TenantAdministrator'],
+  },
+  {
+    id: 'e1140000-0000-4000-8000-00000000000e',
+    email: 'erin@fabrikam.com',
+    displayName: 'Erin Fabrikam',
+    tenantId: FABRIKAM_TENANT_ID,
+    organization: 'fabrikam',
+    groups: ['projectCollectionAdministrators'],
+    projects: [{ name: 'shop', role: 'projectAdministrator' }],
+  },
 ];
 
 /** App roles Gatehouse understands, as they appear in the `roles` claim of app-only tokens. */
@@ -64,7 +116,12 @@ export const APP_ROLES = {
 } as const;
 
 export const DEMO_SERVICE_PRINCIPALS = [
-  { appId: 'f1e2d3c4-0000-4000-8000-0000000000f1', name: 'pipelines', roles: [APP_ROLES.pipelines, APP_ROLES.auditIngest], organizations: ['contoso', 'fabrikam'] },
+  {
+    appId: 'f1e2d3c4-0000-4000-8000-0000000000f1',
+    name: 'pipelines',
+    roles: [APP_ROLES.pipelines, APP_ROLES.auditIngest],
+    organizations: ['contoso', 'fabrikam'],
+  },
   { appId: 'f1e2d3c4-0000-4000-8000-0000000000f2', name: 'gitserver', roles: [APP_ROLES.introspection], organizations: ['contoso', 'fabrikam'] },
 ] as const;
 
@@ -114,7 +171,13 @@ export async function seedDemoData(app: AppContext): Promise<void> {
     for (const name of principal.organizations) {
       const organization = DEMO_ORGANIZATIONS.find((candidate) => candidate.name === name);
       if (!organization || (await app.directory.getMembership(organization.id, 'servicePrincipal', principal.appId))) continue;
-      await app.directory.saveMembership({ organizationId: organization.id, subjectKind: 'servicePrincipal', subjectId: principal.appId, groups: [], projects: [] });
+      await app.directory.saveMembership({
+        organizationId: organization.id,
+        subjectKind: 'servicePrincipal',
+        subjectId: principal.appId,
+        groups: [],
+        projects: [],
+      });
     }
   }
 }

@@ -40,7 +40,13 @@ export function devSignInDeclarations(key: SigningKey): HttpDeclaration[] {
     methods: ['POST'],
     summary: 'Development sign-in: a token for a demo person.',
     access: { anonymous: true },
-    body: z.object({ email: z.string().max(256), roles: z.array(z.enum([APP_ROLES.operator])).max(1).default([]) }),
+    body: z.object({
+      email: z.string().max(256),
+      roles: z
+        .array(z.enum([APP_ROLES.operator]))
+        .max(1)
+        .default([]),
+    }),
     responses: { 200: { description: 'An access token.' }, 404: { description: 'Not a demo person, or not in development.' } },
     handler: async ({ app, body }) => {
       refuseUnlessDevelopment(app.config.auth.issuer);

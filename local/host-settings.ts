@@ -27,7 +27,10 @@ const hostJsonSchema = z.object({
   version: z.literal('2.0'),
   extensions: z
     .object({
-      http: z.object({ routePrefix: z.string().default('api') }).partial().default({}),
+      http: z
+        .object({ routePrefix: z.string().default('api') })
+        .partial()
+        .default({}),
       queues: z
         .object({
           batchSize: z.number().int().min(1).max(32).default(16),

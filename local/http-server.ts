@@ -215,15 +215,16 @@ async function send(res: ServerResponse, response: HttpResponseInit, headOnly = 
     // Pull the next chunk only when the socket has taken the last one: never buffer a whole stream.
     for await (const chunk of response.body as ReadableStream<Uint8Array>) {
       if (res.destroyed) break;
-      if (!res.write(chunk)) await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      if (!res.write(chunk))
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
     }
     res.end();
     return;

@@ -90,7 +90,11 @@ export async function startInstances(options: InstancesOptions): Promise<Instanc
     throw error;
   }
 
-  const { server, url } = await startRoundRobin(instances.map((instance) => new URL(instance.url)), options.port, hostname);
+  const { server, url } = await startRoundRobin(
+    instances.map((instance) => new URL(instance.url)),
+    options.port,
+    hostname,
+  );
   return {
     url,
     instances,
@@ -116,13 +120,10 @@ async function startRoundRobin(targets: readonly URL[], port: number, hostname: 
     const headers = { ...req.headers };
     // The instance sees the client's address, as behind the Functions front end.
     headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? 'unknown';
-    const upstream = httpRequest(
-      { agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
+    const upstream = httpRequest({ agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
     upstream.on('error', () => {
       if (res.headersSent) return void res.end();
       const answer = errorResponse(new AppError(502, 'instanceUnavailable', 'The instance chosen for this request did not answer.'));

@@ -8,7 +8,12 @@ import type { HostSettings } from './host-settings.js';
 import type { Invocations } from './invocations.js';
 
 /** One run of a queue function, logged as an invocation; a failure is logged and rethrown. */
-export async function runQueueFunction(invocations: Invocations, declaration: QueueDeclaration, payload: unknown, metadata: Record<string, unknown>): Promise<void> {
+export async function runQueueFunction(
+  invocations: Invocations,
+  declaration: QueueDeclaration,
+  payload: unknown,
+  metadata: Record<string, unknown>,
+): Promise<void> {
   const context = invocations.contextFor(declaration.name, metadata);
   const started = Date.now();
   try {
@@ -187,14 +192,17 @@ class QueueListener {
     }
     // Keep the message invisible while the function runs, as the host renews its lease at half-time.
     let popReceipt = message.popReceipt;
-    const renewal = setInterval(() => {
-      this.queue
-        .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
-        .then((renewed) => {
-          if (renewed.popReceipt) popReceipt = renewed.popReceipt;
-        })
-        .catch(() => undefined);
-    }, (this.leaseSeconds * 1000) / 2);
+    const renewal = setInterval(
+      () => {
+        this.queue
+          .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
+          .then((renewed) => {
+            if (renewed.popReceipt) popReceipt = renewed.popReceipt;
+          })
+          .catch(() => undefined);
+      },
+      (this.leaseSeconds * 1000) / 2,
+    );
     try {
       await this.run(parsePayload(text), {
         id: message.messageId,
@@ -217,9 +225,7 @@ class QueueListener {
       return;
     }
     if (message.dequeueCount >= queues.maxDequeueCount) return this.moveToPoison(settled, reason);
-    await this.queue
-      .updateMessage(settled.messageId, settled.popReceipt, undefined, queues.visibilityTimeoutSeconds)
-      .catch(ignoreGone);
+    await this.queue.updateMessage(settled.messageId, settled.popReceipt, undefined, queues.visibilityTimeoutSeconds).catch(ignoreGone);
   }
 
   private async moveToPoison(message: { messageId: string; popReceipt: string; messageText: string }, reason: string): Promise<void> {

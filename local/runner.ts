@@ -101,7 +101,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     if (!declaration || declaration.kind === 'http') throw new AppError(404, 'functionNotFound', `No queue or timer function named '${name}'.`);
     if (declaration.kind === 'timer') {
       const now = new Date().toISOString();
-      await runTimerFunction(invocations, declaration, { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: now, next: now, lastUpdated: now } });
+      await runTimerFunction(invocations, declaration, {
+        isPastDue: false,
+        schedule: { adjustForDST: true },
+        scheduleStatus: { last: now, next: now, lastUpdated: now },
+      });
     } else {
       await runQueueFunction(invocations, declaration, input, { id: randomUUID(), dequeueCount: 1, insertionTime: new Date().toISOString() });
     }
@@ -121,7 +125,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const served: ServedFunction[] = options.declarations.map((declaration): ServedFunction => {
     switch (declaration.kind) {
       case 'http':
-        return { kind: 'http', name: declaration.name, route: declaration.options.route, methods: [...declaration.options.methods], authLevel: declaration.options.authLevel };
+        return {
+          kind: 'http',
+          name: declaration.name,
+          route: declaration.options.route,
+          methods: [...declaration.options.methods],
+          authLevel: declaration.options.authLevel,
+        };
       case 'queue':
         return { kind: 'queue', name: declaration.name, queueName: declaration.options.queueName, connection: declaration.options.connection };
       case 'timer':

@@ -67,16 +67,19 @@ export class TimerLeases {
       if (status !== 409 && status !== 412) this.log.warn('timer lease not acquired', { function: name, error: errorMessage(error).slice(0, 200) });
       return false;
     }
-    const renewal = setInterval(() => {
-      blob
-        .getBlobLeaseClient(this.leaseId)
-        .renewLease()
-        .catch(() => {
-          // Lost (storage unreachable past the period, or taken over): the next occurrence asks again.
-          clearInterval(renewal);
-          this.held.delete(name);
-        });
-    }, (this.periodSeconds * 1000) / 3);
+    const renewal = setInterval(
+      () => {
+        blob
+          .getBlobLeaseClient(this.leaseId)
+          .renewLease()
+          .catch(() => {
+            // Lost (storage unreachable past the period, or taken over): the next occurrence asks again.
+            clearInterval(renewal);
+            this.held.delete(name);
+          });
+      },
+      (this.periodSeconds * 1000) / 3,
+    );
     renewal.unref();
     this.held.set(name, { leaseId: this.leaseId, renewal });
     return true;
@@ -90,7 +93,10 @@ export class TimerLeases {
     await Promise.all(
       held.map(async ([name, { leaseId, renewal }]) => {
         clearInterval(renewal);
-        await this.blob(name).getBlobLeaseClient(leaseId).releaseLease().catch(() => undefined);
+        await this.blob(name)
+          .getBlobLeaseClient(leaseId)
+          .releaseLease()
+          .catch(() => undefined);
       }),
     );
   }

@@ -57,15 +57,21 @@ export async function userToken(
   const userId = options.userId ?? user?.id;
   if (!userId) throw new Error(`no seeded user ${email}; seeded users: ${DEMO_USERS.map((u) => u.email).join(', ')}`);
   const roles = options.roles ?? user?.roles ?? [];
-  return signForDemoTenant(key, settings, options, {
-    oid: userId,
-    sub: userId,
-    preferred_username: email,
-    name: options.displayName ?? user?.displayName ?? email,
-    scp: (options.scopes ?? DEFAULT_USER_SCOPES).join(' '),
-    azp: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-    ...(roles.length > 0 ? { roles: [...roles] } : {}),
-  }, options.tenantId ?? user?.tenantId);
+  return signForDemoTenant(
+    key,
+    settings,
+    options,
+    {
+      oid: userId,
+      sub: userId,
+      preferred_username: email,
+      name: options.displayName ?? user?.displayName ?? email,
+      scp: (options.scopes ?? DEFAULT_USER_SCOPES).join(' '),
+      azp: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+      ...(roles.length > 0 ? { roles: [...roles] } : {}),
+    },
+    options.tenantId ?? user?.tenantId,
+  );
 }
 
 /** An app-only token for a seeded service principal, with its app roles (or the roles given). */

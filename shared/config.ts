@@ -13,19 +13,20 @@ import { parseNcrontab } from './runtime/ncrontab.js';
 
 export const STORAGE_CONNECTION = 'STORAGE';
 
-const httpsOrLocalUrl = z
-  .url()
-  .refine((value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  }, 'must be an https URL (http is allowed only for localhost)');
+const httpsOrLocalUrl = z.url().refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}, 'must be an https URL (http is allowed only for localhost)');
 
 const pepperList = z
   .string()
   .min(1)
   .transform((value, ctx) => {
     const peppers: { version: string; secret: Buffer }[] = [];
-    for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    for (const item of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
       const match = /^([A-Za-z0-9]{1,8}):([A-Za-z0-9+/=_-]+)$/.exec(item);
       const secret = match ? Buffer.from(match[2] ?? '', 'base64') : Buffer.alloc(0);
       if (!match || secret.length < 32) {
@@ -81,8 +82,25 @@ const booleanSetting = (fallback: boolean) =>
 export const DEFAULT_GRANT_REVIEW_SCHEDULE = '0 */15 * * * *';
 const DEFAULT_GRANT_ALLOWED_HOSTS = 'github.com,gitlab.com,bitbucket.org,dev.azure.com,codeberg.org,git.sr.ht';
 const DEFAULT_GRANT_MINING_TERMS = [
-  'miner', 'miners', 'xmrig', 'nicehash', 'monero', 'hashrate', 'cryptominer', 'cpuminer', 'cgminer', 'bfgminer',
-  'ethminer', 'nbminer', 'lolminer', 'phoenixminer', 'nanominer', 'minergate', 'coinhive', 'cryptonight', 'stratum+tcp',
+  'miner',
+  'miners',
+  'xmrig',
+  'nicehash',
+  'monero',
+  'hashrate',
+  'cryptominer',
+  'cpuminer',
+  'cgminer',
+  'bfgminer',
+  'ethminer',
+  'nbminer',
+  'lolminer',
+  'phoenixminer',
+  'nanominer',
+  'minergate',
+  'coinhive',
+  'cryptonight',
+  'stratum+tcp',
 ].join(',');
 
 /** The public npm registry: the location of every feed's public npm upstream source. */
@@ -94,14 +112,33 @@ const csvList = (fallback: string, item: RegExp, what: string) =>
   z
     .string()
     .default(fallback)
-    .transform((value) => [...new Set(value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))])
+    .transform((value) => [
+      ...new Set(
+        value
+          .split(',')
+          .map((part) => part.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.string().regex(item, `each entry must be ${what}`)).min(1, 'at least one entry is required'));
 
 /** Host names or IP literals, comma-separated, lower-cased, IPv6 without brackets. */
 const hostList = z
   .string()
   .default('')
-  .transform((value) => [...new Set(value.split(',').map((part) => part.trim().toLowerCase().replace(/^\[|\]$/g, '')).filter(Boolean))])
+  .transform((value) => [
+    ...new Set(
+      value
+        .split(',')
+        .map((part) =>
+          part
+            .trim()
+            .toLowerCase()
+            .replace(/^\[|\]$/g, ''),
+        )
+        .filter(Boolean),
+    ),
+  ])
   .pipe(z.array(z.string().regex(/^[a-z0-9.:-]{1,253}$/, 'each entry must be a host name or an IP address')));
 
 /** IP addresses or CIDR ranges, comma-separated. */
@@ -110,7 +147,10 @@ const addressList = z
   .default('')
   .transform((value, ctx) => {
     const ranges: { network: string; prefix: number; family: 4 | 6 }[] = [];
-    for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    for (const item of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
       const [network = '', prefixText] = item.split('/');
       const family = isIP(network);
       const max = family === 6 ? 128 : 32;
@@ -130,27 +170,23 @@ const addressList = z
  * when a setting without a default is needed in one of several forms.
  */
 const storageSettings = {
-  STORAGE: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({
-      requirement: 'this or the `STORAGE__` settings',
-      description:
-        "Connection string of the storage account holding the app's tables, queues and blobs (Azurite locally). The queue triggers use the same connection name.",
-    }),
-  STORAGE__tableServiceUri: z
-    .url()
-    .optional()
-    .meta({ requirement: 'unless `STORAGE` is set', description: 'Table service endpoint of the identity-based connection (managed identity through `DefaultAzureCredential`).' }),
+  STORAGE: z.string().min(1).optional().meta({
+    requirement: 'this or the `STORAGE__` settings',
+    description:
+      "Connection string of the storage account holding the app's tables, queues and blobs (Azurite locally). The queue triggers use the same connection name.",
+  }),
+  STORAGE__tableServiceUri: z.url().optional().meta({
+    requirement: 'unless `STORAGE` is set',
+    description: 'Table service endpoint of the identity-based connection (managed identity through `DefaultAzureCredential`).',
+  }),
   STORAGE__queueServiceUri: z
     .url()
     .optional()
     .meta({ requirement: 'unless `STORAGE` is set', description: 'Queue service endpoint of the identity-based connection.' }),
-  STORAGE__blobServiceUri: z
-    .url()
-    .optional()
-    .meta({ requirement: 'unless `STORAGE` is set', description: 'Blob service endpoint of the identity-based connection (large audit payloads, npm tarballs, timer leases).' }),
+  STORAGE__blobServiceUri: z.url().optional().meta({
+    requirement: 'unless `STORAGE` is set',
+    description: 'Blob service endpoint of the identity-based connection (large audit payloads, npm tarballs, timer leases).',
+  }),
   STORAGE__credential: z
     .literal('managedidentity')
     .optional()
@@ -170,12 +206,11 @@ const storageSettings = {
 const authenticationSettings = {
   AUTH_ISSUER: z.url().describe('Expected `iss` of caller tokens, e.g. `https://login.microsoftonline.com/<tenant-id>/v2.0`.'),
   AUTH_AUDIENCE: z.string().min(1).describe("Expected `aud` of caller tokens: the API app registration's client ID (v2.0 tokens)."),
-  AUTH_JWKS_URI: httpsOrLocalUrl
-    .optional()
-    .meta({ requirement: 'in Azure (locally `AUTH_JWKS` may replace it)', description: 'Where the signing keys of caller tokens are fetched (through the guarded outbound client).' }),
-  AUTH_JWKS: jwks
-    .optional()
-    .describe('The signing keys as a JSON Web Key Set, instead of `AUTH_JWKS_URI` (local development and tests).'),
+  AUTH_JWKS_URI: httpsOrLocalUrl.optional().meta({
+    requirement: 'in Azure (locally `AUTH_JWKS` may replace it)',
+    description: 'Where the signing keys of caller tokens are fetched (through the guarded outbound client).',
+  }),
+  AUTH_JWKS: jwks.optional().describe('The signing keys as a JSON Web Key Set, instead of `AUTH_JWKS_URI` (local development and tests).'),
   AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(60).describe('Clock skew tolerated when checking token lifetimes.'),
 };
 
@@ -220,7 +255,9 @@ const requestSettings = {
   RATE_LIMIT_ORGANIZATIONS_PER_HOUR: count(0, 1_000_000, 5).describe(
     "Organizations one identity may create per hour per instance (0: no limit), after the tenant's `restrictOrganizationCreation` policy, whose `maxPerUserPerHour`, when set, is a further per-user limit; beyond it `429 creationRateLimited`.",
   ),
-  RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: count(0, 1_000_000, 100).describe('Organizations the users of one tenant may create per hour per instance, together.'),
+  RATE_LIMIT_ORGANIZATIONS_PER_TENANT_PER_HOUR: count(0, 1_000_000, 100).describe(
+    'Organizations the users of one tenant may create per hour per instance, together.',
+  ),
   RATE_LIMIT_FEEDS_PER_HOUR: count(0, 1_000_000, 30).describe('Feeds one identity may create per hour per instance.'),
   RATE_LIMIT_GRANT_REQUESTS_PER_DAY: count(0, 1_000_000, 3).describe('Free pipeline grant requests one identity may submit per day per instance.'),
   LEAK_REPORTS_PER_MINUTE: count(1, 100_000, 10).describe(
@@ -241,7 +278,9 @@ const cacheSettings = {
   PAT_AUTH_CACHE_SECONDS: count(0, 30, 10).describe(
     "How long a positive PAT authentication is reused in-process (0 disables); another instance's revocation drops the entry through the change feed.",
   ),
-  PAT_AUTH_CACHE_MAX_ENTRIES: count(1, 1_000_000, 10_000).describe('Tokens the authentication cache holds per instance (the oldest entries are dropped first).'),
+  PAT_AUTH_CACHE_MAX_ENTRIES: count(1, 1_000_000, 10_000).describe(
+    'Tokens the authentication cache holds per instance (the oldest entries are dropped first).',
+  ),
   PAT_LAST_USED_WRITE_SECONDS: count(1, 3600, 60).describe(
     "A PAT's last-used time is written at most once per this many seconds per token and organization (a new client address is written at once): the most an instance that dies can leave the stored time behind, plus the refresh it was writing.",
   ),
@@ -268,9 +307,10 @@ const auditSettings = {
   AUDIT_DELIVERY_DELAY_SECONDS: count(0, 60, 1).describe(
     'How long a queued audit event stays invisible: time for its change to commit (see shared/audit/outbox.ts).',
   ),
-  AUDIT_RETENTION_SCHEDULE: ncrontab
-    .default(DEFAULT_AUDIT_RETENTION_SCHEDULE)
-    .meta({ requirement: 'by the Functions host (`%AUDIT_RETENTION_SCHEDULE%`)', description: 'Six-field NCRONTAB (UTC) of the `audit-retention` timer; a malformed value stops start-up.' }),
+  AUDIT_RETENTION_SCHEDULE: ncrontab.default(DEFAULT_AUDIT_RETENTION_SCHEDULE).meta({
+    requirement: 'by the Functions host (`%AUDIT_RETENTION_SCHEDULE%`)',
+    description: 'Six-field NCRONTAB (UTC) of the `audit-retention` timer; a malformed value stops start-up.',
+  }),
   AUDIT_RETENTION_DAYS: count(30, 3650, 90).describe('Audit retention of organizations that did not set their own.'),
   AUDIT_RETENTION_MAX_PAGES: count(1, 10_000, 50).describe(
     'Deletion pages (at most 100 rows or blobs each) one retention run may spend before it stops; the next run resumes.',
@@ -278,9 +318,10 @@ const auditSettings = {
 };
 
 const lifecycleSettings = {
-  LIFECYCLE_SCHEDULE: ncrontab
-    .default(DEFAULT_LIFECYCLE_SCHEDULE)
-    .meta({ requirement: 'by the Functions host (`%LIFECYCLE_SCHEDULE%`)', description: 'Six-field NCRONTAB (UTC) of the `lifecycle` timer (expiry sweep and reminders); a malformed value stops start-up.' }),
+  LIFECYCLE_SCHEDULE: ncrontab.default(DEFAULT_LIFECYCLE_SCHEDULE).meta({
+    requirement: 'by the Functions host (`%LIFECYCLE_SCHEDULE%`)',
+    description: 'Six-field NCRONTAB (UTC) of the `lifecycle` timer (expiry sweep and reminders); a malformed value stops start-up.',
+  }),
   LIFECYCLE_MAX_ITEMS_PER_RUN: count(1, 100_000, 5000).describe('Index entries (expiries and reminders) one lifecycle run processes; the next run resumes.'),
   ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: booleanSetting(false).describe(
     'Accepts `http://` notification webhooks on localhost, 127.0.0.1 and [::1] (local development only; `local.settings.json` sets it).',
@@ -289,7 +330,9 @@ const lifecycleSettings = {
   NOTIFICATION_WEBHOOK_ATTEMPTS: count(1, 5, 3).describe("POST attempts per delivery inside one invocation, before the host's own retries."),
   NOTIFICATION_WEBHOOK_RETRY_DELAY_MS: count(0, 30_000, 1000).describe('First back-off between those attempts (doubled each time).'),
   NOTIFICATION_WEBHOOK_MAX_HOLD_MS: count(100, 300_000, 15_000).describe('How long one delivery invocation may hold a worker, all its attempts together.'),
-  NOTIFICATION_WEBHOOK_LANE_CONCURRENCY: count(1, 100, 2).describe("Deliveries of one organization running at once in an instance (its lane; see shared/notifications/lanes.ts)."),
+  NOTIFICATION_WEBHOOK_LANE_CONCURRENCY: count(1, 100, 2).describe(
+    'Deliveries of one organization running at once in an instance (its lane; see shared/notifications/lanes.ts).',
+  ),
   NOTIFICATION_WEBHOOK_BREAKER_FAILURES: count(1, 100, 3).describe("Consecutive failed deliveries that open an endpoint's circuit breaker."),
   NOTIFICATION_WEBHOOK_BREAKER_OPEN_SECONDS: count(1, 3600, 60).describe('How long an open breaker pauses the endpoint before a trial delivery.'),
   NOTIFICATION_WEBHOOK_MAX_AGE_HOURS: count(1, 168, 24).describe(
@@ -298,18 +341,23 @@ const lifecycleSettings = {
 };
 
 const pipelineGrantSettings = {
-  GRANT_REVIEW_SCHEDULE: ncrontab
-    .default(DEFAULT_GRANT_REVIEW_SCHEDULE)
-    .meta({ requirement: 'by the Functions host (`%GRANT_REVIEW_SCHEDULE%`)', description: 'Six-field NCRONTAB (UTC) of the `grant-review` timer; a malformed value stops start-up.' }),
+  GRANT_REVIEW_SCHEDULE: ncrontab.default(DEFAULT_GRANT_REVIEW_SCHEDULE).meta({
+    requirement: 'by the Functions host (`%GRANT_REVIEW_SCHEDULE%`)',
+    description: 'Six-field NCRONTAB (UTC) of the `grant-review` timer; a malformed value stops start-up.',
+  }),
   GRANT_REVIEW_BATCH_SIZE: count(1, 500, 50).describe('Pending requests reviewed per timer run (chosen fairly from the oldest).'),
   GRANT_PUBLIC_PARALLEL_JOBS: count(1, 1000, 10).describe('Parallel jobs an approved grant gives public projects (no monthly cap).'),
   GRANT_PUBLIC_MAX_MINUTES_PER_JOB: count(1, 10080, 360).describe('Minutes per job an approved grant gives public projects.'),
-  PIPELINES_PRIVATE_PARALLEL_JOBS: count(0, 1000, 1).describe("Free parallel jobs of every organization's private projects, without a request (new capacity records)."),
+  PIPELINES_PRIVATE_PARALLEL_JOBS: count(0, 1000, 1).describe(
+    "Free parallel jobs of every organization's private projects, without a request (new capacity records).",
+  ),
   PIPELINES_PRIVATE_MAX_MINUTES_PER_JOB: count(1, 10080, 60).describe("Minutes per job of private projects' free capacity."),
   PIPELINES_PRIVATE_MONTHLY_MINUTES: count(0, 1_000_000, 1800).describe("Monthly minutes of private projects' free capacity."),
-  GRANT_ALLOWED_HOSTS: csvList(DEFAULT_GRANT_ALLOWED_HOSTS, /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a DNS host name').describe(
-    'Repository hosts a grant request may name, comma-separated; the review rejects others.',
-  ),
+  GRANT_ALLOWED_HOSTS: csvList(
+    DEFAULT_GRANT_ALLOWED_HOSTS,
+    /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'a DNS host name',
+  ).describe('Repository hosts a grant request may name, comma-separated; the review rejects others.'),
   GRANT_MINING_TERMS: csvList(DEFAULT_GRANT_MINING_TERMS, /^[a-z0-9][a-z0-9+.-]{2,39}$/, '3-40 letters, digits or + . -').describe(
     'Words that mark crypto-mining, comma-separated, matched as whole words; any match rejects a grant request.',
   ),
@@ -335,12 +383,18 @@ const packagingSettings = {
     .describe(
       'The request body limit of `npm publish`; unset, room for the largest tarball in base64 plus 1 MiB of manifest (4/3 of `NPM_MAX_TARBALL_BYTES` plus 1 MiB). A publish must declare its `Content-Length`; one above this is `413 requestBodyTooLarge` before any of it is read.',
     ),
-  NPM_MAX_FEEDS_PER_REQUEST: count(1, 1000, 25).describe('Distinct feeds one package request may resolve through upstream sources (else `508 upstreamLimitExceeded`).'),
-  NPM_MAX_UPSTREAM_CALLS_PER_REQUEST: count(1, 1000, 10).describe('Calls to the public registry one package request may make (else `508 upstreamLimitExceeded`).'),
+  NPM_MAX_FEEDS_PER_REQUEST: count(1, 1000, 25).describe(
+    'Distinct feeds one package request may resolve through upstream sources (else `508 upstreamLimitExceeded`).',
+  ),
+  NPM_MAX_UPSTREAM_CALLS_PER_REQUEST: count(1, 1000, 10).describe(
+    'Calls to the public registry one package request may make (else `508 upstreamLimitExceeded`).',
+  ),
   NPM_MAX_UPSTREAM_GRAPH_FEEDS: count(0, 1000, 0).describe(
     "When above 0, a feed's upstream sources are refused (`400 upstreamGraphTooLarge`) when the feeds they reach, directly or not, are more than this.",
   ),
-  NPM_MAX_PACKUMENT_BYTES: count(64 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024).describe('The largest package document (packument) read from an upstream registry.'),
+  NPM_MAX_PACKUMENT_BYTES: count(64 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024).describe(
+    'The largest package document (packument) read from an upstream registry.',
+  ),
 };
 
 const outboundSettings = {
@@ -394,16 +448,15 @@ export const FILE_SETTINGS = ['TOKEN_PEPPERS', 'AUTH_JWKS'] as const;
 
 /** Settings the platform sets, which the configuration reads. */
 export const PLATFORM_SETTINGS = {
-  WEBSITE_INSTANCE_ID: 'Set by Azure App Service on every instance; its presence marks a deployment in Azure, where `OUTBOUND_ALLOWED_PRIVATE_HOSTS` is refused.',
+  WEBSITE_INSTANCE_ID:
+    'Set by Azure App Service on every instance; its presence marks a deployment in Azure, where `OUTBOUND_ALLOWED_PRIVATE_HOSTS` is refused.',
 } as const;
 
 /** Settings that are required in one of several forms; checked even when other settings are invalid. */
 function alternativeProblems(env: Env): string[] {
   const problems: string[] = [];
   if (!env.STORAGE && !(env.STORAGE__tableServiceUri && env.STORAGE__queueServiceUri)) {
-    problems.push(
-      'STORAGE: set STORAGE (a connection string) or STORAGE__tableServiceUri, STORAGE__queueServiceUri and STORAGE__blobServiceUri',
-    );
+    problems.push('STORAGE: set STORAGE (a connection string) or STORAGE__tableServiceUri, STORAGE__queueServiceUri and STORAGE__blobServiceUri');
   }
   if (!env.AUTH_JWKS_URI && !env.AUTH_JWKS) problems.push('AUTH_JWKS_URI: set AUTH_JWKS_URI (or AUTH_JWKS locally)');
   if (env.WEBSITE_INSTANCE_ID && env.OUTBOUND_ALLOWED_PRIVATE_HOSTS?.trim()) {

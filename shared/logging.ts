@@ -20,10 +20,12 @@ const consoleSink: LogSink = (line, level) => {
 };
 
 export function createLogger(minimum: LogLevel, sink: LogSink = consoleSink): Logger {
-  const write = (level: LogLevel) => (message: string, fields: LogFields = {}) => {
-    if (ORDER[level] < ORDER[minimum]) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }), level);
-  };
+  const write =
+    (level: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      if (ORDER[level] < ORDER[minimum]) return;
+      sink(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }), level);
+    };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 

@@ -36,7 +36,13 @@ function event(organization: { id: string; name: string }, now: number, i: numbe
     activityId: randomUUID(),
     scopeType: 'organization',
     scopeId: organization.id,
-    data: { AuthorizationId: randomUUID(), DisplayName: `bench ${i}`, Scopes: 'vso.code', ValidTo: new Date(now + 30 * 86_400_000).toISOString(), IsGlobal: false },
+    data: {
+      AuthorizationId: randomUUID(),
+      DisplayName: `bench ${i}`,
+      Scopes: 'vso.code',
+      ValidTo: new Date(now + 30 * 86_400_000).toISOString(),
+      IsGlobal: false,
+    },
   };
 }
 
@@ -97,7 +103,12 @@ export const auditWriterScenario: Scenario = async (ctx) => {
   const runTheirs = () =>
     withAzurite(async (azurite) => {
       const partition = await enqueue(ctx, azurite.connectionString, n);
-      const child = await startChild('baseline', { BASELINE: 'audit-writer', STORAGE: azurite.connectionString, EVENTS: String(n), DEADLINE_MS: String(timeoutMs) });
+      const child = await startChild('baseline', {
+        BASELINE: 'audit-writer',
+        STORAGE: azurite.connectionString,
+        EVENTS: String(n),
+        DEADLINE_MS: String(timeoutMs),
+      });
       try {
         const done = await waitForHead(azurite.connectionString, partition, n, timeoutMs);
         await child.result;
@@ -125,8 +136,22 @@ export const auditWriterScenario: Scenario = async (ctx) => {
   const ratio = oursRate / theirsRate;
   return {
     rows: [
-      { id: 'P4', scenario: `P4 audit writer, ${n} queued events: events/s`, gatehouse: fmt(oursRate, '', 0), baseline: fmt(theirsRate, '', 0), ratio: ratioText(ratio), goal: '≥ 0.7×', met: ratio >= 0.7 },
+      {
+        id: 'P4',
+        scenario: `P4 audit writer, ${n} queued events: events/s`,
+        gatehouse: fmt(oursRate, '', 0),
+        baseline: fmt(theirsRate, '', 0),
+        ratio: ratioText(ratio),
+        goal: '≥ 0.7×',
+        met: ratio >= 0.7,
+      },
     ],
-    data: { events: n, rounds, gatehouse: { ms: round(ours.ms), eventsPerSecond: round(oursRate), runsMs: oursRuns.map((r) => round(r.ms)) }, baseline: { ms: round(theirs.ms), eventsPerSecond: round(theirsRate), runsMs: theirsRuns.map((r) => round(r.ms)) }, ratio: round(ratio, 3) },
+    data: {
+      events: n,
+      rounds,
+      gatehouse: { ms: round(ours.ms), eventsPerSecond: round(oursRate), runsMs: oursRuns.map((r) => round(r.ms)) },
+      baseline: { ms: round(theirs.ms), eventsPerSecond: round(theirsRate), runsMs: theirsRuns.map((r) => round(r.ms)) },
+      ratio: round(ratio, 3),
+    },
   };
 };

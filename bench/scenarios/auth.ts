@@ -43,7 +43,9 @@ async function load(url: string, headers: Record<string, string>, seconds: numbe
   const requests = result.requests.total;
   const failed = result.non2xx + result.errors + result.timeouts;
   if (requests === 0 || failed > requests * 0.01) {
-    throw new Error(`load on ${url} failed: ${failed} of ${requests} requests were not 2xx (non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
+    throw new Error(
+      `load on ${url} failed: ${failed} of ${requests} requests were not 2xx (non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`,
+    );
   }
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests, non2xx: result.non2xx, errors: result.errors };
 }
@@ -96,7 +98,9 @@ async function roundTrips(ctx: ScenarioContext, extra: Record<string, string>) {
         const how = await target(ctx, gatehouse.url, await benchUserToken(ctx.secrets));
         return measure(how.url, how.headers);
       });
-      const theirs = await withChild(startChild('baseline', { BASELINE: 'http', STORAGE: proxy.connectionString }), (baseline) => measure(String(baseline.ready.url), {}));
+      const theirs = await withChild(startChild('baseline', { BASELINE: 'http', STORAGE: proxy.connectionString }), (baseline) =>
+        measure(String(baseline.ready.url), {}),
+      );
       return { gatehouse: ours, baseline: theirs };
     }),
   );
@@ -123,7 +127,8 @@ async function measureAll(ctx: ScenarioContext, connectionString: string, baseli
   const children: Awaited<ReturnType<typeof startGatehouse>>[] = [];
   try {
     // The first seeds the demo data; the others find it there.
-    for (const variant of variants) children.push(await startGatehouse(ctx, connectionString, { ...settings[variant], ...(children.length > 0 ? { BENCH_SEED: '0' } : {}) }));
+    for (const variant of variants)
+      children.push(await startGatehouse(ctx, connectionString, { ...settings[variant], ...(children.length > 0 ? { BENCH_SEED: '0' } : {}) }));
     const gatehouse = Object.fromEntries(variants.map((variant, i) => [variant, children[i]])) as Record<Variant, (typeof children)[number]>;
     const targets = Object.fromEntries(
       await Promise.all(variants.map(async (variant) => [variant, await target(ctx, gatehouse[variant].url, token)] as const)),
@@ -133,14 +138,25 @@ async function measureAll(ctx: ScenarioContext, connectionString: string, baseli
     for (const name of order) await load(loads[name].url, loads[name].headers, 1); // warm-up (JIT, connections, caches)
     const runs: Record<(typeof order)[number], Load[]> = { default: [], cacheOff: [], traced: [], baseline: [] };
     for (let round = 0; round < rounds; round++) {
-      // Each round starts one further along the order, so no variant always runs first.
-      const start = round % order.length;
-      for (const name of [...order.slice(start), ...order.slice(0, start)]) {
-        runs[name].push(await load(loads[name].url, loads[name].headers, seconds));
+      for (let i = 0; i < order.length; i++) {
+        const name = order[(i + round) % order.length];
+        if (name) runs[name].push(await load(loads[name].url, loads[name].headers, seconds));
       }
     }
-    const measured = (variant: Variant) => ({ kind: targets[variant].kind, gatehouse: best(runs[variant]), baseline: best(runs.baseline), runs: { gatehouse: runs[variant], baseline: runs.baseline } });
-    return { default: measured('default'), cacheOff: measured('cacheOff'), traced: measured('traced'), peakRssMb: gatehouse.default.peakRssMb(), seconds, rounds };
+    const measured = (variant: Variant) => ({
+      kind: targets[variant].kind,
+      gatehouse: best(runs[variant]),
+      baseline: best(runs.baseline),
+      runs: { gatehouse: runs[variant], baseline: runs.baseline },
+    });
+    return {
+      default: measured('default'),
+      cacheOff: measured('cacheOff'),
+      traced: measured('traced'),
+      peakRssMb: gatehouse.default.peakRssMb(),
+      seconds,
+      rounds,
+    };
   } finally {
     await Promise.all(children.map((child) => child.stop()));
   }
@@ -237,4 +253,3 @@ export async function peakRssUnderLoad(ctx: ScenarioContext): Promise<number | u
     }),
   );
 }
-

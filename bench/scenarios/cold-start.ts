@@ -30,7 +30,10 @@ function importOnce(entry: string): Promise<{ importMs: number; processMs: numbe
   const script = `const t = performance.now(); await import(${JSON.stringify(entry)}); process.stdout.write('BENCH_IMPORT ' + (performance.now() - t) + '\\n');`;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: productionNodeOptions() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: productionNodeOptions() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -57,10 +60,40 @@ export const coldStartScenario: Scenario = async (ctx) => {
   const rss = ctx.shared.p1PeakRssMb ?? (await peakRssUnderLoad(ctx));
   return {
     rows: [
-      { id: 'P6', scenario: 'P6 cold start: import the whole app as deployed (bundled, median)', gatehouse: fmt(importMs, 'ms'), baseline: '—', ratio: '', goal: '≤ 250 ms', met: importMs <= 250, note: `whole process ${fmt(processMs, 'ms')}` },
-      { id: 'P6', scenario: 'P6 cold start: import the unbundled build (dist/, median)', gatehouse: fmt(unbundledMs, 'ms'), baseline: '—', ratio: '', goal: 'info', met: null },
-      { id: 'P6', scenario: 'P6 peak RSS under the P1 load', gatehouse: fmt(rss, 'MB'), baseline: '—', ratio: '', goal: '≤ 200 MB', met: rss === undefined ? null : rss <= 200 },
+      {
+        id: 'P6',
+        scenario: 'P6 cold start: import the whole app as deployed (bundled, median)',
+        gatehouse: fmt(importMs, 'ms'),
+        baseline: '—',
+        ratio: '',
+        goal: '≤ 250 ms',
+        met: importMs <= 250,
+        note: `whole process ${fmt(processMs, 'ms')}`,
+      },
+      {
+        id: 'P6',
+        scenario: 'P6 cold start: import the unbundled build (dist/, median)',
+        gatehouse: fmt(unbundledMs, 'ms'),
+        baseline: '—',
+        ratio: '',
+        goal: 'info',
+        met: null,
+      },
+      {
+        id: 'P6',
+        scenario: 'P6 peak RSS under the P1 load',
+        gatehouse: fmt(rss, 'MB'),
+        baseline: '—',
+        ratio: '',
+        goal: '≤ 200 MB',
+        met: rss === undefined ? null : rss <= 200,
+      },
     ],
-    data: { importMs: round(importMs), processMs: round(processMs), runs: runs.map((r) => ({ importMs: round(r.importMs), processMs: round(r.processMs) })), peakRssMb: rss === undefined ? null : round(rss, 1) },
+    data: {
+      importMs: round(importMs),
+      processMs: round(processMs),
+      runs: runs.map((r) => ({ importMs: round(r.importMs), processMs: round(r.processMs) })),
+      peakRssMb: rss === undefined ? null : round(rss, 1),
+    },
   };
 };

@@ -102,7 +102,8 @@ export async function withProxy<T>(azurite: AzuriteInstance, work: (proxy: Proxy
         await (await fetch(`${control}/reset`, { method: 'POST' })).arrayBuffer();
       },
       counts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => !isChangeFeed(key))),
-      changeFeedCounts: async () => Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => isChangeFeed(key))),
+      changeFeedCounts: async () =>
+        Object.fromEntries(Object.entries((await (await fetch(`${control}/counts`)).json()) as Counts).filter(([key]) => isChangeFeed(key))),
     });
   });
 }

@@ -98,7 +98,7 @@ function sendLarge(url: string, path: string, token: string, size: number): Prom
         `PUT ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
       );
       void (async () => {
-        for (let sent = 0; sent < size && !closed && received === ''; ) {
+        for (let sent = 0; sent < size && !closed && received === '';) {
           const piece = size - sent >= MiB ? chunk : chunk.subarray(0, size - sent);
           sent += piece.length;
           if (!socket.write(piece)) await new Promise((resume) => socket.once('drain', resume).once('close', resume));
@@ -181,10 +181,17 @@ export const isolationScenario: Scenario = async (ctx) => {
           // ---- fan-out ----
           const packaging = await benchUserToken(ctx.secrets, 'alice@contoso.com', ['vso.packaging_manage']);
           const feed = (name: string, upstreams?: string[]) =>
-            call(url, 'POST', `/contoso/_apis/packaging/feeds?${V}`, packaging, {
-              name,
-              ...(upstreams ? { upstreamSources: upstreams.map((id) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: id })) } : {}),
-            }, 201);
+            call(
+              url,
+              'POST',
+              `/contoso/_apis/packaging/feeds?${V}`,
+              packaging,
+              {
+                name,
+                ...(upstreams ? { upstreamSources: upstreams.map((id) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: id })) } : {}),
+              },
+              201,
+            );
           const layers = ['c', 'b', 'a'];
           let below: string[] | undefined;
           for (const layer of layers) {

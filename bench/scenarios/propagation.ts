@@ -74,7 +74,11 @@ async function measure(ctx: ScenarioContext) {
               const status = await use(instance.url, pat.token);
               if (status !== 200) throw new Error(`P7: a new PAT was refused (${status}) in round ${i + 1}`);
             }
-            await expectStatus(await fetch(`${a.url}${PATS}&authorizationId=${pat.authorizationId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }), 204, 'revoking a P7 PAT');
+            await expectStatus(
+              await fetch(`${a.url}${PATS}&authorizationId=${pat.authorizationId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }),
+              204,
+              'revoking a P7 PAT',
+            );
             const answeredAt = Date.now();
             const [onB, onC] = await Promise.all([firstRefusal(b.url, pat.token, answeredAt, 10_000), firstRefusal(c.url, pat.token, answeredAt, 10_000)]);
             delays.push(Math.max(onB, onC));

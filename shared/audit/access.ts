@@ -43,7 +43,8 @@ export async function assertAuditReader({ app, organization: access, caller }: O
   if (access.isAdministrator) return;
   const grant = await readEntity<{ GrantedOn?: string }>(auditSettingsTable(app), access.organization.id, readerRowKey(caller.id));
   // A grant counts only if made during the reader's current membership: removal ends it for good.
-  if (!grant || (grant.GrantedOn ?? '') < access.membership.since) throw forbidden('accessDenied', 'Reading the audit log needs Project Collection Administrator rights or an audit reader grant.');
+  if (!grant || (grant.GrantedOn ?? '') < access.membership.since)
+    throw forbidden('accessDenied', 'Reading the audit log needs Project Collection Administrator rights or an audit reader grant.');
 }
 
 /** Records the read itself (AuditLog.AccessLog), straight on the audit queue; a failure fails the read. */
@@ -138,9 +139,7 @@ export async function revokeAuditReader({ app, organization: access, audit }: Or
 
 // ---- settings -------------------------------------------------------------------------------------
 
-export const auditSettingsBody = z
-  .object({ retentionDays: z.number().int().min(MIN_RETENTION_DAYS).max(3650) })
-  .strict();
+export const auditSettingsBody = z.object({ retentionDays: z.number().int().min(MIN_RETENTION_DAYS).max(3650) }).strict();
 
 export const auditSettingsSchema = z.object({
   retentionDays: z.number().int().describe('The retention in force now.'),

@@ -79,8 +79,7 @@ export const AUDIT_ACTIONS = {
     area: 'Checks',
     category: 'execute',
     origin: 'azureDevOps',
-    details:
-      'Checks on stage {StageName} of run #{RunName} of pipeline {PipelineName} in Project {ResolveProjectId:ProjectId} have been {CheckSuiteStatus}',
+    details: 'Checks on stage {StageName} of run #{RunName} of pipeline {PipelineName} in Project {ResolveProjectId:ProjectId} have been {CheckSuiteStatus}',
   },
   'AuditLog.AccessLog': { area: 'Auditing', category: 'access', origin: 'azureDevOps', details: 'Accessed the audit log' },
   'AuditLog.ReaderGranted': { area: 'Auditing', category: 'modify', origin: 'gatehouse', details: 'Granted audit log read access to {UserDisplayName}.' },
@@ -97,8 +96,18 @@ export const AUDIT_ACTIONS = {
     origin: 'gatehouse',
     details: '{RequesterName} requested a free pipeline grant for {Projects}.',
   },
-  'Pipelines.FreeGrantApproved': { area: 'Pipelines', category: 'modify', origin: 'gatehouse', details: 'The free pipeline grant request {RequestId} was approved.' },
-  'Pipelines.FreeGrantRejected': { area: 'Pipelines', category: 'modify', origin: 'gatehouse', details: 'The free pipeline grant request {RequestId} was rejected.' },
+  'Pipelines.FreeGrantApproved': {
+    area: 'Pipelines',
+    category: 'modify',
+    origin: 'gatehouse',
+    details: 'The free pipeline grant request {RequestId} was approved.',
+  },
+  'Pipelines.FreeGrantRejected': {
+    area: 'Pipelines',
+    category: 'modify',
+    origin: 'gatehouse',
+    details: 'The free pipeline grant request {RequestId} was rejected.',
+  },
   'Pipelines.FreeGrantManualReview': {
     area: 'Pipelines',
     category: 'modify',
@@ -218,11 +227,7 @@ const MAX_VALUE_CHARS = 256;
 function renderValue(value: unknown): string {
   if (value === undefined || value === null) return '';
   const scalar = (item: unknown) => typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean';
-  const text = scalar(value)
-    ? String(value)
-    : Array.isArray(value) && value.every(scalar)
-      ? value.join(', ')
-      : JSON.stringify(value);
+  const text = scalar(value) ? String(value) : Array.isArray(value) && value.every(scalar) ? value.join(', ') : JSON.stringify(value);
   return text.length > MAX_VALUE_CHARS ? `${truncate(text, MAX_VALUE_CHARS - 1)}…` : text;
 }
 

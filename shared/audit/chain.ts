@@ -44,7 +44,9 @@ export function canonicalJson(value: unknown, depth = 0): string {
       }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).filter((key) => record[key] !== undefined && typeof record[key] !== 'function').sort();
+      const keys = Object.keys(record)
+        .filter((key) => record[key] !== undefined && typeof record[key] !== 'function')
+        .sort();
       return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key], depth + 1)}`).join(',')}}`;
     }
     default:

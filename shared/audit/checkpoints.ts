@@ -84,7 +84,12 @@ export async function checkpointContainer(app: AppContext): Promise<ContainerCli
  * (another writer or the timer was first); 'unavailable' without blob storage.
  */
 export async function writeCheckpoint(app: AppContext, checkpoint: Checkpoint): Promise<'written' | 'exists' | 'unavailable'> {
-  if (!Number.isSafeInteger(checkpoint.sequence) || checkpoint.sequence < 1 || checkpoint.sequence > MAX_SEQUENCE || !/^[0-9a-f]{64}$/.test(checkpoint.headHash)) {
+  if (
+    !Number.isSafeInteger(checkpoint.sequence) ||
+    checkpoint.sequence < 1 ||
+    checkpoint.sequence > MAX_SEQUENCE ||
+    !/^[0-9a-f]{64}$/.test(checkpoint.headHash)
+  ) {
     throw new Error(`not a chain link: sequence ${checkpoint.sequence}`);
   }
   const container = await checkpointContainer(app);
@@ -106,7 +111,13 @@ export async function writeCheckpoint(app: AppContext, checkpoint: Checkpoint): 
 }
 
 /** Checks one blob name found under a day's prefix. */
-function judge(app: AppContext, organizationId: string, day: string, name: string, createdOn: Date | undefined): StoredCheckpoint | InvalidCheckpoint | 'unverifiable' {
+function judge(
+  app: AppContext,
+  organizationId: string,
+  day: string,
+  name: string,
+  createdOn: Date | undefined,
+): StoredCheckpoint | InvalidCheckpoint | 'unverifiable' {
   const match = NAME.exec(name.slice(dayPrefix(organizationId, day).length));
   if (!match) return { name, sequence: null, problem: 'is not named as a checkpoint' };
   const [, inverted = '', keyVersion = '', headHash = '', signature = ''] = match;

@@ -43,7 +43,10 @@ export const checkRunSchema = z
     id: guidText,
     type: name.describe('e.g. Approval, BranchControl, ExclusiveLock'),
     status: z.enum(CHECK_SUITE_FINAL_STATUSES),
-    resource: z.object({ type: name, id: z.string().min(1).max(256), name: name.optional() }).strict().optional(),
+    resource: z
+      .object({ type: name, id: z.string().min(1).max(256), name: name.optional() })
+      .strict()
+      .optional(),
     approvers: z.array(approverSchema).max(20_000).default([]),
   })
   .strict();

@@ -29,9 +29,15 @@ const payloadSchema = z.object({
   f: z.string().regex(/^[0-9a-f]{32}$/),
   p: z.object({
     d: z.string().regex(/^\d{8}$/),
-    k: z.string().regex(/^e_\d{19}_[0-9a-f-]{1,40}$|^e_\d{19}_~$/).optional(),
+    k: z
+      .string()
+      .regex(/^e_\d{19}_[0-9a-f-]{1,40}$|^e_\d{19}_~$/)
+      .optional(),
     i: z.boolean().optional(),
-    c: z.string().regex(/^[A-Za-z0-9+/=_-]{1,1024}$/).optional(),
+    c: z
+      .string()
+      .regex(/^[A-Za-z0-9+/=_-]{1,1024}$/)
+      .optional(),
   }),
 });
 
@@ -40,9 +46,7 @@ export type ContinuationPayload = z.infer<typeof payloadSchema>;
 const MAX_TOKEN_LENGTH = 2048;
 
 function keys(app: AppContext): Buffer[] {
-  return app.config.peppers.map((pepper) =>
-    Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.from('gatehouse'), Buffer.from('audit-continuation-v1'), 32)),
-  );
+  return app.config.peppers.map((pepper) => Buffer.from(hkdfSync('sha256', pepper.secret, Buffer.from('gatehouse'), Buffer.from('audit-continuation-v1'), 32)));
 }
 
 const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();

@@ -28,7 +28,10 @@ export const auditEventSchema = z.object({
   projectId: z.uuid().optional(),
   projectName: z.string().max(64).optional(),
   /** e.g. Token.PatCreateEvent, Token.SshRevokeEvent, CheckSuite.Completed, AuditLog.AccessLog. */
-  actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/).max(128),
+  actionId: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/)
+    .max(128),
   area: z.string().min(1).max(64),
   category: z.enum(AUDIT_CATEGORIES),
   actor: auditActorSchema,

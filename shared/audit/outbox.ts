@@ -39,17 +39,27 @@ const MAX_MESSAGE_BASE64_CHARS = 64 * 1024;
 
 const KNOWN_TABLES = new Set<string>(Object.values(TABLES));
 const tableName = z.string().refine((name) => KNOWN_TABLES.has(name), 'unknown table');
-const key = z.string().min(1).max(512).refine((value) => {
-  try {
-    assertSafeKey(value);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'unsafe key');
+const key = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((value) => {
+    try {
+      assertSafeKey(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'unsafe key');
 
 const indexEffectSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('upsert'), table: tableName, partitionKey: key, rowKey: key, columns: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) }),
+  z.object({
+    op: z.literal('upsert'),
+    table: tableName,
+    partitionKey: key,
+    rowKey: key,
+    columns: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  }),
   z.object({ op: z.literal('delete'), table: tableName, partitionKey: key, rowKey: key }),
 ]);
 /** A write a change implies in another partition (an index row), applied once the change is proven. */
@@ -105,8 +115,13 @@ export async function commitWithEvents(
     await Promise.all(messages.map(({ text }) => queue.sendMessage(text, { messageTimeToLive: -1, ...(visibilityTimeout > 0 ? { visibilityTimeout } : {}) })));
   } catch (error) {
     if (isStorageUnavailable(error)) throw error;
-    app.log.warn('audit queue unavailable; change refused', { status: restErrorStatus(error) ?? null, reason: error instanceof Error ? error.name : 'unknown' });
-    throw new AppError(503, 'auditUnavailable', 'The audit queue is unavailable, so nothing was changed; try again shortly.', { headers: { 'Retry-After': '5' } });
+    app.log.warn('audit queue unavailable; change refused', {
+      status: restErrorStatus(error) ?? null,
+      reason: error instanceof Error ? error.name : 'unknown',
+    });
+    throw new AppError(503, 'auditUnavailable', 'The audit queue is unavailable, so nothing was changed; try again shortly.', {
+      headers: { 'Retry-After': '5' },
+    });
   }
 
   // The row carries the request's trace context too, so a delivery can be followed from either side.

@@ -37,14 +37,20 @@ export function parseTime(value: string): number {
   return Date.parse(dateOnly ? `${normalized}T00:00:00Z` : hasZone ? normalized : `${normalized}Z`);
 }
 
-export const booleanParam = z
-  .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])
-  .transform((value) => value.toLowerCase() === 'true');
+export const booleanParam = z.enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE']).transform((value) => value.toLowerCase() === 'true');
 
 /** Filters beyond Azure DevOps: exact action id, area, actor (id or UPN) and project id. */
 export const filterParams = {
-  actionId: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/, 'must be an action id such as Token.PatCreateEvent').max(128).optional(),
-  area: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an area name such as Token').max(64).optional(),
+  actionId: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){1,4}$/, 'must be an action id such as Token.PatCreateEvent')
+    .max(128)
+    .optional(),
+  area: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an area name such as Token')
+    .max(64)
+    .optional(),
   actor: z.string().min(1).max(256).optional().describe("The actor's user or client id, or UPN"),
   projectId: guidText.optional(),
 };
@@ -62,13 +68,7 @@ export interface AuditWindow {
 }
 
 /** Resolves startTime/endTime: defaults to the retention period up to now; a reversed window is a 400. */
-export function resolveWindow(
-  nowMs: number,
-  retentionDays: number,
-  startTime: string | undefined,
-  endTime: string | undefined,
-  maxDays?: number,
-): AuditWindow {
+export function resolveWindow(nowMs: number, retentionDays: number, startTime: string | undefined, endTime: string | undefined, maxDays?: number): AuditWindow {
   const endMs = endTime ? parseTime(endTime) : nowMs;
   const startMs = startTime ? parseTime(startTime) : Math.min(endMs, nowMs) - (maxDays ?? retentionDays) * DAY_MS;
   if (startMs > endMs) throw badRequest('invalidTimeWindow', 'startTime must not be later than endTime.');
@@ -204,19 +204,17 @@ export class AuditCursor {
     if (projectId) clauses.push(odata`ProjectId eq ${projectId.toLowerCase()}`);
     if (actor) {
       clauses.push(
-        isGuid(actor)
-          ? odata`(ActorId eq ${actor.toLowerCase()} or ActorClientId eq ${actor.toLowerCase()})`
-          : odata`ActorUpnLower eq ${actor.toLowerCase()}`,
+        isGuid(actor) ? odata`(ActorId eq ${actor.toLowerCase()} or ActorClientId eq ${actor.toLowerCase()})` : odata`ActorUpnLower eq ${actor.toLowerCase()}`,
       );
     }
     return auditLogTable(this.app)
       .listEntities<AuditRow>({ queryOptions: { filter: clauses.join(' and ') } })
-      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })[Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
+      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })
+      [Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
   }
 }
 
 const dayOf = (row: { partitionKey: string }) => row.partitionKey.slice(row.partitionKey.lastIndexOf('|') + 1);
-
 
 // ---- decorated entries ----------------------------------------------------------------------------
 

@@ -146,7 +146,13 @@ export async function getAuditSettings(app: AppContext, organizationId: string):
 }
 
 const SETTINGS_CACHE_MS = 10_000;
-const settingsCacheOf = memoForApp(() => new TtlCache<AuditOrganizationSettings>(() => SETTINGS_CACHE_MS, () => 10_000));
+const settingsCacheOf = memoForApp(
+  () =>
+    new TtlCache<AuditOrganizationSettings>(
+      () => SETTINGS_CACHE_MS,
+      () => 10_000,
+    ),
+);
 
 /**
  * getAuditSettings for the writer's retention check, reused for ten seconds (it runs for every event);

@@ -2,15 +2,7 @@ import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { restErrorStatus } from '../http/errors.js';
 import { readEntity } from '../storage/entities.js';
-import {
-  auditDaysTable,
-  auditLogTable,
-  auditSettingsTable,
-  firstRetainedDay,
-  getAuditSettings,
-  partitionKeyOf,
-  payloadContainer,
-} from './repository.js';
+import { auditDaysTable, auditLogTable, auditSettingsTable, firstRetainedDay, getAuditSettings, partitionKeyOf, payloadContainer } from './repository.js';
 
 /**
  * Retention: whole day partitions are purged once the day lies entirely before the organization's

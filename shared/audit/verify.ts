@@ -215,7 +215,11 @@ export async function verifyDay(
   let previous = genesisHash(partitionKey);
   for (const [index, link] of links.entries()) {
     if (link.seq !== index + 1) {
-      fail(link.seq === index ? 'duplicateSequence' : 'sequenceGap', link, `Expected sequence ${index + 1}, found ${link.seq}: events are missing or were added.`);
+      fail(
+        link.seq === index ? 'duplicateSequence' : 'sequenceGap',
+        link,
+        `Expected sequence ${index + 1}, found ${link.seq}: events are missing or were added.`,
+      );
       break;
     }
     if (link.problem) {
@@ -233,7 +237,8 @@ export async function verifyDay(
   const latest = valid.at(-1);
   if (!head) {
     if (links.length > 0) fail('missingChainHead', {}, 'The chain head of the day is missing.');
-    else if (latest) fail('headBehindCheckpoint', {}, `A checkpoint of ${when(latest)} proves ${latest.sequence} events of this day; its events and chain head are gone.`);
+    else if (latest)
+      fail('headBehindCheckpoint', {}, `A checkpoint of ${when(latest)} proves ${latest.sequence} events of this day; its events and chain head are gone.`);
     else fail('missingChainHead', {}, 'The day is listed but its events and chain head are gone.');
   } else if (Number(head.Seq) !== links.length || head.Hash !== (links.at(-1)?.hash ?? '')) {
     const lastLink = links.at(-1);
@@ -274,7 +279,11 @@ export async function verifyDay(
 
   const invalid = checkpoints?.invalid[0];
   if (invalid) {
-    fail('checkpointInvalid', { seq: invalid.sequence ?? undefined }, `The checkpoint container holds a blob for this day that ${invalid.problem}: checkpoints were forged or altered.`);
+    fail(
+      'checkpointInvalid',
+      { seq: invalid.sequence ?? undefined },
+      `The checkpoint container holds a blob for this day that ${invalid.problem}: checkpoints were forged or altered.`,
+    );
   }
 
   return {

@@ -329,7 +329,13 @@ function chained(row: PreparedRow, head: { Seq: number; Hash: string } | undefin
   return { ...row, Seq: seq, PrevHash: prevHash, Hash: chainHash(prevHash, chainContentOf({ ...row, Seq: seq })), WrittenAt: new Date(nowMs).toISOString() };
 }
 
-const headAfter = (partitionKey: string, last: AuditRow): ChainHeadRow => ({ partitionKey, rowKey: HEAD_ROW_KEY, Seq: last.Seq, Hash: last.Hash, UpdatedAt: last.WrittenAt });
+const headAfter = (partitionKey: string, last: AuditRow): ChainHeadRow => ({
+  partitionKey,
+  rowKey: HEAD_ROW_KEY,
+  Seq: last.Seq,
+  Hash: last.Hash,
+  UpdatedAt: last.WrittenAt,
+});
 
 /** Appends a group in one transaction and returns its rows; undefined (nothing written) when storage refuses it. */
 async function appendGroup(app: AppContext, partitionKey: string, group: readonly PendingAppend[]): Promise<AuditRow[] | undefined> {
@@ -410,7 +416,13 @@ async function appendOne(app: AppContext, partitionKey: string, append: PendingA
 /** A redelivered large event uploaded its data again under the same name; a different payload is removed. */
 async function removeOrphanBlob(app: AppContext, table: ReturnType<typeof auditLogTable>, partitionKey: string, rowKey: string, blob: string) {
   const stored = await readEntity<AuditRow>(table, partitionKey, rowKey);
-  if (stored && stored.DataBlob !== blob) await (await payloadContainer(app)).getBlockBlobClient(blob).deleteIfExists().catch(() => undefined);
+  if (stored && stored.DataBlob !== blob)
+    await (
+      await payloadContainer(app)
+    )
+      .getBlockBlobClient(blob)
+      .deleteIfExists()
+      .catch(() => undefined);
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

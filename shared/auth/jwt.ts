@@ -30,9 +30,16 @@ const VERIFIED_MAX_ENTRIES = 10_000;
  */
 export function createJwtVerifier(auth: AppConfig['auth'], clock: Clock, fetchKeys?: (url: string) => Promise<Response>): JwtVerifier {
   const keys = auth.jwksUri
-    ? createRemoteJWKSet(new URL(auth.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, ...(fetchKeys ? { [customFetch]: (url: string) => fetchKeys(url) } : {}) })
+    ? createRemoteJWKSet(new URL(auth.jwksUri), {
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+        ...(fetchKeys ? { [customFetch]: (url: string) => fetchKeys(url) } : {}),
+      })
     : createLocalJWKSet(auth.jwks as unknown as JSONWebKeySet);
-  const verified = new TtlCache<EntraClaims>(() => VERIFIED_TTL_MS, () => VERIFIED_MAX_ENTRIES);
+  const verified = new TtlCache<EntraClaims>(
+    () => VERIFIED_TTL_MS,
+    () => VERIFIED_MAX_ENTRIES,
+  );
   const skewMs = auth.clockSkewSeconds * 1000;
   const current = (claims: EntraClaims, now: number) =>
     typeof claims.exp === 'number' && now < claims.exp * 1000 + skewMs && (typeof claims.nbf !== 'number' || now >= claims.nbf * 1000 - skewMs);

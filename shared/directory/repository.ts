@@ -136,8 +136,14 @@ export class DirectoryRepository {
     this.members = storage.table(TABLES.members);
     this.users = storage.table(TABLES.users);
     this.servicePrincipals = storage.table(TABLES.servicePrincipals);
-    this.organizationCache = new TtlCache(() => cache.cacheSeconds * 1000, () => 10_000);
-    this.membershipCache = new TtlCache(() => cache.cacheSeconds * 1000, () => 100_000);
+    this.organizationCache = new TtlCache(
+      () => cache.cacheSeconds * 1000,
+      () => 10_000,
+    );
+    this.membershipCache = new TtlCache(
+      () => cache.cacheSeconds * 1000,
+      () => 100_000,
+    );
     this.now = cache.now;
   }
 
@@ -174,7 +180,10 @@ export class DirectoryRepository {
   }
 
   /** Creates the organization; fails with 409 from storage when the name is taken. */
-  async createOrganization(organization: Organization, commit: Commit = (actions) => this.organizations.submitTransaction(actions).then(() => undefined)): Promise<void> {
+  async createOrganization(
+    organization: Organization,
+    commit: Commit = (actions) => this.organizations.submitTransaction(actions).then(() => undefined),
+  ): Promise<void> {
     await commit([
       ['create', { partitionKey: 'org', rowKey: `n_${organization.name.toLowerCase()}`, ...organizationColumns(organization) }],
       ['create', { partitionKey: 'org', rowKey: `i_${organization.id}`, name: organization.name }],
@@ -218,10 +227,7 @@ export class DirectoryRepository {
   }
 
   async listProjects(organizationId: string): Promise<Project[]> {
-    const rows = await readAll<Record<string, unknown>>(
-      this.projects,
-      odata`PartitionKey eq ${organizationId} and RowKey ge 'p_' and RowKey lt 'p_~'`,
-    );
+    const rows = await readAll<Record<string, unknown>>(this.projects, odata`PartitionKey eq ${organizationId} and RowKey ge 'p_' and RowKey lt 'p_~'`);
     return rows.map(toProject).sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -284,7 +290,8 @@ export class DirectoryRepository {
     subjectId: string,
     decide: MembershipDecision,
     extra: (current: Membership | undefined) => TransactionAction[] = () => [],
-    commitFor: (current: Membership | undefined, next: Membership | undefined) => Commit = () => (actions) => this.members.submitTransaction(actions).then(() => undefined),
+    commitFor: (current: Membership | undefined, next: Membership | undefined) => Commit = () => (actions) =>
+      this.members.submitTransaction(actions).then(() => undefined),
   ): Promise<Membership | undefined> {
     const rowKey = memberRowKey(kind, subjectId);
     const committed = await retryLostRaces(async () => {
@@ -338,19 +345,21 @@ export class DirectoryRepository {
 
   async saveInvitation(invitation: Invitation, commit: Commit = (actions) => this.members.submitTransaction(actions).then(() => undefined)): Promise<void> {
     await this.members.upsertEntity({ partitionKey: `i_${invitation.userId}`, rowKey: invitation.organizationId }, 'Replace');
-    await commit([[
-      'upsert',
-      {
-        partitionKey: invitation.organizationId,
-        rowKey: invitationRowKey(invitation.userId),
-        userId: invitation.userId,
-        groups: JSON.stringify(invitation.groups),
-        projects: JSON.stringify(invitation.projects),
-        invitedBy: invitation.invitedBy,
-        invitedAt: invitation.invitedAt,
-      },
-      'Replace',
-    ]]);
+    await commit([
+      [
+        'upsert',
+        {
+          partitionKey: invitation.organizationId,
+          rowKey: invitationRowKey(invitation.userId),
+          userId: invitation.userId,
+          groups: JSON.stringify(invitation.groups),
+          projects: JSON.stringify(invitation.projects),
+          invitedBy: invitation.invitedBy,
+          invitedAt: invitation.invitedAt,
+        },
+        'Replace',
+      ],
+    ]);
   }
 
   async getInvitation(organizationId: string, userId: string): Promise<Invitation | undefined> {
@@ -407,9 +416,7 @@ export class DirectoryRepository {
 
   async getServicePrincipal(appId: string): Promise<ServicePrincipal | undefined> {
     const row = await readEntity<Record<string, unknown>>(this.servicePrincipals, 'sp', appId.toLowerCase());
-    return row
-      ? { appId: row.rowKey as string, displayName: String(row.displayName), roles: parseJsonColumn<string[]>(row.roles, []) }
-      : undefined;
+    return row ? { appId: row.rowKey as string, displayName: String(row.displayName), roles: parseJsonColumn<string[]>(row.roles, []) } : undefined;
   }
 
   async saveServicePrincipal(principal: ServicePrincipal): Promise<void> {

@@ -2,34 +2,35 @@ import { z } from 'zod';
 import { redactSecrets } from '../secrets/redaction.js';
 
 /** Names that would collide with host routes or Gatehouse's own top-level paths. */
-export const RESERVED_ORGANIZATION_NAMES = new Set([
-  'admin',
-  'runtime',
-  'api',
-  'apis',
-  'health',
-  'openapi',
-  'openapi.json',
-  'login',
-  'signin',
-  'www',
-]);
+export const RESERVED_ORGANIZATION_NAMES = new Set(['admin', 'runtime', 'api', 'apis', 'health', 'openapi', 'openapi.json', 'login', 'signin', 'www']);
 
 export const organizationNameSchema = z
   .string()
   .min(1, 'organization name is required')
   .max(50, 'organization names have at most 50 characters')
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/,
-    'organization names use letters, digits and hyphens, and start and end with a letter or digit',
-  )
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, 'organization names use letters, digits and hyphens, and start and end with a letter or digit')
   .refine((name) => !RESERVED_ORGANIZATION_NAMES.has(name.toLowerCase()), 'this organization name is reserved');
 
 const RESERVED_PROJECT_NAMES = new Set(
   [
-    'app_browsers', 'app_code', 'app_data', 'app_globalresources', 'app_localresources', 'app_themes',
-    'app_webresources', 'bin', 'web.config', 'aux', 'con', 'nul', 'prn', 'server', 'signalr',
-    'defaultcollection', 'web.config', 'web',
+    'app_browsers',
+    'app_code',
+    'app_data',
+    'app_globalresources',
+    'app_localresources',
+    'app_themes',
+    'app_webresources',
+    'bin',
+    'web.config',
+    'aux',
+    'con',
+    'nul',
+    'prn',
+    'server',
+    'signalr',
+    'defaultcollection',
+    'web.config',
+    'web',
     ...Array.from({ length: 9 }, (_, i) => `com${i + 1}`),
     ...Array.from({ length: 9 }, (_, i) => `lpt${i + 1}`),
   ].map((name) => name.toLowerCase()),
@@ -39,7 +40,10 @@ export const projectNameSchema = z
   .string()
   .min(1, 'project name is required')
   .max(64, 'project names have at most 64 characters')
-  .refine((name) => !/[\\/:*?"'<>|;#$@{}&,+=[\]%\u0000-\u001f\u007f]/.test(name), 'project names may not contain \\ / : * ? " \' < > | ; # $ @ { } & , + = [ ] % or control characters')
+  .refine(
+    (name) => !/[\\/:*?"'<>|;#$@{}&,+=[\]%\u0000-\u001f\u007f]/.test(name),
+    'project names may not contain \\ / : * ? " \' < > | ; # $ @ { } & , + = [ ] % or control characters',
+  )
   .refine((name) => !name.startsWith('_') && !name.startsWith('.') && !name.endsWith('.'), 'project names may not start with _ or . nor end with .')
   .refine((name) => name.trim() === name, 'project names may not start or end with spaces')
   .refine((name) => !RESERVED_PROJECT_NAMES.has(name.toLowerCase()), 'this project name is reserved');
@@ -127,9 +131,7 @@ export const memberSchema = z.object({
     descriptor: z.string(),
   }),
   groups: z.array(z.enum(ORGANIZATION_GROUPS)),
-  projectEntitlements: z.array(
-    z.object({ projectRef: z.object({ id: z.string(), name: z.string() }), group: z.object({ groupType: z.enum(PROJECT_ROLES) }) }),
-  ),
+  projectEntitlements: z.array(z.object({ projectRef: z.object({ id: z.string(), name: z.string() }), group: z.object({ groupType: z.enum(PROJECT_ROLES) }) })),
 });
 
 export const listOf = <T extends z.ZodType>(item: T) => z.object({ count: z.number().int(), value: z.array(item) });

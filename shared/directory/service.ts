@@ -17,7 +17,10 @@ import type { addMemberBody, createOrganizationBody, createProjectBody, updateMe
 import { isGuid } from '../ids.js';
 
 /** A commit that carries the change's audit events (shared/audit/outbox.ts). */
-const audited = (app: AppContext, table: TableName, events: readonly AuditEvent[]): Commit => (actions) => commitWithEvents(app, table, actions, events);
+const audited =
+  (app: AppContext, table: TableName, events: readonly AuditEvent[]): Commit =>
+  (actions) =>
+    commitWithEvents(app, table, actions, events);
 
 const groupsText = (groups: readonly string[]) => (groups.length > 0 ? groups.join(', ') : 'none');
 
@@ -72,10 +75,7 @@ export function projectView(project: Project, organizationName: string) {
  * administrator cannot be added, the organization is removed again, so no name is left taken by an
  * organization nobody can use.
  */
-export async function createOrganization(
-  { app, caller, audit }: CallerScope<UserCaller>,
-  body: z.infer<typeof createOrganizationBody>,
-): Promise<Organization> {
+export async function createOrganization({ app, caller, audit }: CallerScope<UserCaller>, body: z.infer<typeof createOrganizationBody>): Promise<Organization> {
   const restriction = (await enforcedTenantPolicies(app, caller.tenantId)).restrictOrganizationCreation;
   if (restriction.enabled && !exemptFrom(restriction, caller.id)) {
     throw forbidden('organizationCreationRestricted', 'Your tenant restricts who may create organizations.');
@@ -105,12 +105,14 @@ export async function createOrganization(
     throw error;
   }
   try {
-    await app.directory.changeMembership(
-      organization.id,
-      'user',
-      caller.id,
-      () => ({ organizationId: organization.id, subjectKind: 'user', subjectId: caller.id, groups: ['projectCollectionAdministrators'], projects: [], since: app.clock.now().toISOString() }),
-    );
+    await app.directory.changeMembership(organization.id, 'user', caller.id, () => ({
+      organizationId: organization.id,
+      subjectKind: 'user',
+      subjectId: caller.id,
+      groups: ['projectCollectionAdministrators'],
+      projects: [],
+      since: app.clock.now().toISOString(),
+    }));
   } catch (error) {
     await app.directory.deleteOrganization(organization).catch(() => undefined);
     throw error;
@@ -126,8 +128,7 @@ export async function listOrganizationsOf(app: AppContext, caller: Caller): Prom
       return membership ? app.directory.getOrganizationById(id) : undefined;
     }),
   );
-  return found.filter((organization): organization is Organization => organization !== undefined)
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return found.filter((organization): organization is Organization => organization !== undefined).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 const isVisible = (access: OrganizationAccess, projectId: string) =>
@@ -230,9 +231,7 @@ export async function memberView(app: AppContext, access: OrganizationAccess, me
 }
 
 export async function listMembers(app: AppContext, access: OrganizationAccess) {
-  const memberships = (await app.directory.listMemberships(access.organization.id)).filter(
-    (membership) => membership.subjectKind === 'user',
-  );
+  const memberships = (await app.directory.listMemberships(access.organization.id)).filter((membership) => membership.subjectKind === 'user');
   return Promise.all(memberships.map((membership) => memberView(app, access, membership)));
 }
 
@@ -264,7 +263,14 @@ export async function addMember({ app, organization: access, audit }: Organizati
     if (!access.organization.allowExternalGuests) {
       throw forbidden('externalGuestsNotAllowed', `'${user.email}' belongs to another tenant, and this organization does not allow external guests.`);
     }
-    const invitation = { organizationId: access.organization.id, userId: user.id, groups, projects, invitedBy: audit.actor.id, invitedAt: app.clock.now().toISOString() };
+    const invitation = {
+      organizationId: access.organization.id,
+      userId: user.id,
+      groups,
+      projects,
+      invitedBy: audit.actor.id,
+      invitedAt: app.clock.now().toISOString(),
+    };
     const event = organizationEvent(app, audit, access.organization, {
       actionId: 'Group.InviteGuest',
       data: { MemberId: user.id, MemberDisplayName: user.displayName, TenantId: user.tenantId, Groups: groupsText(groups) },
@@ -302,7 +308,10 @@ export async function listInvitations(app: AppContext, caller: UserCaller) {
   const user = (await app.directory.getUser(caller.id)) ?? { id: caller.id, email: caller.email, displayName: caller.displayName, tenantId: caller.tenantId };
   const found = await Promise.all(
     (await app.directory.listInvitedOrganizationIds(caller.id)).map(async (organizationId) => {
-      const [invitation, organization] = await Promise.all([app.directory.getInvitation(organizationId, caller.id), app.directory.getOrganizationById(organizationId)]);
+      const [invitation, organization] = await Promise.all([
+        app.directory.getInvitation(organizationId, caller.id),
+        app.directory.getOrganizationById(organizationId),
+      ]);
       return invitation && organization ? invitationView(invitation, organization, user) : undefined;
     }),
   );
@@ -345,18 +354,25 @@ export async function updateMember({ app, organization: access, audit }: Organiz
   const membership = await requireMember(app, access, userId);
   if (body.projectEntitlements) await checkProjects(app, access, body.projectEntitlements);
   const member = await memberIdentity(app, membership.subjectId);
-  const updated = await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
-    if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
-    const next: Membership = {
-      ...current,
-      groups: body.groups ? [...new Set(body.groups)] : current.groups,
-      projects: body.projectEntitlements
-        ? body.projectEntitlements.map((entitlement) => ({ id: entitlement.projectRef.id.toLowerCase(), role: entitlement.group.groupType }))
-        : current.projects,
-    };
-    keepAnAdministrator(administrators, current.subjectId, next);
-    return next;
-  }, () => [], (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]));
+  const updated = await app.directory.changeMembership(
+    access.organization.id,
+    'user',
+    membership.subjectId,
+    (current, administrators) => {
+      if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
+      const next: Membership = {
+        ...current,
+        groups: body.groups ? [...new Set(body.groups)] : current.groups,
+        projects: body.projectEntitlements
+          ? body.projectEntitlements.map((entitlement) => ({ id: entitlement.projectRef.id.toLowerCase(), role: entitlement.group.groupType }))
+          : current.projects,
+      };
+      keepAnAdministrator(administrators, current.subjectId, next);
+      return next;
+    },
+    () => [],
+    (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]),
+  );
   return memberView(app, access, updated as Membership);
 }
 
@@ -367,11 +383,18 @@ export async function updateMember({ app, organization: access, audit }: Organiz
 export async function removeMember({ app, organization: access, audit }: OrganizationScope, userId: string): Promise<void> {
   const membership = await requireMember(app, access, userId);
   const member = await memberIdentity(app, membership.subjectId);
-  await app.directory.changeMembership(access.organization.id, 'user', membership.subjectId, (current, administrators) => {
-    if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
-    keepAnAdministrator(administrators, current.subjectId, undefined);
-    return undefined;
-  }, () => [], (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]));
+  await app.directory.changeMembership(
+    access.organization.id,
+    'user',
+    membership.subjectId,
+    (current, administrators) => {
+      if (!current) throw notFound('memberNotFound', `The user '${userId.slice(0, 64)}' is not a member of this organization.`);
+      keepAnAdministrator(administrators, current.subjectId, undefined);
+      return undefined;
+    },
+    () => [],
+    (current, next) => audited(app, TABLES.members, [membershipEvent(app, audit, access.organization, member, current, next)]),
+  );
 }
 
 async function memberIdentity(app: AppContext, userId: string): Promise<{ id: string; name: string }> {

@@ -40,7 +40,12 @@ export async function updateOrganizationSettings(
     [
       [
         'update',
-        { partitionKey: 'org', rowKey: `n_${after.name.toLowerCase()}`, projectScopedVisibility: after.projectScopedVisibility, allowExternalGuests: after.allowExternalGuests },
+        {
+          partitionKey: 'org',
+          rowKey: `n_${after.name.toLowerCase()}`,
+          projectScopedVisibility: after.projectScopedVisibility,
+          allowExternalGuests: after.allowExternalGuests,
+        },
         'Merge',
       ],
     ],
@@ -56,9 +61,7 @@ function visibleTo(access: OrganizationAccess, memberships: Membership[], projec
   if (projectId) return users.filter((membership) => membership.projects.some((project) => project.id === projectId));
   if (!access.isProjectScoped) return users;
   const mine = new Set(access.membership.projects.map((project) => project.id));
-  return users.filter(
-    (membership) => membership.subjectId === access.membership.subjectId || membership.projects.some((project) => mine.has(project.id)),
-  );
+  return users.filter((membership) => membership.subjectId === access.membership.subjectId || membership.projects.some((project) => mine.has(project.id)));
 }
 
 export function identityView(user: User) {
@@ -119,7 +122,11 @@ interface CapacitySummary {
  * A minimal billing-and-usage page: members, projects and pipeline grants. The capacity is read by
  * the caller's `readCapacity` (shared/pipelines builds on the directory, not the other way round).
  */
-export async function organizationUsage(app: AppContext, access: OrganizationAccess, readCapacity: (app: AppContext, organization: Organization) => Promise<CapacitySummary>) {
+export async function organizationUsage(
+  app: AppContext,
+  access: OrganizationAccess,
+  readCapacity: (app: AppContext, organization: Organization) => Promise<CapacitySummary>,
+) {
   const [memberships, projects, capacity] = await Promise.all([
     app.directory.listMemberships(access.organization.id),
     app.directory.listProjects(access.organization.id),

@@ -86,7 +86,10 @@ export function requestedApiVersion(queryValue: string | null | undefined, accep
       const separator = parameter.indexOf('=');
       if (separator < 0) continue;
       if (parameter.slice(0, separator).trim().toLowerCase() !== 'api-version') continue;
-      return parameter.slice(separator + 1).trim().replace(/^"(.*)"$/, '$1');
+      return parameter
+        .slice(separator + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
     }
   }
   return undefined;

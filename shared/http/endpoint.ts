@@ -114,8 +114,7 @@ export type OrganizationAccessOf<A extends Access> = OrganizationAccess &
  */
 export type AccessInput<A extends Access> = A extends { readonly anonymous: true }
   ? unknown
-  : CallerScope<CallerOf<A>> &
-      (A extends { readonly organization: 'member' | 'administrator' } ? { readonly organization: OrganizationAccessOf<A> } : unknown);
+  : CallerScope<CallerOf<A>> & (A extends { readonly organization: 'member' | 'administrator' } ? { readonly organization: OrganizationAccessOf<A> } : unknown);
 
 export type EndpointInput<P, Q, B, A extends Access> = RequestInput<P, Q, B> & AccessInput<A>;
 
@@ -381,13 +380,7 @@ function authorizeCallerKind(access: Authenticated, caller: Caller): void {
 }
 
 /** Reads a JSON body within the size limit; a wrong content type, bad JSON or schema miss is a 4xx. */
-export async function readJsonBody<B>(
-  request: HttpRequest,
-  schema: z.ZodType<B>,
-  maxBytes: number,
-  issueCode?: IssueCode,
-  acceptForm = false,
-): Promise<B> {
+export async function readJsonBody<B>(request: HttpRequest, schema: z.ZodType<B>, maxBytes: number, issueCode?: IssueCode, acceptForm = false): Promise<B> {
   if (!METHODS_WITH_BODY.has(request.method)) return schema.parse(undefined);
   const bytes = await readBoundedBody(request, maxBytes);
   if (bytes.length === 0) {
@@ -436,7 +429,8 @@ export const MAX_UNDECLARED_BODY_BYTES = 1024 * 1024;
 export async function readBoundedBody(request: HttpRequest, maxBytes: number): Promise<Buffer> {
   const declaredHeader = request.headers.get('content-length');
   const declared = declaredHeader === null ? undefined : Number(declaredHeader);
-  if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw badRequest('invalidContentLength', 'The Content-Length header is not a byte count.');
+  if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0))
+    throw badRequest('invalidContentLength', 'The Content-Length header is not a byte count.');
   if (declared !== undefined && declared > maxBytes) throw requestTooLarge(maxBytes);
   const limit = declared ?? Math.min(maxBytes, MAX_UNDECLARED_BODY_BYTES);
   const stream = request.body;

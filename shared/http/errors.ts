@@ -20,8 +20,7 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string, details?: unknown) =>
-  new AppError(400, code, message, { details });
+export const badRequest = (code: string, message: string, details?: unknown) => new AppError(400, code, message, { details });
 export const unauthorized = (message = 'Authentication is required to access this resource.') =>
   new AppError(401, 'unauthorized', message, {
     typeKey: 'UnauthorizedRequestException',
@@ -29,8 +28,7 @@ export const unauthorized = (message = 'Authentication is required to access thi
   });
 export const forbidden = (code: string, message: string) => new AppError(403, code, message);
 export const notFound = (code: string, message: string) => new AppError(404, code, message);
-export const conflict = (code: string, message: string, details?: unknown) =>
-  new AppError(409, code, message, { details });
+export const conflict = (code: string, message: string, details?: unknown) => new AppError(409, code, message, { details });
 
 /**
  * A change that kept losing its race against other writers of the same entities (after the retries of
@@ -91,15 +89,43 @@ export function isStorageUnavailable(error: unknown): boolean {
  * `PatTokenResult` report AppErrors carrying one of these codes inside that envelope.
  */
 export const SESSION_TOKEN_ERRORS = [
-  'none', 'displayNameRequired', 'invalidDisplayName', 'invalidValidTo', 'invalidScope', 'userIdRequired',
-  'invalidUserId', 'invalidUserType', 'accessDenied', 'failedToIssueAccessToken', 'invalidClient',
-  'invalidClientType', 'invalidClientId', 'invalidTargetAccounts', 'hostAuthorizationNotFound',
-  'authorizationNotFound', 'failedToUpdateAccessToken', 'sourceNotSupported', 'invalidSourceIP', 'invalidSource',
-  'duplicateHash', 'sshPolicyDisabled', 'invalidToken', 'tokenNotFound', 'invalidAuthorizationId',
-  'failedToReadTenantPolicy', 'globalPatPolicyViolation', 'fullScopePatPolicyViolation',
-  'patLifespanPolicyViolation', 'invalidTokenType', 'invalidAudience', 'invalidSubject',
-  'deploymentHostNotSupported', 'disablePatCreationPolicyViolation', 'failedToReadOrgPolicy',
-  'globalPATCreationBlocked', 'expiredPatCannotBeExtended',
+  'none',
+  'displayNameRequired',
+  'invalidDisplayName',
+  'invalidValidTo',
+  'invalidScope',
+  'userIdRequired',
+  'invalidUserId',
+  'invalidUserType',
+  'accessDenied',
+  'failedToIssueAccessToken',
+  'invalidClient',
+  'invalidClientType',
+  'invalidClientId',
+  'invalidTargetAccounts',
+  'hostAuthorizationNotFound',
+  'authorizationNotFound',
+  'failedToUpdateAccessToken',
+  'sourceNotSupported',
+  'invalidSourceIP',
+  'invalidSource',
+  'duplicateHash',
+  'sshPolicyDisabled',
+  'invalidToken',
+  'tokenNotFound',
+  'invalidAuthorizationId',
+  'failedToReadTenantPolicy',
+  'globalPatPolicyViolation',
+  'fullScopePatPolicyViolation',
+  'patLifespanPolicyViolation',
+  'invalidTokenType',
+  'invalidAudience',
+  'invalidSubject',
+  'deploymentHostNotSupported',
+  'disablePatCreationPolicyViolation',
+  'failedToReadOrgPolicy',
+  'globalPATCreationBlocked',
+  'expiredPatCannotBeExtended',
 ] as const;
 export type SessionTokenError = (typeof SESSION_TOKEN_ERRORS)[number];
 
@@ -115,9 +141,18 @@ export const sessionTokenFailure = (status: 400 | 403 | 404 | 409, code: Exclude
  * SSH key routes report these and the SessionTokenError values in the `SshKeyResult` envelope.
  */
 export const SSH_KEY_ERRORS = [
-  'publicDataRequired', 'invalidPublicKey', 'unsupportedKeyType', 'multiplePublicKeys', 'privateKeyNotAllowed',
-  'dsaKeyNotAllowed', 'rsaKeyTooShort', 'sshCertificateNotAllowed', 'keyTypePolicyViolation',
-  'rsaKeySizePolicyViolation', 'expiredSshKeyCannotBeExtended', 'invalidProofOfPossession',
+  'publicDataRequired',
+  'invalidPublicKey',
+  'unsupportedKeyType',
+  'multiplePublicKeys',
+  'privateKeyNotAllowed',
+  'dsaKeyNotAllowed',
+  'rsaKeyTooShort',
+  'sshCertificateNotAllowed',
+  'keyTypePolicyViolation',
+  'rsaKeySizePolicyViolation',
+  'expiredSshKeyCannotBeExtended',
+  'invalidProofOfPossession',
 ] as const;
 export type SshKeyError = (typeof SSH_KEY_ERRORS)[number];
 const SSH_KEY_ERROR_SET: ReadonlySet<string> = new Set(SSH_KEY_ERRORS);

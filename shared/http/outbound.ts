@@ -20,7 +20,10 @@ import type { AppContext } from '../app-context.js';
  */
 
 export class OutboundRefused extends Error {
-  constructor(readonly host: string, readonly reason: string) {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+  ) {
     super(`outbound request to ${host} refused: ${reason}`);
     this.name = 'OutboundRefused';
   }

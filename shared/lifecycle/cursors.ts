@@ -35,7 +35,9 @@ export async function advanceCursor(
   try {
     await retryLostRaces(async (attempt) => {
       const stored: StoredCursor =
-        attempt === 1 && current ? current : await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag }));
+        attempt === 1 && current
+          ? current
+          : await readEntity<{ value: string }>(table, CURSOR_PARTITION, name).then((row) => ({ value: row?.value ?? '', etag: row?.etag }));
       if (stored.value && compare(stored.value, value) >= 0) return;
       const entity = { partitionKey: CURSOR_PARTITION, rowKey: name, value };
       if (stored.etag) await table.updateEntity(entity, 'Replace', { etag: stored.etag });

@@ -3,7 +3,7 @@ import { restErrorStatus } from '../http/errors.js';
 import { optionalText } from '../storage/entities.js';
 import type { IndexEntry, LifecycleCounters } from './kinds.js';
 
-/** Reading and deleting expiry index rows for the sweep; their key layout is in shared/storage/expiry-keys.ts. */
+/** Expiry index tables (`PK = yyyyMMddHH`, `RK = pad13(ms) + '_' + id`): keys, purge rows, reads and deletes. */
 
 export function parseEntry(row: Record<string, unknown>): IndexEntry | undefined {
   const partitionKey = optionalText(row.partitionKey);

@@ -47,7 +47,15 @@ export interface ExpiringItem {
 /** The item of a PAT or SSH key record (both keep these fields under the same names). */
 export function expiringItemOf(
   kind: ItemKind,
-  record: { authorizationId: string; ownerId: string; displayName: string; organizationId: string; validFrom: string; validTo: string; revokedAt: string | null },
+  record: {
+    authorizationId: string;
+    ownerId: string;
+    displayName: string;
+    organizationId: string;
+    validFrom: string;
+    validTo: string;
+    revokedAt: string | null;
+  },
 ): ExpiringItem {
   return {
     kind,
@@ -93,9 +101,22 @@ export interface LifecycleCounters {
 
 export function newCounters(): LifecycleCounters {
   return {
-    stateReads: 0, seekRows: 0, indexRowsRead: 0, itemsRead: 0, directoryReads: 0, bucketsVisited: 0,
-    expired: 0, alreadyDone: 0, gone: 0, stale: 0, graceEnded: 0, failed: 0, indexRowsDeleted: 0,
-    remindersQueued: 0, remindersSkipped: 0, budgetExhausted: false,
+    stateReads: 0,
+    seekRows: 0,
+    indexRowsRead: 0,
+    itemsRead: 0,
+    directoryReads: 0,
+    bucketsVisited: 0,
+    expired: 0,
+    alreadyDone: 0,
+    gone: 0,
+    stale: 0,
+    graceEnded: 0,
+    failed: 0,
+    indexRowsDeleted: 0,
+    remindersQueued: 0,
+    remindersSkipped: 0,
+    budgetExhausted: false,
   };
 }
 

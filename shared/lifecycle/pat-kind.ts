@@ -60,7 +60,14 @@ export function createPatKind(endGraceIfDue?: EndGrace): ExpirableKind {
         await commitWithEvents(
           app,
           TABLES.pats,
-          [['update', { partitionKey: patPartitionOf(record.authorizationId), rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt }, 'Merge', { etag }]],
+          [
+            [
+              'update',
+              { partitionKey: patPartitionOf(record.authorizationId), rowKey: patRowKey(record.authorizationId), expiredEventAt: expiredAt },
+              'Merge',
+              { etag },
+            ],
+          ],
           [event],
         );
         return { outcome: 'expired' as FinaliseOutcome, item: patItem({ ...record, expiredEventAt: expiredAt }) };

@@ -8,8 +8,8 @@ import { readNotificationSettings } from '../notifications/settings.js';
 import { readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
 import { advanceCursor, compareNumbers, readCursor, reminderCursorName } from './cursors.js';
-import { bucketOf, pad } from '../storage/expiry-keys.js';
 import { parseEntry } from './expiry-index.js';
+import { bucketOf, pad } from '../storage/expiry-keys.js';
 import { DAY_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, RunScope } from './kinds.js';
 
@@ -31,7 +31,9 @@ export type NoticeMarker = number | 'expired';
 
 /** A stable UUID (version-5 layout) for a notice, so duplicates collapse on the sender's id check. */
 export function noticeId(item: ExpiringItem, marker: NoticeMarker): string {
-  const hex = createHash('sha256').update(`${item.kind}|${item.id}|${Date.parse(item.validTo)}|${marker}`).digest('hex');
+  const hex = createHash('sha256')
+    .update(`${item.kind}|${item.id}|${Date.parse(item.validTo)}|${marker}`)
+    .digest('hex');
   const variant = ((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
@@ -43,22 +45,14 @@ const sentKeys = (item: ExpiringItem, marker: NoticeMarker) => ({
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export async function buildNotice(
-  kind: ExpirableKind,
-  item: ExpiringItem,
-  marker: NoticeMarker,
-  now: Date,
-  scope: RunScope,
-): Promise<NotificationMessage> {
+export async function buildNotice(kind: ExpirableKind, item: ExpiringItem, marker: NoticeMarker, now: Date, scope: RunScope): Promise<NotificationMessage> {
   const organization = (await scope.directory.organization(item.organizationId)) ?? { id: item.organizationId, name: item.organizationId };
   const owner = await scope.directory.user(item.ownerId);
   const validTo = Date.parse(item.validTo);
   const daysLeft = Math.max(0, Math.ceil((validTo - now.getTime()) / DAY_MS));
   const label = kind.label;
   const expired = marker === 'expired';
-  const subject = expired
-    ? `Your ${label} "${item.name}" has expired`
-    : `Your ${label} "${item.name}" expires in ${plural(daysLeft, 'day')}`;
+  const subject = expired ? `Your ${label} "${item.name}" has expired` : `Your ${label} "${item.name}" expires in ${plural(daysLeft, 'day')}`;
   const resource = item.kind === 'pat' ? 'pats' : 'sshkeys';
   const help = expired
     ? `Create a replacement with POST /${organization.name}/_apis/tokens/${resource}?api-version=7.1-preview.1 and switch your clients to it.`

@@ -41,7 +41,8 @@ export async function resealSealedValues(app: AppContext, stores: readonly Seale
       }
     }
   }
-  if (Object.values(resealed).some((count) => count > 0)) app.log.info('sealed values re-sealed under the current pepper', { ...resealed, keyVersion: current });
+  if (Object.values(resealed).some((count) => count > 0))
+    app.log.info('sealed values re-sealed under the current pepper', { ...resealed, keyVersion: current });
   if (unreadable > 0) app.log.warn('sealed values under a pepper version no longer configured', { unreadable });
   return resealed;
 }

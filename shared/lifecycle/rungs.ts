@@ -16,12 +16,24 @@ export async function updateLadder(scope: OrganizationScope, ladder: number[]): 
   const organization = scope.organization.organization;
   const current = await readNotificationSettings(app, organization.id);
   // Register new rungs before the ladder uses them, so no reminder window is missed.
-  await adjustRungRegistry(app, ladder.filter((rung) => !current.ladder.includes(rung)), +1);
+  await adjustRungRegistry(
+    app,
+    ladder.filter((rung) => !current.ladder.includes(rung)),
+    +1,
+  );
   const { before, after } = await saveLadder(app, organization, context, ladder);
   // After a concurrent change, rungs new relative to what was really replaced are counted too. An
   // over-count only costs a query per run; an under-count could skip reminders.
-  await adjustRungRegistry(app, ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)), +1);
-  await adjustRungRegistry(app, before.ladder.filter((rung) => !ladder.includes(rung)), -1);
+  await adjustRungRegistry(
+    app,
+    ladder.filter((rung) => !before.ladder.includes(rung) && current.ladder.includes(rung)),
+    +1,
+  );
+  await adjustRungRegistry(
+    app,
+    before.ladder.filter((rung) => !ladder.includes(rung)),
+    -1,
+  );
   return after;
 }
 
@@ -44,16 +56,21 @@ export async function activeRungs(app: AppContext): Promise<number[]> {
 
 async function adjustRungRegistry(app: AppContext, rungs: readonly number[], delta: 1 | -1): Promise<void> {
   if (rungs.length === 0) return;
-  const activated = await changeEntity(app.storage.table(TABLES.lifecycle), REGISTRY_PARTITION, RUNGS_ROW, (row: TableEntityResult<{ counts: string }> | undefined) => {
-    const counts = rungCountsOf(row);
-    const newlyUsed: number[] = [];
-    for (const rung of rungs) {
-      const before = counts[String(rung)] ?? 0;
-      const after = Math.max(0, before + delta);
-      if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) newlyUsed.push(rung);
-      counts[String(rung)] = after;
-    }
-    return { result: newlyUsed, write: { partitionKey: REGISTRY_PARTITION, rowKey: RUNGS_ROW, counts: JSON.stringify(counts) } };
-  });
+  const activated = await changeEntity(
+    app.storage.table(TABLES.lifecycle),
+    REGISTRY_PARTITION,
+    RUNGS_ROW,
+    (row: TableEntityResult<{ counts: string }> | undefined) => {
+      const counts = rungCountsOf(row);
+      const newlyUsed: number[] = [];
+      for (const rung of rungs) {
+        const before = counts[String(rung)] ?? 0;
+        const after = Math.max(0, before + delta);
+        if (before === 0 && after > 0 && !DEFAULT_LADDER.includes(rung)) newlyUsed.push(rung);
+        counts[String(rung)] = after;
+      }
+      return { result: newlyUsed, write: { partitionKey: REGISTRY_PARTITION, rowKey: RUNGS_ROW, counts: JSON.stringify(counts) } };
+    },
+  );
   for (const rung of activated) await Promise.all(REMINDER_KINDS.map((kind) => deleteCursor(app, reminderCursorName(kind, rung))));
 }

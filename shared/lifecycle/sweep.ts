@@ -1,8 +1,8 @@
 import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
 import { advanceCursor, compareText, readCursor } from './cursors.js';
-import { bucketOf, bucketStart, pad, purgeTargetOf } from '../storage/expiry-keys.js';
 import { deleteIndexRows, parseEntry, seekBucket } from './expiry-index.js';
+import { bucketOf, bucketStart, pad, purgeTargetOf } from '../storage/expiry-keys.js';
 import { ignoreMissing } from '../storage/entities.js';
 import { HOUR_MS } from '../time.js';
 import type { ExpirableKind, ExpiringItem, FinaliseOutcome, IndexEntry, RunScope } from './kinds.js';

@@ -6,7 +6,11 @@ import { DAY_MS, MINUTE_MS } from '../time.js';
  */
 
 export function escapeText(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r\n|\r|\n/g, '\\n');
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/;/g, '\\;')
+    .replace(/,/g, '\\,')
+    .replace(/\r\n|\r|\n/g, '\\n');
 }
 
 /** Folds one content line: at most 75 octets per physical line, continuation lines start with a space. */
@@ -31,7 +35,11 @@ export function foldLine(line: string): string {
 }
 
 /** `yyyyMMddTHHmmssZ` (UTC date-time form). */
-export const icsDateTime = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+export const icsDateTime = (date: Date) =>
+  date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 /** `yyyyMMdd` (DATE form, for all-day events). */
 export const icsDate = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, '');
 
@@ -74,7 +82,13 @@ export function renderCalendar(options: { prodId: string; name: string; stamp: D
     if (event.categories?.length) lines.push(`CATEGORIES:${event.categories.map(escapeText).join(',')}`);
     lines.push('TRANSP:TRANSPARENT');
     for (const days of event.alarmsDaysBefore ?? []) {
-      lines.push('BEGIN:VALARM', 'ACTION:DISPLAY', `TRIGGER:-P${days}D`, `DESCRIPTION:${escapeText(`${event.summary} (in ${days} day${days === 1 ? '' : 's'})`)}`, 'END:VALARM');
+      lines.push(
+        'BEGIN:VALARM',
+        'ACTION:DISPLAY',
+        `TRIGGER:-P${days}D`,
+        `DESCRIPTION:${escapeText(`${event.summary} (in ${days} day${days === 1 ? '' : 's'})`)}`,
+        'END:VALARM',
+      );
     }
     lines.push('END:VEVENT');
   }

@@ -168,7 +168,10 @@ export async function listInbox(
     : odata`PartitionKey eq ${partitionKey} and RowKey gt ${after} and RowKey lt ${'n`'}`;
   const rows: Record<string, unknown>[] = [];
   // One more than asked tells whether another page exists.
-  for await (const page of app.storage.table(TABLES.notificationInbox).listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: query.$top + 1 })) {
+  for await (const page of app.storage
+    .table(TABLES.notificationInbox)
+    .listEntities({ queryOptions: { filter } })
+    .byPage({ maxPageSize: query.$top + 1 })) {
     rows.push(...page);
     if (rows.length > query.$top) break;
   }

@@ -53,10 +53,7 @@ export const notificationMessageSchema = z
 export type NotificationMessage = z.infer<typeof notificationMessageSchema>;
 
 /** Builds a message with a new id and the app clock's time. */
-export function notificationMessage(
-  app: AppContext,
-  message: Omit<NotificationMessage, 'id' | 'schemaVersion' | 'createdAt'>,
-): NotificationMessage {
+export function notificationMessage(app: AppContext, message: Omit<NotificationMessage, 'id' | 'schemaVersion' | 'createdAt'>): NotificationMessage {
   return { id: randomUUID(), schemaVersion: 1, createdAt: app.clock.now().toISOString(), ...message };
 }
 

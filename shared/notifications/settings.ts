@@ -27,7 +27,13 @@ export const WEBHOOK_URL_ERROR = 'invalidWebhookUrl';
 
 /** The ladder as given: whole days before expiry, each at least 1, distinct, at most ten. */
 export const ladderSchema = z
-  .array(z.number().int('rungs are whole days').min(1, 'rungs are at least 1 day (negative and zero are refused)').max(MAX_RUNG_DAYS, `rungs are at most ${MAX_RUNG_DAYS} days`))
+  .array(
+    z
+      .number()
+      .int('rungs are whole days')
+      .min(1, 'rungs are at least 1 day (negative and zero are refused)')
+      .max(MAX_RUNG_DAYS, `rungs are at most ${MAX_RUNG_DAYS} days`),
+  )
   .max(MAX_RUNGS, `at most ${MAX_RUNGS} rungs`)
   .refine((rungs) => new Set(rungs).size === rungs.length, 'rungs must not repeat')
   .transform((rungs) => [...rungs].sort((a, b) => b - a));

@@ -78,9 +78,7 @@ function operation(id: string, doc: EndpointDoc): JsonSchema {
           required: false,
           description:
             `Supported versions: ${describeApiVersionRange(doc.apiVersions)}. ` +
-            (doc.apiVersions.optional
-              ? 'Optional.'
-              : 'Required here or, when the query has none, in the Accept header (`application/json;api-version=…`).'),
+            (doc.apiVersions.optional ? 'Optional.' : 'Required here or, when the query has none, in the Accept header (`application/json;api-version=…`).'),
           schema: { type: 'string', pattern: '^\\d+\\.\\d+(-preview(\\.\\d+)?)?$', example: latestApiVersion(doc.apiVersions) },
         },
       ]
@@ -90,9 +88,7 @@ function operation(id: string, doc: EndpointDoc): JsonSchema {
   for (const [status, response] of Object.entries(doc.responses)) {
     responses[status] = {
       description: response.description,
-      ...(response.schema
-        ? { content: { [response.contentType ?? 'application/json']: { schema: toJsonSchema(response.schema, 'output') } } }
-        : {}),
+      ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: toJsonSchema(response.schema, 'output') } } } : {}),
     };
   }
   responses.default = {
@@ -102,14 +98,10 @@ function operation(id: string, doc: EndpointDoc): JsonSchema {
   return {
     operationId: id,
     summary: doc.summary,
-    ...(doc.location
-      ? { 'x-ms-vss-area': doc.location.area, 'x-ms-vss-resource': doc.location.resource, 'x-gatehouse-location-id': doc.location.id }
-      : {}),
+    ...(doc.location ? { 'x-ms-vss-area': doc.location.area, 'x-ms-vss-resource': doc.location.resource, 'x-gatehouse-location-id': doc.location.id } : {}),
     tags: [...doc.tags],
     parameters: [...parameters(doc.params, 'path'), ...apiVersion, ...queryParameters],
-    ...(doc.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(doc.body, 'input') } } } }
-      : {}),
+    ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(doc.body, 'input') } } } } : {}),
     responses,
     security: security(doc),
   };
@@ -147,7 +139,8 @@ export function buildOpenApiDocument(declarations: readonly FunctionDeclaration[
         patBasic: {
           type: 'http',
           scheme: 'basic',
-          description: 'A Gatehouse PAT as the Basic password (any user name), or as a Bearer value; it needs one of the listed scopes (`app_token` grants all).',
+          description:
+            'A Gatehouse PAT as the Basic password (any user name), or as a Bearer value; it needs one of the listed scopes (`app_token` grants all).',
         },
       },
     },

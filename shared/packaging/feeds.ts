@@ -105,8 +105,23 @@ export const feedNameSchema = z
 const ignoredFields = (names: readonly string[]) =>
   Object.fromEntries(names.map((name) => [name, z.unknown().optional().describe('Azure DevOps model field; accepted and ignored.')]));
 const FEED_MODEL_IGNORED = [
-  'id', 'url', '_links', 'badgesEnabled', 'capabilities', 'defaultViewId', 'deletedDate', 'fullyQualifiedId', 'fullyQualifiedName',
-  'hideDeletedPackageVersions', 'isReadOnly', 'permissions', 'project', 'upstreamEnabledChangedDate', 'view', 'viewId', 'viewName',
+  'id',
+  'url',
+  '_links',
+  'badgesEnabled',
+  'capabilities',
+  'defaultViewId',
+  'deletedDate',
+  'fullyQualifiedId',
+  'fullyQualifiedName',
+  'hideDeletedPackageVersions',
+  'isReadOnly',
+  'permissions',
+  'project',
+  'upstreamEnabledChangedDate',
+  'view',
+  'viewId',
+  'viewName',
   'allowUpstreamNameConflict',
 ] as const;
 
@@ -114,13 +129,26 @@ const upstreamSourceInput = z
   .object({
     name: z.string().trim().min(1).max(64).optional(),
     protocol: z.string().regex(/^npm$/i, "only 'npm' upstream sources are supported").optional(),
-    upstreamSourceType: z.string().regex(/^(public|internal)$/i, "must be 'public' or 'internal'").transform((v) => v.toLowerCase() as 'public' | 'internal'),
+    upstreamSourceType: z
+      .string()
+      .regex(/^(public|internal)$/i, "must be 'public' or 'internal'")
+      .transform((v) => v.toLowerCase() as 'public' | 'internal'),
     /** Public sources: optional, and when given it must be the configured public registry. */
     location: z.string().max(2048).optional(),
     /** Internal sources: the upstream feed's id or name (in the same organization). */
     internalUpstreamFeedId: z.string().max(64).optional(),
     internalUpstreamProjectId: z.string().max(64).nullish(),
-    ...ignoredFields(['id', 'displayLocation', 'status', 'statusDetails', 'deletedDate', 'internalUpstreamCollectionId', 'internalUpstreamViewId', 'serviceEndpointId', 'serviceEndpointProjectId']),
+    ...ignoredFields([
+      'id',
+      'displayLocation',
+      'status',
+      'statusDetails',
+      'deletedDate',
+      'internalUpstreamCollectionId',
+      'internalUpstreamViewId',
+      'serviceEndpointId',
+      'serviceEndpointProjectId',
+    ]),
   })
   .strict();
 
@@ -274,8 +302,7 @@ export function canRead(feed: Feed, access: OrganizationAccess, caller: Caller):
   return projectRole(access, feed.projectId) !== undefined;
 }
 
-const feedNotFound = (idOrName: string) =>
-  notFound('feedNotFound', `The feed '${idOrName.slice(0, 64)}' does not exist or you do not have access to it.`);
+const feedNotFound = (idOrName: string) => notFound('feedNotFound', `The feed '${idOrName.slice(0, 64)}' does not exist or you do not have access to it.`);
 
 /**
  * Resolves `{organization}[/{project}]/.../{feed}` for a caller: a feed the caller may not read
@@ -373,7 +400,10 @@ async function checkGraphSize(app: AppContext, organizationId: string, self: { i
       reached.add(id);
       if (reached.size > limit) {
         const who = start === self.id ? 'this feed' : `the feed '${names.get(start) ?? start}', which upstreams to this one,`;
-        throw badRequest('upstreamGraphTooLarge', `With these upstream sources ${who} would reach more than ${limit} feeds, directly or through their own upstream sources.`);
+        throw badRequest(
+          'upstreamGraphTooLarge',
+          `With these upstream sources ${who} would reach more than ${limit} feeds, directly or through their own upstream sources.`,
+        );
       }
       pending.push(...(edges.get(id) ?? []));
     }
@@ -417,7 +447,8 @@ function feedEventData(feed: Feed, project: Project | undefined) {
 
 /** Azure DevOps' feed actions: `Artifacts.Feed.{Org|Project}.{Create|Modify}`. */
 const feedAction = <Change extends 'Create' | 'Modify'>(feed: Feed, change: Change) =>
-  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as const;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
+  `Artifacts.Feed.${feed.projectId ? 'Project' : 'Org'}.${change}` as `Artifacts.Feed.${'Project' | 'Org'}.${Change}`;
 
 export async function createFeed(scope: OrganizationScope, project: Project | undefined, body: z.infer<typeof createFeedBody>): Promise<Feed> {
   const { app, organization: access, caller, audit } = scope;
@@ -476,12 +507,7 @@ export async function createFeed(scope: OrganizationScope, project: Project | un
  * it meanwhile (otherwise read again), so two concurrent edits of different fields both hold. Audited
  * as `Artifacts.Feed.{Org|Project}.Modify` with the fields that changed.
  */
-export async function updateFeed(
-  scope: OrganizationScope,
-  project: Project | undefined,
-  feed: Feed,
-  body: z.infer<typeof updateFeedBody>,
-): Promise<Feed> {
+export async function updateFeed(scope: OrganizationScope, project: Project | undefined, feed: Feed, body: z.infer<typeof updateFeedBody>): Promise<Feed> {
   const { app, organization: access, audit } = scope;
   if (body.owners !== undefined && body.owners.length === 0 && !access.isAdministrator) {
     throw badRequest('feedOwnerRequired', 'A feed needs at least one owner.');

@@ -48,10 +48,7 @@ export function takePackageName(segments: readonly string[]): { name: NpmPackage
 }
 
 export type RegistryTarget =
-  | { kind: 'ping' }
-  | { kind: 'whoami' }
-  | { kind: 'packument'; name: NpmPackageName }
-  | { kind: 'tarball'; name: NpmPackageName; file: string };
+  { kind: 'ping' } | { kind: 'whoami' } | { kind: 'packument'; name: NpmPackageName } | { kind: 'tarball'; name: NpmPackageName; file: string };
 
 /** What a GET under the registry asks for. */
 export function readTarget(segments: readonly string[]): RegistryTarget {

@@ -35,7 +35,11 @@ export class ReadBudget {
     if (known) return known as Promise<T>;
     this.feeds.add(feedId);
     if (this.feeds.size > this.limits.maxFeeds) {
-      throw new BudgetExceeded(508, 'upstreamLimitExceeded', `Reading this package would resolve more than ${this.limits.maxFeeds} feeds through their upstream sources.`);
+      throw new BudgetExceeded(
+        508,
+        'upstreamLimitExceeded',
+        `Reading this package would resolve more than ${this.limits.maxFeeds} feeds through their upstream sources.`,
+      );
     }
     const pending = resolve();
     this.memo.set(key, pending);
@@ -49,7 +53,11 @@ export class ReadBudget {
     if (known) return known as Promise<T>;
     this.upstreamCalls += 1;
     if (this.upstreamCalls > this.limits.maxUpstreamCalls) {
-      throw new BudgetExceeded(508, 'upstreamLimitExceeded', `Reading this package would make more than ${this.limits.maxUpstreamCalls} calls to upstream registries.`);
+      throw new BudgetExceeded(
+        508,
+        'upstreamLimitExceeded',
+        `Reading this package would make more than ${this.limits.maxUpstreamCalls} calls to upstream registries.`,
+      );
     }
     const pending = call();
     this.memo.set(key, pending);

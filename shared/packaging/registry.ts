@@ -111,7 +111,13 @@ async function resolveOnce(read: PackageRead, feed: Feed, name: NpmPackageName):
           const packument = await budget.upstream(`packument:${name.name}`, () => fetchPublicPackument(app, name.name));
           if (!packument) continue;
           upstreamCandidates.push(
-            [...packument.versions.values()].map((version) => ({ kind: 'public', version: version.version, origin: 'external', upstream: version, sourceName: upstream.name })),
+            [...packument.versions.values()].map((version) => ({
+              kind: 'public',
+              version: version.version,
+              origin: 'external',
+              upstream: version,
+              sourceName: upstream.name,
+            })),
           );
           upstreamTags.push({ ...packument.distTags });
         } else {
@@ -299,7 +305,8 @@ function packageEvent<Id extends PackageActionId>(
   return organizationEvent(app, audit, organization.organization, {
     actionId,
     project,
-    data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data },
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
+    data: { FeedId: feed.id, FeedName: feed.name, Protocol: 'npm', PackageName: name.name, ...data } as AuditData<Id>,
   });
 }
 

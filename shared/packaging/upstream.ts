@@ -21,7 +21,10 @@ const distSchema = z
   .object({
     tarball: z.url(),
     integrity: z.string().max(2048).optional(),
-    shasum: z.string().regex(/^[0-9a-f]{40}$/i).optional(),
+    shasum: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/i)
+      .optional(),
   })
   .loose();
 
@@ -52,8 +55,7 @@ export interface UpstreamPackument {
 }
 
 /** `@scope/name` → `@scope%2fname`, as npm requests it. */
-export const encodePackagePath = (name: string): string =>
-  name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
+export const encodePackagePath = (name: string): string => (name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name));
 
 async function upstreamFetch(app: AppContext, url: string, accept: string, maxResponseBytes: number): Promise<Response> {
   const { upstreamTimeoutMs } = app.config.packaging;

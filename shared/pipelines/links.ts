@@ -11,8 +11,21 @@ export const MAX_LINK_LENGTH = 500;
 
 /** Suffixes that never name a public host (RFC 6761/6762/8375 and common private-network names). */
 const PRIVATE_SUFFIXES = [
-  'localhost', 'local', 'localdomain', 'internal', 'intranet', 'lan', 'home', 'corp', 'private',
-  'home.arpa', 'arpa', 'test', 'example', 'invalid', 'onion',
+  'localhost',
+  'local',
+  'localdomain',
+  'internal',
+  'intranet',
+  'lan',
+  'home',
+  'corp',
+  'private',
+  'home.arpa',
+  'arpa',
+  'test',
+  'example',
+  'invalid',
+  'onion',
 ];
 
 const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -64,7 +77,25 @@ export function parseRepositoryLink(raw: string): { ok: true; link: RepositoryLi
 }
 
 /** Path segments that start a view inside a repository (branches, files, commits), not a part of its name. */
-const SUB_PATH_MARKERS = new Set(['-', 'tree', 'blob', 'raw', 'commits', 'commit', 'src', 'branches', 'tags', 'releases', 'issues', 'pulls', 'pull', 'wiki', 'actions', 'log', 'refs']);
+const SUB_PATH_MARKERS = new Set([
+  '-',
+  'tree',
+  'blob',
+  'raw',
+  'commits',
+  'commit',
+  'src',
+  'branches',
+  'tags',
+  'releases',
+  'issues',
+  'pulls',
+  'pull',
+  'wiki',
+  'actions',
+  'log',
+  'refs',
+]);
 
 /**
  * The repository a link names, as `host/owner/name` (GitLab groups and Azure DevOps `org/project/_git/repo`

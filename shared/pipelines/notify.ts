@@ -53,8 +53,7 @@ export function reviewedMessage(request: GrantRequest, capacity: PipelineCapacit
         request,
         'grantRequest.decided',
         `Free pipeline grant request rejected for ${request.organizationName}`,
-        `Your request was rejected for these reasons:\n${reasonsText(request)}` +
-          (request.decision?.comment ? `\n\nComment: ${request.decision.comment}` : ''),
+        `Your request was rejected for these reasons:\n${reasonsText(request)}` + (request.decision?.comment ? `\n\nComment: ${request.decision.comment}` : ''),
       );
     default:
       return message(

@@ -56,8 +56,7 @@ export interface GrantedLink {
   readonly revoked: boolean;
 }
 
-const prefixFilter = (prefix: string) =>
-  odata`PartitionKey eq ${GRANTS_PARTITION} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`;
+const prefixFilter = (prefix: string) => odata`PartitionKey eq ${GRANTS_PARTITION} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`;
 
 const entity = (rowKey: string, columns: Record<string, unknown>) => ({
   partitionKey: GRANTS_PARTITION,

@@ -91,7 +91,9 @@ export const GRANT_RULES: readonly GrantRule[] = [
       const ageMs = facts.now.getTime() - new Date(facts.organization.createdAt).getTime();
       if (ageMs >= settings.minOrganizationAgeDays * DAY_MS) return undefined;
       const days = Math.max(0, Math.floor(ageMs / DAY_MS));
-      return { message: `The organization was created ${days} day(s) ago; organizations younger than ${settings.minOrganizationAgeDays} days are reviewed by an operator.` };
+      return {
+        message: `The organization was created ${days} day(s) ago; organizations younger than ${settings.minOrganizationAgeDays} days are reviewed by an operator.`,
+      };
     },
   },
   {
@@ -122,8 +124,7 @@ export const GRANT_RULES: readonly GrantRule[] = [
     id: 'previouslyRevoked',
     outcome: 'manualReview',
     summary: "The organization's grant was revoked before.",
-    check: (facts) =>
-      facts.revokedAt ? { message: `The organization's free grant was revoked on ${facts.revokedAt.slice(0, 10)}.` } : undefined,
+    check: (facts) => (facts.revokedAt ? { message: `The organization's free grant was revoked on ${facts.revokedAt.slice(0, 10)}.` } : undefined),
   },
 ];
 

@@ -81,16 +81,14 @@ export const MAX_REPOSITORY_LINKS = 10;
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const LINE_BREAK_OR_CONTROL = /[\u0000-\u001f\u007f]/;
 
-const repositoryLink = z
-  .string()
-  .transform((value, ctx): RepositoryLink => {
-    const parsed = parseRepositoryLink(value.trim());
-    if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.problem });
-      return z.NEVER;
-    }
-    return parsed.link;
-  });
+const repositoryLink = z.string().transform((value, ctx): RepositoryLink => {
+  const parsed = parseRepositoryLink(value.trim());
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return z.NEVER;
+  }
+  return parsed.link;
+});
 
 export const createGrantRequestBody = z
   .object({
@@ -276,8 +274,7 @@ export const grantRequestSchema = z.object({
   url: z.string(),
 });
 
-const pool = (monthly: z.ZodType) =>
-  z.object({ freeParallelJobs: z.number().int(), maxMinutesPerJob: z.number().int(), monthlyMinutes: monthly });
+const pool = (monthly: z.ZodType) => z.object({ freeParallelJobs: z.number().int(), maxMinutesPerJob: z.number().int(), monthlyMinutes: monthly });
 
 export const capacitySchema = z.object({
   organization: z.object({ id: z.string(), name: z.string() }),

@@ -16,14 +16,7 @@ import { keyDigest } from './links.js';
 import { notifyRequester, reviewedMessage, revokedMessage, submittedMessage } from './notify.js';
 import { PipelineGrantRepository, type Versioned } from './repository.js';
 import { reviewGrantRequest, type ReviewFacts } from './rules.js';
-import type {
-  CreateGrantRequestBody,
-  GrantDecider,
-  GrantRequest,
-  GrantRequestStatus,
-  PipelineCapacity,
-  ReviewOutcome,
-} from './schemas.js';
+import type { CreateGrantRequestBody, GrantDecider, GrantRequest, GrantRequestStatus, PipelineCapacity, ReviewOutcome } from './schemas.js';
 import { isGuid } from '../ids.js';
 import { DAY_MS } from '../time.js';
 
@@ -64,7 +57,8 @@ function event<Id extends GrantActionId>(
     app,
     { ...context, correlationId: request.id },
     { id: request.organizationId, name: request.organizationName },
-    { actionId, data: { RequestId: request.id, ...data } },
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the compiler widens this without it; the rule sees the contextual type
+    { actionId, data: { RequestId: request.id, ...data } as AuditData<Id> },
   );
 }
 
@@ -119,10 +113,7 @@ export async function assertMayManageGrants(app: AppContext, access: Organizatio
     const project = await app.directory.getProject(access.organization.id, entry.id);
     if (project?.visibility === 'public') return;
   }
-  throw forbidden(
-    'accessDenied',
-    'Only Project Collection Administrators and administrators of a public project can manage free pipeline grant requests.',
-  );
+  throw forbidden('accessDenied', 'Only Project Collection Administrators and administrators of a public project can manage free pipeline grant requests.');
 }
 
 async function resolvePublicProjects(app: AppContext, access: OrganizationAccess, names: readonly string[]): Promise<Project[]> {
@@ -228,8 +219,7 @@ export async function getGrantRequest(app: AppContext, access: OrganizationAcces
   return found.value;
 }
 
-const requestNotFound = (requestId: string) =>
-  notFound('grantRequestNotFound', `The free grant request '${requestId.slice(0, 64)}' does not exist.`);
+const requestNotFound = (requestId: string) => notFound('grantRequestNotFound', `The free grant request '${requestId.slice(0, 64)}' does not exist.`);
 
 // ---- decisions ------------------------------------------------------------------------------------------
 
@@ -244,12 +234,7 @@ const ACTION_BY_OUTCOME: Record<ReviewOutcome, GrantActionId> = {
  * capacity record, the indexes and the audit event. The record is replaced only if its etag still
  * matches, so a request never gets two decisions; a lost race surfaces as 412/404 from storage.
  */
-async function applyOutcome(
-  app: AppContext,
-  current: Versioned<GrantRequest>,
-  next: GrantRequest,
-  context: AuditContext,
-): Promise<PipelineCapacity> {
+async function applyOutcome(app: AppContext, current: Versioned<GrantRequest>, next: GrantRequest, context: AuditContext): Promise<PipelineCapacity> {
   const repo = repository(app);
   const capacity = await readCapacity(app, { id: next.organizationId, name: next.organizationName });
   const now = app.clock.now().toISOString();
@@ -278,9 +263,7 @@ async function applyOutcome(
     DecidedBy: next.decision?.decidedBy.kind ?? 'system',
     Reasons: reasons,
     ...(next.decision?.comment ? { Comment: next.decision.comment } : {}),
-    ...(next.status === 'approved'
-      ? { PublicParallelJobs: nextCapacity.public.parallelJobs, MaxMinutesPerJob: nextCapacity.public.maxMinutesPerJob }
-      : {}),
+    ...(next.status === 'approved' ? { PublicParallelJobs: nextCapacity.public.parallelJobs, MaxMinutesPerJob: nextCapacity.public.maxMinutesPerJob } : {}),
   });
   await commit(app, actions, [decided]);
   return nextCapacity;
@@ -400,9 +383,7 @@ async function reviewOne(app: AppContext, organizationId: string, requestId: str
     ...request,
     status: review.outcome,
     review: { outcome: review.outcome, reviewedAt: now, reasons: review.reasons },
-    ...(review.outcome === 'manualReview'
-      ? {}
-      : { decision: { status: review.outcome, decidedAt: now, decidedBy: SYSTEM_DECIDER, reasons: review.reasons } }),
+    ...(review.outcome === 'manualReview' ? {} : { decision: { status: review.outcome, decidedAt: now, decidedBy: SYSTEM_DECIDER, reasons: review.reasons } }),
   };
   let nextCapacity: PipelineCapacity;
   try {
@@ -499,9 +480,7 @@ export async function getRequestForOperators(app: AppContext, requestId: string)
 
 /** An operator takes an organization's grant away: public projects drop to 0 free parallel jobs. */
 export async function revokeGrant({ app, audit: context }: CallerScope, organizationName: string, comment: string): Promise<PipelineCapacity> {
-  const organization = organizationNameSchema.safeParse(organizationName).success
-    ? await app.directory.getOrganizationByName(organizationName)
-    : undefined;
+  const organization = organizationNameSchema.safeParse(organizationName).success ? await app.directory.getOrganizationByName(organizationName) : undefined;
   if (!organization) throw organizationNotFound(organizationName.slice(0, 64));
   const repo = repository(app);
   const capacity = await readCapacity(app, organization);

@@ -1,11 +1,4 @@
-import type {
-  HttpMethod,
-  HttpRequest,
-  HttpResponseInit,
-  InvocationContext,
-  Timer,
-  app as functionsApp,
-} from '@azure/functions';
+import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext, Timer, app as functionsApp } from '@azure/functions';
 import type { EndpointDoc } from '../http/endpoint.js';
 
 /**
@@ -53,19 +46,11 @@ export function atRoute(declaration: HttpDeclaration, name: string, route: strin
   };
 }
 
-export function queueFunction(
-  name: string,
-  options: QueueDeclaration['options'],
-  handler: QueueDeclaration['handler'],
-): QueueDeclaration {
+export function queueFunction(name: string, options: QueueDeclaration['options'], handler: QueueDeclaration['handler']): QueueDeclaration {
   return { kind: 'queue', name, options, handler };
 }
 
-export function timerFunction(
-  name: string,
-  schedule: string,
-  handler: TimerDeclaration['handler'],
-): TimerDeclaration {
+export function timerFunction(name: string, schedule: string, handler: TimerDeclaration['handler']): TimerDeclaration {
   return { kind: 'timer', name, options: { schedule, runOnStartup: false, useMonitor: true }, handler };
 }
 

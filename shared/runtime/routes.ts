@@ -45,7 +45,11 @@ export function parseRouteTemplate(template: string): RouteTemplate {
 
 /** Matches a decoded path (segments) against a template; returns route values or undefined. */
 export function matchRoute(route: RouteTemplate, pathSegments: readonly string[]): Record<string, string> | undefined {
-  return matchLowered(route, pathSegments, pathSegments.map((segment) => segment.toLowerCase()));
+  return matchLowered(
+    route,
+    pathSegments,
+    pathSegments.map((segment) => segment.toLowerCase()),
+  );
 }
 
 /** matchRoute with the segments already lower-cased once (`lowered`), for a table tried route by route. */
@@ -133,9 +137,9 @@ export function createRouteTable<T>(entries: readonly { route: string; methods: 
   const byMethod = new Map<string, typeof compiled>();
   for (const entry of compiled) {
     for (const method of entry.methods) {
-      const sameMethod = byMethod.get(method);
-      if (sameMethod) sameMethod.push(entry);
-      else byMethod.set(method, [entry]);
+      const entries = byMethod.get(method) ?? [];
+      entries.push(entry);
+      byMethod.set(method, entries);
     }
   }
   return {

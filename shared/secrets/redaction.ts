@@ -17,8 +17,7 @@ export function redactSecrets(text: string): string {
   return text.replace(ANY_TOKEN, REDACTED_TOKEN);
 }
 
-export const redactOptional = <T extends string | undefined | null>(text: T): T =>
-  (typeof text === 'string' ? redactSecrets(text) : text) as T;
+export const redactOptional = <T extends string | undefined | null>(text: T): T => (typeof text === 'string' ? redactSecrets(text) : text) as T;
 
 /** A copy of a JSON-like value with every string (and object key) redacted; unchanged values are kept as they are. */
 export function redactDeep<T>(value: T, depth = 0): T {

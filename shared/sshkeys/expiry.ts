@@ -55,11 +55,7 @@ export interface SshKeyNotificationInfo {
   expiredEventAt: string | null;
 }
 
-export async function getSshKeyForNotification(
-  app: AppContext,
-  ownerId: string,
-  authorizationId: string,
-): Promise<SshKeyNotificationInfo | undefined> {
+export async function getSshKeyForNotification(app: AppContext, ownerId: string, authorizationId: string): Promise<SshKeyNotificationInfo | undefined> {
   const stored = await new SshKeyRepository(app).get(ownerId, authorizationId);
   if (!stored) return undefined;
   const { record } = stored;

@@ -160,7 +160,10 @@ function checkPlainBlob(keyType: SshKeyType, blob: Buffer): number {
   if (!key.toBuffer('rfc4253').equals(blob)) throw malformed('the key data has trailing or non-canonical bytes');
   if (keyType === 'ssh-rsa') {
     if (key.size < MIN_RSA_BITS) {
-      throw fail('rsaKeyTooShort', `RSA keys need at least ${MIN_RSA_BITS} bits; this one has ${key.size}. Generate an Ed25519 key (ssh-keygen -t ed25519) or RSA with -b 3072.`);
+      throw fail(
+        'rsaKeyTooShort',
+        `RSA keys need at least ${MIN_RSA_BITS} bits; this one has ${key.size}. Generate an Ed25519 key (ssh-keygen -t ed25519) or RSA with -b 3072.`,
+      );
     }
     if (key.size > MAX_RSA_BITS) throw malformed(`RSA keys may have at most ${MAX_RSA_BITS} bits`);
   }
@@ -210,7 +213,10 @@ function checkBlob(declaredType: string, blob: Buffer): { keyType: SshKeyType; k
     throw fail('dsaKeyNotAllowed', 'DSA (ssh-dss) keys are insecure and not accepted; generate an Ed25519 key (ssh-keygen -t ed25519).');
   }
   if (!isSshKeyType(declaredType)) {
-    throw fail('unsupportedKeyType', `The key type '${declaredType}' is not supported. Supported: Ed25519, ECDSA (P-256/384/521), RSA (2048+ bits) and their security-key forms.`);
+    throw fail(
+      'unsupportedKeyType',
+      `The key type '${declaredType}' is not supported. Supported: Ed25519, ECDSA (P-256/384/521), RSA (2048+ bits) and their security-key forms.`,
+    );
   }
   const keySize = declaredType.startsWith('sk-') ? checkSecurityKeyBlob(declaredType, blob) : checkPlainBlob(declaredType, blob);
   return { keyType: declaredType, keySize };

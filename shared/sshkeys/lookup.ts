@@ -55,10 +55,7 @@ export async function lookupSshKey(
     if (!stored) continue;
     const { record } = stored;
     if (record.fingerprintHex !== fingerprintHex || record.organizationId !== hit.organizationId) continue;
-    const [organization, owner] = await Promise.all([
-      only ?? app.directory.getOrganizationById(record.organizationId),
-      app.directory.getUser(record.ownerId),
-    ]);
+    const [organization, owner] = await Promise.all([only ?? app.directory.getOrganizationById(record.organizationId), app.directory.getUser(record.ownerId)]);
     if (!organization) continue;
     // The same judge as PAT authentication: liveness, membership, the SSH policy as it is now.
     if (!(await judgeCredential(app, sshKeyFactsOf(record, owner?.tenantId ?? ''), organization)).ok) continue;

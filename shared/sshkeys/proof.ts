@@ -122,7 +122,11 @@ function verifySshSignature(key: { key: KeyObject; type: string }, data: Buffer,
  * for this organization and not expired, and the SSHSIG is over it, in our namespace, by that key.
  * Any failure is a 400 invalidProofOfPossession.
  */
-export function verifyProofOfPossession(app: AppContext, proof: ProofOfPossession, expected: { fingerprintHex: string; userId: string; organizationId: string }): void {
+export function verifyProofOfPossession(
+  app: AppContext,
+  proof: ProofOfPossession,
+  expected: { fingerprintHex: string; userId: string; organizationId: string },
+): void {
   checkChallenge(app, proof.challenge, expected.userId, expected.organizationId);
   const [, armoured] = /^\s*-----BEGIN SSH SIGNATURE-----([A-Za-z0-9+/=\s]+)-----END SSH SIGNATURE-----\s*$/.exec(proof.signature) ?? [];
   if (armoured === undefined) throw invalidProof('The signature is not an armoured SSH signature (ssh-keygen -Y sign output).');

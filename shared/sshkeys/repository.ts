@@ -203,8 +203,7 @@ export class SshKeyRepository {
     if (existing.blocked) throw new DuplicateSshKeyError(true);
     const squatted = record.proven && !existing.proven && existing.ownerId !== record.ownerId;
     const stale =
-      Date.parse(existing.claimedAt) < Date.parse(record.validFrom) - STALE_CLAIM_MS &&
-      !(await this.get(existing.ownerId, existing.authorizationId));
+      Date.parse(existing.claimedAt) < Date.parse(record.validFrom) - STALE_CLAIM_MS && !(await this.get(existing.ownerId, existing.authorizationId));
     if (!stale && !squatted) throw new DuplicateSshKeyError(false);
     try {
       await table.updateEntity(entity, 'Replace', { etag: existing.etag });

@@ -24,9 +24,7 @@ export const sshKeyCreateRequest = z
   .object({
     displayName: displayNameSchema,
     publicData: publicDataSchema,
-    validTo: dateTimeSchema
-      .optional()
-      .describe("Expiry; must be in the future. Default: now + the policy's defaultLifespanDays. Clamped by maxLifespanDays."),
+    validTo: dateTimeSchema.optional().describe("Expiry; must be in the future. Default: now + the policy's defaultLifespanDays. Clamped by maxLifespanDays."),
     proofOfPossession: proofOfPossessionSchema.optional(),
   })
   .strict();

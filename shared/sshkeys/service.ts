@@ -233,7 +233,11 @@ export async function updateSshKey(ctx: SshKeyContext, body: SshKeyUpdateRequest
  * Revokes a stored key (idempotent: an already revoked key is left as it is and no event is
  * written). Retries on a lost race; a revoke always wins over a concurrent update.
  */
-export async function revokeStoredSshKey({ app, organization, audit }: AuditedChange, initial: StoredSshKey, { kind, ownerName }: Revocation): Promise<boolean> {
+export async function revokeStoredSshKey(
+  { app, organization, audit }: AuditedChange,
+  initial: StoredSshKey,
+  { kind, ownerName }: Revocation,
+): Promise<boolean> {
   const repository = new SshKeyRepository(app);
   return retryLostRaces(async (attempt) => {
     const stored = attempt === 1 ? initial : await repository.get(initial.record.ownerId, initial.record.authorizationId);

@@ -19,10 +19,7 @@ export async function ignoreMissing(operation: Promise<unknown>): Promise<void> 
 }
 
 /** Reads every entity of a query, following continuation tokens. */
-export async function readAll<T extends object>(
-  table: TableClient,
-  filter: string,
-): Promise<TableEntityResult<T>[]> {
+export async function readAll<T extends object>(table: TableClient, filter: string): Promise<TableEntityResult<T>[]> {
   const rows: TableEntityResult<T>[] = [];
   for await (const row of table.listEntities<T>({ queryOptions: { filter } })) rows.push(row);
   return rows;

@@ -1,7 +1,15 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
-import { createHttpHeaders, createPipelineRequest, RestError, type HttpClient, type Pipeline, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  RestError,
+  type HttpClient,
+  type Pipeline,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 
 /**
  * Point reads of table entities. They are on the path of almost every request (a PAT's record, an
@@ -44,7 +52,15 @@ const TABLE_API_VERSION = '2019-02-02';
  * Policies a point read does without: body (de)serialization for operation specs, form and
  * multipart bodies, compressed answers (none is asked for), and the SDK's own tracing and logging.
  */
-const NOT_FOR_POINT_READS = ['serializationPolicy', 'deserializationPolicy', 'multipartPolicy', 'formDataPolicy', 'decompressResponsePolicy', 'tracingPolicy', 'logPolicy'];
+const NOT_FOR_POINT_READS = [
+  'serializationPolicy',
+  'deserializationPolicy',
+  'multipartPolicy',
+  'formDataPolicy',
+  'decompressResponsePolicy',
+  'tracingPolicy',
+  'logPolicy',
+];
 
 const pipelines = new WeakMap<TableClient, Pipeline>();
 

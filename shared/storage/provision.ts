@@ -6,10 +6,7 @@ export async function provisionStorage(storage: StorageClients): Promise<void> {
   const blobs = await storage.blobs();
   await Promise.all([
     ...Object.values(TABLES).map((name) => storage.tableService.createTable(name)),
-    ...Object.values(QUEUES).flatMap((name) => [
-      storage.queue(name).createIfNotExists(),
-      storage.queue(poisonQueueName(name)).createIfNotExists(),
-    ]),
+    ...Object.values(QUEUES).flatMap((name) => [storage.queue(name).createIfNotExists(), storage.queue(poisonQueueName(name)).createIfNotExists()]),
     ...Object.values(CONTAINERS).map((name) => blobs?.getContainerClient(name).createIfNotExists()),
   ]);
 }

@@ -60,7 +60,11 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
           const { message, traceparent } = withoutTraceContext(payload);
           return inSpan(
             `${name} process`,
-            { kind: SpanKind.CONSUMER, parent: contextOfTraceparent(traceparent ?? hostTraceparent(context)), attributes: { 'faas.name': name, 'faas.trigger': 'pubsub' } },
+            {
+              kind: SpanKind.CONSUMER,
+              parent: contextOfTraceparent(traceparent ?? hostTraceparent(context)),
+              attributes: { 'faas.name': name, 'faas.trigger': 'pubsub' },
+            },
             async () => {
               try {
                 await handler(message, context);
@@ -95,7 +99,8 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
 }
 
 function withoutTraceContext(payload: unknown): { message: unknown; traceparent: string | undefined } {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('traceparent' in payload)) return { message: payload, traceparent: undefined };
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('traceparent' in payload))
+    return { message: payload, traceparent: undefined };
   const { traceparent, ...message } = payload as Record<string, unknown>;
   return { message, traceparent: typeof traceparent === 'string' ? traceparent : undefined };
 }

@@ -58,7 +58,10 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
 }
 
 /** Registers the SDK globally with these processors and readers (also how tests read spans and metrics). */
-export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[] }): { tracerProvider: BasicTracerProvider; meterProvider: MeterProvider } {
+export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[] }): {
+  tracerProvider: BasicTracerProvider;
+  meterProvider: MeterProvider;
+} {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const tracerProvider = new BasicTracerProvider({ spanProcessors: options.spanProcessors });
   trace.setGlobalTracerProvider(tracerProvider);

@@ -70,7 +70,8 @@ export const reachesOrganization = (record: PatRecord, organization: Pick<Organi
  * recorded on the token (Token.PatOrganizationRevokeEvent); revoking it everywhere is for its owner,
  * the leak path, expiry and tenant administrators.
  */
-const patSource: SessionTokenSource = {
+/** The PATs Token Admin lists and revokes (`isPublic=false`). */
+export const patSessionTokenSource: SessionTokenSource = {
   async list(app, organization, userId) {
     const now = app.clock.now();
     const repository = new PatRepository(app);
@@ -102,17 +103,10 @@ const patSource: SessionTokenSource = {
   },
 };
 
-/**
- * The session tokens Token Admin lists and revokes, by `isPublic`: PATs, or SSH keys through the source
- * shared/sshkeys provides (sshKeySessionTokenSource), which the calling function passes in.
- */
-const sourceFor = (isPublic: boolean, sshKeys: SessionTokenSource): SessionTokenSource => (isPublic ? sshKeys : patSource);
-
 // ---- list ----------------------------------------------------------------------------------------
 
 const CONTINUATION_TTL_MS = HOUR_MS;
-const invalidContinuation = () =>
-  badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
+const invalidContinuation = () => badRequest('invalidContinuationToken', 'The continuation token is unknown, expired or was issued for another request.');
 
 /**
  * The Token Admin API declares its continuation token as a uuid, so it is a server-side cursor: a row
@@ -122,7 +116,7 @@ export async function listUserTokens(
   scope: OrganizationScope,
   descriptor: string,
   query: { pageSize: number; continuationToken?: string | undefined; isPublic: boolean },
-  sshKeys: SessionTokenSource,
+  source: SessionTokenSource,
 ): Promise<{ value: SessionTokenView[]; continuationToken: string | null }> {
   const { app } = scope;
   const organization = scope.organization.organization;
@@ -132,15 +126,11 @@ export async function listUserTokens(
   const continuations = app.storage.table(TABLES.continuations);
   let after: string | undefined;
   if (query.continuationToken) {
-    const cursor = await readEntity<{ binding: string; after: string; expiresAt: string }>(
-      continuations,
-      query.continuationToken.toLowerCase(),
-      'cursor',
-    );
+    const cursor = await readEntity<{ binding: string; after: string; expiresAt: string }>(continuations, query.continuationToken.toLowerCase(), 'cursor');
     if (!cursor || cursor.binding !== binding || Date.parse(cursor.expiresAt) <= app.clock.now().getTime()) throw invalidContinuation();
     after = cursor.after;
   }
-  const all = await sourceFor(query.isPublic, sshKeys).list(app, organization, userId);
+  const all = await source.list(app, organization, userId);
   const remaining = after === undefined ? all : all.filter((token) => token.authorizationId > after);
   const value = remaining.slice(0, query.pageSize);
   const last = value[value.length - 1];
@@ -163,16 +153,18 @@ export async function revokeAuthorizations(
   scope: OrganizationScope,
   authorizationIds: readonly string[],
   isPublic: boolean,
-  sshKeys: SessionTokenSource,
+  source: SessionTokenSource,
 ): Promise<void> {
   const { app, audit } = scope;
   const organization = scope.organization.organization;
   const ids = [...new Set(authorizationIds.map((id) => id.toLowerCase()))];
-  const source = sourceFor(isPublic, sshKeys);
   const found = await Promise.all(ids.map(async (id) => ((await source.find(app, organization, id)) ? id : undefined)));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {
-    throw notFound('authorizationNotFound', `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`);
+    throw notFound(
+      'authorizationNotFound',
+      `No ${isPublic ? 'SSH key' : 'PAT'} of a member of this organization has the authorizationId '${missing[0] ?? ids[0]}'.`,
+    );
   }
   for (const id of ids) await source.revoke({ app, organization, audit }, id);
 }
@@ -229,7 +221,19 @@ export async function createRevocationRule(
   await commitWithEvents(
     app,
     TABLES.revocationRules,
-    [['create', { partitionKey: organization.id, rowKey: `${RULE_PREFIX}${rule.id}`, scopes: scopes.join(' '), createdBefore: rule.createdBefore, createdAt: rule.createdAt, createdBy: rule.createdBy }]],
+    [
+      [
+        'create',
+        {
+          partitionKey: organization.id,
+          rowKey: `${RULE_PREFIX}${rule.id}`,
+          scopes: scopes.join(' '),
+          createdBefore: rule.createdBefore,
+          createdAt: rule.createdAt,
+          createdBy: rule.createdBy,
+        },
+      ],
+    ],
     [event],
   );
   await forgetRevocationRules(app, organization.id);
@@ -240,7 +244,15 @@ export async function createRevocationRule(
     const { record } = stored;
     if (record.revokedAt || record.targetAccounts === null || !ruleMatches(rule, record)) continue;
     const name = await ownerName(app, record.ownerId);
-    if (await revokeStoredPat({ app, organization, audit: system }, stored, { kind: 'rule', ownerName: name }, { RevocationRuleId: rule.id, RequestedBy: audit.actor.id })) revoked++;
+    if (
+      await revokeStoredPat(
+        { app, organization, audit: system },
+        stored,
+        { kind: 'rule', ownerName: name },
+        { RevocationRuleId: rule.id, RequestedBy: audit.actor.id },
+      )
+    )
+      revoked++;
   }
   return { rule, revoked };
 }
@@ -316,6 +328,11 @@ export async function revokeForTenant({ app, caller, audit }: CallerScope<UserCa
   for (const stored of found) {
     if (!stored) continue;
     const organization = (await app.directory.getOrganizationById(stored.record.organizationId)) ?? { id: stored.record.organizationId, name: 'unknown' };
-    await revokeStoredPat({ app, organization, audit }, stored, { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) }, { RevokedBy: 'tenantAdministrator' });
+    await revokeStoredPat(
+      { app, organization, audit },
+      stored,
+      { kind: 'admin', ownerName: await ownerName(app, stored.record.ownerId) },
+      { RevokedBy: 'tenantAdministrator' },
+    );
   }
 }

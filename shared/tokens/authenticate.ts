@@ -93,7 +93,10 @@ function secretOf(token: string | PatSecret): PatSecret | undefined {
 const allSnapshotCaches = new Set<WeakRef<TtlCache<PatAuthSnapshot>>>();
 
 const snapshotCacheOf = memoForApp((app) => {
-  const cache = new TtlCache<PatAuthSnapshot>(() => app.config.patAuth.cacheSeconds * 1000, () => app.config.patAuth.cacheMaxEntries);
+  const cache = new TtlCache<PatAuthSnapshot>(
+    () => app.config.patAuth.cacheSeconds * 1000,
+    () => app.config.patAuth.cacheMaxEntries,
+  );
   allSnapshotCaches.add(new WeakRef(cache));
   return cache;
 });
@@ -201,9 +204,14 @@ export async function authenticatePat(app: AppContext, token: string | PatSecret
 
 function policyRefusal(violations: readonly PolicyName[]): AppError {
   const first = violations[0] ?? 'restrictPatCreation';
-  return new AppError(403, POLICY_VIOLATION_CODES[first], `This PAT breaks the token policies of this organization or its tenant (${violations.join(', ')}); its self lookup says why.`, {
-    details: { violations },
-  });
+  return new AppError(
+    403,
+    POLICY_VIOLATION_CODES[first],
+    `This PAT breaks the token policies of this organization or its tenant (${violations.join(', ')}); its self lookup says why.`,
+    {
+      details: { violations },
+    },
+  );
 }
 
 /** Whether a PAT grants any of the scopes (`app_token` grants all; higher scopes include lower ones). */

@@ -39,16 +39,7 @@ export interface CredentialFacts {
 }
 
 export type Refusal =
-  | 'revoked'
-  | 'expired'
-  | 'notYetValid'
-  | 'rotated'
-  | 'wrongOrganization'
-  | 'otherTenant'
-  | 'blockedInOrganization'
-  | 'notMember'
-  | 'revocationRule'
-  | 'policy';
+  'revoked' | 'expired' | 'notYetValid' | 'rotated' | 'wrongOrganization' | 'otherTenant' | 'blockedInOrganization' | 'notMember' | 'revocationRule' | 'policy';
 
 export type Verdict =
   | { readonly ok: true; readonly violations: readonly PolicyName[] }

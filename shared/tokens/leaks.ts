@@ -67,7 +67,11 @@ export function enforceLeakRateLimit(app: AppContext, ip: string | undefined): v
  * and may report again; repeating a report is harmless). Whoever holds a token can already tell
  * whether it works, so answering after the work tells a reporter nothing new.
  */
-export async function processLeakReport(app: AppContext, report: LeakReport, reporter: { ip: string | undefined; userAgent: string | undefined }): Promise<number> {
+export async function processLeakReport(
+  app: AppContext,
+  report: LeakReport,
+  reporter: { ip: string | undefined; userAgent: string | undefined },
+): Promise<number> {
   const candidates = [...new Set(report.tokens.map((token) => token.trim()).filter((token) => parseGatehouseToken(token) !== undefined))];
   if (candidates.length === 0) return 0;
   const correlationId = randomUUID();
@@ -116,8 +120,14 @@ async function handleCandidate(app: AppContext, token: string, { report, reporte
       kind: 'token.leaked',
       organizationId: organization.id,
       organizationName: organization.name,
-      recipient: { userId: record.ownerId, ...(owner?.email ? { email: owner.email } : {}), ...(owner ? { displayName: truncate(owner.displayName, 256) } : {}) },
-      subject: revoked ? `Your PAT "${record.displayName.slice(0, 150)}" was found in public and revoked` : `Your PAT "${record.displayName.slice(0, 150)}" was found in public`,
+      recipient: {
+        userId: record.ownerId,
+        ...(owner?.email ? { email: owner.email } : {}),
+        ...(owner ? { displayName: truncate(owner.displayName, 256) } : {}),
+      },
+      subject: revoked
+        ? `Your PAT "${record.displayName.slice(0, 150)}" was found in public and revoked`
+        : `Your PAT "${record.displayName.slice(0, 150)}" was found in public`,
       body: [
         `A personal access token of yours, "${record.displayName}" (authorizationId ${record.authorizationId}), was reported as publicly exposed${location ? ` at ${location} (as given by the reporter, unverified)` : ''}.`,
         revoked
@@ -160,7 +170,13 @@ async function recordDiscovery(
   await commitWithEvents(
     app,
     TABLES.pats,
-    [['upsert', { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt }, 'Replace']],
+    [
+      [
+        'upsert',
+        { partitionKey: patPartitionOf(record.authorizationId), rowKey: `leak_${record.authorizationId}`, lastReportedAt: found.ReportedAt },
+        'Replace',
+      ],
+    ],
     [event],
   );
 }

@@ -184,13 +184,18 @@ async function readDocument<T>(app: AppContext, partition: string, schema: z.Zod
   return { document, revision: Number(row.revision) || 0, lastModifiedDate: row.lastModifiedDate, lastModifiedBy: row.lastModifiedBy, etag: row.etag };
 }
 
-export const readPolicies = (app: AppContext, organizationId: string): Promise<StoredPolicies> =>
-  readDocument(app, organizationId, tokenPolicyDocumentSchema);
+export const readPolicies = (app: AppContext, organizationId: string): Promise<StoredPolicies> => readDocument(app, organizationId, tokenPolicyDocumentSchema);
 
 export const readTenantPolicies = (app: AppContext, tenantId: string): Promise<StoredDocument<TenantPolicyDocument>> =>
   readDocument(app, tenantPartition(tenantId), tenantPolicyDocumentSchema);
 
-const policyCacheOf = memoForApp((app) => new TtlCache<TokenPolicyDocument>(() => app.config.tokenPolicyCacheSeconds * 1000, () => 10_000));
+const policyCacheOf = memoForApp(
+  (app) =>
+    new TtlCache<TokenPolicyDocument>(
+      () => app.config.tokenPolicyCacheSeconds * 1000,
+      () => 10_000,
+    ),
+);
 
 onRemoteChange('policies', (app, key) => (key === undefined ? policyCacheOf(app).clear() : policyCacheOf(app).delete(key)));
 
@@ -276,12 +281,7 @@ export async function updatePolicies(scope: OrganizationScope, update: TokenPoli
     actionId: 'Token.PolicyUpdateEvent',
     data: { ChangedPolicies: changed, Revision: revision, Policies: document },
   });
-  await commitWithEvents(
-    app,
-    TABLES.tokenPolicies,
-    [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
-    [event],
-  );
+  await commitWithEvents(app, TABLES.tokenPolicies, [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]], [event]);
   policyCacheOf(app).delete(organization.id);
   await announceChange('policies', organization.id);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
@@ -314,12 +314,7 @@ export async function updateTenantPolicies(
       data: { TenantId: tenantId, ChangedPolicies: changed, Revision: revision, Policies: document },
     }),
   );
-  await commitWithEvents(
-    app,
-    TABLES.tokenPolicies,
-    [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]],
-    events,
-  );
+  await commitWithEvents(app, TABLES.tokenPolicies, [current.etag ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity]], events);
   policyCacheOf(app).delete(partition);
   await announceChange('policies', partition);
   return { document, revision, lastModifiedDate: now, lastModifiedBy: context.actor.id, etag: undefined };
@@ -408,8 +403,7 @@ export function enforceLayersOnUpdate(layers: readonly TokenPolicyDocument[], us
 }
 
 /** Leaked tokens are revoked automatically unless the organization or its tenant turned that off for the user. */
-export const autoRevokesLeaksIn = (layers: readonly TokenPolicyDocument[], userId: string): boolean =>
-  layers.every((layer) => autoRevokesLeaks(layer, userId));
+export const autoRevokesLeaksIn = (layers: readonly TokenPolicyDocument[], userId: string): boolean => layers.every((layer) => autoRevokesLeaks(layer, userId));
 
 /** The coded refusal of a token used where it breaks a policy (Azure DevOps' codes where it has them). */
 export const POLICY_VIOLATION_CODES: Readonly<Record<PolicyName, string>> = {

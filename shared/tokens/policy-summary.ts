@@ -36,12 +36,14 @@ const CREATION_ORDER = ['allowed', 'packagingOnly', 'restricted'] as const;
 
 /** The summary through every layer (the organization's and its tenant's): the strictest of each. */
 export function layeredPolicySummaryFor(layers: readonly TokenPolicyDocument[], userId: string): PolicySummary {
-  return layers.map((layer) => policySummaryFor(layer, userId)).reduce((a, b) => ({
-    maxPatLifespanDays: strictest(a.maxPatLifespanDays, b.maxPatLifespanDays),
-    fullScopePatsAllowed: a.fullScopePatsAllowed && b.fullScopePatsAllowed,
-    globalPatsAllowed: a.globalPatsAllowed && b.globalPatsAllowed,
-    patCreation: CREATION_ORDER[Math.max(CREATION_ORDER.indexOf(a.patCreation), CREATION_ORDER.indexOf(b.patCreation))] ?? 'restricted',
-    sshKeysAllowed: a.sshKeysAllowed && b.sshKeysAllowed,
-    sshKeyMaxLifespanDays: strictest(a.sshKeyMaxLifespanDays, b.sshKeyMaxLifespanDays),
-  }));
+  return layers
+    .map((layer) => policySummaryFor(layer, userId))
+    .reduce((a, b) => ({
+      maxPatLifespanDays: strictest(a.maxPatLifespanDays, b.maxPatLifespanDays),
+      fullScopePatsAllowed: a.fullScopePatsAllowed && b.fullScopePatsAllowed,
+      globalPatsAllowed: a.globalPatsAllowed && b.globalPatsAllowed,
+      patCreation: CREATION_ORDER[Math.max(CREATION_ORDER.indexOf(a.patCreation), CREATION_ORDER.indexOf(b.patCreation))] ?? 'restricted',
+      sshKeysAllowed: a.sshKeysAllowed && b.sshKeysAllowed,
+      sshKeyMaxLifespanDays: strictest(a.sshKeyMaxLifespanDays, b.sshKeyMaxLifespanDays),
+    }));
 }

@@ -155,10 +155,15 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     ];
     if (immediate) {
       events.push(
-        organizationEvent(app, { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent }, organization, {
-          actionId: 'Token.PatSystemRevokeEvent',
-          data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
-        }),
+        organizationEvent(
+          app,
+          { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent },
+          organization,
+          {
+            actionId: 'Token.PatSystemRevokeEvent',
+            data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
+          },
+        ),
       );
     }
     const extra: TableEntity[] = [];
@@ -228,10 +233,7 @@ export const rotationReplyStore: SealedStore = {
 export async function purgeRotationIdempotency(app: AppContext, ownerId: string): Promise<number> {
   const table = app.storage.table(TABLES.pats);
   const partition = ownerPartitionOf(ownerId);
-  const rows = await readAll<IdempotencyRow>(
-    table,
-    odata`PartitionKey eq ${partition} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`,
-  );
+  const rows = await readAll<IdempotencyRow>(table, odata`PartitionKey eq ${partition} and RowKey ge ${IDEMPOTENCY_PREFIX} and RowKey lt ${'idem`'}`);
   const now = app.clock.now().getTime();
   let deleted = 0;
   for (const row of rows) {
@@ -261,11 +263,16 @@ export async function endGraceIfDue(app: AppContext, ownerId: string, authorizat
   if (Date.parse(record.graceEndsAt) > now.getTime()) return false;
   const organization = (await app.directory.getOrganizationById(record.organizationId)) ?? { id: record.organizationId, name: 'unknown' };
   const ownerName = (await app.directory.getUser(record.ownerId))?.displayName ?? record.ownerId;
-  const revoked = await revokeStoredPat({ app, organization, audit: systemAuditContext() }, stored, { kind: 'system', ownerName }, {
-    Reason: 'rotated',
-    RotatedTo: record.rotatedTo,
-    GraceEndsAt: record.graceEndsAt,
-  });
+  const revoked = await revokeStoredPat(
+    { app, organization, audit: systemAuditContext() },
+    stored,
+    { kind: 'system', ownerName },
+    {
+      Reason: 'rotated',
+      RotatedTo: record.rotatedTo,
+      GraceEndsAt: record.graceEndsAt,
+    },
+  );
   await repository.deleteGraceExpiryRow(record).catch(() => undefined);
   return revoked;
 }

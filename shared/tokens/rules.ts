@@ -35,7 +35,13 @@ export async function listRevocationRules(app: AppContext, organizationId: strin
  * like policies; the change feed drops them on every instance when a rule is added anywhere.
  */
 
-const ruleCacheOf = memoForApp((app) => new TtlCache<RevocationRule[]>(() => app.config.tokenPolicyCacheSeconds * 1000, () => 1000));
+const ruleCacheOf = memoForApp(
+  (app) =>
+    new TtlCache<RevocationRule[]>(
+      () => app.config.tokenPolicyCacheSeconds * 1000,
+      () => 1000,
+    ),
+);
 
 export async function rulesOf(app: AppContext, organizationId: string): Promise<RevocationRule[]> {
   const cache = ruleCacheOf(app);

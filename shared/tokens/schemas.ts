@@ -38,7 +38,7 @@ const caseInsensitiveEnum = <const T extends readonly [string, ...string[]]>(val
   );
 
 export const booleanQuery = z.preprocess(
-  (value) => (typeof value === 'string' ? ({ true: true, false: false } as Record<string, boolean>)[value.toLowerCase()] ?? value : value),
+  (value) => (typeof value === 'string' ? (({ true: true, false: false } as Record<string, boolean>)[value.toLowerCase()] ?? value) : value),
   z.boolean(),
 );
 

@@ -151,8 +151,7 @@ export function expandScopes(scopes: readonly string[]): Set<string> {
 
 export const isFullAccess = (scopes: readonly string[]): boolean => scopes.includes(FULL_ACCESS_SCOPE);
 
-export const isPackagingOnly = (scopes: readonly string[]): boolean =>
-  scopes.length > 0 && scopes.every((scope) => PACKAGING_SCOPES.has(scope));
+export const isPackagingOnly = (scopes: readonly string[]): boolean => scopes.length > 0 && scopes.every((scope) => PACKAGING_SCOPES.has(scope));
 
 /**
  * True when a token with `tokenScopes` matches any of `ruleScopes`: a full-access token matches every

@@ -72,8 +72,7 @@ export function patView(record: PatRecord, token: string | null = null): PatToke
 }
 
 /** A PAT is managed under an organization it targets (global PATs under any of the owner's organizations). */
-export const isVisibleIn = (record: PatRecord, organizationId: string) =>
-  record.targetAccounts === null || record.targetAccounts.includes(organizationId);
+export const isVisibleIn = (record: PatRecord, organizationId: string) => record.targetAccounts === null || record.targetAccounts.includes(organizationId);
 
 /** The audit `data` of a token event: metadata only, never the secret or its hash. */
 export function patEventData(record: PatRecord, ownerName: string, extra: Record<string, unknown> = {}) {
@@ -201,8 +200,7 @@ export async function updatePat(ctx: PatContext, body: z.infer<typeof patUpdateR
     }
     const requested = body.validTo === undefined ? new Date(record.validTo) : validToOrFail(body.validTo, now);
     const nextScopes = scopes ?? record.scope.split(' ');
-    const targetAccounts =
-      body.allOrgs === undefined ? record.targetAccounts : body.allOrgs ? null : (record.targetAccounts ?? [organization.id]);
+    const targetAccounts = body.allOrgs === undefined ? record.targetAccounts : body.allOrgs ? null : (record.targetAccounts ?? [organization.id]);
     const layers = await policyLayers(app, organization);
     const validTo = enforceLayersOnUpdate(layers, caller.id, {
       scopes: nextScopes,

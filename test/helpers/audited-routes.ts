@@ -90,7 +90,11 @@ export const tokens = {
   erin: () => env.userToken('erin@fabrikam.com'),
   packaging: () => env.userToken('alice@contoso.com', { scopes: ['vso.packaging_manage'] }),
   operator: () =>
-    env.userToken('olivia@ops.gatehouse.example', { userId: '0ae7a70e-0000-4000-8000-0000000000a1', displayName: 'Olivia Operator', roles: ['Gatehouse.Operator'] }),
+    env.userToken('olivia@ops.gatehouse.example', {
+      userId: '0ae7a70e-0000-4000-8000-0000000000a1',
+      displayName: 'Olivia Operator',
+      roles: ['Gatehouse.Operator'],
+    }),
 };
 
 let guestOrganization: string;
@@ -110,14 +114,22 @@ async function newOrganization(creator: string, name = uid('org')): Promise<stri
 
 /** A person known to the directory (not a member of anything yet). */
 async function newPerson(tenantId = DEMO_TENANT_ID): Promise<{ id: string; email: string; displayName: string }> {
-  const person = { id: randomUUID(), email: `${uid('person')}@${tenantId === DEMO_TENANT_ID ? 'contoso.com' : 'fabrikam.com'}`, displayName: 'New Person', tenantId };
+  const person = {
+    id: randomUUID(),
+    email: `${uid('person')}@${tenantId === DEMO_TENANT_ID ? 'contoso.com' : 'fabrikam.com'}`,
+    displayName: 'New Person',
+    tenantId,
+  };
   await env.app.directory.saveUser(person);
   return person;
 }
 
 async function newMember(organization = 'contoso') {
   const person = await newPerson();
-  await ok(callJson(env, 'POST', `/${organization}/_apis/userentitlements?${V}`, { token: await tokens.alice(), body: { user: { principalName: person.email } } }), 201);
+  await ok(
+    callJson(env, 'POST', `/${organization}/_apis/userentitlements?${V}`, { token: await tokens.alice(), body: { user: { principalName: person.email } } }),
+    201,
+  );
   return person;
 }
 
@@ -130,7 +142,10 @@ export function sshKeyLine(comment = 'laptop'): string {
 
 async function newSshKey(): Promise<string> {
   const reply = await ok(
-    callJson(env, 'POST', `/contoso/_apis/tokens/sshkeys?${PREVIEW}`, { token: await tokens.alice(), body: { displayName: uid('key'), publicData: sshKeyLine(), validTo: inDays(30) } }),
+    callJson(env, 'POST', `/contoso/_apis/tokens/sshkeys?${PREVIEW}`, {
+      token: await tokens.alice(),
+      body: { displayName: uid('key'), publicData: sshKeyLine(), validTo: inDays(30) },
+    }),
     200,
   );
   return reply.body.sshKey.authorizationId as string;
@@ -146,7 +161,16 @@ function publishDocument(name: string, version = '1.0.0') {
     name,
     description: 'a package',
     'dist-tags': { latest: version },
-    versions: { [version]: { name, version, _id: `${name}@${version}`, description: 'a package', readme: '# readme', dist: { shasum, integrity, tarball: `http://example.invalid/${name}.tgz` } } },
+    versions: {
+      [version]: {
+        name,
+        version,
+        _id: `${name}@${version}`,
+        description: 'a package',
+        readme: '# readme',
+        dist: { shasum, integrity, tarball: `http://example.invalid/${name}.tgz` },
+      },
+    },
     _attachments: { [`${name}-${version}.tgz`]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
   };
 }
@@ -199,7 +223,12 @@ const feedSamples = (scope: 'org' | 'project'): Record<string, Sample> => {
   return {
     [`packaging-feeds-create${suffix} POST`]: {
       status: 201,
-      prepare: async () => ({ method: 'POST', path: `${base}?${V}`, token: await tokens.packaging(), body: { name: uid('feed'), description: 'the team feed', upstreamEnabled: false } }),
+      prepare: async () => ({
+        method: 'POST',
+        path: `${base}?${V}`,
+        token: await tokens.packaging(),
+        body: { name: uid('feed'), description: 'the team feed', upstreamEnabled: false },
+      }),
       events: [`Artifacts.Feed.${action}.Create`],
     },
     [`packaging-feeds-update${suffix} PATCH`]: {
@@ -237,7 +266,12 @@ const feedSamples = (scope: 'org' | 'project'): Record<string, Sample> => {
     },
     [`npm-dist-tags-set${suffix} PUT`]: {
       status: 201,
-      prepare: async () => ({ method: 'PUT', path: `${registry}/-/package/${await publishedPackage(registry)}/dist-tags/beta`, token: await tokens.alice(), body: '1.0.0' }),
+      prepare: async () => ({
+        method: 'PUT',
+        path: `${registry}/-/package/${await publishedPackage(registry)}/dist-tags/beta`,
+        token: await tokens.alice(),
+        body: '1.0.0',
+      }),
       events: ['Artifacts.Package.DistTag.Add'],
     },
     [`npm-dist-tags-remove${suffix} DELETE`]: {
@@ -256,12 +290,22 @@ const feedSamples = (scope: 'org' | 'project'): Record<string, Sample> => {
 export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
   'organizations-create POST': {
     status: 201,
-    prepare: async () => ({ method: 'POST', path: `/_apis/organizations?${V}`, token: await tokens.erin(), body: { name: uid('org'), description: 'An organization' } }),
+    prepare: async () => ({
+      method: 'POST',
+      path: `/_apis/organizations?${V}`,
+      token: await tokens.erin(),
+      body: { name: uid('org'), description: 'An organization' },
+    }),
     events: ['Organization.Create'],
   },
   'projects-create POST': {
     status: 201,
-    prepare: async () => ({ method: 'POST', path: `/contoso/_apis/projects?${V}`, token: await tokens.alice(), body: { name: uid('project'), description: 'A project', visibility: 'private' } }),
+    prepare: async () => ({
+      method: 'POST',
+      path: `/contoso/_apis/projects?${V}`,
+      token: await tokens.alice(),
+      body: { name: uid('project'), description: 'A project', visibility: 'private' },
+    }),
     events: ['Project.CreateCompleted'],
   },
   'projects-update PATCH': {
@@ -278,7 +322,12 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     {
       label: 'a person of the tenant',
       status: 201,
-      prepare: async () => ({ method: 'POST', path: `/contoso/_apis/userentitlements?${V}`, token: await tokens.alice(), body: { user: { principalName: (await newPerson()).email } } }),
+      prepare: async () => ({
+        method: 'POST',
+        path: `/contoso/_apis/userentitlements?${V}`,
+        token: await tokens.alice(),
+        body: { user: { principalName: (await newPerson()).email } },
+      }),
       events: ['Group.UpdateGroupMembership'],
     },
     {
@@ -312,7 +361,13 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     status: 200,
     prepare: async () => {
       const guest = await newPerson(FABRIKAM_TENANT_ID);
-      await ok(callJson(env, 'POST', `/${guestOrganization}/_apis/userentitlements?${V}`, { token: await tokens.alice(), body: { user: { principalName: guest.email } } }), 202);
+      await ok(
+        callJson(env, 'POST', `/${guestOrganization}/_apis/userentitlements?${V}`, {
+          token: await tokens.alice(),
+          body: { user: { principalName: guest.email } },
+        }),
+        202,
+      );
       const token = await env.userToken(guest.email, { userId: guest.id, displayName: guest.displayName, tenantId: FABRIKAM_TENANT_ID });
       return { method: 'POST', path: `/_apis/invitations/${guestOrganization}/accept?${V}`, token };
     },
@@ -424,7 +479,12 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     status: 204,
     prepare: async () => {
       const pat = await createPat(env, { token: await tokens.alice() }, { allOrgs: true });
-      return { method: 'POST', path: `/_apis/tenant/tokenadmin/revocations?${V}`, token: await tokens.tina(), body: [{ authorizationId: pat.authorizationId }] };
+      return {
+        method: 'POST',
+        path: `/_apis/tenant/tokenadmin/revocations?${V}`,
+        token: await tokens.tina(),
+        body: [{ authorizationId: pat.authorizationId }],
+      };
     },
     // One event per token revoked.
     events: ['Token.PatRevokeEvent'],
@@ -433,7 +493,12 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     status: 204,
     prepare: async () => {
       const pat = await createPat(env, { token: await env.userToken('bob@contoso.com') });
-      return { method: 'POST', path: `/contoso/_apis/tokenadmin/revocations?${V}`, token: await tokens.alice(), body: [{ authorizationId: pat.authorizationId }] };
+      return {
+        method: 'POST',
+        path: `/contoso/_apis/tokenadmin/revocations?${V}`,
+        token: await tokens.alice(),
+        body: [{ authorizationId: pat.authorizationId }],
+      };
     },
     events: ['Token.PatRevokeEvent'],
   },
@@ -472,13 +537,21 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     {
       label: 'revoke',
       status: 204,
-      prepare: async () => ({ method: 'DELETE', path: `/contoso/_apis/tokens/sshkeys?${PREVIEW}&authorizationId=${await newSshKey()}`, token: await tokens.alice() }),
+      prepare: async () => ({
+        method: 'DELETE',
+        path: `/contoso/_apis/tokens/sshkeys?${PREVIEW}&authorizationId=${await newSshKey()}`,
+        token: await tokens.alice(),
+      }),
       events: ['Token.SshRevokeEvent'],
     },
     {
       label: 'remove',
       status: 204,
-      prepare: async () => ({ method: 'DELETE', path: `/contoso/_apis/tokens/sshkeys?${PREVIEW}&authorizationId=${await newSshKey()}&remove=true`, token: await tokens.alice() }),
+      prepare: async () => ({
+        method: 'DELETE',
+        path: `/contoso/_apis/tokens/sshkeys?${PREVIEW}&authorizationId=${await newSshKey()}&remove=true`,
+        token: await tokens.alice(),
+      }),
       events: ['Token.SshRemoveEvent'],
     },
   ],
@@ -536,8 +609,16 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
     prepare: async () => {
       const request = await requestInManualReview();
       const token = await tokens.operator();
-      await ok(callJson(env, 'POST', `/_apis/pipelines/freegrantrequests/${request.id}/decision?${V}`, { token, body: { decision: 'approve', comment: 'ok' } }), 200);
-      return { method: 'POST', path: `/_apis/pipelines/freegrants/${request.organization}/revoke?${V}`, token, body: { comment: 'The jobs were used for mining.' } };
+      await ok(
+        callJson(env, 'POST', `/_apis/pipelines/freegrantrequests/${request.id}/decision?${V}`, { token, body: { decision: 'approve', comment: 'ok' } }),
+        200,
+      );
+      return {
+        method: 'POST',
+        path: `/_apis/pipelines/freegrants/${request.organization}/revoke?${V}`,
+        token,
+        body: { comment: 'The jobs were used for mining.' },
+      };
     },
     events: ['Pipelines.FreeGrantRevoked'],
   },
@@ -561,7 +642,14 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
             type: 'Approval',
             status: 'approved',
             approvers: [
-              { id: randomUUID(), displayName: 'Approver', uniqueName: 'approver@contoso.com', decision: 'approved', comment: 'Looks good', decidedOn: new Date(env.clock.now().getTime() - 3_700_000).toISOString() },
+              {
+                id: randomUUID(),
+                displayName: 'Approver',
+                uniqueName: 'approver@contoso.com',
+                decision: 'approved',
+                comment: 'Looks good',
+                decidedOn: new Date(env.clock.now().getTime() - 3_700_000).toISOString(),
+              },
             ],
           },
         ],
@@ -586,7 +674,12 @@ export const SAMPLES: Readonly<Record<string, Sample | readonly Sample[]>> = {
   },
   'audit-settings-update PATCH': {
     status: 200,
-    prepare: async () => ({ method: 'PATCH', path: `/contoso/_apis/audit/settings?${PREVIEW}`, token: await tokens.alice(), body: { retentionDays: 400 + counter++ } }),
+    prepare: async () => ({
+      method: 'PATCH',
+      path: `/contoso/_apis/audit/settings?${PREVIEW}`,
+      token: await tokens.alice(),
+      body: { retentionDays: 400 + counter++ },
+    }),
     events: ['AuditLog.RetentionUpdated'],
   },
   ...feedSamples('org'),
@@ -648,14 +741,19 @@ export async function measure(call: Call): Promise<Measured> {
   );
   return {
     reply,
-    changed: changed.filter((key) => !key.startsWith(`${TABLES.auditLog}|`) && !key.startsWith(`${TABLES.auditDays}|`) && !BOOKKEEPING_TABLES.has(key.split('|')[0]!)),
+    changed: changed.filter(
+      (key) => !key.startsWith(`${TABLES.auditLog}|`) && !key.startsWith(`${TABLES.auditDays}|`) && !BOOKKEEPING_TABLES.has(key.split('|')[0]!),
+    ),
     events,
     leftOutbox: [...after.keys()].filter((key) => key.split('|')[2]?.startsWith(OUTBOX_ROW_PREFIX)),
   };
 }
 
 async function poisoned(): Promise<number> {
-  const properties = await env.app.storage.queue(poisonQueueName(QUEUES.audit)).getProperties().catch(() => undefined);
+  const properties = await env.app.storage
+    .queue(poisonQueueName(QUEUES.audit))
+    .getProperties()
+    .catch(() => undefined);
   return properties?.approximateMessagesCount ?? 0;
 }
 
@@ -711,7 +809,10 @@ export function maxLengthOf(declaration: HttpDeclaration | undefined, path: Path
   for (const step of path) {
     const choice = (candidate: any) => (candidate?.anyOf ?? candidate?.oneOf ?? [candidate]).find((option: any) => option?.type !== 'null') ?? candidate;
     node = choice(node);
-    node = typeof step === 'number' ? node?.items : (node?.properties?.[step] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined));
+    node =
+      typeof step === 'number'
+        ? node?.items
+        : (node?.properties?.[step] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined));
     if (!node) return undefined;
   }
   return (node.anyOf ?? [node]).map((option: any) => option?.maxLength).find((length: unknown) => typeof length === 'number');

@@ -3,7 +3,8 @@ import type { TestEnvironment } from './environment.js';
 import { callJson, type JsonReply } from './http.js';
 
 /**
- * The test client: every integration test calls the runtime through it.
+ * The test client: integration tests call the runtime's API through it (raw `env.fetch` is left for
+ * binary or aborted requests and for tests of the HTTP layer itself).
  *
  *   const api = client(() => env);                            // or client(env), client(cluster.on(1))
  *   await api.asUser('alice@contoso.com').get('/contoso/_apis/projects?api-version=7.1');
@@ -13,8 +14,8 @@ import { callJson, type JsonReply } from './http.js';
  *
  * A reply carries the status, the body parsed as JSON (undefined when empty or not JSON), its raw text
  * and the headers. Name the route's OpenAPI operation to type the body sent and the body answered:
- *   const created = await alice.post<'pats-create'>(path, { displayName, scope, validTo });
- *   created.body.patToken?.authorizationId;                    // typed as the operation's success answer
+ *   const created = await api.as(token).post<'pats-create'>(path, { displayName, scope, validTo });
+ *   created.body.patToken?.authorizationId;  // typed as the operation's success answer
  */
 export interface TestClient {
   /** The same client, calling with `Authorization: Bearer <token>` (no credentials when undefined). */
@@ -73,7 +74,10 @@ function clientWith(target: () => ClientTarget, credentials: Credentials): TestC
     const token = await credentials.token?.();
     return callJson(target(), method, path, { ...options, token, authorization: credentials.authorization });
   };
-  const withBody = (method: string) => (path: string, body?: unknown, options: RequestOptions = {}) => request(method, path, { ...options, body });
+  const withBody =
+    (method: string) =>
+    (path: string, body?: unknown, options: RequestOptions = {}) =>
+      request(method, path, { ...options, body });
   return {
     as: (token) => clientWith(target, { token: async () => token }),
     asUser: (email, options) =>

@@ -28,7 +28,7 @@ export interface TestCluster {
   readonly logs: string[];
   readonly settings: Record<string, string>;
   readonly issuedSecrets: Set<string>;
-  userToken: (email: string, options?: Parameters<typeof userToken>[3]) => Promise<string>;
+  userToken(email: string, options?: Parameters<typeof userToken>[3]): Promise<string>;
   appToken(name: string, options?: Parameters<typeof appToken>[3]): Promise<string>;
   /** fetch on the front end. */
   fetch(path: string, init?: RequestInit & { token?: string }): Promise<Response>;

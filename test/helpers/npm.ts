@@ -55,18 +55,27 @@ export const tempDir = (prefix: string) => mkdtemp(join(tmpdir(), `gatehouse-${p
 export async function writePackage(root: string, manifest: { name: string; version: string } & Record<string, unknown>): Promise<string> {
   const dir = join(root, `${manifest.name.replace('/', '__')}-${manifest.version}`);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ description: `${manifest.name} test package`, license: 'MIT', main: 'index.js', ...manifest }, null, 2));
+  await writeFile(
+    join(dir, 'package.json'),
+    JSON.stringify({ description: `${manifest.name} test package`, license: 'MIT', main: 'index.js', ...manifest }, null, 2),
+  );
   await writeFile(join(dir, 'index.js'), `module.exports = ${JSON.stringify({ name: manifest.name, version: manifest.version })};\n`);
   await writeFile(join(dir, 'README.md'), `# ${manifest.name}\n`);
   return dir;
 }
 
 /** Packs package directories with `npm pack` (one call) into real tarballs. */
-export async function packPackages(root: string, manifests: readonly ({ name: string; version: string } & Record<string, unknown>)[]): Promise<PackedTarball[]> {
+export async function packPackages(
+  root: string,
+  manifests: readonly ({ name: string; version: string } & Record<string, unknown>)[],
+): Promise<PackedTarball[]> {
   const dirs = await Promise.all(manifests.map((manifest) => writePackage(root, manifest)));
   const out = join(root, 'packed');
   await mkdir(out, { recursive: true });
-  const run = await runNpm(['pack', ...dirs, '--no-update-notifier', '--pack-destination', out, '--json', '--ignore-scripts', '--offline'], { cwd: root, home: root });
+  const run = await runNpm(['pack', ...dirs, '--no-update-notifier', '--pack-destination', out, '--json', '--ignore-scripts', '--offline'], {
+    cwd: root,
+    home: root,
+  });
   if (run.code !== 0) throw new Error(`npm pack failed: ${run.stderr}`);
   const packed = JSON.parse(run.stdout) as { name: string; version: string; filename: string }[];
   return Promise.all(
@@ -160,7 +169,12 @@ export class LocalNpmRegistry {
     const document = {
       _id: name,
       name,
-      'dist-tags': { latest: versions.map((item) => item.version).sort().at(-1) },
+      'dist-tags': {
+        latest: versions
+          .map((item) => item.version)
+          .sort()
+          .at(-1),
+      },
       versions: Object.fromEntries(
         versions.map((item) => [
           item.version,

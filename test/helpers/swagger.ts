@@ -20,7 +20,8 @@ function loadSpec(relativePath: string): Json {
 /** Swagger 2.0 cannot say "nullable", yet Azure DevOps returns null for absent values (its examples do). */
 function nullable(schema: Json): Json {
   if (typeof schema.$ref === 'string') return { anyOf: [schema, { type: 'null' }] };
-  if (typeof schema.type === 'string') return { ...schema, type: [schema.type, 'null'], ...(schema.enum ? { enum: [...(schema.enum as unknown[]), null] } : {}) };
+  if (typeof schema.type === 'string')
+    return { ...schema, type: [schema.type, 'null'], ...(schema.enum ? { enum: [...(schema.enum as unknown[]), null] } : {}) };
   return schema;
 }
 
@@ -30,9 +31,7 @@ function prepare(schema: unknown, exact: boolean): unknown {
   const copy: Json = {};
   for (const [key, value] of Object.entries(schema as Json)) {
     if (key === 'properties' && value && typeof value === 'object') {
-      copy.properties = Object.fromEntries(
-        Object.entries(value as Json).map(([name, property]) => [name, nullable(prepare(property, exact) as Json)]),
-      );
+      copy.properties = Object.fromEntries(Object.entries(value as Json).map(([name, property]) => [name, nullable(prepare(property, exact) as Json)]));
     } else {
       copy[key] = prepare(value, exact);
     }
@@ -64,6 +63,8 @@ export function swaggerValidator(specPath: string, definition: string, options: 
 export function expectSwaggerValid(specPath: string, definition: string, value: unknown, options: { exact?: boolean } = {}): void {
   const validate = swaggerValidator(specPath, definition, options);
   if (!validate(value)) {
-    throw new Error(`${definition} (${specPath}) validation failed: ${JSON.stringify(validate.errors, null, 2)}\nvalue: ${JSON.stringify(value).slice(0, 2000)}`);
+    throw new Error(
+      `${definition} (${specPath}) validation failed: ${JSON.stringify(validate.errors, null, 2)}\nvalue: ${JSON.stringify(value).slice(0, 2000)}`,
+    );
   }
 }

@@ -82,7 +82,10 @@ describe('deployment package', () => {
       ['nested archives', /\.zip$/],
     ];
     for (const [what, pattern] of forbidden) {
-      expect(entries.filter((entry) => pattern.test(entry)), what).toEqual([]);
+      expect(
+        entries.filter((entry) => pattern.test(entry)),
+        what,
+      ).toEqual([]);
     }
   });
 

@@ -15,10 +15,7 @@ const cases = join(OUT, 'cases');
 const casesUsing = `using '../../../infra/main.bicep'`;
 
 function baseParams(): string {
-  return readFileSync(join(ROOT, 'test', 'infra', 'snapshot.bicepparam'), 'utf8').replace(
-    /^using .*$/m,
-    casesUsing,
-  );
+  return readFileSync(join(ROOT, 'test', 'infra', 'snapshot.bicepparam'), 'utf8').replace(/^using .*$/m, casesUsing);
 }
 
 /** Compiles a parameters file; returns the exit status and everything Bicep printed. */

@@ -5,17 +5,7 @@ import { REQUIRED_APP_SETTINGS, STORAGE_CONNECTION } from '../../shared/config.j
 import { CONTAINERS, IMMUTABLE_CONTAINERS, poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { parseNcrontab } from '../../shared/runtime/ncrontab.js';
 import { declarations } from '../../functions/declarations.js';
-import {
-  armGuid,
-  leafName,
-  loadSnapshot,
-  type PredictedResource,
-  prop,
-  resourcesOfType,
-  ROOT,
-  single,
-  snapshotFixture,
-} from './arm.js';
+import { armGuid, leafName, loadSnapshot, type PredictedResource, prop, resourcesOfType, ROOT, single, snapshotFixture } from './arm.js';
 
 /**
  * Checks on the deployment snapshot: the compiled template evaluated offline by `bicep snapshot`
@@ -44,12 +34,9 @@ const plan = single(snapshot, 'Microsoft.Web/serverfarms');
 const site = single(snapshot, 'Microsoft.Web/sites');
 
 /** The ARM expression the snapshot keeps for a property of the identity known only at deploy time. */
-const identityReference = (property: 'clientId' | 'principalId') =>
-  `reference('${identity.id}', '${identity.apiVersion}').${property}`;
+const identityReference = (property: 'clientId' | 'principalId') => `reference('${identity.id}', '${identity.apiVersion}').${property}`;
 
-const appSettings = new Map(
-  (prop(site, 'siteConfig', 'appSettings') as { name: string; value: unknown }[]).map(({ name, value }) => [name, value]),
-);
+const appSettings = new Map((prop(site, 'siteConfig', 'appSettings') as { name: string; value: unknown }[]).map(({ name, value }) => [name, value]));
 
 describe('deployment snapshot', () => {
   it('evaluates without diagnostics', () => {
@@ -201,12 +188,8 @@ describe('function app', () => {
   });
 
   it('sends telemetry with Entra ID authentication', () => {
-    expect(appSettings.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(
-      `[reference('${appInsights.id}', '${appInsights.apiVersion}').ConnectionString]`,
-    );
-    expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(
-      `[format('ClientId={0};Authorization=AAD', ${identityReference('clientId')})]`,
-    );
+    expect(appSettings.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(`[reference('${appInsights.id}', '${appInsights.apiVersion}').ConnectionString]`);
+    expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(`[format('ClientId={0};Authorization=AAD', ${identityReference('clientId')})]`);
   });
 
   it('reads the token peppers through a Key Vault reference', () => {

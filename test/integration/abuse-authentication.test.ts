@@ -67,7 +67,10 @@ describe('failed authentication limits', () => {
     expect(await bodyOf(onUnknown.last)).toEqual(await bodyOf(onWrong.last));
     expect(onUnknown.last.headers.get('retry-after')).toBe(onWrong.last.headers.get('retry-after'));
 
-    const first401 = [await attempt(generateToken('1', randomUUID()), '192.0.2.1'), await attempt(generateToken('1', pat.authorizationId.replace(/^./, 'f')), '192.0.2.2')];
+    const first401 = [
+      await attempt(generateToken('1', randomUUID()), '192.0.2.1'),
+      await attempt(generateToken('1', pat.authorizationId.replace(/^./, 'f')), '192.0.2.2'),
+    ];
     const [a, b] = await Promise.all(first401.map(bodyOf));
     expect(a).toEqual(b);
   });

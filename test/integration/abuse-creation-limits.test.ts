@@ -12,20 +12,24 @@ const V = 'api-version=7.1';
 const DESCRIPTION = 'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.';
 
 async function newOrganization(env: TestEnvironment, email: string): Promise<Reply> {
-  return client(env).asUser(email).post(`/_apis/organizations?${V}`, { name: `org-${randomUUID().slice(0, 8)}` });
+  return client(env)
+    .asUser(email)
+    .post(`/_apis/organizations?${V}`, { name: `org-${randomUUID().slice(0, 8)}` });
 }
 
 async function requestGrant(env: TestEnvironment, email: string, organization: string): Promise<Reply> {
   const token = await env.userToken(email);
   const project = await client(env).as(token).post(`/${organization}/_apis/projects?${V}`, { name: 'lib', visibility: 'public' });
   expect(project.status, project.text).toBe(201);
-  return client(env).as(token).post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, {
-    requesterName: 'Someone',
-    requesterEmail: `${randomUUID().slice(0, 8)}@example.com`,
-    projects: ['lib'],
-    repositories: [`https://github.com/${randomUUID().slice(0, 8)}/parser`],
-    description: DESCRIPTION,
-  });
+  return client(env)
+    .as(token)
+    .post(`/${organization}/_apis/pipelines/freegrantrequests?${V}`, {
+      requesterName: 'Someone',
+      requesterEmail: `${randomUUID().slice(0, 8)}@example.com`,
+      projects: ['lib'],
+      repositories: [`https://github.com/${randomUUID().slice(0, 8)}/parser`],
+      description: DESCRIPTION,
+    });
 }
 
 function expectCreationLimited(reply: Reply): void {

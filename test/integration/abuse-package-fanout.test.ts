@@ -19,7 +19,10 @@ const feedName = (layer: string, index: number) => `${layer}-${index}`;
 const registry = (feed: string) => `/contoso/_packaging/${feed}/npm/registry`;
 
 async function createFeed(name: string, upstreams?: readonly string[]) {
-  return api.as(alice).post('/contoso/_apis/packaging/feeds?api-version=7.1', { name, ...(upstreams ? { upstreamSources: upstreams.map((feed) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: feed })) } : {}) });
+  return api.as(alice).post('/contoso/_apis/packaging/feeds?api-version=7.1', {
+    name,
+    ...(upstreams ? { upstreamSources: upstreams.map((feed) => ({ upstreamSourceType: 'internal', internalUpstreamFeedId: feed })) } : {}),
+  });
 }
 
 const packumentCalls = () => upstream.requests.filter((request) => !request.url.includes('/-/')).length;
@@ -41,7 +44,10 @@ beforeAll(async () => {
       expect(created.status, created.text).toBe(201);
     }
   }
-  const top = await createFeed('top', Array.from({ length: WIDTH }, (_, index) => feedName('l1', index)));
+  const top = await createFeed(
+    'top',
+    Array.from({ length: WIDTH }, (_, index) => feedName('l1', index)),
+  );
   expect(top.status, top.text).toBe(201);
 }, 120_000);
 afterAll(async () => {
@@ -75,7 +81,9 @@ describe('package reads over an upstream graph are bounded', () => {
     // 'top' would then reach 13 feeds.
     const extra = await createFeed('extra');
     expect(extra.status).toBe(201);
-    const grown = await api.as(alice).patch('/contoso/_apis/packaging/feeds/l4-0?api-version=7.1', { upstreamSources: [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'extra' }] });
+    const grown = await api.as(alice).patch('/contoso/_apis/packaging/feeds/l4-0?api-version=7.1', {
+      upstreamSources: [{ upstreamSourceType: 'public' }, { upstreamSourceType: 'internal', internalUpstreamFeedId: 'extra' }],
+    });
     expect(grown.status, grown.text).toBe(400);
     expect(grown.body.code).toBe('upstreamGraphTooLarge');
     expect(grown.text).toContain("'top'");

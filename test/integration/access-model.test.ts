@@ -57,7 +57,9 @@ describe('policies are enforced where a token is used', () => {
     expect(policies.status, policies.text).toBe(200);
     try {
       // Blocked in contoso...
-      const blocked = await api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/pats?${PAT_V}`, { displayName: 'x', scope: 'app_token', validTo: inDays(3000), allOrgs: true });
+      const blocked = await api
+        .asUser('dave@contoso.com')
+        .post(`/contoso/_apis/tokens/pats?${PAT_V}`, { displayName: 'x', scope: 'app_token', validTo: inDays(3000), allOrgs: true });
       expect(blocked.status).toBe(403);
       // ...so dave makes his own organization and mints the token there.
       await createOrganization(env, 'dave@contoso.com', 'daves-own');
@@ -66,13 +68,19 @@ describe('policies are enforced where a token is used', () => {
 
       const used = await connectionData(minted.token, 'contoso');
       expect(used.status, used.text).toBe(403);
-      expect(['globalPatPolicyViolation', 'fullScopePatPolicyViolation', 'patLifespanPolicyViolation', 'disablePatCreationPolicyViolation']).toContain(used.body.code);
-      expect(used.body.details.violations).toEqual(expect.arrayContaining(['maxPatLifespan', 'restrictFullScopePats', 'restrictGlobalPats', 'restrictPatCreation']));
+      expect(['globalPatPolicyViolation', 'fullScopePatPolicyViolation', 'patLifespanPolicyViolation', 'disablePatCreationPolicyViolation']).toContain(
+        used.body.code,
+      );
+      expect(used.body.details.violations).toEqual(
+        expect.arrayContaining(['maxPatLifespan', 'restrictFullScopePats', 'restrictGlobalPats', 'restrictPatCreation']),
+      );
       // Its self lookup (which lets it in to learn why) says so.
       const self = await selfLookup(minted.token, 'contoso');
       expect(self.status, self.text).toBe(200);
       expect(self.body.policy.compliant).toBe(false);
-      expect(self.body.policy.violations).toEqual(expect.arrayContaining(['maxPatLifespan', 'restrictFullScopePats', 'restrictGlobalPats', 'restrictPatCreation']));
+      expect(self.body.policy.violations).toEqual(
+        expect.arrayContaining(['maxPatLifespan', 'restrictFullScopePats', 'restrictGlobalPats', 'restrictPatCreation']),
+      );
       expect(self.body.policy.reasons).toHaveLength(self.body.policy.violations.length);
       // Introspection judges it exactly alike.
       const gitserver = `Bearer ${await env.appToken('gitserver')}`;
@@ -98,7 +106,9 @@ describe('policies are enforced where a token is used', () => {
     expect(notTenantAdmin.body.code).toBe('missingRole');
 
     const tina = await as('tina@contoso.com');
-    const set = await api.as(tina.token).put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: true }, restrictOrganizationCreation: { enabled: true, exemptUsers: [ALICE.id] } });
+    const set = await api
+      .as(tina.token)
+      .put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: true }, restrictOrganizationCreation: { enabled: true, exemptUsers: [ALICE.id] } });
     expect(set.status, set.text).toBe(200);
     try {
       const refused = await connectionData(global.token, 'contoso');
@@ -119,7 +129,9 @@ describe('policies are enforced where a token is used', () => {
       expect(events.some((event) => event.actionId === 'Token.TenantPolicyUpdateEvent' && event.organizationId === CONTOSO)).toBe(true);
       expect(events.some((event) => event.actionId === 'Token.TenantPolicyUpdateEvent' && event.organizationName === 'fabrikam')).toBe(false);
     } finally {
-      const reset = await api.as(tina.token).put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: false }, restrictOrganizationCreation: { enabled: false } });
+      const reset = await api
+        .as(tina.token)
+        .put(`/_apis/tenant/policies?${V}`, { restrictGlobalPats: { enabled: false }, restrictOrganizationCreation: { enabled: false } });
       expect(reset.status).toBe(200);
     }
     expect((await connectionData(global.token, 'contoso')).status).toBe(200);
@@ -182,7 +194,9 @@ describe('tenants and consent', () => {
     expect((await connectionData(alicesGlobal.token, 'bobs-place')).status).toBe(401);
     expect((await connectionData(alicesGlobal.token, 'contoso')).status).toBe(200);
     const events = await deliverAuditQueue(env);
-    expect(events.find((event) => event.actionId === 'Token.PatOrganizationRevokeEvent')?.data).toMatchObject({ AuthorizationId: alicesGlobal.authorizationId });
+    expect(events.find((event) => event.actionId === 'Token.PatOrganizationRevokeEvent')?.data).toMatchObject({
+      AuthorizationId: alicesGlobal.authorizationId,
+    });
     expect(events.some((event) => event.actionId === 'Token.PatRevokeEvent' && event.data.AuthorizationId === alicesGlobal.authorizationId)).toBe(false);
 
     // Revoking it everywhere is for its owner, the leak path, expiry, or a tenant administrator.
@@ -206,7 +220,13 @@ describe('introspection and rotation judge as authentication does', () => {
     const pat = await createPat(env, await as('dave@contoso.com'), {}, 'removal-lab');
     const gitserver = `Bearer ${await env.appToken('gitserver')}`;
     // gitserver joins the organization, as git servers of an organization do
-    await env.app.directory.saveMembership({ organizationId: (await env.app.directory.getOrganizationByName('removal-lab'))!.id, subjectKind: 'servicePrincipal', subjectId: 'f1e2d3c4-0000-4000-8000-0000000000f2', groups: [], projects: [] });
+    await env.app.directory.saveMembership({
+      organizationId: (await env.app.directory.getOrganizationByName('removal-lab'))!.id,
+      subjectKind: 'servicePrincipal',
+      subjectId: 'f1e2d3c4-0000-4000-8000-0000000000f2',
+      groups: [],
+      projects: [],
+    });
     expect((await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: pat.token })).body.active).toBe(true);
     expect((await api.as(admin.token).delete(`/removal-lab/_apis/userentitlements/${DAVE.id}?${V}`)).status).toBe(204);
     expect((await api.withAuthorization(gitserver).post('/_apis/tokens/introspect', { token: pat.token })).body).toEqual({ active: false });
@@ -298,7 +318,9 @@ describe('invariants the store guards', () => {
       await createOrganization(env, 'alice@contoso.com', name);
       const alice = await as('alice@contoso.com');
       const bob = await as('bob@contoso.com');
-      const added = await api.as(alice.token).post(`/${name}/_apis/userentitlements?${V}`, { user: { principalName: 'bob@contoso.com' }, groups: ['projectCollectionAdministrators'] });
+      const added = await api
+        .as(alice.token)
+        .post(`/${name}/_apis/userentitlements?${V}`, { user: { principalName: 'bob@contoso.com' }, groups: ['projectCollectionAdministrators'] });
       expect(added.status, added.text).toBe(201);
       const [first, second] = await Promise.all([
         api.as(alice.token).delete(`/${name}/_apis/userentitlements/${BOB.id}?${V}`),
@@ -360,7 +382,11 @@ describe('identities and restricted people', () => {
       const carol = await api.asUser('carol@contoso.com').get(`/contoso/_apis/notifications/settings?${V}`);
       expect(carol.status).toBe(403);
       expect(carol.body.code).toBe('projectScopedUserRestricted');
-      for (const path of [`/contoso/_apis/tokens/policies?${V}`, `/contoso/_apis/audit/settings?api-version=7.1-preview.1`, `/contoso/_apis/audit/readers?api-version=7.1-preview.1`]) {
+      for (const path of [
+        `/contoso/_apis/tokens/policies?${V}`,
+        `/contoso/_apis/audit/settings?api-version=7.1-preview.1`,
+        `/contoso/_apis/audit/readers?api-version=7.1-preview.1`,
+      ]) {
         const reply = await api.asUser('carol@contoso.com').get(path);
         expect(reply.body.code, path).toBe('projectScopedUserRestricted');
       }
@@ -393,7 +419,10 @@ describe('hostile organization names on the routes that take one outside the org
 describe('the SSH key lookup', () => {
   it('answers 404 for an organization name that cannot exist, never a 5xx', async () => {
     const gitserver = `Bearer ${await env.appToken('gitserver')}`;
-    const reply = await api.withAuthorization(gitserver).post('/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', { fingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', organization: 'x/y' });
+    const reply = await api.withAuthorization(gitserver).post('/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', {
+      fingerprint: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
+      organization: 'x/y',
+    });
     expect(reply.status, reply.text).toBe(404);
   });
 });

@@ -101,7 +101,14 @@ describe.each(credentials)('azure-devops-node-api with %s', (_, handler) => {
 });
 
 /** Resolves a location the way the generated clients do: OPTIONS discovery, then version negotiation. */
-async function locate(connection: WebApi, area: string, locationId: string, version: string, routeValues: Record<string, string> = {}, query: Record<string, unknown> = {}) {
+async function locate(
+  connection: WebApi,
+  area: string,
+  locationId: string,
+  version: string,
+  routeValues: Record<string, string> = {},
+  query: Record<string, unknown> = {},
+) {
   const { requestUrl, apiVersion } = await connection.vsoClient.getVersioningData(version, area, locationId, routeValues, query);
   if (!requestUrl || !apiVersion) throw new Error(`no location ${area}/${locationId}`);
   return { url: requestUrl, apiVersion, accept: { acceptHeader: `application/json;api-version=${apiVersion}` } };
@@ -124,7 +131,9 @@ describe('azure-devops-node-api on the PAT lifecycle resource', () => {
     expect(created.statusCode).toBe(200);
     const pat = created.result.patToken;
     env.issuedSecrets.add(pat.token);
-    expect((await connection.rest.get<any>(`${requestUrl}?authorizationId=${pat.authorizationId}`, accept)).result.patToken.displayName).toBe('from-node-client');
+    expect((await connection.rest.get<any>(`${requestUrl}?authorizationId=${pat.authorizationId}`, accept)).result.patToken.displayName).toBe(
+      'from-node-client',
+    );
     expect((await connection.rest.del(`${requestUrl}?authorizationId=${pat.authorizationId}`, accept)).statusCode).toBeLessThan(300);
 
     const withPat = new WebApi(orgUrl, getPersonalAccessTokenHandler(alicePat));
@@ -135,7 +144,13 @@ describe('azure-devops-node-api on the PAT lifecycle resource', () => {
 describe('the api-version in the Accept header', () => {
   it('picks the PAT error envelope of its version, as the query parameter does', async () => {
     const create = (accept: string) =>
-      api.as(aliceBearer).post('/contoso/_apis/tokens/pats', { displayName: '', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString() }, { headers: { accept } });
+      api
+        .as(aliceBearer)
+        .post(
+          '/contoso/_apis/tokens/pats',
+          { displayName: '', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 86_400_000).toISOString() },
+          { headers: { accept } },
+        );
     const v71 = await create('application/json;api-version=7.1-preview.1');
     expect(v71.status).toBe(400);
     expect(v71.body).toEqual({ patToken: null, patTokenError: 'displayNameRequired' });
@@ -162,7 +177,8 @@ describe('PAT scopes as Azure DevOps checks them', () => {
       expect(reply.status, path).toBe(403);
       expect(reply.body.code, path).toBe('insufficientScope');
     }
-    const bobsProjectPat = (await createPat(env, { token: await env.userToken('bob@contoso.com') }, { scope: 'vso.project_write vso.tokenadministration' })).token;
+    const bobsProjectPat = (await createPat(env, { token: await env.userToken('bob@contoso.com') }, { scope: 'vso.project_write vso.tokenadministration' }))
+      .token;
     env.issuedSecrets.add(bobsProjectPat);
     const bob = `Basic ${Buffer.from(`:${bobsProjectPat}`).toString('base64')}`;
     expect((await api.withAuthorization(bob).get('/contoso/_apis/projects?api-version=7.1')).status).toBe(200);
@@ -240,7 +256,9 @@ describe('resource location discovery', () => {
       ],
     });
     const tokens = await options('/contoso/_apis/tokens');
-    expect(tokens.body.value.map((location: { resourceName: string }) => location.resourceName)).toEqual(expect.arrayContaining(['pats', 'sshkeys', 'policies']));
+    expect(tokens.body.value.map((location: { resourceName: string }) => location.resourceName)).toEqual(
+      expect.arrayContaining(['pats', 'sshkeys', 'policies']),
+    );
   });
 
   it('answers an unknown area with an empty list, and keeps 404 for other methods there', async () => {
@@ -259,6 +277,8 @@ describe('resource location discovery', () => {
     const names = all.body.value.map((location: { area: string; resourceName: string }) => `${location.area}/${location.resourceName}`);
     expect(names).toEqual(expect.arrayContaining(['organization/organizations', 'Tokens/sshkeyLookups', 'audit/actions']));
     expect(names).not.toContain('core/projects');
-    expect((await options('/_apis/organization')).body.value.map((location: { routeTemplate: string }) => location.routeTemplate)).toEqual(['_apis/organizations']);
+    expect((await options('/_apis/organization')).body.value.map((location: { routeTemplate: string }) => location.routeTemplate)).toEqual([
+      '_apis/organizations',
+    ]);
   });
 });

@@ -116,34 +116,31 @@ function requestOf({ example, operation }: Example): { method: string; path: str
   return { method, path: `${path}?${query.toString()}`, body, apiVersion };
 }
 
-describe('Microsoft\'s HTTP examples, replayed', () => {
+describe("Microsoft's HTTP examples, replayed", () => {
   it('covers every example file', () => {
     expect(examples.length).toBe(17);
     expect(examples.filter((example) => !example.operation && !example.example['x-ms-vss-request-url'])).toEqual([]);
   });
 
-  it.each(examples.filter((example) => !NOT_SERVED.test(example.file)).map((example) => [example.file, example] as const))(
-    '%s',
-    async (_, example) => {
-      const { method, path, body, apiVersion } = requestOf(example);
-      const viaPat = !path.toLowerCase().includes('/_apis/tokens/');
-      const caller = viaPat ? api.withAuthorization(`Basic ${Buffer.from(`:${adminPat}`).toString('base64')}`) : api.as(bearer);
-      const reply = await caller.request(method, path, { body });
-      const expected = Number(Object.keys(example.example.responses as Json)[0]);
-      expect(reply.status, `${method} ${path} (${apiVersion}): ${reply.text.slice(0, 300)}`).toBe(expected);
-      const schema = example.operation?.schema ?? (method === 'GET' && /\/tokens\/pats\?/i.test(path) ? { $ref: '#/definitions/PagedPatTokens' } : undefined);
-      if (schema?.$ref) {
-        expectSwaggerValid(example.spec, String(schema.$ref).split('/').pop()!, reply.body);
-      } else if (schema?.type === 'array') {
-        expect(reply.body.count).toBe(reply.body.value.length);
-        for (const item of reply.body.value) expectSwaggerValid(example.spec, String(schema.items.$ref).split('/').pop()!, item);
-      } else if (schema?.format === 'Stream') {
-        expect(reply.headers.get('content-type')).toBe('application/octet-stream');
-      } else {
-        expect(reply.text).toBe('');
-      }
-    },
-  );
+  it.each(examples.filter((example) => !NOT_SERVED.test(example.file)).map((example) => [example.file, example] as const))('%s', async (_, example) => {
+    const { method, path, body, apiVersion } = requestOf(example);
+    const viaPat = !path.toLowerCase().includes('/_apis/tokens/');
+    const caller = viaPat ? api.withAuthorization(`Basic ${Buffer.from(`:${adminPat}`).toString('base64')}`) : api.as(bearer);
+    const reply = await caller.request(method, path, { body });
+    const expected = Number(Object.keys(example.example.responses as Json)[0]);
+    expect(reply.status, `${method} ${path} (${apiVersion}): ${reply.text.slice(0, 300)}`).toBe(expected);
+    const schema = example.operation?.schema ?? (method === 'GET' && /\/tokens\/pats\?/i.test(path) ? { $ref: '#/definitions/PagedPatTokens' } : undefined);
+    if (schema?.$ref) {
+      expectSwaggerValid(example.spec, String(schema.$ref).split('/').pop()!, reply.body);
+    } else if (schema?.type === 'array') {
+      expect(reply.body.count).toBe(reply.body.value.length);
+      for (const item of reply.body.value) expectSwaggerValid(example.spec, String(schema.items.$ref).split('/').pop()!, item);
+    } else if (schema?.format === 'Stream') {
+      expect(reply.headers.get('content-type')).toBe('application/octet-stream');
+    } else {
+      expect(reply.text).toBe('');
+    }
+  });
 
   it.each(examples.filter((example) => NOT_SERVED.test(example.file)).map((example) => [example.file, example] as const))(
     '%s is not served',

@@ -98,7 +98,11 @@ class PythonClientSequence {
   }
 }
 
-const AREAS = { core: '79134c72-4a58-4b42-976c-04e7115f32bf', audit: '94ff054d-5ee1-413d-9341-3f4a7827de2e', tokenAdmin: 'af68438b-ed04-4407-9eb6-f1dbae3f922e' };
+const AREAS = {
+  core: '79134c72-4a58-4b42-976c-04e7115f32bf',
+  audit: '94ff054d-5ee1-413d-9341-3f4a7827de2e',
+  tokenAdmin: 'af68438b-ed04-4407-9eb6-f1dbae3f922e',
+};
 
 let env: TestEnvironment;
 let patAuthorization: string;
@@ -157,7 +161,10 @@ describe.each([
     const log = await python.send('GET', '4e5fa14f-7097-4b73-9c85-00abc7353c61', '7.1-preview.1', { query: { batchSize: '10', skipAggregation: 'True' } });
     expect(log.status).toBe(200);
     expect(Array.isArray(((await log.json()) as { decoratedAuditLogEntries: unknown[] }).decoratedAuditLogEntries)).toBe(true);
-    const download = await python.send('GET', 'b7b98a76-04e8-4f4d-ac72-9d46492caaac', '7.1-preview.1', { query: { format: 'json' }, accept: 'application/octet-stream' });
+    const download = await python.send('GET', 'b7b98a76-04e8-4f4d-ac72-9d46492caaac', '7.1-preview.1', {
+      query: { format: 'json' },
+      accept: 'application/octet-stream',
+    });
     expect(download.status).toBe(200);
     expect(Array.isArray(JSON.parse(await download.text()))).toBe(true);
   });
@@ -178,18 +185,25 @@ describe.each([
     expect(((await listed.json()) as { value: { authorizationId: string }[] }).value.map((token) => token.authorizationId)).toContain(bobs.authorizationId);
     const revoked = await python.send('POST', 'a9c08b2c-5466-4e22-8626-1ff304ffdf0f', version, { body: [{ authorizationId: bobs.authorizationId }] });
     expect(revoked.status).toBe(204);
-    const rule = await python.send('POST', 'ee4afb16-e7ab-4ed8-9d4b-4ef3e78f97e4', version, { body: { scopes: 'vso.wiki', createdBefore: env.clock.now().toISOString() } });
+    const rule = await python.send('POST', 'ee4afb16-e7ab-4ed8-9d4b-4ef3e78f97e4', version, {
+      body: { scopes: 'vso.wiki', createdBefore: env.clock.now().toISOString() },
+    });
     expect(rule.status).toBe(201);
   });
 });
 
 describe('version negotiation against the discovered locations', () => {
-  it('lands inside every location\'s range for each version the v7_1 and released clients send', async () => {
+  it("lands inside every location's range for each version the v7_1 and released clients send", async () => {
     const locations = await new PythonClientSequence(`${env.url}/contoso`, patAuthorization).resourceLocations();
     expect(locations.length).toBeGreaterThan(20);
     for (const location of locations) {
       const previewOnly = location.releasedVersion === '0.0';
-      const range = { min: location.minVersion, max: location.maxVersion, resourceVersion: location.resourceVersion, ...(previewOnly ? {} : { released: location.releasedVersion }) };
+      const range = {
+        min: location.minVersion,
+        max: location.maxVersion,
+        resourceVersion: location.resourceVersion,
+        ...(previewOnly ? {} : { released: location.releasedVersion }),
+      };
       // Released versions are only asked of resources that have one.
       for (const requested of ['5.1-preview.1', '7.1-preview.1', '7.1-preview.4', '7.2-preview.1', ...(previewOnly ? [] : ['7.0', '7.1'])]) {
         let negotiated: string;

@@ -132,7 +132,14 @@ describe('checkpoints outside the audit table', () => {
     const [, , , last] = await chainRows(day);
     // A well-formed fifth link, hashes and all; only the head is left as it was.
     const forged = fabrikamEvent(new Date(`${day}T20:00:00Z`), { data: { DisplayName: 'backdated grant' } });
-    const row = { ...last!, EventId: forged.id, EventTime: forged.timestamp, rowKey: eventRowKey(Date.parse(forged.timestamp), forged.id), Seq: 5, PrevHash: last!.Hash };
+    const row = {
+      ...last!,
+      EventId: forged.id,
+      EventTime: forged.timestamp,
+      rowKey: eventRowKey(Date.parse(forged.timestamp), forged.id),
+      Seq: 5,
+      PrevHash: last!.Hash,
+    };
     await auditLog().createEntity({ ...row, Hash: chainHash(last!.Hash, chainContentOf(row)) });
 
     const result = await verify(day);
@@ -146,7 +153,10 @@ describe('checkpoints outside the audit table', () => {
     const rows = await chainRows(day);
     const last = rows[3]!;
     // Rejected becomes approved, by someone else; the head now ends before the rewritten event.
-    await auditLog().upsertEntity({ ...rewriteData(last, { DisplayName: 'grant 3', Decision: 'approved' }), ActorDisplayName: 'Mallory', ActorUpn: 'mallory@fabrikam.com' }, 'Replace');
+    await auditLog().upsertEntity(
+      { ...rewriteData(last, { DisplayName: 'grant 3', Decision: 'approved' }), ActorDisplayName: 'Mallory', ActorUpn: 'mallory@fabrikam.com' },
+      'Replace',
+    );
     await setHead(day, 3, rows[2]!.Hash);
 
     const result = await verify(day);
@@ -200,8 +210,14 @@ describe('checkpoints outside the audit table', () => {
     const day = '2026-03-08';
     await writeDay(day, 2);
     const window = { startMs: Date.parse(`${day}T00:00:00Z`), endMs: Date.parse(`${day}T23:59:59Z`) };
-    const rotated = createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: `${generatePepperSetting('2')},${env.settings.TOKEN_PEPPERS}` }), { clock: env.clock, log: env.app.log });
-    expect(await verifyAuditChains(rotated, fabrikam.id, window)).toMatchObject({ intact: true, checkpointCoverage: { checked: 2, unverifiable: 0, eventsCovered: 2 } });
+    const rotated = createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: `${generatePepperSetting('2')},${env.settings.TOKEN_PEPPERS}` }), {
+      clock: env.clock,
+      log: env.app.log,
+    });
+    expect(await verifyAuditChains(rotated, fabrikam.id, window)).toMatchObject({
+      intact: true,
+      checkpointCoverage: { checked: 2, unverifiable: 0, eventsCovered: 2 },
+    });
 
     // Once the old version is gone its checkpoints prove nothing, and say so, without calling the log broken.
     const newOnly = createAppContext(loadConfig({ ...env.settings, TOKEN_PEPPERS: generatePepperSetting('2') }), { clock: env.clock, log: env.app.log });

@@ -31,7 +31,10 @@ async function expiryRowsOf(authorizationId: string): Promise<number> {
 }
 
 async function poisoned(): Promise<number> {
-  const properties = await env.app.storage.queue(poisonQueueName(QUEUES.audit)).getProperties().catch(() => undefined);
+  const properties = await env.app.storage
+    .queue(poisonQueueName(QUEUES.audit))
+    .getProperties()
+    .catch(() => undefined);
   return properties?.approximateMessagesCount ?? 0;
 }
 
@@ -72,7 +75,11 @@ describe('text that used to poison an event after its change committed', () => {
   it('stores the event of an SSH key whose name and comment hold lone surrogates', async () => {
     const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const line = `${sshpk.parseKey(pem, 'pem').toString('ssh').split(' ').slice(0, 2).join(' ')} laptop${LONE}`;
-    const added = await api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/sshkeys?${PAT_V}`, { displayName: `key ${LONE}`, publicData: line, validTo: new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString() });
+    const added = await api.asUser('dave@contoso.com').post(`/contoso/_apis/tokens/sshkeys?${PAT_V}`, {
+      displayName: `key ${LONE}`,
+      publicData: line,
+      validTo: new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString(),
+    });
     expect(added.status, added.text).toBe(200);
     const events = await deliverAuditQueue(env);
     expect(events.some((event) => event.actionId === 'Token.SshCreateEvent' && event.data.DisplayName === 'key \ufffd')).toBe(true);
@@ -98,11 +105,7 @@ describe('directory changes are audited, each with exactly one catalogued event'
     expect(created.organizationName).toBe('audited-org');
     expect(created.data).toMatchObject({ AdministratorId: (await env.app.directory.getUserByEmail('alice@contoso.com'))!.id });
 
-    const project = await oneEvent(
-      () => api.as(alice.token).post(`/contoso/_apis/projects?${V}`, { name: 'audited' }),
-      201,
-      'Project.CreateCompleted',
-    );
+    const project = await oneEvent(() => api.as(alice.token).post(`/contoso/_apis/projects?${V}`, { name: 'audited' }), 201, 'Project.CreateCompleted');
     expect(project.data).toMatchObject({ ProjectName: 'audited', Visibility: 'private' });
     const updated = await oneEvent(
       () => api.as(alice.token).patch(`/contoso/_apis/projects/audited?${V}`, { visibility: 'public' }),
@@ -124,11 +127,7 @@ describe('directory changes are audited, each with exactly one catalogued event'
       'Group.UpdateGroupMembership',
     );
     expect(promoted.data).toMatchObject({ Change: 'modify', PreviousGroups: 'none', Groups: 'projectCollectionAdministrators' });
-    const removed = await oneEvent(
-      () => api.as(alice.token).delete(`/contoso/_apis/userentitlements/${tina.id}?${V}`),
-      204,
-      'Group.UpdateGroupMembership',
-    );
+    const removed = await oneEvent(() => api.as(alice.token).delete(`/contoso/_apis/userentitlements/${tina.id}?${V}`), 204, 'Group.UpdateGroupMembership');
     expect(removed.data).toMatchObject({ Change: 'remove', PreviousGroups: 'projectCollectionAdministrators' });
   });
 });
@@ -203,7 +202,13 @@ describe('security work is done before the answer, not in the background', () =>
     const stored = await new PatRepository(env.app).getById(pat.authorizationId);
     expect(stored?.record.revokedAt).not.toBeNull();
     expect(stored?.record.revocationReason).toBe('leaked');
-    await env.app.directory.saveMembership({ organizationId: '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', subjectKind: 'user', subjectId: 'da7e0000-0000-4000-8000-00000000000d', groups: [], projects: [] });
+    await env.app.directory.saveMembership({
+      organizationId: '0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11',
+      subjectKind: 'user',
+      subjectId: 'da7e0000-0000-4000-8000-00000000000d',
+      groups: [],
+      projects: [],
+    });
   });
 
   it('records a use from a new address, with its event, before the request is answered', async () => {
@@ -220,11 +225,18 @@ describe('every expiring row has a purge path on a timer', () => {
   it('deletes a rotation’s idempotent replay (which decrypts to a live token) once its 24 hours are over', async () => {
     const owner = { token: await env.userToken('carol@contoso.com') };
     const pat = await createPat(env, owner);
-    const rotated = await api.as(owner.token).post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, undefined, { headers: { 'Idempotency-Key': 'purge-me' } });
+    const rotated = await api
+      .as(owner.token)
+      .post(`/contoso/_apis/tokens/pats/rotate?${PAT_V}&authorizationId=${pat.authorizationId}`, undefined, { headers: { 'Idempotency-Key': 'purge-me' } });
     expect(rotated.status, rotated.text).toBe(200);
     await deliverAuditQueue(env);
     const replays = async () =>
-      (await readAll(env.app.storage.table(TABLES.pats), odata`PartitionKey eq ${pat.authorizationId.slice(0, 4)} and RowKey ge ${'idem_'} and RowKey lt ${'idem`'}`)).length;
+      (
+        await readAll(
+          env.app.storage.table(TABLES.pats),
+          odata`PartitionKey eq ${pat.authorizationId.slice(0, 4)} and RowKey ge ${'idem_'} and RowKey lt ${'idem`'}`,
+        )
+      ).length;
     expect(await replays()).toBe(1);
     await runLifecycle(env.app);
     expect(await replays()).toBe(1);

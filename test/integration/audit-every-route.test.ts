@@ -50,12 +50,18 @@ describe('every state-changing route', () => {
     expect(missing, 'state-changing routes with neither a sample nor a reason').toEqual([]);
     const stale = [...Object.keys(SAMPLES), ...Object.keys(NO_EVENT)].filter((key) => !STATE_CHANGING.includes(key));
     expect(stale, 'samples or reasons for routes that do not exist').toEqual([]);
-    expect(Object.keys(SAMPLES).filter((key) => key in NO_EVENT), 'both a sample and a reason').toEqual([]);
+    expect(
+      Object.keys(SAMPLES).filter((key) => key in NO_EVENT),
+      'both a sample and a reason',
+    ).toEqual([]);
   });
 
   it('are all the HTTP functions: queue and timer functions change state only through code the routes share', () => {
     const other = declarations.filter((declaration) => declaration.kind !== 'http').map((declaration) => `${declaration.name} ${declaration.kind}`);
-    expect(other.filter((key) => !(key in NOT_HTTP)), 'queue or timer functions without a reason').toEqual([]);
+    expect(
+      other.filter((key) => !(key in NOT_HTTP)),
+      'queue or timer functions without a reason',
+    ).toEqual([]);
     expect(Object.keys(NOT_HTTP).filter((key) => !other.includes(key))).toEqual([]);
   });
 
@@ -67,7 +73,12 @@ describe('every state-changing route', () => {
       body: { displayName: 'measured', publicData: line, validTo: inDays(30) },
     });
     expect(added.status, added.text).toBe(200);
-    const { reply, events, changed } = await measure({ method: 'POST', path: '/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1', token: await env.appToken('gitserver'), body: { publicKey: line } });
+    const { reply, events, changed } = await measure({
+      method: 'POST',
+      path: '/_apis/tokens/sshkeys/lookup?api-version=7.1-preview.1',
+      token: await env.appToken('gitserver'),
+      body: { publicKey: line },
+    });
     expect(reply.status, reply.text).toBe(200);
     expect(events).toEqual([]);
     expect(changed.some((key) => key.startsWith('sshkeys|'))).toBe(true);
@@ -82,4 +93,3 @@ describe('every state-changing route', () => {
     }
   }
 });
-

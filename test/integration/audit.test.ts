@@ -107,7 +107,9 @@ describe('audit writer (queue trigger)', () => {
 
   it('appends concurrent events to one chain without gaps', async () => {
     const queue = env.app.storage.queue(QUEUES.audit);
-    const events = Array.from({ length: 40 }, (_, i) => event({ data: { DisplayName: `concurrent ${i}` }, timestamp: new Date(env.clock.now().getTime() - i).toISOString() }));
+    const events = Array.from({ length: 40 }, (_, i) =>
+      event({ data: { DisplayName: `concurrent ${i}` }, timestamp: new Date(env.clock.now().getTime() - i).toISOString() }),
+    );
     await Promise.all(events.map((e) => sendJson(queue, signAuditMessage(env.app, e))));
     await env.runtime.drainQueues();
     const partition = `${contoso.id}|20260310`;
@@ -177,9 +179,10 @@ describe('query', () => {
         actionId: 'Token.SshCreateEvent',
         area: 'Token',
         timestamp: new Date(base - (i % 3) * DAY - i * 60_000).toISOString(),
-        actor: i % 2 === 0
-          ? { kind: 'user', id: bob.id, upn: bob.email, displayName: bob.displayName, authenticationMechanism: 'EntraBearer' }
-          : { kind: 'user', id: dave.id, upn: dave.email, displayName: dave.displayName, authenticationMechanism: 'EntraBearer' },
+        actor:
+          i % 2 === 0
+            ? { kind: 'user', id: bob.id, upn: bob.email, displayName: bob.displayName, authenticationMechanism: 'EntraBearer' }
+            : { kind: 'user', id: dave.id, upn: dave.email, displayName: dave.displayName, authenticationMechanism: 'EntraBearer' },
         ...(i % 5 === 0 ? { projectId: webProject.id, projectName: webProject.name } : { projectId: apiProject.id, projectName: apiProject.name }),
         data: { DisplayName: `key ${marker} ${i}` },
       });
@@ -286,7 +289,10 @@ describe('bad input is a 4xx with a code and writes nothing', () => {
   async function accessEvents() {
     await env.runtime.drainQueues();
     let count = 0;
-    for await (const _ of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`ActionId eq 'AuditLog.AccessLog'`, select: ['RowKey'] } })) count++;
+    for await (const _ of env.app.storage
+      .table(TABLES.auditLog)
+      .listEntities({ queryOptions: { filter: odata`ActionId eq 'AuditLog.AccessLog'`, select: ['RowKey'] } }))
+      count++;
     return count;
   }
 
@@ -328,17 +334,25 @@ describe('bad input is a 4xx with a code and writes nothing', () => {
     const forged = `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${mac}`;
     const flipped = `${body}.${mac.startsWith('A') ? 'B' : 'A'}${mac.slice(1)}`;
     for (const bad of [forged, flipped, `${tokenValue}x`]) {
-      const response = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(bad)}`);
+      const response = await api
+        .as(auth)
+        .get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(bad)}`);
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('invalidContinuationToken');
     }
     const otherFilter = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&continuationToken=${encodeURIComponent(tokenValue)}`);
     expect(otherFilter.body.code).toBe('continuationTokenMismatch');
-    const otherWindow = await api.as(auth).get(`/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&startTime=2026-03-01&continuationToken=${encodeURIComponent(tokenValue)}`);
+    const otherWindow = await api
+      .as(auth)
+      .get(
+        `/contoso/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&startTime=2026-03-01&continuationToken=${encodeURIComponent(tokenValue)}`,
+      );
     expect(otherWindow.body.code).toBe('continuationTokenMismatch');
     // Another organization cannot use it either.
     const erin = await token('erin@fabrikam.com');
-    const cross = await api.as(erin).get(`/fabrikam/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(tokenValue)}`);
+    const cross = await api
+      .as(erin)
+      .get(`/fabrikam/_apis/audit/auditlog?${V}&batchSize=2&actionId=Token.SshCreateEvent&continuationToken=${encodeURIComponent(tokenValue)}`);
     expect(cross.body.code).toBe('invalidContinuationToken');
   });
 });
@@ -352,7 +366,7 @@ describe('download', () => {
       actionId: 'Token.PatRevokeEvent',
       area: 'Token',
       category: 'remove',
-      actor: { kind: 'user', id: carol.id, upn: '=cmd|\' /C calc\'!A0', displayName: '@evil', authenticationMechanism: '-EntraBearer' },
+      actor: { kind: 'user', id: carol.id, upn: "=cmd|' /C calc'!A0", displayName: '@evil', authenticationMechanism: '-EntraBearer' },
       userAgent: '+curl/8',
       data: { DisplayName: hostile[0], Others: hostile },
     });
@@ -447,7 +461,9 @@ describe('download', () => {
     const dayStart = Date.parse('2026-03-05T00:00:00Z');
     const ids = new Set<string>();
     for (let i = 0; i < 1050; i += 75) {
-      const batch = Array.from({ length: Math.min(75, 1050 - i) }, (_, j) => event({ timestamp: new Date(dayStart + (i + j) * 60_000).toISOString(), data: { DisplayName: `bulk ${i + j}` } }));
+      const batch = Array.from({ length: Math.min(75, 1050 - i) }, (_, j) =>
+        event({ timestamp: new Date(dayStart + (i + j) * 60_000).toISOString(), data: { DisplayName: `bulk ${i + j}` } }),
+      );
       batch.forEach((e) => ids.add(e.id));
       await Promise.all(batch.map((e) => writeAuditEvent(env.app, e)));
     }
@@ -528,10 +544,22 @@ describe('actions', () => {
     for (const action of all.body.value) expectSwaggerValid(SPEC, 'AuditActionInfo', action, { exact: true });
     const ids = all.body.value.map((a: any) => a.actionId);
     for (const id of [
-      'Token.PatCreateEvent', 'Token.PatUpdateEvent', 'Token.PatRevokeEvent', 'Token.PatSystemRevokeEvent', 'Token.PatExpiredEvent',
-      'Token.PatPublicDiscoveryEvent', 'Token.PatRotateEvent', 'Token.PatUsedFromNewIpEvent', 'Token.PolicyUpdateEvent',
-      'Token.SshCreateEvent', 'Token.SshUpdateEvent', 'Token.SshRevokeEvent', 'Token.SshRemoveEvent', 'Token.SshExpireEvent',
-      'CheckSuite.Completed', 'AuditLog.AccessLog',
+      'Token.PatCreateEvent',
+      'Token.PatUpdateEvent',
+      'Token.PatRevokeEvent',
+      'Token.PatSystemRevokeEvent',
+      'Token.PatExpiredEvent',
+      'Token.PatPublicDiscoveryEvent',
+      'Token.PatRotateEvent',
+      'Token.PatUsedFromNewIpEvent',
+      'Token.PolicyUpdateEvent',
+      'Token.SshCreateEvent',
+      'Token.SshUpdateEvent',
+      'Token.SshRevokeEvent',
+      'Token.SshRemoveEvent',
+      'Token.SshExpireEvent',
+      'CheckSuite.Completed',
+      'AuditLog.AccessLog',
     ]) {
       expect(ids).toContain(id);
     }
@@ -598,7 +626,10 @@ describe('check suite ingestion', () => {
   it('stores a check suite once whatever day a repeated post names, and refuses a completion in the future', async () => {
     const pipelines = await env.appToken('pipelines');
     const checkSuiteId = randomUUID();
-    const first = await post({ ...body(), checkSuiteId, status: 'rejected', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'rejected' }] }, pipelines);
+    const first = await post(
+      { ...body(), checkSuiteId, status: 'rejected', checkRuns: [{ id: randomUUID(), type: 'BranchControl', status: 'rejected' }] },
+      pipelines,
+    );
     expect(first.status).toBe(201);
     const created = first.body as { eventId: string };
     // The same suite posted again under another day, now approved: the first record stands.
@@ -609,7 +640,8 @@ describe('check suite ingestion', () => {
     expect(rewritten.status).toBe(200);
     expect(rewritten.body as object).toMatchObject({ eventId: created.eventId, status: 'duplicate' });
     const stored: unknown[] = [];
-    for await (const row of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`EventId eq ${created.eventId}` } })) stored.push(row);
+    for await (const row of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`EventId eq ${created.eventId}` } }))
+      stored.push(row);
     expect(stored.filter((row) => !(row as { rowKey: string }).rowKey.startsWith('d_'))).toHaveLength(1);
     const future = await post({ ...body(), checkSuiteId: randomUUID(), completedOn: new Date(env.clock.now().getTime() + 3_600_000).toISOString() }, pipelines);
     expect(future.status).toBe(400);
@@ -620,7 +652,10 @@ describe('check suite ingestion', () => {
     const pipelines = await env.appToken('pipelines');
     const countSuites = async () => {
       let n = 0;
-      for await (const _ of env.app.storage.table(TABLES.auditLog).listEntities({ queryOptions: { filter: odata`ActionId eq 'CheckSuite.Completed'`, select: ['RowKey'] } })) n++;
+      for await (const _ of env.app.storage
+        .table(TABLES.auditLog)
+        .listEntities({ queryOptions: { filter: odata`ActionId eq 'CheckSuite.Completed'`, select: ['RowKey'] } }))
+        n++;
       return n;
     };
     const before = await countSuites();

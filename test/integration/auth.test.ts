@@ -46,17 +46,27 @@ describe('caller authentication', () => {
 
   it('refuses expired tokens, and tokens not yet valid, beyond the clock skew', async () => {
     const expired = await signAccessToken(env.signingKey, {
-      issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
-      now: new Date(env.clock.now().getTime() - 2 * 3600_000), lifetimeSeconds: 3600,
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      tenantId: DEMO_TENANT_ID,
+      claims: aliceClaims(),
+      now: new Date(env.clock.now().getTime() - 2 * 3600_000),
+      lifetimeSeconds: 3600,
     });
     await expectUnauthorized({ Authorization: `Bearer ${expired}` });
     const future = await signAccessToken(env.signingKey, {
-      issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      tenantId: DEMO_TENANT_ID,
+      claims: aliceClaims(),
       now: new Date(env.clock.now().getTime() + 3600_000),
     });
     await expectUnauthorized({ Authorization: `Bearer ${future}` });
     const slightlySkewed = await signAccessToken(env.signingKey, {
-      issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      tenantId: DEMO_TENANT_ID,
+      claims: aliceClaims(),
       now: new Date(env.clock.now().getTime() + 30_000),
     });
     expect((await api.as(slightlySkewed).get(PATH)).status).toBe(200);
@@ -64,8 +74,12 @@ describe('caller authentication', () => {
 
   it('stops accepting a token at its expiry although it was verified before', async () => {
     const token = await signAccessToken(env.signingKey, {
-      issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, claims: aliceClaims(),
-      now: env.clock.now(), lifetimeSeconds: 120,
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      tenantId: DEMO_TENANT_ID,
+      claims: aliceClaims(),
+      now: env.clock.now(),
+      lifetimeSeconds: 120,
     });
     expect((await api.as(token).get(PATH)).status).toBe(200);
     // Verified again at 130 s (within exp + the 60 s skew) and remembered for a minute from then...
@@ -78,7 +92,9 @@ describe('caller authentication', () => {
 
   it('refuses another issuer, another audience and another signing key', async () => {
     const base = { tenantId: DEMO_TENANT_ID, claims: aliceClaims(), now: env.clock.now() };
-    await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, issuer: 'https://evil.test/v2.0', audience: TEST_AUDIENCE })}` });
+    await expectUnauthorized({
+      Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, issuer: 'https://evil.test/v2.0', audience: TEST_AUDIENCE })}`,
+    });
     await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, issuer: TEST_ISSUER, audience: 'api://other' })}` });
     const otherKey = await generateSigningKey();
     await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(otherKey, { ...base, issuer: TEST_ISSUER, audience: TEST_AUDIENCE })}` });
@@ -94,7 +110,9 @@ describe('caller authentication', () => {
     await expectUnauthorized({ Authorization: `Bearer ${unsigned}` });
 
     const publicJwk = env.signingKey.publicJwks.keys[0]!;
-    const hmac = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: publicJwk.kid ?? '' }).sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
+    const hmac = await new SignJWT(payload)
+      .setProtectedHeader({ alg: 'HS256', kid: publicJwk.kid ?? '' })
+      .sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
     await expectUnauthorized({ Authorization: `Bearer ${hmac}` });
 
     const valid = await env.userToken('bob@contoso.com');
@@ -105,7 +123,9 @@ describe('caller authentication', () => {
 
   it('refuses a delegated token without a valid object id, and an app token without a client id', async () => {
     const base = { issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, now: env.clock.now() };
-    await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, claims: { ...aliceClaims(), oid: 'not-a-guid' } })}` });
+    await expectUnauthorized({
+      Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, claims: { ...aliceClaims(), oid: 'not-a-guid' } })}`,
+    });
     await expectUnauthorized({ Authorization: `Bearer ${await signAccessToken(env.signingKey, { ...base, claims: { roles: ['Gatehouse.Pipelines'] } })}` });
   });
 

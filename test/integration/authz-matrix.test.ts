@@ -27,8 +27,29 @@ type CallerKind =
   | 'appWithRole'
   | 'appWithoutRole';
 
-const CALLERS: CallerKind[] = ['none', 'forgedJwt', 'expiredJwt', 'patOfMember', 'otherOrganization', 'projectScopedUser', 'member', 'memberWithoutScope', 'administrator', 'appWithRole', 'appWithoutRole'];
-const DENIALS = new Set(['unauthorized', 'accessDenied', 'insufficientScope', 'missingAppRole', 'missingRole', 'callerTypeNotAllowed', 'organizationNotFound', 'projectScopedUserRestricted']);
+const CALLERS: CallerKind[] = [
+  'none',
+  'forgedJwt',
+  'expiredJwt',
+  'patOfMember',
+  'otherOrganization',
+  'projectScopedUser',
+  'member',
+  'memberWithoutScope',
+  'administrator',
+  'appWithRole',
+  'appWithoutRole',
+];
+const DENIALS = new Set([
+  'unauthorized',
+  'accessDenied',
+  'insufficientScope',
+  'missingAppRole',
+  'missingRole',
+  'callerTypeNotAllowed',
+  'organizationNotFound',
+  'projectScopedUserRestricted',
+]);
 
 const routes = declarations
   .filter((d): d is HttpDeclaration => d.kind === 'http' && !!d.doc && !d.options.route.includes('{*'))
@@ -47,7 +68,12 @@ function expectedAllow(access: Access, caller: CallerKind, organizationScoped: b
     case 'otherOrganization':
       return !organizationScoped && !!access.users && !access.users.roles?.length;
     case 'projectScopedUser':
-      return !!access.users && !access.users.roles?.length && access.organization !== 'administrator' && (!access.organization || access.projectScopedUsers === 'allowed');
+      return (
+        !!access.users &&
+        !access.users.roles?.length &&
+        access.organization !== 'administrator' &&
+        (!access.organization || access.projectScopedUsers === 'allowed')
+      );
     case 'member':
       return !!access.users && !access.users.roles?.length && access.organization !== 'administrator';
     case 'memberWithoutScope':
@@ -70,7 +96,10 @@ beforeAll(async () => {
   env = await startTestEnvironment();
   const forgedKey = await generateSigningKey();
   const forged = await signAccessToken(forgedKey, {
-    issuer: TEST_ISSUER, audience: TEST_AUDIENCE, tenantId: DEMO_TENANT_ID, now: env.clock.now(),
+    issuer: TEST_ISSUER,
+    audience: TEST_AUDIENCE,
+    tenantId: DEMO_TENANT_ID,
+    now: env.clock.now(),
     claims: { oid: 'a11ce000-0000-4000-8000-00000000000a', scp: 'vso.pats vso.pats_manage', preferred_username: 'alice@contoso.com' },
   });
   const expired = await env.userToken('alice@contoso.com', { now: new Date(env.clock.now().getTime() - 3 * 3600_000) });
@@ -82,7 +111,10 @@ beforeAll(async () => {
   const bobJwt = await env.userToken('bob@contoso.com');
   tokens.set('patOfMember', async () => {
     const created = await api.as(bobJwt).post<'pats-create'>('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', {
-      displayName: 'matrix', scope: 'app_token', validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(), allOrgs: false,
+      displayName: 'matrix',
+      scope: 'app_token',
+      validTo: new Date(env.clock.now().getTime() + 7 * 86_400_000).toISOString(),
+      allOrgs: false,
     });
     return created.body.patToken!.token!;
   });
@@ -118,7 +150,11 @@ describe('authorization matrix', () => {
         const token = await tokens.get(caller)!(access);
         const response = await api
           .as(token)
-          .request(method, pathFor(declaration.options.route, declaration.doc?.apiVersions), method === 'GET' || method === 'DELETE' || method === 'HEAD' ? {} : { body: '{}' });
+          .request(
+            method,
+            pathFor(declaration.options.route, declaration.doc?.apiVersions),
+            method === 'GET' || method === 'DELETE' || method === 'HEAD' ? {} : { body: '{}' },
+          );
         const code: string | undefined = response.body?.code;
         cells += 1;
         expect(response.status, `${caller} ${method} ${declaration.options.route}`).toBeLessThan(500);

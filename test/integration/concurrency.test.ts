@@ -23,24 +23,30 @@ const day = 86_400_000;
 describe('concurrent lifecycle operations on one token', () => {
   it('ends consistent: revoked stays revoked, one successor at most, every answer defined', async () => {
     const created = await api.as(bob).post(`/contoso/_apis/tokens/pats?${V}`, {
-      displayName: 'contended', scope: 'vso.code', validTo: new Date(env.clock.now().getTime() + 10 * day).toISOString(), allOrgs: false,
+      displayName: 'contended',
+      scope: 'vso.code',
+      validTo: new Date(env.clock.now().getTime() + 10 * day).toISOString(),
+      allOrgs: false,
     });
     const { authorizationId, token } = created.body.patToken as { authorizationId: string; token: string };
 
     const later = <T>(ms: number, work: () => Promise<T>) => new Promise((resolve) => setTimeout(resolve, ms)).then(work);
     // Renewals and rotations start first; revocations join a little later, so all three interleave.
-    const operations = Array.from({ length: 50 }, (_, i) => later(i % 3 === 1 ? 20 + i : i, () => {
-      switch (i % 3) {
-        case 0:
-          return api.as(bob).put(`/contoso/_apis/tokens/pats?${V}`, {
-            authorizationId, validTo: new Date(env.clock.now().getTime() + (20 + i) * day).toISOString(),
-          });
-        case 1:
-          return api.as(bob).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${authorizationId}`);
-        default:
-          return api.as(bob).post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}&gracePeriodMinutes=${i % 2 === 0 ? 0 : 30}`);
-      }
-    }));
+    const operations = Array.from({ length: 50 }, (_, i) =>
+      later(i % 3 === 1 ? 20 + i : i, () => {
+        switch (i % 3) {
+          case 0:
+            return api.as(bob).put(`/contoso/_apis/tokens/pats?${V}`, {
+              authorizationId,
+              validTo: new Date(env.clock.now().getTime() + (20 + i) * day).toISOString(),
+            });
+          case 1:
+            return api.as(bob).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${authorizationId}`);
+          default:
+            return api.as(bob).post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}&gracePeriodMinutes=${i % 2 === 0 ? 0 : 30}`);
+        }
+      }),
+    );
     const results = await Promise.all(operations);
     const outcomes = new Map<string, number>();
     for (const result of results) {

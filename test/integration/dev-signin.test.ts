@@ -19,7 +19,11 @@ afterAll(async () => {
 
 describe('development sign-in', () => {
   it('answers 404 and the portal offers no development sign-in when the app trusts another issuer', async () => {
-    const token = await env.fetch('/_portal/dev/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'alice@contoso.com' }) });
+    const token = await env.fetch('/_portal/dev/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'alice@contoso.com' }),
+    });
     expect(token.status).toBe(404);
     expect(((await token.json()) as { code: string }).code).toBe('routeNotFound');
     const identities = await env.fetch('/_portal/dev/identities');

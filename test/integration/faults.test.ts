@@ -15,7 +15,12 @@ const api = client(() => env);
 let bob: string;
 let alice: string;
 beforeAll(async () => {
-  env = await startTestEnvironment({ persistentStorage: true, triggers: true, messageLeaseSeconds: 4, host: { maxPollingIntervalMs: 200, visibilityTimeoutSeconds: 0 } });
+  env = await startTestEnvironment({
+    persistentStorage: true,
+    triggers: true,
+    messageLeaseSeconds: 4,
+    host: { maxPollingIntervalMs: 200, visibilityTimeoutSeconds: 0 },
+  });
   bob = await env.userToken('bob@contoso.com', { lifetimeSeconds: 24 * 3600 });
   alice = await env.userToken('alice@contoso.com', { lifetimeSeconds: 24 * 3600 });
 }, 60_000);
@@ -26,7 +31,9 @@ afterAll(async () => {
 const validTo = () => new Date(env.clock.now().getTime() + 20 * 24 * 3600_000).toISOString();
 
 async function createPat(name: string) {
-  const response = await api.as(bob).post('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', { displayName: name, scope: 'vso.code', validTo: validTo(), allOrgs: false });
+  const response = await api
+    .as(bob)
+    .post('/contoso/_apis/tokens/pats?api-version=7.1-preview.1', { displayName: name, scope: 'vso.code', validTo: validTo(), allOrgs: false });
   const body = response.body as { code?: string; patToken?: { authorizationId: string } | null };
   return { status: response.status, code: body.code, authorizationId: body.patToken?.authorizationId };
 }
@@ -111,6 +118,8 @@ describe('storage outage under load', () => {
       expect(events.get(id), `create events of ${id}`).toBe(1);
     }
     for (const id of events.keys()) expect(stored.has(id), `event ${id} has its token`).toBe(true);
-    console.log(`outage: ${overlapping.filter((r) => r.status === 503).length} of ${overlapping.length} overlapping requests failed cleanly; ${stored.size} tokens whole`);
+    console.log(
+      `outage: ${overlapping.filter((r) => r.status === 503).length} of ${overlapping.length} overlapping requests failed cleanly; ${stored.size} tokens whole`,
+    );
   }, 120_000);
 });

@@ -45,7 +45,24 @@ const DEEP_OBJECT = `{"displayName":"x","nested":${'{"a":'.repeat(5_000)}1${'}'.
 const weirdString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.constantFrom('contoso', 'fabrikam', 'web', 'api', '..', '.', '%', '%2e%2e', 'admin', '_apis', '00000000-0000-0000-0000-000000000000', 'a'.repeat(300), '\u0000', '😀', TOKEN_SHAPED, `see ${TOKEN_SHAPED}`),
+  fc.constantFrom(
+    'contoso',
+    'fabrikam',
+    'web',
+    'api',
+    '..',
+    '.',
+    '%',
+    '%2e%2e',
+    'admin',
+    '_apis',
+    '00000000-0000-0000-0000-000000000000',
+    'a'.repeat(300),
+    '\u0000',
+    '😀',
+    TOKEN_SHAPED,
+    `see ${TOKEN_SHAPED}`,
+  ),
   fc.uuid(),
 );
 
@@ -56,13 +73,47 @@ const requestArbitrary = fc
     paramSeed: fc.array(weirdString, { minLength: 6, maxLength: 6 }),
     versionChoice: fc.nat({ max: 9 }),
     otherVersion: fc.oneof(fc.constantFrom('7.1', '7.1-preview.1', '7.2-preview.1', '7.1-preview.3', '7.1-preview.4'), weirdString),
-    query: fc.dictionary(fc.oneof(fc.constantFrom('$top', 'continuationToken', 'authorizationId', 'startTime', 'endTime', 'batchSize', 'filterValue', 'identityIds', 'format', 'isPublic', 'pageSize', 'displayFilterOption'), fc.string({ maxLength: 10 })), weirdString, { maxKeys: 4 }),
+    query: fc.dictionary(
+      fc.oneof(
+        fc.constantFrom(
+          '$top',
+          'continuationToken',
+          'authorizationId',
+          'startTime',
+          'endTime',
+          'batchSize',
+          'filterValue',
+          'identityIds',
+          'format',
+          'isPublic',
+          'pageSize',
+          'displayFilterOption',
+        ),
+        fc.string({ maxLength: 10 }),
+      ),
+      weirdString,
+      { maxKeys: 4 },
+    ),
     credential: fc.nat({ max: 9 }),
-    contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', '', 'application/vnd+json'),
+    contentType: fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      '',
+      'application/vnd+json',
+    ),
     body: fc.oneof(
       fc.json({ maxDepth: 3 }),
       fc.string({ maxLength: 200 }),
-      fc.constantFrom('{', '[]', 'null', '{"displayName":"x","scope":"app_token","validTo":"2099-01-01T00:00:00Z"}', '{"__proto__":{"admin":true}}', `{"name":"${'x'.repeat(5000)}"}`),
+      fc.constantFrom(
+        '{',
+        '[]',
+        'null',
+        '{"displayName":"x","scope":"app_token","validTo":"2099-01-01T00:00:00Z"}',
+        '{"__proto__":{"admin":true}}',
+        `{"name":"${'x'.repeat(5000)}"}`,
+      ),
       fc.constantFrom(
         DEEP_ARRAYS,
         DEEP_OBJECT,
@@ -73,20 +124,34 @@ const requestArbitrary = fc
     ),
     extraHeader: fc.oneof(
       fc.constant(undefined),
-      fc.record({ name: fc.constantFrom('if-match', 'idempotency-key', 'x-forwarded-for', 'accept', 'content-length-ignored'), value: fc.string({ maxLength: 60 }).map((v) => v.replace(/[^\x20-\x7e]/g, '')) }),
+      fc.record({
+        name: fc.constantFrom('if-match', 'idempotency-key', 'x-forwarded-for', 'accept', 'content-length-ignored'),
+        value: fc.string({ maxLength: 60 }).map((v) => v.replace(/[^\x20-\x7e]/g, '')),
+      }),
       fc.record({
         name: fc.constantFrom('x-forwarded-for', 'user-agent'),
-        value: fc.constantFrom('203.0.113.7:50123', '[2001:db8::1]:443', 'garbage, ::ffff:10.0.0.1', 'unknown', '2130706433', '1.2.3.4, , 5.6.7.8', `curl/8 ${TOKEN_SHAPED}`, ','.repeat(200)),
+        value: fc.constantFrom(
+          '203.0.113.7:50123',
+          '[2001:db8::1]:443',
+          'garbage, ::ffff:10.0.0.1',
+          'unknown',
+          '2130706433',
+          '1.2.3.4, , 5.6.7.8',
+          `curl/8 ${TOKEN_SHAPED}`,
+          ','.repeat(200),
+        ),
       }),
     ),
   })
   .map((input) => {
     const declaration = routes[input.routeIndex]!;
     const methods = declaration.options.methods;
-    const method = input.methodChoice < 16 ? methods[input.methodChoice % methods.length]! : (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const)[input.methodChoice % 5]!;
+    const method =
+      input.methodChoice < 16 ? methods[input.methodChoice % methods.length]! : (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const)[input.methodChoice % 5]!;
     let seed = 0;
     const path = declaration.options.route.replace(/\{\*?([A-Za-z_]+)[^}]*\}/g, (_, name: string) => {
-      const value = name === 'organization' && seed === 0 ? (input.paramSeed[0]!.length % 3 === 0 ? 'contoso' : input.paramSeed[0]!) : input.paramSeed[seed % 6]!;
+      const value =
+        name === 'organization' && seed === 0 ? (input.paramSeed[0]!.length % 3 === 0 ? 'contoso' : input.paramSeed[0]!) : input.paramSeed[seed % 6]!;
       seed += 1;
       return encodeURIComponent(value);
     });
@@ -119,7 +184,8 @@ describe('fuzzing every route', () => {
           // The standard error body carries `code`; the token envelopes carry `<kind>Error` (e.g. patTokenError).
           const body = JSON.parse(text) as Record<string, unknown>;
           const code = body.code ?? Object.entries(body).find(([key]) => key.endsWith('Error'))?.[1];
-          if (typeof code !== 'string' || code.length === 0) throw new Error(`${input.method} ${input.path} → ${response.status} without a code: ${text.slice(0, 300)}`);
+          if (typeof code !== 'string' || code.length === 0)
+            throw new Error(`${input.method} ${input.path} → ${response.status} without a code: ${text.slice(0, 300)}`);
         }
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },

@@ -51,7 +51,13 @@ function publishDocument(t: PackedTarball, nested?: unknown) {
     name: t.name,
     'dist-tags': { latest: t.version },
     versions: {
-      [t.version]: { name: t.name, version: t.version, description: 'the internal library', dist: { shasum: t.shasum, integrity: t.integrity }, ...(nested === undefined ? {} : { nested }) },
+      [t.version]: {
+        name: t.name,
+        version: t.version,
+        description: 'the internal library',
+        dist: { shasum: t.shasum, integrity: t.integrity },
+        ...(nested === undefined ? {} : { nested }),
+      },
     },
     _attachments: { [`${t.name}-${t.version}.tgz`]: { content_type: 'application/octet-stream', data: t.bytes.toString('base64'), length: t.bytes.length } },
   };
@@ -86,7 +92,8 @@ describe('dependency confusion', () => {
     const rows: string[] = [];
     for await (const row of env.app.storage.table(TABLES.npmPackages).listEntities<{ version: string; origin: string }>({
       queryOptions: { filter: `PartitionKey eq '${packagePartition(feedId, 'corp-lib')}' and RowKey ge 'v_' and RowKey lt 'v\`'` },
-    })) rows.push(`${row.version}:${row.origin}`);
+    }))
+      rows.push(`${row.version}:${row.origin}`);
     return rows.sort();
   }
 
@@ -118,7 +125,9 @@ describe('dependency confusion', () => {
       expect(await savedVersions(feed.body.id), name).toEqual(['1.0.0:internal']);
 
       // Allowing external versions lets the public 1.0.1 in; 1.0.0 still comes from the internal feed.
-      const allow = await api.as(alice).patch(`/contoso/_apis/packaging/feeds/${name}/npm/packages/corp-lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
+      const allow = await api
+        .as(alice)
+        .patch(`/contoso/_apis/packaging/feeds/${name}/npm/packages/corp-lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'AllowExternalVersions' });
       expect(allow.status, allow.text).toBeLessThan(300);
       const widened = await api.as(alice).get(`${REG(name)}/corp-lib`);
       expect(Object.keys(widened.body.versions).sort(), name).toEqual(['1.0.0', '1.0.1']);
@@ -153,7 +162,9 @@ describe('client address', () => {
     expect(got.body.patToken.lastUsed.ip).toBe('127.0.0.1');
 
     env.clock.advance(120_000);
-    const spoofed = await api.as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '192.0.2.99, 198.51.100.23', 'user-agent': `exfil/1.0 (${other.token})` } });
+    const spoofed = await api
+      .as(pat.token)
+      .get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': '192.0.2.99, 198.51.100.23', 'user-agent': `exfil/1.0 (${other.token})` } });
     expect(spoofed.status).toBe(200);
     events = (await drainAudit()).filter((event) => event.actionId === 'Token.PatUsedFromNewIpEvent');
     expect(events).toHaveLength(1);
@@ -173,9 +184,17 @@ describe('secrets in user-supplied text', () => {
     const [a, b, c] = [await createPat(env, { token: owner }), await createPat(env, { token: owner }), await createPat(env, { token: owner })];
     await drainAudit();
     await drainNotifications();
-    const report = await api.post('/_apis/tokens/leaks', { tokens: [a.token, b.token], url: `https://paste.example/raw/1?t=${a.token}` }, { headers: { 'x-forwarded-for': '192.0.2.77' } });
+    const report = await api.post(
+      '/_apis/tokens/leaks',
+      { tokens: [a.token, b.token], url: `https://paste.example/raw/1?t=${a.token}` },
+      { headers: { 'x-forwarded-for': '192.0.2.77' } },
+    );
     expect(report.status).toBe(202);
-    const phishing = await api.post('/_apis/tokens/leaks', { tokens: [c.token], url: 'URGENT: call +1 555 0100 to restore your access' }, { headers: { 'x-forwarded-for': '192.0.2.78' } });
+    const phishing = await api.post(
+      '/_apis/tokens/leaks',
+      { tokens: [c.token], url: 'URGENT: call +1 555 0100 to restore your access' },
+      { headers: { 'x-forwarded-for': '192.0.2.78' } },
+    );
     expect(phishing.status).toBe(202);
     await settleBackgroundWork(env.app);
 
@@ -206,7 +225,9 @@ describe('secrets in user-supplied text', () => {
     expect(reply.status, reply.text).toBe(200);
     expect(reply.body.patToken.displayName).toBe(`deploy key ${REDACTED_TOKEN}`);
     env.issuedSecrets.add(reply.body.patToken.token);
-    const project = await api.as(await user('alice@contoso.com')).post(`/contoso/_apis/projects?${V}`, { name: 'leaky', description: `token: ${victim.token}` });
+    const project = await api
+      .as(await user('alice@contoso.com'))
+      .post(`/contoso/_apis/projects?${V}`, { name: 'leaky', description: `token: ${victim.token}` });
     expect(project.status, project.text).toBe(201);
     expect(project.body.description).toBe(`token: ${REDACTED_TOKEN}`);
     await drainAudit();
@@ -280,7 +301,11 @@ describe('forged audit events', () => {
       scopeId: CONTOSO.id,
       data: { DisplayName: 'forged' },
     };
-    const noKey = await env.fetch('/admin/functions/audit-writer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ input: forged }) });
+    const noKey = await env.fetch('/admin/functions/audit-writer', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ input: forged }),
+    });
     expect(noKey.status).toBe(401);
     const withKey = await env.fetch('/admin/functions/audit-writer', {
       method: 'POST',
@@ -332,10 +357,14 @@ describe('SSH key squatting', () => {
       expect(refused.body.sshKeyError).toBe('invalidProofOfPossession');
     }
     // Bob cannot use Alice's proof either: the challenge is bound to Alice.
-    const stolen = await api.as(bob).post(KEYS, { displayName: 'mine', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
+    const stolen = await api
+      .as(bob)
+      .post(KEYS, { displayName: 'mine', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
     expect(stolen.body.sshKeyError).toBe('invalidProofOfPossession');
 
-    const proven = await api.as(alice).post(KEYS, { displayName: 'laptop', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
+    const proven = await api
+      .as(alice)
+      .post(KEYS, { displayName: 'laptop', publicData, proofOfPossession: { challenge: challenge.body.challenge, signature: sign(challenge.body.challenge) } });
     expect(proven.status, proven.text).toBe(200);
     expect(proven.body.sshKey).toMatchObject({ proven: true, status: 'active' });
     const squatter = await api.as(bob).get(`${KEYS}&authorizationId=${squat.body.sshKey.authorizationId}`);
@@ -370,7 +399,9 @@ describe('strict bodies', () => {
     const unknown = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'strict-feed', upstreamSourcez: [] });
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ code: 'invalidRequestBody', details: [{ path: 'upstreamSourcez', message: 'unknown field' }] });
-    const nested = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'strict-feed', upstreamSources: [{ upstreamSourceType: 'public', locaton: 'x' }] });
+    const nested = await api
+      .as(alice)
+      .post(`/contoso/_apis/packaging/feeds?${V}`, { name: 'strict-feed', upstreamSources: [{ upstreamSourceType: 'public', locaton: 'x' }] });
     expect(nested.status).toBe(400);
     expect(nested.body.message).toContain("'upstreamSources.0.locaton'");
     const adoModel = await api.as(alice).post(`/contoso/_apis/packaging/feeds?${V}`, {
@@ -381,7 +412,9 @@ describe('strict bodies', () => {
     });
     expect(adoModel.status, adoModel.text).toBe(201);
     const owner = await user('alice@contoso.com');
-    const readers = await api.as(owner).put(`/contoso/_apis/audit/readers/b0b00000-0000-4000-8000-00000000000b?api-version=7.1-preview.1`, { permissions: 'all' });
+    const readers = await api
+      .as(owner)
+      .put(`/contoso/_apis/audit/readers/b0b00000-0000-4000-8000-00000000000b?api-version=7.1-preview.1`, { permissions: 'all' });
     expect(readers.status).toBe(400);
     expect(readers.body.code).toBe('invalidRequestBody');
   });

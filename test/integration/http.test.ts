@@ -96,7 +96,9 @@ describe('request bodies', () => {
     await expectError(await post(''), 400, 'bodyRequired');
     await expectError(await post(JSON.stringify({ name: 'ok-name', admin: true })), 400, 'invalidRequestBody');
     await expectError(await post('[]'), 400, 'invalidRequestBody');
-    const list = (await (await env.fetch('/contoso/_apis/projects?api-version=7.1', { token: await env.userToken('alice@contoso.com') })).json()) as { count: number };
+    const list = (await (await env.fetch('/contoso/_apis/projects?api-version=7.1', { token: await env.userToken('alice@contoso.com') })).json()) as {
+      count: number;
+    };
     expect(list.count).toBe(3);
   });
 
@@ -121,7 +123,14 @@ describe('health and OpenAPI', () => {
     const app = createAppContext(loadConfig({ ...env.settings, STORAGE: dead }), { clock: env.clock, log: env.app.log });
     useAppContext(app);
     const runtime = await startLocalRuntime({
-      declarations, settings: env.settings, queueClient: (_, q) => app.storage.queue(q), log: app.log, port: 0, maxRequestBodyBytes: 1024, triggers: false, masterKey: env.masterKey,
+      declarations,
+      settings: env.settings,
+      queueClient: (_, q) => app.storage.queue(q),
+      log: app.log,
+      port: 0,
+      maxRequestBodyBytes: 1024,
+      triggers: false,
+      masterKey: env.masterKey,
     });
     try {
       const response = await fetch(`${runtime.url}/health`);

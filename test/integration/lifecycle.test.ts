@@ -45,8 +45,7 @@ async function drainAudit(): Promise<AuditEvent[]> {
   return drained;
 }
 
-const eventsFor = (actionId: string, id: string) =>
-  auditEvents.filter((event) => event.actionId === actionId && event.data.AuthorizationId === id);
+const eventsFor = (actionId: string, id: string) => auditEvents.filter((event) => event.actionId === actionId && event.data.AuthorizationId === id);
 
 async function expiryRowCount(table: string): Promise<number> {
   let count = 0;

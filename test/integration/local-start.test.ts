@@ -91,7 +91,10 @@ describe('npm start -- --instances 2', () => {
     const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
     const storage = azuriteConnectionString('127.0.0.1', ports);
     const port = await freePort();
-    const started = await startGatehouse(script, cwd, { STORAGE: storage, AzureWebJobsStorage: storage, PORT: String(port), LOG_LEVEL: 'info' }, ['--instances', '2']);
+    const started = await startGatehouse(script, cwd, { STORAGE: storage, AzureWebJobsStorage: storage, PORT: String(port), LOG_LEVEL: 'info' }, [
+      '--instances',
+      '2',
+    ]);
     try {
       expect(started.output()).toContain('2 instances, each its own process');
       for (let i = 0; i < 4; i++) expect((await fetch(`http://127.0.0.1:${port}/openapi.json`)).status).toBe(200);

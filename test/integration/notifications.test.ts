@@ -221,7 +221,9 @@ describe('notification delivery', () => {
       useAppContext(rotated);
       expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 1, rotationReplies: 1 });
       expect(await resealSealedValues(rotated)).toEqual({ webhookSecrets: 0, rotationReplies: 0 });
-      const row = await env.app.storage.table(TABLES.notificationSettings).getEntity<{ webhookSecret: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
+      const row = await env.app.storage
+        .table(TABLES.notificationSettings)
+        .getEntity<{ webhookSecret: string }>('0c1a3f7e-2b9d-4c61-9a52-6f0b3c5d7e11', 'settings');
       expect(sealedVersion(row.webhookSecret)).toBe('2');
       // 2. The old version is retired: the retried rotation still gets its answer, not a second token or a 409.
       const retired = withPeppers(fresh);
@@ -380,7 +382,9 @@ describe('expirations.ics', () => {
     expect(withPat.status).toBe(200);
     expect(withPat.text).toContain(pat.authorizationId.toLowerCase());
     const wrongScope = await createPat('dave@contoso.com', 'contoso', at(30 * DAY), 'code-only', 'vso.code');
-    const refused = await api.withAuthorization(`Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}`).get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
+    const refused = await api
+      .withAuthorization(`Basic ${Buffer.from(`:${wrongScope.token}`).toString('base64')}`)
+      .get(`/contoso/_apis/tokens/pats/expirations.ics?${V}`);
     expect(refused.status).toBe(403);
     expect(ALICE.id).toBeTruthy();
   });

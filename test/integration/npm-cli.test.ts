@@ -28,11 +28,18 @@ async function npm(args: string[], cwd = work, config = userconfig): Promise<Npm
   return runNpm(
     [
       ...args,
-      '--userconfig', config,
-      '--globalconfig', join(work, 'global-npmrc'),
-      '--cache', join(work, 'cache'),
-      '--registry', registryUrl,
-      '--no-audit', '--no-fund', '--prefer-online', '--no-update-notifier',
+      '--userconfig',
+      config,
+      '--globalconfig',
+      join(work, 'global-npmrc'),
+      '--cache',
+      join(work, 'cache'),
+      '--registry',
+      registryUrl,
+      '--no-audit',
+      '--no-fund',
+      '--prefer-online',
+      '--no-update-notifier',
     ],
     { cwd, home: work },
   );
@@ -72,7 +79,8 @@ async function origins(name: string): Promise<Record<string, string>> {
   const partition = packagePartition(feedId, name);
   for await (const row of env.app.storage.table(TABLES.npmPackages).listEntities<{ version: string; origin: string }>({
     queryOptions: { filter: `PartitionKey eq '${partition}' and RowKey ge 'v_' and RowKey lt 'v\`'` },
-  })) rows[row.version] = row.origin;
+  }))
+    rows[row.version] = row.origin;
   return rows;
 }
 

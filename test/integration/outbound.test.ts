@@ -111,7 +111,9 @@ describe('webhooks cannot reach internal addresses', () => {
 
   it('delivers through the named development exception, and refuses at delivery a stored URL that now resolves inside (no retries reach it)', async () => {
     const { token, name } = await outsiderOrganization();
-    const allowed = await api.as(token).put(`/${name}/_apis/notifications/webhook?${V}`, { url: `http://127.0.0.1:${exception.port}/hook`, secret: 'a-secret-of-at-least-16' });
+    const allowed = await api
+      .as(token)
+      .put(`/${name}/_apis/notifications/webhook?${V}`, { url: `http://127.0.0.1:${exception.port}/hook`, secret: 'a-secret-of-at-least-16' });
     expect(allowed.status, allowed.text).toBe(200);
     const organization = (await env.app.directory.getOrganizationByName(name))!;
     const message = () =>
@@ -128,12 +130,16 @@ describe('webhooks cannot reach internal addresses', () => {
     expect(exception.hits).toEqual(['POST /hook']);
 
     // The row as a change of DNS (or a row written before this check existed) would leave it.
-    await env.app.storage.table(TABLES.notificationSettings).updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://localhost:${internal.port}/hook` }, 'Merge');
+    await env.app.storage
+      .table(TABLES.notificationSettings)
+      .updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://localhost:${internal.port}/hook` }, 'Merge');
     await expect(env.runtime.invoke('webhook-sender', message())).rejects.toThrow(/refused/);
     expect(internal.hits).toEqual([]);
 
     // A redirect from an allowed host to an internal one is not followed.
-    await env.app.storage.table(TABLES.notificationSettings).updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://127.0.0.1:${exception.port}/redirect` }, 'Merge');
+    await env.app.storage
+      .table(TABLES.notificationSettings)
+      .updateEntity({ partitionKey: organization.id, rowKey: 'settings', webhookUrl: `http://127.0.0.1:${exception.port}/redirect` }, 'Merge');
     await expect(env.runtime.invoke('webhook-sender', message())).rejects.toThrow(/302/);
     expect(internal.hits).toEqual([]);
   });
@@ -141,14 +147,31 @@ describe('webhooks cannot reach internal addresses', () => {
 
 describe('the guarded client', () => {
   it('refuses internal destinations before connecting, caps the response size and classifies every address form', async () => {
-    await expect(guardedFetch(env.app, `http://localhost:${internal.port}/x`, { timeoutMs: 1000, maxResponseBytes: 1024 })).rejects.toBeInstanceOf(OutboundRefused);
-    await expect(guardedFetch(env.app, `ftp://127.0.0.1:${internal.port}/x`, { timeoutMs: 1000, maxResponseBytes: 1024 })).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(guardedFetch(env.app, `http://localhost:${internal.port}/x`, { timeoutMs: 1000, maxResponseBytes: 1024 })).rejects.toBeInstanceOf(
+      OutboundRefused,
+    );
+    await expect(guardedFetch(env.app, `ftp://127.0.0.1:${internal.port}/x`, { timeoutMs: 1000, maxResponseBytes: 1024 })).rejects.toBeInstanceOf(
+      OutboundRefused,
+    );
     expect(internal.hits).toEqual([]);
 
     const huge = await guardedFetch(env.app, `http://127.0.0.1:${exception.port}/huge`, { timeoutMs: 2000, maxResponseBytes: 1024 });
     await expect(huge.arrayBuffer()).rejects.toBeInstanceOf(OutboundResponseTooLarge);
 
-    for (const address of ['127.0.0.1', '10.1.2.3', '169.254.169.254', '100.100.1.1', '0.0.0.0', '255.255.255.255', '::', '::1', '::ffff:10.0.0.1', 'fc00::1', 'ff02::1', '2002:7f00:1::']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '169.254.169.254',
+      '100.100.1.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '::',
+      '::1',
+      '::ffff:10.0.0.1',
+      'fc00::1',
+      'ff02::1',
+      '2002:7f00:1::',
+    ]) {
       expect(blockedAddressReason(address), address).toBeDefined();
     }
     for (const address of ['8.8.8.8', '140.82.112.3', '2606:4700:4700::1111']) expect(blockedAddressReason(address), address).toBeUndefined();
@@ -169,7 +192,8 @@ describe('the signing keys of caller tokens come through the guarded client too'
     const keys = await listen((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(env.signingKey.publicJwks)));
     try {
       const { AUTH_JWKS: _inline, ...settings } = env.settings;
-      const verifierAt = (url: string) => createAppContext(loadConfig({ ...settings, AUTH_JWKS_URI: url, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
+      const verifierAt = (url: string) =>
+        createAppContext(loadConfig({ ...settings, AUTH_JWKS_URI: url, CHANGE_FEED_POLL_MS: '0' }), { clock: env.clock, log: env.app.log });
       const token = await env.userToken('alice@contoso.com');
       const allowed = verifierAt(`http://127.0.0.1:${keys.port}/keys`);
       expect((await allowed.verifyJwt(token))?.oid).toBe('a11ce000-0000-4000-8000-00000000000a');

@@ -24,7 +24,13 @@ afterAll(async () => {
 
 type Message = Record<string, unknown> & {
   id: string;
-  delivery: { table: string; partitionKey: string; rowKey: string; sentAt: string; effects?: { op: string; table: string; partitionKey: string; rowKey: string }[] };
+  delivery: {
+    table: string;
+    partitionKey: string;
+    rowKey: string;
+    sentAt: string;
+    effects?: { op: string; table: string; partitionKey: string; rowKey: string }[];
+  };
 };
 
 /** Creates a PAT and takes its audit message off the queue, undelivered. */
@@ -81,7 +87,9 @@ describe('outbox delivery', () => {
     expect(await visibleAuditMessages()).toBe(0);
 
     // The commit lands; the deferred copy comes back after its back-off and is stored.
-    await env.app.storage.table(TABLES.pats).createEntity({ ...(outboxRow as { partitionKey: string; rowKey: string }), partitionKey: partition, rowKey: message.delivery.rowKey });
+    await env.app.storage
+      .table(TABLES.pats)
+      .createEntity({ ...(outboxRow as { partitionKey: string; rowKey: string }), partitionKey: partition, rowKey: message.delivery.rowKey });
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const again = await drainQueueTexts(env, QUEUES.audit);
     expect(again.map((text) => (JSON.parse(text) as Message).id)).toEqual([message.id]);

@@ -62,7 +62,8 @@ async function versionRows(feed: string, name: string): Promise<string[]> {
   const partition = packagePartition(feed, name);
   for await (const row of env.app.storage.table(TABLES.npmPackages).listEntities<{ version: string }>({
     queryOptions: { filter: `PartitionKey eq '${partition}' and RowKey ge 'v_' and RowKey lt 'v\`'` },
-  })) rows.push(row.version);
+  }))
+    rows.push(row.version);
   return rows.sort();
 }
 
@@ -221,7 +222,12 @@ describe('npm registry protocol', () => {
     const t = tarball('internal-tool', '1.0.0');
     const cases: [string, Awaited<ReturnType<typeof publish>>, number, string][] = [
       ['shasum', await publish(t, (doc) => (doc.versions['1.0.0'].dist.shasum = '0'.repeat(40))), 400, 'integrityMismatch'],
-      ['integrity', await publish(t, (doc) => (doc.versions['1.0.0'].dist.integrity = `sha512-${Buffer.alloc(64).toString('base64')}`)), 400, 'integrityMismatch'],
+      [
+        'integrity',
+        await publish(t, (doc) => (doc.versions['1.0.0'].dist.integrity = `sha512-${Buffer.alloc(64).toString('base64')}`)),
+        400,
+        'integrityMismatch',
+      ],
       ['length', await publish(t, (doc) => (doc._attachments['internal-tool-1.0.0.tgz'].length = 3)), 400, 'invalidTarball'],
       ['base64', await publish(t, (doc) => (doc._attachments['internal-tool-1.0.0.tgz'].data = '!!!!')), 400, 'invalidTarball'],
       [
@@ -242,7 +248,10 @@ describe('npm registry protocol', () => {
     }
     const badNames = ['..%2f..%2fetc%2fpasswd', '.hidden', 'UPPER', '%40scope', 'a%5cb', 'node_modules', 'x'.repeat(215)];
     for (const name of badNames) {
-      const reply = await api.as(alice).put(`${REGISTRY}/${name}`, publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))));
+      const reply = await api.as(alice).put(
+        `${REGISTRY}/${name}`,
+        publishDocument(t, (doc) => (doc.name = decodeURIComponent(name))),
+      );
       expect(reply.status, name).toBe(400);
       expect(reply.body.code, name).toBe('invalidPackageName');
     }
@@ -254,7 +263,10 @@ describe('npm registry protocol', () => {
     const tooBig = await publish(big);
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.code).toBe('packageTooLarge');
-    const huge = await api.as(alice).put(`${REGISTRY}/big-one`, publishDocument(big, (doc) => (doc.padding = 'y'.repeat(2 * 1024 * 1024))));
+    const huge = await api.as(alice).put(
+      `${REGISTRY}/big-one`,
+      publishDocument(big, (doc) => (doc.padding = 'y'.repeat(2 * 1024 * 1024))),
+    );
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('requestBodyTooLarge');
     expect(await versionRows(feedId, 'internal-tool')).toEqual([]);
@@ -345,7 +357,9 @@ describe('upstreams', () => {
 
     // A tarball that does not match its published integrity is refused and not saved.
     upstream.mode('flaky', 'wrongTarball');
-    await api.as(alice).patch(`/contoso/_apis/packaging/feeds/main/npm/packages/flaky/upstreaming?${V}`, { versionsFromExternalUpstreams: 'allowExternalVersions' });
+    await api
+      .as(alice)
+      .patch(`/contoso/_apis/packaging/feeds/main/npm/packages/flaky/upstreaming?${V}`, { versionsFromExternalUpstreams: 'allowExternalVersions' });
     const tampered = await api.as(dave).get(`${REGISTRY}/flaky/-/flaky-2.0.0.tgz`);
     expect(tampered.status).toBe(502);
     expect(tampered.body.code).toBe('upstreamIntegrityMismatch');
@@ -370,7 +384,8 @@ describe('upstreams', () => {
     const rows: any[] = [];
     for await (const row of env.app.storage.table(TABLES.npmPackages).listEntities<any>({
       queryOptions: { filter: `PartitionKey eq '${packagePartition(consumer.body.id, 'internal-tool')}' and RowKey eq 'v_1.0.0'` },
-    })) rows.push(row);
+    }))
+      rows.push(row);
     expect(rows[0]).toMatchObject({ origin: 'internal', source: `feed:${team.body.id}` });
     // A public-only package passes through both: external, not blocked.
     expect(Object.keys((await api.as(dave).get('/contoso/_packaging/consumer/npm/registry/public-only')).body.versions)).toEqual(['1.0.0']);
@@ -427,7 +442,9 @@ describe('upstreaming behavior API', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('feedPermissionDenied');
     const writeScope = await env.userToken('alice@contoso.com', { scopes: ['vso.packaging_write'] });
-    expect((await api.as(writeScope).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'auto' })).body.code).toBe('insufficientScope');
+    expect((await api.as(writeScope).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'auto' })).body.code).toBe(
+      'insufficientScope',
+    );
     expect((await api.as(alice).patch(`${base}/@contoso/lib/upstreaming?${V}`, { versionsFromExternalUpstreams: 'sometimes' })).status).toBe(400);
     expect((await api.as(alice).get(`${base}/..%2f..%2fx/upstreaming?${V}`)).body.code).toBe('invalidPackageName');
     expect((await api.as(alice).get(`${base}/@a%20b/lib/upstreaming?${V}`)).body.code).toBe('invalidPackageName');

@@ -143,7 +143,9 @@ describe('PAT authentication', () => {
     // revoked
     const revoked = await createPat('alice@contoso.com');
     expect((await connectionData(`Bearer ${revoked.token}`)).status).toBe(200);
-    const del = await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`);
+    const del = await api
+      .withAuthorization(await asUser('alice@contoso.com'))
+      .delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${revoked.authorizationId}`);
     expect(del.status).toBe(204);
     await expectRefused(`Bearer ${revoked.token}`, 'contoso', 'revoked');
     await expectRefused(basic('', revoked.token), 'contoso', 'revoked basic');
@@ -210,7 +212,9 @@ describe('PAT authentication', () => {
   it('refuses a global PAT where a revocation rule matches it (within the cache window)', async () => {
     const global = await createPat('alice@contoso.com', { allOrgs: true, scope: 'vso.work' });
     expect((await connectionData(`Bearer ${global.token}`, 'contoso')).status).toBe(200);
-    const rule = await api.withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration'])).post('/contoso/_apis/tokenadmin/revocationrules?api-version=7.1', { scopes: 'vso.work', createdBefore: inDays(1) });
+    const rule = await api
+      .withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration']))
+      .post('/contoso/_apis/tokenadmin/revocationrules?api-version=7.1', { scopes: 'vso.work', createdBefore: inDays(1) });
     expect(rule.status).toBe(201);
     env.clock.advance(11_000);
     const refused = await connectionData(`Bearer ${global.token}`, 'contoso');
@@ -229,7 +233,9 @@ describe('PAT authentication', () => {
         ['POST', `/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${pat.authorizationId}`],
         ['GET', '/contoso/_apis/projects?api-version=7.1'],
       ] as const) {
-        const reply = await api.withAuthorization(authorization).request(method, path, method === 'POST' ? { body: { displayName: 'x', scope: 'vso.code', validTo: inDays(3) } } : {});
+        const reply = await api
+          .withAuthorization(authorization)
+          .request(method, path, method === 'POST' ? { body: { displayName: 'x', scope: 'vso.code', validTo: inDays(3) } } : {});
         expect(reply.status, `${method} ${path}`).toBe(401);
       }
     }
@@ -267,7 +273,9 @@ describe('PAT authentication', () => {
         expect((await connectionData(authorization)).status).toBe(401);
         expect((await api.withAuthorization(authorization).get(`/contoso/_apis/tokens/pats/self?${V}`)).status).toBe(401);
       }
-      expect((await api.post('/_apis/tokens/leaks', { tokens: [broken, 'gat_1_short', 'garbage'] }, { headers: { 'x-forwarded-for': '192.0.2.200' } })).status).toBe(202);
+      expect(
+        (await api.post('/_apis/tokens/leaks', { tokens: [broken, 'gat_1_short', 'garbage'] }, { headers: { 'x-forwarded-for': '192.0.2.200' } })).status,
+      ).toBe(202);
     });
     expect(calls).toBe(0);
   });
@@ -286,7 +294,9 @@ describe('PAT authentication', () => {
     // Another instance revokes it: this instance keeps its cached answer for at most the cache TTL.
     const stored = (await new PatRepository(env.app).findByToken(pat.token))!;
     const id = stored.record.authorizationId;
-    await env.app.storage.table(TABLES.pats).updateEntity({ partitionKey: patPartitionOf(id), rowKey: patRowKey(id), revokedAt: env.clock.now().toISOString() }, 'Merge');
+    await env.app.storage
+      .table(TABLES.pats)
+      .updateEntity({ partitionKey: patPartitionOf(id), rowKey: patRowKey(id), revokedAt: env.clock.now().toISOString() }, 'Merge');
     expect((await connectionData(`Bearer ${pat.token}`)).status).toBe(200);
     env.clock.advance(10_001);
     expect((await connectionData(`Bearer ${pat.token}`)).status).toBe(401);
@@ -294,7 +304,9 @@ describe('PAT authentication', () => {
     // A revoke through this instance is effective at once.
     const other = await createPat('alice@contoso.com');
     expect((await connectionData(`Bearer ${other.token}`)).status).toBe(200);
-    const del = await api.withAuthorization(await asUser('alice@contoso.com')).delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${other.authorizationId}`);
+    const del = await api
+      .withAuthorization(await asUser('alice@contoso.com'))
+      .delete(`/contoso/_apis/tokens/pats?${V}&authorizationId=${other.authorizationId}`);
     expect(del.status).toBe(204);
     expect((await connectionData(`Bearer ${other.token}`)).status).toBe(401);
   });
@@ -318,14 +330,18 @@ describe('self lookup', () => {
     });
     expect(Object.keys(ok.body)).not.toContain('token');
 
-    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 }, restrictFullScopePats: { enabled: true } });
+    const policy = await api
+      .withAuthorization(await asUser('erin@fabrikam.com'))
+      .put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 }, restrictFullScopePats: { enabled: true } });
     expect(policy.status, policy.text).toBe(200);
     const violating = await api.withAuthorization(basic('', pat.token)).get(`/fabrikam/_apis/tokens/pats/self?${V}`);
     expect(violating.body.policy).toMatchObject({ compliant: false, violations: ['maxPatLifespan', 'restrictFullScopePats'] });
     expect(violating.body.policy.reasons).toHaveLength(2);
     expect(violating.body.rotation.due).toBe(true);
 
-    const reset = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: false }, restrictFullScopePats: { enabled: false } });
+    const reset = await api
+      .withAuthorization(await asUser('erin@fabrikam.com'))
+      .put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: false }, restrictFullScopePats: { enabled: false } });
     expect(reset.status).toBe(200);
     const soon = await createPat('erin@fabrikam.com', { validTo: inDays(3) }, 'fabrikam');
     const hinted = await api.as(soon.token).get(`/fabrikam/_apis/tokens/pats/self?${V}`);
@@ -344,7 +360,9 @@ describe('introspection (RFC 7662)', () => {
   it('describes an active PAT to the introspection service, by form or JSON', async () => {
     const pat = await createPat('alice@contoso.com', { scope: 'vso.code_write' });
     const authorization = `Bearer ${await env.appToken('gitserver')}`;
-    const form = await api.withAuthorization(authorization).post('/_apis/tokens/introspect', undefined, { form: `token=${encodeURIComponent(pat.token)}&token_type_hint=pat` });
+    const form = await api
+      .withAuthorization(authorization)
+      .post('/_apis/tokens/introspect', undefined, { form: `token=${encodeURIComponent(pat.token)}&token_type_hint=pat` });
     expect(form.status, form.text).toBe(200);
     expect(form.body).toEqual({
       active: true,
@@ -392,8 +410,7 @@ describe('last used', () => {
   it('records time, IP and user agent at most once a minute, with an event for each new IP', async () => {
     const pat = await createPat('alice@contoso.com');
     await drainAudit();
-    const use = (ip: string, agent = 'git/2.45') =>
-      connectionData(`Bearer ${pat.token}`, 'contoso', { 'x-forwarded-for': ip, 'user-agent': agent });
+    const use = (ip: string, agent = 'git/2.45') => connectionData(`Bearer ${pat.token}`, 'contoso', { 'x-forwarded-for': ip, 'user-agent': agent });
     const usage = async () => {
       await settleBackgroundWork(env.app);
       return new PatRepository(env.app).getUsage(ALICE.id, pat.authorizationId);
@@ -438,14 +455,18 @@ describe('last used', () => {
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', { ...get.body, patToken: adoFields }, { exact: true });
     const list = await api.withAuthorization(alice).get(`/contoso/_apis/tokens/pats?${V}`);
     expect(list.body.patTokens.find((token: { authorizationId: string }) => token.authorizationId === pat.authorizationId).lastUsed.ip).toBe('10.0.0.4');
-    const admin = await api.withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration'])).get(`/contoso/_apis/tokenadmin/personalaccesstokens/aad.${Buffer.from(ALICE.id).toString('base64url')}?api-version=7.1`);
+    const admin = await api
+      .withAuthorization(await asUser('alice@contoso.com', ['vso.tokenadministration']))
+      .get(`/contoso/_apis/tokenadmin/personalaccesstokens/aad.${Buffer.from(ALICE.id).toString('base64url')}?api-version=7.1`);
     expect(admin.body.value.find((token: { authorizationId: string }) => token.authorizationId === pat.authorizationId).lastUsed.ip).toBe('10.0.0.4');
   });
 });
 
 describe('rotation', () => {
   const rotate = async (authorizationId: string, query = '', headers: Record<string, string> = {}) =>
-    api.withAuthorization(await asUser('alice@contoso.com')).post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}${query}`, undefined, { headers });
+    api
+      .withAuthorization(await asUser('alice@contoso.com'))
+      .post(`/contoso/_apis/tokens/pats/rotate?${V}&authorizationId=${authorizationId}${query}`, undefined, { headers });
 
   it('rotates without grace: a new authorization in the create shape, the old secret dead at once', async () => {
     const old = await createPat('alice@contoso.com', { displayName: 'ci-deploy', scope: 'vso.code vso.build', validTo: inDays(20) });
@@ -521,7 +542,9 @@ describe('rotation', () => {
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', first.body, { exact: true });
     // the retry (with the old secret, still in its grace period) gets the same answer
     env.clock.advance(5 * 60_000);
-    const retry = await api.withAuthorization(basic('', old.token)).post(`/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, undefined, { headers });
+    const retry = await api
+      .withAuthorization(basic('', old.token))
+      .post(`/contoso/_apis/tokens/pats/self/rotate?${V}&gracePeriodMinutes=30`, undefined, { headers });
     expect(retry.status, retry.text).toBe(200);
     expect(retry.body).toEqual(first.body);
     // the owner's retry by id with the same key too
@@ -562,7 +585,9 @@ describe('rotation', () => {
 
   it('clamps the new validTo to the lifespan policy', async () => {
     const old = await createPat('erin@fabrikam.com', { validTo: inDays(200) }, 'fabrikam');
-    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 } });
+    const policy = await api
+      .withAuthorization(await asUser('erin@fabrikam.com'))
+      .put(`/fabrikam/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 30 } });
     expect(policy.status).toBe(200);
     const reply = await api.as(old.token).post(`/fabrikam/_apis/tokens/pats/self/rotate?${V}`);
     expect(reply.status, reply.text).toBe(200);
@@ -589,10 +614,18 @@ describe('leak reports', () => {
     expect(record).toMatchObject({ revocationKind: 'system', revocationReason: 'leaked' });
     const events = await drainAudit();
     expect(events.map((event) => event.actionId)).toEqual(['Token.PatPublicDiscoveryEvent', 'Token.PatSystemRevokeEvent']);
-    expect(events[0]).toMatchObject({ actor: { kind: 'system' }, ipAddress: '192.0.2.10', data: { AuthorizationId: pat.authorizationId, AutoRevocation: true, Url: 'https://github.com/example/repo/blob/main/.npmrc' } });
+    expect(events[0]).toMatchObject({
+      actor: { kind: 'system' },
+      ipAddress: '192.0.2.10',
+      data: { AuthorizationId: pat.authorizationId, AutoRevocation: true, Url: 'https://github.com/example/repo/blob/main/.npmrc' },
+    });
     const notes = await drainNotifications();
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toMatchObject({ kind: 'token.leaked', recipient: { userId: ALICE.id, email: ALICE.email }, data: { authorizationId: pat.authorizationId, revoked: true } });
+    expect(notes[0]).toMatchObject({
+      kind: 'token.leaked',
+      recipient: { userId: ALICE.id, email: ALICE.email },
+      data: { authorizationId: pat.authorizationId, revoked: true },
+    });
   });
 
   it('answers the same 202 for invalid checksums, unknown and already revoked tokens, and does nothing', async () => {
@@ -614,7 +647,9 @@ describe('leak reports', () => {
 
   it('only audits and notifies when the organization turned auto-revocation off', async () => {
     const pat = await createPat('erin@fabrikam.com', {}, 'fabrikam');
-    const policy = await api.withAuthorization(await asUser('erin@fabrikam.com')).put(`/fabrikam/_apis/tokens/policies?${V}`, { leakedPatAutoRevocation: { enabled: false } });
+    const policy = await api
+      .withAuthorization(await asUser('erin@fabrikam.com'))
+      .put(`/fabrikam/_apis/tokens/policies?${V}`, { leakedPatAutoRevocation: { enabled: false } });
     expect(policy.status).toBe(200);
     await drainAudit();
     await drainNotifications();
@@ -641,7 +676,9 @@ describe('leak reports', () => {
     expect(empty.status).toBe(400);
     const wrongType = await report([42], '192.0.2.16');
     expect(wrongType.status).toBe(400);
-    const huge = await api.post('/_apis/tokens/leaks', JSON.stringify({ tokens: ['a'.repeat(2 * 1024 * 1024)] }), { headers: { 'x-forwarded-for': '192.0.2.17' } });
+    const huge = await api.post('/_apis/tokens/leaks', JSON.stringify({ tokens: ['a'.repeat(2 * 1024 * 1024)] }), {
+      headers: { 'x-forwarded-for': '192.0.2.17' },
+    });
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('requestBodyTooLarge');
     const notJson = await api.post('/_apis/tokens/leaks', 'tokens=[', { headers: { 'x-forwarded-for': '192.0.2.18' } });

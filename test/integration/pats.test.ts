@@ -16,7 +16,6 @@ import { isRevokedByRule } from '../../shared/tokens/admin.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE } from '../helpers/demo.js';
 import { deliverAuditQueue } from '../helpers/queues.js';
 
-
 const PATS = '/contoso/_apis/tokens/pats?api-version=7.1-preview.1';
 const PATS72 = '/contoso/_apis/tokens/pats?api-version=7.2-preview.1';
 const TOKENS_71 = 'tokens/7.1/tokens.json';
@@ -156,7 +155,13 @@ describe('PAT lifecycle', () => {
 
   it('updates displayName, scope, validTo and allOrgs', async () => {
     const pat = await createPat('alice@contoso.com', { displayName: 'before' });
-    const reply = await asAlice.put(PATS, { authorizationId: pat.authorizationId, displayName: 'after', scope: 'vso.work_write vso.code', validTo: inDays(60), allOrgs: true });
+    const reply = await asAlice.put(PATS, {
+      authorizationId: pat.authorizationId,
+      displayName: 'after',
+      scope: 'vso.work_write vso.code',
+      validTo: inDays(60),
+      allOrgs: true,
+    });
     expect(reply.status).toBe(200);
     expectSwaggerValid(TOKENS_71, 'PatTokenResult', reply.body, { exact: true });
     expect(reply.body.patToken).toMatchObject({
@@ -493,7 +498,11 @@ describe('organization policies', () => {
       revision: 0,
     });
     expect(reply.headers.get('etag')).toBe('"0"');
-    for (const [method, path] of [['GET', POLICIES], ['PUT', POLICIES], ['POST', '/contoso/_apis/tokens/policies/preview?api-version=7.1']] as const) {
+    for (const [method, path] of [
+      ['GET', POLICIES],
+      ['PUT', POLICIES],
+      ['POST', '/contoso/_apis/tokens/policies/preview?api-version=7.1'],
+    ] as const) {
       const bob = await asBob.request(method, path, method === 'GET' ? {} : { body: {} });
       expect(bob.status).toBe(403);
       expect(bob.body.code).toBe('accessDenied');
@@ -591,7 +600,10 @@ describe('organization policies', () => {
     const fullAccess = await createPat('dave@contoso.com', { displayName: 'dave-full', scope: 'app_token' });
     const longLived = await createPat('bob@contoso.com', { displayName: 'bob-long', validTo: inDays(200) });
     const revision = (await asAlice.get(POLICIES)).body.revision;
-    const reply = await asAlice.post('/contoso/_apis/tokens/policies/preview?api-version=7.1', { restrictFullScopePats: { enabled: true }, maxPatLifespan: { enabled: true, maxDays: 100, exemptUsers: [ALICE.id] } });
+    const reply = await asAlice.post('/contoso/_apis/tokens/policies/preview?api-version=7.1', {
+      restrictFullScopePats: { enabled: true },
+      maxPatLifespan: { enabled: true, maxDays: 100, exemptUsers: [ALICE.id] },
+    });
     expect(reply.status).toBe(200);
     expect(reply.body.policies.restrictFullScopePats.enabled).toBe(true);
     const byId = new Map<string, unknown>(reply.body.value.map((v: { authorizationId: string }) => [v.authorizationId, v]));
@@ -600,7 +612,9 @@ describe('organization policies', () => {
       owner: { id: DAVE.id, displayName: DAVE.displayName, principalName: DAVE.email, descriptor: subjectDescriptor('user', DAVE.id) },
     });
     expect(byId.get(longLived.authorizationId)).toMatchObject({ violations: ['maxPatLifespan'], owner: { id: BOB.id } });
-    expect(reply.body.value.every((v: { owner: { id: string }; violations: string[] }) => v.owner.id !== ALICE.id || !v.violations.includes('maxPatLifespan'))).toBe(true);
+    expect(
+      reply.body.value.every((v: { owner: { id: string }; violations: string[] }) => v.owner.id !== ALICE.id || !v.violations.includes('maxPatLifespan')),
+    ).toBe(true);
     expect(reply.body.count).toBe(reply.body.value.length);
     expect((await asAlice.get(POLICIES)).body.revision).toBe(revision);
   });
@@ -623,7 +637,9 @@ describe('token admin', () => {
     const seen: string[] = [];
     let continuation: string | null = null;
     do {
-      const reply: Reply = await asAlice.get(`${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1${continuation ? `&continuationToken=${continuation}` : ''}`);
+      const reply: Reply = await asAlice.get(
+        `${ADMIN}/personalaccesstokens/${bobDescriptor}?api-version=7.1&pageSize=1${continuation ? `&continuationToken=${continuation}` : ''}`,
+      );
       expect(reply.status).toBe(200);
       expectSwaggerValid(ADMIN_71, 'TokenAdminPagedSessionTokens', withoutExtras(reply.body), { exact: true });
       seen.push(...reply.body.value.map((t: { authorizationId: string }) => t.authorizationId));
@@ -673,7 +689,9 @@ describe('token admin', () => {
     const foreign = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: fabrikamPat.authorizationId }]);
     expect(foreign.status).toBe(404);
     await drainAudit();
-    const reply = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: a.authorizationId }, { authorizationId: b.authorizationId }], { headers: { 'x-forwarded-for': '203.0.113.7:50123', 'user-agent': 'admin-script/1.0' } });
+    const reply = await asAlice.post(`${ADMIN}/revocations?api-version=7.1`, [{ authorizationId: a.authorizationId }, { authorizationId: b.authorizationId }], {
+      headers: { 'x-forwarded-for': '203.0.113.7:50123', 'user-agent': 'admin-script/1.0' },
+    });
     expect(reply.status).toBe(204);
     const list = await asBob.get(`${PATS}&displayFilterOption=revoked`);
     const revokedIds = list.body.patTokens.map((t: { authorizationId: string }) => t.authorizationId);

@@ -18,8 +18,7 @@ const START = '2025-03-03T09:00:00.000Z';
 const DAY = 24 * 60 * 60 * 1000;
 const V = 'api-version=7.1';
 const OPERATOR = 'Gatehouse.Operator';
-const DESCRIPTION =
-  'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.';
+const DESCRIPTION = 'An open-source library for parsing configuration files, built and tested on every pull request by volunteers.';
 
 let env: TestEnvironment;
 const api = client(() => env);
@@ -120,7 +119,7 @@ describe('pipeline capacity records', () => {
     expect(record.privateProjects).toEqual({ freeParallelJobs: 1, maxMinutesPerJob: 60, monthlyMinutes: 1800 });
     expect(record.freeGrant).toMatchObject({ status: 'none', requestId: null });
 
-    const stored = await env.app.storage.table(TABLES.pipelineGrants).getEntity('grants', `c_${(await getOrgId(organization))}`);
+    const stored = await env.app.storage.table(TABLES.pipelineGrants).getEntity('grants', `c_${await getOrgId(organization)}`);
     expect(stored.grantStatus).toBe('none');
 
     const demo = await capacity('contoso');
@@ -133,7 +132,12 @@ describe('pipeline capacity records', () => {
     expect(oss.status).toBe(200);
     expect(oss.body).toMatchObject({ project: { name: 'oss', visibility: 'public' }, freeParallelJobs: 0, freeGrant: { status: 'none' } });
     const web = await api.as(token).get(`/contoso/web/_apis/pipelines/capacity?${V}`);
-    expect(web.body).toMatchObject({ project: { name: 'web', visibility: 'private' }, freeParallelJobs: 1, monthlyMinutes: 1800, freeGrant: { status: 'notRequired' } });
+    expect(web.body).toMatchObject({
+      project: { name: 'web', visibility: 'private' },
+      freeParallelJobs: 1,
+      monthlyMinutes: 1800,
+      freeGrant: { status: 'notRequired' },
+    });
     expect((await api.as(token).get(`/contoso/nope/_apis/pipelines/capacity?${V}`)).body.code).toBe('projectNotFound');
     // The pipelines service reads capacity with its app role; other organizations' members cannot.
     const app = await env.appToken('pipelines');
@@ -179,7 +183,14 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
       rules: ['miningTerms'],
       message: /"xmrig" in repository https:\/\/github\.com\//,
     },
-    { name: 'mining word in a project name', publicProject: 'hashrate-dashboard', body: { projects: ['hashrate-dashboard'] }, outcome: 'rejected', rules: ['miningTerms'], message: /in project hashrate-dashboard/ },
+    {
+      name: 'mining word in a project name',
+      publicProject: 'hashrate-dashboard',
+      body: { projects: ['hashrate-dashboard'] },
+      outcome: 'rejected',
+      rules: ['miningTerms'],
+      message: /in project hashrate-dashboard/,
+    },
     {
       name: 'repository host outside the allow-list',
       body: { repositories: ['https://git.example.org/team/parser'], requesterEmail: sharedEmail },
@@ -196,10 +207,33 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     },
   ];
   const phase2: Case[] = [
-    { name: "repository already named by another organization's grant", body: { repositories: [cleanRepository.toUpperCase().replace('HTTPS://GITHUB.COM', 'https://www.github.com') + '.git'] }, outcome: 'manualReview', rules: ['repositoryAlreadyGranted'] },
+    {
+      name: "repository already named by another organization's grant",
+      body: { repositories: [cleanRepository.toUpperCase().replace('HTTPS://GITHUB.COM', 'https://www.github.com') + '.git'] },
+      outcome: 'manualReview',
+      rules: ['repositoryAlreadyGranted'],
+    },
     // The same repository spelled with percent-escapes, a branch view and .git: one identity.
-    { name: 'repository respelled with escapes and a sub-path', body: { repositories: [`${cleanRepository.slice(0, -1)}%${cleanRepository.charCodeAt(cleanRepository.length - 1).toString(16).toUpperCase()}.git/tree/main`] }, outcome: 'manualReview', rules: ['repositoryAlreadyGranted'] },
-    { name: 'many requests from one email', body: { requesterEmail: sharedEmail.toUpperCase() }, outcome: 'manualReview', rules: ['manyRequestsFromEmail'], message: /3 requests .* last 30 days/ },
+    {
+      name: 'repository respelled with escapes and a sub-path',
+      body: {
+        repositories: [
+          `${cleanRepository.slice(0, -1)}%${cleanRepository
+            .charCodeAt(cleanRepository.length - 1)
+            .toString(16)
+            .toUpperCase()}.git/tree/main`,
+        ],
+      },
+      outcome: 'manualReview',
+      rules: ['repositoryAlreadyGranted'],
+    },
+    {
+      name: 'many requests from one email',
+      body: { requesterEmail: sharedEmail.toUpperCase() },
+      outcome: 'manualReview',
+      rules: ['manyRequestsFromEmail'],
+      message: /3 requests .* last 30 days/,
+    },
   ];
 
   const organizations = new Map<string, string>();
@@ -230,7 +264,10 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
       expect(view.status, testCase.name).toBe(testCase.outcome);
       expect(view.review?.outcome).toBe(testCase.outcome);
       expect(view.review?.reviewedDate).toBe(reviewTime);
-      expect(view.review?.reasons.map((reason) => reason.rule), testCase.name).toEqual(testCase.rules);
+      expect(
+        view.review?.reasons.map((reason) => reason.rule),
+        testCase.name,
+      ).toEqual(testCase.rules);
       if (testCase.message) expect(view.review?.reasons[0]?.message, testCase.name).toMatch(testCase.message);
       if (testCase.outcome === 'manualReview') {
         expect(view.decision).toBeNull();
@@ -265,7 +302,10 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     for (const testCase of phase2) {
       const view = await getRequest(organizations.get(testCase.name)!, submitted.get(testCase.name)!.id);
       expect(view.status, testCase.name).toBe(testCase.outcome);
-      expect(view.review?.reasons.map((reason) => reason.rule), testCase.name).toEqual(testCase.rules);
+      expect(
+        view.review?.reasons.map((reason) => reason.rule),
+        testCase.name,
+      ).toEqual(testCase.rules);
       if (testCase.message) expect(view.review?.reasons[0]?.message).toMatch(testCase.message);
     }
     // Organizations do not learn which organization holds the repository; operators do.
@@ -285,7 +325,12 @@ describe('review rules, table-driven, decided by the timer in one batch', () => 
     const events = eventsFor(clean.id);
     expect(events.map((event) => event.actionId)).toEqual(['Pipelines.FreeGrantRequested', 'Pipelines.FreeGrantApproved']);
     for (const event of events) {
-      expect(event).toMatchObject({ area: 'Pipelines', organizationName: organizations.get('clean request'), scopeType: 'organization', correlationId: clean.id });
+      expect(event).toMatchObject({
+        area: 'Pipelines',
+        organizationName: organizations.get('clean request'),
+        scopeType: 'organization',
+        correlationId: clean.id,
+      });
     }
     expect(events[0]).toMatchObject({ category: 'create', actor: { kind: 'user', upn: 'alice@contoso.com' } });
     expect(events[0]?.data).toMatchObject({ Repositories: [cleanRepository], Projects: ['lib'] });
@@ -469,7 +514,11 @@ describe('operators', () => {
 
     await collectQueues();
     const revocation = eventsFor(granted.id).find((event) => event.actionId === 'Pipelines.FreeGrantRevoked');
-    expect(revocation).toMatchObject({ category: 'remove', actor: { kind: 'user', displayName: 'Olivia Operator' }, data: { Comment: 'Jobs were used for mining.', PreviousPublicParallelJobs: 10 } });
+    expect(revocation).toMatchObject({
+      category: 'remove',
+      actor: { kind: 'user', displayName: 'Olivia Operator' },
+      data: { Comment: 'Jobs were used for mining.', PreviousPublicParallelJobs: 10 },
+    });
     expect(notificationsFor(granted.id).map((message) => message.kind)).toContain('grant.revoked');
   });
 
@@ -590,7 +639,11 @@ describe('bad input', () => {
     { name: 'no repository path', body: { repositories: ['https://github.com/acme'] }, code: 'invalidRepositoryLink' },
     { name: 'more than 10 links', body: { repositories: tooMany }, code: 'invalidRepositoryLink' },
     { name: 'no links', body: { repositories: [] }, code: 'invalidRepositoryLink' },
-    { name: 'the same repository twice', body: { repositories: ['https://github.com/acme/parser', 'https://GitHub.com/acme/parser.git'] }, code: 'invalidRepositoryLink' },
+    {
+      name: 'the same repository twice',
+      body: { repositories: ['https://github.com/acme/parser', 'https://GitHub.com/acme/parser.git'] },
+      code: 'invalidRepositoryLink',
+    },
     { name: 'a link that is not a string', body: { repositories: [42] }, code: 'invalidRepositoryLink' },
     { name: 'short description', body: { description: 'x'.repeat(49) }, code: 'invalidDescription' },
     { name: 'short description padded with spaces', body: { description: `${'x'.repeat(40)}${' '.repeat(20)}` }, code: 'invalidDescription' },

@@ -71,7 +71,9 @@ describe('project-scoped users, feature on', () => {
       }
       const erin = await api.asUser('erin@fabrikam.com').request(method, path, { body: method === 'GET' || method === 'DELETE' ? undefined : {} });
       expect(erin.status, `erin ${method} ${path}`).toBeGreaterThanOrEqual(400);
-      expect(['organizationNotFound', 'unauthorized', 'callerTypeNotAllowed', 'missingAppRole', 'insufficientScope'], `erin ${method} ${path}`).toContain(erin.body?.code);
+      expect(['organizationNotFound', 'unauthorized', 'callerTypeNotAllowed', 'missingAppRole', 'insufficientScope'], `erin ${method} ${path}`).toContain(
+        erin.body?.code,
+      );
       matrix.push(`${method} ${declaration.options.route}: carol ${carol.status}, erin ${erin.status}`);
     }
     console.log(`project-scoped matrix (${matrix.length} cells per user):\n  ${matrix.join('\n  ')}`);
@@ -104,7 +106,9 @@ describe('project-scoped users, feature on', () => {
     const carolFinds = (await search('carol@contoso.com', 'searchFilter=General&filterValue=contoso.com')).value.map((i) => i.id).sort();
     expect(carolFinds).toEqual([id('bob@contoso.com'), id('carol@contoso.com')].sort());
     expect((await search('carol@contoso.com', 'searchFilter=MailAddress&filterValue=dave@contoso.com')).count).toBe(0);
-    expect((await search('carol@contoso.com', `identityIds=${id('dave@contoso.com')},${id('bob@contoso.com')}`)).value.map((i) => i.id)).toEqual([id('bob@contoso.com')]);
+    expect((await search('carol@contoso.com', `identityIds=${id('dave@contoso.com')},${id('bob@contoso.com')}`)).value.map((i) => i.id)).toEqual([
+      id('bob@contoso.com'),
+    ]);
     expect((await search('carol@contoso.com', `identityIds=${id('erin@fabrikam.com')}`)).count).toBe(0);
     expect((await search('carol@contoso.com', 'filterValue=*')).count).toBe(0);
     expect((await search('carol@contoso.com', 'filterValue=web&projectId=web')).count).toBe(0);
@@ -135,7 +139,9 @@ describe('project-scoped users, feature off', () => {
     const found = (await asCarol.get('/contoso/_apis/identities?api-version=7.1&searchFilter=MailAddress&filterValue=dave@contoso.com')).body;
     expect(found?.count).toBe(1);
     const peeked = await env.app.storage.queue(QUEUES.audit).peekMessages({ numberOfMessages: 32 });
-    const events = peeked.peekedMessageItems.map((m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString()) as { actionId: string; data: Record<string, unknown> });
+    const events = peeked.peekedMessageItems.map(
+      (m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString()) as { actionId: string; data: Record<string, unknown> },
+    );
     const settings = events.filter((e) => e.actionId === 'Organization.SettingsUpdateEvent');
     expect(settings.length).toBeGreaterThanOrEqual(2);
     expect(settings.at(-1)?.data).toMatchObject({ setting: 'limitUserVisibilityToProjects', newValue: false });
@@ -144,7 +150,9 @@ describe('project-scoped users, feature off', () => {
   it('lets only administrators change the setting', async () => {
     const denied = await api.asUser('bob@contoso.com').patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects: true });
     expect(denied.status).toBe(403);
-    const invalid = await api.asUser('alice@contoso.com').patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects: 'yes' });
+    const invalid = await api
+      .asUser('alice@contoso.com')
+      .patch('/contoso/_apis/organization/settings?api-version=7.1', { limitUserVisibilityToProjects: 'yes' });
     expect(invalid.status).toBe(400);
   });
 });

@@ -86,7 +86,12 @@ describe('one declaration feeds both hosts', () => {
           expect(served, fn.name).toMatchObject({ kind: 'queue', queueName: binding.queueName, connection: binding.connection });
           break;
         case 'timerTrigger':
-          expect(served, fn.name).toMatchObject({ kind: 'timer', schedule: binding.schedule, runOnStartup: binding.runOnStartup, useMonitor: binding.useMonitor });
+          expect(served, fn.name).toMatchObject({
+            kind: 'timer',
+            schedule: binding.schedule,
+            runOnStartup: binding.runOnStartup,
+            useMonitor: binding.useMonitor,
+          });
           break;
         default:
           throw new Error(`unexpected trigger ${String(binding.type)} on ${fn.name}`);

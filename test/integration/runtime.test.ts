@@ -92,7 +92,10 @@ describe('queue triggers', () => {
     const before = deliveries.length;
     await Promise.all(Array.from({ length: 10 }, (_, i) => env.app.storage.queue('test-work').sendMessage(encodeQueueMessage({ batch: i }))));
     await env.runtime.drainQueues();
-    const seen = deliveries.slice(before).map((d) => (d.payload as { batch?: number }).batch).filter((n) => n !== undefined);
+    const seen = deliveries
+      .slice(before)
+      .map((d) => (d.payload as { batch?: number }).batch)
+      .filter((n) => n !== undefined);
     expect(seen.sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });

@@ -71,8 +71,7 @@ describe('scale-out: three instances behind one port', () => {
     const token = await cluster.userToken('alice@contoso.com');
     const pats = await Promise.all(Array.from({ length: 48 }, (_, i) => createPat(cluster, { token }, { displayName: `scale-${i}` })));
     const ids = new Set(pats.map((pat) => pat.authorizationId));
-    const created = (rows: AuditRow[]) =>
-      rows.filter((row) => row.ActionId === 'Token.PatCreateEvent' && [...ids].some((id) => (row.Data ?? '').includes(id)));
+    const created = (rows: AuditRow[]) => rows.filter((row) => row.ActionId === 'Token.PatCreateEvent' && [...ids].some((id) => (row.Data ?? '').includes(id)));
     const rows = await waitForAudit((found) => created(found).length >= ids.size);
     await sleep(1000);
     const settled = created(await storedAuditRows());
@@ -163,7 +162,10 @@ describe('correctness with three instances running the timers at once', () => {
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
     const statuses = await Promise.all(
       ips.map((ip, instance) =>
-        onInstance(instance).as(pat.token).get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': ip } }).then((r) => r.status),
+        onInstance(instance)
+          .as(pat.token)
+          .get('/contoso/_apis/connectionData', { headers: { 'x-forwarded-for': ip } })
+          .then((r) => r.status),
       ),
     );
     expect(statuses).toEqual([200, 200, 200]);
@@ -176,7 +178,8 @@ describe('correctness with three instances running the timers at once', () => {
       await sleep(200);
     }
     expect([...recent].sort()).toEqual(ips);
-    const newIp = (rows: AuditRow[]) => rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === pat.authorizationId);
+    const newIp = (rows: AuditRow[]) =>
+      rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === pat.authorizationId);
     await waitForAudit((rows) => newIp(rows).length >= 3);
     await sleep(1000);
     expect(newIp(await storedAuditRows())).toHaveLength(3);
@@ -200,7 +203,10 @@ describe('correctness with three instances running the timers at once', () => {
     }
     const partitionSize = async (day: string) => {
       let count = 0;
-      for await (const _row of cluster.app.storage.table(TABLES.auditLog).listEntities<StoredAuditRow>({ queryOptions: { filter: `PartitionKey eq '${partitionKeyOf(CONTOSO, day)}'` } })) count++;
+      for await (const _row of cluster.app.storage
+        .table(TABLES.auditLog)
+        .listEntities<StoredAuditRow>({ queryOptions: { filter: `PartitionKey eq '${partitionKeyOf(CONTOSO, day)}'` } }))
+        count++;
       return count;
     };
     for (const day of days) expect(await partitionSize(day)).toBeGreaterThanOrEqual(75);
@@ -223,9 +229,13 @@ const V = 'api-version=7.1';
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
 /** A client aimed at one instance (0 = A, 1 = B, 2 = C). */
-const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: cluster.userToken });
+const onInstance = (instance: number) => client({ ...cluster.on(instance), userToken: (email, options) => cluster.userToken(email, options) });
 
-const useOn = (instance: number, pat: string) => onInstance(instance).as(pat).get('/contoso/_apis/connectionData').then((response) => response.status);
+const useOn = (instance: number, pat: string) =>
+  onInstance(instance)
+    .as(pat)
+    .get('/contoso/_apis/connectionData')
+    .then((response) => response.status);
 
 /**
  * Warms the caches of B and C with the PAT, makes `change` on A, and answers how long after A
@@ -261,7 +271,9 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a revocation rule added on A is applied on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('bob@contoso.com') }, { scope: 'vso.wiki' });
     const delays = await propagation(pat.token, async () => {
-      const rule = await onInstance(0).asUser('alice@contoso.com').post(`/contoso/_apis/tokenadmin/revocationrules?${V}`, { scopes: 'vso.wiki', createdBefore: inDays(1) });
+      const rule = await onInstance(0)
+        .asUser('alice@contoso.com')
+        .post(`/contoso/_apis/tokenadmin/revocationrules?${V}`, { scopes: 'vso.wiki', createdBefore: inDays(1) });
       expect(rule.status, rule.text).toBe(201);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
@@ -278,7 +290,9 @@ describe('coherence: a change on one instance holds on all within a second', () 
   it('a policy changed on A is enforced on B and C', async () => {
     const pat = await createPat(cluster, { token: await cluster.userToken('carol@contoso.com') }, { validTo: inDays(30) });
     const delays = await propagation(pat.token, async () => {
-      const policies = await onInstance(0).asUser('alice@contoso.com').put(`/contoso/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 7 } });
+      const policies = await onInstance(0)
+        .asUser('alice@contoso.com')
+        .put(`/contoso/_apis/tokens/policies?${V}`, { maxPatLifespan: { enabled: true, maxDays: 7 } });
       expect(policies.status, policies.text).toBe(200);
     });
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(1000);
@@ -296,7 +310,9 @@ describe('last-used data when one of three instances dies', () => {
     const steady = await Promise.all([0, 1, 2].map((instance) => createPat(cluster, { token }, { displayName: `steady-on-${instance}`, validTo })));
     const roaming = await createPat(cluster, { token }, { displayName: 'roaming-on-victim', validTo });
     const use = async (instance: number, pat: { token: string }, ip: string) => {
-      const response = await cluster.on(instance).fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } });
+      const response = await cluster
+        .on(instance)
+        .fetch('/contoso/_apis/connectionData', { headers: { authorization: `Bearer ${pat.token}`, 'x-forwarded-for': ip } });
       await response.arrayBuffer();
       expect(response.status).toBe(200);
     };
@@ -341,6 +357,10 @@ describe('last-used data when one of three instances dies', () => {
     const newIpEvents = (rows: AuditRow[]) =>
       rows.filter((row) => row.ActionId === 'Token.PatUsedFromNewIpEvent' && dataOf(row).AuthorizationId === roaming.authorizationId);
     const rows = await waitForAudit((found) => newIpEvents(found).length >= roamingIps.length);
-    expect(newIpEvents(rows).map((row) => dataOf(row).IpAddress).sort()).toEqual([...roamingIps].sort());
+    expect(
+      newIpEvents(rows)
+        .map((row) => dataOf(row).IpAddress)
+        .sort(),
+    ).toEqual([...roamingIps].sort());
   }, 120_000);
 });

@@ -84,7 +84,9 @@ function sha256Fingerprint(blob: Buffer): string {
 }
 
 async function addKey(email: string, body: Record<string, unknown>, organization = 'contoso'): Promise<Reply> {
-  return api.asUser(email).post(`/${organization}/_apis/tokens/sshkeys?api-version=7.1-preview.1`, { displayName: `key-${randomUUID().slice(0, 8)}`, validTo: inDays(30), ...body });
+  return api
+    .asUser(email)
+    .post(`/${organization}/_apis/tokens/sshkeys?api-version=7.1-preview.1`, { displayName: `key-${randomUUID().slice(0, 8)}`, validTo: inDays(30), ...body });
 }
 
 async function addOk(email: string, key: TestKey = newKey.ed25519(), extra: Record<string, unknown> = {}, organization = 'contoso') {
@@ -161,7 +163,13 @@ describe('adding keys', () => {
       [(k) => `\n\n  ${k.line}  \r\n`, (k) => k.line],
       [(k) => k.line.replace(/ /g, '\t'), (k) => k.line],
       [(k) => `no-pty,command="echo hello world" ${k.line}`, (k) => k.line],
-      [(k) => { const [t, b, c] = k.line.split(' '); return `${t} ${b!.match(/.{1,60}/g)!.join('\n')} ${c}`; }, (k) => k.line],
+      [
+        (k) => {
+          const [t, b, c] = k.line.split(' ');
+          return `${t} ${b!.match(/.{1,60}/g)!.join('\n')} ${c}`;
+        },
+        (k) => k.line,
+      ],
       [(k) => k.line.split(' ')[1]!, (k) => k.line.split(' ').slice(0, 2).join(' ')],
     ];
     for (const [paste, expected] of variants) {
@@ -174,7 +182,10 @@ describe('adding keys', () => {
     const pem = spki('ec', { namedCurve: 'P-256' });
     const key = fromSpki(pem);
     const blob = Buffer.from(key.line.split(' ')[1]!, 'base64');
-    const rfc4716 = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "work"\n${blob.toString('base64').match(/.{1,70}/g)!.join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`;
+    const rfc4716 = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "work"\n${blob
+      .toString('base64')
+      .match(/.{1,70}/g)!
+      .join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`;
     const first = await addKey('alice@contoso.com', { publicData: rfc4716 });
     expect(first.status).toBe(200);
     expect(first.body.sshKey).toMatchObject({ fingerprint: key.fingerprint, publicData: key.line.split(' ').slice(0, 2).join(' ') });
@@ -210,7 +221,12 @@ describe('refusals', () => {
     ['truncated base64', () => ({ publicData: ed().slice(0, 50) }), 400, 'invalidPublicKey'],
     ['base64 cut short', () => ({ publicData: `ssh-ed25519 ${base64(ed()).slice(0, -12)}` }), 400, 'invalidPublicKey'],
     ['a type that does not match the data', () => ({ publicData: `ecdsa-sha2-nistp256 ${base64(ed())}` }), 400, 'invalidPublicKey'],
-    ['an unknown type', () => ({ publicData: `ssh-xmss@openssh.com ${Buffer.concat([wireString('ssh-xmss@openssh.com'), wireString('x')]).toString('base64')}` }), 400, 'unsupportedKeyType'],
+    [
+      'an unknown type',
+      () => ({ publicData: `ssh-xmss@openssh.com ${Buffer.concat([wireString('ssh-xmss@openssh.com'), wireString('x')]).toString('base64')}` }),
+      400,
+      'unsupportedKeyType',
+    ],
     ['garbage', () => ({ publicData: 'please let me in' }), 400, 'invalidPublicKey'],
     ['two keys', () => ({ publicData: `${ed()}\n${ed()}` }), 400, 'multiplePublicKeys'],
     ['an empty key', () => ({ publicData: '  ' }), 400, 'publicDataRequired'],
@@ -251,7 +267,12 @@ describe('refusals', () => {
     ];
     const before = await storedCounts();
     for (const paste of pastes) {
-      privateSecrets.push(...paste.split('\n').filter((line) => line.length >= 40 && !line.startsWith('ssh-')).map((line) => line.slice(0, 60)));
+      privateSecrets.push(
+        ...paste
+          .split('\n')
+          .filter((line) => line.length >= 40 && !line.startsWith('ssh-'))
+          .map((line) => line.slice(0, 60)),
+      );
       const reply = await addKey('bob@contoso.com', { publicData: paste });
       expect(reply.status).toBe(400);
       expect(reply.body.sshKeyError).toBe('privateKeyNotAllowed');
@@ -323,7 +344,9 @@ describe('duplicates', () => {
     expect((await asDave.delete(`${KEYS}&authorizationId=${view.authorizationId}&remove=true`)).status).toBe(204);
     const readded = await addOk('dave@contoso.com', key);
 
-    const revoked = await asAlice.post('/contoso/_apis/tokenadmin/revocations?api-version=7.1&isPublic=true', [{ authorizationId: readded.view.authorizationId }]);
+    const revoked = await asAlice.post('/contoso/_apis/tokenadmin/revocations?api-version=7.1&isPublic=true', [
+      { authorizationId: readded.view.authorizationId },
+    ]);
     expect(revoked.status).toBe(204);
     expect((await asDave.delete(`${KEYS}&authorizationId=${readded.view.authorizationId}&remove=true`)).status).toBe(204);
     const blocked = await addKey('dave@contoso.com', { publicData: key.line });
@@ -371,7 +394,9 @@ describe('listing, updating, revoking and removing', () => {
     const seen: string[] = [];
     let continuation = '';
     do {
-      const page: Reply = await asDave.get(`${KEYS}&displayFilterOption=all&sortByOption=displayDate&isSortAscending=false&$top=2${continuation ? `&continuationToken=${continuation}` : ''}`);
+      const page: Reply = await asDave.get(
+        `${KEYS}&displayFilterOption=all&sortByOption=displayDate&isSortAscending=false&$top=2${continuation ? `&continuationToken=${continuation}` : ''}`,
+      );
       expect(page.status).toBe(200);
       expect(page.body.sshKeys.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.sshKeys.map((key: { authorizationId: string }) => key.authorizationId));
@@ -494,13 +519,28 @@ describe('policies', () => {
     const reply = await asAlice.get(POLICIES);
     expect(reply.body.sshKeys).toEqual({
       allowed: true,
-      allowedKeyTypes: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com'],
+      allowedKeyTypes: [
+        'ssh-ed25519',
+        'ecdsa-sha2-nistp256',
+        'ecdsa-sha2-nistp384',
+        'ecdsa-sha2-nistp521',
+        'ssh-rsa',
+        'sk-ssh-ed25519@openssh.com',
+        'sk-ecdsa-sha2-nistp256@openssh.com',
+      ],
       minimumRsaBits: 2048,
       maxLifespanDays: null,
       defaultLifespanDays: 365,
       exemptUsers: [],
     });
-    for (const sshKeys of [{ minimumRsaBits: 1024 }, { allowedKeyTypes: ['ssh-dss'] }, { allowedKeyTypes: [] }, { maxLifespanDays: 0 }, { allowed: 'no' }, { extra: 1 }]) {
+    for (const sshKeys of [
+      { minimumRsaBits: 1024 },
+      { allowedKeyTypes: ['ssh-dss'] },
+      { allowedKeyTypes: [] },
+      { maxLifespanDays: 0 },
+      { allowed: 'no' },
+      { extra: 1 },
+    ]) {
       const bad = await setPolicy(sshKeys);
       expect(bad.status, JSON.stringify(sshKeys)).toBe(400);
     }
@@ -575,7 +615,14 @@ describe('token admin (isPublic=true)', () => {
     const ids = list.body.value.map((token: { authorizationId: string }) => token.authorizationId);
     for (const { view } of keys) expect(ids).toContain(view.authorizationId);
     const listed = list.body.value.find((token: { authorizationId: string }) => token.authorizationId === keys[0]!.view.authorizationId);
-    expect(listed).toMatchObject({ isPublic: true, isValid: true, publicData: keys[0]!.view.publicData, userId: BOB.id, targetAccounts: [CONTOSO], token: null });
+    expect(listed).toMatchObject({
+      isPublic: true,
+      isValid: true,
+      publicData: keys[0]!.view.publicData,
+      userId: BOB.id,
+      targetAccounts: [CONTOSO],
+      token: null,
+    });
     const pats = await asAlice.get(`${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1`);
     expect(pats.body.value.some((token: { isPublic: boolean }) => token.isPublic)).toBe(false);
     const paged = await asAlice.get(`${ADMIN}/personalaccesstokens/${descriptor}?api-version=7.1&isPublic=true&pageSize=1`);
@@ -589,7 +636,11 @@ describe('token admin (isPublic=true)', () => {
     expect(after.body.sshKey).toMatchObject({ status: 'revoked', isValid: false });
     const events = await drainAudit();
     expect(events.filter((event) => event.data.AuthorizationId === keys[0]!.view.authorizationId)).toEqual([
-      expect.objectContaining({ actionId: 'Token.SshRevokeEvent', actor: expect.objectContaining({ id: ALICE.id }), data: expect.objectContaining({ RevocationKind: 'admin', OwnerName: BOB.displayName }) }),
+      expect.objectContaining({
+        actionId: 'Token.SshRevokeEvent',
+        actor: expect.objectContaining({ id: ALICE.id }),
+        data: expect.objectContaining({ RevocationKind: 'admin', OwnerName: BOB.displayName }),
+      }),
     ]);
 
     const refusals: [unknown, string, number, string][] = [
@@ -767,7 +818,12 @@ describe('expiry contract with the lifecycle timer', () => {
     expect(await expireSshKeyIfDue(env.app, DAVE.id, view.authorizationId, now())).toBe('alreadyDone');
     const events = (await drainAudit()).filter((event) => event.data.AuthorizationId === view.authorizationId);
     expect(events).toEqual([
-      expect.objectContaining({ actionId: 'Token.SshExpireEvent', organizationId: CONTOSO, actor: expect.objectContaining({ kind: 'system' }), data: expect.objectContaining({ DisplayName: 'expiring', OwnerId: DAVE.id, Fingerprint: view.fingerprint }) }),
+      expect.objectContaining({
+        actionId: 'Token.SshExpireEvent',
+        organizationId: CONTOSO,
+        actor: expect.objectContaining({ kind: 'system' }),
+        data: expect.objectContaining({ DisplayName: 'expiring', OwnerId: DAVE.id, Fingerprint: view.fingerprint }),
+      }),
     ]);
     expect((await getSshKeyForNotification(env.app, DAVE.id, view.authorizationId))?.status).toBe('expired');
     expect((await getSshKeyForNotification(env.app, DAVE.id, view.authorizationId))?.expiredEventAt).toBe(now().toISOString());

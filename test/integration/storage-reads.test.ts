@@ -62,7 +62,10 @@ describe('point reads', () => {
   });
 
   it('throw a RestError with the status for other answers', async () => {
-    const wrongKey = azuriteConnectionString(azurite.host, azurite.ports).replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.from('not the key').toString('base64')}`);
+    const wrongKey = azuriteConnectionString(azurite.host, azurite.ports).replace(
+      /AccountKey=[^;]+/,
+      `AccountKey=${Buffer.from('not the key').toString('base64')}`,
+    );
     const error = await readEntity(client(wrongKey, 'pointreads'), 'plain', 'row').catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'RestError' });
     expect(restErrorStatus(error)).toBe(403);

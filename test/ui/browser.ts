@@ -33,7 +33,14 @@ export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
 export async function newContext(browser: Browser, baseURL: string, viewport = DESKTOP): Promise<BrowserContext> {
-  return browser.newContext({ baseURL, viewport, locale: 'en-GB', timezoneId: 'Europe/Amsterdam', acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'] });
+  return browser.newContext({
+    baseURL,
+    viewport,
+    locale: 'en-GB',
+    timezoneId: 'Europe/Amsterdam',
+    acceptDownloads: true,
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
 }
 
 /** axe: no serious or critical violation. */
@@ -58,7 +65,12 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(PHONE);
   if (save) await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
   const width = await page.evaluate<number>('document.documentElement.scrollWidth');
-  const wide = width > PHONE.width + 1 ? await page.evaluate<string>(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${PHONE.width + 1} && !e.closest('.table-wrap')).map((e) => e.tagName + '.' + e.className).slice(0, 5).join(' ')`) : '';
+  const wide =
+    width > PHONE.width + 1
+      ? await page.evaluate<string>(
+          `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${PHONE.width + 1} && !e.closest('.table-wrap')).map((e) => e.tagName + '.' + e.className).slice(0, 5).join(' ')`,
+        )
+      : '';
   expect(width, `${name} scrolls sideways at phone width: ${wide}`).toBeLessThanOrEqual(PHONE.width + 1);
   await page.setViewportSize(original);
 }

@@ -42,7 +42,10 @@ async function signIn(email: string, options: { operator?: boolean; viewport?: t
   await page.getByLabel(new RegExp(email.replace('.', '\\.'))).check();
   if (options.operator) await page.getByLabel(/Service operator/).check();
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('banner').getByText(/Sign out/).waitFor();
+  await page
+    .getByRole('banner')
+    .getByText(/Sign out/)
+    .waitFor();
   return { context, page };
 }
 
@@ -136,7 +139,7 @@ describe('the portal', () => {
     await expect.poll(() => page.getByRole('row', { name: /pipeline/ }).count()).toBe(1);
     const row = (await page.getByRole('row', { name: /pipeline/ }).textContent()) ?? '';
     expect(row).toContain('Packaging (Read & write)');
-    expect(row, 'dates in the viewer\'s locale (en-GB)').toMatch(/\d{1,2} [A-Z][a-z]{2} \d{4}/);
+    expect(row, "dates in the viewer's locale (en-GB)").toMatch(/\d{1,2} [A-Z][a-z]{2} \d{4}/);
     expect(await apiWithPat(bobSecret)).toBe(200);
     // The secret is never kept in the browser.
     const stored = await page.evaluate<string>('JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie');
@@ -160,7 +163,10 @@ describe('the portal', () => {
     await expect.poll(async () => (await row.textContent()) ?? '').not.toContain('expires soon');
 
     await page.getByRole('button', { name: 'Rotate deploy' }).click();
-    await page.getByRole('dialog', { name: 'Rotate token' }).getByLabel(/old secret keeps working/).selectOption('60');
+    await page
+      .getByRole('dialog', { name: 'Rotate token' })
+      .getByLabel(/old secret keeps working/)
+      .selectOption('60');
     await page.getByRole('dialog', { name: 'Rotate token' }).getByRole('button', { name: 'Rotate' }).click();
     const rotated = await page.getByLabel('Token for deploy').inputValue();
     env.issuedSecrets.add(rotated);
@@ -206,7 +212,9 @@ describe('the portal', () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     const openssh = sshpk.parseKey(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'pem').toString('ssh');
     await dialog.getByLabel('Name').fill('');
-    await dialog.getByLabel('Or choose a .pub file').setInputFiles({ name: 'laptop.pub', mimeType: 'text/plain', buffer: Buffer.from(`${openssh} bob@laptop\n`) });
+    await dialog
+      .getByLabel('Or choose a .pub file')
+      .setInputFiles({ name: 'laptop.pub', mimeType: 'text/plain', buffer: Buffer.from(`${openssh} bob@laptop\n`) });
     await expect.poll(() => dialog.getByLabel('Name').inputValue()).toBe('laptop');
     expect(await dialog.getByLabel('Public key').inputValue()).toBe(`${openssh} bob@laptop`);
     await expectAccessible(page);
@@ -231,10 +239,13 @@ describe('the portal', () => {
     await later.page.getByRole('heading', { name: 'Notifications' }).waitFor();
     const reminder = later.page.getByRole('listitem').filter({ hasText: /pipeline/ });
     await expect
-      .poll(async () => {
-        await later.page.getByLabel('Unread only').click();
-        return reminder.count();
-      }, { timeout: 20_000 })
+      .poll(
+        async () => {
+          await later.page.getByLabel('Unread only').click();
+          return reminder.count();
+        },
+        { timeout: 20_000 },
+      )
       .toBeGreaterThan(0);
     expect(await reminder.first().getAttribute('class')).toContain('expiring');
     await expectAccessible(later.page);
@@ -272,10 +283,13 @@ describe('the portal', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Auditing' }).click();
     await page.getByRole('heading', { name: 'Auditing' }).waitFor();
     await expect
-      .poll(async () => {
-        await page.getByRole('button', { name: 'Apply filters' }).click();
-        return page.getByRole('row').allTextContents();
-      }, { timeout: 20_000 })
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Apply filters' }).click();
+          return page.getByRole('row').allTextContents();
+        },
+        { timeout: 20_000 },
+      )
       .toEqual(expect.arrayContaining([expect.stringMatching(/Token\.PatRevoke|tokenadmin|Revoke/i)]));
     const texts = (await page.getByRole('table').textContent()) ?? '';
     expect(texts).toMatch(/Token/);
@@ -332,12 +346,19 @@ describe('the portal', () => {
     expect(await dialog.getByLabel('Expires on').getAttribute('max')).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     await page.keyboard.press('Escape');
     await page.goto('/contoso/_settings/users');
-    await page.getByRole('alert').getByText(/limits you to the projects/).waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/limits you to the projects/)
+      .waitFor();
     await context.close();
   });
 
   it('lets an operator decide a free grant request in manual review, with a comment', async () => {
-    const signedIn = await env.fetch('/_portal/dev/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'alice@contoso.com' }) });
+    const signedIn = await env.fetch('/_portal/dev/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'alice@contoso.com' }),
+    });
     const { accessToken } = (await signedIn.json()) as { accessToken: string };
     const created = await env.fetch('/contoso/_apis/pipelines/freegrantrequests?api-version=7.1', {
       method: 'POST',

@@ -21,7 +21,7 @@ describe('the audit action catalogue', () => {
     }
   });
 
-  it("renders every template from data keys only: each brace belongs to a placeholder naming a key", () => {
+  it('renders every template from data keys only: each brace belongs to a placeholder naming a key', () => {
     for (const { actionId, area, details } of AUDIT_ACTION_LIST) {
       const placeholders = placeholdersOf(details);
       // Nothing but well-formed placeholders may hold braces (a typo such as `{Key` or `{ Key}` would show raw).
@@ -94,7 +94,9 @@ function handWrittenEvents(fileName: string, text: string): number[] {
   const visit = (node: ts.Node): void => {
     if (ts.isObjectLiteralExpression(node)) {
       const names = new Set(
-        node.properties.flatMap((property) => (property.name && (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) ? [property.name.text] : [])),
+        node.properties.flatMap((property) =>
+          property.name && (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) ? [property.name.text] : [],
+        ),
       );
       if (names.has('actionId') && (names.has('area') || names.has('category') || names.has('schemaVersion'))) {
         lines.push(source.getLineAndCharacterOfPosition(node.getStart()).line + 1);

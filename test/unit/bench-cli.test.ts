@@ -15,7 +15,9 @@ describe('npm run bench arguments', () => {
 
   it('refuses unknown scenarios and sizes with the list of valid ones', () => {
     expect(() => parseArgs(['p9'])).toThrow(UsageError);
-    expect(() => parseArgs(['p9'])).toThrow(/valid scenarios: P1 \(auth\), P2 \(pat-create\), P3 \(sweep\), P4 \(audit-writer\), P5 \(audit-page\), P6 \(cold-start\), P7 \(propagation\), P8 \(isolation\)/);
+    expect(() => parseArgs(['p9'])).toThrow(
+      /valid scenarios: P1 \(auth\), P2 \(pat-create\), P3 \(sweep\), P4 \(audit-writer\), P5 \(audit-page\), P6 \(cold-start\), P7 \(propagation\), P8 \(isolation\)/,
+    );
     expect(() => parseArgs(['--sizes=1k,1m'])).toThrow(/unknown size '1m'; valid sizes: 100, 1k, 10k, 100k/);
     expect(() => parseArgs(['--sizes=100k,1k'])).toThrow(/smaller first.*valid sizes: 100, 1k, 10k, 100k/);
     expect(() => parseArgs(['--sizes=1k'])).toThrow(/two sizes/);

@@ -8,7 +8,6 @@ import { BASE_SETTINGS, configProblems as problemsOf, TEST_PEPPER } from '../hel
 const pepper = TEST_PEPPER;
 const valid = BASE_SETTINGS;
 
-
 describe('configuration', () => {
   it('accepts a complete connection-string configuration with defaults', () => {
     const config = loadConfig(valid);
@@ -92,12 +91,15 @@ describe('configuration', () => {
     expect(defaults.outbound.allowedPrivateHosts).toEqual([]);
     expect(defaults.trustedProxies).toEqual([]);
     expect(loadConfig({ ...BASE_SETTINGS, OUTBOUND_ALLOWED_PRIVATE_HOSTS: 'localhost, [::1]' }).outbound.allowedPrivateHosts).toEqual(['localhost', '::1']);
-    expect(problemsOf({ ...BASE_SETTINGS, OUTBOUND_ALLOWED_PRIVATE_HOSTS: 'localhost', WEBSITE_INSTANCE_ID: 'abc' }).join()).toContain('OUTBOUND_ALLOWED_PRIVATE_HOSTS');
+    expect(problemsOf({ ...BASE_SETTINGS, OUTBOUND_ALLOWED_PRIVATE_HOSTS: 'localhost', WEBSITE_INSTANCE_ID: 'abc' }).join()).toContain(
+      'OUTBOUND_ALLOWED_PRIVATE_HOSTS',
+    );
     expect(loadConfig({ ...BASE_SETTINGS, TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32, 192.0.2.1' }).trustedProxies).toEqual([
       { network: '10.0.0.0', prefix: 8, family: 4 },
       { network: '2001:db8::', prefix: 32, family: 6 },
       { network: '192.0.2.1', prefix: 32, family: 4 },
     ]);
-    for (const bad of ['10.0.0.0/33', 'not-an-ip', '10.0.0.0/x']) expect(problemsOf({ ...BASE_SETTINGS, TRUSTED_PROXIES: bad }).join(), bad).toContain('TRUSTED_PROXIES');
+    for (const bad of ['10.0.0.0/33', 'not-an-ip', '10.0.0.0/x'])
+      expect(problemsOf({ ...BASE_SETTINGS, TRUSTED_PROXIES: bad }).join(), bad).toContain('TRUSTED_PROXIES');
   });
 });

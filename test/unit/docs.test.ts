@@ -29,7 +29,10 @@ describe('generated documentation', () => {
 describe('configuration reference', () => {
   it('documents every setting the code reads, once', () => {
     const names = documentedSettingNames();
-    expect(names.filter((name, index) => names.indexOf(name) !== index), 'settings listed twice').toEqual([]);
+    expect(
+      names.filter((name, index) => names.indexOf(name) !== index),
+      'settings listed twice',
+    ).toEqual([]);
     const readByCode = new Set<string>();
     for (const file of ['functions', 'shared', 'local'].flatMap((directory) => filesUnder(directory, '.ts'))) {
       const source = readFileSync(join(ROOT, file), 'utf8');
@@ -45,7 +48,9 @@ describe('configuration reference', () => {
 describe('storage design', () => {
   it('describes every table and blob container', () => {
     const design = read('docs/architecture.md');
-    const missing = [...Object.values(TABLES), ...Object.values(CONTAINERS)].filter((name) => !design.includes(`| \`${name}\` |`) && !design.includes(`| blob \`${name}\` |`));
+    const missing = [...Object.values(TABLES), ...Object.values(CONTAINERS)].filter(
+      (name) => !design.includes(`| \`${name}\` |`) && !design.includes(`| blob \`${name}\` |`),
+    );
     expect(missing).toEqual([]);
   });
 });
@@ -101,7 +106,9 @@ describe('documentation pages', () => {
       .map((line) => line.replace(/#.*$/, '').trim())
       .find((line) => /^npm (run )?test\b/.test(line));
     expect(testCommand).toBe('npm test');
-    const ci = read('.ci/run').split('\n').map((line) => line.trim());
+    const ci = read('.ci/run')
+      .split('\n')
+      .map((line) => line.trim());
     expect(ci).toContain(testCommand);
   });
 });

@@ -12,7 +12,6 @@ import { checkWebhookUrl, ladderSchema } from '../../shared/notifications/settin
 
 const valid = BASE_SETTINGS;
 
-
 describe('lifecycle settings', () => {
   it('defaults the schedule to every five minutes and http webhooks to off', () => {
     const config = loadConfig(valid);
@@ -23,7 +22,10 @@ describe('lifecycle settings', () => {
   it('fails start-up on a malformed LIFECYCLE_SCHEDULE with a clear message', () => {
     for (const schedule of ['*/5 * * * *', '0 */5 * * * * *', '0 61 * * * *', 'every five minutes']) {
       const problems = problemsOf({ ...valid, LIFECYCLE_SCHEDULE: schedule });
-      expect(problems.some((problem) => problem.startsWith('LIFECYCLE_SCHEDULE:') && problem.includes('NCRONTAB')), schedule).toBe(true);
+      expect(
+        problems.some((problem) => problem.startsWith('LIFECYCLE_SCHEDULE:') && problem.includes('NCRONTAB')),
+        schedule,
+      ).toBe(true);
     }
     expect(problemsOf({ ...valid, ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST: 'yes' }).some((p) => p.startsWith('ALLOW_HTTP_WEBHOOKS_FOR_LOCALHOST:'))).toBe(true);
   });

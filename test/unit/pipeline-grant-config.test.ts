@@ -4,7 +4,6 @@ import { BASE_SETTINGS, configProblems as problems } from '../helpers/settings.j
 
 const valid = BASE_SETTINGS;
 
-
 describe('pipeline grant settings', () => {
   it('has defaults: every 15 minutes, 10 public jobs of 360 minutes, 1 private job of 60 minutes and 1800 a month', () => {
     const { pipelines } = loadConfig(valid);
@@ -17,7 +16,12 @@ describe('pipeline grant settings', () => {
   });
 
   it('reads overrides and normalizes lists', () => {
-    const { pipelines } = loadConfig({ ...valid, GRANT_ALLOWED_HOSTS: ' GitHub.com , gitlab.com,,github.com', GRANT_PUBLIC_PARALLEL_JOBS: '25', GRANT_REVIEW_SCHEDULE: '0 0 * * * *' });
+    const { pipelines } = loadConfig({
+      ...valid,
+      GRANT_ALLOWED_HOSTS: ' GitHub.com , gitlab.com,,github.com',
+      GRANT_PUBLIC_PARALLEL_JOBS: '25',
+      GRANT_REVIEW_SCHEDULE: '0 0 * * * *',
+    });
     expect(pipelines.allowedHosts).toEqual(['github.com', 'gitlab.com']);
     expect(pipelines.publicGrant.parallelJobs).toBe(25);
     expect(pipelines.reviewSchedule).toBe('0 0 * * * *');

@@ -25,7 +25,12 @@ function facts(overrides: Partial<ReviewFacts> = {}): ReviewFacts {
 describe('grant review rules', () => {
   const cases: { name: string; facts: Partial<ReviewFacts>; outcome: string; rules: string[] }[] = [
     { name: 'clean request', facts: {}, outcome: 'approved', rules: ['allRulesPassed'] },
-    { name: 'mining term in the description', facts: { description: 'We benchmark the NiceHash API and payouts.' }, outcome: 'rejected', rules: ['miningTerms'] },
+    {
+      name: 'mining term in the description',
+      facts: { description: 'We benchmark the NiceHash API and payouts.' },
+      outcome: 'rejected',
+      rules: ['miningTerms'],
+    },
     {
       name: 'mining term in a repository path',
       facts: { repositories: [{ url: 'https://github.com/acme/cpu-miner', host: 'github.com', key: 'github.com/acme/cpu-miner' }] },
@@ -39,7 +44,12 @@ describe('grant review rules', () => {
       outcome: 'rejected',
       rules: ['hostNotAllowed'],
     },
-    { name: 'young organization', facts: { organization: { id: 'o', name: 'acme', createdAt: new Date(NOW.getTime() - 2 * DAY).toISOString() } }, outcome: 'manualReview', rules: ['youngOrganization'] },
+    {
+      name: 'young organization',
+      facts: { organization: { id: 'o', name: 'acme', createdAt: new Date(NOW.getTime() - 2 * DAY).toISOString() } },
+      outcome: 'manualReview',
+      rules: ['youngOrganization'],
+    },
     {
       name: 'repository granted to another organization',
       facts: { repositoriesGrantedElsewhere: [{ url: 'https://github.com/acme/docs', organizationName: 'other', revoked: true }] },
@@ -65,7 +75,12 @@ describe('grant review rules', () => {
 
   it('has one rule per documented signal, each with a summary', () => {
     expect(GRANT_RULES.map((rule) => rule.id)).toEqual([
-      'miningTerms', 'hostNotAllowed', 'youngOrganization', 'repositoryAlreadyGranted', 'manyRequestsFromEmail', 'previouslyRevoked',
+      'miningTerms',
+      'hostNotAllowed',
+      'youngOrganization',
+      'repositoryAlreadyGranted',
+      'manyRequestsFromEmail',
+      'previouslyRevoked',
     ]);
     for (const rule of GRANT_RULES) expect(rule.summary).toBeTruthy();
   });

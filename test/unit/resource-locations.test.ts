@@ -16,7 +16,20 @@ describe('api-version ranges', () => {
     for (const version of ['6.1-preview', '6.1-preview.1', '7.0-preview.1', '7.1', '7.1-preview.1', '7.2-preview', '7.2-preview.1', '6.1', '7.0']) {
       expect(isApiVersionInRange(version, pats), version).toBe(true);
     }
-    for (const version of ['6.0-preview.1', '7.3-preview.1', '7.2', '7.2-preview.2', '7.1-preview.0', '8.0', '7', '7.1-preview.1.2', ' 7.1', '7.1-Preview', 'latest', '']) {
+    for (const version of [
+      '6.0-preview.1',
+      '7.3-preview.1',
+      '7.2',
+      '7.2-preview.2',
+      '7.1-preview.0',
+      '8.0',
+      '7',
+      '7.1-preview.1.2',
+      ' 7.1',
+      '7.1-Preview',
+      'latest',
+      '',
+    ]) {
       expect(isApiVersionInRange(version, pats), version).toBe(false);
     }
   });
@@ -61,7 +74,7 @@ describe('resource locations generated from the declarations', () => {
     expect(unversioned.map((declaration) => declaration.name)).toEqual([]);
   });
 
-  it('lists the locations Microsoft\'s clients ask for, with their published ids', () => {
+  it("lists the locations Microsoft's clients ask for, with their published ids", () => {
     const locations = resourceLocations(declarations, 'organization');
     const byId = new Map(locations.map((location) => [location.id, location]));
     const expected: [string, string, string][] = [
@@ -78,7 +91,13 @@ describe('resource locations generated from the declarations', () => {
       ['c65009a7-474a-4ad1-8b42-7d852107ef8c', 'Packaging', 'Feeds'],
     ];
     for (const [id, area, resourceName] of expected) expect(byId.get(id), resourceName).toMatchObject({ area, resourceName });
-    expect(byId.get('603fe2ac-9723-48b9-88ad-09305aa6c6e1')).toMatchObject({ routeTemplate: '_apis/projects/{*projectId}', minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1', resourceVersion: 4 });
+    expect(byId.get('603fe2ac-9723-48b9-88ad-09305aa6c6e1')).toMatchObject({
+      routeTemplate: '_apis/projects/{*projectId}',
+      minVersion: '1.0',
+      maxVersion: '7.2',
+      releasedVersion: '7.1',
+      resourceVersion: 4,
+    });
     expect(byId.get('c65009a7-474a-4ad1-8b42-7d852107ef8c')?.routeTemplate).toBe('{project}/_apis/packaging/feeds/{feedId}');
     expect(byId.get('4e5fa14f-7097-4b73-9c85-00abc7353c61')?.releasedVersion).toBe('0.0');
   });

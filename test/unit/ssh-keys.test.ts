@@ -82,7 +82,10 @@ describe('parsePublicKey', () => {
     const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const key = sshpk.parseKey(pem, 'pem');
     const blob = key.toBuffer('rfc4253');
-    const rfc4716 = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "laptop"\n${blob.toString('base64').match(/.{1,70}/g)!.join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`;
+    const rfc4716 = `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "laptop"\n${blob
+      .toString('base64')
+      .match(/.{1,70}/g)!
+      .join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`;
     for (const text of [pem, rfc4716]) {
       const parsed = await parsePublicKey(text);
       expect(parsed.keyType).toBe('ecdsa-sha2-nistp384');
@@ -95,9 +98,14 @@ describe('parsePublicKey', () => {
     const edBlob = Buffer.from(base64Of(ed.line), 'base64');
     const skEdBlob = Buffer.from(base64Of(skEd.line), 'base64');
     const skEcBlob = Buffer.from(base64Of(skEc.line), 'base64');
-    const dsa = sshpk.parseKey(generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).publicKey.export({ type: 'spki', format: 'pem' }), 'pem');
+    const dsa = sshpk.parseKey(
+      generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).publicKey.export({ type: 'spki', format: 'pem' }),
+      'pem',
+    );
     const rsa1024 = sshpk.parseKey(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }), 'pem');
-    const ecBlob = sshpk.parseKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }), 'pem').toBuffer('rfc4253');
+    const ecBlob = sshpk
+      .parseKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }), 'pem')
+      .toBuffer('rfc4253');
     const offCurve = Buffer.from(ecBlob);
     offCurve[offCurve.length - 3]! ^= 0x5a;
     const nistp192 = Buffer.concat([wireString('ecdsa-sha2-nistp192'), wireString('nistp192'), wireString(Buffer.alloc(49, 4))]);
@@ -123,8 +131,14 @@ describe('parsePublicKey', () => {
       [`${ed.line} bad\u0007comment`, 'invalidPublicKey'],
       ['A'.repeat(20_000), 'invalidPublicKey'],
       [`sk-ssh-ed25519@openssh.com ${Buffer.concat([skEdBlob, Buffer.from([0])]).toString('base64')}`, 'invalidPublicKey'],
-      [`sk-ssh-ed25519@openssh.com ${Buffer.concat([wireString('sk-ssh-ed25519@openssh.com'), wireString(Buffer.alloc(31)), wireString('ssh:')]).toString('base64')}`, 'invalidPublicKey'],
-      [`sk-ssh-ed25519@openssh.com ${Buffer.concat([wireString('sk-ssh-ed25519@openssh.com'), wireString(Buffer.alloc(32, 1)), wireString('')]).toString('base64')}`, 'invalidPublicKey'],
+      [
+        `sk-ssh-ed25519@openssh.com ${Buffer.concat([wireString('sk-ssh-ed25519@openssh.com'), wireString(Buffer.alloc(31)), wireString('ssh:')]).toString('base64')}`,
+        'invalidPublicKey',
+      ],
+      [
+        `sk-ssh-ed25519@openssh.com ${Buffer.concat([wireString('sk-ssh-ed25519@openssh.com'), wireString(Buffer.alloc(32, 1)), wireString('')]).toString('base64')}`,
+        'invalidPublicKey',
+      ],
       [`sk-ecdsa-sha2-nistp256@openssh.com ${skEcBlob.subarray(0, skEcBlob.length - 6).toString('base64')}`, 'invalidPublicKey'],
     ];
     for (const [input, code] of cases) expect(await codeOf(() => parsePublicKey(input)), JSON.stringify(input.slice(0, 80))).toBe(code);

@@ -28,7 +28,7 @@ describe('token format', () => {
     expect(parseGatehouseToken(fits + checksumOf(fits))?.authorizationId).toBe('00000000-0000-0000-0000-000000000000');
   });
 
-  it('issues an owner\'s authorization ids in the owner\'s partition', () => {
+  it("issues an owner's authorization ids in the owner's partition", () => {
     const owner = randomUUID();
     const ids = Array.from({ length: 20 }, () => newPatAuthorizationId(owner));
     expect(new Set(ids.map(patPartitionOf))).toEqual(new Set([ownerPartitionOf(owner)]));

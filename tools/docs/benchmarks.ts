@@ -18,7 +18,13 @@ export interface BenchmarkResults {
   readonly mode: 'full' | 'quick';
   readonly sizes: readonly string[];
   readonly scenarios: readonly string[];
-  readonly machine: { readonly nproc: number; readonly node: string; readonly cpu: string; readonly loadAverage: readonly number[]; readonly loadAverageAfter?: readonly number[] };
+  readonly machine: {
+    readonly nproc: number;
+    readonly node: string;
+    readonly cpu: string;
+    readonly loadAverage: readonly number[];
+    readonly loadAverageAfter?: readonly number[];
+  };
   readonly seconds: number;
   readonly durations: Readonly<Record<string, number>>;
   readonly rows: readonly BenchmarkRow[];

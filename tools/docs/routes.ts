@@ -68,9 +68,7 @@ function scopesAndRoles(declarations: readonly FunctionDeclaration[]): { scopes:
 
 export function renderRouteTable(declarations: readonly FunctionDeclaration[]): string {
   const { scopes, roles } = scopesAndRoles(declarations);
-  const sections: string[] = [
-    `Delegated scopes the routes name: ${scopes.map(code).join(', ')}. App roles: ${roles.map(code).join(', ')}.`,
-  ];
+  const sections: string[] = [`Delegated scopes the routes name: ${scopes.map(code).join(', ')}. App roles: ${roles.map(code).join(', ')}.`];
   for (const [tag, endpoints] of documented(declarations)) {
     const rows = endpoints.flatMap(({ doc }) =>
       doc.methods.map((method) => [
@@ -84,7 +82,9 @@ export function renderRouteTable(declarations: readonly FunctionDeclaration[]): 
         versions(doc.apiVersions),
       ]),
     );
-    sections.push(`### ${tag}\n\n${table(['method', 'route', 'what', 'organization role', 'user token (scope)', 'PAT (scope)', 'app-only token (app role)', 'api-version'], rows)}`);
+    sections.push(
+      `### ${tag}\n\n${table(['method', 'route', 'what', 'organization role', 'user token (scope)', 'PAT (scope)', 'app-only token (app role)', 'api-version'], rows)}`,
+    );
   }
   return `${sections.join('\n\n')}\n`;
 }
@@ -93,7 +93,11 @@ export function renderBackgroundFunctions(declarations: readonly FunctionDeclara
   const rows: string[][] = [];
   for (const declaration of declarations) {
     if (declaration.kind === 'queue') {
-      rows.push([code(declaration.name), 'queue', `${code(declaration.options.queueName)} (connection ${code(declaration.options.connection)}; poison queue ${code(`${declaration.options.queueName}-poison`)})`]);
+      rows.push([
+        code(declaration.name),
+        'queue',
+        `${code(declaration.options.queueName)} (connection ${code(declaration.options.connection)}; poison queue ${code(`${declaration.options.queueName}-poison`)})`,
+      ]);
     } else if (declaration.kind === 'timer') {
       const setting = /^%(\w+)%$/.exec(declaration.options.schedule)?.[1];
       rows.push([code(declaration.name), 'timer', setting ? `schedule from the app setting ${code(setting)}` : code(declaration.options.schedule)]);

@@ -16,13 +16,13 @@ interface SettingFacts {
 type JsonSchema = {
   description?: string;
   requirement?: string;
-  default?: string | number | boolean;
+  default?: unknown;
   type?: string;
   format?: string;
   minimum?: number;
   maximum?: number;
   enum?: unknown[];
-  const?: string | number | boolean;
+  const?: unknown;
   anyOf?: JsonSchema[];
 };
 
@@ -34,7 +34,7 @@ function valuesOf(schema: JsonSchema): string {
     return kinds.map((kind) => (kind === code('') ? 'empty' : kind)).join(' or ');
   }
   if (schema.enum) return schema.enum.map((value) => code(String(value))).join(', ');
-  if (schema.const !== undefined) return code(String(schema.const));
+  if (schema.const !== undefined) return code(typeof schema.const === 'string' ? schema.const : JSON.stringify(schema.const));
   if (schema.type === 'integer' || schema.type === 'number') {
     return schema.minimum !== undefined && schema.maximum !== undefined ? `${number(schema.minimum)}–${number(schema.maximum)}` : 'a number';
   }
@@ -47,7 +47,7 @@ function fallbackOf(schema: JsonSchema): string {
   if (schema.default === undefined) return '—';
   if (typeof schema.default === 'number') return number(schema.default);
   if (schema.default === '') return 'empty';
-  return code(String(schema.default));
+  return code(typeof schema.default === 'string' ? schema.default : JSON.stringify(schema.default));
 }
 
 export function settingFacts(name: string, setting: z.ZodType): SettingFacts {

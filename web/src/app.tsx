@@ -63,9 +63,13 @@ function Shell({ account }: { account: Account }) {
   const operator = account.roles.includes(OPERATOR_ROLE);
   return (
     <SessionContext.Provider value={session}>
-      <a class="skip-link" href="#main">Skip to content</a>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
       <header class="top-bar">
-        <a class="brand" href={organization ? `/${encodeURIComponent(organization)}/_usersSettings/tokens` : '/_portal/'}>Gatehouse</a>
+        <a class="brand" href={organization ? `/${encodeURIComponent(organization)}/_usersSettings/tokens` : '/_portal/'}>
+          Gatehouse
+        </a>
         {organization && <span class="top-org">{organization}</span>}
         <span class="top-user">{account.displayName}</span>
         <button type="button" class="link-button" onClick={() => void signOut().then(() => location.assign('/_portal/'))}>

@@ -2,10 +2,7 @@
 // storage only). Locally: the development sign-in of the local runtime. Nothing is kept in
 // localStorage or cookies; closing the tab signs out.
 
-export type SignInSettings =
-  | { kind: 'development' }
-  | { kind: 'entra'; clientId: string; authority: string; scopes: string[] }
-  | { kind: 'unavailable' };
+export type SignInSettings = { kind: 'development' } | { kind: 'entra'; clientId: string; authority: string; scopes: string[] } | { kind: 'unavailable' };
 
 export interface Account {
   email: string;

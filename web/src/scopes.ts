@@ -10,7 +10,13 @@ const levels = (base: string, ...names: [string, string][]) => names.map(([label
 export const SCOPE_GROUPS: ScopeGroup[] = [
   { label: 'Agent pools', levels: levels('vso.agentpools', ['Read', ''], ['Read & manage', '_manage']) },
   { label: 'Analytics', levels: levels('vso.analytics', ['Read', '']) },
-  { label: 'Auditing', levels: [{ label: 'Read audit log', scope: 'vso.auditlog' }, { label: 'Manage audit streams', scope: 'vso.auditstreams_manage' }] },
+  {
+    label: 'Auditing',
+    levels: [
+      { label: 'Read audit log', scope: 'vso.auditlog' },
+      { label: 'Manage audit streams', scope: 'vso.auditstreams_manage' },
+    ],
+  },
   { label: 'Build', levels: levels('vso.build', ['Read', ''], ['Read & execute', '_execute']) },
   { label: 'Code', levels: levels('vso.code', ['Read', ''], ['Read & write', '_write'], ['Read, write & manage', '_manage'], ['Full', '_full']) },
   { label: 'Graph', levels: levels('vso.graph', ['Read', ''], ['Read & manage', '_manage']) },

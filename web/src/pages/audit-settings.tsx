@@ -35,7 +35,10 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
           {(readers ?? []).map((reader) => (
             <li key={reader.userId} class="list-row">
               <span>
-                {reader.displayName} <span class="hint">{reader.principalName}, since {formatDateTime(reader.grantedOn)}</span>
+                {reader.displayName}{' '}
+                <span class="hint">
+                  {reader.principalName}, since {formatDateTime(reader.grantedOn)}
+                </span>
               </span>
               <button
                 type="button"
@@ -44,7 +47,11 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
                 aria-label={`Remove ${reader.displayName} from audit readers`}
                 onClick={() =>
                   void run(async () => {
-                    ok(await api.DELETE('/{organization}/_apis/audit/readers/{userId}', { params: { path: { organization, userId: reader.userId }, query: { 'api-version': VERSION } } }));
+                    ok(
+                      await api.DELETE('/{organization}/_apis/audit/readers/{userId}', {
+                        params: { path: { organization, userId: reader.userId }, query: { 'api-version': VERSION } },
+                      }),
+                    );
                     await load();
                   })
                 }
@@ -59,7 +66,12 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
           onSubmit={(event) => {
             event.preventDefault();
             void run(async () => {
-              ok(await api.PUT('/{organization}/_apis/audit/readers/{userId}', { params: { path: { organization, userId: candidate }, query: { 'api-version': VERSION } }, body: {} }));
+              ok(
+                await api.PUT('/{organization}/_apis/audit/readers/{userId}', {
+                  params: { path: { organization, userId: candidate }, query: { 'api-version': VERSION } },
+                  body: {},
+                }),
+              );
               await load();
             });
           }}
@@ -86,7 +98,14 @@ export function AuditSettingsPage({ organization }: { organization: string }) {
           label="Save"
           onSubmit={async () => {
             setSaved(false);
-            setRetention(ok(await api.PATCH('/{organization}/_apis/audit/settings', { params: { path, query: { 'api-version': VERSION } }, body: { retentionDays: retention ?? 90 } })).retentionDays);
+            setRetention(
+              ok(
+                await api.PATCH('/{organization}/_apis/audit/settings', {
+                  params: { path, query: { 'api-version': VERSION } },
+                  body: { retentionDays: retention ?? 90 },
+                }),
+              ).retentionDays,
+            );
             setSaved(true);
           }}
         >

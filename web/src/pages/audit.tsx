@@ -147,17 +147,17 @@ export function AuditPage({ organization }: { organization: string }) {
       {list.items?.length === 0 && <Notice>No audit events in this range.</Notice>}
       {list.items && list.items.length > 0 && (
         <Table caption="Audit events" columns={['Date', 'Actor', 'IP address', 'Area', 'Action', 'Details']}>
-              {list.items.map((entry) => (
-                <tr key={entry.id}>
-                  <td>{formatDateTime(entry.timestamp)}</td>
-                  <td>{entry.actorDisplayName}</td>
-                  <td>{entry.ipAddress ?? '—'}</td>
-                  <td>{entry.area}</td>
-                  <td class="mono">{entry.actionId}</td>
-                  <td>{entry.details}</td>
-                </tr>
-              ))}
-            </Table>
+          {list.items.map((entry) => (
+            <tr key={entry.id}>
+              <td>{formatDateTime(entry.timestamp)}</td>
+              <td>{entry.actorDisplayName}</td>
+              <td>{entry.ipAddress ?? '—'}</td>
+              <td>{entry.area}</td>
+              <td class="mono">{entry.actionId}</td>
+              <td>{entry.details}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
     </Page>

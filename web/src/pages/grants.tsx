@@ -16,23 +16,17 @@ export function GrantsPage() {
   const [status, setStatus] = useState<Status>('manualReview');
   const [comments, setComments] = useState<Record<string, string>>({});
   const [busy, error, run] = useAction();
-  const list = usePaged(
-    async () => {
-      const page = ok(await api.GET('/_apis/pipelines/freegrantrequests', { params: { query: { 'api-version': '7.1', status, $top: 50 } } }));
-      return { items: page.value, continuation: undefined };
-    },
-    [status],
-  );
+  const list = usePaged(async () => {
+    const page = ok(await api.GET('/_apis/pipelines/freegrantrequests', { params: { query: { 'api-version': '7.1', status, $top: 50 } } }));
+    return { items: page.value, continuation: undefined };
+  }, [status]);
   return (
-    <Page title="Free grant reviews" description="Requests for free pipeline parallelism, with the automatic review's rule results. Decide those sent to manual review.">
+    <Page
+      title="Free grant reviews"
+      description="Requests for free pipeline parallelism, with the automatic review's rule results. Decide those sent to manual review."
+    >
       <div class="toolbar">
-        <SelectField
-          id="grant-status"
-          label="Status"
-          value={status}
-          options={STATUSES}
-          onChange={setStatus}
-        />
+        <SelectField id="grant-status" label="Status" value={status} options={STATUSES} onChange={setStatus} />
       </div>
       <Alert error={list.error ?? error} />
       {list.items?.length === 0 && <Notice>No requests.</Notice>}
@@ -82,7 +76,14 @@ export function GrantsPage() {
               >
                 <div class="field">
                   <label for={commentId}>Comment</label>
-                  <textarea id={commentId} class="input" required rows={2} value={comments[request.id] ?? ''} onInput={(event) => setComments({ ...comments, [request.id]: event.currentTarget.value })} />
+                  <textarea
+                    id={commentId}
+                    class="input"
+                    required
+                    rows={2}
+                    value={comments[request.id] ?? ''}
+                    onInput={(event) => setComments({ ...comments, [request.id]: event.currentTarget.value })}
+                  />
                 </div>
                 <div class="form-actions">
                   <button type="submit" class="button button-primary" value="approve" disabled={busy}>

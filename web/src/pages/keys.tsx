@@ -2,11 +2,33 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDate, formatDateTime } from '../format';
-import { Alert, Dialog, MoreButton, Notice, Page, StatusBadge, useAction, usePaged, Table, SelectField, STATUS_FILTERS, ActionForm, TextField } from '../ui/kit';
+import {
+  Alert,
+  Dialog,
+  MoreButton,
+  Notice,
+  Page,
+  StatusBadge,
+  useAction,
+  usePaged,
+  Table,
+  SelectField,
+  STATUS_FILTERS,
+  ActionForm,
+  TextField,
+} from '../ui/kit';
 
 type SshKey = NonNullable<operations['sshkeys-create']['responses'][200]['content']['application/json']['sshKey']>;
 const VERSION = '7.1' as const;
-const KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com'];
+const KEY_TYPES = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+];
 const MAX_KEY_BYTES = 16 * 1024;
 
 /** Checked before sending: one public key line of a known type, not a private key, not too large. */
@@ -66,31 +88,43 @@ export function KeysPage({ organization }: { organization: string }) {
       {list.items?.length === 0 && <Notice>No {filter} SSH keys.</Notice>}
       {list.items && list.items.length > 0 && (
         <Table caption="Your SSH public keys" columns={['Name', 'Status', 'Type', 'Fingerprint', 'Expires', 'Last used']} actions>
-              {list.items.map((key) => (
-                <tr key={key.authorizationId}>
-                  <th scope="row">{key.displayName}</th>
-                  <td>
-                    <StatusBadge status={key.status} />
-                  </td>
-                  <td>
-                    {key.keyType} ({key.keySize} bits)
-                  </td>
-                  <td class="mono">{key.fingerprint}</td>
-                  <td>{formatDate(key.validTo)}</td>
-                  <td>{key.lastUsed ? formatDateTime(key.lastUsed) : 'Never'}</td>
-                  <td class="actions">
-                    {key.status === 'active' && (
-                      <button type="button" class="button button-small" disabled={busy} aria-label={`Revoke ${key.displayName}`} onClick={() => void remove(key, false)}>
-                        Revoke
-                      </button>
-                    )}
-                    <button type="button" class="button button-small button-danger" disabled={busy} aria-label={`Remove ${key.displayName}`} onClick={() => void remove(key, true)}>
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </Table>
+          {list.items.map((key) => (
+            <tr key={key.authorizationId}>
+              <th scope="row">{key.displayName}</th>
+              <td>
+                <StatusBadge status={key.status} />
+              </td>
+              <td>
+                {key.keyType} ({key.keySize} bits)
+              </td>
+              <td class="mono">{key.fingerprint}</td>
+              <td>{formatDate(key.validTo)}</td>
+              <td>{key.lastUsed ? formatDateTime(key.lastUsed) : 'Never'}</td>
+              <td class="actions">
+                {key.status === 'active' && (
+                  <button
+                    type="button"
+                    class="button button-small"
+                    disabled={busy}
+                    aria-label={`Revoke ${key.displayName}`}
+                    onClick={() => void remove(key, false)}
+                  >
+                    Revoke
+                  </button>
+                )}
+                <button
+                  type="button"
+                  class="button button-small button-danger"
+                  disabled={busy}
+                  aria-label={`Remove ${key.displayName}`}
+                  onClick={() => void remove(key, true)}
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
       <Dialog title="Add an SSH public key" open={adding} onClose={() => setAdding(false)}>
@@ -129,7 +163,14 @@ function AddKeyForm({ organization, onAdded }: { organization: string; onAdded: 
       <TextField id="key-name" label="Name" required maxLength={256} value={name} onInput={setName} />
       <div class="field">
         <label for="key-data">Public key</label>
-        <textarea id="key-data" class="input mono" rows={5} value={key} placeholder="ssh-ed25519 AAAA… you@example.com" onInput={(event) => setKey(event.currentTarget.value)} />
+        <textarea
+          id="key-data"
+          class="input mono"
+          rows={5}
+          value={key}
+          placeholder="ssh-ed25519 AAAA… you@example.com"
+          onInput={(event) => setKey(event.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for="key-file">Or choose a .pub file</label>

@@ -12,7 +12,11 @@ export function MembersPage({ organization }: { organization: string }) {
   const path = { organization };
   const [adding, setAdding] = useState(false);
   const [busy, actionError, run] = useAction();
-  const { value: members, error: loadError, reload: load } = useLoad(
+  const {
+    value: members,
+    error: loadError,
+    reload: load,
+  } = useLoad(
     async () => ok(await api.GET('/{organization}/_apis/userentitlements', { params: { path, query: { 'api-version': VERSION } } })).members,
     [organization],
   );
@@ -31,31 +35,39 @@ export function MembersPage({ organization }: { organization: string }) {
       {!members && !error && <p role="status">Loading…</p>}
       {members && (
         <Table caption="Members" columns={['Name', 'Email', 'Groups', 'Projects']} actions>
-              {members.map((member) => (
-                <tr key={member.id}>
-                  <th scope="row">{member.user.displayName}</th>
-                  <td>{member.user.principalName}</td>
-                  <td>{member.groups.map((group) => GROUPS[group]).join(', ') || 'Members'}</td>
-                  <td>{member.projectEntitlements.map((entitlement) => `${entitlement.projectRef.name} (${entitlement.group.groupType.replace('project', '')})`).join(', ') || '—'}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="button button-small button-danger"
-                      disabled={busy}
-                      aria-label={`Remove ${member.user.displayName}`}
-                      onClick={() =>
-                        void run(async () => {
-                          ok(await api.DELETE('/{organization}/_apis/userentitlements/{userId}', { params: { path: { organization, userId: member.id }, query: { 'api-version': VERSION } } }));
-                          await load();
-                        })
-                      }
-                    >
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </Table>
+          {members.map((member) => (
+            <tr key={member.id}>
+              <th scope="row">{member.user.displayName}</th>
+              <td>{member.user.principalName}</td>
+              <td>{member.groups.map((group) => GROUPS[group]).join(', ') || 'Members'}</td>
+              <td>
+                {member.projectEntitlements
+                  .map((entitlement) => `${entitlement.projectRef.name} (${entitlement.group.groupType.replace('project', '')})`)
+                  .join(', ') || '—'}
+              </td>
+              <td class="actions">
+                <button
+                  type="button"
+                  class="button button-small button-danger"
+                  disabled={busy}
+                  aria-label={`Remove ${member.user.displayName}`}
+                  onClick={() =>
+                    void run(async () => {
+                      ok(
+                        await api.DELETE('/{organization}/_apis/userentitlements/{userId}', {
+                          params: { path: { organization, userId: member.id }, query: { 'api-version': VERSION } },
+                        }),
+                      );
+                      await load();
+                    })
+                  }
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <Dialog title="Add a user" open={adding} onClose={() => setAdding(false)}>
         <AddMemberForm

@@ -18,7 +18,10 @@ export function NotificationsPage({ organization }: { organization: string }) {
     async (continuationToken) => {
       const page = ok(
         await api.GET('/{organization}/_apis/notifications', {
-          params: { path, query: { 'api-version': VERSION, $top: 25, unreadOnly: unreadOnly ? 'true' : 'false', ...(continuationToken ? { continuationToken } : {}) } },
+          params: {
+            path,
+            query: { 'api-version': VERSION, $top: 25, unreadOnly: unreadOnly ? 'true' : 'false', ...(continuationToken ? { continuationToken } : {}) },
+          },
         }),
       );
       return { items: page.value, continuation: page.continuationToken };
@@ -36,8 +39,8 @@ export function NotificationsPage({ organization }: { organization: string }) {
       <section class="card stack" aria-labelledby="calendar-title">
         <h2 id="calendar-title">Expiry calendar</h2>
         <p class="hint">
-          Your tokens' and keys' expiry dates as an iCalendar feed. A calendar app subscribes to this address with a personal access token that has the
-          Tokens (Read) scope as its password.
+          Your tokens' and keys' expiry dates as an iCalendar feed. A calendar app subscribes to this address with a personal access token that has the Tokens
+          (Read) scope as its password.
         </p>
         <CopyField label="Calendar address" value={`${location.origin}${calendar}`} />
         <div class="form-actions">

@@ -9,7 +9,9 @@ export function OrganizationPage({ organization }: { organization: string }) {
   const [, error, run] = useAction();
   useEffect(() => {
     void run(async () => {
-      setLimited(ok(await api.GET('/{organization}/_apis/organization/settings', { params: { path, query: { 'api-version': '7.1' } } })).limitUserVisibilityToProjects);
+      setLimited(
+        ok(await api.GET('/{organization}/_apis/organization/settings', { params: { path, query: { 'api-version': '7.1' } } })).limitUserVisibilityToProjects,
+      );
     });
   }, [organization]);
   return (
@@ -22,12 +24,16 @@ export function OrganizationPage({ organization }: { organization: string }) {
             onSubmit={async () => {
               setSaved(false);
               const body = { limitUserVisibilityToProjects: limited };
-              setLimited(ok(await api.PATCH('/{organization}/_apis/organization/settings', { params: { path, query: { 'api-version': '7.1' } }, body })).limitUserVisibilityToProjects);
+              setLimited(
+                ok(await api.PATCH('/{organization}/_apis/organization/settings', { params: { path, query: { 'api-version': '7.1' } }, body }))
+                  .limitUserVisibilityToProjects,
+              );
               setSaved(true);
             }}
           >
             <label class="checkbox">
-              <input type="checkbox" checked={limited} onChange={(event) => setLimited(event.currentTarget.checked)} /> Limit user visibility and collaboration to specific projects
+              <input type="checkbox" checked={limited} onChange={(event) => setLimited(event.currentTarget.checked)} /> Limit user visibility and collaboration
+              to specific projects
             </label>
             <p class="hint">Members of the Project-Scoped Users group then see only the projects they belong to and none of the organization settings.</p>
             {saved && <Notice>Saved.</Notice>}

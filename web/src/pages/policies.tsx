@@ -35,7 +35,11 @@ export function PoliciesPage({ organization }: { organization: string }) {
         restrictGlobalPats: { enabled: policies.restrictGlobalPats.enabled },
         restrictPatCreation: { enabled: policies.restrictPatCreation.enabled, allowPackagingScopes: policies.restrictPatCreation.allowPackagingScopes },
         leakedPatAutoRevocation: { enabled: policies.leakedPatAutoRevocation.enabled },
-        sshKeys: { allowed: policies.sshKeys.allowed, defaultLifespanDays: policies.sshKeys.defaultLifespanDays, minimumRsaBits: policies.sshKeys.minimumRsaBits },
+        sshKeys: {
+          allowed: policies.sshKeys.allowed,
+          defaultLifespanDays: policies.sshKeys.defaultLifespanDays,
+          minimumRsaBits: policies.sshKeys.minimumRsaBits,
+        },
       });
     } catch (caught) {
       setLoadError(caught);
@@ -49,8 +53,18 @@ export function PoliciesPage({ organization }: { organization: string }) {
     setPreview(undefined);
     setSaved(false);
   };
-  if (loadError) return <Page title="Policies"><Alert error={loadError} /></Page>;
-  if (!current) return <Page title="Policies"><p role="status">Loading…</p></Page>;
+  if (loadError)
+    return (
+      <Page title="Policies">
+        <Alert error={loadError} />
+      </Page>
+    );
+  if (!current)
+    return (
+      <Page title="Policies">
+        <p role="status">Loading…</p>
+      </Page>
+    );
   return (
     <Page title="Policies" description="Rules for the personal access tokens and SSH keys of this organization. Preview who would be affected before you save.">
       <form
@@ -71,7 +85,12 @@ export function PoliciesPage({ organization }: { organization: string }) {
       >
         <fieldset>
           <legend>Personal access tokens</legend>
-          <Toggle id="max-lifespan" label="Enforce a maximum lifetime" checked={draft.maxPatLifespan?.enabled ?? false} onChange={(enabled) => change({ maxPatLifespan: { ...draft.maxPatLifespan, enabled } })} />
+          <Toggle
+            id="max-lifespan"
+            label="Enforce a maximum lifetime"
+            checked={draft.maxPatLifespan?.enabled ?? false}
+            onChange={(enabled) => change({ maxPatLifespan: { ...draft.maxPatLifespan, enabled } })}
+          />
           <NumberField
             id="max-days"
             label="Maximum lifetime (days)"
@@ -80,19 +99,39 @@ export function PoliciesPage({ organization }: { organization: string }) {
             value={draft.maxPatLifespan?.maxDays ?? 90}
             onInput={(maxDays) => change({ maxPatLifespan: { ...draft.maxPatLifespan, maxDays } })}
           />
-          <Toggle id="restrict-full" label="Restrict full access tokens" checked={draft.restrictFullScopePats?.enabled ?? false} onChange={(enabled) => change({ restrictFullScopePats: { enabled } })} />
-          <Toggle id="restrict-global" label="Restrict tokens for all organizations" checked={draft.restrictGlobalPats?.enabled ?? false} onChange={(enabled) => change({ restrictGlobalPats: { enabled } })} />
+          <Toggle
+            id="restrict-full"
+            label="Restrict full access tokens"
+            checked={draft.restrictFullScopePats?.enabled ?? false}
+            onChange={(enabled) => change({ restrictFullScopePats: { enabled } })}
+          />
+          <Toggle
+            id="restrict-global"
+            label="Restrict tokens for all organizations"
+            checked={draft.restrictGlobalPats?.enabled ?? false}
+            onChange={(enabled) => change({ restrictGlobalPats: { enabled } })}
+          />
           <Toggle
             id="restrict-creation"
             label="Restrict creating tokens"
             checked={draft.restrictPatCreation?.enabled ?? false}
             onChange={(enabled) => change({ restrictPatCreation: { ...draft.restrictPatCreation, enabled } })}
           />
-          <Toggle id="leak-revocation" label="Revoke leaked tokens automatically" checked={draft.leakedPatAutoRevocation?.enabled ?? true} onChange={(enabled) => change({ leakedPatAutoRevocation: { enabled } })} />
+          <Toggle
+            id="leak-revocation"
+            label="Revoke leaked tokens automatically"
+            checked={draft.leakedPatAutoRevocation?.enabled ?? true}
+            onChange={(enabled) => change({ leakedPatAutoRevocation: { enabled } })}
+          />
         </fieldset>
         <fieldset>
           <legend>SSH keys</legend>
-          <Toggle id="ssh-allowed" label="Allow SSH keys" checked={draft.sshKeys?.allowed ?? true} onChange={(allowed) => change({ sshKeys: { ...draft.sshKeys, allowed } })} />
+          <Toggle
+            id="ssh-allowed"
+            label="Allow SSH keys"
+            checked={draft.sshKeys?.allowed ?? true}
+            onChange={(allowed) => change({ sshKeys: { ...draft.sshKeys, allowed } })}
+          />
           <NumberField
             id="ssh-default"
             label="Default lifetime (days)"
@@ -115,7 +154,9 @@ export function PoliciesPage({ organization }: { organization: string }) {
             disabled={busy}
             onClick={() =>
               void run(async () => {
-                setPreview(ok(await api.POST('/{organization}/_apis/tokens/policies/preview', { params: { path, query: { 'api-version': VERSION } }, body: draft })));
+                setPreview(
+                  ok(await api.POST('/{organization}/_apis/tokens/policies/preview', { params: { path, query: { 'api-version': VERSION } }, body: draft })),
+                );
               })
             }
           >
@@ -133,19 +174,21 @@ export function PoliciesPage({ organization }: { organization: string }) {
             <Notice>No active token breaks these policies.</Notice>
           ) : (
             <>
-              <p role="status">{preview.count} active token(s) break these policies. Saving does not revoke them; they are refused when used or renewed against the new rules.</p>
+              <p role="status">
+                {preview.count} active token(s) break these policies. Saving does not revoke them; they are refused when used or renewed against the new rules.
+              </p>
               <Table caption="Tokens that break the proposed policies" columns={['Owner', 'Token', 'Expires', 'Breaks']}>
-                    {preview.value.map((item) => (
-                      <tr key={item.authorizationId}>
-                        <td>
-                          {item.owner.displayName} <span class="hint">{item.owner.principalName}</span>
-                        </td>
-                        <th scope="row">{item.displayName}</th>
-                        <td>{formatDate(item.validTo)}</td>
-                        <td>{item.violations.join(', ')}</td>
-                      </tr>
-                    ))}
-                  </Table>
+                {preview.value.map((item) => (
+                  <tr key={item.authorizationId}>
+                    <td>
+                      {item.owner.displayName} <span class="hint">{item.owner.principalName}</span>
+                    </td>
+                    <th scope="row">{item.displayName}</th>
+                    <td>{formatDate(item.validTo)}</td>
+                    <td>{item.violations.join(', ')}</td>
+                  </tr>
+                ))}
+              </Table>
             </>
           )}
         </section>

@@ -8,10 +8,11 @@ const VERSION = '7.1' as const;
 export function ProjectsPage({ organization }: { organization: string }) {
   const path = { organization };
   const [creating, setCreating] = useState(false);
-  const { value: projects, error, reload: load } = useLoad(
-    async () => ok(await api.GET('/{organization}/_apis/projects', { params: { path, query: { 'api-version': VERSION } } })).value,
-    [organization],
-  );
+  const {
+    value: projects,
+    error,
+    reload: load,
+  } = useLoad(async () => ok(await api.GET('/{organization}/_apis/projects', { params: { path, query: { 'api-version': VERSION } } })).value, [organization]);
   return (
     <Page
       title="Projects"
@@ -26,15 +27,15 @@ export function ProjectsPage({ organization }: { organization: string }) {
       {!projects && !error && <p role="status">Loading…</p>}
       {projects && (
         <Table caption="Projects" columns={['Name', 'Visibility', 'Description', 'Last updated']}>
-              {projects.map((project) => (
-                <tr key={project.id}>
-                  <th scope="row">{project.name}</th>
-                  <td>{project.visibility}</td>
-                  <td>{project.description || '—'}</td>
-                  <td>{formatDateTime(project.lastUpdateTime)}</td>
-                </tr>
-              ))}
-            </Table>
+          {projects.map((project) => (
+            <tr key={project.id}>
+              <th scope="row">{project.name}</th>
+              <td>{project.visibility}</td>
+              <td>{project.description || '—'}</td>
+              <td>{formatDateTime(project.lastUpdateTime)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       <Dialog title="Create a project" open={creating} onClose={() => setCreating(false)}>
         <CreateProjectForm

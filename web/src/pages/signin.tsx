@@ -50,7 +50,10 @@ function DevelopmentSignIn({ onSignedIn }: { onSignedIn: () => void }) {
         {choices.identities.map((identity) => (
           <label key={identity.email} class="radio">
             <input type="radio" name="identity" value={identity.email} checked={email === identity.email} onChange={() => setEmail(identity.email)} />
-            {identity.displayName} <span class="hint">({identity.email}, {identity.organization})</span>
+            {identity.displayName}{' '}
+            <span class="hint">
+              ({identity.email}, {identity.organization})
+            </span>
           </label>
         ))}
       </fieldset>

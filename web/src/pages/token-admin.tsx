@@ -33,7 +33,15 @@ export function TokenAdminPage({ organization }: { organization: string }) {
       >
         <div class="field-inline">
           <label for="person-search">Find a person</label>
-          <input id="person-search" class="input" type="search" required value={query} placeholder="Name or email" onInput={(event) => setQuery(event.currentTarget.value)} />
+          <input
+            id="person-search"
+            class="input"
+            type="search"
+            required
+            value={query}
+            placeholder="Name or email"
+            onInput={(event) => setQuery(event.currentTarget.value)}
+          />
         </div>
         <button type="submit" class="button" disabled={busy}>
           Search
@@ -79,41 +87,41 @@ function PersonTokens({ organization, person }: { organization: string; person: 
       {list.items?.length === 0 && <Notice>{person.providerDisplayName} has no personal access tokens here.</Notice>}
       {list.items && list.items.length > 0 && (
         <Table caption={`Personal access tokens of ${person.providerDisplayName}`} columns={['Name', 'Status', 'Scopes', 'Expires', 'Last used']} actions>
-              {list.items.map((token) => (
-                <tr key={token.authorizationId}>
-                  <th scope="row">{token.displayName ?? '(unnamed)'}</th>
-                  <td>
-                    <StatusBadge status={token.isValid ? 'Active' : 'Inactive'} />
-                  </td>
-                  <td class="scopes">{describeScopes(token.scope)}</td>
-                  <td>{formatDate(token.validTo)}</td>
-                  <td>{formatLastUsed(token.lastUsed)}</td>
-                  <td class="actions">
-                    {token.isValid && (
-                      <button
-                        type="button"
-                        class="button button-small button-danger"
-                        disabled={busy}
-                        aria-label={`Revoke ${token.displayName ?? 'token'}`}
-                        onClick={() =>
-                          void run(async () => {
-                            ok(
-                              await api.POST('/{organization}/_apis/tokenadmin/revocations', {
-                                params: { path: { organization }, query: { 'api-version': '7.1' } },
-                                body: [{ authorizationId: token.authorizationId }],
-                              }),
-                            );
-                            await list.reload();
-                          })
-                        }
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </Table>
+          {list.items.map((token) => (
+            <tr key={token.authorizationId}>
+              <th scope="row">{token.displayName ?? '(unnamed)'}</th>
+              <td>
+                <StatusBadge status={token.isValid ? 'Active' : 'Inactive'} />
+              </td>
+              <td class="scopes">{describeScopes(token.scope)}</td>
+              <td>{formatDate(token.validTo)}</td>
+              <td>{formatLastUsed(token.lastUsed)}</td>
+              <td class="actions">
+                {token.isValid && (
+                  <button
+                    type="button"
+                    class="button button-small button-danger"
+                    disabled={busy}
+                    aria-label={`Revoke ${token.displayName ?? 'token'}`}
+                    onClick={() =>
+                      void run(async () => {
+                        ok(
+                          await api.POST('/{organization}/_apis/tokenadmin/revocations', {
+                            params: { path: { organization }, query: { 'api-version': '7.1' } },
+                            body: [{ authorizationId: token.authorizationId }],
+                          }),
+                        );
+                        await list.reload();
+                      })
+                    }
+                  >
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
     </section>
@@ -142,7 +150,14 @@ function RevocationRuleForm({ organization }: { organization: string }) {
         }}
       >
         <p class="hint">Revokes every token of this organization that holds any of the scopes, optionally only those created before a date.</p>
-        <TextField id="rule-scopes" label="Scopes (space-separated)" required value={scopes} placeholder="vso.code_write vso.packaging_write" onInput={setScopes} />
+        <TextField
+          id="rule-scopes"
+          label="Scopes (space-separated)"
+          required
+          value={scopes}
+          placeholder="vso.code_write vso.packaging_write"
+          onInput={setScopes}
+        />
         <div class="field">
           <label for="rule-before">Created before (optional)</label>
           <input id="rule-before" class="input" type="date" value={before} onInput={(event) => setBefore(event.currentTarget.value)} />

@@ -3,7 +3,21 @@ import { api, ok, download } from '../api';
 import type { operations } from '../api/schema';
 import { addDays, daysUntil, endOfDay, formatDate, formatDateTime, formatLastUsed, inputDate } from '../format';
 import { FULL_ACCESS, SCOPE_GROUPS, describeScopes } from '../scopes';
-import { Alert, CopyField, Dialog, MoreButton, Notice, Page, StatusBadge, usePaged, Table, SelectField, STATUS_FILTERS, ActionForm, TextField } from '../ui/kit';
+import {
+  Alert,
+  CopyField,
+  Dialog,
+  MoreButton,
+  Notice,
+  Page,
+  StatusBadge,
+  usePaged,
+  Table,
+  SelectField,
+  STATUS_FILTERS,
+  ActionForm,
+  TextField,
+} from '../ui/kit';
 
 type PatToken = operations['pats-create']['responses'][200]['content']['application/json']['patToken'] & {};
 type Policies = operations['token-policies-mine']['responses'][200]['content']['application/json'];
@@ -44,7 +58,16 @@ export function TokensPage({ organization }: { organization: string }) {
   const list = usePaged<PatToken>(
     async (continuationToken) => {
       const outcome = await api.GET('/{organization}/_apis/tokens/pats', {
-        params: { path, query: { 'api-version': VERSION, displayFilterOption: filter, $top: 25, sortByOption: 'displayDate', ...(continuationToken ? { continuationToken } : {}) } },
+        params: {
+          path,
+          query: {
+            'api-version': VERSION,
+            displayFilterOption: filter,
+            $top: 25,
+            sortByOption: 'displayDate',
+            ...(continuationToken ? { continuationToken } : {}),
+          },
+        },
       });
       const page = ok(outcome);
       if (!('patTokens' in page)) return { items: [], continuation: undefined };
@@ -80,50 +103,66 @@ export function TokensPage({ organization }: { organization: string }) {
         <SelectField id="token-filter" label="Status" value={filter} options={STATUS_FILTERS} onChange={setFilter} />
         <div class="field-inline">
           <label for="token-search">Search</label>
-          <input id="token-search" class="input" type="search" value={search} placeholder="Name or scope" onInput={(event) => setSearch(event.currentTarget.value)} />
+          <input
+            id="token-search"
+            class="input"
+            type="search"
+            value={search}
+            placeholder="Name or scope"
+            onInput={(event) => setSearch(event.currentTarget.value)}
+          />
         </div>
       </div>
       <Alert error={list.error} />
-      {list.items && shown.length === 0 && <Notice>No {filter} tokens{needle ? ' match the search' : ''}.</Notice>}
+      {list.items && shown.length === 0 && (
+        <Notice>
+          No {filter} tokens{needle ? ' match the search' : ''}.
+        </Notice>
+      )}
       {shown.length > 0 && (
         <Table caption="Your personal access tokens" columns={['Name', 'Status', 'Organization', 'Scopes', 'Expires', 'Last used']} actions>
-              {shown.map((token) => {
-                const status = statusOf(token, filter);
-                const soon = status === 'Active' && daysUntil(token.validTo) <= 14;
-                return (
-                  <tr key={token.authorizationId} class={soon ? 'row-warning' : undefined}>
-                    <th scope="row">{token.displayName}</th>
-                    <td>
-                      <StatusBadge status={status} />
-                    </td>
-                    <td>{token.targetAccounts === null ? 'All accessible organizations' : organization}</td>
-                    <td class="scopes">{describeScopes(token.scope)}</td>
-                    <td>
-                      {formatDate(token.validTo)}
-                      {soon && <span class="hint"> (expires soon)</span>}
-                    </td>
-                    <td>{formatLastUsed(token.lastUsed)}</td>
-                    <td class="actions">
-                      {status !== 'Revoked' && (
-                        <>
-                          <button type="button" class="button button-small" onClick={() => setRenewing(token)} aria-label={`Renew ${token.displayName}`}>
-                            Renew
-                          </button>
-                          {status === 'Active' && (
-                            <button type="button" class="button button-small" onClick={() => setRotating(token)} aria-label={`Rotate ${token.displayName}`}>
-                              Rotate
-                            </button>
-                          )}
-                          <button type="button" class="button button-small button-danger" onClick={() => setRevoking(token)} aria-label={`Revoke ${token.displayName}`}>
-                            Revoke
-                          </button>
-                        </>
+          {shown.map((token) => {
+            const status = statusOf(token, filter);
+            const soon = status === 'Active' && daysUntil(token.validTo) <= 14;
+            return (
+              <tr key={token.authorizationId} class={soon ? 'row-warning' : undefined}>
+                <th scope="row">{token.displayName}</th>
+                <td>
+                  <StatusBadge status={status} />
+                </td>
+                <td>{token.targetAccounts === null ? 'All accessible organizations' : organization}</td>
+                <td class="scopes">{describeScopes(token.scope)}</td>
+                <td>
+                  {formatDate(token.validTo)}
+                  {soon && <span class="hint"> (expires soon)</span>}
+                </td>
+                <td>{formatLastUsed(token.lastUsed)}</td>
+                <td class="actions">
+                  {status !== 'Revoked' && (
+                    <>
+                      <button type="button" class="button button-small" onClick={() => setRenewing(token)} aria-label={`Renew ${token.displayName}`}>
+                        Renew
+                      </button>
+                      {status === 'Active' && (
+                        <button type="button" class="button button-small" onClick={() => setRotating(token)} aria-label={`Rotate ${token.displayName}`}>
+                          Rotate
+                        </button>
                       )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </Table>
+                      <button
+                        type="button"
+                        class="button button-small button-danger"
+                        onClick={() => setRevoking(token)}
+                        aria-label={`Revoke ${token.displayName}`}
+                      >
+                        Revoke
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </Table>
       )}
       <MoreButton hasMore={list.hasMore} loading={list.loading} onClick={() => void list.more()} />
 
@@ -202,7 +241,11 @@ function PolicySummary({ policies }: { policies: Policies | undefined }) {
     policies.maxPatLifespanDays !== null ? `tokens live at most ${policies.maxPatLifespanDays} days` : 'no maximum lifetime',
     policies.fullScopePatsAllowed ? undefined : 'full access tokens are not allowed',
     policies.globalPatsAllowed ? undefined : 'tokens for all organizations are not allowed',
-    policies.patCreation === 'restricted' ? 'you may not create tokens' : policies.patCreation === 'packagingOnly' ? 'you may create packaging tokens only' : undefined,
+    policies.patCreation === 'restricted'
+      ? 'you may not create tokens'
+      : policies.patCreation === 'packagingOnly'
+        ? 'you may create packaging tokens only'
+        : undefined,
   ].filter(Boolean);
   return (
     <p class="message message-info" id="policy-summary">

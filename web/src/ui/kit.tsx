@@ -2,7 +2,17 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from '../errors';
 
-export function Page({ title, description, actions, children }: { title: string; description?: string; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Page({
+  title,
+  description,
+  actions,
+  children,
+}: {
+  title: string;
+  description?: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   useEffect(() => {
     document.title = `${title} · Gatehouse`;
   }, [title]);
@@ -185,7 +195,19 @@ export function Table({ caption, columns, actions = false, children }: { caption
 }
 
 /** A labelled select, as the toolbars' filters use it. */
-export function SelectField<T extends string>({ id, label, value, options, onChange }: { id: string; label: string; value: T; options: [T, string][]; onChange: (value: T) => void }) {
+export function SelectField<T extends string>({
+  id,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: T;
+  options: [T, string][];
+  onChange: (value: T) => void;
+}) {
   return (
     <div class="field-inline">
       <label for={id}>{label}</label>
@@ -280,17 +302,48 @@ export function TextField({
   return (
     <div class="field">
       <label for={id}>{label}</label>
-      <input id={id} class="input" required={required} maxLength={maxLength} placeholder={placeholder} value={value} onInput={(event) => onInput(event.currentTarget.value)} />
+      <input
+        id={id}
+        class="input"
+        required={required}
+        maxLength={maxLength}
+        placeholder={placeholder}
+        value={value}
+        onInput={(event) => onInput(event.currentTarget.value)}
+      />
     </div>
   );
 }
 
 /** A labelled whole-number input, beside its neighbours. */
-export function NumberField({ id, label, value, min, max, onInput }: { id: string; label: string; value: number | undefined; min: number; max?: number; onInput: (value: number) => void }) {
+export function NumberField({
+  id,
+  label,
+  value,
+  min,
+  max,
+  onInput,
+}: {
+  id: string;
+  label: string;
+  value: number | undefined;
+  min: number;
+  max?: number;
+  onInput: (value: number) => void;
+}) {
   return (
     <div class="field-inline">
       <label for={id}>{label}</label>
-      <input id={id} class="input input-narrow" type="number" required min={min} max={max} value={value ?? ''} onInput={(event) => onInput(Number(event.currentTarget.value))} />
+      <input
+        id={id}
+        class="input input-narrow"
+        type="number"
+        required
+        min={min}
+        max={max}
+        value={value ?? ''}
+        onInput={(event) => onInput(Number(event.currentTarget.value))}
+      />
     </div>
   );
 }
