@@ -63,6 +63,8 @@ export default defineConfig(
       // Values read back from storage rows are converted on purpose (a row's type is asserted by its reader, not checked),
       // and `+1` beside `-1` reads as a signed step.
       '@typescript-eslint/no-unnecessary-type-conversion': 'off',
+      // Prettier may break a chain before `[key]` (its semicolons rule out the ASI hazard this rule is about).
+      'no-unexpected-multiline': 'off',
       // Input validation matches control characters on purpose (names, descriptions, header values, table keys).
       'no-control-regex': 'off',
       '@typescript-eslint/no-non-null-assertion': 'error',
