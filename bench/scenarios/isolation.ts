@@ -77,7 +77,7 @@ function fakeRegistry(): { server: Server; packumentCalls: () => number; reset()
  * answers the response's status: a server that refuses early answers and closes while the body is
  * still being sent, which an HTTP client library reports as a write error instead of the answer.
  */
-function sendLarge(url: string, path: string, token: string, size: number): Promise<number> {
+function sendLarge(url: string, path: string, token: string, size: number): Promise<number | 'reset'> {
   const target = new URL(path, url);
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(MiB, 'A');
@@ -86,11 +86,17 @@ function sendLarge(url: string, path: string, token: string, size: number): Prom
     let closed = false;
     socket.setEncoding('utf8');
     socket.on('data', (data: string) => (received += data));
-    socket.on('error', () => undefined);
+    let resetBeforeAnswer = false;
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') resetBeforeAnswer = true;
+    });
     socket.on('close', () => {
       closed = true;
       const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
       if (status) resolve(Number(status));
+      // A server that answers and closes while the body is still arriving resets the connection, and a
+      // reset can discard the answer before this side reads it: the refusal happened, its text is lost.
+      else if (resetBeforeAnswer) resolve('reset');
       else reject(new Error(`no answer to the publish of ${size} bytes`));
     });
     socket.on('connect', () => {

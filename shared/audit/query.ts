@@ -207,10 +207,10 @@ export class AuditCursor {
         isGuid(actor) ? odata`(ActorId eq ${actor.toLowerCase()} or ActorClientId eq ${actor.toLowerCase()})` : odata`ActorUpnLower eq ${actor.toLowerCase()}`,
       );
     }
-    return auditLogTable(this.app)
+    const pages = auditLogTable(this.app)
       .listEntities<AuditRow>({ queryOptions: { filter: clauses.join(' and ') } })
-      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) })
-      [Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
+      .byPage({ maxPageSize: this.options.pageSize, ...(resume?.c ? { continuationToken: resume.c } : {}) });
+    return pages[Symbol.asyncIterator]() as AsyncIterator<StoredRow[] & { continuationToken?: string }>;
   }
 }
 
