@@ -9,7 +9,7 @@ import { exitWithParent } from './lib.js';
  * The baselines: minimal Node processes doing the least storage work for each job, with the same
  * storage SDKs Gatehouse uses and nothing else (no framework, validation, logging or auth).
  * BASELINE selects the job:
- * - `http`: a bare node:http server answering every request with one Azurite point read (P1);
+ * - `http`: a bare node:http server answering every request with one Azurite point read of the entity its query names (P1);
  * - `pat-create`: CONCURRENCY loops for DURATION_MS doing the storage calls of one PAT create (P2);
  * - `audit-writer`: a receive / transaction / delete loop draining EVENTS audit messages (P4).
  * STORAGE is the connection string. Prints `BENCH_READY {...}` and, for loops, `BENCH_RESULT {...}`.
@@ -23,22 +23,33 @@ const result = (value: Record<string, unknown>) => process.stdout.write(`BENCH_R
 
 // ---- P1: one point read per request ---------------------------------------------------------------
 
+/**
+ * Answers every request with the entity its query names (`table`, `partitionKey`, `rowKey`), read
+ * with one point read and sent back as JSON: P1 names the PAT record Gatehouse reads, so both sides
+ * fetch the same entity from the same table and answer about as many bytes.
+ */
 async function httpBaseline(): Promise<void> {
-  const client = table('benchbaseline');
-  await client.createTable();
-  await client.upsertEntity({ partitionKey: 'p', rowKey: 'r', value: 'x'.repeat(200) }, 'Replace');
-  const server = createServer((_req, res) => {
-    client.getEntity('p', 'r').then(
-      (entity) => {
-        const body = JSON.stringify({ value: entity.value });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
+  const tables = new Map<string, TableClient>();
+  const tableNamed = (name: string) => {
+    let client = tables.get(name);
+    if (!client) tables.set(name, (client = table(name)));
+    return client;
+  };
+  const server = createServer((req, res) => {
+    const query = new URLSearchParams(req.url?.split('?')[1] ?? '');
+    tableNamed(query.get('table') ?? '')
+      .getEntity(query.get('partitionKey') ?? '', query.get('rowKey') ?? '')
+      .then(
+        (entity) => {
+          const body = JSON.stringify(entity);
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   exitWithParent(async () => void server.close());

@@ -1,4 +1,6 @@
 import autocannon, { type Result } from 'autocannon';
+import { patPartitionOf, patRowKey } from '../../shared/tokens/repository.js';
+import { TABLES } from '../../shared/storage/names.js';
 import { benchUserToken, fmt, round, startChild } from '../lib.js';
 import {
   countsPer,
@@ -67,15 +69,20 @@ async function target(ctx: ScenarioContext, url: string, token: string) {
   const basic = { authorization: `Basic ${Buffer.from(`:${patToken.token}`).toString('base64')}` };
   const connectionData = `${url}/contoso/_apis/connectionData`;
   const probe = await fetch(connectionData, { headers: basic });
-  if (probe.status === 200) return { kind: 'pat' as const, url: connectionData, headers: basic };
+  const record = { table: TABLES.pats, partitionKey: patPartitionOf(patToken.authorizationId), rowKey: patRowKey(patToken.authorizationId) };
+  if (probe.status === 200) return { kind: 'pat' as const, url: connectionData, headers: basic, record };
   if (probe.status !== 404) await expectStatus(probe, 200, 'GET connectionData with a PAT');
   ctx.log('P1: connectionData is not served by this build; measuring a JWT-authenticated PAT read instead');
   return {
     kind: 'jwt' as const,
     url: `${url}/contoso/_apis/tokens/pats?api-version=7.1-preview.1&authorizationId=${patToken.authorizationId}`,
     headers: { authorization: `Bearer ${token}` },
+    record,
   };
 }
+
+/** The baseline's URL for reading the same record Gatehouse reads for `how`. */
+const baselineReading = (baselineUrl: string, how: { record: Record<string, string> }) => `${baselineUrl}/?${new URLSearchParams(how.record).toString()}`;
 
 const CALIBRATION = 20;
 
@@ -96,12 +103,12 @@ async function roundTrips(ctx: ScenarioContext, extra: Record<string, string>) {
       };
       const ours = await withChild(startGatehouse(ctx, proxy.connectionString, extra), async (gatehouse) => {
         const how = await target(ctx, gatehouse.url, await benchUserToken(ctx.secrets));
-        return measure(how.url, how.headers);
+        return { ...(await measure(how.url, how.headers)), how };
       });
       const theirs = await withChild(startChild('baseline', { BASELINE: 'http', STORAGE: proxy.connectionString }), (baseline) =>
-        measure(String(baseline.ready.url), {}),
+        measure(baselineReading(String(baseline.ready.url), ours.how), {}),
       );
-      return { gatehouse: ours, baseline: theirs };
+      return { gatehouse: { perRequest: ours.perRequest, breakdown: ours.breakdown }, baseline: theirs };
     }),
   );
 }
@@ -133,7 +140,9 @@ async function measureAll(ctx: ScenarioContext, connectionString: string, baseli
     const targets = Object.fromEntries(
       await Promise.all(variants.map(async (variant) => [variant, await target(ctx, gatehouse[variant].url, token)] as const)),
     ) as Record<Variant, Awaited<ReturnType<typeof target>>>;
-    const loads: Record<Variant | 'baseline', { url: string; headers: Record<string, string> }> = { ...targets, baseline: { url: baselineUrl, headers: {} } };
+    // The baseline reads the record the cache-off process reads on every request.
+    const baseline = { url: baselineReading(baselineUrl, targets.cacheOff), headers: {} };
+    const loads: Record<Variant | 'baseline', { url: string; headers: Record<string, string> }> = { ...targets, baseline };
     const order = [...variants, 'baseline'] as const;
     for (const name of order) await load(loads[name].url, loads[name].headers, 1); // warm-up (JIT, connections, caches)
     const runs: Record<(typeof order)[number], Load[]> = { default: [], cacheOff: [], traced: [], baseline: [] };
