@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import functions, { type HttpResponseInit } from '@azure/functions';
+import functions, { type HttpRequestInit, type HttpResponseInit } from '@azure/functions';
 import { registerClientSignal } from '../shared/http/cancellation.js';
 import { errorResponse, requestTooLarge } from '../shared/http/endpoint.js';
 import { AppError } from '../shared/http/errors.js';
@@ -107,13 +107,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // The Functions front end appends the address of the peer it serves to X-Forwarded-For; so does this runtime.
     const peer = req.socket.remoteAddress ?? 'unknown';
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
-    const request = new HttpRequest({
+    // The library's constructor takes the request the host streams to the worker as `nativeRequest`,
+    // which its public init type does not list.
+    const init: HttpRequestInit & { nativeRequest: Partial<Request> } = {
       method,
       url: url.toString(),
       headers,
       params: match.params,
-      ...(body ? { nativeRequest: new Request(url, { method, headers, body, duplex: 'half' }) } : {}),
-    });
+      nativeRequest: body ? new Request(url, { method, headers, body, duplex: 'half' }) : bodilessRequest(url.toString(), method, headers),
+    };
+    const request = new HttpRequest(init);
     // Made only when a function asks (an abort costs an exception object): most requests never do.
     let clientGone: AbortController | undefined;
     let gone = false;
@@ -156,6 +159,27 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/**
+ * What HttpRequest reads of a request without a body: its URL, method and headers. A fetch Request
+ * would also make an AbortController and validate the URL and headers again on every GET, the most
+ * common request; one is made only if a function reads the (empty) body.
+ */
+function bodilessRequest(url: string, method: string, headers: Record<string, string>): Partial<Request> {
+  let real: Request | undefined;
+  const request = () => (real ??= new Request(url, { method, headers }));
+  return {
+    url,
+    method,
+    headers: new Headers(headers),
+    body: null,
+    bodyUsed: false,
+    arrayBuffer: () => request().arrayBuffer(),
+    blob: () => request().blob(),
+    json: () => request().json(),
+    text: () => request().text(),
   };
 }
 

@@ -79,11 +79,14 @@ export class ChangeFeed {
   start(): void {
     feeds.add(this);
     this.lastReadAt = Date.now();
+    // Polls start every interval, not an interval after the last poll ended: a slow read (a loaded
+    // instance, a busy account) must not stretch the propagation bound by its own duration.
     const tick = () => {
+      const startedAt = Date.now();
       this.polling = this.poll().finally(() => {
         this.polling = undefined;
         if (feeds.has(this)) {
-          this.timer = setTimeout(tick, this.intervalMs);
+          this.timer = setTimeout(tick, Math.max(0, startedAt + this.intervalMs - Date.now()));
           this.timer.unref();
         }
       });
