@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, benchSecrets, machineInfo, round } from './lib.js';
 import { parseArgs, SCENARIO_IDS, UsageError, USAGE, type ScenarioId } from './cli.js';
 import type { Row, Scenario, ScenarioContext } from './scenarios/common.js';
+import type { BenchmarkResults } from '../tools/docs/benchmarks.js';
 import { authScenario } from './scenarios/auth.js';
 import { patCreateScenario } from './scenarios/pat-create.js';
 import { sweepScenario } from './scenarios/sweep.js';
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
         durations,
         rows,
         data,
-      },
+      } satisfies BenchmarkResults & { data: unknown },
       null,
       2,
     )}\n`,

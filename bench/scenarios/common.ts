@@ -1,5 +1,6 @@
 import { startAzurite, type AzuriteInstance } from '../../local/azurite.js';
 import { azuriteConnectionString } from '../../shared/storage/clients.js';
+import type { BenchmarkRow } from '../../tools/docs/benchmarks.js';
 import { gatehouseSettings, startChild, type BenchSecrets, type Child } from '../lib.js';
 
 /** What every scenario gets and returns. */
@@ -13,17 +14,8 @@ export interface ScenarioContext {
   readonly shared: { p1PeakRssMb?: number };
 }
 
-export interface Row {
-  readonly id: string;
-  readonly scenario: string;
-  readonly gatehouse: string;
-  readonly baseline: string;
-  readonly ratio: string;
-  readonly goal: string;
-  /** null: no goal for this row (information), or not measured. */
-  readonly met: boolean | null;
-  readonly note?: string;
-}
+/** A row of the results table, as bench/results.json keeps it and docs/benchmarks.md renders it. */
+export type Row = BenchmarkRow;
 
 export interface ScenarioResult {
   readonly rows: Row[];
