@@ -1,10 +1,9 @@
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { metrics, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetrySettings } from '../config.js';
 import type { Logger } from '../logging.js';
-import { resetInstruments } from './telemetry.js';
+import { useRegisteredSdk } from './telemetry.js';
 
 /**
  * The OpenTelemetry SDK, loaded (a lazy chunk) only when an exporter is configured:
@@ -57,17 +56,20 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
   log.info('telemetry on', { exporter: settings.exporter });
 }
 
-/** Registers the SDK globally with these processors and readers (also how tests read spans and metrics). */
+/**
+ * Registers the SDK globally with these processors and readers (also how tests read spans and
+ * metrics). No context manager is registered: trace context is passed explicitly
+ * (shared/telemetry/telemetry.ts).
+ */
 export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[] }): {
   tracerProvider: BasicTracerProvider;
   meterProvider: MeterProvider;
 } {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const tracerProvider = new BasicTracerProvider({ spanProcessors: options.spanProcessors });
   trace.setGlobalTracerProvider(tracerProvider);
   const meterProvider = new MeterProvider({ readers: options.metricReaders });
   metrics.setGlobalMeterProvider(meterProvider);
-  resetInstruments();
+  useRegisteredSdk();
   return { tracerProvider, meterProvider };
 }
 
