@@ -1,4 +1,4 @@
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTelemetry } from '../../shared/telemetry/setup.js';
@@ -9,10 +9,11 @@ import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
 import { QUEUES } from '../../shared/storage/names.js';
 
-/** The SDK as setup.ts registers it, with in-memory exporters instead of Application Insights. */
+/** The SDK as setup.ts registers it, with in-memory exporters instead of Application Insights, recording every trace. */
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 const { meterProvider } = registerTelemetry({
+  sampler: new AlwaysOnSampler(),
   spanProcessors: [new SimpleSpanProcessor(spans)],
   metricReaders: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })],
 });
