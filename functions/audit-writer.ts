@@ -4,6 +4,7 @@ import { queueFunction } from '../shared/runtime/declarations.js';
 import { QUEUES } from '../shared/storage/names.js';
 import { InvalidAuditEvent, handleAuditMessage, sendToPoison } from '../shared/audit/writer.js';
 import { observeAuditMessage } from '../shared/audit/telemetry.js';
+import { traceparentOf } from '../shared/telemetry/telemetry.js';
 
 /**
  * Stores audit events from the audit queue, exactly once per event id, and only for changes that
@@ -16,8 +17,8 @@ export const auditWriter = queueFunction('audit-writer', { queueName: QUEUES.aud
   const app = getAppContext();
   const messageId = typeof context.triggerMetadata?.id === 'string' ? context.triggerMetadata.id : undefined;
   try {
-    const { event, outcome } = await handleAuditMessage(app, payload);
-    observeAuditMessage(event, outcome, Date.now());
+    const { event, outcome } = await handleAuditMessage(app, payload, traceparentOf(context));
+    observeAuditMessage(context, event, outcome, Date.now());
     if (outcome === 'duplicate') app.log.info('audit event already stored', { eventId: event.id, messageId: messageId ?? null });
   } catch (error) {
     if (!(error instanceof InvalidAuditEvent)) throw error;

@@ -3,6 +3,7 @@ import { STORAGE_CONNECTION } from '../shared/config.js';
 import { queueFunction } from '../shared/runtime/declarations.js';
 import { poisonQueueName, QUEUES } from '../shared/storage/names.js';
 import { deliverNotification, deliverWebhookNotice, InvalidNotification, parseNotification, WebhookDeliveryExpired } from '../shared/notifications/sender.js';
+import { traceparentOf } from '../shared/telemetry/telemetry.js';
 import type { InvocationContext } from '@azure/functions';
 import type { AppContext } from '../shared/app-context.js';
 
@@ -18,7 +19,7 @@ export const notificationSender = queueFunction(
   async (payload, context) => {
     const app = getAppContext();
     try {
-      await deliverNotification(app, parseNotification(payload));
+      await deliverNotification(app, parseNotification(payload), traceparentOf(context));
     } catch (error) {
       if (!(error instanceof InvalidNotification)) throw error;
       await moveToPoison(app, QUEUES.notifications, payload, context, error.reason);
@@ -30,7 +31,7 @@ export const notificationSender = queueFunction(
 export const webhookSender = queueFunction('webhook-sender', { queueName: QUEUES.webhooks, connection: STORAGE_CONNECTION }, async (payload, context) => {
   const app = getAppContext();
   try {
-    await deliverWebhookNotice(app, parseNotification(payload));
+    await deliverWebhookNotice(app, parseNotification(payload), traceparentOf(context));
   } catch (error) {
     if (!(error instanceof InvalidNotification) && !(error instanceof WebhookDeliveryExpired)) throw error;
     await moveToPoison(app, QUEUES.webhooks, payload, context, error.message);

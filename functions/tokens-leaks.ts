@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { endpoint } from '../shared/http/endpoint.js';
 import { API_VERSIONS } from '../shared/http/api-versions.js';
 import { enforceLeakRateLimit, leakReportBody, leakValidationCode, processLeakReport } from '../shared/tokens/leaks.js';
+import { traceparentOf } from '../shared/telemetry/telemetry.js';
 
 /** `POST /_apis/tokens/leaks`: anyone may report leaked tokens (no authentication, no per-token outcome). */
 export const tokensLeaks = endpoint({
@@ -21,9 +22,9 @@ export const tokensLeaks = endpoint({
       schema: z.object({ accepted: z.literal(true) }),
     },
   },
-  handler: async ({ app, body, origin }) => {
+  handler: async ({ app, body, origin, context }) => {
     enforceLeakRateLimit(app, origin.ip);
-    await processLeakReport(app, body, origin);
+    await processLeakReport(app, body, { ip: origin.ip, userAgent: origin.userAgent, traceparent: traceparentOf(context) });
     return { status: 202, body: { accepted: true } };
   },
 });

@@ -289,6 +289,9 @@ const cacheSettings = {
   ),
 };
 
+/** Azure Monitor's default: rate-limited sampling at 5 traces a second. */
+export const DEFAULT_TRACES_PER_SECOND = 5;
+
 const telemetrySettings = {
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('The lowest level of log lines written.'),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z
@@ -301,6 +304,13 @@ const telemetrySettings = {
     .optional()
     .describe('Sends traces and metrics over OTLP/HTTP to this endpoint (`/v1/traces`, `/v1/metrics`) when Application Insights is not configured.'),
   TELEMETRY_CONSOLE: booleanSetting(false).describe('Prints spans and metrics to the console when neither exporter is configured (local development).'),
+  TELEMETRY_TRACES_PER_SECOND: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_TRACES_PER_SECOND)
+    .describe(
+      'Traces recorded per second and instance, at most (as the Azure Monitor distro samples by default): an HTTP request or timer run is recorded while the budget lasts, whatever sampled flag its caller sends, and the queue work it causes (audit writer, notification sender) follows its decision. Tracing every request costs about 75 µs of CPU per request; to trace everything anyway, set a large number (e.g. 1000000).',
+    ),
 };
 
 const auditSettings = {
@@ -547,6 +557,7 @@ const appConfigSchema = settingsSchema.transform((s) => ({
   /**
    * OpenTelemetry traces and metrics: to Application Insights (with the managed identity) when its
    * connection string is set, else to an OTLP endpoint, else to the console when asked; otherwise off.
+   * At most `tracesPerSecond` traces are recorded per instance.
    */
   telemetry: {
     exporter: s.APPLICATIONINSIGHTS_CONNECTION_STRING
@@ -559,6 +570,7 @@ const appConfigSchema = settingsSchema.transform((s) => ({
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
     otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
     managedIdentityClientId: s.AZURE_CLIENT_ID,
+    tracesPerSecond: s.TELEMETRY_TRACES_PER_SECOND,
   },
   /** Free pipeline grants: the review timer, its rule thresholds and the capacity organizations get. */
   pipelines: {

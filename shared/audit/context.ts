@@ -15,6 +15,12 @@ export interface AuditContext {
   readonly userAgent: string | undefined;
   readonly activityId: string;
   readonly correlationId: string;
+  /**
+   * The W3C trace context of the invocation making the change (the HTTP endpoint layer sets it from
+   * the request's span): its events carry it to their outbox rows and queue messages, so the audit
+   * writer continues the request's trace. Absent for timers' changes: their writer starts a trace.
+   */
+  readonly traceparent?: string;
 }
 
 /** The fixed actor for changes Gatehouse makes on its own (revocation rules, leaks, timers). */
@@ -53,18 +59,24 @@ export function actorOf(caller: Caller): AuditActor {
   };
 }
 
-export function auditContextOf(caller: Caller, origin: RequestOrigin, activityId: string): AuditContext {
+export function auditContextOf(caller: Caller, origin: RequestOrigin, activityId: string, traceparent?: string): AuditContext {
   return {
     actor: actorOf(caller),
     ipAddress: origin.ip,
     userAgent: origin.userAgent,
     activityId,
     correlationId: activityId,
+    traceparent,
   };
 }
 
 export function systemAuditContext(correlationId: string = randomUUID()): AuditContext {
   return { actor: SYSTEM_ACTOR, ipAddress: undefined, userAgent: undefined, activityId: correlationId, correlationId };
+}
+
+/** Gatehouse acting within a request (a rule's revocations, a rotation's old token): the request's correlation, origin and trace. */
+export function systemAuditContextWithin(request: AuditContext): AuditContext {
+  return { ...systemAuditContext(request.correlationId), ipAddress: request.ipAddress, userAgent: request.userAgent, traceparent: request.traceparent };
 }
 
 /** What a producer says about an event: the catalogued action, its data and, optionally, its project. */
@@ -76,6 +88,13 @@ export interface AuditAction<Id extends AuditActionId> {
 }
 
 /**
+ * An event as its producer holds it: the event, and the trace context of the change that made it,
+ * which its outbox row and queue message carry. The trace context is never stored: the event schema
+ * does not know it, so parsing drops it.
+ */
+export type ProducedEvent = AuditEvent & { readonly traceparent?: string };
+
+/**
  * Builds an organization-scoped audit event (a new event id each call). Area and category come from
  * the catalogue (shared/audit/actions.ts), never from the producer.
  */
@@ -84,7 +103,7 @@ export function organizationEvent<Id extends AuditActionId>(
   context: AuditContext,
   organization: Pick<Organization, 'id' | 'name'>,
   action: AuditAction<Id>,
-): AuditEvent {
+): ProducedEvent {
   const { area, category } = AUDIT_ACTIONS[action.actionId];
   return {
     id: randomUUID(),
@@ -104,5 +123,6 @@ export function organizationEvent<Id extends AuditActionId>(
     scopeType: 'organization',
     scopeId: organization.id,
     data: { ...action.data },
+    ...(context.traceparent ? { traceparent: context.traceparent } : {}),
   };
 }

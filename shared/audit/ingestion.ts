@@ -6,6 +6,7 @@ import { encodeQueueMessage } from '../storage/queue.js';
 import { currentPepper, derivedKeyOf } from '../secrets/hashing.js';
 import { redactDeep } from '../secrets/redaction.js';
 import { canonicalJson } from './chain.js';
+import type { ProducedEvent } from './context.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 
 /**
@@ -29,9 +30,9 @@ export function signAuditMessage(app: AppContext, event: AuditEvent): AuditEvent
   return { ...parsed, ingestion: { keyVersion, signature } };
 }
 
-/** Sends an event with an ingestion signature (no outbox row: nothing else to commit). */
-export async function sendSignedAuditEvent(app: AppContext, event: AuditEvent): Promise<void> {
-  await app.storage.queue(QUEUES.audit).sendMessage(encodeQueueMessage(signAuditMessage(app, event)), { messageTimeToLive: -1 });
+/** Sends an event with an ingestion signature (no outbox row: nothing else to commit), with its trace context. */
+export async function sendSignedAuditEvent(app: AppContext, event: ProducedEvent): Promise<void> {
+  await app.storage.queue(QUEUES.audit).sendMessage(encodeQueueMessage(signAuditMessage(app, event), event.traceparent), { messageTimeToLive: -1 });
 }
 
 /** 'valid', 'absent', or why the signature does not hold. */

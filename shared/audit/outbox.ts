@@ -6,7 +6,7 @@ import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js
 import { QUEUES, TABLES } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
 import { redactDeep } from '../secrets/redaction.js';
-import { currentTraceparent } from '../telemetry/telemetry.js';
+import type { ProducedEvent } from './context.js';
 import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
 
 /**
@@ -24,6 +24,9 @@ import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events
  * its change never committed. So an event is stored if and only if its change committed, without a
  * pending index, a relay or cleanup writes on the request path. A queue outage fails the change
  * (nothing is committed), since the queue and the tables live in the same storage account.
+ *
+ * An event's outbox row and its message carry the trace context of the change (`ProducedEvent`), so
+ * the writer's span continues the request's trace.
  *
  * Partitions that hold outbox rows must be read by RowKey range (never "the whole partition").
  */
@@ -83,7 +86,7 @@ export async function commitWithEvents(
   app: AppContext,
   tableName: string,
   actions: readonly TransactionAction[],
-  events: readonly AuditEvent[],
+  events: readonly ProducedEvent[],
   effects: readonly IndexEffect[] = [],
 ): Promise<void> {
   const partitionKey = actions[0]?.[1].partitionKey;
@@ -104,9 +107,9 @@ export async function commitWithEvents(
       sentAt,
       ...(i === 0 && effects.length > 0 ? { effects: [...effects] } : {}),
     };
-    const text = encodeQueueMessage({ ...parsed, delivery });
+    const text = encodeQueueMessage({ ...parsed, delivery }, event.traceparent);
     if (text.length > MAX_MESSAGE_BASE64_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for a queue message`);
-    return { event: parsed, text };
+    return { event: parsed, traceparent: event.traceparent, text };
   });
 
   const queue = app.storage.queue(QUEUES.audit);
@@ -125,15 +128,17 @@ export async function commitWithEvents(
   }
 
   // The row carries the request's trace context too, so a delivery can be followed from either side.
-  const traceparent = currentTraceparent();
-  const outboxRows: TransactionAction[] = messages.map(({ event }) => [
+  const outboxRows: TransactionAction[] = messages.map(({ event, traceparent }) => [
     'create',
     { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, ...(traceparent ? { traceparent } : {}) },
   ]);
   await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
 }
 
-/** The event as it may travel: token-shaped strings redacted (never a reason to drop the event). */
+/**
+ * The event as it may travel: token-shaped strings redacted (never a reason to drop the event), and
+ * only the schema's fields (a produced event's `traceparent` goes on the message, not in the event).
+ */
 function serializableEvent(event: AuditEvent): AuditEvent {
   const parsed = auditEventSchema.parse(normalizeAuditEvent(redactDeep(event)));
   const json = JSON.stringify(parsed);
@@ -173,13 +178,14 @@ export async function completeDelivery(app: AppContext, delivery: Delivery): Pro
 
 /**
  * A message whose outbox row is not there yet: sent again to be looked at later (back-off doubling
- * with its age, at most a minute), or 'abandoned' once older than DELIVERY_ABANDON_AFTER_MS.
+ * with its age, at most a minute), or 'abandoned' once older than DELIVERY_ABANDON_AFTER_MS. The
+ * message sent again carries `traceparent`, the writer invocation's trace context.
  */
-export async function deferDelivery(app: AppContext, payload: object, delivery: Delivery): Promise<'deferred' | 'abandoned'> {
+export async function deferDelivery(app: AppContext, payload: object, delivery: Delivery, traceparent?: string): Promise<'deferred' | 'abandoned'> {
   const ageMs = app.clock.now().getTime() - Date.parse(delivery.sentAt);
   if (ageMs >= DELIVERY_ABANDON_AFTER_MS) return 'abandoned';
   const visibilityTimeout = Math.min(MAX_DEFER_SECONDS, Math.max(1, Math.ceil(ageMs / 1000)));
-  await app.storage.queue(QUEUES.audit).sendMessage(encodeQueueMessage(payload), { messageTimeToLive: -1, visibilityTimeout });
+  await app.storage.queue(QUEUES.audit).sendMessage(encodeQueueMessage(payload, traceparent), { messageTimeToLive: -1, visibilityTimeout });
   return 'deferred';
 }
 

@@ -213,9 +213,9 @@ export type MessageOutcome = WriteOutcome['status'] | 'deferred' | 'abandoned';
  * signature (ingestion.ts). A message from the outbox (with `delivery`) is stored only once
  * its change is proven committed: effects applied, event written, outbox row removed, in that order,
  * so a retry after a failure at any step repeats the rest. Throws InvalidAuditEvent for messages that
- * can never be stored.
+ * can never be stored. `traceparent` (the writer invocation's) goes with a message sent again for later.
  */
-export async function handleAuditMessage(app: AppContext, payload: unknown): Promise<{ event: AuditEvent; outcome: MessageOutcome }> {
+export async function handleAuditMessage(app: AppContext, payload: unknown, traceparent?: string): Promise<{ event: AuditEvent; outcome: MessageOutcome }> {
   const event = parseAuditEvent(payload);
   const value: unknown = typeof payload === 'string' ? JSON.parse(payload) : payload;
   const { delivery, error } = deliveryOf(value);
@@ -230,7 +230,7 @@ export async function handleAuditMessage(app: AppContext, payload: unknown): Pro
   }
   if (!(await isCommitted(app, delivery))) {
     if (await isAuditEventStored(app, event)) return { event, outcome: 'duplicate' };
-    const outcome = await deferDelivery(app, value as object, delivery);
+    const outcome = await deferDelivery(app, value as object, delivery, traceparent);
     if (outcome === 'abandoned') {
       app.log.warn('audit event dropped: its change never committed', { eventId: event.id, actionId: event.actionId, sentAt: delivery.sentAt });
     }

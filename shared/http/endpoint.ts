@@ -18,6 +18,7 @@ import type { ResourceLocation } from './locations.js';
 import { assertJsonDepth, unknownFieldError } from './body-rules.js';
 import { requestOriginOf, type RequestOrigin } from './origin.js';
 import { wellFormedDeep } from '../text.js';
+import { traceparentOf } from '../telemetry/telemetry.js';
 
 /**
  * Who may call an endpoint. `users` and `apps` list the caller kinds allowed, with the delegated
@@ -232,7 +233,7 @@ async function invoke<P, Q, B, A extends Access>(
   }
 
   const origin = requestOriginOf(request, app.config);
-  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, { app, origin, activityId });
+  const admitted = spec.access.anonymous ? undefined : await admit(spec.access, request, { app, origin, activityId, traceparent: traceparentOf(context) });
   enforceRateLimit(app, request, admitted?.caller);
   const params = parseOrThrow(spec.params, request.params, 'invalidRouteValue') as P;
   const parsedQuery = parseOrThrow(spec.query, query, 'invalidQueryParameter', (issue) => spec.validationCode?.('query', issue)) as Q;
@@ -250,11 +251,12 @@ async function invoke<P, Q, B, A extends Access>(
   return spec.handler({ ...input, ...admitted } as EndpointInput<P, Q, B, A>);
 }
 
-/** A request as it arrives, before its caller is admitted: the app, where it came from, its activity id. */
+/** A request as it arrives, before its caller is admitted: the app, where it came from, its activity id and trace context. */
 interface Arrival {
   readonly app: AppContext;
   readonly origin: RequestOrigin;
   readonly activityId: string;
+  readonly traceparent: string | undefined;
 }
 
 /**
@@ -262,10 +264,10 @@ interface Arrival {
  * resolves its standing there: a non-member gets the same 404 as a missing organization.
  */
 async function admit(access: Authenticated, request: HttpRequest, arrival: Arrival): Promise<CallerScope & { organization?: OrganizationAccess }> {
-  const { app, origin, activityId } = arrival;
+  const { app, origin, activityId, traceparent } = arrival;
   const caller = await authenticate(access, request, arrival);
   authorizeCallerKind(access, caller);
-  const scope = { app, caller, audit: auditContextOf(caller, origin, activityId) };
+  const scope = { app, caller, audit: auditContextOf(caller, origin, activityId, traceparent) };
   if (!access.organization) return scope;
   const organization = await resolveOrganizationAccess(app, request.params.organization ?? '', caller);
   // Before the administrator check, so a restricted person learns only that she is restricted.
@@ -335,7 +337,7 @@ async function authenticateCredential(
   request: HttpRequest,
   authorization: string | null,
   credential: PatCredential | 'malformed' | undefined,
-  { app, origin, activityId }: Arrival,
+  { app, origin, activityId, traceparent }: Arrival,
 ): Promise<Caller> {
   if (access.pats) {
     if (credential === 'malformed') throw patRefused();
@@ -346,7 +348,7 @@ async function authenticateCredential(
         organization = await app.directory.getOrganizationByName(request.params.organization ?? '');
         if (!organization) throw patRefused();
       }
-      return authenticatePat(app, credential, { organization, origin, activityId, policies: access.pats.policies ?? 'enforce' });
+      return authenticatePat(app, credential, { organization, origin, activityId, traceparent, policies: access.pats.policies ?? 'enforce' });
     }
   }
   return authenticateJwt(app, authorization);

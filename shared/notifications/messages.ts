@@ -57,7 +57,10 @@ export function notificationMessage(app: AppContext, message: Omit<NotificationM
   return { id: randomUUID(), schemaVersion: 1, createdAt: app.clock.now().toISOString(), ...message };
 }
 
-/** Validates the message and puts it on the notifications queue (base64 JSON, as triggers expect). */
-export async function enqueueNotification(app: AppContext, message: NotificationMessage): Promise<void> {
-  await sendJson(app.storage.queue(QUEUES.notifications), notificationMessageSchema.parse(redactDeep(message)));
+/**
+ * Validates the message and puts it on the notifications queue (base64 JSON, as triggers expect),
+ * with the trace context of the change that caused it (`AuditContext.traceparent`), if any.
+ */
+export async function enqueueNotification(app: AppContext, message: NotificationMessage, traceparent?: string): Promise<void> {
+  await sendJson(app.storage.queue(QUEUES.notifications), notificationMessageSchema.parse(redactDeep(message)), traceparent);
 }

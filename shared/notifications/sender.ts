@@ -125,14 +125,17 @@ export async function deliverToWebhook(app: AppContext, message: NotificationMes
   throw lastError instanceof Error ? lastError : new WebhookDeliveryError('the webhook delivery failed');
 }
 
-/** Stage 1: the inbox, then (when the organization has a webhook) the notice on the webhook queue. */
-export async function deliverNotification(app: AppContext, message: NotificationMessage): Promise<void> {
+/**
+ * Stage 1: the inbox, then (when the organization has a webhook) the notice on the webhook queue,
+ * carrying `traceparent` (the sender invocation's trace context).
+ */
+export async function deliverNotification(app: AppContext, message: NotificationMessage, traceparent?: string): Promise<void> {
   const stored = await storeInInbox(app, message);
   if (!message.organizationId) return;
   const settings = await readNotificationSettings(app, message.organizationId);
   if (!settings.webhook) return;
   if (stored === 'duplicate' && (await webhookDelivered(app, message))) return;
-  await sendJson(app.storage.queue(QUEUES.webhooks), message);
+  await sendJson(app.storage.queue(QUEUES.webhooks), message, traceparent);
 }
 
 /** A notice whose webhook delivery is given up (too old): the caller moves it to the poison queue. */
@@ -143,8 +146,8 @@ export class WebhookDeliveryExpired extends Error {
   }
 }
 
-/** Stage 2: one webhook delivery in its organization's lane. */
-export async function deliverWebhookNotice(app: AppContext, message: NotificationMessage): Promise<void> {
+/** Stage 2: one webhook delivery in its organization's lane; a notice put back carries `traceparent`. */
+export async function deliverWebhookNotice(app: AppContext, message: NotificationMessage, traceparent?: string): Promise<void> {
   if (!message.organizationId) return;
   const settings = await readNotificationSettings(app, message.organizationId);
   if (!settings.webhook) return;
@@ -156,7 +159,7 @@ export async function deliverWebhookNotice(app: AppContext, message: Notificatio
   if (!lane.entered) {
     // Back on the queue, invisible until the lane or the endpoint may take it: no worker waits for it.
     const seconds = Math.min(3600, Math.ceil(lane.retryAfterMs / 1000) + Math.floor(Math.random() * 2));
-    await app.storage.queue(QUEUES.webhooks).sendMessage(encodeQueueMessage(message), { visibilityTimeout: seconds });
+    await app.storage.queue(QUEUES.webhooks).sendMessage(encodeQueueMessage(message, traceparent), { visibilityTimeout: seconds });
     return;
   }
   try {

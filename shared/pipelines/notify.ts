@@ -76,9 +76,10 @@ export function revokedMessage(request: GrantRequest, capacity: PipelineCapacity
   );
 }
 
-export async function notifyRequester(app: AppContext, content: ReturnType<typeof message>): Promise<void> {
+/** Queues the message; `traceparent`: the trace context of the change it tells of (its audit context's). */
+export async function notifyRequester(app: AppContext, content: ReturnType<typeof message>, traceparent?: string): Promise<void> {
   try {
-    await enqueueNotification(app, notificationMessage(app, content));
+    await enqueueNotification(app, notificationMessage(app, content), traceparent);
   } catch (error) {
     app.log.error('grant notification not sent', {
       kind: content.kind,

@@ -195,7 +195,7 @@ export async function submitGrantRequest(
     if (restErrorStatus(error) === 409) throw openRequestExists(organization.name, (await repo.getOpenRequestId(organization.id)) ?? '');
     throw error;
   }
-  await notifyRequester(app, submittedMessage(request));
+  await notifyRequester(app, submittedMessage(request), context.traceparent);
   return request;
 }
 
@@ -392,7 +392,7 @@ async function reviewOne(app: AppContext, organizationId: string, requestId: str
     if (lostRace(error)) return undefined;
     throw error;
   }
-  await notifyRequester(app, reviewedMessage(next, nextCapacity));
+  await notifyRequester(app, reviewedMessage(next, nextCapacity), context.traceparent);
   return review.outcome;
 }
 
@@ -428,7 +428,7 @@ export async function decideGrantRequest(
     assertDecidable(latest?.value.status ?? 'approved');
     throw new ConcurrentModificationError('The request was changed by another request; read it again and retry.');
   }
-  await notifyRequester(app, reviewedMessage(next, capacity));
+  await notifyRequester(app, reviewedMessage(next, capacity), context.traceparent);
   return next;
 }
 
@@ -503,6 +503,6 @@ export async function revokeGrant({ app, audit: context }: CallerScope, organiza
     PreviousPublicParallelJobs: capacity.value.public.parallelJobs,
   });
   await commit(app, actions, [revoked]);
-  if (request) await notifyRequester(app, revokedMessage(request.value, next));
+  if (request) await notifyRequester(app, revokedMessage(request.value, next), context.traceparent);
   return next;
 }

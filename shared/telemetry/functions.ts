@@ -7,10 +7,12 @@ import { contextOfTraceparent, inSpan, SpanKind, telemetry } from './telemetry.j
 export const MAX_DEQUEUE_COUNT = 5;
 
 /**
- * Every function runs in a span: HTTP as a server span continuing the caller's (or the host's) W3C
- * trace context, a queue message as a consumer span continuing the trace context it carries (set by
- * the producer, see `encodeQueueMessage` and the outbox), a timer as the root of its own trace. Queue
- * messages lose their `traceparent` before the handler sees them, so strict message schemas hold.
+ * Every function runs in a span, bound to its InvocationContext (`traceparentOf`, `annotateInvocation`):
+ * HTTP as a server span continuing the caller's (or the host's) W3C trace context, a queue message as
+ * a consumer span continuing the trace context it carries (set by the producer, see
+ * `encodeQueueMessage` and the outbox), a timer as the root of its own trace. Which are recorded is
+ * the sampler's decision (shared/telemetry/sampling.ts). Queue messages lose their `traceparent`
+ * before the handler sees them, so strict message schemas hold.
  */
 export function instrumented(declarations: readonly FunctionDeclaration[]): FunctionDeclaration[] {
   return declarations.map(instrument);
@@ -42,6 +44,7 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
               kind: SpanKind.SERVER,
               parent: contextOfTraceparent(request.headers.get('traceparent') ?? hostTraceparent(context)),
               attributes: spanFor(request.method).attributes,
+              invocation: context,
             },
             async (span) => {
               const response = await handler(request, context);
@@ -62,8 +65,9 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
             `${name} process`,
             {
               kind: SpanKind.CONSUMER,
-              parent: contextOfTraceparent(traceparent ?? hostTraceparent(context)),
+              parent: traceparent !== undefined ? contextOfTraceparent(traceparent, true) : contextOfTraceparent(hostTraceparent(context)),
               attributes: { 'faas.name': name, 'faas.trigger': 'pubsub' },
+              invocation: context,
             },
             async () => {
               try {
@@ -83,7 +87,7 @@ function instrument(declaration: FunctionDeclaration): FunctionDeclaration {
       const wrapped: TimerDeclaration = {
         ...declaration,
         handler: (timer, context) =>
-          inSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'faas.name': name, 'faas.trigger': 'timer' } }, async () => {
+          inSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'faas.name': name, 'faas.trigger': 'timer' }, invocation: context }, async () => {
             try {
               await handler(timer, context);
               telemetry.timerRun(name, 'succeeded');

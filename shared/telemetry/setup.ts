@@ -1,10 +1,17 @@
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { metrics, trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
-import type { TelemetrySettings } from '../config.js';
+import { DEFAULT_TRACES_PER_SECOND, type TelemetrySettings } from '../config.js';
 import type { Logger } from '../logging.js';
-import { resetInstruments } from './telemetry.js';
+import { GatehouseSampler, TokenBucketSampler } from './sampling.js';
+import { useRegisteredSdk } from './telemetry.js';
 
 /**
  * The OpenTelemetry SDK, loaded (a lazy chunk) only when an exporter is configured:
@@ -14,13 +21,18 @@ import { resetInstruments } from './telemetry.js';
  *   every invocation.
  * - OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces`, `/v1/metrics`).
  * - The console (TELEMETRY_CONSOLE=true), for local development.
+ *
+ * At most TELEMETRY_TRACES_PER_SECOND traces start per instance (shared/telemetry/sampling.ts). For
+ * Azure Monitor the decision is the exporter's `RateLimitedSampler` (what the Azure Monitor distro
+ * uses by default): it puts the sample rate on each span it keeps, so Application Insights scales its
+ * counts; elsewhere a token bucket.
  */
 export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): Promise<void> {
   switch (settings.exporter) {
     case 'off':
       return;
     case 'azureMonitor': {
-      const [{ AzureMonitorMetricExporter, AzureMonitorTraceExporter }, { ManagedIdentityCredential }] = await Promise.all([
+      const [{ AzureMonitorMetricExporter, AzureMonitorTraceExporter, RateLimitedSampler }, { ManagedIdentityCredential }] = await Promise.all([
         import('@azure/monitor-opentelemetry-exporter'),
         import('@azure/identity'),
       ]);
@@ -30,6 +42,7 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
         ...(clientId ? { credential: new ManagedIdentityCredential({ clientId }) } : {}),
       };
       registerTelemetry({
+        sampler: new GatehouseSampler(new RateLimitedSampler(settings.tracesPerSecond)),
         spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(options))],
         metricReaders: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(options), exportIntervalMillis: 60_000 })],
       });
@@ -42,6 +55,7 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
       ]);
       const base = (settings.otlpEndpoint ?? '').replace(/\/+$/, '');
       registerTelemetry({
+        sampler: new GatehouseSampler(new TokenBucketSampler(settings.tracesPerSecond)),
         spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` }))],
         metricReaders: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: 15_000 })],
       });
@@ -49,25 +63,31 @@ export async function setUpTelemetry(settings: TelemetrySettings, log: Logger): 
     }
     case 'console':
       registerTelemetry({
+        sampler: new GatehouseSampler(new TokenBucketSampler(settings.tracesPerSecond)),
         spanProcessors: [new BatchSpanProcessor(new ConsoleSpanExporter())],
         metricReaders: [new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: 60_000 })],
       });
       break;
   }
-  log.info('telemetry on', { exporter: settings.exporter });
+  log.info('telemetry on', { exporter: settings.exporter, tracesPerSecond: settings.tracesPerSecond });
 }
 
-/** Registers the SDK globally with these processors and readers (also how tests read spans and metrics). */
-export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[] }): {
+/**
+ * Registers the SDK globally with these processors and readers (also how tests read spans and
+ * metrics). `sampler` decides which traces are recorded: by default at most
+ * DEFAULT_TRACES_PER_SECOND a second; tests that follow every trace pass an AlwaysOnSampler. No
+ * context manager is registered: trace context is passed explicitly (shared/telemetry/telemetry.ts).
+ */
+export function registerTelemetry(options: { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[]; sampler?: Sampler }): {
   tracerProvider: BasicTracerProvider;
   meterProvider: MeterProvider;
 } {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: options.spanProcessors });
+  const sampler = options.sampler ?? new GatehouseSampler(new TokenBucketSampler(DEFAULT_TRACES_PER_SECOND));
+  const tracerProvider = new BasicTracerProvider({ sampler, spanProcessors: options.spanProcessors });
   trace.setGlobalTracerProvider(tracerProvider);
   const meterProvider = new MeterProvider({ readers: options.metricReaders });
   metrics.setGlobalMeterProvider(meterProvider);
-  resetInstruments();
+  useRegisteredSdk();
   return { tracerProvider, meterProvider };
 }
 

@@ -1,5 +1,7 @@
+import type { InvocationContext } from '@azure/functions';
 import {
-  context,
+  createContextKey,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   metrics,
   ROOT_CONTEXT,
@@ -20,6 +22,11 @@ import {
  * Traces and metrics through the OpenTelemetry API only. Without an SDK (shared/telemetry/setup.ts,
  * loaded only when an exporter is configured) every call here is a no-op costing a function call.
  *
+ * Trace context travels explicitly, never through an async context (AsyncLocalStorage puts a hook on
+ * every promise a request makes): the span of an invocation is found from its InvocationContext
+ * (`traceparentOf`, `annotateInvocation`), and whatever a request leaves for later (an outbox row, a
+ * queue message) carries its W3C `traceparent` as a value, handed on by the audit context.
+ *
  * What goes into telemetry: function names, route templates, status codes, outcomes, ids of audit
  * events and actions. Never a header value, a query string, a body or a token: nothing a caller
  * sends is copied into an attribute.
@@ -30,44 +37,76 @@ export { SpanKind };
 let gatehouseTracer: Tracer | undefined;
 const tracer = () => (gatehouseTracer ??= trace.getTracer('gatehouse'));
 
-/** Runs `work` in a span (a child of `parent`, else of the active span); ends it, marks failures. */
-export function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; parent?: Context }, work: (span: Span) => Promise<T>): Promise<T> {
+/** Whether an SDK is registered: until then no span is started, not even a no-op one. */
+let tracing = false;
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** The span of each running invocation (HTTP request, queue message, timer run). */
+const invocationSpans = new WeakMap<InvocationContext, Span>();
+
+export interface SpanOptions {
+  readonly kind?: SpanKind;
+  readonly attributes?: Attributes;
+  /** The parent (a remote one from a `traceparent`); without it the span starts a trace. */
+  readonly parent?: Context;
+  /** The invocation whose span this is, for `traceparentOf` and `annotateInvocation`. */
+  readonly invocation?: InvocationContext;
+}
+
+/** Runs `work` in a span with an explicit parent; ends it, marks failures. Nothing is made active. */
+export async function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+  if (!tracing) return work(NO_SPAN);
   const spanOptions = { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) };
-  return tracer().startActiveSpan(name, spanOptions, options.parent ?? context.active(), async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      // The error's class only: messages may quote input.
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const span = tracer().startSpan(name, spanOptions, options.parent ?? ROOT_CONTEXT);
+  if (options.invocation) invocationSpans.set(options.invocation, span);
+  try {
+    return await work(span);
+  } catch (error) {
+    // The error's class only: messages may quote input.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
-/** Attributes for the span of the current invocation (e.g. the audit event it stored). */
-export function annotateSpan(attributes: Attributes): void {
-  trace.getActiveSpan()?.setAttributes(attributes);
+/** Attributes for the span of an invocation (e.g. the audit event the writer stored). */
+export function annotateInvocation(invocation: InvocationContext, attributes: Attributes): void {
+  invocationSpans.get(invocation)?.setAttributes(attributes);
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/** The W3C `traceparent` of the active span, to carry in a queue message or an outbox row. */
-export function currentTraceparent(): string | undefined {
-  const spanContext = trace.getActiveSpan()?.spanContext();
+/**
+ * The W3C `traceparent` of an invocation's span, to carry in a queue message or an outbox row (an
+ * unsampled span's too, so the consumer does not record what its producer left out); undefined
+ * while tracing is off.
+ */
+export function traceparentOf(invocation: InvocationContext): string | undefined {
+  const spanContext = invocationSpans.get(invocation)?.spanContext();
   if (!spanContext || !isSpanContextValid(spanContext)) return undefined;
   return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
 }
 
-/** The context a W3C `traceparent` names (a remote parent); the root context when it is absent or malformed. */
-export function contextOfTraceparent(value: unknown): Context {
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * Marks a parent context whose `traceparent` Gatehouse itself put on a queue message: its sampled
+ * flag is followed (shared/telemetry/sampling.ts), unlike one a caller or the host supplies.
+ */
+export const CARRIED_BY_GATEHOUSE = createContextKey('gatehouse.traceparent.carried');
+
+/**
+ * The context a W3C `traceparent` names (a remote parent); the root context when it is absent or
+ * malformed. `carried`: the value came from a message Gatehouse made.
+ */
+export function contextOfTraceparent(value: unknown, carried = false): Context {
   const match = typeof value === 'string' ? TRACEPARENT.exec(value.trim().toLowerCase()) : null;
   if (!match) return ROOT_CONTEXT;
   // The pattern has all three groups; an empty id would only fail the validity check below.
   const [, traceId = '', spanId = '', flags = '0'] = match;
   const spanContext = { traceId, spanId, traceFlags: parseInt(flags, 16) & TraceFlags.SAMPLED, isRemote: true };
-  return isSpanContextValid(spanContext) ? trace.setSpanContext(ROOT_CONTEXT, spanContext) : ROOT_CONTEXT;
+  if (!isSpanContextValid(spanContext)) return ROOT_CONTEXT;
+  const parent = trace.setSpanContext(ROOT_CONTEXT, spanContext);
+  return carried ? parent.setValue(CARRIED_BY_GATEHOUSE, true) : parent;
 }
 
 // ---- metrics --------------------------------------------------------------------------------------
@@ -107,10 +146,14 @@ function instrumentsOf(): Instruments {
  */
 const authenticationCounts = new Map<string, number>();
 
-/** Instruments and the tracer made before the SDK was registered are no-ops: the setup drops them to be made again. */
-export function resetInstruments(): void {
+/**
+ * Called when the SDK is registered: instruments and the tracer made before were no-ops, so they are
+ * made again, and spans start from now on.
+ */
+export function useRegisteredSdk(): void {
   instruments = undefined;
   gatehouseTracer = undefined;
+  tracing = true;
 }
 
 export const telemetry = {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import type { CallerScope, OrganizationScope } from '../request-scope.js';
 import { subjectDescriptor, type UserCaller } from '../auth/caller.js';
-import { organizationEvent, systemAuditContext } from '../audit/context.js';
+import { organizationEvent, systemAuditContextWithin } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import type { Organization } from '../directory/repository.js';
 import { badRequest, notFound } from '../http/errors.js';
@@ -238,7 +238,7 @@ export async function createRevocationRule(
   );
   await forgetRevocationRules(app, organization.id);
 
-  const system = { ...systemAuditContext(audit.correlationId), ipAddress: audit.ipAddress, userAgent: audit.userAgent };
+  const system = systemAuditContextWithin(audit);
   let revoked = 0;
   for (const stored of await memberPats(app, organization)) {
     const { record } = stored;

@@ -122,6 +122,8 @@ export interface PatAuthOptions {
   readonly origin?: RequestOrigin;
   /** Correlates the new-IP audit event with the request. */
   readonly activityId?: string;
+  /** The request's trace context, for the new-IP audit event. */
+  readonly traceparent?: string;
   /** See JudgeOptions: `report` for the PAT's own self lookup and self rotation. */
   readonly policies?: JudgeOptions['policies'];
 }
@@ -197,7 +199,11 @@ export async function authenticatePat(app: AppContext, token: string | PatSecret
     throw patRefused();
   }
   if (options.origin) {
-    await recordPatUse(app, result.snapshot, options.origin, { organization: result.organization, activityId: options.activityId ?? randomUUID() });
+    await recordPatUse(app, result.snapshot, options.origin, {
+      organization: result.organization,
+      activityId: options.activityId ?? randomUUID(),
+      traceparent: options.traceparent,
+    });
   }
   return patCallerOf(result.snapshot, result.violations);
 }

@@ -67,11 +67,7 @@ export function enforceLeakRateLimit(app: AppContext, ip: string | undefined): v
  * and may report again; repeating a report is harmless). Whoever holds a token can already tell
  * whether it works, so answering after the work tells a reporter nothing new.
  */
-export async function processLeakReport(
-  app: AppContext,
-  report: LeakReport,
-  reporter: { ip: string | undefined; userAgent: string | undefined },
-): Promise<number> {
+export async function processLeakReport(app: AppContext, report: LeakReport, reporter: Reporter): Promise<number> {
   const candidates = [...new Set(report.tokens.map((token) => token.trim()).filter((token) => parseGatehouseToken(token) !== undefined))];
   if (candidates.length === 0) return 0;
   const correlationId = randomUUID();
@@ -85,10 +81,17 @@ export async function processLeakReport(
   return candidates.length;
 }
 
+/** Who reported, as the request shows: the address, the user agent and the request's trace context. */
+interface Reporter {
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly traceparent?: string;
+}
+
 /** One leak report as each of its candidates is handled: what was told, by whom, under which correlation id. */
 interface Leak {
   readonly report: LeakReport;
-  readonly reporter: { readonly ip: string | undefined; readonly userAgent: string | undefined };
+  readonly reporter: Reporter;
   readonly correlationId: string;
 }
 
@@ -103,7 +106,12 @@ async function handleCandidate(app: AppContext, token: string, { report, reporte
   if (!organization) return;
   const owner = await app.directory.getUser(record.ownerId);
   const ownerName = owner?.displayName ?? record.ownerId;
-  const audit: AuditContext = { ...systemAuditContext(correlationId), ipAddress: reporter.ip, userAgent: reporter.userAgent };
+  const audit: AuditContext = {
+    ...systemAuditContext(correlationId),
+    ipAddress: reporter.ip,
+    userAgent: reporter.userAgent,
+    traceparent: reporter.traceparent,
+  };
   const found = { Url: report.url ?? null, Source: report.source ?? null, ReportedAt: app.clock.now().toISOString() };
   const location = reportedLocation(report.url);
   const revoke = autoRevokesLeaksIn(await policyLayers(app, organization), record.ownerId);
@@ -136,6 +144,7 @@ async function handleCandidate(app: AppContext, token: string, { report, reporte
       ].join('\n\n'),
       data: { authorizationId: record.authorizationId, displayName: record.displayName, revoked, url: location ?? null },
     }),
+    audit.traceparent,
   );
 }
 

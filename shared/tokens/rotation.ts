@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { odata, type TableEntity } from '@azure/data-tables';
 import type { AppContext } from '../app-context.js';
-import { organizationEvent, systemAuditContext, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
+import { organizationEvent, systemAuditContext, systemAuditContextWithin, SYSTEM_ACTOR, type AuditContext } from '../audit/context.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { Organization } from '../directory/repository.js';
 import { AppError, badRequest, sessionTokenFailure } from '../http/errors.js';
@@ -155,15 +155,10 @@ export async function rotatePat(app: AppContext, request: RotationRequest): Prom
     ];
     if (immediate) {
       events.push(
-        organizationEvent(
-          app,
-          { ...systemAuditContext(request.audit.correlationId), ipAddress: request.audit.ipAddress, userAgent: request.audit.userAgent },
-          organization,
-          {
-            actionId: 'Token.PatSystemRevokeEvent',
-            data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
-          },
-        ),
+        organizationEvent(app, systemAuditContextWithin(request.audit), organization, {
+          actionId: 'Token.PatSystemRevokeEvent',
+          data: patEventData(oldNext, request.owner.displayName, { RevocationKind: 'system', Reason: 'rotated', RotatedTo: created.authorizationId }),
+        }),
       );
     }
     const extra: TableEntity[] = [];

@@ -39,6 +39,7 @@ interface Use {
 export interface UseContext {
   readonly organization: { readonly id: string; readonly name: string } | undefined;
   readonly activityId: string;
+  readonly traceparent?: string;
 }
 
 /**
@@ -155,6 +156,7 @@ async function tryWriteUse(app: AppContext, snapshot: PatAuthSnapshot, use: Use,
     userAgent: use.userAgent ?? undefined,
     activityId: context.activityId,
     correlationId: context.activityId,
+    traceparent: context.traceparent,
   };
   const event = organizationEvent(app, audit, organization, {
     actionId: 'Token.PatUsedFromNewIpEvent',

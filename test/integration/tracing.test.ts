@@ -1,4 +1,4 @@
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTelemetry } from '../../shared/telemetry/setup.js';
@@ -7,12 +7,16 @@ import { client } from '../helpers/client.js';
 import { createPat } from '../helpers/http.js';
 import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
 import { settleBackgroundWork } from '../../shared/runtime/background.js';
-import { QUEUES } from '../../shared/storage/names.js';
+import { QUEUES, TABLES } from '../../shared/storage/names.js';
+import { listOutboxRows } from '../../shared/audit/outbox.js';
+import { auditEventSchema } from '../../shared/audit/events.js';
+import { patPartitionOf } from '../../shared/tokens/repository.js';
 
-/** The SDK as setup.ts registers it, with in-memory exporters instead of Application Insights. */
+/** The SDK as setup.ts registers it, with in-memory exporters instead of Application Insights, recording every trace. */
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 const { meterProvider } = registerTelemetry({
+  sampler: new AlwaysOnSampler(),
   spanProcessors: [new SimpleSpanProcessor(spans)],
   metricReaders: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })],
 });
@@ -40,6 +44,7 @@ describe('tracing and metrics', () => {
   it('follows one PAT create from the HTTP request through the outbox and the queue to the stored audit row', async () => {
     spans.reset();
     const pat = await createPat(env, { token: await env.userToken('alice@contoso.com') }, { displayName: 'traced' });
+    const [outboxRow] = await listOutboxRows(env.app, TABLES.pats, patPartitionOf(pat.authorizationId));
     const texts: string[] = [];
     const stored = await deliverAuditQueue(env, texts);
     const event = stored.find((e) => e.actionId === 'Token.PatCreateEvent' && e.data.AuthorizationId === pat.authorizationId);
@@ -54,6 +59,10 @@ describe('tracing and metrics', () => {
     // The queue message carried the request's W3C trace context.
     const message = texts.map((text) => JSON.parse(text) as { id: string; traceparent?: string }).find((m) => m.id === event!.id);
     expect(message?.traceparent).toBe(`00-${traceId}-${request!.spanContext().spanId}-01`);
+    // So did the outbox row; the event itself does not carry it (the strict schema holds without it).
+    expect(outboxRow?.traceparent).toBe(message?.traceparent);
+    const { traceparent: _traceparent, delivery: _delivery, ...eventFields } = message as Record<string, unknown>;
+    expect(auditEventSchema.strict().safeParse(eventFields).success).toBe(true);
 
     // The writer's span continues that trace and names the event it stored.
     const writer = finished.find((span: ReadableSpan) => span.name === 'audit-writer process' && span.attributes['gatehouse.audit.event_id'] === event!.id);
@@ -86,7 +95,12 @@ describe('tracing and metrics', () => {
     expect(sender.length).toBe(messages.length);
     for (const span of sender) expect(span.spanContext().traceId).toBe(request!.spanContext().traceId);
     expect(JSON.stringify(spans.getFinishedSpans().map((span) => span.attributes))).not.toContain(pat.token);
-    await deliverAuditQueue(env);
+    // The leak's audit events (discovery, revocation) continue the request's trace too.
+    const auditTexts: string[] = [];
+    const stored = await deliverAuditQueue(env, auditTexts);
+    const discovery = stored.find((e) => e.actionId === 'Token.PatPublicDiscoveryEvent' && e.data.AuthorizationId === pat.authorizationId);
+    const discoveryMessage = auditTexts.map((text) => JSON.parse(text) as { id: string; traceparent?: string }).find((m) => m.id === discovery?.id);
+    expect(discoveryMessage?.traceparent?.split('-')[1]).toBe(request!.spanContext().traceId);
   });
 
   it('counts authentications by outcome, tokens created and revoked, audit lag and poison messages', async () => {

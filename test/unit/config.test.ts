@@ -16,6 +16,7 @@ describe('configuration', () => {
     expect(config.auth.clockSkewSeconds).toBe(60);
     expect(config.peppers).toHaveLength(1);
     expect(config.peppers[0]?.version).toBe('1');
+    expect(config.telemetry.tracesPerSecond).toBe(5);
   });
 
   it('lists every missing setting at once', () => {
@@ -39,11 +40,14 @@ describe('configuration', () => {
       AUTH_JWKS: undefined,
       LOG_LEVEL: 'loud',
       MAX_REQUEST_BODY_BYTES: '-5',
+      TELEMETRY_TRACES_PER_SECOND: '0',
     });
     expect(problems.some((p) => p.startsWith('TOKEN_PEPPERS:') && p.includes('32 bytes'))).toBe(true);
     expect(problems.some((p) => p.startsWith('AUTH_JWKS_URI:') && p.includes('https'))).toBe(true);
     expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('MAX_REQUEST_BODY_BYTES:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('TELEMETRY_TRACES_PER_SECOND:'))).toBe(true);
+    expect(loadConfig({ ...valid, TELEMETRY_TRACES_PER_SECOND: '0.5' }).telemetry.tracesPerSecond).toBe(0.5);
   });
 
   it('refuses duplicated pepper versions and malformed JWKS', () => {
