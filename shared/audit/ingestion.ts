@@ -14,20 +14,45 @@ import { auditEventSchema, type AuditEvent } from './events.js';
  * `ingestion` signature, HMAC-SHA256 under a key derived from the token pepper over the canonical JSON
  * of the message without it. Events that record something with no change behind it (AuditLog.AccessLog,
  * the read itself) are sent this way. The writer stores nothing that carries neither proof: a message
- * put on the queue by anyone else goes to the poison queue with the reason.
+ * put on the queue by anyone else goes to the poison queue with the reason. The same kind of signature,
+ * under a key of its own (purpose `audit-outbox`), seals each delivery of an outbox row that several
+ * events share (outbox.ts).
  */
-const ingestionSchema = z.object({ keyVersion: z.string().min(1).max(8), signature: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export const messageSignatureSchema = z.object({ keyVersion: z.string().min(1).max(8), signature: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+/** Gatehouse's signature over a message it produced. */
+export type MessageSignature = z.infer<typeof messageSignatureSchema>;
+/** What a signature vouches for: an event with no change behind it, or a delivery of a shared outbox row (outbox.ts). */
+export type SignaturePurpose = 'audit-ingestion' | 'audit-outbox';
 
-const ingestionKey = (app: AppContext, version: string) => derivedKeyOf(app.config.peppers, version, 'audit-ingestion');
+const keyFor = (app: AppContext, purpose: SignaturePurpose, version: string) => derivedKeyOf(app.config.peppers, version, purpose);
 
 const signatureOver = (key: Buffer, message: object) => createHmac('sha256', key).update(canonicalJson(message)).digest('hex');
 
-/** The queue message of an event with its ingestion signature (token-shaped text redacted first). */
-export function signAuditMessage(app: AppContext, event: AuditEvent): AuditEvent & { ingestion: z.infer<typeof ingestionSchema> } {
-  const parsed = JSON.parse(JSON.stringify(auditEventSchema.parse(redactDeep(event)))) as AuditEvent;
+/** HMAC-SHA256 of the canonical JSON of `message` under the current pepper's key for `purpose`. */
+export function signMessage(app: AppContext, purpose: SignaturePurpose, message: object): MessageSignature {
   const keyVersion = currentPepper(app.config.peppers).version;
-  const signature = signatureOver(ingestionKey(app, keyVersion) as Buffer, parsed);
-  return { ...parsed, ingestion: { keyVersion, signature } };
+  return { keyVersion, signature: signatureOver(keyFor(app, purpose, keyVersion) as Buffer, message) };
+}
+
+/** 'valid', or why `signature` does not vouch for `message` under `purpose`. */
+export function checkMessageSignature(app: AppContext, purpose: SignaturePurpose, signature: unknown, message: object): string {
+  const parsed = messageSignatureSchema.safeParse(signature);
+  if (!parsed.success) return 'malformed signature';
+  const key = keyFor(app, purpose, parsed.data.keyVersion);
+  if (!key) return 'unknown key version';
+  let expected: string;
+  try {
+    expected = signatureOver(key, message);
+  } catch {
+    return 'the message cannot be canonicalised';
+  }
+  return timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(parsed.data.signature, 'hex')) ? 'valid' : 'the signature does not match';
+}
+
+/** The queue message of an event with its ingestion signature (token-shaped text redacted first). */
+export function signAuditMessage(app: AppContext, event: AuditEvent): AuditEvent & { ingestion: MessageSignature } {
+  const parsed = JSON.parse(JSON.stringify(auditEventSchema.parse(redactDeep(event)))) as AuditEvent;
+  return { ...parsed, ingestion: signMessage(app, 'audit-ingestion', parsed) };
 }
 
 /** Sends an event with an ingestion signature (no outbox row: nothing else to commit), with its trace context. */
@@ -39,15 +64,6 @@ export async function sendSignedAuditEvent(app: AppContext, event: ProducedEvent
 export function checkIngestionSignature(app: AppContext, payload: object): string {
   if (!('ingestion' in payload)) return 'absent';
   const { ingestion, ...message } = payload;
-  const parsed = ingestionSchema.safeParse(ingestion);
-  if (!parsed.success) return 'ingestion: malformed signature';
-  const key = ingestionKey(app, parsed.data.keyVersion);
-  if (!key) return 'ingestion: unknown key version';
-  let expected: string;
-  try {
-    expected = signatureOver(key, message);
-  } catch {
-    return 'ingestion: the message cannot be canonicalised';
-  }
-  return timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(parsed.data.signature, 'hex')) ? 'valid' : 'ingestion: the signature does not match';
+  const verdict = checkMessageSignature(app, 'audit-ingestion', ingestion, message);
+  return verdict === 'valid' ? verdict : `ingestion: ${verdict}`;
 }

@@ -18,7 +18,7 @@ export interface IndexEntry {
   readonly dueMs: number;
   readonly ownerId: string;
   readonly id: string;
-  /** A purge entry (see purgeEffect in shared/tokens/repository.ts): the row to delete once due, instead of an item to finalise. */
+  /** A purge entry (see purgeEffect in shared/storage/expiry-keys.ts): the row to delete once due, instead of an item to finalise. */
   readonly purge?: { readonly table: string; readonly partitionKey: string; readonly rowKey: string };
 }
 

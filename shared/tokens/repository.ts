@@ -5,7 +5,7 @@ import type { AppContext } from '../app-context.js';
 import { commitWithEvents, type IndexEffect } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
 import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
-import { TABLES, type TableName } from '../storage/names.js';
+import { TABLES } from '../storage/names.js';
 import { announceChange } from '../coherence/changes.js';
 import { parseGatehouseToken } from '../secrets/format.js';
 import { hashToken } from '../secrets/hashing.js';
@@ -185,22 +185,6 @@ function expiryUpsert(record: PatRecord, dueAt: string, kind?: 'rotationGrace'):
     table: TABLES.patExpiry,
     ...expiryKeys(dueAt, record.authorizationId),
     columns: { ownerId: record.ownerId, authorizationId: record.authorizationId, ...(kind ? { kind } : {}) },
-  };
-}
-
-/**
- * An index row that deletes another row when it falls due: how rows that only live for a while (a
- * rotation's idempotent replay, 24 hours) get a purge path on the lifecycle timer. Written as an
- * outbox effect with the row it purges; the sweep deletes the named row, then the index row
- * (purgeTargetOf in shared/storage/expiry-keys.ts reads it back).
- */
-export function purgeEffect(indexTable: TableName, dueAt: string, target: { table: TableName; partitionKey: string; rowKey: string }): IndexEffect {
-  const digest = createHash('sha256').update(`${target.table}|${target.partitionKey}|${target.rowKey}`).digest('hex').slice(0, 24);
-  return {
-    op: 'upsert',
-    table: indexTable,
-    ...expiryKeys(dueAt, `purge_${digest}`),
-    columns: { purgeTable: target.table, purgePartitionKey: target.partitionKey, purgeRowKey: target.rowKey },
   };
 }
 
