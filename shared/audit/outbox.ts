@@ -1,13 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { AppError, isStorageUnavailable, restErrorStatus } from '../http/errors.js';
 import { assertSafeKey, ignoreMissing, readEntity } from '../storage/entities.js';
-import { QUEUES, TABLES } from '../storage/names.js';
+import { purgeEffect } from '../storage/expiry-keys.js';
+import { QUEUES, TABLES, type TableName } from '../storage/names.js';
 import { encodeQueueMessage } from '../storage/queue.js';
 import { redactDeep } from '../secrets/redaction.js';
 import type { ProducedEvent } from './context.js';
 import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events.js';
+import { checkMessageSignature, messageSignatureSchema, signMessage } from './ingestion.js';
+import { mapLimit } from './query.js';
+import { MIN_RETENTION_DAYS } from './repository.js';
+import { DAY_MS } from '../time.js';
 
 /**
  * Transactional outbox for audit events, in two storage round trips per change:
@@ -28,6 +34,16 @@ import { auditEventSchema, normalizeAuditEvent, type AuditEvent } from './events
  * An event's outbox row and its message carry the trace context of the change (`ProducedEvent`), so
  * the writer's span continues the request's trace.
  *
+ * A change with more events than fit beside its actions in one transaction (at most 100 entities)
+ * commits them all with ONE outbox row they share (`RowKey = outbox_<group id>`, column `shared`).
+ * Each of its events still travels as its own message, whose delivery names the shared row, says
+ * `shared: true` and is signed (`audit-outbox` key, ingestion.ts): a long-lived row must not prove a
+ * message anyone with queue access wrote. The writer stores each event as usual but leaves the
+ * shared row (no delivery can tell whether it is the last one through); every delivery gives the row
+ * the same purge entry instead, due SHARED_ROW_LIFETIME_MS after the commit, and the lifecycle sweep
+ * deletes the row then. The writer trusts the row, never the message, about which kind it is: a row of
+ * its own is deleted only by a delivery of its event, a shared row never by a delivery.
+ *
  * Partitions that hold outbox rows must be read by RowKey range (never "the whole partition").
  */
 
@@ -35,6 +51,21 @@ export const OUTBOX_ROW_PREFIX = 'outbox_';
 /** A message whose outbox row is still absent after this long belongs to a change that failed. */
 export const DELIVERY_ABANDON_AFTER_MS = 10 * 60_000;
 const MAX_DEFER_SECONDS = 60;
+/**
+ * How long a shared outbox row outlives its commit. Its messages normally reach the writer within
+ * seconds (deferrals only happen before the commit lands, for at most DELIVERY_ABANDON_AFTER_MS);
+ * one waits longer only while the writer keeps failing on it: host retries, then the poison queue,
+ * from which an operator moves it back once the cause is fixed. A message that comes after its row
+ * is purged is dropped as never committed, so the row stays a month (the shortest audit retention),
+ * not minutes; a few small rows per large change are all it costs.
+ */
+export const SHARED_ROW_LIFETIME_MS = MIN_RETENTION_DAYS * DAY_MS;
+/** Entities in one entity group transaction (a Table Storage limit). */
+const MAX_TRANSACTION_ACTIONS = 100;
+/** Messages of one change sent at once. */
+const PARALLEL_SENDS = 32;
+/** Index effects a change may carry (they travel on its first message). */
+const MAX_EFFECTS = 20;
 
 const MAX_EVENT_CHARS = 30_000;
 /** Queue messages are at most 64 KiB, base64 included. */
@@ -68,19 +99,26 @@ const indexEffectSchema = z.discriminatedUnion('op', [
 /** A write a change implies in another partition (an index row), applied once the change is proven. */
 export type IndexEffect = z.infer<typeof indexEffectSchema>;
 
-const deliverySchema = z.object({
-  table: tableName,
-  partitionKey: key,
-  rowKey: key.refine((value) => value.startsWith(OUTBOX_ROW_PREFIX), 'not an outbox row'),
-  sentAt: z.iso.datetime({ offset: true }),
-  effects: z.array(indexEffectSchema).max(20).optional(),
-});
+const deliverySchema = z
+  .object({
+    table: tableName,
+    partitionKey: key,
+    rowKey: key.refine((value) => value.startsWith(OUTBOX_ROW_PREFIX), 'not an outbox row'),
+    sentAt: z.iso.datetime({ offset: true }),
+    effects: z.array(indexEffectSchema).max(MAX_EFFECTS).optional(),
+    /** The row is shared by all the events of one large change. */
+    shared: z.literal(true).optional(),
+    /** Gatehouse's signature over the event and the rest of the delivery (shared deliveries only). */
+    signature: messageSignatureSchema.optional(),
+  })
+  .refine((delivery) => (delivery.shared === true) === (delivery.signature !== undefined), 'a shared delivery is signed, and only a shared one');
 export type Delivery = z.infer<typeof deliverySchema>;
 
 /**
- * Commits `actions` (all on one partition of `tableName`) together with outbox rows for `events`;
- * `effects` reach their tables through the audit writer once the commit is proven. Throws when the
- * change fails; nothing is stored then, and the events already queued are dropped by the writer.
+ * Commits `actions` (all on one partition of `tableName`, at most 99) together with outbox rows for
+ * `events` (one each, or one they share when they do not fit); `effects` reach their tables through
+ * the audit writer once the commit is proven. Throws when the change fails; nothing is stored then,
+ * and the events already queued are dropped by the writer.
  */
 export async function commitWithEvents(
   app: AppContext,
@@ -94,19 +132,21 @@ export async function commitWithEvents(
   if (actions.some((action) => action[1].partitionKey !== partitionKey)) {
     throw new Error('commitWithEvents: every action must be on the same partition');
   }
-  if (actions.length + events.length > 100) throw new Error('commitWithEvents: more than 100 entities in one transaction');
+  if (actions.length >= MAX_TRANSACTION_ACTIONS) throw new Error('commitWithEvents: more than 99 actions leave no room for an outbox row');
   if (effects.length > 0 && events.length === 0) throw new Error('commitWithEvents: effects travel with an event');
+  if (effects.length > MAX_EFFECTS) throw new Error(`commitWithEvents: more than ${MAX_EFFECTS} effects`);
 
   const sentAt = app.clock.now().toISOString();
+  const sharedRowKey = actions.length + events.length > MAX_TRANSACTION_ACTIONS ? `${OUTBOX_ROW_PREFIX}${randomUUID()}` : undefined;
   const messages = events.map((event, i) => {
     const parsed = serializableEvent(event);
-    const delivery: Delivery = {
+    const delivery = deliveryFor(app, parsed, sharedRowKey !== undefined, {
       table: tableName,
       partitionKey,
-      rowKey: `${OUTBOX_ROW_PREFIX}${parsed.id}`,
+      rowKey: sharedRowKey ?? `${OUTBOX_ROW_PREFIX}${parsed.id}`,
       sentAt,
       ...(i === 0 && effects.length > 0 ? { effects: [...effects] } : {}),
-    };
+    });
     const text = encodeQueueMessage({ ...parsed, delivery }, event.traceparent);
     if (text.length > MAX_MESSAGE_BASE64_CHARS) throw new Error(`audit event ${parsed.actionId} is too large for a queue message`);
     return { event: parsed, traceparent: event.traceparent, text };
@@ -115,7 +155,9 @@ export async function commitWithEvents(
   const queue = app.storage.queue(QUEUES.audit);
   const visibilityTimeout = app.config.auditDeliveryDelaySeconds;
   try {
-    await Promise.all(messages.map(({ text }) => queue.sendMessage(text, { messageTimeToLive: -1, ...(visibilityTimeout > 0 ? { visibilityTimeout } : {}) })));
+    await mapLimit(messages, PARALLEL_SENDS, ({ text }) =>
+      queue.sendMessage(text, { messageTimeToLive: -1, ...(visibilityTimeout > 0 ? { visibilityTimeout } : {}) }),
+    );
   } catch (error) {
     if (isStorageUnavailable(error)) throw error;
     app.log.warn('audit queue unavailable; change refused', {
@@ -132,8 +174,28 @@ export async function commitWithEvents(
     'create',
     { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, ...(traceparent ? { traceparent } : {}) },
   ]);
-  await app.storage.table(tableName).submitTransaction([...actions, ...outboxRows]);
+  // A shared row carries its first event's: the events of one change share one trace context.
+  const sharedTraceparent = messages[0]?.traceparent;
+  const rows: TransactionAction[] = sharedRowKey
+    ? [
+        [
+          'create',
+          { partitionKey, rowKey: sharedRowKey, shared: true, eventCount: events.length, ...(sharedTraceparent ? { traceparent: sharedTraceparent } : {}) },
+        ],
+      ]
+    : outboxRows;
+  await app.storage.table(tableName).submitTransaction([...actions, ...rows]);
 }
+
+/** The delivery of an event: as it is for a row of its own; marked shared and signed for a shared row. */
+function deliveryFor(app: AppContext, event: AuditEvent, toSharedRow: boolean, delivery: Omit<Delivery, 'shared' | 'signature'>): Delivery {
+  if (!toSharedRow) return delivery;
+  const shared = { ...delivery, shared: true as const };
+  return { ...shared, signature: signMessage(app, 'audit-outbox', signedContent(event, shared)) };
+}
+
+/** What a shared delivery's signature covers: the event and the rest of the delivery, as they travel (JSON). */
+const signedContent = (event: AuditEvent, delivery: Omit<Delivery, 'signature'>): object => JSON.parse(JSON.stringify({ ...event, delivery })) as object;
 
 /**
  * The event as it may travel: token-shaped strings redacted (never a reason to drop the event), and
@@ -155,15 +217,47 @@ export function deliveryOf(payload: unknown): { delivery?: Delivery; error?: str
   return { error: `delivery: ${issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'invalid'}` };
 }
 
-/** True when the change behind a delivery committed (its outbox row exists). */
-export async function isCommitted(app: AppContext, delivery: Delivery): Promise<boolean> {
-  return (await readEntity(app.storage.table(delivery.table), delivery.partitionKey, delivery.rowKey)) !== undefined;
+/**
+ * What a delivery's outbox row proves about its event: `uncommitted` while the row is absent, `own`
+ * when the row is the event's alone (deleted once the event is stored), `shared` when it is the row of
+ * a large change (left to its purge). An error text for a delivery that can never prove its event: a
+ * shared delivery without Gatehouse's signature, or one that disagrees with the row it names.
+ */
+export async function proofOf(
+  app: AppContext,
+  event: AuditEvent,
+  delivery: Delivery,
+): Promise<{ proof: 'uncommitted' | 'own' | 'shared' } | { error: string }> {
+  if (delivery.shared) {
+    const { signature, ...signed } = delivery;
+    const verdict = checkMessageSignature(app, 'audit-outbox', signature, signedContent(event, signed));
+    if (verdict !== 'valid') return { error: `delivery: signature: ${verdict}` };
+  }
+  const row = await readEntity<{ shared?: boolean; eventId?: string }>(app.storage.table(delivery.table), delivery.partitionKey, delivery.rowKey);
+  if (!row) return { proof: 'uncommitted' };
+  if (row.shared === true) return delivery.shared ? { proof: 'shared' } : { error: 'delivery: the outbox row is shared, and the delivery is not' };
+  if (delivery.shared) return { error: 'delivery: the outbox row is not a shared one' };
+  if (row.eventId?.toLowerCase() !== event.id.toLowerCase()) return { error: 'delivery: the outbox row belongs to another event' };
+  return { proof: 'own' };
 }
 
-/** Applies a delivery's index writes; each is idempotent, so a redelivery applies them again harmlessly. */
+/**
+ * Applies a delivery's index writes, and a shared row's purge entry; each is idempotent, so a
+ * redelivery applies them again harmlessly.
+ */
 export async function applyEffects(app: AppContext, delivery: Delivery): Promise<void> {
+  // Any expiry index the lifecycle sweeps deletes a purge entry's row; rotations' purges use patexpiry too.
+  const purge = delivery.shared
+    ? [
+        purgeEffect(TABLES.patExpiry, new Date(Date.parse(delivery.sentAt) + SHARED_ROW_LIFETIME_MS).toISOString(), {
+          table: delivery.table as TableName,
+          partitionKey: delivery.partitionKey,
+          rowKey: delivery.rowKey,
+        }),
+      ]
+    : [];
   await Promise.all(
-    (delivery.effects ?? []).map((effect) =>
+    [...(delivery.effects ?? []), ...purge].map((effect) =>
       effect.op === 'upsert'
         ? app.storage.table(effect.table).upsertEntity({ partitionKey: effect.partitionKey, rowKey: effect.rowKey, ...effect.columns }, 'Replace')
         : ignoreMissing(app.storage.table(effect.table).deleteEntity(effect.partitionKey, effect.rowKey)),
@@ -171,7 +265,7 @@ export async function applyEffects(app: AppContext, delivery: Delivery): Promise
   );
 }
 
-/** Removes the outbox row once its event is stored. */
+/** Removes an outbox row of its own once its event is stored. */
 export async function completeDelivery(app: AppContext, delivery: Delivery): Promise<void> {
   await ignoreMissing(app.storage.table(delivery.table).deleteEntity(delivery.partitionKey, delivery.rowKey));
 }

@@ -7,7 +7,7 @@ import { QUEUES, poisonQueueName } from '../storage/names.js';
 import { auditEventSchema, type AuditEvent } from './events.js';
 import { redactDeep } from '../secrets/redaction.js';
 import { checkIngestionSignature } from './ingestion.js';
-import { applyEffects, completeDelivery, deferDelivery, deliveryOf, isCommitted } from './outbox.js';
+import { applyEffects, completeDelivery, deferDelivery, deliveryOf, proofOf } from './outbox.js';
 import { MAX_DATA_DEPTH, canonicalJson, chainHash, genesisHash, sha256Hex } from './chain.js';
 import { writeCheckpoint } from './checkpoints.js';
 import { telemetry } from '../telemetry/telemetry.js';
@@ -212,8 +212,10 @@ export type MessageOutcome = WriteOutcome['status'] | 'deferred' | 'abandoned';
  * Handles one audit queue message. A message without `delivery` is stored only with a valid ingestion
  * signature (ingestion.ts). A message from the outbox (with `delivery`) is stored only once
  * its change is proven committed: effects applied, event written, outbox row removed, in that order,
- * so a retry after a failure at any step repeats the rest. Throws InvalidAuditEvent for messages that
- * can never be stored. `traceparent` (the writer invocation's) goes with a message sent again for later.
+ * so a retry after a failure at any step repeats the rest. A row several events share stays for its
+ * purge: a delivery whose event is already stored then applies nothing again. Throws
+ * InvalidAuditEvent for messages that can never be stored. `traceparent` (the writer invocation's)
+ * goes with a message sent again for later.
  */
 export async function handleAuditMessage(app: AppContext, payload: unknown, traceparent?: string): Promise<{ event: AuditEvent; outcome: MessageOutcome }> {
   const event = parseAuditEvent(payload);
@@ -228,7 +230,9 @@ export async function handleAuditMessage(app: AppContext, payload: unknown, trac
     }
     return { event, outcome: (await writeAuditEvent(app, event)).status };
   }
-  if (!(await isCommitted(app, delivery))) {
+  const proven = await proofOf(app, event, delivery);
+  if ('error' in proven) throw new InvalidAuditEvent(proven.error);
+  if (proven.proof === 'uncommitted') {
     if (await isAuditEventStored(app, event)) return { event, outcome: 'duplicate' };
     const outcome = await deferDelivery(app, value as object, delivery, traceparent);
     if (outcome === 'abandoned') {
@@ -236,9 +240,10 @@ export async function handleAuditMessage(app: AppContext, payload: unknown, trac
     }
     return { event, outcome };
   }
+  if (proven.proof === 'shared' && (await isAuditEventStored(app, event))) return { event, outcome: 'duplicate' };
   await applyEffects(app, delivery);
   const written = await writeAuditEvent(app, event);
-  await completeDelivery(app, delivery);
+  if (proven.proof === 'own') await completeDelivery(app, delivery);
   return { event, outcome: written.status };
 }
 
