@@ -194,6 +194,12 @@ describe('point reads over HTTPS with a bearer token', () => {
     expect(credential.tenantsAsked).toEqual([undefined, STORAGE_TENANT]);
   });
 
+  it("honour the client's TLS options, as getEntity does", async () => {
+    const reader = new TableClient(secure.endpoints.table, name, entraCredential(), { tlsOptions: { ca: tls.cert } });
+    const expected = await viaGetEntity(reader, 'tls', 'row');
+    expect(await readEntity(reader, 'tls', 'row')).toEqual(expected);
+  });
+
   it("go through the client's proxy", async () => {
     const proxy = await connectProxy();
     const reader = new TableClient(secure.endpoints.table, name, entraCredential(), { proxyOptions: { host: 'http://127.0.0.1', port: proxy.port } });
