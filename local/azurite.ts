@@ -2,11 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { azuriteConnectionString } from '../shared/storage/clients.js';
+import { AZURITE_ACCOUNT, azuriteConnectionString } from '../shared/storage/clients.js';
 
 export interface AzuriteInstance {
   readonly host: string;
   readonly ports: { blob: number; queue: number; table: number };
+  /** Each service's account URL (`https://…` when started with a certificate), for clients built from a URL and a credential. */
+  readonly endpoints: { blob: string; queue: string; table: string };
+  /** Shared-key connection string for the endpoints. */
   readonly connectionString: string;
   /** False when an Azurite already listening was reused. */
   readonly started: boolean;
@@ -55,15 +58,31 @@ async function waitForPorts(ports: number[], host: string, child: ChildProcess, 
   throw new Error(`Azurite did not listen on ${ports.join(', ')} within ${timeoutMs} ms`);
 }
 
+function addressesOf(host: string, ports: { blob: number; queue: number; table: number }, protocol: 'http' | 'https') {
+  const endpoint = (port: number) => `${protocol}://${host}:${port}/${AZURITE_ACCOUNT}`;
+  return {
+    host,
+    ports,
+    endpoints: { blob: endpoint(ports.blob), queue: endpoint(ports.queue), table: endpoint(ports.table) },
+    connectionString: azuriteConnectionString(host, ports, protocol),
+  };
+}
+
 /**
  * Starts Azurite (blob, queue, table) as a child process: persisted in `location`, or in memory.
  * `--skipApiVersionCheck` is needed because the storage SDKs send newer API versions than Azurite knows.
+ * With `https` (PEM certificate and key files) it serves HTTPS; `oauth: 'basic'` (which needs HTTPS)
+ * also accepts bearer tokens, as Azure Storage does from a token credential, checking their issuer,
+ * audience and lifetime but not their signature.
  */
 export async function startAzurite(options: {
   location?: string;
   ports?: { blob: number; queue: number; table: number };
   host?: string;
+  https?: { certPath: string; keyPath: string };
+  oauth?: 'basic';
 }): Promise<AzuriteInstance> {
+  if (options.oauth && !options.https) throw new Error('Azurite accepts bearer tokens only over HTTPS: give it a certificate too.');
   const host = options.host ?? '127.0.0.1';
   const ports = options.ports ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
   const args = [
@@ -84,6 +103,8 @@ export async function startAzurite(options: {
     '--loose',
     '--silent',
     '--disableTelemetry',
+    ...(options.https ? ['--cert', options.https.certPath, '--key', options.https.keyPath] : []),
+    ...(options.oauth ? ['--oauth', options.oauth] : []),
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
   // Its own process group: Ctrl+C in a terminal signals the whole foreground group, and Azurite
@@ -104,9 +125,7 @@ export async function startAzurite(options: {
     throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
   }
   return {
-    host,
-    ports,
-    connectionString: azuriteConnectionString(host, ports),
+    ...addressesOf(host, ports, options.https ? 'https' : 'http'),
     started: true,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -141,9 +160,7 @@ export async function startOrReuseAzurite(
   const listening = await Promise.all(Object.values(ports).map((port) => isListening(port, host)));
   if (listening.every(Boolean)) {
     return {
-      host,
-      ports: { ...ports },
-      connectionString: azuriteConnectionString(host, ports),
+      ...addressesOf(host, { ...ports }, 'http'),
       started: false,
       stop: async () => undefined,
     };

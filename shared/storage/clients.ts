@@ -88,16 +88,19 @@ function lazyDefaultCredential(managedIdentityClientId: string | undefined): Tok
   };
 }
 
+/** The account every Azurite serves. */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+
 /** Connection string for an Azurite instance on the given ports. */
-export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }): string {
-  const account = 'devstoreaccount1';
+export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }, protocol: 'http' | 'https' = 'http'): string {
+  const account = AZURITE_ACCOUNT;
   const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
   return [
-    'DefaultEndpointsProtocol=http',
+    `DefaultEndpointsProtocol=${protocol}`,
     `AccountName=${account}`,
     `AccountKey=${key}`,
-    `BlobEndpoint=http://${host}:${ports.blob}/${account}`,
-    `QueueEndpoint=http://${host}:${ports.queue}/${account}`,
-    `TableEndpoint=http://${host}:${ports.table}/${account}`,
+    `BlobEndpoint=${protocol}://${host}:${ports.blob}/${account}`,
+    `QueueEndpoint=${protocol}://${host}:${ports.queue}/${account}`,
+    `TableEndpoint=${protocol}://${host}:${ports.table}/${account}`,
   ].join(';');
 }

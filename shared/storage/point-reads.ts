@@ -9,6 +9,7 @@ import {
   type Pipeline,
   type PipelineRequest,
   type PipelineResponse,
+  type TlsSettings,
 } from '@azure/core-rest-pipeline';
 
 /**
@@ -75,12 +76,24 @@ function pipelineOf(table: TableClient): Pipeline {
 }
 
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+/** Agents for clients with TLS options (a CA, a client certificate), one per options object as the SDK keeps them. */
+const tlsAgents = new WeakMap<TlsSettings, HttpsAgent>();
+
+/** A keep-alive agent with the client's TLS options, for requests the pipeline gave no agent (a proxy's, the client's own). */
+function defaultAgent(request: PipelineRequest, secure: boolean): HttpAgent {
+  if (!secure) return agents.http;
+  const tls = request.tlsSettings;
+  if (!tls) return agents.https;
+  let agent = tlsAgents.get(tls);
+  if (!agent) tlsAgents.set(tls, (agent = new HttpsAgent({ ...tls, keepAlive: true })));
+  return agent;
+}
 
 /**
  * A GET with a text answer over keep-alive connections: all a point read asks of an HTTP client. It
- * honours what the pipeline sets (a proxy's agent, the timeout, the abort signal) and fails as the
- * SDK's client fails (a RestError with the system error's code, which the retry policy and the
- * storage-unavailable mapping read).
+ * honours what the pipeline sets (a proxy's agent, the client's TLS options, the timeout, the abort
+ * signal) and fails as the SDK's client fails (a RestError with the system error's code, which the
+ * retry policy and the storage-unavailable mapping read).
  */
 const getHttpClient: HttpClient = {
   sendRequest: (request) =>
@@ -94,7 +107,7 @@ const getHttpClient: HttpClient = {
       const outgoing = (secure ? httpsRequest : httpRequest)(url, {
         method: request.method,
         headers,
-        agent: (request.agent as HttpAgent | undefined) ?? (secure ? agents.https : agents.http),
+        agent: (request.agent as HttpAgent | undefined) ?? defaultAgent(request, secure),
         ...(request.timeout > 0 ? { timeout: request.timeout } : {}),
       });
       const onAbort = () => outgoing.destroy(abortError());
