@@ -112,6 +112,8 @@ const getHttpClient: HttpClient = {
       });
       const onAbort = () => outgoing.destroy(abortError());
       request.abortSignal?.addEventListener('abort', onAbort, { once: true });
+      // Answered, failed or destroyed: the request no longer listens to the caller's signal.
+      outgoing.once('close', () => request.abortSignal?.removeEventListener('abort', onAbort));
       outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error(`no answer from storage within ${request.timeout} ms`), { code: 'ETIMEDOUT' })));
       outgoing.on('error', fail);
       outgoing.on('response', (incoming: IncomingMessage) => {
@@ -119,7 +121,6 @@ const getHttpClient: HttpClient = {
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
         incoming.on('error', fail);
         incoming.on('end', () => {
-          request.abortSignal?.removeEventListener('abort', onAbort);
           resolve({ request, status: incoming.statusCode ?? 0, headers: headersOf(incoming), bodyAsText: Buffer.concat(chunks).toString('utf8') });
         });
       });
