@@ -31,14 +31,20 @@ import { DAY_MS } from '../time.js';
  * pending index, a relay or cleanup writes on the request path. A queue outage fails the change
  * (nothing is committed), since the queue and the tables live in the same storage account.
  *
+ * Every delivery is signed (`audit-outbox` key, ingestion.ts) over its event and the rest of the
+ * delivery, and its row says so (`signed`): someone who can peek at and add to the queue cannot copy a
+ * live delivery with other effects (writes into Gatehouse's tables) or another event and race the
+ * genuine one to the writer. A delivery without a signature is taken only for a row committed before
+ * deliveries were signed.
+ *
  * An event's outbox row and its message carry the trace context of the change (`ProducedEvent`), so
  * the writer's span continues the request's trace.
  *
  * A change with more events than fit beside its actions in one transaction (at most 100 entities)
  * commits them all with ONE outbox row they share (`RowKey = outbox_<group id>`, column `shared`).
  * Each of its events still travels as its own message, whose delivery names the shared row, says
- * `shared: true` and is signed (`audit-outbox` key, ingestion.ts): a long-lived row must not prove a
- * message anyone with queue access wrote. The writer stores each event as usual but leaves the
+ * `shared: true` (its signature matters all the more: a long-lived row must not prove a message
+ * anyone with queue access wrote). The writer stores each event as usual but leaves the
  * shared row (no delivery can tell whether it is the last one through); every delivery gives the row
  * the same purge entry instead, due SHARED_ROW_LIFETIME_MS after the commit, and the lifecycle sweep
  * deletes the row then. The writer trusts the row, never the message, about which kind it is: a row of
@@ -108,10 +114,13 @@ const deliverySchema = z
     effects: z.array(indexEffectSchema).max(MAX_EFFECTS).optional(),
     /** The row is shared by all the events of one large change. */
     shared: z.literal(true).optional(),
-    /** Gatehouse's signature over the event and the rest of the delivery (shared deliveries only). */
+    /**
+     * Gatehouse's signature over the event and the rest of the delivery. Absent only from deliveries
+     * of rows committed before deliveries were signed (their rows lack `signed`).
+     */
     signature: messageSignatureSchema.optional(),
   })
-  .refine((delivery) => (delivery.shared === true) === (delivery.signature !== undefined), 'a shared delivery is signed, and only a shared one');
+  .refine((delivery) => delivery.shared !== true || delivery.signature !== undefined, 'a shared delivery is signed');
 export type Delivery = z.infer<typeof deliverySchema>;
 
 /**
@@ -172,7 +181,14 @@ export async function commitWithEvents(
   // The row carries the request's trace context too, so a delivery can be followed from either side.
   const outboxRows: TransactionAction[] = messages.map(({ event, traceparent }) => [
     'create',
-    { partitionKey, rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`, eventId: event.id, actionId: event.actionId, ...(traceparent ? { traceparent } : {}) },
+    {
+      partitionKey,
+      rowKey: `${OUTBOX_ROW_PREFIX}${event.id}`,
+      eventId: event.id,
+      actionId: event.actionId,
+      signed: true,
+      ...(traceparent ? { traceparent } : {}),
+    },
   ]);
   // A shared row carries its first event's: the events of one change share one trace context.
   const sharedTraceparent = messages[0]?.traceparent;
@@ -187,14 +203,13 @@ export async function commitWithEvents(
   await app.storage.table(tableName).submitTransaction([...actions, ...rows]);
 }
 
-/** The delivery of an event: as it is for a row of its own; marked shared and signed for a shared row. */
+/** The delivery of an event, signed (and marked shared for a shared row). */
 function deliveryFor(app: AppContext, event: AuditEvent, toSharedRow: boolean, delivery: Omit<Delivery, 'shared' | 'signature'>): Delivery {
-  if (!toSharedRow) return delivery;
-  const shared = { ...delivery, shared: true as const };
-  return { ...shared, signature: signMessage(app, 'audit-outbox', signedContent(event, shared)) };
+  const unsigned = toSharedRow ? { ...delivery, shared: true as const } : delivery;
+  return { ...unsigned, signature: signMessage(app, 'audit-outbox', signedContent(event, unsigned)) };
 }
 
-/** What a shared delivery's signature covers: the event and the rest of the delivery, as they travel (JSON). */
+/** What a delivery's signature covers: the event and the rest of the delivery, as they travel (JSON). */
 const signedContent = (event: AuditEvent, delivery: Omit<Delivery, 'signature'>): object => JSON.parse(JSON.stringify({ ...event, delivery })) as object;
 
 /**
@@ -228,16 +243,21 @@ export async function proofOf(
   event: AuditEvent,
   delivery: Delivery,
 ): Promise<{ proof: 'uncommitted' | 'own' | 'shared' } | { error: string }> {
-  if (delivery.shared) {
-    const { signature, ...signed } = delivery;
+  const { signature, ...signed } = delivery;
+  if (signature !== undefined) {
     const verdict = checkMessageSignature(app, 'audit-outbox', signature, signedContent(event, signed));
     if (verdict !== 'valid') return { error: `delivery: signature: ${verdict}` };
   }
-  const row = await readEntity<{ shared?: boolean; eventId?: string }>(app.storage.table(delivery.table), delivery.partitionKey, delivery.rowKey);
+  const row = await readEntity<{ shared?: boolean; signed?: boolean; eventId?: string }>(
+    app.storage.table(delivery.table),
+    delivery.partitionKey,
+    delivery.rowKey,
+  );
   if (!row) return { proof: 'uncommitted' };
   if (row.shared === true) return delivery.shared ? { proof: 'shared' } : { error: 'delivery: the outbox row is shared, and the delivery is not' };
   if (delivery.shared) return { error: 'delivery: the outbox row is not a shared one' };
   if (row.eventId?.toLowerCase() !== event.id.toLowerCase()) return { error: 'delivery: the outbox row belongs to another event' };
+  if (row.signed === true && signature === undefined) return { error: 'delivery: unsigned, and its outbox row was committed for a signed one' };
   return { proof: 'own' };
 }
 

@@ -34,7 +34,7 @@ type Message = Record<string, unknown> & {
     partitionKey: string;
     rowKey: string;
     sentAt: string;
-    effects?: { op: string; table: string; partitionKey: string; rowKey: string }[];
+    effects?: { op: string; table: string; partitionKey: string; rowKey: string; columns?: Record<string, unknown> }[];
     shared?: true;
     signature?: { keyVersion: string; signature: string };
   };
@@ -160,6 +160,44 @@ async function commitChange(count: number): Promise<{ partitionKey: string; effe
   return { partitionKey, effectRow };
 }
 
+describe("deliveries are Gatehouse's own", () => {
+  it('poisons a copy of a live delivery with effects of its own, before the genuine one arrives', async () => {
+    // Someone who can peek at and add to the audit queue copies a PAT create's message and swaps its
+    // index effect for a write of their choosing into the PAT table, racing the genuine message.
+    const { message, validTo, authorizationId } = await createdMessage();
+    const planted = { partitionKey: patPartitionOf(authorizationId), rowKey: `pat_planted-${randomUUID()}` };
+    const forged: Message = {
+      ...message,
+      delivery: { ...message.delivery, effects: [{ op: 'upsert', table: TABLES.pats, ...planted, columns: { hash: 'chosen' } }] },
+    };
+    const unsigned: Message = { ...forged, delivery: { ...forged.delivery, signature: undefined } };
+    for (const copy of [forged, unsigned]) await env.runtime.invoke('audit-writer', copy);
+    expect(await poisonedIds()).toEqual([message.id, message.id]);
+    expect(await readEntity(env.app.storage.table(TABLES.pats), planted.partitionKey, planted.rowKey)).toBeUndefined();
+
+    // The genuine message is stored as usual, with its own effect.
+    await env.runtime.invoke('audit-writer', message);
+    expect(await isAuditEventStored(env.app, auditEventSchema.parse(message))).toBe(true);
+    expect(await expiryRow(validTo, authorizationId)).toBeDefined();
+  });
+
+  it('still stores an unsigned delivery whose outbox row was written before deliveries were signed', async () => {
+    const { message, validTo, authorizationId } = await createdMessage();
+    const { signature: _signature, ...unsignedDelivery } = message.delivery;
+    const row = await readEntity<Record<string, unknown>>(
+      env.app.storage.table(message.delivery.table),
+      message.delivery.partitionKey,
+      message.delivery.rowKey,
+    );
+    if (!row) throw new Error('no outbox row');
+    const { signed: _signed, etag: _etag, timestamp: _timestamp, ...earlierRow } = row;
+    await env.app.storage.table(message.delivery.table).upsertEntity(earlierRow as { partitionKey: string; rowKey: string }, 'Replace');
+    await env.runtime.invoke('audit-writer', { ...message, delivery: unsignedDelivery });
+    expect(await isAuditEventStored(env.app, auditEventSchema.parse(message))).toBe(true);
+    expect(await expiryRow(validTo, authorizationId)).toBeDefined();
+  });
+});
+
 describe('changes with more events than one transaction holds', () => {
   it('keeps one outbox row per event while they fit beside the change, and the writer deletes each', async () => {
     const { partitionKey } = await commitChange(99);
@@ -167,7 +205,7 @@ describe('changes with more events than one transaction holds', () => {
     expect(rows).toHaveLength(99);
     expect(rows.every((row) => row.shared === undefined && row.rowKey === `outbox_${String(row.eventId)}`)).toBe(true);
     const messages = await queuedMessages();
-    expect(messages.every((message) => message.delivery.shared === undefined && message.delivery.signature === undefined)).toBe(true);
+    expect(messages.every((message) => message.delivery.shared === undefined && message.delivery.signature !== undefined)).toBe(true);
     for (const message of messages) await env.runtime.invoke('audit-writer', message);
     expect(await listOutboxRows(env.app, TABLES.tokenPolicies, partitionKey)).toHaveLength(0);
   });
@@ -213,7 +251,7 @@ describe('changes with more events than one transaction holds', () => {
       },
       // With a shared flag, a row of its own would be kept as a proof for good.
       { ...own, delivery: { ...own.delivery, shared: true, signature: genuine.delivery.signature } },
-      { ...own, id: randomUUID() },
+      { ...own, id: randomUUID(), delivery: { ...own.delivery, signature: undefined } },
     ];
     for (const forged of forgeries) await env.runtime.invoke('audit-writer', forged);
     expect(await poisonedIds()).toEqual(forgeries.map((forged) => forged.id));
