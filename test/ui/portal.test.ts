@@ -381,7 +381,10 @@ describe('the portal', () => {
     const { context, page } = await signIn('dave@contoso.com', { operator: true });
     await page.getByRole('navigation').getByRole('link', { name: 'Free grant reviews' }).click();
     const card = page.getByRole('article', { name: /contoso/ });
-    await card.waitFor();
+    await card.waitFor().catch(async (error: unknown) => {
+      // What the page shows instead tells why (an error alert, no requests, another page).
+      throw new Error(`no contoso request card at ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 2000)}`, { cause: error });
+    });
     await expectAccessible(page);
     await screenshots(page, 'grant-reviews');
     await card.getByLabel('Comment').fill('Public repository checked by hand.');

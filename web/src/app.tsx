@@ -51,7 +51,10 @@ function Shell({ account }: { account: Account }) {
   }, [organization]);
   useEffect(() => {
     const only = organizations?.length === 1 ? organizations[0] : undefined;
-    if ((path === '/_portal/' || path === '/_portal') && only !== undefined) route(`/${encodeURIComponent(only)}/_usersSettings/tokens`, true);
+    // The address now, not the render's: effects run after paint, and a link followed in between (right
+    // after signing in) must not be replaced by the landing page.
+    const here = location.pathname;
+    if ((here === '/_portal/' || here === '/_portal') && only !== undefined) route(`/${encodeURIComponent(only)}/_usersSettings/tokens`, true);
   }, [path, organizations]);
 
   const session: Session = {
