@@ -3,7 +3,8 @@ import { organizationEvent, systemAuditContext } from '../audit/context.js';
 import { commitWithEvents } from '../audit/outbox.js';
 import { retryLostRaces } from '../storage/conditional.js';
 import { TABLES } from '../storage/names.js';
-import { expiryKeys, PatRepository, patPartitionOf, patRowKey, type PatRecord } from '../tokens/repository.js';
+import { PatRepository, patPartitionOf, patRowKey, type PatRecord } from '../tokens/repository.js';
+import { expiryKeys } from '../storage/expiry-keys.js';
 import { isVisibleIn, patEventData } from '../tokens/service.js';
 import { expiringItemOf, type ExpirableKind, type ExpiringItem, type FinaliseOutcome, type IndexEntry, type RunScope } from './kinds.js';
 

@@ -5,7 +5,8 @@ import type { AuditEvent } from '../audit/events.js';
 import { restErrorStatus } from '../http/errors.js';
 import { assertSafeKey, ignoreMissing, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
-import { expiryKeys, type RevocationKind } from '../tokens/repository.js';
+import type { RevocationKind } from '../tokens/repository.js';
+import { expiryKeys } from '../storage/expiry-keys.js';
 import type { SshKeyType } from '../tokens/ssh-key-types.js';
 
 /**

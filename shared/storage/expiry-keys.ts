@@ -7,6 +7,12 @@ import type { TableName } from './names.js';
 export const pad = (ms: number) => String(Math.max(0, ms)).padStart(13, '0');
 export const bucketOf = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
 
+/** The index row of an item (a token or key by its id) falling due at `dueAt`. */
+export function expiryKeys(dueAt: string, id: string): { partitionKey: string; rowKey: string } {
+  const ms = Date.parse(dueAt);
+  return { partitionKey: bucketOf(ms), rowKey: `${pad(ms)}_${id}` };
+}
+
 export function bucketStart(bucket: string): number {
   return Date.UTC(Number(bucket.slice(0, 4)), Number(bucket.slice(4, 6)) - 1, Number(bucket.slice(6, 8)), Number(bucket.slice(8, 10)));
 }
@@ -29,12 +35,10 @@ export function purgeEffect(
   target: { table: TableName; partitionKey: string; rowKey: string },
 ): { op: 'upsert'; table: TableName; partitionKey: string; rowKey: string; columns: Record<string, string> } {
   const digest = createHash('sha256').update(`${target.table}|${target.partitionKey}|${target.rowKey}`).digest('hex').slice(0, 24);
-  const ms = Date.parse(dueAt);
   return {
     op: 'upsert',
     table: indexTable,
-    partitionKey: bucketOf(ms),
-    rowKey: `${pad(ms)}_purge_${digest}`,
+    ...expiryKeys(dueAt, `purge_${digest}`),
     columns: { purgeTable: target.table, purgePartitionKey: target.partitionKey, purgeRowKey: target.rowKey },
   };
 }

@@ -6,6 +6,7 @@ import { commitWithEvents, type IndexEffect } from '../audit/outbox.js';
 import type { AuditEvent } from '../audit/events.js';
 import { ignoreMissing, parseJsonColumn, readAll, readEntity } from '../storage/entities.js';
 import { TABLES } from '../storage/names.js';
+import { expiryKeys } from '../storage/expiry-keys.js';
 import { announceChange } from '../coherence/changes.js';
 import { parseGatehouseToken } from '../secrets/format.js';
 import { hashToken } from '../secrets/hashing.js';
@@ -167,14 +168,6 @@ export function snapshotOf(record: PatRecord): PatAuthSnapshot {
     owner: record.owner ?? { displayName: '', email: '', tenantId: '' },
     blockedIn: record.blockedIn ?? [],
     lineageStartedAt: record.lineageStartedAt ?? record.validFrom,
-  };
-}
-
-export function expiryKeys(validTo: string, authorizationId: string): { partitionKey: string; rowKey: string } {
-  const ms = Date.parse(validTo);
-  return {
-    partitionKey: new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, ''),
-    rowKey: `${String(ms).padStart(13, '0')}_${authorizationId}`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../shared/storage/names.js';
 import { readEntity } from '../../shared/storage/entities.js';
-import { expiryKeys } from '../../shared/tokens/repository.js';
+import { expiryKeys } from '../../shared/storage/expiry-keys.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { client } from '../helpers/client.js';
 

@@ -11,7 +11,7 @@ import { TABLES } from '../../shared/storage/names.js';
 import { wireString } from '../../shared/sshkeys/keys.js';
 import { SshKeyRepository, sshKeyRowKey } from '../../shared/sshkeys/repository.js';
 import { expireSshKeyIfDue, getSshKeyForNotification } from '../../shared/sshkeys/expiry.js';
-import { expiryKeys } from '../../shared/tokens/repository.js';
+import { expiryKeys } from '../../shared/storage/expiry-keys.js';
 import { CONTOSO, FABRIKAM, ALICE, BOB, CAROL, DAVE, demoUser } from '../helpers/demo.js';
 import { deliverAuditQueue } from '../helpers/queues.js';
 
