@@ -209,8 +209,12 @@ function deliveryFor(app: AppContext, event: AuditEvent, toSharedRow: boolean, d
   return { ...unsigned, signature: signMessage(app, 'audit-outbox', signedContent(event, unsigned)) };
 }
 
-/** What a delivery's signature covers: the event and the rest of the delivery, as they travel (JSON). */
-const signedContent = (event: AuditEvent, delivery: Omit<Delivery, 'signature'>): object => JSON.parse(JSON.stringify({ ...event, delivery })) as object;
+/**
+ * What a delivery's signature covers: the event and the rest of the delivery. Both are plain JSON
+ * data, and the canonical form leaves out absent fields as JSON does, so the writer's copy parsed
+ * from the message signs the same.
+ */
+const signedContent = (event: AuditEvent, delivery: Omit<Delivery, 'signature'>): object => ({ ...event, delivery });
 
 /**
  * The event as it may travel: token-shaped strings redacted (never a reason to drop the event), and
