@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { AZURITE_ACCOUNT, azuriteConnectionString } from '../shared/storage/clients.js';
+import { azuriteConnectionString, azuriteEndpoints } from '../shared/storage/clients.js';
 
 export interface AzuriteInstance {
   readonly host: string;
@@ -59,13 +59,7 @@ async function waitForPorts(ports: number[], host: string, child: ChildProcess, 
 }
 
 function addressesOf(host: string, ports: { blob: number; queue: number; table: number }, protocol: 'http' | 'https') {
-  const endpoint = (port: number) => `${protocol}://${host}:${port}/${AZURITE_ACCOUNT}`;
-  return {
-    host,
-    ports,
-    endpoints: { blob: endpoint(ports.blob), queue: endpoint(ports.queue), table: endpoint(ports.table) },
-    connectionString: azuriteConnectionString(host, ports, protocol),
-  };
+  return { host, ports, endpoints: azuriteEndpoints(host, ports, protocol), connectionString: azuriteConnectionString(host, ports, protocol) };
 }
 
 /**

@@ -91,16 +91,24 @@ function lazyDefaultCredential(managedIdentityClientId: string | undefined): Tok
 /** The account every Azurite serves. */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 
+type AzuritePorts = { blob: number; queue: number; table: number };
+
+/** Each service's account URL of an Azurite instance on the given ports. */
+export function azuriteEndpoints(host: string, ports: AzuritePorts, protocol: 'http' | 'https' = 'http'): { blob: string; queue: string; table: string } {
+  const endpoint = (port: number) => `${protocol}://${host}:${port}/${AZURITE_ACCOUNT}`;
+  return { blob: endpoint(ports.blob), queue: endpoint(ports.queue), table: endpoint(ports.table) };
+}
+
 /** Connection string for an Azurite instance on the given ports. */
-export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }, protocol: 'http' | 'https' = 'http'): string {
-  const account = AZURITE_ACCOUNT;
+export function azuriteConnectionString(host: string, ports: AzuritePorts, protocol: 'http' | 'https' = 'http'): string {
   const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+  const endpoints = azuriteEndpoints(host, ports, protocol);
   return [
     `DefaultEndpointsProtocol=${protocol}`,
-    `AccountName=${account}`,
+    `AccountName=${AZURITE_ACCOUNT}`,
     `AccountKey=${key}`,
-    `BlobEndpoint=${protocol}://${host}:${ports.blob}/${account}`,
-    `QueueEndpoint=${protocol}://${host}:${ports.queue}/${account}`,
-    `TableEndpoint=${protocol}://${host}:${ports.table}/${account}`,
+    `BlobEndpoint=${endpoints.blob}`,
+    `QueueEndpoint=${endpoints.queue}`,
+    `TableEndpoint=${endpoints.table}`,
   ].join(';');
 }
