@@ -109,12 +109,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
     // The library's constructor takes the request the host streams to the worker as `nativeRequest`,
     // which its public init type does not list.
+    const href = url.toString();
     const init: HttpRequestInit & { nativeRequest: Partial<Request> } = {
       method,
-      url: url.toString(),
+      url: href,
       headers,
       params: match.params,
-      nativeRequest: body ? new Request(url, { method, headers, body, duplex: 'half' }) : bodilessRequest(url.toString(), method, headers),
+      nativeRequest: body ? new Request(url, { method, headers, body, duplex: 'half' }) : bodilessRequest(href, method, headers),
     };
     const request = new HttpRequest(init);
     // Made only when a function asks (an abort costs an exception object): most requests never do.
