@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api';
 import type { operations } from '../api/schema';
 import { formatDate, formatDateTime } from '../format';
+import { SSH_KEY_TYPES } from '../../../shared/tokens/ssh-key-types.js';
 import {
   Alert,
   Dialog,
@@ -20,15 +21,6 @@ import {
 
 type SshKey = NonNullable<operations['sshkeys-create']['responses'][200]['content']['application/json']['sshKey']>;
 const VERSION = '7.1' as const;
-const KEY_TYPES = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-rsa',
-  'sk-ssh-ed25519@openssh.com',
-  'sk-ecdsa-sha2-nistp256@openssh.com',
-];
 const MAX_KEY_BYTES = 16 * 1024;
 
 /** Checked before sending: one public key line of a known type, not a private key, not too large. */
@@ -38,8 +30,8 @@ export function checkPublicKey(text: string): string | undefined {
   if (value.length > MAX_KEY_BYTES) return 'This is too large to be a public key.';
   if (/PRIVATE KEY/.test(value)) return 'This is a private key. Never share it: add the public key (the .pub file) instead.';
   if (/^-----BEGIN|^---- BEGIN SSH2 PUBLIC KEY/.test(value)) return undefined;
-  const type = KEY_TYPES.find((candidate) => value.split(/\s+/).includes(candidate));
-  if (!type) return `Unknown key type. Supported: ${KEY_TYPES.join(', ')}.`;
+  const type = SSH_KEY_TYPES.find((candidate) => value.split(/\s+/).includes(candidate));
+  if (!type) return `Unknown key type. Supported: ${SSH_KEY_TYPES.join(', ')}.`;
   const data = value.split(/\s+/)[value.split(/\s+/).indexOf(type) + 1] ?? '';
   if (!/^[A-Za-z0-9+/]+=*$/.test(data)) return 'The key data is not valid base64.';
   if (type === 'ssh-rsa' && data.length < 360) return 'RSA keys must have at least 2048 bits.';
