@@ -8,11 +8,11 @@ import { AUDIT_ACTIONS, TEMPLATE_PLACEHOLDER, type AuditActionId } from '../../s
 import { OUTBOX_ROW_PREFIX } from '../../shared/audit/outbox.js';
 import { EVENT_PREFIX, readRowData, type AuditRow } from '../../shared/audit/repository.js';
 import type { HttpDeclaration } from '../../shared/runtime/declarations.js';
-import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { TABLES } from '../../shared/storage/names.js';
 import { FABRIKAM_TENANT_ID, DEMO_TENANT_ID } from '../../local/demo-data.js';
 import type { TestEnvironment } from './environment.js';
 import { callJson, createPat, type JsonReply } from './http.js';
-import { deliverAuditQueue } from './queues.js';
+import { deliverAuditQueue, poisonedAuditMessages } from './queues.js';
 import { ALICE, CONTOSO } from './demo.js';
 
 /**
@@ -749,14 +749,6 @@ export async function measure(call: Call): Promise<Measured> {
   };
 }
 
-async function poisoned(): Promise<number> {
-  const properties = await env.app.storage
-    .queue(poisonQueueName(QUEUES.audit))
-    .getProperties()
-    .catch(() => undefined);
-  return properties?.approximateMessagesCount ?? 0;
-}
-
 const requiredKeys = (actionId: string) =>
   [...(AUDIT_ACTIONS[actionId as AuditActionId]?.details ?? '').matchAll(TEMPLATE_PLACEHOLDER)].filter((match) => !match[1]).map((match) => match[2]!);
 
@@ -766,7 +758,7 @@ export async function expectAudited(sample: Sample, call: Call, label: string, s
   expect(reply.status, `${label}: ${reply.text.slice(0, 300)}`).toBeLessThan(500);
   if (strict) expect(reply.status, `${label}: ${reply.text.slice(0, 300)}`).toBe(sample.status);
   expect(leftOutbox, `${label}: a committed change whose event was not stored`).toEqual([]);
-  expect(await poisoned(), `${label}: an event went to poison`).toBe(0);
+  expect(await poisonedAuditMessages(env), `${label}: an event went to poison`).toBe(0);
   const succeeded = reply.status >= 200 && reply.status < 300;
   const expected = succeeded ? (typeof sample.events === 'function' ? await sample.events(call) : sample.events) : [];
   expect(events.map((event) => event.actionId).sort(), `${label} (${reply.status}): the events stored`).toEqual([...expected].sort());

@@ -1,6 +1,6 @@
 import { isAuditEventStored } from '../../shared/audit/writer.js';
 import { auditEventSchema, type AuditEvent } from '../../shared/audit/events.js';
-import { QUEUES } from '../../shared/storage/names.js';
+import { QUEUES, poisonQueueName } from '../../shared/storage/names.js';
 import type { TestEnvironment } from './environment.js';
 
 /** Receives and deletes every message waiting on a queue; answers their decoded texts, oldest first. */
@@ -32,4 +32,13 @@ export async function deliverAuditQueue(env: TestEnvironment, texts: string[] = 
     if (await isAuditEventStored(env.app, event)) events.push(event);
   }
   return events;
+}
+
+/** How many messages the audit poison queue holds (about: the queue's own count). */
+export async function poisonedAuditMessages(env: TestEnvironment): Promise<number> {
+  const properties = await env.app.storage
+    .queue(poisonQueueName(QUEUES.audit))
+    .getProperties()
+    .catch(() => undefined);
+  return properties?.approximateMessagesCount ?? 0;
 }

@@ -2,12 +2,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import sshpk from 'sshpk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { poisonQueueName, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { QUEUES, TABLES } from '../../shared/storage/names.js';
 import { readAll } from '../../shared/storage/entities.js';
 import { startTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
 import { client } from '../helpers/client.js';
 import { createPat } from '../helpers/http.js';
-import { deliverAuditQueue, drainQueueTexts } from '../helpers/queues.js';
+import { deliverAuditQueue, drainQueueTexts, poisonedAuditMessages } from '../helpers/queues.js';
 import { findAction } from '../../shared/audit/actions.js';
 import { runLifecycle } from '../../shared/lifecycle/run.js';
 import { PatRepository } from '../../shared/tokens/repository.js';
@@ -30,14 +30,6 @@ async function expiryRowsOf(authorizationId: string): Promise<number> {
   return (await readAll(env.app.storage.table(TABLES.patExpiry), odata`authorizationId eq ${authorizationId}`)).length;
 }
 
-async function poisoned(): Promise<number> {
-  const properties = await env.app.storage
-    .queue(poisonQueueName(QUEUES.audit))
-    .getProperties()
-    .catch(() => undefined);
-  return properties?.approximateMessagesCount ?? 0;
-}
-
 describe('text that used to poison an event after its change committed', () => {
   it('stores the event and the expiry row of a PAT named with a lone surrogate, on create and on a rename', async () => {
     const alice = { token: await env.userToken('alice@contoso.com') };
@@ -58,7 +50,7 @@ describe('text that used to poison an event after its change committed', () => {
     const updated = events.find((event) => event.actionId === 'Token.PatUpdateEvent' && event.data.AuthorizationId === pat.authorizationId);
     expect(updated?.data).toMatchObject({ DisplayName: 'x\ufffdy', Scopes: 'app_token' });
     expect(await expiryRowsOf(pat.authorizationId)).toBe(1);
-    expect(await poisoned()).toBe(0);
+    expect(await poisonedAuditMessages(env)).toBe(0);
   });
 
   it('stores the event of a caller whose display name is cut in the middle of a surrogate pair', async () => {
@@ -69,7 +61,7 @@ describe('text that used to poison an event after its change committed', () => {
     const created = events.find((event) => event.actionId === 'Token.PatCreateEvent' && event.data.AuthorizationId === pat.authorizationId);
     expect(created).toBeDefined();
     expect(created!.actor.displayName).toBe('a'.repeat(255));
-    expect(await poisoned()).toBe(0);
+    expect(await poisonedAuditMessages(env)).toBe(0);
   });
 
   it('stores the event of an SSH key whose name and comment hold lone surrogates', async () => {
@@ -83,7 +75,7 @@ describe('text that used to poison an event after its change committed', () => {
     expect(added.status, added.text).toBe(200);
     const events = await deliverAuditQueue(env);
     expect(events.some((event) => event.actionId === 'Token.SshCreateEvent' && event.data.DisplayName === 'key \ufffd')).toBe(true);
-    expect(await poisoned()).toBe(0);
+    expect(await poisonedAuditMessages(env)).toBe(0);
   });
 });
 
